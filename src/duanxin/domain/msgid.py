@@ -1,0 +1,91 @@
+"""64-bit message ids laid out like a CMPP Msg_Id.
+
+``month 4 | day 5 | hour 5 | minute 6 | second 6 | node 22 | sequence 16`` bits. Used for
+the platform's ``mid`` (16 upper-case hex digits) and by the simulators for carrier ids.
+A node that uses all 65,536 sequence numbers of one second borrows the next second's ids,
+so ids never repeat while the clock moves forward.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+__all__ = ["MessageIdGenerator", "format_mid", "pack_msg_id", "unpack_msg_id"]
+
+NODE_BITS, SEQUENCE_BITS = 22, 16
+MAX_NODE = (1 << NODE_BITS) - 1
+SEQUENCES_PER_SECOND = 1 << SEQUENCE_BITS
+
+
+@dataclass(frozen=True, slots=True)
+class MsgIdParts:
+    month: int
+    day: int
+    hour: int
+    minute: int
+    second: int
+    node: int
+    sequence: int
+
+
+def pack_msg_id(when: datetime, node: int, sequence: int) -> int:
+    """Lay out a 64-bit id from its parts."""
+    if not 0 <= node <= MAX_NODE:
+        raise ValueError(f"node id must be 0..{MAX_NODE}")
+    return (
+        (when.month << 60)
+        | (when.day << 55)
+        | (when.hour << 50)
+        | (when.minute << 44)
+        | (when.second << 38)
+        | (node << 16)
+        | (sequence & 0xFFFF)
+    )
+
+
+def unpack_msg_id(value: int) -> MsgIdParts:
+    """Read the parts back out of a 64-bit id."""
+    return MsgIdParts(
+        month=(value >> 60) & 0xF,
+        day=(value >> 55) & 0x1F,
+        hour=(value >> 50) & 0x1F,
+        minute=(value >> 44) & 0x3F,
+        second=(value >> 38) & 0x3F,
+        node=(value >> 16) & 0x3FFFFF,
+        sequence=value & 0xFFFF,
+    )
+
+
+def format_mid(value: int) -> str:
+    """The platform's rendering of an id: 16 upper-case hex digits."""
+    return f"{value:016X}"
+
+
+class MessageIdGenerator:
+    """Unique ids for one node; thread-safe; the clock is passed in, never read here."""
+
+    def __init__(self, node: int) -> None:
+        if not 0 <= node <= MAX_NODE:
+            raise ValueError(f"node id must be 0..{MAX_NODE}")
+        self.node = node
+        self._second: datetime | None = None
+        self._sequence = 0
+        self._lock = threading.Lock()
+
+    def next_id(self, now: datetime) -> int:
+        """The next id at wall-clock time ``now`` (local time of the platform)."""
+        with self._lock:
+            second = now.replace(microsecond=0)
+            if self._second is None or second > self._second:
+                self._second, self._sequence = second, 0
+            elif self._sequence >= SEQUENCES_PER_SECOND:
+                self._second += timedelta(seconds=1)
+                self._sequence = 0
+            value = pack_msg_id(self._second, self.node, self._sequence)
+            self._sequence += 1
+            return value
+
+    def next_ids(self, now: datetime, count: int) -> list[int]:
+        return [self.next_id(now) for _ in range(count)]

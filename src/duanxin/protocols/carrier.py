@@ -1,0 +1,291 @@
+"""The face every protocol shows the delivery layer: submit messages, receive reports and MO.
+
+Each protocol package provides a :class:`CarrierAdapter` (how to log in, build submits,
+read submit responses and incoming deliveries); :class:`CarrierSessionClient` runs it over
+one reconnecting session. Delivery code only ever sees :class:`CarrierClient`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from duanxin.domain.segments import ConcatInfo, Segment, split_message
+from duanxin.protocols.core.aio import SessionClosed, SessionProtocol, connect
+from duanxin.protocols.core.errors import ProtocolError
+from duanxin.protocols.core.sequence import Backoff
+from duanxin.protocols.core.session import Dialect, SessionConfig
+
+__all__ = [
+    "CarrierAdapter",
+    "CarrierClient",
+    "CarrierMO",
+    "CarrierReport",
+    "CarrierSessionClient",
+    "ChannelSettings",
+    "Inbound",
+    "LoginRefused",
+    "OutboundMessage",
+    "SubmitOutcome",
+    "SubmitResult",
+]
+
+P = TypeVar("P")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """How to reach and log in to one carrier gateway."""
+
+    host: str
+    port: int
+    account: str  # CMPP SP_Id / SGIP login name / SMGP ClientID / SMPP system_id
+    password: str
+    access_code: str = ""  # the SP's service number; extensions are appended to it
+    service_id: str = ""
+    sp_code: str = ""  # CMPP Msg_src / SGIP CorpId / SMGP ... when it differs from account
+    version: int | None = None  # CMPP 0x20/0x30; None: the protocol's default
+    window: int = 16
+    response_timeout: float = 60.0
+    heartbeat_interval: float | None = 180.0
+    extra: dict[str, Any] = field(default_factory=dict)  # protocol-specific knobs
+
+    def session_config(self) -> SessionConfig:
+        return SessionConfig(
+            window=self.window,
+            response_timeout=self.response_timeout,
+            heartbeat_interval=self.heartbeat_interval,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One content to one handset; the client splits it into segments."""
+
+    source: str  # access code + extension, as the handset will see it
+    destination: str  # 11-digit mainland number (the client adds 86 where its protocol wants)
+    text: str
+    reference: int = 0  # concatenation reference for long messages
+    want_report: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    """The gateway's answer to one segment."""
+
+    status: int  # the protocol's result code; 0 is accepted
+    carrier_id: str  # canonical id (see each protocol's ``canonical_id``); "" when refused
+    retryable: bool = False  # flow control and the like: try again (maybe elsewhere)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The answers to every segment of one message, in segment order."""
+
+    outcomes: tuple[SubmitOutcome, ...]
+
+    @property
+    def accepted(self) -> bool:
+        return all(o.status == 0 for o in self.outcomes)
+
+    @property
+    def carrier_ids(self) -> tuple[str, ...]:
+        return tuple(o.carrier_id for o in self.outcomes)
+
+    @property
+    def retryable(self) -> bool:
+        return any(o.retryable for o in self.outcomes if o.status != 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierReport:
+    """A status report: the final outcome of one submitted segment."""
+
+    carrier_id: str  # canonical, comparable to SubmitOutcome.carrier_id
+    destination: str  # the handset, as the carrier wrote it
+    stat: str  # 7-character status text; DELIVRD is success
+    done_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierMO:
+    """A message from a handset (one segment of it, when ``concat`` is set)."""
+
+    source: str  # the handset
+    destination: str  # access code + extension it replied to
+    text: str
+    concat: ConcatInfo | None = None
+
+
+Inbound = CarrierReport | CarrierMO
+
+
+class LoginRefused(ConnectionError):
+    """The gateway refused our credentials; retrying will not help."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"login refused with status {status}")
+        self.status = status
+
+
+class CarrierClient(Protocol):
+    """What delivery needs from a carrier connection."""
+
+    @property
+    def is_up(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def submit(self, message: OutboundMessage) -> SubmitResult: ...
+
+    async def close(self) -> None: ...
+
+
+class CarrierAdapter(Protocol[P]):
+    """One protocol's part of a carrier client."""
+
+    def new_dialect(self) -> Dialect[P]: ...
+
+    def login_request(self, settings: ChannelSettings) -> P: ...
+
+    def login_status(self, response: P) -> int:
+        """0 when the login succeeded, else the protocol's status code."""
+        ...
+
+    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[P]: ...
+
+    def submit_outcome(self, response: P) -> SubmitOutcome: ...
+
+    def inbound(self, request: P) -> tuple[P | None, Inbound | None]:
+        """Answer a request from the gateway; say what it carried, if anything."""
+        ...
+
+
+InboundHandler = Callable[[Inbound], Awaitable[None] | None]
+
+
+class CarrierSessionClient(Generic[P]):
+    """A carrier client over one session that logs in again whenever the link drops."""
+
+    def __init__(
+        self,
+        adapter: CarrierAdapter[P],
+        settings: ChannelSettings,
+        on_inbound: InboundHandler,
+        *,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.settings = settings
+        self._on_inbound = on_inbound
+        self._backoff = backoff or Backoff()
+        self._session: SessionProtocol[P] | None = None
+        self._up = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.last_error: str | None = None
+        self.login_failures = 0
+
+    @property
+    def is_up(self) -> bool:
+        return self._session is not None and self._session.is_bound
+
+    async def start(self) -> None:
+        """Start connecting in the background; returns at once."""
+        if self._runner is None:
+            self._runner = asyncio.get_running_loop().create_task(self._run())
+
+    async def wait_up(self, timeout: float) -> bool:
+        """Wait until logged in; False if that did not happen within ``timeout``."""
+        try:
+            await asyncio.wait_for(self._up.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def submit(self, message: OutboundMessage) -> SubmitResult:
+        """Submit every segment of ``message``; raises SessionClosed when the link is down."""
+        session = self._session
+        if session is None or not session.is_bound:
+            raise SessionClosed("not logged in")
+        segments = split_message(message.text, message.reference)
+        requests = self.adapter.submit_requests(message, segments)
+        responses = await asyncio.gather(*(session.request(r) for r in requests))
+        return SubmitResult(tuple(self.adapter.submit_outcome(r) for r in responses))
+
+    async def close(self) -> None:
+        """Log out and stop reconnecting."""
+        self._stopping = True
+        if self._session is not None:
+            await self._session.unbind()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                session = await self._login()
+            except LoginRefused as refused:
+                self.login_failures += 1
+                self.last_error = str(refused)
+                log.warning("%s:%s %s", self.settings.host, self.settings.port, refused)
+            except (OSError, TimeoutError, SessionClosed, ProtocolError) as error:
+                self.last_error = f"{type(error).__name__}: {error}"
+            else:
+                self._backoff.reset()
+                self._session = session
+                self._up.set()
+                reason = await session.closed
+                self._up.clear()
+                self.last_error = reason
+                if self._stopping:
+                    return
+            await asyncio.sleep(self._backoff.next_delay())
+
+    async def _login(self) -> SessionProtocol[P]:
+        settings = self.settings
+        session = await connect(
+            settings.host,
+            settings.port,
+            self.adapter.new_dialect(),
+            self._handle_request,
+            settings.session_config(),
+        )
+        try:
+            response = await asyncio.wait_for(
+                session.request(self.adapter.login_request(settings)), settings.response_timeout
+            )
+        except BaseException:
+            session.abort("login failed")
+            raise
+        status = self.adapter.login_status(response)
+        if status != 0:
+            session.abort("login refused")
+            raise LoginRefused(status)
+        return session
+
+    def _handle_request(
+        self, session: SessionProtocol[P], pdu: P
+    ) -> Awaitable[P | None] | P | None:
+        response, inbound = self.adapter.inbound(pdu)
+        if inbound is None:
+            return response
+        handled = self._on_inbound(inbound)
+        if isinstance(handled, Awaitable):
+            # Answer only once the report or reply is safely stored: an unanswered
+            # DELIVER is sent again by the gateway, a lost one never is.
+            return _then(handled, response)
+        return response
+
+
+async def _then(first: Awaitable[None], result: P | None) -> P | None:
+    await first
+    return result

@@ -1,0 +1,9 @@
+"""Protocol-independent building blocks shared by the four carrier protocols."""
+
+from duanxin.protocols.core.errors import (
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+)
+
+__all__ = ["LocalProtocolError", "ProtocolError", "RemoteProtocolError"]

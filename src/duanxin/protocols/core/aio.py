@@ -1,0 +1,276 @@
+"""The asyncio adapter: moves bytes between a transport and a :class:`SessionCore`.
+
+It owns one timer (re-armed to the core's next deadline), coalesces writes made in the same
+event-loop turn into one ``transport.write``, turns responses into awaited results and
+hands incoming requests to the application's handler, whose answer it sends back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError
+from duanxin.protocols.core.session import (
+    ConnectionClosed,
+    Dialect,
+    Event,
+    RequestFailed,
+    RequestReceived,
+    ResponseReceived,
+    SessionConfig,
+    SessionCore,
+)
+from duanxin.protocols.core.state import Role, State
+
+__all__ = ["ResponseTimeout", "SessionClosed", "SessionProtocol", "connect", "serve"]
+
+P = TypeVar("P")
+log = logging.getLogger(__name__)
+
+#: Answers a request from the peer: returns the response PDU (or None to send nothing).
+Handler = Callable[["SessionProtocol[P]", P], "Awaitable[P | None] | P | None"]
+
+
+class SessionClosed(ConnectionError):
+    """The connection closed before the request was answered."""
+
+
+class ResponseTimeout(TimeoutError):
+    """The peer never answered a request, after every retry."""
+
+
+class SessionProtocol(asyncio.Protocol, Generic[P]):
+    """One live connection running a protocol session."""
+
+    def __init__(
+        self,
+        dialect: Dialect[P],
+        role: Role,
+        handler: Handler[P],
+        config: SessionConfig | None = None,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.core: SessionCore[P] = SessionCore(
+            dialect, role, config or SessionConfig(), now=self._loop.time()
+        )
+        self.dialect = dialect
+        self._handler = handler
+        self._transport: asyncio.Transport | None = None
+        self._pending: dict[Hashable, asyncio.Future[P]] = {}
+        self._window_waiters: deque[asyncio.Future[None]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.closed: asyncio.Future[str] = self._loop.create_future()
+        self.peer: tuple[str, int] | None = None
+
+    # ------------------------------------------------------------ transport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = (peer[0], peer[1]) if peer else None
+        self._arm_timer()
+
+    def data_received(self, data: bytes) -> None:
+        self._dispatch(self.core.receive_data(data, self._loop.time()))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self.core.state = State.CLOSED
+        self._finish("connection lost" if exc is None else f"connection lost: {exc}")
+
+    # ---------------------------------------------------------------- API
+
+    @property
+    def is_bound(self) -> bool:
+        return self.core.state is State.BOUND
+
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None and self.core.state is not State.CLOSED
+
+    async def request(self, pdu: P) -> P:
+        """Send a request, waiting for a window slot; return the peer's response."""
+        while self.core.window_available <= 0:
+            if not self.is_open:
+                raise SessionClosed("session closed")
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._window_waiters.append(waiter)
+            await waiter
+        if not self.is_open:
+            raise SessionClosed("session closed")
+        sent = self.core.send_request(pdu, self._loop.time())
+        future: asyncio.Future[P] = self._loop.create_future()
+        self._pending[self.dialect.sequence(sent)] = future
+        self._after_core_call()
+        return await future
+
+    def send_response(self, pdu: P) -> None:
+        """Send a response outside the handler (e.g. after slow processing)."""
+        if not self.is_open:
+            return
+        self.core.send_response(pdu, self._loop.time())
+        self._after_core_call()
+
+    async def unbind(self, timeout: float = 5.0) -> None:
+        """Log out gracefully and close the connection."""
+        if self.is_open:
+            self.core.start_unbind(self._loop.time())
+            self._after_core_call()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.closed), timeout)
+        self.abort()
+
+    def abort(self, reason: str = "closed locally") -> None:
+        """Close at once, without logging out."""
+        self.core.state = State.CLOSED
+        if self._transport is not None:
+            self._transport.close()
+        self._finish(reason)
+
+    # ----------------------------------------------------------- plumbing
+
+    def _dispatch(self, events: list[Event[P]]) -> None:
+        for event in events:
+            if isinstance(event, ResponseReceived):
+                self._resolve(event.request, event.response)
+            elif isinstance(event, RequestReceived):
+                self._answer(event.pdu)
+            elif isinstance(event, RequestFailed):
+                self._fail_request(event.request, ResponseTimeout(event.reason))
+            elif isinstance(event, ConnectionClosed):
+                if event.error is not None:
+                    log.warning("closing %s: %s", self.peer, event.reason)
+                self._flush()
+                self.abort(event.reason)
+        self._after_core_call()
+
+    def _resolve(self, request: P, response: P) -> None:
+        future = self._pending.pop(self.dialect.sequence(request), None)
+        if future is not None and not future.done():
+            future.set_result(response)
+
+    def _fail_request(self, request: P, error: Exception) -> None:
+        future = self._pending.pop(self.dialect.sequence(request), None)
+        if future is not None and not future.done():
+            future.set_exception(error)
+
+    def _answer(self, pdu: P) -> None:
+        try:
+            result = self._handler(self, pdu)
+        except ProtocolError as error:
+            log.warning("handler refused a PDU from %s: %s", self.peer, error)
+            self.abort(str(error))
+            return
+        if isinstance(result, Awaitable):
+            task = self._loop.create_task(self._answer_later(result))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif result is not None:
+            self.send_response(result)
+
+    async def _answer_later(self, pending: Awaitable[P | None]) -> None:
+        try:
+            response = await pending
+        except Exception:
+            log.exception("handler failed for a PDU from %s", self.peer)
+            self.abort("handler failed")
+            return
+        if response is not None:
+            try:
+                self.send_response(response)
+            except LocalProtocolError as error:
+                log.warning("cannot answer %s: %s", self.peer, error)
+
+    def _after_core_call(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        self._wake_window_waiters()
+        self._arm_timer()
+        if self.core.state is State.CLOSED and self._transport is not None:
+            self._flush()
+            self.abort("session closed")
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        data = self.core.data_to_send()
+        if data and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def _wake_window_waiters(self) -> None:
+        free = self.core.window_available
+        while free > 0 and self._window_waiters:
+            waiter = self._window_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+    def _arm_timer(self) -> None:
+        deadline = self.core.next_deadline()
+        if deadline is None or self._transport is None:
+            return
+        if self._timer is not None and self._timer_at is not None and self._timer_at <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._dispatch(self.core.handle_timer(self._loop.time()))
+
+    def _finish(self, reason: str) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(SessionClosed(reason))
+        self._pending.clear()
+        for waiter in self._window_waiters:
+            if not waiter.done():
+                waiter.set_exception(SessionClosed(reason))
+        self._window_waiters.clear()
+        if not self.closed.done():
+            self.closed.set_result(reason)
+
+
+async def connect(
+    host: str,
+    port: int,
+    dialect: Dialect[P],
+    handler: Handler[P],
+    config: SessionConfig | None = None,
+    *,
+    timeout: float = 10.0,
+) -> SessionProtocol[P]:
+    """Open a client connection (not yet logged in)."""
+    loop = asyncio.get_running_loop()
+    _, protocol = await asyncio.wait_for(
+        loop.create_connection(
+            lambda: SessionProtocol(dialect, Role.CLIENT, handler, config), host, port
+        ),
+        timeout,
+    )
+    return protocol
+
+
+async def serve(
+    host: str,
+    port: int,
+    session_factory: Callable[[], SessionProtocol[P]],
+) -> asyncio.Server:
+    """Listen for connections; each gets its own session from ``session_factory``."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(session_factory, host, port, reuse_address=True)

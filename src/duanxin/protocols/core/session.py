@@ -1,0 +1,324 @@
+"""The sans-IO session shared by every protocol: state, window, timeouts, heartbeat.
+
+Nothing here touches a socket or reads the clock. The caller feeds received bytes and the
+current time, collects bytes to write with :meth:`SessionCore.data_to_send`, asks for the
+next deadline, and calls :meth:`SessionCore.handle_timer` when it passes. The asyncio
+adapter in :mod:`duanxin.protocols.core.aio` does exactly that and nothing more, and tests
+drive the same core with a fake clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from duanxin.protocols.core.state import Direction, Kind, Role, State, next_state
+
+__all__ = [
+    "ConnectionClosed",
+    "Decoder",
+    "Dialect",
+    "Event",
+    "RequestFailed",
+    "RequestReceived",
+    "ResponseReceived",
+    "SessionConfig",
+    "SessionCore",
+]
+
+P = TypeVar("P")
+P_co = TypeVar("P_co", covariant=True)
+
+
+class Decoder(Protocol[P_co]):
+    """A protocol codec's incremental decoder."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    def pdus(self) -> Iterator[P_co]:
+        """Yield each complete PDU buffered so far, decoding lazily one at a time."""
+        ...
+
+
+class Dialect(Protocol[P]):
+    """What the session needs to know about one protocol, for one connection."""
+
+    decoder: Decoder[P]
+
+    def encode(self, pdu: P) -> bytes: ...
+
+    def kind(self, pdu: P) -> Kind: ...
+
+    def sequence(self, pdu: P) -> Hashable: ...
+
+    def with_next_sequence(self, pdu: P) -> P:
+        """Return ``pdu`` stamped with this side's next sequence number."""
+        ...
+
+    def heartbeat(self) -> P | None:
+        """A heartbeat request, or ``None`` for protocols without one (SGIP)."""
+        ...
+
+    def answer(self, request: P) -> P | None:
+        """The automatic response to a heartbeat or logout request, else ``None``."""
+        ...
+
+    def unbind(self) -> P:
+        """A logout request."""
+        ...
+
+    def observe(self, pdu: P, direction: Direction) -> None:
+        """Learn from a PDU sent or received (e.g. the CMPP version agreed at login)."""
+        ...
+
+    def reject(self, error: ProtocolError) -> P | None:
+        """The protocol's error answer to a malformed frame (SMPP generic_nack), if any."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """Window, timers and retries; the defaults are CMPP's recommended figures."""
+
+    window: int = 16
+    response_timeout: float = 60.0
+    max_attempts: int = 3  # sends of one request before giving up on it
+    heartbeat_interval: float | None = 180.0  # idle time before a heartbeat; None: never
+    heartbeat_attempts: int = 3  # unanswered heartbeats before the link is declared dead
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived(Generic[P]):
+    """The peer sent a request the application must answer (bind, submit, deliver...)."""
+
+    pdu: P
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseReceived(Generic[P]):
+    request: P
+    response: P
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailed(Generic[P]):
+    """No response after every attempt; the request is given up."""
+
+    request: P
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    reason: str
+    error: ProtocolError | None = None
+
+
+Event = RequestReceived[P] | ResponseReceived[P] | RequestFailed[P] | ConnectionClosed
+
+
+@dataclass(slots=True)
+class _Outstanding(Generic[P]):
+    pdu: P
+    data: bytes
+    deadline: float
+    attempts: int = 1
+    internal: bool = False  # heartbeats and logouts: handled by the core itself
+
+
+@dataclass(slots=True)
+class SessionCore(Generic[P]):
+    """One connection's protocol state, independent of any I/O."""
+
+    dialect: Dialect[P]
+    role: Role
+    config: SessionConfig = field(default_factory=SessionConfig)
+    now: float = 0.0
+    state: State = State.OPEN
+    _outbox: bytearray = field(default_factory=bytearray)
+    # Insertion order is deadline order: every entry gets the same timeout, and a resent
+    # request is moved to the end.
+    _outstanding: dict[Hashable, _Outstanding[P]] = field(default_factory=dict)
+    _last_received: float = 0.0
+    _missed_heartbeats: int = 0
+
+    def __post_init__(self) -> None:
+        self._last_received = self.now
+
+    # ----------------------------------------------------------------- sending
+
+    @property
+    def window_available(self) -> int:
+        """How many more requests may be sent before a response arrives."""
+        return self.config.window - len(self._outstanding)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._outstanding)
+
+    def send_request(self, pdu: P, now: float) -> P:
+        """Queue a request; return it as sent (with its sequence number)."""
+        if self.window_available <= 0:
+            raise LocalProtocolError("window full", close=False)
+        return self._send_request(pdu, now, internal=False)
+
+    def send_response(self, pdu: P, now: float) -> None:
+        """Queue the answer to a request received earlier."""
+        self._transition(Direction.SEND, self.dialect.kind(pdu))
+        self._outbox += self.dialect.encode(pdu)
+
+    def start_unbind(self, now: float) -> None:
+        """Begin a graceful logout; the session closes when the peer answers."""
+        if self.state is State.BOUND:
+            self._send_request(self.dialect.unbind(), now, internal=True)
+        else:
+            self.state = State.CLOSED
+
+    def data_to_send(self) -> bytes:
+        """Bytes queued for the peer since the last call."""
+        data = bytes(self._outbox)
+        self._outbox.clear()
+        return data
+
+    def _send_request(self, pdu: P, now: float, *, internal: bool) -> P:
+        dialect = self.dialect
+        stamped = dialect.with_next_sequence(pdu)
+        self._transition(Direction.SEND, dialect.kind(stamped))
+        data = dialect.encode(stamped)
+        dialect.observe(stamped, Direction.SEND)
+        self._outstanding[dialect.sequence(stamped)] = _Outstanding(
+            stamped, data, now + self.config.response_timeout, internal=internal
+        )
+        self._outbox += data
+        return stamped
+
+    # --------------------------------------------------------------- receiving
+
+    def receive_data(self, data: bytes, now: float) -> list[Event[P]]:
+        """Feed bytes from the peer; return what happened."""
+        self.now = now
+        self._last_received = now
+        self._missed_heartbeats = 0
+        events: list[Event[P]] = []
+        decoder = self.dialect.decoder
+        decoder.feed(data)
+        try:
+            for pdu in decoder.pdus():
+                self._receive_pdu(pdu, events)
+                if self.state is State.CLOSED:
+                    break
+        except ProtocolError as error:
+            events.append(self._fail(error))
+        return events
+
+    def _receive_pdu(self, pdu: P, events: list[Event[P]]) -> None:
+        dialect = self.dialect
+        kind = dialect.kind(pdu)
+        self._transition(Direction.RECEIVE, kind)
+        dialect.observe(pdu, Direction.RECEIVE)
+        if kind in (
+            Kind.RESPONSE,
+            Kind.BIND_OK,
+            Kind.BIND_REFUSED,
+            Kind.UNBIND_RESP,
+            Kind.HEARTBEAT_RESP,
+        ):
+            self._receive_response(pdu, kind, events)
+            return
+        answer = dialect.answer(pdu)
+        if answer is not None:
+            self.send_response(answer, self.now)
+            if self.state is State.CLOSED:
+                events.append(ConnectionClosed("peer logged out"))
+            return
+        events.append(RequestReceived(pdu))
+
+    def _receive_response(self, pdu: P, kind: Kind, events: list[Event[P]]) -> None:
+        outstanding = self._outstanding.pop(self.dialect.sequence(pdu), None)
+        if outstanding is None:
+            return  # a late answer to a request already given up
+        if not outstanding.internal:
+            events.append(ResponseReceived(outstanding.pdu, pdu))
+        if kind is Kind.UNBIND_RESP:
+            events.append(ConnectionClosed("logged out"))
+        elif kind is Kind.BIND_REFUSED:
+            events.append(ConnectionClosed("login refused"))
+
+    def _transition(self, direction: Direction, kind: Kind) -> None:
+        new_state = next_state(self.role, self.state, direction, kind)
+        if new_state is None:
+            error_type = (
+                RemoteProtocolError if direction is Direction.RECEIVE else LocalProtocolError
+            )
+            raise error_type(
+                f"{direction.name.lower()} {kind.name} not allowed in {self.state.name}"
+            )
+        self.state = new_state
+
+    def _fail(self, error: ProtocolError) -> ConnectionClosed:
+        if isinstance(error, RemoteProtocolError):
+            answer = self.dialect.reject(error)
+            if answer is not None:
+                self._outbox += self.dialect.encode(answer)
+        if error.close:
+            self.state = State.CLOSED
+        return ConnectionClosed(str(error), error)
+
+    # ------------------------------------------------------------------ timers
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timer` should next be called, if ever."""
+        deadlines: list[float] = []
+        if self._outstanding:
+            deadlines.append(next(iter(self._outstanding.values())).deadline)
+        heartbeat_at = self._heartbeat_deadline()
+        if heartbeat_at is not None:
+            deadlines.append(heartbeat_at)
+        return min(deadlines) if deadlines else None
+
+    def _heartbeat_deadline(self) -> float | None:
+        interval = self.config.heartbeat_interval
+        if interval is None or self.state is not State.BOUND:
+            return None
+        return self._last_received + interval * (self._missed_heartbeats + 1)
+
+    def handle_timer(self, now: float) -> list[Event[P]]:
+        """Resend or give up requests whose time is up; send a heartbeat when idle."""
+        self.now = now
+        events: list[Event[P]] = []
+        self._expire_requests(now, events)
+        if self.state is State.CLOSED:
+            return events
+        heartbeat_at = self._heartbeat_deadline()
+        if heartbeat_at is not None and now >= heartbeat_at:
+            self._missed_heartbeats += 1
+            if self._missed_heartbeats > self.config.heartbeat_attempts:
+                self.state = State.CLOSED
+                events.append(ConnectionClosed("peer stopped answering heartbeats"))
+                return events
+            heartbeat = self.dialect.heartbeat()
+            if heartbeat is not None and self.window_available > 0:
+                self._send_request(heartbeat, now, internal=True)
+        return events
+
+    def _expire_requests(self, now: float, events: list[Event[P]]) -> None:
+        while self._outstanding:
+            key, entry = next(iter(self._outstanding.items()))
+            if entry.deadline > now:
+                return
+            del self._outstanding[key]
+            if entry.internal and self.dialect.kind(entry.pdu) is Kind.HEARTBEAT:
+                continue  # missed heartbeats are counted by the idle timer
+            if entry.attempts < self.config.max_attempts:
+                entry.attempts += 1
+                entry.deadline = now + self.config.response_timeout
+                self._outstanding[key] = entry
+                self._outbox += entry.data
+                continue
+            if entry.internal:  # an unanswered logout or login: the link is gone
+                self.state = State.CLOSED
+                events.append(ConnectionClosed("no answer to " + self.dialect.kind(entry.pdu).name))
+                return
+            events.append(RequestFailed(entry.pdu, "no response"))

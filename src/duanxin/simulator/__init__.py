@@ -1,0 +1,1 @@
+"""Carrier simulators: a gateway for each protocol, speaking the real protocol over TCP."""
