@@ -1,0 +1,92 @@
+"""China Telecom SMGP 3.0: sans-IO codec, session dialect and carrier client.
+
+- :mod:`.pdu`     command ids, status codes, TLV tags and one dataclass per PDU
+- :mod:`.codec`   ``encode(pdu) -> bytes`` and the incremental :class:`Decoder`
+- :mod:`.auth`    login digests for both ends (:func:`build_login`, :func:`verify_login`)
+- :mod:`.report`  the status report inside a Deliver (:class:`SmgpReport`)
+- :mod:`.msgid`   10-byte BCD MsgIDs and their canonical form (:func:`canonical_id`)
+- :mod:`.dialect` the shared session engine's view of SMGP
+- :mod:`.client`  the carrier client (:func:`open_client`)
+"""
+
+from duanxin.protocols.smgp.auth import (
+    CHINA_STANDARD_TIME,
+    build_login,
+    client_authenticator,
+    login_response,
+    login_timestamp,
+    server_authenticator,
+    verify_login,
+)
+from duanxin.protocols.smgp.client import SmgpAdapter, open_client
+from duanxin.protocols.smgp.codec import Decoder, SmgpDecodeError, decode_pdu, encode
+from duanxin.protocols.smgp.dialect import SmgpDialect
+from duanxin.protocols.smgp.msgid import MsgIdGenerator, canonical_id, make_msg_id
+from duanxin.protocols.smgp.pdu import (
+    LoginMode,
+    MsgFormat,
+    SmgpActiveTest,
+    SmgpActiveTestResp,
+    SmgpCommand,
+    SmgpDeliver,
+    SmgpDeliverResp,
+    SmgpExit,
+    SmgpExitResp,
+    SmgpLogin,
+    SmgpLoginResp,
+    SmgpPdu,
+    SmgpQuery,
+    SmgpQueryResp,
+    SmgpStatus,
+    SmgpSubmit,
+    SmgpSubmitResp,
+    Tlv,
+    TlvTag,
+    find_tlv,
+    tlv_uint8,
+)
+from duanxin.protocols.smgp.report import SmgpReport, decode_report, encode_report
+
+__all__ = [
+    "CHINA_STANDARD_TIME",
+    "Decoder",
+    "LoginMode",
+    "MsgFormat",
+    "MsgIdGenerator",
+    "SmgpActiveTest",
+    "SmgpActiveTestResp",
+    "SmgpAdapter",
+    "SmgpCommand",
+    "SmgpDecodeError",
+    "SmgpDeliver",
+    "SmgpDeliverResp",
+    "SmgpDialect",
+    "SmgpExit",
+    "SmgpExitResp",
+    "SmgpLogin",
+    "SmgpLoginResp",
+    "SmgpPdu",
+    "SmgpQuery",
+    "SmgpQueryResp",
+    "SmgpReport",
+    "SmgpStatus",
+    "SmgpSubmit",
+    "SmgpSubmitResp",
+    "Tlv",
+    "TlvTag",
+    "build_login",
+    "canonical_id",
+    "client_authenticator",
+    "decode_pdu",
+    "decode_report",
+    "encode",
+    "encode_report",
+    "find_tlv",
+    "login_response",
+    "login_timestamp",
+    "make_msg_id",
+    "open_client",
+    "server_authenticator",
+    "tlv_uint8",
+    "verify_login",
+]

@@ -1,0 +1,190 @@
+"""The SMGP carrier client: what :class:`CarrierSessionClient` needs to speak SMGP 3.0.
+
+Settings used: ``account`` (ClientID), ``password`` (shared secret), ``service_id``
+(ServiceID), ``sp_code`` (TLV MsgSrc, when set) and ``extra``: ``login_mode`` (0 send,
+1 receive, 2 both; default 2), ``fee_type``, ``fee_code``, ``fixed_fee``, ``priority``.
+
+Carrier ids are canonical as the 20 lowercase hex digits of the 10-byte MsgID
+(:func:`canonical_id`), the same for the Submit_Resp and for the report that follows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from duanxin.domain.encoding import decode_text
+from duanxin.domain.segments import Segment, parse_udh
+from duanxin.protocols.carrier import (
+    CarrierClient,
+    CarrierMO,
+    CarrierReport,
+    CarrierSessionClient,
+    ChannelSettings,
+    Inbound,
+    InboundHandler,
+    OutboundMessage,
+    SubmitOutcome,
+)
+from duanxin.protocols.core.errors import ProtocolError
+from duanxin.protocols.smgp.auth import CHINA_STANDARD_TIME, build_login
+from duanxin.protocols.smgp.dialect import SmgpDialect
+from duanxin.protocols.smgp.msgid import canonical_id
+from duanxin.protocols.smgp.pdu import (
+    LoginMode,
+    SmgpDeliver,
+    SmgpDeliverResp,
+    SmgpLoginResp,
+    SmgpPdu,
+    SmgpStatus,
+    SmgpSubmit,
+    SmgpSubmitResp,
+    Tlv,
+    TlvTag,
+    tlv_uint8,
+)
+from duanxin.protocols.smgp.report import SmgpReport, decode_report
+
+__all__ = ["SmgpAdapter", "canonical_id", "open_client", "parse_report_time"]
+
+log = logging.getLogger(__name__)
+
+MSG_TYPE_MT = 6
+PRIORITY_NORMAL = 1
+_REPORT_TIME_FORMAT = "%y%m%d%H%M"
+
+
+def _china_now() -> datetime:
+    return datetime.now(CHINA_STANDARD_TIME)
+
+
+def parse_report_time(value: str) -> datetime | None:
+    """A report's ``YYMMDDhhmm`` as China Standard Time; ``None`` when unreadable."""
+    try:
+        return datetime.strptime(value, _REPORT_TIME_FORMAT).replace(tzinfo=CHINA_STANDARD_TIME)
+    except ValueError:
+        return None
+
+
+class SmgpAdapter:
+    """SMGP's part of a carrier client (see :class:`duanxin.protocols.carrier.CarrierAdapter`)."""
+
+    def __init__(
+        self, settings: ChannelSettings, *, clock: Callable[[], datetime] = _china_now
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        extra = settings.extra
+        self.login_mode = int(extra.get("login_mode", LoginMode.TRANSMIT))
+        self._fee_type = str(extra.get("fee_type", "00"))
+        self._fee_code = str(extra.get("fee_code", "000000"))
+        self._fixed_fee = str(extra.get("fixed_fee", "000000"))
+        self._priority = int(extra.get("priority", PRIORITY_NORMAL))
+
+    def new_dialect(self) -> SmgpDialect:
+        return SmgpDialect()
+
+    def login_request(self, settings: ChannelSettings) -> SmgpPdu:
+        return build_login(
+            settings.account, settings.password, self._clock(), login_mode=self.login_mode
+        )
+
+    def login_status(self, response: SmgpPdu) -> int:
+        if not isinstance(response, SmgpLoginResp):
+            return SmgpStatus.BAD_COMMAND
+        return response.status
+
+    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[SmgpPdu]:
+        """One Submit per segment, to the one destination; long ones flagged by TLVs."""
+        base_tlvs: tuple[Tlv, ...] = ()
+        if self.settings.sp_code:
+            base_tlvs = (Tlv.of(TlvTag.MSG_SRC, self.settings.sp_code),)
+        return [
+            SmgpSubmit(
+                msg_type=MSG_TYPE_MT,
+                need_report=int(message.want_report),
+                priority=self._priority,
+                service_id=self.settings.service_id,
+                fee_type=self._fee_type,
+                fee_code=self._fee_code,
+                fixed_fee=self._fixed_fee,
+                msg_format=segment.coding,
+                src_term_id=message.source,
+                dest_term_ids=(message.destination,),
+                msg_content=segment.user_data,
+                tlvs=base_tlvs + _segment_tlvs(segment),
+            )
+            for segment in segments
+        ]
+
+    def submit_outcome(self, response: SmgpPdu) -> SubmitOutcome:
+        if not isinstance(response, SmgpSubmitResp):
+            return SubmitOutcome(SmgpStatus.BAD_COMMAND, "")
+        status = response.status
+        if status != SmgpStatus.OK:
+            return SubmitOutcome(status, "", retryable=_retryable(status))
+        return SubmitOutcome(status, canonical_id(response.msg_id))
+
+    def inbound(self, request: SmgpPdu) -> tuple[SmgpPdu | None, Inbound | None]:
+        """Answer every Deliver at once; turn it into a report or an MO segment."""
+        if not isinstance(request, SmgpDeliver):
+            return None, None
+        answer = SmgpDeliverResp(
+            sequence_id=request.sequence_id, msg_id=request.msg_id, status=SmgpStatus.OK
+        )
+        if request.is_report:
+            try:
+                report = decode_report(request.msg_content)
+            except ProtocolError as error:
+                # Answered anyway: an unreadable report resent forever helps nobody.
+                log.warning("unreadable SMGP report %r: %s", request.msg_content, error)
+                return answer, None
+            return answer, report_of(report, request)
+        return answer, mo_of(request)
+
+
+def _segment_tlvs(segment: Segment) -> tuple[Tlv, ...]:
+    if not segment.has_udh:
+        return ()
+    return (
+        Tlv.of(TlvTag.TP_UDHI, 1),
+        Tlv.of(TlvTag.PK_TOTAL, segment.total),
+        Tlv.of(TlvTag.PK_NUMBER, segment.number),
+    )
+
+
+def _retryable(status: int) -> bool:
+    try:
+        return SmgpStatus(status).retryable
+    except ValueError:
+        return False
+
+
+def report_of(report: SmgpReport, deliver: SmgpDeliver) -> CarrierReport:
+    """The platform's view of a report carried by ``deliver``."""
+    return CarrierReport(
+        carrier_id=canonical_id(report.msg_id),
+        destination=deliver.src_term_id,
+        stat=report.stat,
+        done_time=parse_report_time(report.done_date),
+    )
+
+
+def mo_of(deliver: SmgpDeliver) -> CarrierMO:
+    """The platform's view of an MO Deliver (one segment when TP_udhi is set)."""
+    content = deliver.msg_content
+    concat = None
+    if tlv_uint8(deliver.tlvs, TlvTag.TP_UDHI):
+        concat, content = parse_udh(content)
+    return CarrierMO(
+        source=deliver.src_term_id,
+        destination=deliver.dest_term_id,
+        text=decode_text(content, deliver.msg_format),
+        concat=concat,
+    )
+
+
+def open_client(settings: ChannelSettings, on_inbound: InboundHandler) -> CarrierClient:
+    """A reconnecting SMGP client for one gateway account."""
+    return CarrierSessionClient[SmgpPdu](SmgpAdapter(settings), settings, on_inbound)

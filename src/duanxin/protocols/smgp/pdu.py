@@ -1,0 +1,382 @@
+"""SMGP 3.0 PDUs: command ids, status codes, optional parameters and one dataclass per PDU.
+
+Every PDU carries its header ``sequence_id``; the command id is a class constant and the
+packet length is computed by the codec. Message ids stay raw (10 BCD bytes); text fields
+are ``str`` (ASCII on the wire, NUL-padded to their fixed size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar
+
+__all__ = [
+    "AUTHENTICATOR_SIZE",
+    "MSG_ID_SIZE",
+    "SMGP_VERSION",
+    "TLV_VALUE_SIZES",
+    "LoginMode",
+    "MsgFormat",
+    "SmgpActiveTest",
+    "SmgpActiveTestResp",
+    "SmgpCommand",
+    "SmgpDeliver",
+    "SmgpDeliverResp",
+    "SmgpExit",
+    "SmgpExitResp",
+    "SmgpLogin",
+    "SmgpLoginResp",
+    "SmgpPdu",
+    "SmgpQuery",
+    "SmgpQueryResp",
+    "SmgpStatus",
+    "SmgpSubmit",
+    "SmgpSubmitResp",
+    "Tlv",
+    "TlvTag",
+    "find_tlv",
+    "tlv_uint8",
+]
+
+SMGP_VERSION = 0x30
+MSG_ID_SIZE = 10
+AUTHENTICATOR_SIZE = 16
+RESPONSE_BIT = 0x80000000
+
+
+class SmgpCommand(IntEnum):
+    """RequestID values; a response is its request OR 0x80000000."""
+
+    LOGIN = 0x00000001
+    LOGIN_RESP = 0x80000001
+    SUBMIT = 0x00000002
+    SUBMIT_RESP = 0x80000002
+    DELIVER = 0x00000003
+    DELIVER_RESP = 0x80000003
+    ACTIVE_TEST = 0x00000004
+    ACTIVE_TEST_RESP = 0x80000004
+    FORWARD = 0x00000005
+    FORWARD_RESP = 0x80000005
+    EXIT = 0x00000006
+    EXIT_RESP = 0x80000006
+    QUERY = 0x00000007
+    QUERY_RESP = 0x80000007
+    QUERY_TE_ROUTE = 0x00000008
+    QUERY_TE_ROUTE_RESP = 0x80000008
+    QUERY_SP_ROUTE = 0x00000009
+    QUERY_SP_ROUTE_RESP = 0x80000009
+    PAYMENT_REQUEST = 0x0000000A
+    PAYMENT_REQUEST_RESP = 0x8000000A
+    PAYMENT_AFFIRM = 0x0000000B
+    PAYMENT_AFFIRM_RESP = 0x8000000B
+    QUERY_USER_STATE = 0x0000000C
+    QUERY_USER_STATE_RESP = 0x8000000C
+    GET_ALL_TE_ROUTE = 0x0000000D
+    GET_ALL_TE_ROUTE_RESP = 0x8000000D
+    GET_ALL_SP_ROUTE = 0x0000000E
+    GET_ALL_SP_ROUTE_RESP = 0x8000000E
+    UPDATE_TE_ROUTE = 0x0000000F
+    UPDATE_TE_ROUTE_RESP = 0x8000000F
+    UPDATE_SP_ROUTE = 0x00000010
+    UPDATE_SP_ROUTE_RESP = 0x80000010
+    PUSH_UPDATE_TE_ROUTE = 0x00000011
+    PUSH_UPDATE_TE_ROUTE_RESP = 0x80000011
+    PUSH_UPDATE_SP_ROUTE = 0x00000012
+    PUSH_UPDATE_SP_ROUTE_RESP = 0x80000012
+
+    @property
+    def is_response(self) -> bool:
+        return bool(self & RESPONSE_BIT)
+
+
+class SmgpStatus(IntEnum):
+    """Status codes of Login_Resp, Submit_Resp, Deliver_Resp (§9 of the notes)."""
+
+    OK = 0
+    SYSTEM_BUSY = 1
+    TOO_MANY_CONNECTIONS = 2
+    BAD_STRUCTURE = 10
+    BAD_COMMAND = 11
+    DUPLICATE_SEQUENCE = 12
+    BAD_IP_ADDRESS = 20
+    AUTHENTICATION_ERROR = 21
+    VERSION_TOO_HIGH = 22
+    ILLEGAL_MSG_TYPE = 30
+    ILLEGAL_PRIORITY = 31
+    ILLEGAL_FEE_TYPE = 32
+    ILLEGAL_FEE_CODE = 33
+    ILLEGAL_MSG_FORMAT = 34
+    ILLEGAL_TIME_FORMAT = 35
+    ILLEGAL_MSG_LENGTH = 36
+    VALIDITY_PAST = 37
+    ILLEGAL_QUERY_TYPE = 38
+    ROUTING_ERROR = 39
+    ILLEGAL_FIXED_FEE = 40
+    ILLEGAL_UPDATE_TYPE = 41
+    ILLEGAL_ROUTE_ID = 42
+    ILLEGAL_SERVICE_ID = 43
+    ILLEGAL_VALID_TIME = 44
+    ILLEGAL_AT_TIME = 45
+    ILLEGAL_SRC_TERM_ID = 46
+    ILLEGAL_DEST_TERM_ID = 47
+    ILLEGAL_CHARGE_TERM_ID = 48
+    ILLEGAL_SP_CODE = 49
+    ILLEGAL_M_SERVICE_ID = 73
+    OUTSIDE_PERMITTED_HOURS = 74
+    DAILY_VOLUME_EXCEEDED = 75
+    ACCOUNT_EXPIRED = 76
+
+    @property
+    def retryable(self) -> bool:
+        """Worth trying again later (back off, reconnect, or wait for the next window)."""
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset(
+    {
+        SmgpStatus.SYSTEM_BUSY,
+        SmgpStatus.TOO_MANY_CONNECTIONS,
+        SmgpStatus.OUTSIDE_PERMITTED_HOURS,
+        SmgpStatus.DAILY_VOLUME_EXCEEDED,
+    }
+)
+
+
+class LoginMode(IntEnum):
+    SEND = 0  # the SP only submits
+    RECEIVE = 1  # the SMGW only delivers MO and reports
+    TRANSMIT = 2  # both on one connection
+
+
+class MsgFormat(IntEnum):
+    ASCII = 0
+    SIM_WRITE = 3
+    BINARY = 4
+    UCS2 = 8
+    GB18030 = 15
+    USIM = 0xF6
+
+
+class TlvTag(IntEnum):
+    """Optional parameter tags (§8)."""
+
+    TP_PID = 0x0001
+    TP_UDHI = 0x0002
+    LINK_ID = 0x0003
+    CHARGE_USER_TYPE = 0x0004
+    CHARGE_TERM_TYPE = 0x0005
+    CHARGE_TERM_PSEUDO = 0x0006
+    DEST_TERM_TYPE = 0x0007
+    DEST_TERM_PSEUDO = 0x0008
+    PK_TOTAL = 0x0009
+    PK_NUMBER = 0x000A
+    SUBMIT_MSG_TYPE = 0x000B
+    SP_DEAL_RESULT = 0x000C
+    SRC_TERM_TYPE = 0x000D
+    SRC_TERM_PSEUDO = 0x000E
+    NODES_COUNT = 0x000F
+    MSG_SRC = 0x0010
+    SRC_TYPE = 0x0011
+    M_SERVICE_ID = 0x0012
+
+
+#: Fixed value size of each known tag; ``None`` where the value is variable.
+TLV_VALUE_SIZES: dict[TlvTag, int | None] = {
+    TlvTag.TP_PID: 1,
+    TlvTag.TP_UDHI: 1,
+    TlvTag.LINK_ID: 20,
+    TlvTag.CHARGE_USER_TYPE: 1,
+    TlvTag.CHARGE_TERM_TYPE: 1,
+    TlvTag.CHARGE_TERM_PSEUDO: None,
+    TlvTag.DEST_TERM_TYPE: 1,
+    TlvTag.DEST_TERM_PSEUDO: None,
+    TlvTag.PK_TOTAL: 1,
+    TlvTag.PK_NUMBER: 1,
+    TlvTag.SUBMIT_MSG_TYPE: 1,
+    TlvTag.SP_DEAL_RESULT: 1,
+    TlvTag.SRC_TERM_TYPE: 1,
+    TlvTag.SRC_TERM_PSEUDO: None,
+    TlvTag.NODES_COUNT: 1,
+    TlvTag.MSG_SRC: 8,
+    TlvTag.SRC_TYPE: 1,
+    TlvTag.M_SERVICE_ID: 21,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Tlv:
+    """One optional parameter; ``tag`` stays an ``int`` so unknown tags survive a round trip."""
+
+    tag: int
+    value: bytes
+
+    @classmethod
+    def of(cls, tag: TlvTag, value: int | str | bytes) -> Tlv:
+        """Build a known parameter: integers as one byte, text NUL-padded to the tag's size."""
+        if isinstance(value, int):
+            return cls(tag, bytes((value,)))
+        raw = value.encode("ascii") if isinstance(value, str) else value
+        size = TLV_VALUE_SIZES.get(tag)
+        return cls(tag, raw if size is None else raw.ljust(size, b"\x00"))
+
+    @property
+    def name(self) -> str:
+        """The tag's name, or its hex value when the tag is unknown."""
+        try:
+            return TlvTag(self.tag).name
+        except ValueError:
+            return f"0x{self.tag:04x}"
+
+
+def find_tlv(tlvs: tuple[Tlv, ...], tag: int) -> bytes | None:
+    """The value of the first parameter with ``tag``, if present."""
+    for tlv in tlvs:
+        if tlv.tag == tag:
+            return tlv.value
+    return None
+
+
+def tlv_uint8(tlvs: tuple[Tlv, ...], tag: int) -> int | None:
+    """A one-byte parameter as an integer (its first byte), if present and non-empty."""
+    value = find_tlv(tlvs, tag)
+    return value[0] if value else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpLogin:
+    command: ClassVar[SmgpCommand] = SmgpCommand.LOGIN
+    sequence_id: int = 0
+    client_id: str
+    authenticator_client: bytes
+    login_mode: int = LoginMode.TRANSMIT
+    timestamp: int  # MMDDHHMMSS as a number
+    client_version: int = SMGP_VERSION
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpLoginResp:
+    command: ClassVar[SmgpCommand] = SmgpCommand.LOGIN_RESP
+    sequence_id: int = 0
+    status: int
+    authenticator_server: bytes = bytes(AUTHENTICATOR_SIZE)
+    server_version: int = SMGP_VERSION
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpSubmit:
+    command: ClassVar[SmgpCommand] = SmgpCommand.SUBMIT
+    sequence_id: int = 0
+    msg_type: int = 6  # MT
+    need_report: int = 1
+    priority: int = 1
+    service_id: str = ""
+    fee_type: str = "00"
+    fee_code: str = "000000"
+    fixed_fee: str = "000000"
+    msg_format: int = MsgFormat.ASCII
+    valid_time: str = ""
+    at_time: str = ""
+    src_term_id: str = ""
+    charge_term_id: str = ""
+    dest_term_ids: tuple[str, ...] = ()
+    msg_content: bytes = b""
+    tlvs: tuple[Tlv, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpSubmitResp:
+    command: ClassVar[SmgpCommand] = SmgpCommand.SUBMIT_RESP
+    sequence_id: int = 0
+    msg_id: bytes
+    status: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpDeliver:
+    """An MO message (``is_report`` 0) or a status report (1, see :mod:`.report`)."""
+
+    command: ClassVar[SmgpCommand] = SmgpCommand.DELIVER
+    sequence_id: int = 0
+    msg_id: bytes
+    is_report: int = 0
+    msg_format: int = MsgFormat.ASCII
+    recv_time: str = ""  # YYYYMMDDHHMMSS
+    src_term_id: str = ""
+    dest_term_id: str = ""
+    msg_content: bytes = b""
+    tlvs: tuple[Tlv, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpDeliverResp:
+    command: ClassVar[SmgpCommand] = SmgpCommand.DELIVER_RESP
+    sequence_id: int = 0
+    msg_id: bytes
+    status: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpActiveTest:
+    command: ClassVar[SmgpCommand] = SmgpCommand.ACTIVE_TEST
+    sequence_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpActiveTestResp:
+    command: ClassVar[SmgpCommand] = SmgpCommand.ACTIVE_TEST_RESP
+    sequence_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpExit:
+    command: ClassVar[SmgpCommand] = SmgpCommand.EXIT
+    sequence_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpExitResp:
+    command: ClassVar[SmgpCommand] = SmgpCommand.EXIT_RESP
+    sequence_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpQuery:
+    command: ClassVar[SmgpCommand] = SmgpCommand.QUERY
+    sequence_id: int = 0
+    query_time: str  # YYYYMMDD
+    query_type: int = 0  # 0 totals, 1 by service code
+    query_code: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmgpQueryResp:
+    command: ClassVar[SmgpCommand] = SmgpCommand.QUERY_RESP
+    sequence_id: int = 0
+    query_time: str
+    query_type: int = 0
+    query_code: str = ""
+    mt_tlmsg: int = 0
+    mt_tlusr: int = 0
+    mt_scs: int = 0
+    mt_wt: int = 0
+    mt_fl: int = 0
+    mo_scs: int = 0
+    mo_wt: int = 0
+    mo_fl: int = 0
+
+
+SmgpPdu = (
+    SmgpLogin
+    | SmgpLoginResp
+    | SmgpSubmit
+    | SmgpSubmitResp
+    | SmgpDeliver
+    | SmgpDeliverResp
+    | SmgpActiveTest
+    | SmgpActiveTestResp
+    | SmgpExit
+    | SmgpExitResp
+    | SmgpQuery
+    | SmgpQueryResp
+)
