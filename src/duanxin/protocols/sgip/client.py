@@ -1,0 +1,412 @@
+"""The SGIP carrier client: Submit on an SP-opened link, Deliver and Report on a listener.
+
+SGIP links carry commands one way only. :class:`SgipClient` therefore runs two things:
+
+* the MT side, a :class:`CarrierSessionClient` that binds to the SMG with LoginType 1 and
+  sends Submits. SGIP has no heartbeat, so the link is unbound after ``idle_timeout``
+  seconds without traffic and bound again by the next submit;
+* a listener (:class:`duanxin.protocols.sgip.listener.SgipListener`) the SMG connects to with
+  LoginType 2 to push Deliver (MO) and Report.
+
+Settings used from ``ChannelSettings.extra`` (all optional):
+
+============================  ==========================================================
+``listen_host``               listener address, default ``127.0.0.1``
+``listen_port``               listener port, default 0 (ephemeral; see ``listen_port``)
+``listen_account``            LoginName the SMG must present, default ``settings.account``
+``listen_password``           its LoginPassword, default ``settings.password``
+``node_id``                   this SP's node id, default 3000000000 + the 5-digit corp code
+``idle_timeout``              seconds before an idle MT link is unbound (default 50; None
+                              keeps it bound)
+``charge_number``             ChargeNumber, default 21 zeros (the SP pays)
+``fee_type`` / ``fee_value``  FeeType (default 1, free) / FeeValue in fen (default "0")
+``morelateto_mt_flag``        default 2 (MT not caused by an MO)
+``priority``                  0-9, default 0
+============================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from duanxin.domain.encoding import decode_text
+from duanxin.domain.segments import Segment, parse_udh
+from duanxin.protocols.carrier import (
+    CarrierMO,
+    CarrierReport,
+    CarrierSessionClient,
+    ChannelSettings,
+    Inbound,
+    InboundHandler,
+    OutboundMessage,
+    SubmitOutcome,
+    SubmitResult,
+)
+from duanxin.protocols.core.aio import SessionClosed
+from duanxin.protocols.core.sequence import Backoff
+from duanxin.protocols.sgip.dialect import SgipDialect, new_counter
+from duanxin.protocols.sgip.listener import SgipListener
+from duanxin.protocols.sgip.pdu import (
+    SP_PAYS,
+    Bind,
+    BindResp,
+    Deliver,
+    DeliverResp,
+    FeeType,
+    LoginType,
+    Pdu,
+    Report,
+    ReportFlag,
+    ReportResp,
+    ReportState,
+    Result,
+    SequenceNumber,
+    Submit,
+    SubmitResp,
+    Trace,
+    TraceNode,
+    TraceResp,
+    UserRpt,
+    UserRptResp,
+)
+
+__all__ = [
+    "CHINA_STANDARD_TIME",
+    "DEFAULT_IDLE_TIMEOUT",
+    "SgipAdapter",
+    "SgipClient",
+    "add_country_code",
+    "canonical_id",
+    "china_standard_time",
+    "open_client",
+    "report_stat",
+    "strip_country_code",
+]
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+#: Below the SMG's default 60 s idle limit, so we close the link before it does.
+DEFAULT_IDLE_TIMEOUT = 50.0
+SP_NODE_BASE = 3_000_000_000  # 3AAAAQQQQQ with area code 0000
+COUNTRY_CODE = "86"
+MOBILE_LENGTH = 11
+RETRYABLE_RESULTS = frozenset({Result.NODE_BUSY})
+
+
+def china_standard_time() -> datetime:
+    """The wall clock in UTC+8, which SGIP's MMDDHHMMSS sequence times use."""
+    return datetime.now(CHINA_STANDARD_TIME)
+
+
+def canonical_id(sequence: SequenceNumber) -> str:
+    """The platform's carrier id of a submitted segment: ``"node:MMDDHHMMSS:counter"``.
+
+    SGIP has no gateway message id; a Submit is known by its own header triple, which the
+    Submit_Resp repeats and a Report names in SubmitSequenceNumber. The time part is
+    zero-padded to 10 digits, e.g. ``"3010012345:1128143015:2"``.
+    """
+    return f"{sequence.node}:{sequence.time:010d}:{sequence.counter}"
+
+
+def add_country_code(number: str) -> str:
+    """``13012345678`` -> ``8613012345678``: SGIP refuses mobile numbers without 86."""
+    if number.startswith("+"):
+        number = number[1:]
+    if len(number) == MOBILE_LENGTH and number.startswith("1"):
+        return COUNTRY_CODE + number
+    return number
+
+
+def strip_country_code(number: str) -> str:
+    """``8613012345678`` -> ``13012345678``; other numbers are returned unchanged."""
+    if number.startswith("+"):
+        number = number[1:]
+    national = number[len(COUNTRY_CODE) :]
+    if number.startswith(COUNTRY_CODE) and len(national) == MOBILE_LENGTH and national[0] == "1":
+        return national
+    return number
+
+
+def report_stat(state: int, error_code: int) -> str | None:
+    """The 7-character stat of a Report; ``None`` while it is still pending (State 1).
+
+    State 0 is ``DELIVRD``. State 2 keeps the carrier's ErrorCode: ``ER:0025`` for
+    ErrorCode 25 (user unreachable), or ``UNDELIV`` when the SMG gave no code.
+    """
+    if state == ReportState.DELIVERED:
+        return "DELIVRD"
+    if state == ReportState.WAITING:
+        return None
+    return f"ER:{error_code:04d}" if error_code else "UNDELIV"
+
+
+def _default_node_id(settings: ChannelSettings) -> int:
+    corp = settings.sp_code
+    return SP_NODE_BASE + (int(corp) if corp.isdigit() and len(corp) <= 5 else 0)
+
+
+class SgipAdapter:
+    """SGIP's part of a carrier client: Bind, Submits, and what Deliver/Report carry."""
+
+    def __init__(
+        self, settings: ChannelSettings, *, now: Callable[[], datetime] = china_standard_time
+    ) -> None:
+        extra = settings.extra
+        self.settings = settings
+        self.node_id = int(extra.get("node_id") or _default_node_id(settings))
+        self._now = now
+        # One counter for every link of this node: triples must never repeat between links.
+        self._counter = new_counter()
+        self._template = Submit(
+            charge_number=str(extra.get("charge_number", SP_PAYS)),
+            corp_id=settings.sp_code,
+            service_type=settings.service_id,
+            fee_type=int(extra.get("fee_type", FeeType.FREE)),
+            fee_value=str(extra.get("fee_value", "0")),
+            morelateto_mt_flag=int(extra.get("morelateto_mt_flag", 2)),
+            priority=int(extra.get("priority", 0)),
+        )
+
+    def new_dialect(self) -> SgipDialect:
+        return SgipDialect(self.node_id, self._now, counter=self._counter)
+
+    def login_request(self, settings: ChannelSettings) -> Pdu:
+        return Bind(
+            login_type=LoginType.SP_TO_SMG,
+            login_name=settings.account,
+            login_password=settings.password,
+        )
+
+    def login_status(self, response: Pdu) -> int:
+        return response.result if isinstance(response, BindResp) else Result.ILLEGAL_LOGIN
+
+    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[Pdu]:
+        """One Submit per segment, one recipient each; long ones carry the UDH (TP_udhi 1)."""
+        base = dataclasses.replace(
+            self._template,
+            sp_number=message.source,
+            user_numbers=(add_country_code(message.destination),),
+            report_flag=ReportFlag.ALWAYS if message.want_report else ReportFlag.NONE,
+        )
+        return [
+            dataclasses.replace(
+                base,
+                tp_udhi=1 if segment.has_udh else 0,
+                message_coding=int(segment.coding),
+                message_content=segment.user_data,
+            )
+            for segment in segments
+        ]
+
+    def submit_outcome(self, response: Pdu) -> SubmitOutcome:
+        if not isinstance(response, SubmitResp):
+            return SubmitOutcome(Result.SYSTEM_FAILURE, "")
+        if response.result != Result.OK:
+            return SubmitOutcome(response.result, "", response.result in RETRYABLE_RESULTS)
+        return SubmitOutcome(Result.OK, canonical_id(response.sequence))
+
+    def inbound(self, request: Pdu) -> tuple[Pdu | None, Inbound | None]:
+        """Answer a command from the SMG and say what it carried.
+
+        Deliver and Report are accepted on either link: a gateway that breaks the
+        one-direction rule should not cost us an MO or a report.
+        """
+        sequence = request.sequence
+        if isinstance(request, Deliver):
+            return DeliverResp(sequence=sequence), deliver_to_mo(request)
+        if isinstance(request, Report):
+            return ReportResp(sequence=sequence), report_to_inbound(request)
+        if isinstance(request, UserRpt):
+            return UserRptResp(sequence=sequence), None
+        if isinstance(request, Trace):
+            refused = TraceNode(result=Result.FUNCTION_NOT_PROVIDED)
+            return TraceResp(sequence=sequence, nodes=(refused,)), None
+        # A Submit sent to the SP, or anything else an SP does not serve.
+        return SubmitResp(sequence=sequence, result=Result.FUNCTION_NOT_PROVIDED), None
+
+
+def deliver_to_mo(deliver: Deliver) -> CarrierMO:
+    """The platform's view of one Deliver (one segment of a long MO when TP_udhi is set)."""
+    content = deliver.message_content
+    concat = None
+    if deliver.tp_udhi & 1:
+        concat, content = parse_udh(content)
+    return CarrierMO(
+        source=strip_country_code(deliver.user_number),
+        destination=deliver.sp_number,
+        text=decode_text(content, deliver.message_coding),
+        concat=concat,
+    )
+
+
+def report_to_inbound(report: Report) -> CarrierReport | None:
+    """A final report about one of our Submits; ``None`` for pending or forwarded ones."""
+    stat = report_stat(report.state, report.error_code)
+    if stat is None or report.report_type != 0:
+        return None
+    return CarrierReport(
+        carrier_id=canonical_id(report.submit_sequence),
+        destination=strip_country_code(report.user_number),
+        stat=stat,
+    )
+
+
+class SgipClient:
+    """An SP's SGIP connection pair: the MT link to the SMG and the listener for its links."""
+
+    def __init__(
+        self,
+        settings: ChannelSettings,
+        on_inbound: InboundHandler,
+        *,
+        now: Callable[[], datetime] = china_standard_time,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.settings = dataclasses.replace(settings, heartbeat_interval=None)
+        self.adapter = SgipAdapter(self.settings, now=now)
+        self._on_inbound = on_inbound
+        self._backoff = backoff
+        extra: dict[str, Any] = settings.extra
+        idle = extra.get("idle_timeout", DEFAULT_IDLE_TIMEOUT)
+        self.idle_timeout: float | None = None if idle is None else float(idle)
+        self.listener = SgipListener(self.adapter, self.settings, on_inbound)
+        self._mt = self._new_mt()
+        self._earlier_login_failures = 0
+        self._started = False
+        self._closed = False
+        self._parked = False  # MT link unbound for idleness; the next submit binds again
+        self._lock = asyncio.Lock()
+        self._busy = 0
+        self._last_used = 0.0
+        self._idle_handle: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _new_mt(self) -> CarrierSessionClient[Pdu]:
+        return CarrierSessionClient(
+            self.adapter, self.settings, self._on_inbound, backoff=self._backoff
+        )
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def is_up(self) -> bool:
+        """Bound to the SMG, or parked after idleness (the next submit binds again)."""
+        return self._started and not self._closed and (self._parked or self._mt.is_up)
+
+    @property
+    def is_bound(self) -> bool:
+        """The MT link is bound right now."""
+        return self._mt.is_up and not self._parked
+
+    @property
+    def is_parked(self) -> bool:
+        return self._parked
+
+    @property
+    def listen_port(self) -> int:
+        """The port the SMG must connect to (the real one when ``listen_port`` was 0)."""
+        return self.listener.port
+
+    @property
+    def last_error(self) -> str | None:
+        return self._mt.last_error
+
+    @property
+    def login_failures(self) -> int:
+        return self._earlier_login_failures + self._mt.login_failures
+
+    # -------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Bind the listener (before returning) and start binding the MT link."""
+        if self._started:
+            return
+        await self.listener.start()
+        await self._mt.start()
+        self._started = True
+        self._touch()
+
+    async def wait_up(self, timeout: float) -> bool:
+        """Wait until the MT link is bound (binding again first if it was parked)."""
+        if self._parked:
+            await self._unpark()
+        return await self._mt.wait_up(timeout)
+
+    async def submit(self, message: OutboundMessage) -> SubmitResult:
+        """Submit every segment; binds first when the link was parked for idleness."""
+        if self._closed:
+            raise SessionClosed("client closed")
+        if self._parked:
+            await self._unpark()
+            if not await self._mt.wait_up(self.settings.response_timeout):
+                raise SessionClosed(self._mt.last_error or "bind failed")
+        self._busy += 1
+        try:
+            return await self._mt.submit(message)
+        finally:
+            self._busy -= 1
+            self._touch()
+
+    async def close(self) -> None:
+        """Unbind the MT link, close the listener and every link the SMG opened."""
+        self._closed = True
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._mt.close()
+        await self.listener.close()
+
+    # ------------------------------------------------------------ idle links
+
+    def _touch(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_used = loop.time()
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+        if self.idle_timeout is None or self._closed or self._parked:
+            return
+        self._idle_handle = loop.call_at(self._last_used + self.idle_timeout, self._on_idle)
+
+    def _on_idle(self) -> None:
+        self._idle_handle = None
+        if self._busy or not self._mt.is_up:
+            self._touch()  # still working, or not bound yet: look again a period later
+            return
+        task = asyncio.get_running_loop().create_task(self._park())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _park(self) -> None:
+        async with self._lock:
+            if self._parked or self._closed:
+                return
+            self._parked = True
+            self._earlier_login_failures += self._mt.login_failures
+            await self._mt.close()  # Unbind, wait for Unbind_Resp, stop reconnecting
+
+    async def _unpark(self) -> None:
+        async with self._lock:
+            if not self._parked or self._closed:
+                return
+            self._mt = self._new_mt()
+            self._parked = False
+            await self._mt.start()
+            self._touch()
+
+
+def open_client(
+    settings: ChannelSettings,
+    on_inbound: InboundHandler,
+    *,
+    now: Callable[[], datetime] = china_standard_time,
+) -> SgipClient:
+    """The SGIP carrier client for one channel (call ``start()`` to bind and listen)."""
+    return SgipClient(settings, on_inbound, now=now)

@@ -1,0 +1,364 @@
+"""SGIP 1.2 PDUs: command ids, result codes, and one frozen dataclass per PDU.
+
+Every PDU carries its header sequence number as :attr:`sequence`, a
+:class:`SequenceNumber` triple (node id, MMDDHHMMSS creation time, counter). The triple is
+also SGIP's only message identifier: a Report names the Submit it is about by it.
+
+Length fields that the wire derives from other fields (UserCount, MessageLength, Trace_Resp
+Count) are not stored: they are written from the data and checked when reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+from typing import NamedTuple
+
+__all__ = [
+    "RESPONSE_BIT",
+    "SP_PAYS",
+    "Bind",
+    "BindResp",
+    "CommandId",
+    "Deliver",
+    "DeliverResp",
+    "FeeType",
+    "LoginType",
+    "MessageCoding",
+    "Pdu",
+    "Report",
+    "ReportFlag",
+    "ReportResp",
+    "ReportState",
+    "Result",
+    "SequenceNumber",
+    "Submit",
+    "SubmitResp",
+    "Trace",
+    "TraceNode",
+    "TraceResp",
+    "Unbind",
+    "UnbindResp",
+    "UserCondition",
+    "UserRpt",
+    "UserRptResp",
+    "sequence_time",
+]
+
+RESPONSE_BIT = 0x80000000
+
+# Field sizes, in bytes (section 5 of the notes).
+HEADER_SIZE = 20
+SEQUENCE_SIZE = 12
+NUMBER_SIZE = 21  # SPNumber, ChargeNumber, UserNumber
+LOGIN_NAME_SIZE = 16
+LOGIN_PASSWORD_SIZE = 16
+RESERVE_SIZE = 8
+CORP_ID_SIZE = 5
+SERVICE_TYPE_SIZE = 10
+FEE_SIZE = 6  # FeeValue, GivenValue
+TIME_SIZE = 16  # ExpireTime, ScheduleTime, Trace_Resp times
+NODE_ID_TEXT_SIZE = 6  # Trace_Resp NodeId
+MAX_USER_COUNT = 100
+
+#: ChargeNumber meaning "the SP pays": 21 ASCII zeros.
+SP_PAYS = "0" * NUMBER_SIZE
+
+
+class CommandId(IntEnum):
+    """Every SGIP 1.2 command; a response is its request OR 0x80000000."""
+
+    BIND = 0x00000001
+    UNBIND = 0x00000002
+    SUBMIT = 0x00000003
+    DELIVER = 0x00000004
+    REPORT = 0x00000005
+    ADD_SP = 0x00000006
+    MODIFY_SP = 0x00000007
+    DELETE_SP = 0x00000008
+    QUERY_ROUTE = 0x00000009
+    ADD_TELE_SEG = 0x0000000A
+    MODIFY_TELE_SEG = 0x0000000B
+    DELETE_TELE_SEG = 0x0000000C
+    ADD_SMG = 0x0000000D
+    MODIFY_SMG = 0x0000000E
+    DELETE_SMG = 0x0000000F
+    CHECK_USER = 0x00000010
+    USER_RPT = 0x00000011
+    TRACE = 0x00001000
+    BIND_RESP = 0x80000001
+    UNBIND_RESP = 0x80000002
+    SUBMIT_RESP = 0x80000003
+    DELIVER_RESP = 0x80000004
+    REPORT_RESP = 0x80000005
+    ADD_SP_RESP = 0x80000006
+    MODIFY_SP_RESP = 0x80000007
+    DELETE_SP_RESP = 0x80000008
+    QUERY_ROUTE_RESP = 0x80000009
+    ADD_TELE_SEG_RESP = 0x8000000A
+    MODIFY_TELE_SEG_RESP = 0x8000000B
+    DELETE_TELE_SEG_RESP = 0x8000000C
+    ADD_SMG_RESP = 0x8000000D
+    MODIFY_SMG_RESP = 0x8000000E  # the 1.2 text misprints it as 0x0000000E
+    DELETE_SMG_RESP = 0x8000000F
+    CHECK_USER_RESP = 0x80000010
+    USER_RPT_RESP = 0x80000011
+    TRACE_RESP = 0x80001000
+
+
+class Result(IntEnum):
+    """Result (in ``_Resp``) and Report ErrorCode values, section 7."""
+
+    OK = 0
+    ILLEGAL_LOGIN = 1
+    REPEATED_LOGIN = 2
+    TOO_MANY_CONNECTIONS = 3
+    BAD_LOGIN_TYPE = 4
+    PARAMETER_FORMAT = 5
+    ILLEGAL_MOBILE_NUMBER = 6
+    MESSAGE_ID_ERROR = 7
+    MESSAGE_LENGTH_ERROR = 8
+    ILLEGAL_SEQUENCE = 9
+    ILLEGAL_GNS_OPERATION = 10
+    NODE_BUSY = 11  # flow control: too fast or queue full, retry later
+    DESTINATION_UNREACHABLE = 21
+    ROUTING_ERROR = 22
+    ROUTE_NOT_FOUND = 23
+    CHARGED_NUMBER_INVALID = 24
+    USER_UNREACHABLE = 25
+    HANDSET_MEMORY_FULL = 26
+    HANDSET_NO_SMS = 27
+    HANDSET_RECEIVE_ERROR = 28
+    UNKNOWN_USER = 29
+    FUNCTION_NOT_PROVIDED = 30
+    ILLEGAL_DEVICE = 31
+    SYSTEM_FAILURE = 32
+    SMSC_QUEUE_FULL = 33
+
+
+class LoginType(IntEnum):
+    SP_TO_SMG = 1
+    SMG_TO_SP = 2
+    SMG_TO_SMG = 3
+    SMG_TO_GNS = 4
+    GNS_TO_SMG = 5
+    GNS_TO_GNS = 6
+    TEST = 11
+
+
+class FeeType(IntEnum):
+    SEND = 0
+    FREE = 1
+    PER_MESSAGE = 2
+    MONTHLY = 3
+    SP_COLLECTED = 4
+
+
+class ReportFlag(IntEnum):
+    FAILURE_ONLY = 0
+    ALWAYS = 1
+    NONE = 2
+    MONTHLY_FEE = 3  # not shown to the user; report required
+
+
+class MessageCoding(IntEnum):
+    ASCII = 0
+    SIM_WRITE = 3
+    BINARY = 4
+    UCS2 = 8
+    GBK = 15
+
+
+class ReportState(IntEnum):
+    DELIVERED = 0
+    WAITING = 1
+    FAILED = 2
+
+
+class UserCondition(IntEnum):
+    DEREGISTERED = 0
+    SUSPENDED = 1
+    RESTORED = 2
+
+
+class SequenceNumber(NamedTuple):
+    """The 12-byte header sequence: who created the command, when, and a counter."""
+
+    node: int = 0
+    time: int = 0  # MMDDHHMMSS as a decimal number
+    counter: int = 0
+
+
+def sequence_time(when: datetime) -> int:
+    """The MMDDHHMMSS number of a sequence triple (20 Nov 20:32:25 -> 1120203225)."""
+    return (
+        when.month * 100_000_000
+        + when.day * 1_000_000
+        + when.hour * 10_000
+        + when.minute * 100
+        + when.second
+    )
+
+
+_NO_SEQUENCE = SequenceNumber()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bind:
+    sequence: SequenceNumber = _NO_SEQUENCE
+    login_type: int = LoginType.SP_TO_SMG
+    login_name: str = ""
+    login_password: str = ""
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindResp:
+    sequence: SequenceNumber = _NO_SEQUENCE
+    result: int = Result.OK
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unbind:
+    sequence: SequenceNumber = _NO_SEQUENCE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnbindResp:
+    sequence: SequenceNumber = _NO_SEQUENCE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Submit:
+    """One MT message (or one segment of it) to 1..100 recipients."""
+
+    sequence: SequenceNumber = _NO_SEQUENCE
+    sp_number: str = ""
+    charge_number: str = ""
+    user_numbers: tuple[str, ...] = ()  # UserCount is their number
+    corp_id: str = ""
+    service_type: str = ""
+    fee_type: int = FeeType.FREE
+    fee_value: str = "0"
+    given_value: str = "0"
+    agent_flag: int = 0
+    morelateto_mt_flag: int = 2
+    priority: int = 0
+    expire_time: str = ""
+    schedule_time: str = ""
+    report_flag: int = ReportFlag.ALWAYS
+    tp_pid: int = 0
+    tp_udhi: int = 0
+    message_coding: int = MessageCoding.ASCII
+    message_type: int = 0
+    message_content: bytes = b""
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitResp:
+    sequence: SequenceNumber = _NO_SEQUENCE
+    result: int = Result.OK
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deliver:
+    """An MO message (or one segment of it) from a handset."""
+
+    sequence: SequenceNumber = _NO_SEQUENCE
+    user_number: str = ""
+    sp_number: str = ""
+    tp_pid: int = 0
+    tp_udhi: int = 0
+    message_coding: int = MessageCoding.ASCII
+    message_content: bytes = b""
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverResp:
+    sequence: SequenceNumber = _NO_SEQUENCE
+    result: int = Result.OK
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """The outcome of an earlier Submit, named by that Submit's own sequence triple."""
+
+    sequence: SequenceNumber = _NO_SEQUENCE
+    submit_sequence: SequenceNumber = _NO_SEQUENCE
+    report_type: int = 0
+    user_number: str = ""
+    state: int = ReportState.DELIVERED
+    error_code: int = Result.OK
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportResp:
+    sequence: SequenceNumber = _NO_SEQUENCE
+    result: int = Result.OK
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserRpt:
+    sequence: SequenceNumber = _NO_SEQUENCE
+    sp_number: str = ""
+    user_number: str = ""
+    user_condition: int = UserCondition.DEREGISTERED
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserRptResp:
+    sequence: SequenceNumber = _NO_SEQUENCE
+    result: int = Result.OK
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trace:
+    sequence: SequenceNumber = _NO_SEQUENCE
+    submit_sequence: SequenceNumber = _NO_SEQUENCE
+    user_number: str = ""
+    reserve: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraceNode:
+    """One node's entry in a Trace_Resp."""
+
+    result: int = 0
+    node_id: str = ""
+    receive_time: str = ""
+    send_time: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraceResp:
+    sequence: SequenceNumber = _NO_SEQUENCE
+    nodes: tuple[TraceNode, ...] = ()  # Count is their number
+    reserve: str = ""
+
+
+Pdu = (
+    Bind
+    | BindResp
+    | Unbind
+    | UnbindResp
+    | Submit
+    | SubmitResp
+    | Deliver
+    | DeliverResp
+    | Report
+    | ReportResp
+    | UserRpt
+    | UserRptResp
+    | Trace
+    | TraceResp
+)
