@@ -1,0 +1,143 @@
+"""CMPP login: timestamps, the two MD5 authenticators, and the server-side check.
+
+Nothing here reads the clock: callers pass the time in. A server that keeps one secret per
+SP_Id (the simulator, the platform's own CMPP access server) looks the secret up by
+``connect.source_addr`` and then calls :func:`verify_connect` and :func:`connect_response`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from datetime import datetime, timedelta, timezone
+
+from duanxin.protocols.cmpp.pdu import (
+    AUTHENTICATOR_SIZE,
+    SOURCE_ADDR_SIZE,
+    CmppConnect,
+    CmppConnectResp,
+    CmppConnectStatus,
+    CmppVersion,
+    layout_of,
+)
+
+__all__ = [
+    "CHINA_STANDARD_TIME",
+    "HIGHEST_VERSION",
+    "authenticator_ismg",
+    "authenticator_source",
+    "connect_request",
+    "connect_response",
+    "negotiated_version",
+    "timestamp_of",
+    "timestamp_text",
+    "verify_connect",
+]
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+#: The highest version this implementation speaks.
+HIGHEST_VERSION = CmppVersion.V30
+_SOURCE_PADDING = bytes(9)
+_TIMESTAMP_DIGITS = 10
+_STATUS_FORMAT = {CmppVersion.V20: struct.Struct(">B"), CmppVersion.V30: struct.Struct(">I")}
+
+
+def timestamp_of(when: datetime) -> int:
+    """The CONNECT Timestamp (MMDDHHMMSS as a number) of ``when`` in China Standard Time.
+
+    A naive ``when`` is taken to be China Standard Time already.
+    """
+    if when.tzinfo is not None:
+        when = when.astimezone(CHINA_STANDARD_TIME)
+    return int(when.strftime("%m%d%H%M%S"))
+
+
+def timestamp_text(timestamp: int) -> str:
+    """The ten digits hashed into AuthenticatorSource, zero-padded (January -> ``01...``)."""
+    return f"{timestamp:0{_TIMESTAMP_DIGITS}d}"
+
+
+def authenticator_source(source_addr: str, secret: str, timestamp: int) -> bytes:
+    """MD5(Source_Addr + 9 NULs + secret + MMDDHHMMSS) as 16 raw bytes."""
+    return _authenticator_source_raw(source_addr.encode("ascii"), secret, timestamp)
+
+
+def _authenticator_source_raw(source_addr: bytes, secret: str, timestamp: int) -> bytes:
+    data = (
+        source_addr
+        + _SOURCE_PADDING
+        + secret.encode("utf-8")
+        + timestamp_text(timestamp).encode("ascii")
+    )
+    return hashlib.md5(data).digest()
+
+
+def authenticator_ismg(status: int, source: bytes, secret: str, version: int) -> bytes:
+    """MD5(Status as on the wire + AuthenticatorSource + secret).
+
+    Status is one byte in the 2.0 layout and four in 3.0, as CONNECT_RESP encodes it.
+    """
+    encoded_status = _STATUS_FORMAT[layout_of(version)].pack(status)
+    return hashlib.md5(encoded_status + source + secret.encode("utf-8")).digest()
+
+
+def negotiated_version(requested: int) -> CmppVersion:
+    """The version a session runs at when the client asks for ``requested``."""
+    return layout_of(requested)
+
+
+def connect_request(
+    source_addr: str, secret: str, when: datetime, version: int = HIGHEST_VERSION
+) -> CmppConnect:
+    """A CONNECT for SP ``source_addr`` at time ``when``."""
+    timestamp = timestamp_of(when)
+    return CmppConnect(
+        source_addr=source_addr,
+        authenticator_source=authenticator_source(source_addr, secret, timestamp),
+        version=version,
+        timestamp=timestamp,
+    )
+
+
+def _source_candidates(source_addr: str) -> list[bytes]:
+    # Short SP_Ids are hashed unpadded by some clients and padded to six by others.
+    raw = source_addr.encode("latin-1")
+    candidates = [raw]
+    if len(raw) < SOURCE_ADDR_SIZE:
+        candidates.append(raw.ljust(SOURCE_ADDR_SIZE, b"\x00"))
+        candidates.append(raw.rjust(SOURCE_ADDR_SIZE, b"0"))
+    return candidates
+
+
+def verify_connect(connect: CmppConnect, secret: str) -> CmppConnectStatus:
+    """Check a CONNECT against the SP's shared secret.
+
+    Returns OK, VERSION_TOO_HIGH (a major version above ours) or AUTHENTICATION_FAILED.
+    Timestamp freshness is the caller's policy, not checked here.
+    """
+    if connect.version >> 4 > HIGHEST_VERSION >> 4:
+        return CmppConnectStatus.VERSION_TOO_HIGH
+    for source in _source_candidates(connect.source_addr):
+        expected = _authenticator_source_raw(source, secret, connect.timestamp)
+        if hmac.compare_digest(expected, connect.authenticator_source):
+            return CmppConnectStatus.OK
+    return CmppConnectStatus.AUTHENTICATION_FAILED
+
+
+def connect_response(connect: CmppConnect, status: int, secret: str) -> CmppConnectResp:
+    """The CONNECT_RESP for ``connect``, in the layout of the version it asked for.
+
+    AuthenticatorISMG is computed only on success; a refusal carries zeros.
+    """
+    version = negotiated_version(connect.version)
+    if status == CmppConnectStatus.OK:
+        digest = authenticator_ismg(status, connect.authenticator_source, secret, version)
+    else:
+        digest = bytes(AUTHENTICATOR_SIZE)
+    return CmppConnectResp(
+        sequence_id=connect.sequence_id,
+        status=status,
+        authenticator_ismg=digest,
+        version=version,
+    )

@@ -1,0 +1,202 @@
+"""The CMPP carrier client: log in as an SP, submit segments, receive reports and MO.
+
+Canonical carrier id (see :func:`canonical_id`): the 8 Msg_Id bytes as 16 lowercase hex
+digits, e.g. ``be39e3c1e2400001``. SUBMIT_RESP.Msg_Id and the Msg_Id inside a status
+report render the same, so reports match their submits by string equality.
+
+Knobs in ``ChannelSettings.extra`` (all optional): ``fee_user_type`` (int, default 0),
+``fee_type`` (default ``"01"``, free), ``fee_code`` (default ``"000000"``),
+``msg_level`` (default 0), ``fee_terminal_id`` (default ``""``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from duanxin.domain.encoding import decode_text
+from duanxin.domain.segments import Segment, parse_udh
+from duanxin.protocols.carrier import (
+    CarrierClient,
+    CarrierMO,
+    CarrierReport,
+    CarrierSessionClient,
+    ChannelSettings,
+    Inbound,
+    InboundHandler,
+    OutboundMessage,
+    SubmitOutcome,
+)
+from duanxin.protocols.cmpp.auth import (
+    CHINA_STANDARD_TIME,
+    authenticator_ismg,
+    connect_request,
+)
+from duanxin.protocols.cmpp.dialect import CmppDialect
+from duanxin.protocols.cmpp.pdu import (
+    CmppConnect,
+    CmppConnectResp,
+    CmppDeliver,
+    CmppDeliverResp,
+    CmppDeliverResult,
+    CmppFeeUserType,
+    CmppPdu,
+    CmppRegisteredDelivery,
+    CmppSubmit,
+    CmppSubmitResp,
+    CmppSubmitResult,
+    CmppVersion,
+)
+from duanxin.protocols.cmpp.report import CmppStatusReport
+from duanxin.protocols.core.errors import ProtocolError
+
+__all__ = ["CmppAdapter", "canonical_id", "open_client", "parse_report_time"]
+
+log = logging.getLogger(__name__)
+_MSG_ID_BYTES = 8
+_REPORT_TIME_FORMAT = "%y%m%d%H%M"
+Clock = Callable[[], datetime]
+
+
+def canonical_id(msg_id: int | bytes) -> str:
+    """The platform's key for a CMPP Msg_Id: its 8 big-endian bytes in lowercase hex."""
+    if isinstance(msg_id, bytes):
+        if len(msg_id) != _MSG_ID_BYTES:
+            raise ValueError(f"a Msg_Id is {_MSG_ID_BYTES} bytes, not {len(msg_id)}")
+        return msg_id.hex()
+    return f"{msg_id:016x}"
+
+
+def parse_report_time(text: str) -> datetime | None:
+    """A report's YYMMDDHHMM as China Standard Time, or None if it is not a valid time."""
+    try:
+        return datetime.strptime(text, _REPORT_TIME_FORMAT).replace(tzinfo=CHINA_STANDARD_TIME)
+    except ValueError:
+        return None
+
+
+def _now_in_china() -> datetime:
+    return datetime.now(CHINA_STANDARD_TIME)
+
+
+class CmppAdapter:
+    """CMPP's part of a :class:`CarrierSessionClient`."""
+
+    def __init__(self, settings: ChannelSettings, *, clock: Clock = _now_in_china) -> None:
+        self.settings = settings
+        self.version = CmppVersion(settings.version or CmppVersion.V30)
+        self._clock = clock
+        self._last_connect: CmppConnect | None = None
+        extra = settings.extra
+        self._fee_user_type = int(extra.get("fee_user_type", CmppFeeUserType.DESTINATION))
+        self._fee_type = str(extra.get("fee_type", "01"))
+        self._fee_code = str(extra.get("fee_code", "000000"))
+        self._msg_level = int(extra.get("msg_level", 0))
+        self._fee_terminal_id = str(extra.get("fee_terminal_id", ""))
+
+    def new_dialect(self) -> CmppDialect:
+        return CmppDialect(self.version)
+
+    def login_request(self, settings: ChannelSettings) -> CmppConnect:
+        connect = connect_request(settings.account, settings.password, self._clock(), self.version)
+        self._last_connect = connect
+        return connect
+
+    def login_status(self, response: CmppPdu) -> int:
+        if not isinstance(response, CmppConnectResp):
+            raise ProtocolError(f"login answered with {type(response).__name__}")
+        if response.status == 0 and self._last_connect is not None:
+            self._check_ismg(response, self._last_connect)
+        return response.status
+
+    def _check_ismg(self, response: CmppConnectResp, connect: CmppConnect) -> None:
+        # Many gateways get AuthenticatorISMG wrong; a mismatch is logged, never fatal.
+        expected = authenticator_ismg(
+            response.status, connect.authenticator_source, self.settings.password, response.version
+        )
+        if expected != response.authenticator_ismg:
+            log.info("%s: AuthenticatorISMG does not match", self.settings.host)
+
+    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[CmppPdu]:
+        settings = self.settings
+        report = CmppRegisteredDelivery.YES if message.want_report else CmppRegisteredDelivery.NO
+        return [
+            CmppSubmit(
+                version=self.version,
+                pk_total=segment.total,
+                pk_number=segment.number,
+                registered_delivery=report,
+                msg_level=self._msg_level,
+                service_id=settings.service_id,
+                fee_user_type=self._fee_user_type,
+                fee_terminal_id=self._fee_terminal_id,
+                tp_udhi=1 if segment.has_udh else 0,
+                msg_fmt=segment.coding,
+                msg_src=settings.sp_code or settings.account,
+                fee_type=self._fee_type,
+                fee_code=self._fee_code,
+                src_id=message.source,
+                dest_terminal_ids=(message.destination,),
+                msg_content=segment.user_data,
+            )
+            for segment in segments
+        ]
+
+    def submit_outcome(self, response: CmppPdu) -> SubmitOutcome:
+        if not isinstance(response, CmppSubmitResp):
+            raise ProtocolError(f"submit answered with {type(response).__name__}")
+        accepted = response.result == CmppSubmitResult.OK
+        return SubmitOutcome(
+            status=response.result,
+            carrier_id=canonical_id(response.msg_id) if accepted else "",
+            retryable=response.result == CmppSubmitResult.FLOW_CONTROL,
+        )
+
+    def inbound(self, request: CmppPdu) -> tuple[CmppPdu | None, Inbound | None]:
+        if not isinstance(request, CmppDeliver):
+            return None, None
+        if request.registered_delivery == CmppRegisteredDelivery.YES:
+            try:
+                report = CmppStatusReport.decode(request.msg_content)
+            except ProtocolError as error:
+                log.warning("unreadable status report: %s", error)
+                return _deliver_resp(request, CmppDeliverResult.BAD_STRUCTURE), None
+            return _deliver_resp(request, CmppDeliverResult.OK), _carrier_report(report)
+        return _deliver_resp(request, CmppDeliverResult.OK), _carrier_mo(request)
+
+
+def _deliver_resp(request: CmppDeliver, result: int) -> CmppDeliverResp:
+    return CmppDeliverResp(
+        sequence_id=request.sequence_id,
+        version=request.version,
+        msg_id=request.msg_id,
+        result=result,
+    )
+
+
+def _carrier_report(report: CmppStatusReport) -> CarrierReport:
+    return CarrierReport(
+        carrier_id=canonical_id(report.msg_id),
+        destination=report.dest_terminal_id,
+        stat=report.stat,
+        done_time=parse_report_time(report.done_time),
+    )
+
+
+def _carrier_mo(deliver: CmppDeliver) -> CarrierMO:
+    concat = None
+    body = deliver.msg_content
+    if deliver.tp_udhi & 1:
+        concat, body = parse_udh(body)
+    return CarrierMO(
+        source=deliver.src_terminal_id,
+        destination=deliver.dest_id,
+        text=decode_text(body, deliver.msg_fmt),
+        concat=concat,
+    )
+
+
+def open_client(settings: ChannelSettings, on_inbound: InboundHandler) -> CarrierClient:
+    """A reconnecting CMPP client for one gateway account (call ``start()`` on it)."""
+    return CarrierSessionClient[CmppPdu](CmppAdapter(settings), settings, on_inbound)

@@ -1,0 +1,388 @@
+"""CMPP 2.0 / 3.0 PDUs: command ids, status codes, field sizes and one dataclass per PDU.
+
+One set of classes serves both versions. PDUs whose layout differs between 2.0 and 3.0
+carry ``version``: the CMPP version whose layout the PDU is encoded in (any 0x2x value is
+the 2.0 layout, 0x30 and above the 3.0 layout, see :func:`layout_of`). Fields that exist
+only in 3.0 (``*_terminal_type``, ``link_id``) must stay at their defaults in a 2.0 PDU.
+Reserved padding (2.0 ``Reserve``, ACTIVE_TEST_RESP ``Reserved``) is not a field: it is
+written as zeros and ignored when read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+__all__ = [
+    "ACTIVE_TEST_RESERVED_SIZE",
+    "AUTHENTICATOR_SIZE",
+    "DEST_ID_SIZE",
+    "FEE_CODE_SIZE",
+    "FEE_TYPE_SIZE",
+    "HEADER_SIZE",
+    "LINK_ID_SIZE",
+    "MAX_DESTINATIONS",
+    "MAX_MSG_LENGTH",
+    "MSG_SRC_SIZE",
+    "QUERY_CODE_SIZE",
+    "QUERY_RESERVE_SIZE",
+    "QUERY_TIME_SIZE",
+    "REPORT_TIME_SIZE",
+    "RESERVE_SIZE",
+    "SERVICE_ID_SIZE",
+    "SOURCE_ADDR_SIZE",
+    "SRC_ID_SIZE",
+    "STAT_SIZE",
+    "TERMINAL_ID_SIZE",
+    "TIME_SIZE",
+    "CmppActiveTest",
+    "CmppActiveTestResp",
+    "CmppCancel",
+    "CmppCancelResp",
+    "CmppCancelResult",
+    "CmppCommand",
+    "CmppConnect",
+    "CmppConnectResp",
+    "CmppConnectStatus",
+    "CmppDeliver",
+    "CmppDeliverResp",
+    "CmppDeliverResult",
+    "CmppFeeUserType",
+    "CmppMsgFmt",
+    "CmppPdu",
+    "CmppQuery",
+    "CmppQueryResp",
+    "CmppRegisteredDelivery",
+    "CmppSubmit",
+    "CmppSubmitResp",
+    "CmppSubmitResult",
+    "CmppTerminalType",
+    "CmppTerminate",
+    "CmppTerminateResp",
+    "CmppVersion",
+    "layout_of",
+]
+
+
+class CmppVersion(IntEnum):
+    """The Version byte: high nibble major, low nibble minor."""
+
+    V20 = 0x20
+    V21 = 0x21  # "2.1", seen in the field; served with the 2.0 layout
+    V30 = 0x30
+
+
+def layout_of(version: int) -> CmppVersion:
+    """The layout (2.0 or 3.0) a PDU of ``version`` is encoded in."""
+    return CmppVersion.V30 if version >= CmppVersion.V30 else CmppVersion.V20
+
+
+class CmppCommand(IntEnum):
+    """Command_Id values; a response is its request with the top bit set."""
+
+    CONNECT = 0x00000001
+    CONNECT_RESP = 0x80000001
+    TERMINATE = 0x00000002
+    TERMINATE_RESP = 0x80000002
+    SUBMIT = 0x00000004
+    SUBMIT_RESP = 0x80000004
+    DELIVER = 0x00000005
+    DELIVER_RESP = 0x80000005
+    QUERY = 0x00000006
+    QUERY_RESP = 0x80000006
+    CANCEL = 0x00000007
+    CANCEL_RESP = 0x80000007
+    ACTIVE_TEST = 0x00000008
+    ACTIVE_TEST_RESP = 0x80000008
+    # ISMG <-> ISMG and ISMG <-> GNS only: named, never decoded by an SP.
+    FWD = 0x00000009
+    FWD_RESP = 0x80000009
+    MT_ROUTE = 0x00000010
+    MT_ROUTE_RESP = 0x80000010
+    MO_ROUTE = 0x00000011
+    MO_ROUTE_RESP = 0x80000011
+    GET_ROUTE = 0x00000012
+    GET_ROUTE_RESP = 0x80000012
+    MT_ROUTE_UPDATE = 0x00000013
+    MT_ROUTE_UPDATE_RESP = 0x80000013
+    MO_ROUTE_UPDATE = 0x00000014
+    MO_ROUTE_UPDATE_RESP = 0x80000014
+    PUSH_MT_ROUTE_UPDATE = 0x00000015
+    PUSH_MT_ROUTE_UPDATE_RESP = 0x80000015
+    PUSH_MO_ROUTE_UPDATE = 0x00000016
+    PUSH_MO_ROUTE_UPDATE_RESP = 0x80000016
+    GET_MO_ROUTE = 0x00000017
+    GET_MO_ROUTE_RESP = 0x80000017
+
+
+class CmppConnectStatus(IntEnum):
+    """CONNECT_RESP Status."""
+
+    OK = 0
+    BAD_STRUCTURE = 1
+    ILLEGAL_SOURCE_ADDRESS = 2
+    AUTHENTICATION_FAILED = 3
+    VERSION_TOO_HIGH = 4
+    OTHER_ERROR = 5  # and anything above
+
+
+class CmppSubmitResult(IntEnum):
+    """SUBMIT_RESP Result; only FLOW_CONTROL is worth retrying."""
+
+    OK = 0
+    BAD_STRUCTURE = 1
+    BAD_COMMAND = 2
+    DUPLICATE_SEQUENCE = 3
+    BAD_LENGTH = 4
+    BAD_FEE_CODE = 5
+    MESSAGE_TOO_LONG = 6
+    BAD_SERVICE_ID = 7
+    FLOW_CONTROL = 8
+    CHARGED_NUMBER_NOT_SERVED = 9
+    BAD_SRC_ID = 10
+    BAD_MSG_SRC = 11
+    BAD_FEE_TERMINAL_ID = 12
+    BAD_DEST_TERMINAL_ID = 13
+
+
+class CmppDeliverResult(IntEnum):
+    """DELIVER_RESP Result."""
+
+    OK = 0
+    BAD_STRUCTURE = 1
+    BAD_COMMAND = 2
+    DUPLICATE_SEQUENCE = 3
+    BAD_LENGTH = 4
+    BAD_FEE_CODE = 5
+    MESSAGE_TOO_LONG = 6
+    BAD_SERVICE_ID = 7
+    FLOW_CONTROL = 8
+    OTHER_ERROR = 9  # and anything above
+
+
+class CmppCancelResult(IntEnum):
+    """CANCEL_RESP Success_Id."""
+
+    CANCELLED = 0
+    FAILED = 1
+
+
+class CmppMsgFmt(IntEnum):
+    """Msg_Fmt: the encoding of Msg_Content."""
+
+    ASCII = 0
+    SIM_CARD_WRITE = 3
+    BINARY = 4
+    UCS2 = 8
+    GB = 15
+
+
+class CmppRegisteredDelivery(IntEnum):
+    """Registered_Delivery: in SUBMIT "report wanted", in DELIVER "this is a report"."""
+
+    NO = 0
+    YES = 1
+
+
+class CmppFeeUserType(IntEnum):
+    """Fee_UserType: who pays."""
+
+    DESTINATION = 0
+    SOURCE = 1
+    SP = 2
+    FEE_TERMINAL_ID = 3
+
+
+class CmppTerminalType(IntEnum):
+    """3.0 Fee_terminal_type / Dest_terminal_type / Src_terminal_type."""
+
+    REAL = 0
+    PSEUDO = 1
+
+
+HEADER_SIZE = 12
+SOURCE_ADDR_SIZE = 6
+AUTHENTICATOR_SIZE = 16
+SERVICE_ID_SIZE = 10
+#: Terminal id (MSISDN) slots: 21 bytes in 2.0, 32 in 3.0.
+TERMINAL_ID_SIZE = {CmppVersion.V20: 21, CmppVersion.V30: 32}
+MSG_SRC_SIZE = 6
+FEE_TYPE_SIZE = 2
+FEE_CODE_SIZE = 6
+TIME_SIZE = 17  # ValId_Time / At_Time
+SRC_ID_SIZE = 21
+DEST_ID_SIZE = 21
+LINK_ID_SIZE = 20
+RESERVE_SIZE = 8  # 2.0 SUBMIT / DELIVER trailer
+ACTIVE_TEST_RESERVED_SIZE = 1
+STAT_SIZE = 7
+REPORT_TIME_SIZE = 10  # YYMMDDHHMM
+QUERY_TIME_SIZE = 8  # YYYYMMDD
+QUERY_CODE_SIZE = 10
+QUERY_RESERVE_SIZE = 8
+MAX_MSG_LENGTH = 0xFF  # Msg_Length is one byte
+MAX_DESTINATIONS = 99  # DestUsr_tl < 100
+
+_ZERO_AUTH = bytes(AUTHENTICATOR_SIZE)
+_V30 = CmppVersion.V30
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppConnect:
+    """SP login. ``timestamp`` is the MMDDHHMMSS number (China Standard Time)."""
+
+    sequence_id: int = 0
+    source_addr: str
+    authenticator_source: bytes
+    version: int = _V30
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppConnectResp:
+    """Login answer. Its own Version byte also picks its layout (Status 1 or 4 bytes)."""
+
+    sequence_id: int = 0
+    status: int
+    authenticator_ismg: bytes = _ZERO_AUTH
+    version: int = _V30
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppTerminate:
+    sequence_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppTerminateResp:
+    sequence_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppSubmit:
+    """One MT message (or segment) to ``dest_terminal_ids``."""
+
+    sequence_id: int = 0
+    version: int = _V30
+    msg_id: int = 0
+    pk_total: int = 1
+    pk_number: int = 1
+    registered_delivery: int = 0
+    msg_level: int = 0
+    service_id: str = ""
+    fee_user_type: int = 0
+    fee_terminal_id: str = ""
+    fee_terminal_type: int = 0  # 3.0 only
+    tp_pid: int = 0
+    tp_udhi: int = 0
+    msg_fmt: int = 0
+    msg_src: str = ""
+    fee_type: str = ""
+    fee_code: str = ""
+    valid_time: str = ""
+    at_time: str = ""
+    src_id: str = ""
+    dest_terminal_ids: tuple[str, ...]
+    dest_terminal_type: int = 0  # 3.0 only
+    msg_content: bytes = b""
+    link_id: str = ""  # 3.0 only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppSubmitResp:
+    sequence_id: int = 0
+    version: int = _V30
+    msg_id: int = 0
+    result: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppDeliver:
+    """An MO message, or a status report when ``registered_delivery`` is 1."""
+
+    sequence_id: int = 0
+    version: int = _V30
+    msg_id: int = 0
+    dest_id: str = ""
+    service_id: str = ""
+    tp_pid: int = 0
+    tp_udhi: int = 0
+    msg_fmt: int = 0
+    src_terminal_id: str = ""
+    src_terminal_type: int = 0  # 3.0 only
+    registered_delivery: int = 0
+    msg_content: bytes = b""
+    link_id: str = ""  # 3.0 only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppDeliverResp:
+    sequence_id: int = 0
+    version: int = _V30
+    msg_id: int = 0
+    result: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppQuery:
+    sequence_id: int = 0
+    time: str = ""  # YYYYMMDD
+    query_type: int = 0
+    query_code: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppQueryResp:
+    sequence_id: int = 0
+    time: str = ""
+    query_type: int = 0
+    query_code: str = ""
+    mt_tl_msg: int = 0
+    mt_tl_usr: int = 0
+    mt_scs: int = 0
+    mt_wt: int = 0
+    mt_fl: int = 0
+    mo_scs: int = 0
+    mo_wt: int = 0
+    mo_fl: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppCancel:
+    sequence_id: int = 0
+    msg_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppCancelResp:
+    sequence_id: int = 0
+    version: int = _V30
+    success_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppActiveTest:
+    sequence_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmppActiveTestResp:
+    sequence_id: int = 0
+
+
+CmppPdu = (
+    CmppConnect
+    | CmppConnectResp
+    | CmppTerminate
+    | CmppTerminateResp
+    | CmppSubmit
+    | CmppSubmitResp
+    | CmppDeliver
+    | CmppDeliverResp
+    | CmppQuery
+    | CmppQueryResp
+    | CmppCancel
+    | CmppCancelResp
+    | CmppActiveTest
+    | CmppActiveTestResp
+)
