@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -41,11 +41,12 @@ __all__ = [
     "check_idempotency_key",
     "check_rt",
     "clamp_size",
+    "clean_mobile",
     "mo_size",
-    "normalise_mobile",
     "parse_mobiles",
     "parse_params",
     "parse_sendtime",
+    "plausible_mobile",
     "report_size",
     "require",
 ]
@@ -268,29 +269,38 @@ class MobileEntry:
 _MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")
 _MOBILE_SEPARATORS = re.compile("[,\uff0c]")
 _MOBILE_NOISE = str.maketrans("", "", " -()")
+_MAX_MOBILE_TEXT = 40
 
 
-def normalise_mobile(raw: str) -> str | None:
-    """Normalise a mainland mobile number to its 11 digits, or return ``None``.
+def clean_mobile(raw: str) -> str:
+    """Undo what people type around a number: full-width characters become ASCII
+    (NFKC), and spaces, hyphens and parentheses go (``+86 138-0013-8000``)."""
+    return unicodedata.normalize("NFKC", raw).translate(_MOBILE_NOISE)
 
-    Accepts an optional ``+86``, ``86`` or ``0086`` prefix, full-width digits, and
-    spaces, hyphens and parentheses inside the number (``+86 138-0013-8000``).
-    """
-    if len(raw) > 40:
-        return None
-    text = unicodedata.normalize("NFKC", raw).translate(_MOBILE_NOISE)
+
+def plausible_mobile(text: str) -> str | None:
+    """The 11 digits of a mainland mobile number (``1[3-9]`` and 9 more digits, with an
+    optional ``+86``/``86``/``0086`` prefix), or ``None``. Syntax only: the numbering
+    plan check belongs to ``duanxin.domain.numbers.normalise_mobile``."""
     match = _MOBILE.fullmatch(text)
     return match.group(1) if match else None
 
 
-def parse_mobiles(raw: str | None, *, limit: int = MAX_NUMBERS) -> list[MobileEntry]:
+def parse_mobiles(
+    raw: str | None,
+    *,
+    limit: int = MAX_NUMBERS,
+    normalise: Callable[[str], str | None] = plausible_mobile,
+) -> list[MobileEntry]:
     """Split a comma-separated ``mobile`` parameter into entries, in request order.
 
-    Half- and full-width commas separate entries; blank entries are skipped; an entry
-    whose normalised number (or, when invalid, whose text) was already seen is dropped.
-    Invalid entries are kept with ``normalised=None`` (they get per-number result 1).
-    Raises :class:`ParamError` when no entry remains and :class:`TooManyNumbers` when
-    more than ``limit`` distinct entries are given.
+    Half- and full-width commas separate entries; blank entries are skipped. Each entry
+    is passed through :func:`clean_mobile`, then ``normalise`` (the platform passes
+    ``duanxin.domain.numbers.normalise_mobile``; the default checks syntax only). An
+    entry whose normalised number (or, when invalid, whose text) was already seen is
+    dropped. Invalid entries are kept with ``normalised=None`` (per-number result 1).
+    Raises :class:`ParamError` when no entry remains and :class:`TooManyNumbers` as soon
+    as more than ``limit`` distinct entries are seen.
     """
     entries: list[MobileEntry] = []
     seen: set[str] = set()
@@ -298,7 +308,7 @@ def parse_mobiles(raw: str | None, *, limit: int = MAX_NUMBERS) -> list[MobileEn
         text = piece.strip()
         if not text:
             continue
-        normalised = normalise_mobile(text)
+        normalised = normalise(clean_mobile(text)) if len(text) <= _MAX_MOBILE_TEXT else None
         key = normalised if normalised is not None else "\0" + text
         if key in seen:
             continue
