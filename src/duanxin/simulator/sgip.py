@@ -1,0 +1,306 @@
+"""A simulated China Unicom SMG speaking SGIP 1.2.
+
+It listens for the SP's LoginType 1 links and answers Submits; reports and MO go the other
+way, over a LoginType 2 link the simulator opens to the SP's listener at :attr:`sp_address`
+(see :mod:`duanxin.simulator.sgip_link`).
+
+* Logins: LoginType must be 1 (else Result 4); credentials are checked with
+  ``behaviour.accepts_login`` (else Result 1, and the link is closed).
+* Submits: recipients must carry ``86`` (else Result 6); a connection over its TPS limit
+  gets Result 11 (node busy, SGIP's flow-control answer). Carrier ids are the Submit's own
+  sequence triple, rendered by :func:`duanxin.protocols.sgip.client.canonical_id`.
+* Reports: after ``config.report_delay`` seconds, one Report per recipient of every Submit
+  whose ReportFlag asks for one (1 and 3 always, 0 only for failures). ``DELIVRD`` becomes
+  State 0; other stats State 2 with an ErrorCode: ``ER:nnnn`` gives nnnn, a few SMPP-style
+  stats have fixed codes (:data:`STAT_ERROR_CODES`), anything else 32 (system failure).
+* The reverse Bind presents ``config.account``/``config.password`` when configured, else
+  the credentials the SP last bound with; :attr:`sp_credentials` overrides both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import re
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from duanxin.domain.encoding import decode_text
+from duanxin.domain.segments import parse_udh, split_message
+from duanxin.protocols.core.aio import SessionClosed, SessionProtocol, serve
+from duanxin.protocols.core.errors import ProtocolError
+from duanxin.protocols.core.session import SessionConfig
+from duanxin.protocols.core.state import Direction, Role
+from duanxin.protocols.sgip.client import (
+    add_country_code,
+    canonical_id,
+    china_standard_time,
+    strip_country_code,
+)
+from duanxin.protocols.sgip.dialect import SgipDialect, new_counter
+from duanxin.protocols.sgip.pdu import (
+    Bind,
+    BindResp,
+    Deliver,
+    LoginType,
+    Pdu,
+    Report,
+    ReportFlag,
+    ReportState,
+    Result,
+    Submit,
+    SubmitResp,
+    Unbind,
+)
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.sgip_link import ReverseLink, refuse
+
+__all__ = ["STAT_ERROR_CODES", "SgipSimulator", "stat_to_report"]
+
+log = logging.getLogger("duanxin.simulator.sgip")
+
+#: ErrorCode sent in a failed Report for the common 7-character stats.
+STAT_ERROR_CODES = {
+    "UNDELIV": Result.HANDSET_RECEIVE_ERROR,
+    "EXPIRED": Result.USER_UNREACHABLE,
+    "UNKNOWN": Result.UNKNOWN_USER,
+    "REJECTD": Result.CHARGED_NUMBER_INVALID,
+    "DELETED": Result.SYSTEM_FAILURE,
+}
+_CODED_STAT = re.compile(r"ER:(\d{4})")
+_MOBILE_86 = re.compile(r"861\d{10}")
+_SIMULATOR_WINDOW = 32
+
+
+def stat_to_report(stat: str) -> tuple[int, int]:
+    """(State, ErrorCode) of a Report for the stat ``behaviour.draw_stat()`` chose."""
+    if stat == "DELIVRD":
+        return ReportState.DELIVERED, Result.OK
+    coded = _CODED_STAT.fullmatch(stat)
+    if coded is not None:
+        return ReportState.FAILED, min(int(coded.group(1)), 0xFF)
+    return ReportState.FAILED, STAT_ERROR_CODES.get(stat, Result.SYSTEM_FAILURE)
+
+
+class _SmgDialect(SgipDialect):
+    """The SMG's dialect, counting the Unbinds its peers send."""
+
+    def __init__(self, simulator: SgipSimulator) -> None:
+        super().__init__(simulator.node_id, china_standard_time, counter=simulator.counter)
+        self._simulator = simulator
+
+    def observe(self, pdu: Pdu, direction: Direction) -> None:
+        if direction is Direction.RECEIVE and isinstance(pdu, Unbind):
+            self._simulator.unbinds += 1
+
+
+@dataclass(slots=True)
+class _Link:
+    """What the simulator tracks for one SP-opened connection."""
+
+    throttle: TokenBucket | None
+    in_flight: int = 0
+
+
+class SgipSimulator:
+    """A simulated SMG: ``start()``, then point an SGIP client at :attr:`port`."""
+
+    def __init__(self, config: SimulatorConfig, sp_address: tuple[str, int] | None = None) -> None:
+        self.config = config
+        self.behaviour = CarrierBehaviour(config)
+        self.sp_address = sp_address
+        self.sp_credentials: tuple[str, str] | None = None
+        self.node_id = config.node_id
+        self.counter = new_counter()
+        self.response_delay = 0.0  # seconds before each Submit_Resp (to fill windows)
+        self.binds = 0
+        self.refused_binds = 0
+        self.unbinds = 0
+        self.max_in_flight = 0  # most Submits one connection had unanswered at once
+        self.reports_sent: list[Report] = []
+        self.links: dict[SessionProtocol[Pdu], _Link] = {}
+        self._server: asyncio.Server | None = None
+        self._last_login: tuple[str, str] = ("", "")
+        self._references = itertools.count()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.reverse = ReverseLink(
+            lambda: _SmgDialect(self),
+            self._reverse_credentials,
+            SessionConfig(window=_SIMULATOR_WINDOW, heartbeat_interval=None),
+        )
+
+    # -------------------------------------------------------------- lifecycle
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("simulator not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        """Listen on ``config.host``/``config.port`` (0: an ephemeral port)."""
+        if self._server is None:
+            self._server = await serve(self.config.host, self.config.port, self._new_link)
+
+    async def stop(self) -> None:
+        """Stop listening, drop every link, cancel pending reports."""
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.reverse.close()
+        if self._server is not None:
+            self._server.close()
+        for link in list(self.links):
+            link.abort("simulator stopped")
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    # ------------------------------------------------------------------- MO
+
+    async def inject_mo(self, source: str, destination: str, text: str) -> None:
+        """Send ``text`` from handset ``source`` to ``destination`` as Deliver(s) to the SP.
+
+        Raises RuntimeError when there is no SP listener to deliver to, or it cannot be
+        reached or bound.
+        """
+        address = self.sp_address
+        if address is None:
+            raise RuntimeError("no SP listener address (sp_address) to deliver MO to")
+        for segment in split_message(text, next(self._references)):
+            deliver = Deliver(
+                user_number=add_country_code(source),
+                sp_number=destination,
+                tp_udhi=1 if segment.has_udh else 0,
+                message_coding=int(segment.coding),
+                message_content=segment.user_data,
+            )
+            try:
+                await self.reverse.request(address, deliver)
+            except (OSError, TimeoutError, SessionClosed, ProtocolError) as error:
+                raise RuntimeError(f"cannot deliver MO to {address}: {error}") from error
+        self.behaviour.note_mo(source, destination, text)
+
+    # ----------------------------------------------------------- SP links
+
+    def _new_link(self) -> SessionProtocol[Pdu]:
+        loop = asyncio.get_running_loop()
+        session: SessionProtocol[Pdu] = SessionProtocol(
+            _SmgDialect(self),
+            Role.SERVER,
+            self._handle,
+            SessionConfig(window=_SIMULATOR_WINDOW, heartbeat_interval=None),
+        )
+        self.links[session] = _Link(self.behaviour.new_throttle(loop.time()))
+        session.closed.add_done_callback(lambda _: self.links.pop(session, None))
+        return session
+
+    def _handle(
+        self, session: SessionProtocol[Pdu], pdu: Pdu
+    ) -> Awaitable[Pdu | None] | Pdu | None:
+        if isinstance(pdu, Bind):
+            return self._answer_bind(pdu)
+        if isinstance(pdu, Submit):
+            return self._answer_submit(self.links[session], pdu)
+        return refuse(session, pdu)
+
+    def _answer_bind(self, bind: Bind) -> Pdu:
+        if bind.login_type != LoginType.SP_TO_SMG:
+            result = Result.BAD_LOGIN_TYPE
+        elif not self.behaviour.accepts_login(bind.login_name, bind.login_password):
+            result = Result.ILLEGAL_LOGIN
+        else:
+            result = Result.OK
+            self._last_login = (bind.login_name, bind.login_password)
+        if result == Result.OK:
+            self.binds += 1
+        else:
+            self.refused_binds += 1
+        return BindResp(sequence=bind.sequence, result=result)
+
+    def _answer_submit(self, link: _Link, submit: Submit) -> Awaitable[Pdu | None] | Pdu:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if link.throttle is not None and not link.throttle.take(now):
+            return SubmitResp(sequence=submit.sequence, result=Result.NODE_BUSY)
+        if not all(_MOBILE_86.fullmatch(n) for n in submit.user_numbers):
+            return SubmitResp(sequence=submit.sequence, result=Result.ILLEGAL_MOBILE_NUMBER)
+        self._accept(submit, now)
+        response = SubmitResp(sequence=submit.sequence)
+        if self.response_delay <= 0:
+            return response
+        link.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, link.in_flight)
+        return self._answer_later(link, response)
+
+    async def _answer_later(self, link: _Link, response: Pdu) -> Pdu:
+        try:
+            await asyncio.sleep(self.response_delay)
+        finally:
+            link.in_flight -= 1
+        return response
+
+    def _accept(self, submit: Submit, now: float) -> None:
+        content, concat = submit.message_content, None
+        if submit.tp_udhi & 1:
+            concat, content = parse_udh(content)
+        text = decode_text(content, submit.message_coding)
+        carrier_id = canonical_id(submit.sequence)
+        for number in submit.user_numbers:
+            self.behaviour.record(
+                submit.sp_number, strip_country_code(number), text, concat, carrier_id, now
+            )
+            self._plan_report(submit, number)
+
+    # -------------------------------------------------------------- reports
+
+    def _plan_report(self, submit: Submit, number: str) -> None:
+        flag = submit.report_flag
+        if flag == ReportFlag.NONE:
+            return
+        stat = self.behaviour.draw_stat()
+        if flag == ReportFlag.FAILURE_ONLY and stat == "DELIVRD":
+            return
+        state, error_code = stat_to_report(stat)
+        report = Report(
+            submit_sequence=submit.sequence,
+            user_number=number,
+            state=state,
+            error_code=error_code,
+        )
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.discard(timer)
+            task = loop.create_task(self._send_report(report))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        timer = loop.call_later(self.config.report_delay, fire)
+        self._timers.add(timer)
+
+    async def _send_report(self, report: Report) -> None:
+        address = self.sp_address
+        if address is None:
+            log.warning("report for %s dropped: no sp_address", report.submit_sequence)
+            return
+        try:
+            await self.reverse.request(address, report)
+        except (OSError, TimeoutError, SessionClosed, ProtocolError) as error:
+            log.warning("report for %s not delivered: %s", report.submit_sequence, error)
+            return
+        self.reports_sent.append(report)
+
+    def _reverse_credentials(self) -> tuple[str, str]:
+        if self.sp_credentials is not None:
+            return self.sp_credentials
+        if self.config.account is not None:
+            return self.config.account, self.config.password or ""
+        return self._last_login
