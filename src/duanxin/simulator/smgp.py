@@ -1,0 +1,327 @@
+"""A simulated China Telecom SMGW speaking SMGP 3.0 over TCP.
+
+Logins are checked with the SMGP digest (any credentials when the config names no
+account); each connection's LoginMode decides whether it may submit (0, 2) and whether it
+receives MO and reports (1, 2). Submits are answered with BCD MsgIDs laid out as the notes'
+§10 (SMGW code from ``config.node_id`` + receive time + sequence); reports follow as
+Deliver IsReport = 1 after ``config.report_delay`` on a connection that can receive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from duanxin.domain.encoding import decode_text
+from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
+from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed, SessionProtocol, serve
+from duanxin.protocols.core.session import SessionConfig
+from duanxin.protocols.core.state import Role
+from duanxin.protocols.smgp.auth import CHINA_STANDARD_TIME, login_response, verify_login
+from duanxin.protocols.smgp.dialect import SmgpDialect
+from duanxin.protocols.smgp.msgid import MsgIdGenerator, canonical_id, smgw_code
+from duanxin.protocols.smgp.pdu import (
+    MSG_ID_SIZE,
+    LoginMode,
+    MsgFormat,
+    SmgpDeliver,
+    SmgpDeliverResp,
+    SmgpLogin,
+    SmgpPdu,
+    SmgpQuery,
+    SmgpQueryResp,
+    SmgpStatus,
+    SmgpSubmit,
+    SmgpSubmitResp,
+    Tlv,
+    TlvTag,
+    tlv_uint8,
+)
+from duanxin.protocols.smgp.report import SmgpReport, encode_report
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+
+__all__ = ["SmgpSimulator"]
+
+log = logging.getLogger("duanxin.simulator.smgp")
+
+_NO_MSG_ID = bytes(MSG_ID_SIZE)
+_SENDING_MODES = (LoginMode.SEND, LoginMode.TRANSMIT)
+_RECEIVING_MODES = (LoginMode.RECEIVE, LoginMode.TRANSMIT)
+# Report err codes for the stats a simulator draws (notes §5.6); anything else is 999.
+_REPORT_ERRORS = {"DELIVRD": "000", "EXPIRED": "001", "UNDELIV": "006", "REJECTD": "006"}
+_REPORT_LENGTH_DIGITS = 3
+_REPORT_TEXT_HEAD = 17
+
+
+def _china_now() -> datetime:
+    return datetime.now(CHINA_STANDARD_TIME)
+
+
+@dataclass(eq=False)
+class _Link:
+    """One client connection and what its login settled."""
+
+    session: SessionProtocol[SmgpPdu]
+    dialect: SmgpDialect
+    login_mode: int | None = None
+    throttle: TokenBucket | None = None
+    in_flight: int = field(default=0)
+
+    @property
+    def can_submit(self) -> bool:
+        return self.session.is_bound and self.login_mode in _SENDING_MODES
+
+    @property
+    def can_receive(self) -> bool:
+        return self.session.is_bound and self.login_mode in _RECEIVING_MODES
+
+
+class SmgpSimulator:
+    """An SMGW: implements :class:`duanxin.simulator.core.SimulatorServer`.
+
+    ``response_gate`` holds Submit_Resps back while cleared (tests use it to fill the
+    client's window); ``max_in_flight`` is the most unanswered submits one connection had.
+    """
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.behaviour = CarrierBehaviour(config)
+        self.response_gate = asyncio.Event()
+        self.response_gate.set()
+        self.max_in_flight = 0
+        self._ids = MsgIdGenerator(smgw_code(config.node_id))
+        self._links: list[_Link] = []
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._mo_reference = 0
+
+    # --------------------------------------------------------------- lifecycle
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("simulator not started")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def connections(self) -> int:
+        """Connections currently open."""
+        return len(self._links)
+
+    @property
+    def heartbeats_received(self) -> int:
+        """Active_Tests received on the connections currently open."""
+        return sum(link.dialect.heartbeats_received for link in self._links)
+
+    async def start(self) -> None:
+        self._server = await serve(self.config.host, self.config.port, self._new_session)
+
+    async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        for link in list(self._links):
+            link.session.abort("simulator stopping")
+        self.response_gate.set()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    def drop_connections(self) -> None:
+        """Cut every connection without logging out (a gateway restart, as seen by clients)."""
+        for link in list(self._links):
+            link.session.abort("dropped by the simulator")
+
+    def _new_session(self) -> SessionProtocol[SmgpPdu]:
+        dialect = SmgpDialect()
+        link: _Link
+
+        def handle(
+            session: SessionProtocol[SmgpPdu], pdu: SmgpPdu
+        ) -> Awaitable[SmgpPdu | None] | SmgpPdu | None:
+            return self._handle(link, pdu)
+
+        # The client keeps the link alive; the gateway only answers its Active_Tests.
+        config = SessionConfig(heartbeat_interval=None)
+        session = SessionProtocol(dialect, Role.SERVER, handle, config)
+        link = _Link(session, dialect)
+        self._links.append(link)
+        session.closed.add_done_callback(lambda _: self._links.remove(link))
+        return session
+
+    # ---------------------------------------------------------------- requests
+
+    def _handle(self, link: _Link, pdu: SmgpPdu) -> Awaitable[SmgpPdu | None] | SmgpPdu | None:
+        if isinstance(pdu, SmgpSubmit):
+            return self._submit(link, pdu)
+        if isinstance(pdu, SmgpLogin):
+            return self._login(link, pdu)
+        if isinstance(pdu, SmgpQuery):
+            return self._query(pdu)
+        if isinstance(pdu, SmgpDeliver):  # gateways deliver; SPs do not
+            return SmgpDeliverResp(
+                sequence_id=pdu.sequence_id, msg_id=pdu.msg_id, status=SmgpStatus.BAD_COMMAND
+            )
+        return None
+
+    def _login(self, link: _Link, login: SmgpLogin) -> SmgpPdu:
+        secret = self.config.password or ""
+        status = self._login_status(login, secret)
+        if status == SmgpStatus.OK:
+            link.login_mode = login.login_mode
+            link.throttle = self.behaviour.new_throttle(asyncio.get_running_loop().time())
+        elif self.config.verbose:
+            log.info("login by %r refused with status %d", login.client_id, status)
+        return login_response(login, secret, status)
+
+    def _login_status(self, login: SmgpLogin, secret: str) -> int:
+        configured = self.config.account is not None
+        if configured and not self.behaviour.accepts_login(login.client_id, secret):
+            return SmgpStatus.AUTHENTICATION_ERROR
+        status = verify_login(login, secret)
+        if status == SmgpStatus.AUTHENTICATION_ERROR and not configured:
+            return SmgpStatus.OK  # an open gateway takes any secret
+        return status
+
+    def _submit(self, link: _Link, submit: SmgpSubmit) -> Awaitable[SmgpPdu | None] | SmgpPdu:
+        loop = asyncio.get_running_loop()
+        status = self._check_submit(link, submit, loop.time())
+        if status != SmgpStatus.OK:
+            return _submit_resp(submit, _NO_MSG_ID, status)
+        when = _china_now()
+        ids = self._ids.next_ids(when, len(submit.dest_term_ids))
+        text, concat = _submitted_text(submit)
+        for msg_id, destination in zip(ids, submit.dest_term_ids, strict=True):
+            carrier_id = canonical_id(msg_id)
+            self.behaviour.record(
+                submit.src_term_id, destination, text, concat, carrier_id, loop.time()
+            )
+            if submit.need_report:
+                self._schedule_report(link, submit, msg_id, destination, when)
+        response = _submit_resp(submit, ids[0], SmgpStatus.OK)
+        if self.response_gate.is_set():
+            return response
+        return self._answer_when_released(link, response)
+
+    def _check_submit(self, link: _Link, submit: SmgpSubmit, now: float) -> int:
+        if not link.can_submit:
+            return SmgpStatus.BAD_COMMAND
+        if link.throttle is not None and not link.throttle.take(now):
+            return SmgpStatus.SYSTEM_BUSY
+        if not submit.dest_term_ids:
+            return SmgpStatus.ILLEGAL_DEST_TERM_ID
+        return SmgpStatus.OK
+
+    async def _answer_when_released(self, link: _Link, response: SmgpPdu) -> SmgpPdu:
+        link.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, link.in_flight)
+        try:
+            await self.response_gate.wait()
+        finally:
+            link.in_flight -= 1
+        return response
+
+    def _query(self, query: SmgpQuery) -> SmgpPdu:
+        return SmgpQueryResp(
+            sequence_id=query.sequence_id,
+            query_time=query.query_time,
+            query_type=query.query_type,
+            query_code=query.query_code,
+            mt_tlmsg=self.behaviour.submits,
+            mt_tlusr=len({m.destination for m in self.behaviour.received}),
+            mt_scs=self.behaviour.submits,
+        )
+
+    # ----------------------------------------------------------------- reports
+
+    def _schedule_report(
+        self, link: _Link, submit: SmgpSubmit, msg_id: bytes, destination: str, when: datetime
+    ) -> None:
+        def fire() -> None:
+            self._timers.discard(timer)
+            self._spawn(self._send_report(link, submit, msg_id, destination, when))
+
+        timer = asyncio.get_running_loop().call_later(self.config.report_delay, fire)
+        self._timers.add(timer)
+
+    async def _send_report(
+        self, link: _Link, submit: SmgpSubmit, msg_id: bytes, destination: str, when: datetime
+    ) -> None:
+        receiver = link if link.can_receive else self._receiver()
+        if receiver is None:
+            log.info("no receiving connection for the report on %s", msg_id.hex())
+            return
+        now = _china_now()
+        stat = self.behaviour.draw_stat()
+        content = submit.msg_content
+        report = SmgpReport(
+            msg_id=msg_id,
+            submit_date=f"{when:%y%m%d%H%M}",
+            done_date=f"{now:%y%m%d%H%M}",
+            stat=stat,
+            err=_REPORT_ERRORS.get(stat, "999"),
+            text=f"{len(content):0{_REPORT_LENGTH_DIGITS}d}".encode() + content[:_REPORT_TEXT_HEAD],
+        )
+        deliver = SmgpDeliver(
+            msg_id=self._ids.next_id(now),
+            is_report=1,
+            msg_format=MsgFormat.ASCII,
+            recv_time=f"{now:%Y%m%d%H%M%S}",
+            src_term_id=destination,
+            dest_term_id=submit.src_term_id,
+            msg_content=encode_report(report),
+        )
+        with contextlib.suppress(SessionClosed, ResponseTimeout):
+            await receiver.session.request(deliver)
+
+    # ---------------------------------------------------------------------- MO
+
+    async def inject_mo(self, source: str, destination: str, text: str) -> None:
+        """Deliver a reply from handset ``source``, split into UDH segments when long."""
+        receiver = self._receiver()
+        if receiver is None:
+            raise RuntimeError("no logged-in connection can receive (LoginMode 1 or 2)")
+        self.behaviour.note_mo(source, destination, text)
+        self._mo_reference = (self._mo_reference + 1) & 0xFF
+        for segment in split_message(text, self._mo_reference):
+            now = _china_now()
+            deliver = SmgpDeliver(
+                msg_id=self._ids.next_id(now),
+                is_report=0,
+                msg_format=segment.coding,
+                recv_time=f"{now:%Y%m%d%H%M%S}",
+                src_term_id=source,
+                dest_term_id=destination,
+                msg_content=segment.user_data,
+                tlvs=(Tlv.of(TlvTag.TP_UDHI, 1),) if segment.has_udh else (),
+            )
+            await receiver.session.request(deliver)
+
+    def _receiver(self) -> _Link | None:
+        return next((link for link in self._links if link.can_receive), None)
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _submit_resp(submit: SmgpSubmit, msg_id: bytes, status: int) -> SmgpSubmitResp:
+    return SmgpSubmitResp(sequence_id=submit.sequence_id, msg_id=msg_id, status=status)
+
+
+def _submitted_text(submit: SmgpSubmit) -> tuple[str, ConcatInfo | None]:
+    content = submit.msg_content
+    concat: ConcatInfo | None = None
+    if tlv_uint8(submit.tlvs, TlvTag.TP_UDHI):
+        concat, content = parse_udh(content)
+    return decode_text(content, submit.msg_format), concat
