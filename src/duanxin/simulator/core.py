@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from duanxin.domain.segments import ConcatInfo, Reassembler
+from duanxin.domain.throttle import TokenBucket
 
 __all__ = [
     "CarrierBehaviour",
@@ -56,27 +57,6 @@ class ReceivedMessage:
     text: str
     carrier_ids: tuple[str, ...]
     received_at: datetime
-
-
-class TokenBucket:
-    """``rate`` tokens per second, bursts up to ``rate``; the clock is passed in."""
-
-    __slots__ = ("_capacity", "_rate", "_stamp", "_tokens")
-
-    def __init__(self, rate: float, now: float) -> None:
-        self._rate = rate
-        self._capacity = max(1.0, rate)
-        self._tokens = self._capacity
-        self._stamp = now
-
-    def take(self, now: float) -> bool:
-        """Spend one token if there is one."""
-        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
 
 
 @dataclass

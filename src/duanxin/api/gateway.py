@@ -1,0 +1,89 @@
+"""Layer 1 of SPEC 2.1: who is calling (API key signature) and from where (client IP)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+from datetime import datetime, timedelta
+
+from starlette.requests import Request
+
+from duanxin.api.signature import (
+    SignatureError,
+    SignatureFault,
+    check_signature,
+    parse_authorization,
+)
+from duanxin.domain.accounts import Interface
+from duanxin.service.accounts import Caller
+from duanxin.service.platform import Platform
+from duanxin.store import accounts as account_store
+
+__all__ = ["GatewayRefusal", "caller_for", "client_ip"]
+
+KEY_CACHE_SECONDS = 30.0
+
+
+class GatewayRefusal(Exception):
+    """Answered with HTTP 401 and ``{"message": reason}``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.body = json.dumps({"message": reason}, ensure_ascii=False).encode()
+
+
+def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
+    """The caller's address, taking X-Forwarded-For from trusted proxies only."""
+    peer = request.client.host if request.client else None
+    if peer is None or not trusted_proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    address = peer
+    while hops and _is_trusted(address, trusted_proxies):
+        address = hops.pop()
+    return address
+
+
+def _is_trusted(address: str, trusted: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in trusted:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+async def _secret(platform: Platform, secret_id: str) -> tuple[str, int] | None:
+    cache: dict[str, tuple[float, tuple[str, int] | None]] = platform.key_cache
+    hit = cache.get(secret_id)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:
+        return hit[1]
+    async with platform.engine.connect() as conn:
+        found = await account_store.secret_for(conn, secret_id)
+    cache[secret_id] = (now, found)
+    return found
+
+
+async def caller_for(request: Request, platform: Platform, now: datetime) -> Caller:
+    """Check the gateway signature (unless turned off) and say who is calling."""
+    ip = client_ip(request, platform.settings.trusted_proxies)
+    if not platform.settings.gateway_auth:
+        return Caller(Interface.HTTP, ip, None)
+    try:
+        parsed = parse_authorization(request.headers.get("authorization"))
+        found = await _secret(platform, parsed.secret_id)
+        if found is None:
+            raise SignatureError("unknown SecretId", SignatureFault.UNKNOWN_ID)
+        secret_key, customer_id = found
+        window = timedelta(seconds=platform.settings.signature_window_seconds)
+        check_signature(parsed, request.headers, secret_key, now, window)
+    except SignatureError as error:
+        raise GatewayRefusal(error.reason) from None
+    return Caller(Interface.HTTP, ip, customer_id)

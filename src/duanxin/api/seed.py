@@ -1,0 +1,155 @@
+"""The four endpoints of the published API page (SPEC 2.4–2.7), at ``/x`` and ``/release/x``.
+
+Each handler reads the parameters, checks their syntax, and calls the service; the answer
+is the service's JSON. Refusals use each endpoint's own failure shape, with ``status`` as a
+string or an integer exactly as the page has it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from duanxin.api.gateway import GatewayRefusal, caller_for
+from duanxin.api.params import (
+    ParamError,
+    check_action,
+    check_content,
+    check_extno,
+    check_idempotency_key,
+    check_rt,
+    mo_size,
+    parse_mobiles,
+    parse_params,
+    parse_sendtime,
+    report_size,
+)
+from duanxin.domain.numbers import normalise_mobile
+from duanxin.domain.status import Status
+from duanxin.service import pull
+from duanxin.service.platform import Platform
+from duanxin.service.send import SendRequest, send
+
+__all__ = ["seed_routes"]
+
+log = logging.getLogger(__name__)
+JSON_TYPE = "application/json; charset=utf-8"
+Handler = Callable[[Request, Platform, dict[str, str], Any], Awaitable[bytes]]
+
+
+def json_response(body: bytes, status_code: int = 200) -> Response:
+    return Response(body, status_code=status_code, media_type=JSON_TYPE)
+
+
+def _failure(shape: str, status: int, msg: str) -> bytes:
+    if shape == "overage":
+        document: dict[str, Any] = {
+            "status": status,
+            "balance": 0,
+            "chargeType": "PRECHARGE",
+            "msg": msg,
+        }
+    else:
+        document = {"status": str(status), "balance": 0, "list": None, "msg": msg}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _credentials(params: Mapping[str, str]) -> pull.Credentials:
+    return pull.Credentials(params.get("account", "").strip(), params.get("password", ""))
+
+
+async def _send(request: Request, platform: Platform, params: dict[str, str], caller: Any) -> bytes:
+    check_action(params.get("action"), "send")
+    check_rt(params.get("rt"))
+    entries = parse_mobiles(params.get("mobile"), normalise=normalise_mobile)
+    send_request = SendRequest(
+        account=params.get("account", "").strip(),
+        password=params.get("password", ""),
+        mobiles=[e.normalised or e.raw for e in entries],
+        content=check_content(params.get("content")),
+        extno=check_extno(params.get("extno")) or "",
+        sendtime=parse_sendtime(params.get("sendtime"), platform.clock()),
+        idempotency_key=check_idempotency_key(
+            request.headers.get("idempotency-key") or params.get("reqid")
+        ),
+    )
+    return await send(platform, send_request, caller)
+
+
+async def _overage(
+    request: Request, platform: Platform, params: dict[str, str], caller: Any
+) -> bytes:
+    check_action(params.get("action"), "balance")
+    check_rt(params.get("rt"))
+    content = params.get("content")
+    return await pull.balance(platform, _credentials(params), caller, content or None)
+
+
+async def _report(
+    request: Request, platform: Platform, params: dict[str, str], caller: Any
+) -> bytes:
+    check_action(params.get("action"), "report")
+    check_rt(params.get("rt"))
+    return await pull.pull_reports(platform, _credentials(params), caller, report_size(params))
+
+
+async def _mo(request: Request, platform: Platform, params: dict[str, str], caller: Any) -> bytes:
+    check_action(params.get("action"), "mo")
+    check_rt(params.get("rt"))
+    return await pull.pull_replies(platform, _credentials(params), caller, mo_size(params))
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ParamError(f"request body too large, at most {limit} bytes")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > limit:
+            raise ParamError(f"request body too large, at most {limit} bytes")
+    return bytes(chunks)
+
+
+def _endpoint(shape: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        platform: Platform = request.app.state.platform
+        try:
+            caller = await caller_for(request, platform, datetime.now().astimezone())
+        except GatewayRefusal as refusal:
+            return json_response(refusal.body, 401)
+        try:
+            limit = platform.settings.max_body_bytes
+            body = await _read_body(request, limit)
+            params = parse_params(
+                body, request.headers.get("content-type"), request.url.query, max_body=limit
+            )
+            return json_response(await handler(request, platform, params, caller))
+        except ParamError as error:
+            return json_response(_failure(shape, error.status, error.msg))
+        except Exception:
+            log.exception("%s failed", request.url.path)
+            return json_response(_failure(shape, Status.INTERNAL, "internal error"))
+
+    return endpoint
+
+
+def seed_routes() -> list[Route]:
+    endpoints = {
+        "smssend": _endpoint("send", _send),
+        "smsoverage": _endpoint("overage", _overage),
+        "smsreport": _endpoint("report", _report),
+        "smsmo": _endpoint("mo", _mo),
+    }
+    routes = []
+    for name, endpoint in endpoints.items():
+        for prefix in ("", "/release"):
+            routes.append(Route(f"{prefix}/{name}", endpoint, methods=["POST", "GET"]))
+    return routes

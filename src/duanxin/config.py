@@ -1,0 +1,39 @@
+"""Settings: one typed object, from ``DUANXIN_*`` environment variables (and CLI flags).
+
+Business objects (accounts, channels, routes) live in the database, not here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Process settings; every field can be set as ``DUANXIN_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="DUANXIN_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///duanxin.db"
+    bus_url: str = "memory://"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    role: Literal["all", "api", "worker"] = "all"
+    node_id: int = Field(default=1, ge=0, le=(1 << 22) - 1)
+
+    gateway_auth: bool = True  # SPEC 2.1; turn off only on private networks
+    signature_window_seconds: int = 900
+    trusted_proxies: list[str] = Field(default_factory=list)  # honour X-Forwarded-For from these
+    max_body_bytes: int = 256 * 1024
+    idempotency_hours: float = 24.0
+
+    report_timeout_hours: float = 72.0  # then a message's report is UNKNOWN
+    orphan_report_minutes: float = 30.0  # how long a report may wait for its submit response
+    mo_merge_seconds: float = 180.0  # a long reply still incomplete after this is stored as is
+    channel_retry_seconds: float = 5.0  # wait before retrying messages no channel could take
+    max_submit_attempts: int = 5
+    sweep_interval_seconds: float = 1.0

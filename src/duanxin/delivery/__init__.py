@@ -1,0 +1,1 @@
+"""Delivery: channel connections, routing and failover, report matching, reply routing."""

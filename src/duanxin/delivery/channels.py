@@ -1,0 +1,145 @@
+"""Carrier channels as live connections, and the routing table over them."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from duanxin.domain.reports import LongReport
+from duanxin.domain.throttle import TokenBucket
+from duanxin.protocols.carrier import CarrierClient, ChannelSettings, Inbound
+from duanxin.store.tables import accounts, channels, routes
+
+__all__ = ["Channel", "ChannelPool", "open_carrier_client"]
+
+log = logging.getLogger(__name__)
+PROTOCOLS = ("cmpp", "sgip", "smgp", "smpp")
+
+
+def open_carrier_client(
+    protocol: str, settings: ChannelSettings, on_inbound: Callable[[Inbound], Any]
+) -> CarrierClient:
+    """A client for ``protocol`` (one of :data:`PROTOCOLS`)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}")
+    module = importlib.import_module(f"duanxin.protocols.{protocol}")
+    client: CarrierClient = module.open_client(settings, on_inbound)
+    return client
+
+
+@dataclass
+class Channel:
+    """One configured carrier connection."""
+
+    id: int
+    name: str
+    protocol: str
+    access_code: str
+    long_report: LongReport
+    client: CarrierClient
+    bucket: TokenBucket | None = None
+
+    @property
+    def is_up(self) -> bool:
+        return self.client.is_up
+
+    def take_token(self, now: float) -> bool:
+        return self.bucket is None or self.bucket.take(now)
+
+
+def settings_from_row(row: Any) -> ChannelSettings:
+    extra = dict(row["settings"] or {})
+    return ChannelSettings(
+        host=row["host"],
+        port=row["port"],
+        account=row["account"],
+        password=row["password"],
+        access_code=row["access_code"],
+        service_id=row["service_id"],
+        sp_code=row["sp_code"],
+        version=row["version"],
+        window=row["window"],
+        response_timeout=float(extra.pop("response_timeout", 30.0)),
+        heartbeat_interval=float(extra.pop("heartbeat_interval", 180.0)),
+        extra=extra,
+    )
+
+
+@dataclass
+class ChannelPool:
+    """Every enabled channel, connected; routes per account and carrier."""
+
+    on_inbound: Callable[[Channel, Inbound], Any]
+    channels: dict[int, Channel] = field(default_factory=dict)
+    _routes: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+    _reply_prefixes: list[tuple[str, int]] = field(default_factory=list)
+
+    async def load(self, conn: AsyncConnection) -> None:
+        """Open clients for channels not yet open; refresh routes and reply prefixes."""
+        loop = asyncio.get_running_loop()
+        rows = (await conn.execute(select(channels).where(channels.c.enabled.is_(True)))).mappings()
+        for row in rows:
+            if row["id"] in self.channels:
+                continue
+            channel = self._open(row, loop.time())
+            self.channels[channel.id] = channel
+            await channel.client.start()
+        route_rows = await conn.execute(
+            select(routes.c.account_id, routes.c.carrier, routes.c.channel_id).order_by(
+                routes.c.priority, routes.c.id
+            )
+        )
+        table: dict[tuple[int, str], list[int]] = {}
+        for account_id, carrier, channel_id in route_rows:
+            table.setdefault((account_id, carrier), []).append(channel_id)
+        self._routes = table
+        await self._load_reply_prefixes(conn)
+
+    def _open(self, row: Any, now: float) -> Channel:
+        channel_id = row["id"]
+        holder: list[Channel] = []
+
+        def deliver(inbound: Inbound) -> Any:
+            return self.on_inbound(holder[0], inbound)
+
+        client = open_carrier_client(row["protocol"], settings_from_row(row), deliver)
+        channel = Channel(
+            id=channel_id,
+            name=row["name"],
+            protocol=row["protocol"],
+            access_code=row["access_code"],
+            long_report=LongReport(row["long_report"]),
+            client=client,
+            bucket=TokenBucket(row["tps"], now) if row["tps"] else None,
+        )
+        holder.append(channel)
+        return channel
+
+    async def _load_reply_prefixes(self, conn: AsyncConnection) -> None:
+        rows = await conn.execute(
+            select(routes.c.account_id, accounts.c.extno, channels.c.access_code)
+            .join(accounts, accounts.c.id == routes.c.account_id)
+            .join(channels, channels.c.id == routes.c.channel_id)
+            .distinct()
+        )
+        self._reply_prefixes = [(code + extno, account_id) for account_id, extno, code in rows]
+
+    @property
+    def reply_prefixes(self) -> list[tuple[str, int]]:
+        return self._reply_prefixes
+
+    def route(self, account_id: int, carrier: str) -> list[Channel]:
+        """The account's channels for ``carrier``, in order of preference."""
+        ids = self._routes.get((account_id, carrier), [])
+        return [self.channels[i] for i in ids if i in self.channels]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.client.close() for c in self.channels.values()))
+        self.channels.clear()

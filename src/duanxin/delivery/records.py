@@ -1,0 +1,195 @@
+"""What delivery writes: submit results, reports (matched or parked), replies, final reports.
+
+Each function is one transaction over a batch; the worker feeds them through WriteBehind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from duanxin.domain.reports import (
+    LongReport,
+    carrier_id_variants,
+    final_stat,
+    is_opt_out,
+    normalise_carrier_id,
+)
+from duanxin.domain.status import DELIVERED
+from duanxin.store import accounts as account_store
+from duanxin.store import inbox
+from duanxin.store import messages as message_store
+from duanxin.store.messages import Submitted
+from duanxin.store.tables import accounts, messages, optouts
+
+__all__ = [
+    "ReceivedReport",
+    "fail_messages",
+    "write_replies",
+    "write_reports",
+    "write_submits",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedReport:
+    channel_id: int
+    protocol: str
+    long_report: LongReport
+    carrier_id: str
+    mobile: str
+    stat: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A message no channel would take: it ends with a platform report."""
+
+    mid: str
+    stat: str
+
+
+async def write_submits(
+    engine: AsyncEngine,
+    done: Sequence[tuple[Submitted, str, LongReport]],
+    now: datetime,
+) -> None:
+    """Store accepted submits, then settle reports that arrived before their ids were known."""
+    async with engine.begin() as conn:
+        await message_store.record_submits(conn, [s for s, _, _ in done], now)
+        orphans: list[ReceivedReport] = []
+        by_channel: dict[int, list[tuple[Submitted, str, LongReport]]] = defaultdict(list)
+        for item in done:
+            by_channel[item[0].channel_id].append(item)
+        for channel_id, items in by_channel.items():
+            ids = [cid for s, _, _ in items for cid in s.carrier_ids]
+            protocol, policy = items[0][1], items[0][2]
+            for orphan in await message_store.take_orphans(conn, channel_id, ids):
+                orphans.append(
+                    ReceivedReport(
+                        channel_id,
+                        protocol,
+                        policy,
+                        orphan.carrier_id,
+                        orphan.mobile,
+                        orphan.stat,
+                        orphan.received_at,
+                    )
+                )
+        if orphans:
+            await _apply_reports(conn, orphans, now)
+
+
+async def write_reports(
+    engine: AsyncEngine, received: Sequence[ReceivedReport], now: datetime
+) -> None:
+    async with engine.begin() as conn:
+        await _apply_reports(conn, received, now)
+
+
+async def _apply_reports(
+    conn: AsyncConnection, received: Sequence[ReceivedReport], now: datetime
+) -> None:
+    touched: dict[str, LongReport] = {}
+    for report in received:
+        variants = carrier_id_variants(report.protocol, report.carrier_id)
+        rows = await message_store.find_segments(conn, report.channel_id, variants)
+        if not rows:
+            await message_store.park_orphan(
+                conn,
+                report.channel_id,
+                normalise_carrier_id(report.protocol, report.carrier_id),
+                report.mobile[:21],
+                report.stat[:7],
+                report.received_at,
+            )
+            continue
+        await message_store.set_segment_stats(
+            conn, report.channel_id, [(r.carrier_id, report.stat[:7]) for r in rows], now
+        )
+        for row in rows:
+            touched[row.mid] = report.long_report
+    finals = []
+    for mid, policy in touched.items():
+        stats = [s.stat for s in await message_store.segments_of(conn, mid)]
+        stat = final_stat(stats, policy)
+        if stat is not None:
+            finals.append((mid, stat))
+    await _finish(conn, finals, now)
+
+
+async def fail_messages(
+    engine: AsyncEngine, failures: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    """End messages with a platform stat (e.g. DX:0100) and refund where the account says so."""
+    async with engine.begin() as conn:
+        await _finish(conn, failures, now)
+
+
+async def _finish(conn: AsyncConnection, finals: Sequence[tuple[str, str]], now: datetime) -> None:
+    if not finals:
+        return
+    stats = dict(finals)
+    rows = await conn.execute(
+        select(
+            messages.c.mid,
+            messages.c.account_id,
+            messages.c.mobile,
+            messages.c.source,
+            messages.c.charged,
+            messages.c.state,
+            accounts.c.refund_on_failure,
+        )
+        .join(accounts, accounts.c.id == messages.c.account_id)
+        .where(messages.c.mid.in_(list(stats)))
+    )
+    reports = []
+    for mid, account_id, mobile, source, charged, state, refund in rows:
+        if state == message_store.MessageState.DONE.value:
+            continue
+        stat = stats[mid]
+        reports.append(inbox.FinalReport(account_id, mid, mobile, stat, source, now))
+        if refund and charged and stat != DELIVERED:
+            await account_store.adjust_balance(conn, account_id, charged, "refund", mid, now)
+    await inbox.finish(conn, reports)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedReply:
+    account_id: int
+    mid: str
+    mobile: str
+    access_code: str
+    content: str
+    received_at: datetime
+
+
+async def write_replies(engine: AsyncEngine, replies: Sequence[ReceivedReply]) -> None:
+    """Store replies; opt-out words also put the number on the account's opt-out list."""
+    async with engine.begin() as conn:
+        await inbox.insert_replies(
+            conn,
+            [
+                inbox.Reply(r.account_id, r.mid, r.mobile, r.access_code, r.content, r.received_at)
+                for r in replies
+            ],
+        )
+        for reply in replies:
+            if is_opt_out(reply.content):
+                await _opt_out(conn, reply.account_id, reply.mobile[-11:], reply.received_at)
+
+
+async def _opt_out(conn: AsyncConnection, account_id: int, mobile: str, now: datetime) -> None:
+    values = {"account_id": account_id, "mobile": mobile, "created_at": now}
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(dialect.insert(optouts).values(values).on_conflict_do_nothing())

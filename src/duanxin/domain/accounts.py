@@ -1,0 +1,104 @@
+"""Customer accounts as the service sees them, and the checks of SPEC 2.2."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from enum import StrEnum
+
+from duanxin.domain.billing import ChargeType
+from duanxin.domain.status import Status, StatusError
+
+__all__ = ["AccessType", "Account", "AccountState", "Interface", "check_account"]
+
+
+class AccountState(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    FROZEN = "frozen"
+    EXPIRED = "expired"
+
+
+class AccessType(StrEnum):
+    HTTP = "http"
+    CMPP = "cmpp"
+    BOTH = "both"
+
+
+class Interface(StrEnum):
+    """The front door a request came through."""
+
+    HTTP = "http"
+    CMPP = "cmpp"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    customer_id: int
+    account: str
+    password: str
+    spid: str
+    extno: str
+    charge_type: ChargeType
+    balance: int
+    refund_on_failure: bool
+    state: AccountState
+    access_type: AccessType
+    ip_whitelist: str
+    max_concurrency: int
+    template_required: bool
+    default_signature: str
+
+    def allows_interface(self, interface: Interface) -> bool:
+        return self.access_type is AccessType.BOTH or self.access_type.value == interface.value
+
+    def allows_ip(self, ip: str | None) -> bool:
+        """True when no whitelist is set or ``ip`` falls in one of its addresses/networks."""
+        entries = [e for e in self.ip_whitelist.replace(";", ",").split(",") if e.strip()]
+        if not entries:
+            return True
+        if ip is None:
+            return False
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        for entry in entries:
+            try:
+                if address in ipaddress.ip_network(entry.strip(), strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+
+def password_matches(account: Account, password: str) -> bool:
+    return hmac.compare_digest(account.password.encode(), password.encode())
+
+
+def check_account(
+    account: Account | None,
+    password: str,
+    *,
+    customer_id: int | None,
+    ip: str | None,
+    interface: Interface,
+) -> Account:
+    """Apply SPEC 2.2 in its order; return the account or raise :class:`StatusError`."""
+    if (
+        account is None
+        or not password_matches(account, password)
+        or (customer_id is not None and account.customer_id != customer_id)
+    ):
+        raise StatusError(Status.WRONG_ACCOUNT)
+    if account.state is not AccountState.ACTIVE:
+        raise StatusError(Status.ACCOUNT_STATE, f"account is {account.state.value}")
+    if not account.allows_ip(ip):
+        raise StatusError(Status.IP_NOT_ALLOWED, f"caller IP {ip} is not in the whitelist")
+    if not account.allows_interface(interface):
+        raise StatusError(
+            Status.ACCESS_POINT, f"account is opened for {account.access_type.value} access only"
+        )
+    return account

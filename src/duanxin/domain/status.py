@@ -1,0 +1,68 @@
+"""The platform's status codes (SPEC 2.3) and its own report stats, in one table."""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+__all__ = ["DxStat", "Status", "StatusError"]
+
+
+class Status(IntEnum):
+    """The ``status`` of every HTTP response (and the customer CMPP server's results)."""
+
+    OK = 0
+    MALFORMED = 1
+    IP_NOT_ALLOWED = 2
+    WRONG_ACCOUNT = 3
+    VERSION = 4
+    OTHER = 5
+    ACCESS_POINT = 6
+    ACCOUNT_STATE = 7
+    TOO_MANY_CONNECTIONS = 21
+    INTERNAL = 100
+    TOO_MANY_NUMBERS = 102
+
+    @property
+    def default_message(self) -> str:
+        return _MESSAGES[self]
+
+
+_MESSAGES = {
+    Status.OK: "ok",
+    Status.MALFORMED: "malformed request",
+    Status.IP_NOT_ALLOWED: "caller IP not allowed for this account",
+    Status.WRONG_ACCOUNT: "wrong account or password",
+    Status.VERSION: "unsupported version",
+    Status.OTHER: "request refused",
+    Status.ACCESS_POINT: "this account may not use this interface",
+    Status.ACCOUNT_STATE: "account is disabled, frozen or expired",
+    Status.TOO_MANY_CONNECTIONS: "too many concurrent requests for this account",
+    Status.INTERNAL: "internal error",
+    Status.TOO_MANY_NUMBERS: "too many numbers: at most 500 per request",
+}
+
+
+class StatusError(Exception):
+    """A request refused with a SPEC status code and a one-sentence reason."""
+
+    def __init__(self, status: Status, message: str | None = None) -> None:
+        super().__init__(message or status.default_message)
+        self.status = status
+        self.message = message or status.default_message
+
+
+class DxStat(StrEnum):
+    """The platform's own 7-character report stats, for numbers it never handed a carrier."""
+
+    INVALID_NUMBER = "DX:0001"
+    REFUSED = "DX:0005"  # blacklisted, opted out or frequency-limited
+    NO_CHANNEL = "DX:0100"  # no channel for the carrier, or every channel failed
+    UNKNOWN = "UNKNOWN"  # no report from the carrier within the report window
+
+    @classmethod
+    def for_result(cls, result: int) -> DxStat:
+        """The report stat for a per-number ``result`` code of ``/smssend``."""
+        return {1: cls.INVALID_NUMBER, 5: cls.REFUSED}.get(result, cls.NO_CHANNEL)
+
+
+DELIVERED = "DELIVRD"

@@ -1,0 +1,90 @@
+"""Running the platform in one process: store, delivery, sweeper and the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from duanxin.api.app import create_app
+from duanxin.config import Settings
+from duanxin.delivery.sweeper import Sweeper
+from duanxin.delivery.worker import DeliveryWorker
+from duanxin.service.platform import Platform
+from duanxin.store.engine import migrate
+
+__all__ = ["RunningPlatform", "free_port", "running_platform"]
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningPlatform:
+    platform: Platform
+    app: Starlette
+    worker: DeliveryWorker | None
+    sweeper: Sweeper | None
+    server: uvicorn.Server | None
+    url: str
+
+
+@contextlib.asynccontextmanager
+async def running_platform(
+    settings: Settings, extra_routes: Sequence[BaseRoute] = (), *, serve_http: bool = True
+) -> AsyncIterator[RunningPlatform]:
+    """Start everything ``settings.role`` asks for; stop it all on exit."""
+    await asyncio.to_thread(migrate, settings.database_url)
+    platform = Platform.open(settings)
+    app = create_app(platform, extra_routes)
+    worker: DeliveryWorker | None = None
+    sweeper: Sweeper | None = None
+    server: uvicorn.Server | None = None
+    server_task: asyncio.Task[None] | None = None
+    try:
+        if settings.role in ("all", "worker"):
+            worker = DeliveryWorker(platform)
+            await worker.start()
+            sweeper = Sweeper(platform, worker)
+            if settings.bus_url == "memory://":
+                await sweeper.recover()
+            sweeper.start()
+        if serve_http and settings.role in ("all", "api"):
+            config = uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+            server = uvicorn.Server(config)
+            server_task = asyncio.get_running_loop().create_task(server.serve())
+            while not server.started:
+                if server_task.done():
+                    server_task.result()
+                    raise RuntimeError("HTTP server stopped at start-up")
+                await asyncio.sleep(0.01)
+        url = f"http://{settings.host}:{settings.port}"
+        yield RunningPlatform(platform, app, worker, sweeper, server, url)
+    finally:
+        if server is not None and server_task is not None:
+            server.should_exit = True
+            await asyncio.gather(server_task, return_exceptions=True)
+        if sweeper is not None:
+            await sweeper.stop()
+        if worker is not None:
+            await worker.stop()
+        await platform.close()

@@ -1,0 +1,293 @@
+"""Operator actions: customers, keys, accounts, channels, routes, recharges, tokens.
+
+Every change is written to the audit log with who made it, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from duanxin.domain.accounts import AccessType, Account, AccountState
+from duanxin.domain.billing import ChargeType
+from duanxin.domain.reports import LongReport
+from duanxin.service.platform import Platform
+from duanxin.store import accounts as account_store
+from duanxin.store.tables import channels, operator_tokens, routes
+
+__all__ = [
+    "AccountSpec",
+    "ApiKey",
+    "ChannelSpec",
+    "add_channel",
+    "add_route",
+    "create_account",
+    "create_customer",
+    "create_operator_token",
+    "issue_api_key",
+    "list_channels",
+    "recharge",
+    "set_account",
+    "set_channel_enabled",
+]
+
+_ALPHANUMERIC = string.ascii_letters + string.digits
+ACCOUNT_FIELDS = frozenset(
+    {
+        "password",
+        "spid",
+        "extno",
+        "charge_type",
+        "refund_on_failure",
+        "state",
+        "access_type",
+        "ip_whitelist",
+        "max_concurrency",
+        "template_required",
+        "default_signature",
+    }
+)
+
+
+def random_token(length: int) -> str:
+    return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    secret_id: str
+    secret_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    account: str
+    password: str
+    spid: str
+    extno: str = ""
+    charge_type: ChargeType = ChargeType.PRECHARGE
+    balance: int = 0
+    refund_on_failure: bool = False
+    access_type: AccessType = AccessType.HTTP
+    ip_whitelist: str = ""
+    max_concurrency: int = 0
+    template_required: bool = False
+    default_signature: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    name: str
+    protocol: str
+    host: str
+    port: int
+    account: str
+    password: str
+    access_code: str
+    service_id: str = ""
+    sp_code: str = ""
+    version: int | None = None
+    window: int = 16
+    tps: int = 0
+    long_report: LongReport = LongReport.ALL
+    settings: Mapping[str, Any] | None = None
+
+
+async def create_customer(platform: Platform, name: str, actor: str = "operator") -> int:
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        customer_id = await account_store.create_customer(conn, name, now)
+        await account_store.write_audit(conn, actor, "customer.create", name, {}, now)
+    return customer_id
+
+
+async def issue_api_key(platform: Platform, customer_id: int, actor: str = "operator") -> ApiKey:
+    """A new SecretId/SecretKey pair for the customer (the key is shown once)."""
+    key = ApiKey("AKID" + random_token(32), random_token(40))
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        await account_store.add_api_key(conn, customer_id, key.secret_id, key.secret_key, now)
+        await account_store.write_audit(
+            conn, actor, "apikey.issue", key.secret_id, {"customer_id": customer_id}, now
+        )
+    return key
+
+
+async def create_account(
+    platform: Platform, customer_id: int, spec: AccountSpec, actor: str = "operator"
+) -> int:
+    now = platform.clock()
+    values = {
+        "customer_id": customer_id,
+        "account": spec.account,
+        "password": spec.password,
+        "spid": spec.spid,
+        "extno": spec.extno,
+        "charge_type": spec.charge_type.value,
+        "balance": spec.balance,
+        "refund_on_failure": spec.refund_on_failure,
+        "state": AccountState.ACTIVE.value,
+        "access_type": spec.access_type.value,
+        "ip_whitelist": spec.ip_whitelist,
+        "max_concurrency": spec.max_concurrency,
+        "template_required": spec.template_required,
+        "default_signature": spec.default_signature,
+    }
+    async with platform.engine.begin() as conn:
+        account_id = await account_store.create_account(conn, values, now)
+        await account_store.write_audit(
+            conn, actor, "account.create", spec.account, {"customer_id": customer_id}, now
+        )
+    return account_id
+
+
+async def _account(conn: AsyncConnection, account: str) -> Account:
+    found = await account_store.find_account(conn, account)
+    if found is None:
+        raise LookupError(f"no account {account!r}")
+    return found
+
+
+async def set_account(
+    platform: Platform, account: str, changes: Mapping[str, Any], actor: str = "operator"
+) -> Account:
+    """Change account settings (state, charge type, whitelist ...)."""
+    unknown = set(changes) - ACCOUNT_FIELDS
+    if unknown:
+        raise ValueError(f"unknown account fields: {', '.join(sorted(unknown))}")
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        found = await _account(conn, account)
+        await account_store.update_account(conn, found.id, changes)
+        shown = {k: ("***" if k == "password" else v) for k, v in changes.items()}
+        await account_store.write_audit(conn, actor, "account.set", account, shown, now)
+        updated = await account_store.get_account_by_id(conn, found.id)
+    assert updated is not None
+    return updated
+
+
+async def recharge(
+    platform: Platform, account: str, amount: int, actor: str = "operator", note: str = ""
+) -> int:
+    """Add ``amount`` units (negative to deduct); returns the new balance."""
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        found = await _account(conn, account)
+        balance = await account_store.adjust_balance(
+            conn, found.id, amount, "recharge", note or actor, now
+        )
+        await account_store.write_audit(
+            conn, actor, "account.recharge", account, {"amount": amount, "balance": balance}, now
+        )
+    return balance
+
+
+async def add_channel(platform: Platform, spec: ChannelSpec, actor: str = "operator") -> int:
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        result = await conn.execute(
+            channels.insert()
+            .values(
+                name=spec.name,
+                protocol=spec.protocol,
+                host=spec.host,
+                port=spec.port,
+                account=spec.account,
+                password=spec.password,
+                access_code=spec.access_code,
+                service_id=spec.service_id,
+                sp_code=spec.sp_code,
+                version=spec.version,
+                window=spec.window,
+                tps=spec.tps,
+                long_report=spec.long_report.value,
+                enabled=True,
+                settings=dict(spec.settings or {}),
+                created_at=now,
+            )
+            .returning(channels.c.id)
+        )
+        channel_id = int(result.scalar_one())
+        await account_store.write_audit(
+            conn, actor, "channel.add", spec.name, {"protocol": spec.protocol}, now
+        )
+    return channel_id
+
+
+async def list_channels(platform: Platform) -> list[dict[str, Any]]:
+    async with platform.engine.connect() as conn:
+        rows = (await conn.execute(select(channels).order_by(channels.c.id))).mappings()
+        return [{k: v for k, v in row.items() if k != "password"} for row in rows]
+
+
+async def set_channel_enabled(
+    platform: Platform, name: str, enabled: bool, actor: str = "operator"
+) -> None:
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        result = await conn.execute(
+            update(channels).where(channels.c.name == name).values(enabled=enabled)
+        )
+        if not result.rowcount:
+            raise LookupError(f"no channel {name!r}")
+        await account_store.write_audit(
+            conn, actor, "channel.enable" if enabled else "channel.disable", name, {}, now
+        )
+
+
+async def add_route(
+    platform: Platform,
+    account: str,
+    carrier: str,
+    channel_names: Sequence[str],
+    actor: str = "operator",
+) -> None:
+    """Set the account's ordered channel list for ``carrier`` (replacing the old one)."""
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        found = await _account(conn, account)
+        ids = []
+        for name in channel_names:
+            row = (await conn.execute(select(channels.c.id).where(channels.c.name == name))).first()
+            if row is None:
+                raise LookupError(f"no channel {name!r}")
+            ids.append(row[0])
+        await conn.execute(
+            delete(routes).where(routes.c.account_id == found.id, routes.c.carrier == carrier)
+        )
+        for priority, channel_id in enumerate(ids):
+            await conn.execute(
+                routes.insert().values(
+                    account_id=found.id, carrier=carrier, priority=priority, channel_id=channel_id
+                )
+            )
+        await account_store.write_audit(
+            conn,
+            actor,
+            "route.set",
+            account,
+            {"carrier": carrier, "channels": list(channel_names)},
+            now,
+        )
+
+
+async def create_operator_token(platform: Platform, name: str = "operator") -> str:
+    """A new operator token (printed once; only its hash is stored)."""
+    token = "dxop_" + random_token(40)
+    async with platform.engine.begin() as conn:
+        await conn.execute(
+            operator_tokens.insert().values(
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                name=name,
+                created_at=platform.clock(),
+            )
+        )
+        await account_store.write_audit(conn, "cli", "token.create", name, {}, platform.clock())
+    return token

@@ -1,0 +1,65 @@
+"""The composition root: what every service call needs, built once per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from duanxin.bus import Bus, open_bus
+from duanxin.config import Settings
+from duanxin.domain.msgid import MessageIdGenerator
+from duanxin.domain.status import Status, StatusError
+from duanxin.store.engine import create_engine
+
+__all__ = ["SUBMIT_STREAM", "Platform"]
+
+SUBMIT_STREAM = "submit"
+SUBMIT_GROUP = "delivery"
+
+
+def local_now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+@dataclass
+class Platform:
+    """Engine, bus, settings, clock and id generator, shared by the service functions."""
+
+    settings: Settings
+    engine: AsyncEngine
+    bus: Bus
+    clock: Callable[[], datetime] = local_now
+    ids: MessageIdGenerator = field(init=False)
+    _in_flight: dict[int, int] = field(default_factory=dict)
+    key_cache: dict[str, tuple[float, tuple[str, int] | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ids = MessageIdGenerator(self.settings.node_id)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Platform:
+        return cls(settings, create_engine(settings.database_url), open_bus(settings.bus_url))
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def request_slot(self, account_id: int, limit: int) -> AsyncIterator[None]:
+        """Count a request against the account's concurrency limit (0: unlimited)."""
+        current = self._in_flight.get(account_id, 0)
+        if limit and current >= limit:
+            raise StatusError(Status.TOO_MANY_CONNECTIONS)
+        self._in_flight[account_id] = current + 1
+        try:
+            yield
+        finally:
+            remaining = self._in_flight[account_id] - 1
+            if remaining:
+                self._in_flight[account_id] = remaining
+            else:
+                del self._in_flight[account_id]

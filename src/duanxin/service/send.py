@@ -1,0 +1,331 @@
+"""Accepting a send: check, price, charge, store and enqueue, in that order.
+
+The response exists only after the messages and the charge are committed, so anything
+answered with status 0 survives a crash; delivery picks it up from the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from duanxin.domain.accounts import Account
+from duanxin.domain.billing import can_afford
+from duanxin.domain.content import sign_content
+from duanxin.domain.msgid import format_mid
+from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
+from duanxin.domain.segments import count_segments
+from duanxin.domain.status import DxStat, Status, StatusError
+from duanxin.service.accounts import Caller, authenticate
+from duanxin.service.platform import SUBMIT_STREAM, Platform
+from duanxin.store import accounts as account_store
+from duanxin.store import inbox, messages
+from duanxin.store.tables import channels, idempotency, number_overrides, optouts, routes
+
+__all__ = ["MAX_NUMBERS", "SendItem", "SendRequest", "SendResult", "send"]
+
+MAX_NUMBERS = 500
+EXTNO_MAX_DIGITS = 12
+
+
+class Result:
+    """Per-number ``result`` codes of ``/smssend``."""
+
+    ACCEPTED = 0
+    INVALID = 1
+    REFUSED = 5
+    NO_CHANNEL = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    account: str
+    password: str
+    mobiles: Sequence[str]
+    content: str
+    extno: str = ""
+    sendtime: datetime | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendItem:
+    mid: str
+    mobile: str
+    result: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What ``/smssend`` answers; ``body`` is the exact JSON (kept for idempotent repeats)."""
+
+    status: Status
+    balance: int
+    items: tuple[SendItem, ...] | None
+    msg: str
+
+    @property
+    def body(self) -> bytes:
+        listing = (
+            None
+            if self.items is None
+            else [{"mid": i.mid, "mobile": i.mobile, "result": i.result} for i in self.items]
+        )
+        document = {
+            "status": str(int(self.status)),
+            "balance": self.balance,
+            "list": listing,
+            "msg": self.msg,
+        }
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def failure(cls, error: StatusError) -> SendResult:
+        return cls(error.status, 0, None, error.message)
+
+
+@dataclass(frozen=True, slots=True)
+class _Number:
+    raw: str
+    mobile: str | None
+    carrier: Carrier | None
+    result: int = Result.ACCEPTED
+
+
+async def send(platform: Platform, request: SendRequest, caller: Caller) -> bytes:
+    """Run one send; return the response body (the stored one for a repeated key)."""
+    try:
+        account = await authenticate(platform, request.account, request.password, caller)
+        async with platform.request_slot(account.id, account.max_concurrency):
+            return await _send(platform, account, request)
+    except StatusError as error:
+        return SendResult.failure(error).body
+
+
+async def _send(platform: Platform, account: Account, request: SendRequest) -> bytes:
+    _check_extno(request.extno)
+    content = sign_content(request.content, account.default_signature)
+    fingerprint = _fingerprint(request)
+    now = platform.clock()
+    raws = _distinct(request.mobiles)
+    async with platform.engine.connect() as conn:
+        if request.idempotency_key:
+            stored = await _stored_response(
+                conn, account.id, request.idempotency_key, fingerprint, _cutoff(platform, now)
+            )
+            if stored is not None:
+                return stored
+        numbers = await _classify(conn, account.id, raws)
+    accepted = [n for n in numbers if n.result == Result.ACCEPTED]
+    if not accepted:
+        invalid_only = all(n.result == Result.INVALID for n in numbers)
+        raise StatusError(
+            Status.MALFORMED if invalid_only else Status.OTHER,
+            "no valid mobile number" if invalid_only else "no number could be accepted",
+        )
+    segments = count_segments(content)
+    cost = segments * len(accepted)
+    if not can_afford(account.charge_type, account.balance, cost):
+        raise StatusError(Status.OTHER, "balance insufficient")
+    mids = [format_mid(i) for i in platform.ids.next_ids(now, len(numbers))]
+    try:
+        body = await _commit(platform, account, request, content, numbers, mids, segments, now)
+    except IntegrityError:
+        # Another request with the same idempotency key won the race: answer as it did.
+        async with platform.engine.connect() as conn:
+            key = request.idempotency_key or ""
+            stored = await _stored_response(
+                conn, account.id, key, fingerprint, _cutoff(platform, now)
+            )
+        if stored is None:
+            raise
+        return stored
+    if request.sendtime is None or request.sendtime <= now:
+        ready = [m for m, n in zip(mids, numbers, strict=True) if n.result == Result.ACCEPTED]
+        await platform.bus.publish(SUBMIT_STREAM, [{"mids": ready}])
+    return body
+
+
+def _check_extno(extno: str) -> None:
+    if extno and (not extno.isdigit() or not extno.isascii() or len(extno) > EXTNO_MAX_DIGITS):
+        raise StatusError(Status.MALFORMED, f"extno must be at most {EXTNO_MAX_DIGITS} digits")
+
+
+def _distinct(mobiles: Sequence[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for raw in mobiles:
+        raw = raw.strip()
+        if raw:
+            seen.setdefault(normalise_mobile(raw) or raw, raw)
+    if not seen:
+        raise StatusError(Status.MALFORMED, "mobile is empty")
+    if len(seen) > MAX_NUMBERS:
+        raise StatusError(Status.TOO_MANY_NUMBERS)
+    return list(seen.values())
+
+
+def _fingerprint(request: SendRequest) -> str:
+    parts = [",".join(request.mobiles), request.content, request.extno, str(request.sendtime)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _cutoff(platform: Platform, now: datetime) -> datetime:
+    return now - timedelta(hours=platform.settings.idempotency_hours)
+
+
+async def _stored_response(
+    conn: AsyncConnection, account_id: int, key: str, fingerprint: str, cutoff: datetime
+) -> bytes | None:
+    row = (
+        await conn.execute(
+            select(idempotency.c.fingerprint, idempotency.c.response).where(
+                idempotency.c.account_id == account_id,
+                idempotency.c.key == key,
+                idempotency.c.created_at >= cutoff,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    if row[0] != fingerprint:
+        raise StatusError(Status.MALFORMED, "idempotency key reused with different parameters")
+    return bytes(row[1])
+
+
+async def _classify(conn: AsyncConnection, account_id: int, raws: list[str]) -> list[_Number]:
+    normalised = {raw: normalise_mobile(raw) for raw in raws}
+    valid = [m for m in normalised.values() if m]
+    overrides: dict[str, Carrier] = {}
+    opted_out: set[str] = set()
+    if valid:
+        rows = await conn.execute(
+            select(number_overrides.c.mobile, number_overrides.c.carrier).where(
+                number_overrides.c.mobile.in_(valid)
+            )
+        )
+        overrides = {mobile: Carrier(carrier) for mobile, carrier in rows}
+        opted_out = set(
+            (
+                await conn.execute(
+                    select(optouts.c.mobile).where(
+                        optouts.c.account_id == account_id, optouts.c.mobile.in_(valid)
+                    )
+                )
+            ).scalars()
+        )
+    routed = await _routed_carriers(conn, account_id)
+    numbers = []
+    for raw, mobile in normalised.items():
+        detected = detect_carrier(mobile, overrides) if mobile else None
+        carrier = detected.routes_as() if detected else None
+        if mobile is None or carrier is None:
+            numbers.append(_Number(raw, None, None, Result.INVALID))
+        elif mobile in opted_out:
+            numbers.append(_Number(raw, mobile, carrier, Result.REFUSED))
+        elif carrier.value not in routed:
+            numbers.append(_Number(raw, mobile, carrier, Result.NO_CHANNEL))
+        else:
+            numbers.append(_Number(raw, mobile, carrier))
+    return numbers
+
+
+async def _routed_carriers(conn: AsyncConnection, account_id: int) -> set[str]:
+    rows = await conn.execute(
+        select(routes.c.carrier)
+        .join(channels, channels.c.id == routes.c.channel_id)
+        .where(routes.c.account_id == account_id, channels.c.enabled.is_(True))
+        .distinct()
+    )
+    return set(rows.scalars())
+
+
+async def _commit(
+    platform: Platform,
+    account: Account,
+    request: SendRequest,
+    content: str,
+    numbers: list[_Number],
+    mids: list[str],
+    segments: int,
+    now: datetime,
+) -> bytes:
+    accepted = sum(1 for n in numbers if n.result == Result.ACCEPTED)
+    async with platform.engine.begin() as conn:
+        balance = await account_store.charge(conn, account.id, segments * accepted, mids[0], now)
+        if balance is None:
+            raise StatusError(Status.OTHER, "balance insufficient")
+        rows, finals = _message_rows(account, request, content, numbers, mids, segments, now)
+        await messages.insert_messages(conn, rows)
+        await inbox.finish(conn, finals, mark_messages=False)
+        items = tuple(
+            SendItem(mid, n.mobile or n.raw, n.result) for mid, n in zip(mids, numbers, strict=True)
+        )
+        body = SendResult(Status.OK, balance, items, "ok").body
+        if request.idempotency_key:
+            await conn.execute(
+                delete(idempotency).where(
+                    idempotency.c.account_id == account.id,
+                    idempotency.c.key == request.idempotency_key,
+                    idempotency.c.created_at < _cutoff(platform, now),
+                )
+            )
+            await conn.execute(
+                idempotency.insert().values(
+                    account_id=account.id,
+                    key=request.idempotency_key,
+                    fingerprint=_fingerprint(request),
+                    response=body,
+                    created_at=now,
+                )
+            )
+    return body
+
+
+def _message_rows(
+    account: Account,
+    request: SendRequest,
+    content: str,
+    numbers: list[_Number],
+    mids: list[str],
+    segments: int,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], list[inbox.FinalReport]]:
+    rows: list[dict[str, Any]] = []
+    finals: list[inbox.FinalReport] = []
+    extno = account.extno + request.extno
+    for mid, number in zip(mids, numbers, strict=True):
+        accepted = number.result == Result.ACCEPTED
+        state = messages.MessageState.QUEUED if accepted else messages.MessageState.DONE
+        stat = None if accepted else DxStat.for_result(number.result).value
+        rows.append(
+            {
+                "mid": mid,
+                "account_id": account.id,
+                "mobile": (number.mobile or number.raw)[:16],
+                "carrier": number.carrier.value if number.carrier else "",
+                "content": content,
+                "extno": extno,
+                "segments": segments,
+                "charged": segments if accepted else 0,
+                "state": state.value,
+                "not_before": request.sendtime,
+                "stat": stat,
+                "created_at": now,
+                "done_at": None if accepted else now,
+            }
+        )
+        if stat is not None:
+            finals.append(
+                inbox.FinalReport(
+                    account.id, mid, (number.mobile or number.raw)[:16], stat, "", now
+                )
+            )
+    return rows, finals

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 (async) tables, queries and migrations; SQLite and PostgreSQL."""

@@ -1,0 +1,191 @@
+"""Customers, API keys, accounts and the balance ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from duanxin.domain.accounts import AccessType, Account, AccountState
+from duanxin.domain.billing import ChargeType
+from duanxin.store.tables import accounts, api_keys, audit_log, customers, ledger
+
+__all__ = [
+    "account_from_row",
+    "add_api_key",
+    "adjust_balance",
+    "charge",
+    "create_account",
+    "create_customer",
+    "find_account",
+    "get_account_by_id",
+    "list_accounts",
+    "secret_for",
+    "update_account",
+    "write_audit",
+]
+
+
+def account_from_row(row: RowMapping) -> Account:
+    return Account(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        account=row["account"],
+        password=row["password"],
+        spid=row["spid"],
+        extno=row["extno"],
+        charge_type=ChargeType(row["charge_type"]),
+        balance=row["balance"],
+        refund_on_failure=row["refund_on_failure"],
+        state=AccountState(row["state"]),
+        access_type=AccessType(row["access_type"]),
+        ip_whitelist=row["ip_whitelist"],
+        max_concurrency=row["max_concurrency"],
+        template_required=row["template_required"],
+        default_signature=row["default_signature"],
+    )
+
+
+async def create_customer(conn: AsyncConnection, name: str, now: datetime) -> int:
+    result = await conn.execute(
+        customers.insert().values(name=name, created_at=now).returning(customers.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def add_api_key(
+    conn: AsyncConnection, customer_id: int, secret_id: str, secret_key: str, now: datetime
+) -> None:
+    await conn.execute(
+        api_keys.insert().values(
+            secret_id=secret_id,
+            secret_key=secret_key,
+            customer_id=customer_id,
+            enabled=True,
+            created_at=now,
+        )
+    )
+
+
+async def secret_for(conn: AsyncConnection, secret_id: str) -> tuple[str, int] | None:
+    """The SecretKey and customer of an enabled SecretId."""
+    row = (
+        await conn.execute(
+            select(api_keys.c.secret_key, api_keys.c.customer_id).where(
+                api_keys.c.secret_id == secret_id, api_keys.c.enabled.is_(True)
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def create_account(conn: AsyncConnection, values: Mapping[str, Any], now: datetime) -> int:
+    result = await conn.execute(
+        accounts.insert().values(**values, created_at=now).returning(accounts.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def find_account(conn: AsyncConnection, account: str) -> Account | None:
+    row = (await conn.execute(select(accounts).where(accounts.c.account == account))).mappings()
+    first = row.first()
+    return account_from_row(first) if first else None
+
+
+async def get_account_by_id(conn: AsyncConnection, account_id: int) -> Account | None:
+    rows = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).mappings()
+    first = rows.first()
+    return account_from_row(first) if first else None
+
+
+async def list_accounts(conn: AsyncConnection) -> list[Account]:
+    rows = (await conn.execute(select(accounts).order_by(accounts.c.id))).mappings()
+    return [account_from_row(r) for r in rows]
+
+
+async def update_account(conn: AsyncConnection, account_id: int, values: Mapping[str, Any]) -> None:
+    await conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
+
+
+async def charge(
+    conn: AsyncConnection, account_id: int, cost: int, reference: str, now: datetime
+) -> int | None:
+    """Take ``cost`` units; None when a prepaid balance cannot cover it (nothing taken)."""
+    result = await conn.execute(
+        update(accounts)
+        .where(
+            accounts.c.id == account_id,
+            or_(
+                accounts.c.charge_type == ChargeType.POSTCHARGE.value,
+                accounts.c.balance >= cost,
+            ),
+        )
+        .values(balance=accounts.c.balance - cost)
+        .returning(accounts.c.balance)
+    )
+    balance = result.scalar_one_or_none()
+    if balance is None:
+        return None
+    if cost:
+        await _record(conn, account_id, -cost, int(balance), "send", reference, now)
+    return int(balance)
+
+
+async def adjust_balance(
+    conn: AsyncConnection,
+    account_id: int,
+    delta: int,
+    reason: str,
+    reference: str,
+    now: datetime,
+) -> int:
+    """Add ``delta`` (negative to take) and write the ledger row; return the new balance."""
+    result = await conn.execute(
+        update(accounts)
+        .where(and_(accounts.c.id == account_id))
+        .values(balance=accounts.c.balance + delta)
+        .returning(accounts.c.balance)
+    )
+    balance = int(result.scalar_one())
+    await _record(conn, account_id, delta, balance, reason, reference, now)
+    return balance
+
+
+async def _record(
+    conn: AsyncConnection,
+    account_id: int,
+    delta: int,
+    balance: int,
+    reason: str,
+    reference: str,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        ledger.insert().values(
+            account_id=account_id,
+            delta=delta,
+            balance_after=balance,
+            reason=reason,
+            reference=reference[:64],
+            created_at=now,
+        )
+    )
+
+
+async def write_audit(
+    conn: AsyncConnection,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    await conn.execute(
+        audit_log.insert().values(
+            actor=actor, action=action, subject=subject, detail=dict(detail), created_at=now
+        )
+    )

@@ -1,0 +1,273 @@
+"""Messages through their life: queued → submitting → submitted → done, with their segments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from duanxin.store.tables import messages, orphan_reports, segments
+
+__all__ = [
+    "MessageState",
+    "OrphanReport",
+    "PendingMessage",
+    "SegmentRow",
+    "Submitted",
+    "claim",
+    "find_segments",
+    "insert_messages",
+    "lease_due",
+    "overdue_submitted",
+    "park_orphan",
+    "record_submits",
+    "requeue",
+    "reset_claimed",
+    "set_segment_stats",
+    "take_orphans",
+]
+
+
+class MessageState(StrEnum):
+    QUEUED = "queued"  # accepted, waiting for a channel
+    SUBMITTING = "submitting"  # claimed by a delivery worker
+    SUBMITTED = "submitted"  # every segment accepted by a carrier; waiting for reports
+    DONE = "done"  # final report written
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    mid: str
+    account_id: int
+    mobile: str
+    carrier: str
+    content: str
+    extno: str
+    segments: int
+    attempts: int
+    charged: int
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    mid: str
+    number: int
+    carrier_id: str
+    stat: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrphanReport:
+    carrier_id: str
+    mobile: str
+    stat: str
+    received_at: datetime
+
+
+async def insert_messages(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(messages), list(rows))
+
+
+async def claim(conn: AsyncConnection, mids: Sequence[str]) -> list[PendingMessage]:
+    """Take queued messages for delivery; ones already taken or finished are skipped."""
+    if not mids:
+        return []
+    result = await conn.execute(
+        update(messages)
+        .where(messages.c.mid.in_(mids), messages.c.state == MessageState.QUEUED.value)
+        .values(state=MessageState.SUBMITTING.value, attempts=messages.c.attempts + 1)
+        .returning(
+            messages.c.mid,
+            messages.c.account_id,
+            messages.c.mobile,
+            messages.c.carrier,
+            messages.c.content,
+            messages.c.extno,
+            messages.c.segments,
+            messages.c.attempts,
+            messages.c.charged,
+        )
+    )
+    return [PendingMessage(*row) for row in result]
+
+
+async def requeue(conn: AsyncConnection, mids: Sequence[str], not_before: datetime) -> None:
+    """Give claimed messages back, to be tried again no earlier than ``not_before``."""
+    if mids:
+        await conn.execute(
+            update(messages)
+            .where(messages.c.mid.in_(mids), messages.c.state == MessageState.SUBMITTING.value)
+            .values(state=MessageState.QUEUED.value, not_before=not_before)
+        )
+
+
+async def reset_claimed(conn: AsyncConnection) -> int:
+    """After a restart: messages a dead worker had claimed go back to the queue."""
+    result = await conn.execute(
+        update(messages)
+        .where(messages.c.state == MessageState.SUBMITTING.value)
+        .values(state=MessageState.QUEUED.value)
+    )
+    return result.rowcount or 0
+
+
+async def lease_due(
+    conn: AsyncConnection,
+    now: datetime,
+    *,
+    created_before: datetime,
+    lease_until: datetime,
+    limit: int,
+) -> list[str]:
+    """Queued messages whose time has come, leased until ``lease_until`` so that they are
+    handed out once: scheduled ones, retries, and ones accepted before ``created_before``
+    that no worker has claimed (their bus entry was lost in a crash)."""
+    result = await conn.execute(
+        select(messages.c.mid)
+        .where(
+            messages.c.state == MessageState.QUEUED.value,
+            or_(
+                messages.c.not_before <= now,
+                and_(messages.c.not_before.is_(None), messages.c.created_at < created_before),
+            ),
+        )
+        .order_by(messages.c.created_at)
+        .limit(limit)
+    )
+    mids = [row[0] for row in result]
+    if mids:
+        await conn.execute(
+            update(messages)
+            .where(messages.c.mid.in_(mids), messages.c.state == MessageState.QUEUED.value)
+            .values(not_before=lease_until)
+        )
+    return mids
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    mid: str
+    channel_id: int
+    source: str
+    carrier_ids: tuple[str, ...]
+
+
+async def record_submits(conn: AsyncConnection, done: Sequence[Submitted], now: datetime) -> None:
+    """Store carrier ids of accepted segments and mark their messages submitted."""
+    if not done:
+        return
+    await conn.execute(
+        insert(segments),
+        [
+            {"mid": s.mid, "number": n, "channel_id": s.channel_id, "carrier_id": cid}
+            for s in done
+            for n, cid in enumerate(s.carrier_ids, start=1)
+        ],
+    )
+    for item in done:
+        await conn.execute(
+            update(messages)
+            .where(messages.c.mid == item.mid)
+            .values(
+                state=MessageState.SUBMITTED.value,
+                channel_id=item.channel_id,
+                source=item.source,
+                submitted_at=now,
+            )
+        )
+
+
+async def find_segments(
+    conn: AsyncConnection, channel_id: int, carrier_ids: Iterable[str]
+) -> list[SegmentRow]:
+    """Segments sent on ``channel_id`` under any of ``carrier_ids``."""
+    ids = list(carrier_ids)
+    result = await conn.execute(
+        select(segments.c.mid, segments.c.number, segments.c.carrier_id, segments.c.stat).where(
+            segments.c.channel_id == channel_id, segments.c.carrier_id.in_(ids)
+        )
+    )
+    return [SegmentRow(*row) for row in result]
+
+
+async def segments_of(conn: AsyncConnection, mid: str) -> list[SegmentRow]:
+    result = await conn.execute(
+        select(segments.c.mid, segments.c.number, segments.c.carrier_id, segments.c.stat)
+        .where(segments.c.mid == mid)
+        .order_by(segments.c.number)
+    )
+    return [SegmentRow(*row) for row in result]
+
+
+async def set_segment_stats(
+    conn: AsyncConnection, channel_id: int, stats: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    """Record ``(carrier_id, stat)`` for segments that have no stat yet."""
+    for carrier_id, stat in stats:
+        await conn.execute(
+            update(segments)
+            .where(
+                segments.c.channel_id == channel_id,
+                segments.c.carrier_id == carrier_id,
+                segments.c.stat.is_(None),
+            )
+            .values(stat=stat, reported_at=now)
+        )
+
+
+async def park_orphan(
+    conn: AsyncConnection, channel_id: int, carrier_id: str, mobile: str, stat: str, now: datetime
+) -> None:
+    """Keep a report whose submit response has not been stored yet."""
+    await conn.execute(
+        insert(orphan_reports).values(
+            channel_id=channel_id, carrier_id=carrier_id, mobile=mobile, stat=stat, received_at=now
+        )
+    )
+
+
+async def take_orphans(
+    conn: AsyncConnection, channel_id: int, carrier_ids: Sequence[str]
+) -> list[OrphanReport]:
+    """Remove and return parked reports for ``carrier_ids`` on ``channel_id``."""
+    if not carrier_ids:
+        return []
+    condition = and_(
+        orphan_reports.c.channel_id == channel_id, orphan_reports.c.carrier_id.in_(carrier_ids)
+    )
+    result = await conn.execute(
+        select(
+            orphan_reports.c.carrier_id,
+            orphan_reports.c.mobile,
+            orphan_reports.c.stat,
+            orphan_reports.c.received_at,
+        ).where(condition)
+    )
+    found = [OrphanReport(*row) for row in result]
+    if found:
+        await conn.execute(delete(orphan_reports).where(condition))
+    return found
+
+
+async def expire_orphans(conn: AsyncConnection, before: datetime) -> int:
+    result = await conn.execute(delete(orphan_reports).where(orphan_reports.c.received_at < before))
+    return result.rowcount or 0
+
+
+async def overdue_submitted(conn: AsyncConnection, before: datetime, limit: int) -> list[str]:
+    """Submitted messages still without a final report since before ``before``."""
+    result = await conn.execute(
+        select(messages.c.mid)
+        .where(
+            messages.c.state == MessageState.SUBMITTED.value,
+            messages.c.submitted_at < before,
+        )
+        .limit(limit)
+    )
+    return [row[0] for row in result]

@@ -1,0 +1,264 @@
+"""The database schema, as SQLAlchemy Core tables (migrations in ``store/migrations``).
+
+Message ids (``mid``) are kept as their 16-hex-digit rendering: the 64-bit value does not
+fit PostgreSQL's signed BIGINT, and the text is what every API hands out anyway.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "accounts",
+    "api_keys",
+    "audit_log",
+    "channels",
+    "customers",
+    "idempotency",
+    "ledger",
+    "messages",
+    "metadata",
+    "number_overrides",
+    "operator_tokens",
+    "optouts",
+    "orphan_reports",
+    "replies",
+    "reports",
+    "routes",
+    "segments",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+MID = String(16)
+Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("secret_id", String(64), primary_key=True),
+    Column("secret_key", String(128), nullable=False),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False),
+    Column("account", String(32), nullable=False, unique=True),
+    # Kept as given: CMPP logins need the shared secret itself to check the MD5 digest.
+    Column("password", String(64), nullable=False),
+    Column("spid", String(16), nullable=False),
+    Column("extno", String(12), nullable=False, default=""),
+    Column("charge_type", String(16), nullable=False),
+    Column("balance", BigInteger, nullable=False, default=0),
+    Column("refund_on_failure", Boolean, nullable=False, default=False),
+    Column("state", String(16), nullable=False),
+    Column("access_type", String(8), nullable=False),
+    Column("ip_whitelist", Text, nullable=False, default=""),
+    Column("max_concurrency", Integer, nullable=False, default=0),
+    Column("template_required", Boolean, nullable=False, default=False),
+    Column("default_signature", String(32), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("protocol", String(8), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("account", String(32), nullable=False),
+    Column("password", String(64), nullable=False),
+    Column("access_code", String(21), nullable=False),
+    Column("service_id", String(10), nullable=False, default=""),
+    Column("sp_code", String(16), nullable=False, default=""),
+    Column("version", Integer),
+    Column("window", Integer, nullable=False, default=16),
+    Column("tps", Integer, nullable=False, default=0),
+    Column("long_report", String(8), nullable=False, default="all"),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("settings", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime, nullable=False),
+)
+
+routes = Table(
+    "routes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("carrier", String(8), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("channel_id", ForeignKey("channels.id"), nullable=False),
+    UniqueConstraint("account_id", "carrier", "channel_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("mid", MID, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("mobile", String(16), nullable=False),
+    Column("carrier", String(8), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("extno", String(12), nullable=False, default=""),
+    Column("segments", Integer, nullable=False),
+    Column("charged", Integer, nullable=False),
+    # queued → submitting → submitted → done; a refused number is stored as done at once.
+    Column("state", String(12), nullable=False),
+    Column("not_before", DateTime),
+    Column("channel_id", ForeignKey("channels.id")),
+    Column("source", String(21), nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("stat", String(7)),
+    Column("created_at", DateTime, nullable=False),
+    Column("submitted_at", DateTime),
+    Column("done_at", DateTime),
+    Index("ix_messages_state_not_before", "state", "not_before"),
+)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("mid", MID, ForeignKey("messages.mid"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("channel_id", ForeignKey("channels.id"), nullable=False),
+    Column("carrier_id", String(64), nullable=False),
+    Column("stat", String(7)),
+    Column("reported_at", DateTime),
+    Index("ix_segments_channel_carrier_id", "channel_id", "carrier_id"),
+    Index("ix_segments_mid", "mid"),
+)
+
+orphan_reports = Table(
+    "orphan_reports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", ForeignKey("channels.id"), nullable=False),
+    Column("carrier_id", String(64), nullable=False),
+    Column("mobile", String(21), nullable=False),
+    Column("stat", String(7), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Index("ix_orphan_reports_channel_carrier_id", "channel_id", "carrier_id"),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("mid", MID, nullable=False, unique=True),
+    Column("mobile", String(16), nullable=False),
+    Column("stat", String(7), nullable=False),
+    Column("access_code", String(21), nullable=False),
+    Column("reported_at", DateTime, nullable=False),
+    Column("pulled", Boolean, nullable=False, default=False),
+    Index("ix_reports_account_pulled", "account_id", "pulled", "id"),
+)
+
+replies = Table(
+    "replies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("mid", MID, nullable=False),
+    Column("mobile", String(21), nullable=False),
+    Column("access_code", String(21), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("pulled", Boolean, nullable=False, default=False),
+    Index("ix_replies_account_pulled", "account_id", "pulled", "id"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("delta", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("reference", String(64), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_ledger_account", "account_id", "id"),
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("response", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+number_overrides = Table(
+    "number_overrides",
+    metadata,
+    Column("mobile", String(11), primary_key=True),
+    Column("carrier", String(8), nullable=False),
+)
+
+optouts = Table(
+    "optouts",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("mobile", String(11), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+operator_tokens = Table(
+    "operator_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("detail", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime, nullable=False),
+)
