@@ -1,0 +1,231 @@
+"""The SMPP carrier client: an ESME binding to an SMSC (transceiver by default).
+
+Channel knobs in ``ChannelSettings.extra``:
+
+``bind_type``        "transceiver" (default), "transmitter" or "receiver"
+``system_type``      bind system_type (default empty); ``address_range`` likewise
+``source_ton`` / ``source_npi``   numbering of source_addr (default 0 / 1 for digits,
+                     5 / 0 for alphanumeric senders)
+``country_code``     prefixed to 11-digit mainland numbers, sent as TON 1 / NPI 1 ("86")
+``long_messages``    "udh" (default: UDH in short_message, esm_class 0x40) or "sar"
+                     (sar_* TLVs, no UDH)
+"""
+
+from __future__ import annotations
+
+import logging
+
+from duanxin.domain.encoding import decode_text
+from duanxin.domain.segments import ConcatInfo, Segment, parse_udh
+from duanxin.protocols.carrier import (
+    CarrierMO,
+    CarrierReport,
+    CarrierSessionClient,
+    ChannelSettings,
+    Inbound,
+    InboundHandler,
+    OutboundMessage,
+    SubmitOutcome,
+)
+from duanxin.protocols.core.sequence import Backoff
+from duanxin.protocols.core.state import Role
+from duanxin.protocols.smpp import pdu as p
+from duanxin.protocols.smpp.dialect import SmppDialect, response_to
+from duanxin.protocols.smpp.pdu import CommandStatus, MessageState, Pdu
+from duanxin.protocols.smpp.receipt import STAT_TEXT, parse_receipt, parse_receipt_time
+from duanxin.protocols.smpp.tlv import Tlv, TlvTag, int_tlv, tlv_int, tlv_text
+
+__all__ = ["SmppAdapter", "canonical_id", "message_body", "open_client", "sar_concat"]
+
+log = logging.getLogger(__name__)
+
+TON_UNKNOWN, TON_INTERNATIONAL, TON_ALPHANUMERIC = 0, 1, 5
+NPI_UNKNOWN, NPI_ISDN = 0, 1
+MAINLAND_NUMBER_LENGTH = 11
+SAR_REF_SIZE, SAR_COUNT_SIZE = 2, 1
+
+RETRYABLE = frozenset(
+    {
+        CommandStatus.ESME_RTHROTTLED,
+        CommandStatus.ESME_RMSGQFUL,
+        CommandStatus.ESME_RSYSERR,
+        CommandStatus.ESME_RX_T_APPN,
+    }
+)
+
+_BINDS: dict[str, type[p.Bind]] = {
+    "transmitter": p.BindTransmitter,
+    "receiver": p.BindReceiver,
+    "transceiver": p.BindTransceiver,
+}
+
+
+def canonical_id(message_id: str) -> str:
+    """The canonical carrier id: the SMSC's message_id as it wrote it, whitespace stripped.
+
+    It is the submit_sm_resp ``message_id`` on submit; on a receipt, the
+    ``receipted_message_id`` TLV, else the ``id:`` of the receipt text. Ids written in another
+    base (hex in the response, decimal in the receipt) are matched by the platform.
+    """
+    return message_id.strip()
+
+
+def message_body(pdu: p.SubmitSm | p.DeliverSm | p.DataSm) -> bytes:
+    """The user data: short_message, or the message_payload TLV when that is empty."""
+    short = b"" if isinstance(pdu, p.DataSm) else pdu.short_message
+    if short:
+        return short
+    for tlv in pdu.tlvs:
+        if tlv.tag == TlvTag.MESSAGE_PAYLOAD:
+            return tlv.value
+    return b""
+
+
+def sar_concat(tlvs: tuple[Tlv, ...]) -> ConcatInfo | None:
+    """Concatenation info from the sar_* TLVs, when all three are present."""
+    reference = tlv_int(tlvs, TlvTag.SAR_MSG_REF_NUM)
+    total = tlv_int(tlvs, TlvTag.SAR_TOTAL_SEGMENTS)
+    number = tlv_int(tlvs, TlvTag.SAR_SEGMENT_SEQNUM)
+    if reference is None or total is None or number is None:
+        return None
+    return ConcatInfo(reference, total, number)
+
+
+def _report(pdu: p.DeliverSm | p.DataSm) -> CarrierReport | None:
+    receipt = parse_receipt(message_body(pdu).decode("latin-1"))
+    message_id = tlv_text(pdu.tlvs, TlvTag.RECEIPTED_MESSAGE_ID) or (
+        receipt.message_id if receipt else None
+    )
+    if not message_id:
+        return None
+    text_stat = receipt.stat.upper() if receipt else ""
+    state = tlv_int(pdu.tlvs, TlvTag.MESSAGE_STATE)
+    if state in _STATES:
+        stat = STAT_TEXT[MessageState(state)]
+        if state != MessageState.DELIVERED and text_stat and text_stat != stat:
+            # Same failure, but the text may keep the vendor's finer code (e.g. MA:0001).
+            stat = text_stat if text_stat != STAT_TEXT[MessageState.DELIVERED] else stat
+    else:
+        stat = text_stat or STAT_TEXT[MessageState.UNKNOWN]
+    done = parse_receipt_time(receipt.done_date) if receipt else None
+    return CarrierReport(canonical_id(message_id), pdu.source_addr, stat, done)
+
+
+_STATES = frozenset(MessageState)
+
+
+def _mo(pdu: p.DeliverSm | p.DataSm) -> CarrierMO:
+    body = message_body(pdu)
+    concat: ConcatInfo | None = None
+    if pdu.esm_class & p.ESM_UDHI:
+        concat, body = parse_udh(body)
+    else:
+        concat = sar_concat(pdu.tlvs)
+    text = decode_text(body, pdu.data_coding)
+    return CarrierMO(pdu.source_addr, pdu.destination_addr, text, concat)
+
+
+class SmppAdapter:
+    """SMPP's part of a :class:`CarrierSessionClient`."""
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        self.settings = settings
+        extra = settings.extra
+        self.bind_type: str = extra.get("bind_type", "transceiver")
+        if self.bind_type not in _BINDS:
+            raise ValueError(f"bind_type must be one of {sorted(_BINDS)}")
+        self.country_code: str = extra.get("country_code", "86")
+        self.use_sar = extra.get("long_messages", "udh") == "sar"
+
+    def new_dialect(self) -> SmppDialect:
+        return SmppDialect(Role.CLIENT)
+
+    def login_request(self, settings: ChannelSettings) -> Pdu:
+        return _BINDS[self.bind_type](
+            system_id=settings.account,
+            password=settings.password,
+            system_type=settings.extra.get("system_type", ""),
+            address_range=settings.extra.get("address_range", ""),
+        )
+
+    def login_status(self, response: Pdu) -> int:
+        return response.command_status
+
+    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[Pdu]:
+        source_ton, source_npi = self._source_numbering(message.source)
+        destination = message.destination
+        if len(destination) == MAINLAND_NUMBER_LENGTH and destination.startswith("1"):
+            destination = self.country_code + destination
+        return [
+            self._submit(message, segment, source_ton, source_npi, destination)
+            for segment in segments
+        ]
+
+    def _submit(
+        self,
+        message: OutboundMessage,
+        segment: Segment,
+        source_ton: int,
+        source_npi: int,
+        destination: str,
+    ) -> Pdu:
+        esm_class = 0
+        data = segment.user_data
+        tlvs: tuple[Tlv, ...] = ()
+        if segment.has_udh and self.use_sar:
+            concat, data = parse_udh(data)
+            if concat is not None:
+                tlvs = (
+                    int_tlv(TlvTag.SAR_MSG_REF_NUM, concat.reference, SAR_REF_SIZE),
+                    int_tlv(TlvTag.SAR_TOTAL_SEGMENTS, concat.total, SAR_COUNT_SIZE),
+                    int_tlv(TlvTag.SAR_SEGMENT_SEQNUM, concat.number, SAR_COUNT_SIZE),
+                )
+        elif segment.has_udh:
+            esm_class = p.ESM_UDHI
+        return p.SubmitSm(
+            source_addr_ton=source_ton,
+            source_addr_npi=source_npi,
+            source_addr=message.source,
+            dest_addr_ton=TON_INTERNATIONAL,
+            dest_addr_npi=NPI_ISDN,
+            destination_addr=destination,
+            esm_class=esm_class,
+            registered_delivery=p.RECEIPT_ON_FINAL if message.want_report else 0,
+            data_coding=segment.coding,
+            short_message=data,
+            tlvs=tlvs,
+        )
+
+    def _source_numbering(self, source: str) -> tuple[int, int]:
+        extra = self.settings.extra
+        if source.isdigit():
+            return extra.get("source_ton", TON_UNKNOWN), extra.get("source_npi", NPI_ISDN)
+        return extra.get("source_ton", TON_ALPHANUMERIC), extra.get("source_npi", NPI_UNKNOWN)
+
+    def submit_outcome(self, response: Pdu) -> SubmitOutcome:
+        status = response.command_status
+        if status != 0 or not isinstance(response, p.SubmitSmResp):
+            return SubmitOutcome(status or CommandStatus.ESME_RUNKNOWNERR, "", status in RETRYABLE)
+        return SubmitOutcome(0, canonical_id(response.message_id))
+
+    def inbound(self, request: Pdu) -> tuple[Pdu | None, Inbound | None]:
+        if not isinstance(request, p.DeliverSm | p.DataSm):
+            # alert_notification has no response; anything else the SMSC may not send us
+            # was already refused by the dialect.
+            if request.command_id is p.CommandId.ALERT_NOTIFICATION:
+                return None, None
+            return response_to(request, CommandStatus.ESME_RINVCMDID), None
+        answer = response_to(request)
+        if request.esm_class & p.ESM_MESSAGE_TYPE_MASK == p.ESM_DELIVERY_RECEIPT:
+            report = _report(request)
+            if report is None:
+                log.warning("receipt without a message id from %s", self.settings.host)
+            return answer, report
+        return answer, _mo(request)
+
+
+def open_client(
+    settings: ChannelSettings, on_inbound: InboundHandler, *, backoff: Backoff | None = None
+) -> CarrierSessionClient[Pdu]:
+    """A reconnecting SMPP client for one channel (call ``start()`` to connect)."""
+    return CarrierSessionClient(SmppAdapter(settings), settings, on_inbound, backoff=backoff)

@@ -1,0 +1,504 @@
+"""SMPP 3.4 PDUs: command ids, status codes, field sizes and one frozen dataclass per PDU.
+
+Every PDU carries the header's ``sequence_number`` and ``command_status`` (0 in requests);
+``command_length`` and ``command_id`` follow from the class and the encoded body. Length
+fields that only describe another field (``sm_length``, ``number_of_dests``,
+``no_unsuccess``) are not stored: they are derived from the field they measure, so they can
+never disagree with it. Optional parameters are kept as an ordered tuple of :class:`Tlv`,
+unknown tags included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar
+
+from duanxin.protocols.smpp.tlv import Tlv
+
+__all__ = [
+    "AlertNotification",
+    "BindReceiver",
+    "BindReceiverResp",
+    "BindTransceiver",
+    "BindTransceiverResp",
+    "BindTransmitter",
+    "BindTransmitterResp",
+    "CancelSm",
+    "CancelSmResp",
+    "CommandId",
+    "CommandStatus",
+    "DataSm",
+    "DataSmResp",
+    "DeliverSm",
+    "DeliverSmResp",
+    "DistributionList",
+    "EnquireLink",
+    "EnquireLinkResp",
+    "GenericNack",
+    "MessageState",
+    "Outbind",
+    "Pdu",
+    "QuerySm",
+    "QuerySmResp",
+    "ReplaceSm",
+    "ReplaceSmResp",
+    "SmeAddress",
+    "SubmitMulti",
+    "SubmitMultiResp",
+    "SubmitSm",
+    "SubmitSmResp",
+    "Unbind",
+    "UnbindResp",
+    "UnsuccessSme",
+]
+
+# Sizes in bytes; a C-octet string's maximum includes its terminating NUL.
+HEADER_SIZE = 16
+SYSTEM_ID_SIZE = 16
+PASSWORD_SIZE = 9
+SYSTEM_TYPE_SIZE = 13
+ADDRESS_RANGE_SIZE = 41
+SERVICE_TYPE_SIZE = 6
+ADDRESS_SIZE = 21  # source_addr / destination_addr in submit_sm, deliver_sm, ...
+LONG_ADDRESS_SIZE = 65  # the same in data_sm and alert_notification
+TIME_SIZE = 17  # YYMMDDhhmmsstnnp + NUL
+MESSAGE_ID_SIZE = 65
+DL_NAME_SIZE = 21
+SHORT_MESSAGE_MAX = 254  # sm_length is one byte; 255 is reserved
+
+INTERFACE_VERSION_34 = 0x34
+RESPONSE_BIT = 0x80000000
+
+# esm_class (notes §6.3) and registered_delivery (§6.4)
+ESM_MESSAGE_TYPE_MASK = 0x3C
+ESM_DELIVERY_RECEIPT = 0x04
+ESM_UDHI = 0x40
+RECEIPT_MASK = 0x03
+RECEIPT_ON_FINAL = 0x01
+RECEIPT_ON_FAILURE = 0x02
+
+DEST_FLAG_SME = 1  # submit_multi destination: an SME address
+DEST_FLAG_DISTRIBUTION_LIST = 2
+
+
+class CommandId(IntEnum):
+    GENERIC_NACK = 0x80000000
+    BIND_RECEIVER = 0x00000001
+    BIND_RECEIVER_RESP = 0x80000001
+    BIND_TRANSMITTER = 0x00000002
+    BIND_TRANSMITTER_RESP = 0x80000002
+    QUERY_SM = 0x00000003
+    QUERY_SM_RESP = 0x80000003
+    SUBMIT_SM = 0x00000004
+    SUBMIT_SM_RESP = 0x80000004
+    DELIVER_SM = 0x00000005
+    DELIVER_SM_RESP = 0x80000005
+    UNBIND = 0x00000006
+    UNBIND_RESP = 0x80000006
+    REPLACE_SM = 0x00000007
+    REPLACE_SM_RESP = 0x80000007
+    CANCEL_SM = 0x00000008
+    CANCEL_SM_RESP = 0x80000008
+    BIND_TRANSCEIVER = 0x00000009
+    BIND_TRANSCEIVER_RESP = 0x80000009
+    OUTBIND = 0x0000000B
+    ENQUIRE_LINK = 0x00000015
+    ENQUIRE_LINK_RESP = 0x80000015
+    SUBMIT_MULTI = 0x00000021
+    SUBMIT_MULTI_RESP = 0x80000021
+    ALERT_NOTIFICATION = 0x00000102
+    DATA_SM = 0x00000103
+    DATA_SM_RESP = 0x80000103
+
+
+class CommandStatus(IntEnum):
+    ESME_ROK = 0x00000000
+    ESME_RINVMSGLEN = 0x00000001
+    ESME_RINVCMDLEN = 0x00000002
+    ESME_RINVCMDID = 0x00000003
+    ESME_RINVBNDSTS = 0x00000004
+    ESME_RALYBND = 0x00000005
+    ESME_RINVPRTFLG = 0x00000006
+    ESME_RINVREGDLVFLG = 0x00000007
+    ESME_RSYSERR = 0x00000008
+    ESME_RINVSRCADR = 0x0000000A
+    ESME_RINVDSTADR = 0x0000000B
+    ESME_RINVMSGID = 0x0000000C
+    ESME_RBINDFAIL = 0x0000000D
+    ESME_RINVPASWD = 0x0000000E
+    ESME_RINVSYSID = 0x0000000F
+    ESME_RCANCELFAIL = 0x00000011
+    ESME_RREPLACEFAIL = 0x00000013
+    ESME_RMSGQFUL = 0x00000014
+    ESME_RINVSERTYP = 0x00000015
+    ESME_RINVNUMDESTS = 0x00000033
+    ESME_RINVDLNAME = 0x00000034
+    ESME_RINVDESTFLAG = 0x00000040
+    ESME_RINVSUBREP = 0x00000042
+    ESME_RINVESMCLASS = 0x00000043
+    ESME_RCNTSUBDL = 0x00000044
+    ESME_RSUBMITFAIL = 0x00000045
+    ESME_RINVSRCTON = 0x00000048
+    ESME_RINVSRCNPI = 0x00000049
+    ESME_RINVDSTTON = 0x00000050
+    ESME_RINVDSTNPI = 0x00000051
+    ESME_RINVSYSTYP = 0x00000053
+    ESME_RINVREPFLAG = 0x00000054
+    ESME_RINVNUMMSGS = 0x00000055
+    ESME_RTHROTTLED = 0x00000058
+    ESME_RINVSCHED = 0x00000061
+    ESME_RINVEXPIRY = 0x00000062
+    ESME_RINVDFTMSGID = 0x00000063
+    ESME_RX_T_APPN = 0x00000064
+    ESME_RX_P_APPN = 0x00000065
+    ESME_RX_R_APPN = 0x00000066
+    ESME_RQUERYFAIL = 0x00000067
+    ESME_RINVOPTPARSTREAM = 0x000000C0
+    ESME_ROPTPARNOTALLWD = 0x000000C1
+    ESME_RINVPARLEN = 0x000000C2
+    ESME_RMISSINGOPTPARAM = 0x000000C3
+    ESME_RINVOPTPARAMVAL = 0x000000C4
+    ESME_RDELIVERYFAILURE = 0x000000FE
+    ESME_RUNKNOWNERR = 0x000000FF
+
+
+class MessageState(IntEnum):
+    """The message_state field / TLV (notes §7.3)."""
+
+    ENROUTE = 1
+    DELIVERED = 2
+    EXPIRED = 3
+    DELETED = 4
+    UNDELIVERABLE = 5
+    ACCEPTED = 6
+    UNKNOWN = 7
+    REJECTED = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Header:
+    sequence_number: int = 0
+    command_status: int = 0
+
+
+# ------------------------------------------------------------------ header only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenericNack(_Header):
+    command_id: ClassVar[CommandId] = CommandId.GENERIC_NACK
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unbind(_Header):
+    command_id: ClassVar[CommandId] = CommandId.UNBIND
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnbindResp(_Header):
+    command_id: ClassVar[CommandId] = CommandId.UNBIND_RESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnquireLink(_Header):
+    command_id: ClassVar[CommandId] = CommandId.ENQUIRE_LINK
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnquireLinkResp(_Header):
+    command_id: ClassVar[CommandId] = CommandId.ENQUIRE_LINK_RESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelSmResp(_Header):
+    command_id: ClassVar[CommandId] = CommandId.CANCEL_SM_RESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplaceSmResp(_Header):
+    command_id: ClassVar[CommandId] = CommandId.REPLACE_SM_RESP
+
+
+# ------------------------------------------------------------------------ binds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _BindBody(_Header):
+    system_id: str = ""
+    password: str = ""
+    system_type: str = ""
+    interface_version: int = INTERFACE_VERSION_34
+    addr_ton: int = 0
+    addr_npi: int = 0
+    address_range: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindTransmitter(_BindBody):
+    command_id: ClassVar[CommandId] = CommandId.BIND_TRANSMITTER
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindReceiver(_BindBody):
+    command_id: ClassVar[CommandId] = CommandId.BIND_RECEIVER
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindTransceiver(_BindBody):
+    command_id: ClassVar[CommandId] = CommandId.BIND_TRANSCEIVER
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _BindRespBody(_Header):
+    system_id: str = ""
+    tlvs: tuple[Tlv, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindTransmitterResp(_BindRespBody):
+    command_id: ClassVar[CommandId] = CommandId.BIND_TRANSMITTER_RESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindReceiverResp(_BindRespBody):
+    command_id: ClassVar[CommandId] = CommandId.BIND_RECEIVER_RESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindTransceiverResp(_BindRespBody):
+    command_id: ClassVar[CommandId] = CommandId.BIND_TRANSCEIVER_RESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outbind(_Header):
+    command_id: ClassVar[CommandId] = CommandId.OUTBIND
+    system_id: str = ""
+    password: str = ""
+
+
+# --------------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ShortMessageBody(_Header):
+    service_type: str = ""
+    source_addr_ton: int = 0
+    source_addr_npi: int = 0
+    source_addr: str = ""
+    dest_addr_ton: int = 0
+    dest_addr_npi: int = 0
+    destination_addr: str = ""
+    esm_class: int = 0
+    protocol_id: int = 0
+    priority_flag: int = 0
+    schedule_delivery_time: str = ""
+    validity_period: str = ""
+    registered_delivery: int = 0
+    replace_if_present_flag: int = 0
+    data_coding: int = 0
+    sm_default_msg_id: int = 0
+    short_message: bytes = b""
+    tlvs: tuple[Tlv, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitSm(_ShortMessageBody):
+    command_id: ClassVar[CommandId] = CommandId.SUBMIT_SM
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverSm(_ShortMessageBody):
+    """An MO message, or a delivery receipt when ``esm_class & 0x3C == 0x04``."""
+
+    command_id: ClassVar[CommandId] = CommandId.DELIVER_SM
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _MessageIdResp(_Header):
+    message_id: str = ""
+    tlvs: tuple[Tlv, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitSmResp(_MessageIdResp):
+    command_id: ClassVar[CommandId] = CommandId.SUBMIT_SM_RESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverSmResp(_MessageIdResp):
+    command_id: ClassVar[CommandId] = CommandId.DELIVER_SM_RESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataSmResp(_MessageIdResp):
+    command_id: ClassVar[CommandId] = CommandId.DATA_SM_RESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataSm(_Header):
+    command_id: ClassVar[CommandId] = CommandId.DATA_SM
+    service_type: str = ""
+    source_addr_ton: int = 0
+    source_addr_npi: int = 0
+    source_addr: str = ""
+    dest_addr_ton: int = 0
+    dest_addr_npi: int = 0
+    destination_addr: str = ""
+    esm_class: int = 0
+    registered_delivery: int = 0
+    data_coding: int = 0
+    tlvs: tuple[Tlv, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuerySm(_Header):
+    command_id: ClassVar[CommandId] = CommandId.QUERY_SM
+    message_id: str = ""
+    source_addr_ton: int = 0
+    source_addr_npi: int = 0
+    source_addr: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuerySmResp(_Header):
+    command_id: ClassVar[CommandId] = CommandId.QUERY_SM_RESP
+    message_id: str = ""
+    final_date: str = ""
+    message_state: int = 0
+    error_code: int = 0
+    tlvs: tuple[Tlv, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelSm(_Header):
+    command_id: ClassVar[CommandId] = CommandId.CANCEL_SM
+    service_type: str = ""
+    message_id: str = ""
+    source_addr_ton: int = 0
+    source_addr_npi: int = 0
+    source_addr: str = ""
+    dest_addr_ton: int = 0
+    dest_addr_npi: int = 0
+    destination_addr: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplaceSm(_Header):
+    command_id: ClassVar[CommandId] = CommandId.REPLACE_SM
+    message_id: str = ""
+    source_addr_ton: int = 0
+    source_addr_npi: int = 0
+    source_addr: str = ""
+    schedule_delivery_time: str = ""
+    validity_period: str = ""
+    registered_delivery: int = 0
+    sm_default_msg_id: int = 0
+    short_message: bytes = b""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmeAddress:
+    """One submit_multi destination (dest_flag 1)."""
+
+    dest_addr_ton: int = 0
+    dest_addr_npi: int = 0
+    destination_addr: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DistributionList:
+    """One submit_multi destination (dest_flag 2): a list kept by the SMSC."""
+
+    dl_name: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsuccessSme:
+    """A submit_multi destination the SMSC refused."""
+
+    dest_addr_ton: int = 0
+    dest_addr_npi: int = 0
+    destination_addr: str = ""
+    error_status_code: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitMulti(_Header):
+    command_id: ClassVar[CommandId] = CommandId.SUBMIT_MULTI
+    service_type: str = ""
+    source_addr_ton: int = 0
+    source_addr_npi: int = 0
+    source_addr: str = ""
+    dest_addresses: tuple[SmeAddress | DistributionList, ...] = ()
+    esm_class: int = 0
+    protocol_id: int = 0
+    priority_flag: int = 0
+    schedule_delivery_time: str = ""
+    validity_period: str = ""
+    registered_delivery: int = 0
+    replace_if_present_flag: int = 0
+    data_coding: int = 0
+    sm_default_msg_id: int = 0
+    short_message: bytes = b""
+    tlvs: tuple[Tlv, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitMultiResp(_Header):
+    command_id: ClassVar[CommandId] = CommandId.SUBMIT_MULTI_RESP
+    message_id: str = ""
+    unsuccess_smes: tuple[UnsuccessSme, ...] = ()
+    tlvs: tuple[Tlv, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertNotification(_Header):
+    command_id: ClassVar[CommandId] = CommandId.ALERT_NOTIFICATION
+    source_addr_ton: int = 0
+    source_addr_npi: int = 0
+    source_addr: str = ""
+    esme_addr_ton: int = 0
+    esme_addr_npi: int = 0
+    esme_addr: str = ""
+    tlvs: tuple[Tlv, ...] = ()
+
+
+Pdu = (
+    GenericNack
+    | BindTransmitter
+    | BindTransmitterResp
+    | BindReceiver
+    | BindReceiverResp
+    | BindTransceiver
+    | BindTransceiverResp
+    | Outbind
+    | QuerySm
+    | QuerySmResp
+    | SubmitSm
+    | SubmitSmResp
+    | DeliverSm
+    | DeliverSmResp
+    | Unbind
+    | UnbindResp
+    | ReplaceSm
+    | ReplaceSmResp
+    | CancelSm
+    | CancelSmResp
+    | EnquireLink
+    | EnquireLinkResp
+    | SubmitMulti
+    | SubmitMultiResp
+    | AlertNotification
+    | DataSm
+    | DataSmResp
+)
+
+Bind = BindTransmitter | BindReceiver | BindTransceiver
+BindResp = BindTransmitterResp | BindReceiverResp | BindTransceiverResp
+
+BIND_RESPONSE: dict[CommandId, type[BindResp]] = {
+    CommandId.BIND_TRANSMITTER: BindTransmitterResp,
+    CommandId.BIND_RECEIVER: BindReceiverResp,
+    CommandId.BIND_TRANSCEIVER: BindTransceiverResp,
+}
