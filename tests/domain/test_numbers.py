@@ -60,7 +60,6 @@ def test_carrier_of_each_segment(number: str, expected: Carrier) -> None:
 
 def test_carrier_values_and_default_routing() -> None:
     assert [c.value for c in Carrier] == ["cmcc", "cucc", "ctcc", "cbn"]
-    assert Carrier.BROADCAST is Carrier.BROADNET
     assert Carrier("cbn").routes_as() is Carrier.MOBILE
     for c in (M, U, T):
         assert c.routes_as() is c

@@ -55,7 +55,6 @@ class Carrier(StrEnum):
     UNICOM = "cucc"  # China Unicom 中国联通
     TELECOM = "ctcc"  # China Telecom 中国电信
     BROADNET = "cbn"  # China Broadnet 中国广电 (192)
-    BROADCAST = "cbn"  # alias of BROADNET
 
     def routes_as(self) -> Carrier:
         """The network whose channels carry this carrier's messages by default."""

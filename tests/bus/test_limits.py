@@ -1,0 +1,209 @@
+"""Sliding-window rate limits, the same tests against the in-process and the Redis backends."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from duanxin.bus.keys import Keys
+from duanxin.bus.limits import (
+    MemoryLimiter,
+    RateLimiter,
+    RedisLimiter,
+    open_limiter,
+)
+
+REDIS_URL = os.environ.get("DUANXIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+T0 = 1_700_000_000.0  # a wall-clock-like time, to exercise float precision at the edges
+VERIFY_CODE = [(1, 60.0), (5, 3600.0), (10, 86400.0)]
+
+
+class Limiters:
+    """Factory for limiters sharing one backend (several "processes" for Redis)."""
+
+    def __init__(self, kind: str, prefix: str) -> None:
+        self.kind, self.prefix = kind, prefix
+        self.made: list[RateLimiter] = []
+        self._memory = MemoryLimiter()
+
+    def new(self) -> RateLimiter:
+        if self.kind == "memory":
+            return self._memory
+        limiter = RedisLimiter(REDIS_URL, prefix=self.prefix)
+        self.made.append(limiter)
+        return limiter
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def limiters(request: pytest.FixtureRequest) -> AsyncIterator[Limiters]:
+    prefix = f"duanxin-test:{uuid.uuid4().hex}:"
+    if request.param == "memory":
+        yield Limiters("memory", prefix)
+        return
+    admin = Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        await admin.ping()
+    except OSError as exc:
+        await admin.aclose()
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    made = Limiters("redis", prefix)
+    try:
+        yield made
+    finally:
+        for limiter in made.made:
+            await limiter.close()
+        keys = [k async for k in admin.scan_iter(match=Keys(prefix).pattern())]
+        if keys:
+            await admin.delete(*keys)
+        await admin.aclose()
+
+
+@pytest.fixture
+def limiter(limiters: Limiters) -> RateLimiter:
+    return limiters.new()
+
+
+async def test_window_edge(limiter: RateLimiter) -> None:
+    assert await limiter.hit("n:13800138000", [(1, 60.0)], T0)
+    assert not await limiter.hit("n:13800138000", [(1, 60.0)], T0 + 59.999)
+    assert await limiter.hit("n:13800138000", [(1, 60.0)], T0 + 60)
+    assert not await limiter.hit("n:13800138000", [(1, 60.0)], T0 + 60)
+
+
+async def test_count_within_window(limiter: RateLimiter) -> None:
+    results = [await limiter.hit("tps", [(3, 1.0)], T0 + i * 0.1) for i in range(10)]
+    assert results == [True] * 3 + [False] * 7
+    assert await limiter.hit("tps", [(3, 1.0)], T0 + 1.0)  # the hit at T0 left the window
+    assert not await limiter.hit("tps", [(3, 1.0)], T0 + 1.05)
+    assert await limiter.hit("tps", [(3, 1.0)], T0 + 1.1)
+
+
+async def test_refused_hits_are_not_counted(limiter: RateLimiter) -> None:
+    assert await limiter.hit("k", [(2, 10.0)], T0)
+    assert await limiter.hit("k", [(2, 10.0)], T0 + 1)
+    for i in range(50):
+        assert not await limiter.hit("k", [(2, 10.0)], T0 + 2 + i * 0.1)
+    # Had the refusals been recorded, the window would still be full.
+    assert await limiter.hit("k", [(2, 10.0)], T0 + 10)
+    assert not await limiter.hit("k", [(2, 10.0)], T0 + 10.5)
+    assert await limiter.hit("k", [(2, 10.0)], T0 + 11)
+
+
+async def test_verification_code_defaults_over_a_day(limiter: RateLimiter) -> None:
+    allowed = [t for t in range(0, 86400, 30) if await limiter.hit("vc", VERIFY_CODE, T0 + t)]
+    # 1/minute, then 5/hour: hours 0 and 1 give 5 each, and the day cap of 10 stops the rest
+    assert allowed == [0, 60, 120, 180, 240, 3600, 3660, 3720, 3780, 3840]
+
+
+async def test_keys_are_independent(limiter: RateLimiter) -> None:
+    assert await limiter.hit("a", [(1, 60.0)], T0)
+    assert await limiter.hit("b", [(1, 60.0)], T0)
+    assert not await limiter.hit("a", [(1, 60.0)], T0 + 1)
+
+
+async def test_zero_count_always_refuses(limiter: RateLimiter) -> None:
+    assert not await limiter.hit("blocked", [(0, 60.0)], T0)
+
+
+@pytest.mark.parametrize("limits", [[], [(1, 0.0)], [(1, -1.0)], [(-1, 1.0)], [(1, float("inf"))]])
+async def test_invalid_limits_are_rejected(
+    limiter: RateLimiter, limits: Sequence[tuple[int, float]]
+) -> None:
+    with pytest.raises(ValueError):
+        await limiter.hit("k", limits, T0)
+
+
+async def test_concurrent_hits_never_exceed_the_limit(limiters: Limiters) -> None:
+    processes = [limiters.new() for _ in range(4)]
+    results = await asyncio.gather(
+        *(processes[i % 4].hit("hot", [(7, 60.0), (100, 3600.0)], T0) for i in range(60))
+    )
+    assert sum(results) == 7
+
+
+async def test_agrees_with_a_reference_on_a_random_trace(limiter: RateLimiter) -> None:
+    rnd = random.Random(7)
+    limits = [(3, 10.0), (5, 60.0)]
+    model: dict[str, list[float]] = {}
+    now = T0
+    for _ in range(400):
+        now += rnd.choice([0.0, 0.5, 1.0, 2.5, 10.0, 30.0])
+        key = rnd.choice("abc")
+        assert await limiter.hit(key, limits, now) == _reference_hit(model, key, limits, now)
+
+
+def _reference_hit(
+    model: dict[str, list[float]], key: str, limits: Sequence[tuple[int, float]], now: float
+) -> bool:
+    times = model.setdefault(key, [])
+    if any(sum(t > now - w for t in times) >= c for c, w in limits):
+        return False
+    times.append(now)
+    return True
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("xy"), st.floats(0, 200, allow_nan=False)),
+        max_size=60,
+    ),
+    st.lists(
+        st.tuples(st.integers(0, 4), st.sampled_from([1.0, 7.5, 60.0])), min_size=1, max_size=3
+    ),
+)
+def test_memory_limiter_matches_reference(
+    hits: list[tuple[str, float]], limits: list[tuple[int, float]]
+) -> None:
+    async def run() -> None:
+        limiter = MemoryLimiter()
+        model: dict[str, list[float]] = {}
+        for key, offset in sorted(hits, key=lambda kv: kv[1]):
+            now = T0 + offset
+            assert await limiter.hit(key, limits, now) == _reference_hit(model, key, limits, now)
+
+    asyncio.run(run())
+
+
+async def test_memory_limiter_forgets_idle_keys() -> None:
+    limiter = MemoryLimiter()
+    for i in range(1000):
+        assert await limiter.hit(f"n:{i}", [(1, 60.0)], T0)
+    for i in range(2000):
+        await limiter.hit("busy", [(10**6, 1.0)], T0 + 61 + i * 0.001)
+    assert set(limiter._hits) == {"busy"}
+
+
+@pytest.mark.redis
+async def test_redis_key_expires_with_the_longest_window() -> None:
+    keys = Keys(f"duanxin-test:{uuid.uuid4().hex}:")
+    limiter = RedisLimiter(REDIS_URL, prefix=keys.prefix)
+    admin = Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        assert await limiter.hit("exp", [(1, 60.0), (5, 3600.0)], T0)
+        ttl = await admin.pttl(keys.limit("exp"))
+        assert 3_590_000 < ttl <= 3_600_000
+    finally:
+        await admin.delete(keys.limit("exp"))
+        await admin.aclose()
+        await limiter.close()
+
+
+async def test_open_limiter() -> None:
+    for url in (None, "memory://"):
+        limiter = open_limiter(url)
+        assert isinstance(limiter, MemoryLimiter)
+        await limiter.close()
+    limiter = open_limiter("redis://127.0.0.1:6379/0", prefix="x:")
+    assert isinstance(limiter, RedisLimiter)
+    await limiter.close()
+    with pytest.raises(ValueError, match="unsupported"):
+        open_limiter("memcached://localhost")
