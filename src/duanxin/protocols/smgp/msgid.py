@@ -27,7 +27,7 @@ def canonical_id(msg_id: bytes) -> str:
     return msg_id.hex()
 
 
-def smgw_code(node_id: int, *, unit: int = 0) -> str:
+def smgw_code(node_id: int, *, unit: int = 1) -> str:
     """A 6-digit SMGW code for a node: area code (3 digits) + device type ``06`` + unit."""
     return f"{node_id % _AREA_CODES:03d}{SMGW_DEVICE_TYPE}{unit % 10}"
 
