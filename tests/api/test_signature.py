@@ -174,7 +174,7 @@ def test_naive_now_is_utc() -> None:
 
 def test_unknown_secret_id_refused() -> None:
     with pytest.raises(SignatureError) as info:
-        verify_request(sample_headers(), {}.get, NOW, DEFAULT_WINDOW)
+        verify_request(sample_headers(), lambda _id: None, NOW, DEFAULT_WINDOW)
     assert info.value.fault is SignatureFault.UNKNOWN_ID
     assert str(info.value) == "unknown SecretId"
 
