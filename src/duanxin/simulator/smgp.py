@@ -84,7 +84,8 @@ class SmgpSimulator:
     """An SMGW: implements :class:`duanxin.simulator.core.SimulatorServer`.
 
     ``response_gate`` holds Submit_Resps back while cleared (tests use it to fill the
-    client's window); ``max_in_flight`` is the most unanswered submits one connection had.
+    client's window); ``max_in_flight`` is the most unanswered submits one connection had;
+    ``logins`` counts accepted logins.
     """
 
     def __init__(self, config: SimulatorConfig) -> None:
@@ -93,6 +94,7 @@ class SmgpSimulator:
         self.response_gate = asyncio.Event()
         self.response_gate.set()
         self.max_in_flight = 0
+        self.logins = 0
         self._ids = MsgIdGenerator(smgw_code(config.node_id))
         self._links: list[_Link] = []
         self._server: asyncio.Server | None = None
@@ -177,6 +179,7 @@ class SmgpSimulator:
         secret = self.config.password or ""
         status = self._login_status(login, secret)
         if status == SmgpStatus.OK:
+            self.logins += 1
             link.login_mode = login.login_mode
             link.throttle = self.behaviour.new_throttle(asyncio.get_running_loop().time())
         elif self.config.verbose:
