@@ -1,0 +1,488 @@
+"""The ``duanxin`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from duanxin.config import Settings
+from duanxin.domain.accounts import AccessType
+from duanxin.domain.billing import ChargeType
+from duanxin.domain.reports import LongReport
+from duanxin.service import admin
+from duanxin.service.platform import Platform
+from duanxin.store.engine import migrate
+
+__all__ = ["app", "main"]
+
+T = TypeVar("T")
+app = typer.Typer(help="duanxin: an SMS platform.", no_args_is_help=True, add_completion=False)
+account_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
+channel_app = typer.Typer(help="Carrier channels and routes.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (not tests).", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+app.add_typer(channel_app, name="channel")
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database-url", help="Default: DUANXIN_DATABASE_URL or SQLite.")
+]
+
+
+def _settings(database_url: str | None = None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if database_url:
+        values["database_url"] = database_url
+    return Settings(**values)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def _with_platform(settings: Settings, action: Callable[[Platform], Awaitable[T]]) -> T:
+    async def run() -> T:
+        await asyncio.to_thread(migrate, settings.database_url)
+        platform = Platform.open(settings)
+        try:
+            return await action(platform)
+        finally:
+            await platform.close()
+
+    try:
+        return asyncio.run(run())
+    except (LookupError, ValueError) as error:
+        raise _fail(str(error)) from None
+
+
+def _run(coroutine: Awaitable[None]) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(coroutine)  # type: ignore[arg-type]
+    except ImportError:
+        asyncio.run(coroutine)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        pass
+
+
+# ----------------------------------------------------------------- platform
+
+
+@app.command()
+def init(database_url: DatabaseOption = None) -> None:
+    """Create or upgrade the database and print a new operator token."""
+    settings = _settings(database_url)
+    token = _with_platform(settings, admin.create_operator_token)
+    console.print(f"database ready: {settings.database_url}")
+    console.print(f"operator token (shown once): {token}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="HTTP address.")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port.")] = None,
+    database_url: DatabaseOption = None,
+    bus_url: Annotated[str | None, typer.Option(help="memory:// or redis://...")] = None,
+    role: Annotated[str | None, typer.Option(help="all, api or worker.")] = None,
+) -> None:
+    """Run the platform: HTTP API, delivery workers, sweeper."""
+    from duanxin.runtime import running_platform
+
+    settings = _settings(database_url, host=host, port=port, bus_url=bus_url, role=role)
+
+    async def run() -> None:
+        async with running_platform(settings) as running:
+            console.print(f"duanxin serving on {running.url} (role {settings.role})")
+            await asyncio.Event().wait()
+
+    _run(run())
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address for the API and simulators.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8080,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(
+        "demo-data"
+    ),
+) -> None:
+    """Start everything with simulated carriers and print how to send a first SMS."""
+    from duanxin.demo import DemoFacts, run_demo
+
+    def announce(facts: DemoFacts) -> None:
+        _print_demo(facts, data_dir)
+
+    logging.basicConfig(level=logging.WARNING)
+    _run(run_demo(host, port, data_dir, announce=announce))
+
+
+def _print_demo(facts: Any, data_dir: Path) -> None:
+    console.print("[bold green]duanxin demo is running[/bold green]", highlight=False)
+    console.print(f"API:        {facts.url}", highlight=False)
+    console.print(f"SecretId:   {facts.secret_id}", highlight=False)
+    console.print(f"SecretKey:  {facts.secret_key}", highlight=False)
+    console.print(f"account:    {facts.account}   password: {facts.password}", highlight=False)
+    console.print(f"facts in:   {data_dir / 'demo.json'}", highlight=False)
+    console.print("\nSend an SMS (signed request, as the published samples do):", highlight=False)
+    console.print(
+        f"  duanxin send --url {facts.url} --secret-id {facts.secret_id} "
+        f"--secret-key {facts.secret_key} --account {facts.account} "
+        f"--password {facts.password} 13800138000 '您的验证码是1234'",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print("\nOr with curl:", highlight=False)
+    console.print(_curl_example(facts), highlight=False, soft_wrap=True)
+    console.print("\nOr in Python:", highlight=False)
+    console.print(
+        "  from duanxin.client import Client\n"
+        f"  c = Client({facts.url!r}, {facts.secret_id!r}, {facts.secret_key!r}, "
+        f"{facts.account!r}, {facts.password!r})\n"
+        "  print(c.send('13800138000', '您的验证码是1234'))\n"
+        "  print(c.reports())",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _curl_example(facts: Any) -> str:
+    return (
+        "  D=$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S GMT'); "
+        f"S=$(printf 'x-date: %s\\nx-source: market' \"$D\" | openssl dgst -sha1 -hmac "
+        f"'{facts.secret_key}' -binary | base64); "
+        f"curl -s {facts.url}/smssend -H \"X-Date: $D\" -H 'X-Source: market' "
+        f'-H "Authorization: hmac id=\\"{facts.secret_id}\\", algorithm=\\"hmac-sha1\\", '
+        f'headers=\\"x-date x-source\\", signature=\\"$S\\"" '
+        f"--data-urlencode account={facts.account} --data-urlencode password={facts.password} "
+        "--data-urlencode mobile=13800138000 --data-urlencode 'content=您的验证码是1234'"
+    )
+
+
+@app.command()
+def send(
+    mobiles: Annotated[str, typer.Argument(help="Comma-separated numbers.")],
+    content: Annotated[str, typer.Argument(help="Text to send.")],
+    url: Annotated[str, typer.Option(help="API base URL.")] = "http://127.0.0.1:8080",
+    secret_id: Annotated[str, typer.Option(envvar="DUANXIN_SECRET_ID")] = "",
+    secret_key: Annotated[str, typer.Option(envvar="DUANXIN_SECRET_KEY")] = "",
+    account: Annotated[str, typer.Option(envvar="DUANXIN_ACCOUNT")] = "",
+    password: Annotated[str, typer.Option(envvar="DUANXIN_PASSWORD")] = "",
+    extno: Annotated[str | None, typer.Option(help="Extension number.")] = None,
+) -> None:
+    """Send an SMS through the HTTP API with a signed request; print the response."""
+    from duanxin.client import AuthenticationError, Client
+
+    if not (secret_id and secret_key and account and password):
+        raise _fail("--secret-id, --secret-key, --account and --password are required")
+    client = Client(url, secret_id, secret_key, account, password)
+    try:
+        result = client.send(mobiles, content, extno=extno)
+    except AuthenticationError as error:
+        raise _fail(f"signature refused: {error}") from None
+    except OSError as error:
+        raise _fail(f"cannot reach {url}: {error}") from None
+    console.print(result, highlight=False)
+    if result.status != 0:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def simulate(
+    protocol: Annotated[str, typer.Argument(help="cmpp, sgip, smgp, smpp or all.")],
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="0: any free port; with 'all', the first of four.")] = 0,
+    account: Annotated[str | None, typer.Option(help="Accept only this account.")] = None,
+    password: Annotated[str | None, typer.Option(help="Its password.")] = None,
+    report_delay: Annotated[float, typer.Option(help="Seconds before a report.")] = 1.0,
+    fail_ratio: Annotated[float, typer.Option(help="Share of reports that fail.")] = 0.0,
+    tps: Annotated[float | None, typer.Option(help="Per-connection submit limit.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print traffic.")] = False,
+) -> None:
+    """Run carrier simulators in the foreground."""
+    from duanxin.simulator.core import SimulatorConfig
+    from duanxin.simulator.registry import PROTOCOLS, create_simulator
+
+    names = list(PROTOCOLS) if protocol == "all" else [protocol]
+    if any(name not in PROTOCOLS for name in names):
+        raise _fail(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)} or all")
+    if (account is None) != (password is None):
+        raise _fail("--account and --password go together")
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    async def run() -> None:
+        running = []
+        for index, name in enumerate(names):
+            config = SimulatorConfig(
+                host=host,
+                port=port + index if port else 0,
+                account=account,
+                password=password,
+                report_delay=report_delay,
+                fail_ratio=fail_ratio,
+                tps=tps,
+                verbose=verbose,
+            )
+            simulator = create_simulator(name, config)
+            await simulator.start()
+            running.append(simulator)
+            console.print(f"{name} simulator listening on {host}:{simulator.port}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for simulator in running:
+                await simulator.stop()
+
+    try:
+        _run(run())
+    except OSError as error:
+        raise _fail(str(error)) from None
+
+
+# ------------------------------------------------------------------ accounts
+
+
+@account_app.command("create")
+def account_create(
+    account: Annotated[str, typer.Argument()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    customer: Annotated[str, typer.Option(help="Customer name (created if new).")],
+    spid: Annotated[str, typer.Option(help="SP code shown in reports.")] = "000000",
+    extno: Annotated[str, typer.Option(help="The account's own extension.")] = "",
+    charge_type: Annotated[ChargeType, typer.Option()] = ChargeType.PRECHARGE,
+    access_type: Annotated[AccessType, typer.Option()] = AccessType.HTTP,
+    default_signature: Annotated[str, typer.Option()] = "",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create an account (and its customer and API key if the customer is new)."""
+
+    async def action(platform: Platform) -> None:
+        customer_id, key = await _customer(platform, customer)
+        await admin.create_account(
+            platform,
+            customer_id,
+            admin.AccountSpec(
+                account=account,
+                password=password,
+                spid=spid,
+                extno=extno,
+                charge_type=charge_type,
+                access_type=access_type,
+                default_signature=default_signature,
+            ),
+        )
+        console.print(f"account {account} created for customer {customer}")
+        if key is not None:
+            console.print(f"SecretId:  {key.secret_id}\nSecretKey: {key.secret_key} (shown once)")
+
+    _with_platform(_settings(database_url), action)
+
+
+async def _customer(platform: Platform, name: str) -> tuple[int, admin.ApiKey | None]:
+    from sqlalchemy import select
+
+    from duanxin.store.tables import customers
+
+    async with platform.engine.connect() as conn:
+        row = (await conn.execute(select(customers.c.id).where(customers.c.name == name))).first()
+    if row is not None:
+        return int(row[0]), None
+    customer_id = await admin.create_customer(platform, name)
+    return customer_id, await admin.issue_api_key(platform, customer_id)
+
+
+@account_app.command("list")
+def account_list(database_url: DatabaseOption = None) -> None:
+    """List accounts."""
+
+    async def action(platform: Platform) -> None:
+        from duanxin.store.accounts import list_accounts
+
+        async with platform.engine.connect() as conn:
+            rows = await list_accounts(conn)
+        table = Table("account", "spid", "state", "charge", "balance", "access")
+        for a in rows:
+            table.add_row(a.account, a.spid, a.state, a.charge_type, str(a.balance), a.access_type)
+        console.print(table)
+
+    _with_platform(_settings(database_url), action)
+
+
+@account_app.command("show")
+def account_show(account: str, database_url: DatabaseOption = None) -> None:
+    """Show one account's settings (password hidden)."""
+
+    async def action(platform: Platform) -> None:
+        from duanxin.store.accounts import find_account
+
+        async with platform.engine.connect() as conn:
+            found = await find_account(conn, account)
+        if found is None:
+            raise LookupError(f"no account {account!r}")
+        shown = {k: v for k, v in found.__class__.__dataclass_fields__.items() if k != "password"}
+        console.print_json(json.dumps({k: getattr(found, k) for k in shown}, default=str))
+
+    _with_platform(_settings(database_url), action)
+
+
+@account_app.command("recharge")
+def account_recharge(account: str, amount: int, database_url: DatabaseOption = None) -> None:
+    """Add units to an account's balance (negative to deduct)."""
+    balance = _with_platform(
+        _settings(database_url), lambda p: admin.recharge(p, account, amount, actor="cli")
+    )
+    console.print(f"{account}: balance {balance}")
+
+
+def _set_state(account: str, state: str, database_url: str | None) -> None:
+    _with_platform(
+        _settings(database_url),
+        lambda p: admin.set_account(p, account, {"state": state}, actor="cli"),
+    )
+    console.print(f"{account}: {state}")
+
+
+@account_app.command("disable")
+def account_disable(account: str, database_url: DatabaseOption = None) -> None:
+    """Disable an account (its requests get status 7)."""
+    _set_state(account, "disabled", database_url)
+
+
+@account_app.command("enable")
+def account_enable(account: str, database_url: DatabaseOption = None) -> None:
+    """Enable an account again."""
+    _set_state(account, "active", database_url)
+
+
+@account_app.command("set")
+def account_set(
+    account: str,
+    settings: Annotated[list[str], typer.Argument(help="field=value pairs")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Change account fields, e.g. `refund_on_failure=true max_concurrency=5`."""
+    changes: dict[str, Any] = {}
+    for pair in settings:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise _fail(f"expected field=value, got {pair!r}")
+        changes[name] = _coerce(value)
+    _with_platform(
+        _settings(database_url), lambda p: admin.set_account(p, account, changes, actor="cli")
+    )
+    console.print(f"{account}: updated {', '.join(changes)}")
+
+
+def _coerce(value: str) -> Any:
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+# ------------------------------------------------------------------ channels
+
+
+@channel_app.command("add")
+def channel_add(
+    name: str,
+    protocol: Annotated[str, typer.Option(help="cmpp, sgip, smgp or smpp.")],
+    host: Annotated[str, typer.Option()],
+    port: Annotated[int, typer.Option()],
+    account: Annotated[str, typer.Option(help="SP_Id / login name / ClientID / system_id.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    access_code: Annotated[str, typer.Option(help="The channel's source number.")],
+    service_id: Annotated[str, typer.Option()] = "",
+    sp_code: Annotated[str, typer.Option()] = "",
+    version: Annotated[int | None, typer.Option(help="CMPP: 32 (2.0) or 48 (3.0).")] = None,
+    window: Annotated[int, typer.Option()] = 16,
+    tps: Annotated[int, typer.Option(help="0: unlimited.")] = 0,
+    long_report: Annotated[LongReport, typer.Option()] = LongReport.ALL,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Add a carrier channel."""
+    spec = admin.ChannelSpec(
+        name,
+        protocol,
+        host,
+        port,
+        account,
+        password,
+        access_code,
+        service_id,
+        sp_code,
+        version,
+        window,
+        tps,
+        long_report,
+    )
+    _with_platform(_settings(database_url), lambda p: admin.add_channel(p, spec, actor="cli"))
+    console.print(f"channel {name} added")
+
+
+@channel_app.command("list")
+def channel_list(database_url: DatabaseOption = None) -> None:
+    """List channels."""
+    rows = _with_platform(_settings(database_url), admin.list_channels)
+    table = Table("name", "protocol", "address", "access code", "window", "tps", "enabled")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["protocol"],
+            f"{row['host']}:{row['port']}",
+            row["access_code"],
+            str(row["window"]),
+            str(row["tps"]),
+            str(row["enabled"]),
+        )
+    console.print(table)
+
+
+@channel_app.command("route")
+def channel_route(
+    account: str,
+    carrier: Annotated[str, typer.Argument(help="cmcc, cucc or ctcc.")],
+    channels: Annotated[list[str], typer.Argument(help="Channel names, most preferred first.")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Set an account's ordered channels for one carrier."""
+    _with_platform(
+        _settings(database_url),
+        lambda p: admin.add_route(p, account, carrier, channels, actor="cli"),
+    )
+    console.print(f"{account} {carrier}: {' → '.join(channels)}")
+
+
+@channel_app.command("disable")
+def channel_disable(name: str, database_url: DatabaseOption = None) -> None:
+    """Stop using a channel."""
+    _with_platform(
+        _settings(database_url), lambda p: admin.set_channel_enabled(p, name, False, actor="cli")
+    )
+
+
+@channel_app.command("enable")
+def channel_enable(name: str, database_url: DatabaseOption = None) -> None:
+    """Use a channel again."""
+    _with_platform(
+        _settings(database_url), lambda p: admin.set_channel_enabled(p, name, True, actor="cli")
+    )
+
+
+def main() -> None:
+    """Entry point of the ``duanxin`` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

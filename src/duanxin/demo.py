@@ -1,0 +1,195 @@
+"""``duanxin demo``: the whole platform in one process, with simulated carriers.
+
+A fresh SQLite file, one simulator per Chinese network (CMPP for China Mobile, SGIP for
+China Unicom, SMGP for China Telecom), channels and routes to them, and a demo customer
+whose keys are printed with a ready-to-run signed request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from duanxin.api.params import ParamError, parse_params
+from duanxin.config import Settings
+from duanxin.domain.billing import ChargeType
+from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
+from duanxin.runtime import free_port, running_platform
+from duanxin.service import admin
+from duanxin.service.platform import Platform
+from duanxin.simulator.core import SimulatorConfig, SimulatorServer
+from duanxin.simulator.registry import create_simulator
+from duanxin.store.engine import migrate
+
+__all__ = ["DemoFacts", "run_demo"]
+
+DEMO_SIGNATURE = "【duanxin】"
+SPID = "922011"
+ACCESS_CODES = {"cmpp": "106901234", "sgip": "106551234", "smgp": "106591234"}
+NETWORKS = {"cmpp": Carrier.MOBILE, "sgip": Carrier.UNICOM, "smgp": Carrier.TELECOM}
+REPORT_DELAY = 1.0
+
+
+@dataclass
+class DemoFacts:
+    url: str
+    secret_id: str
+    secret_key: str
+    account: str
+    password: str
+    spid: str
+    access_code: str
+    simulators: dict[str, dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "secret_id": self.secret_id,
+            "secret_key": self.secret_key,
+            "account": self.account,
+            "password": self.password,
+            "spid": self.spid,
+            "access_code": self.access_code,
+            "simulators": self.simulators,
+        }
+
+
+async def _start_simulators(host: str) -> dict[str, tuple[SimulatorServer, SimulatorConfig]]:
+    started: dict[str, tuple[SimulatorServer, SimulatorConfig]] = {}
+    for protocol in ACCESS_CODES:
+        config = SimulatorConfig(
+            host=host,
+            port=0,
+            account=f"{protocol}sp"[:6] if protocol != "cmpp" else SPID,
+            password=admin.random_token(12),
+            report_delay=REPORT_DELAY,
+        )
+        simulator = create_simulator(protocol, config)
+        await simulator.start()
+        started[protocol] = (simulator, config)
+    return started
+
+
+async def _provision(
+    platform: Platform, simulators: dict[str, tuple[SimulatorServer, SimulatorConfig]], host: str
+) -> tuple[admin.ApiKey, str, str]:
+    customer = await admin.create_customer(platform, "demo")
+    key = await admin.issue_api_key(platform, customer)
+    account, password = "demo", admin.random_token(16)
+    await admin.create_account(
+        platform,
+        customer,
+        admin.AccountSpec(
+            account=account,
+            password=password,
+            spid=SPID,
+            charge_type=ChargeType.POSTCHARGE,
+            default_signature=DEMO_SIGNATURE,
+        ),
+    )
+    for protocol, (simulator, config) in simulators.items():
+        settings: dict[str, Any] = {"response_timeout": 10.0}
+        if protocol == "sgip":
+            listen_port = free_port(host)
+            settings.update(listen_host=host, listen_port=listen_port)
+            simulator.sp_address = (host, listen_port)  # type: ignore[attr-defined]
+        await admin.add_channel(
+            platform,
+            admin.ChannelSpec(
+                name=f"demo-{protocol}",
+                protocol=protocol,
+                host=host,
+                port=simulator.port,
+                account=config.account or "",
+                password=config.password or "",
+                access_code=ACCESS_CODES[protocol],
+                service_id="DEMO",
+                sp_code=SPID[:5] if protocol == "sgip" else SPID,  # SGIP CorpId: 5 digits
+                settings=settings,
+            ),
+        )
+        await admin.add_route(platform, account, NETWORKS[protocol].value, [f"demo-{protocol}"])
+    return key, account, password
+
+
+def _mo_route(simulators: dict[str, tuple[SimulatorServer, SimulatorConfig]]) -> Route:
+    by_network = {NETWORKS[p]: sim for p, (sim, _) in simulators.items()}
+
+    async def inject(request: Request) -> Response:
+        try:
+            form = parse_params(await request.body(), request.headers.get("content-type"))
+        except ParamError as error:
+            return JSONResponse({"status": 1, "msg": error.msg})
+        mobile = normalise_mobile(form.get("mobile", ""))
+        to, content = form.get("to", ""), form.get("content", "")
+        carrier = detect_carrier(mobile) if mobile else None
+        if mobile is None or carrier is None or not to.isdigit() or not content:
+            return JSONResponse({"status": 1, "msg": "need mobile, to (digits) and content"})
+        simulator = by_network.get(carrier.routes_as())
+        if simulator is None:
+            return JSONResponse({"status": 100, "msg": "no simulator for this network"})
+        await simulator.inject_mo(mobile, to, content)
+        return JSONResponse({"status": 0, "msg": "ok"})
+
+    return Route("/demo/mo", inject, methods=["POST"])
+
+
+async def run_demo(
+    host: str,
+    port: int,
+    data_dir: Path,
+    *,
+    announce: Callable[[DemoFacts], None],
+    until: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Start the demo, call ``announce`` once the API answers, run until ``until`` returns."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database = data_dir / "duanxin.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port)
+    await asyncio.to_thread(migrate, settings.database_url)
+    simulators = await _start_simulators(host)
+    try:
+        setup = Platform.open(settings)
+        try:
+            key, account, password = await _provision(setup, simulators, host)
+        finally:
+            await setup.close()
+        async with running_platform(settings, [_mo_route(simulators)]) as running:
+            facts = DemoFacts(
+                url=running.url,
+                secret_id=key.secret_id,
+                secret_key=key.secret_key,
+                account=account,
+                password=password,
+                spid=SPID,
+                access_code=ACCESS_CODES["cmpp"],
+                simulators={
+                    p: {
+                        "host": host,
+                        "port": sim.port,
+                        "account": cfg.account,
+                        "password": cfg.password,
+                        "access_code": ACCESS_CODES[p],
+                    }
+                    for p, (sim, cfg) in simulators.items()
+                },
+            )
+            (data_dir / "demo.json").write_text(json.dumps(facts.as_json(), indent=2))
+            announce(facts)
+            if until is None:
+                await asyncio.Event().wait()
+            else:
+                await until()
+    finally:
+        for simulator, _ in simulators.values():
+            await simulator.stop()
