@@ -146,9 +146,9 @@ class _Spec:
         "block",
         "cls",
         "command",
-        "decoders",
         "encoders",
         "getter",
+        "is_text",
         "names",
         "tail",
     )
@@ -164,7 +164,7 @@ class _Spec:
             attrgetter(*self.names) if fields else lambda pdu: (pdu.sequence_id,)
         )
         self.encoders = tuple(_encoder_for(f) for f in fields)
-        self.decoders = tuple(f.type is _Type.TEXT for f in fields)
+        self.is_text = tuple(f.type is _Type.TEXT for f in fields)
         self.tail = tail
 
     @property
@@ -337,7 +337,7 @@ def decode_pdu(frame: bytes) -> SmgpPdu:
     view = memoryview(frame)
     raw = spec.block.unpack_from(view, HEADER_SIZE)
     values: dict[str, Any] = {"sequence_id": sequence_id}
-    for name, is_text, value in zip(spec.names[1:], spec.decoders, raw, strict=True):
+    for name, is_text, value in zip(spec.names[1:], spec.is_text, raw, strict=True):
         values[name] = decode_fixed(value) if is_text else value
     if spec.tail:
         _decode_tail(spec, view, spec.fixed_size, values)
