@@ -8,8 +8,9 @@ whose keys are printed with a ready-to-run signed request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,14 @@ from duanxin.api.params import ParamError, parse_params
 from duanxin.config import Settings
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
-from duanxin.runtime import free_port, running_platform
+from duanxin.runtime import RunningPlatform, free_port, running_platform
 from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
 from duanxin.simulator.registry import create_simulator
 from duanxin.store.engine import migrate
 
-__all__ = ["DemoFacts", "run_demo"]
+__all__ = ["DemoFacts", "demo_stack", "run_demo"]
 
 DEMO_SIGNATURE = "【duanxin】"
 SPID = "922011"
@@ -62,7 +63,9 @@ class DemoFacts:
         }
 
 
-async def _start_simulators(host: str) -> dict[str, tuple[SimulatorServer, SimulatorConfig]]:
+async def _start_simulators(
+    host: str, report_delay: float
+) -> dict[str, tuple[SimulatorServer, SimulatorConfig]]:
     started: dict[str, tuple[SimulatorServer, SimulatorConfig]] = {}
     for protocol in ACCESS_CODES:
         config = SimulatorConfig(
@@ -70,7 +73,7 @@ async def _start_simulators(host: str) -> dict[str, tuple[SimulatorServer, Simul
             port=0,
             account=f"{protocol}sp"[:6] if protocol != "cmpp" else SPID,
             password=admin.random_token(12),
-            report_delay=REPORT_DELAY,
+            report_delay=report_delay,
         )
         simulator = create_simulator(protocol, config)
         await simulator.start()
@@ -142,22 +145,24 @@ def _mo_route(simulators: dict[str, tuple[SimulatorServer, SimulatorConfig]]) ->
     return Route("/demo/mo", inject, methods=["POST"])
 
 
-async def run_demo(
+@contextlib.asynccontextmanager
+async def demo_stack(
     host: str,
     port: int,
     data_dir: Path,
     *,
-    announce: Callable[[DemoFacts], None],
-    until: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Start the demo, call ``announce`` once the API answers, run until ``until`` returns."""
+    report_delay: float = REPORT_DELAY,
+    settings: Settings | None = None,
+) -> AsyncIterator[tuple[DemoFacts, RunningPlatform, dict[str, SimulatorServer]]]:
+    """The demo's parts, running: simulators, a provisioned store, the platform."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    database = data_dir / "duanxin.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port)
+    if settings is None:
+        database = data_dir / "duanxin.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port)
     await asyncio.to_thread(migrate, settings.database_url)
-    simulators = await _start_simulators(host)
+    simulators = await _start_simulators(host, report_delay)
     try:
         setup = Platform.open(settings)
         try:
@@ -185,11 +190,20 @@ async def run_demo(
                 },
             )
             (data_dir / "demo.json").write_text(json.dumps(facts.as_json(), indent=2))
-            announce(facts)
-            if until is None:
-                await asyncio.Event().wait()
-            else:
-                await until()
+            yield facts, running, {p: sim for p, (sim, _) in simulators.items()}
     finally:
         for simulator, _ in simulators.values():
             await simulator.stop()
+
+
+async def run_demo(
+    host: str,
+    port: int,
+    data_dir: Path,
+    *,
+    announce: Callable[[DemoFacts], None],
+) -> None:
+    """Start the demo, call ``announce`` once the API answers, run until interrupted."""
+    async with demo_stack(host, port, data_dir) as (facts, _running, _simulators):
+        announce(facts)
+        await asyncio.Event().wait()

@@ -1,0 +1,110 @@
+"""Fixtures shared by the whole suite: real servers on ephemeral ports, real databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from duanxin.client import AsyncClient
+from duanxin.config import Settings
+from duanxin.demo import DemoFacts, demo_stack
+from duanxin.runtime import RunningPlatform, free_port
+from duanxin.simulator.core import SimulatorServer
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "DUANXIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_SERVICES = os.environ.get("DUANXIN_REQUIRE_SERVICES") == "1"
+TEST_REPORT_DELAY = 0.05
+
+
+@dataclass
+class Stack:
+    """A running platform with the three demo simulators behind it."""
+
+    facts: DemoFacts
+    running: RunningPlatform
+    simulators: dict[str, SimulatorServer]
+
+    def client(self, **overrides: str) -> AsyncClient:
+        values = {
+            "secret_id": self.facts.secret_id,
+            "secret_key": self.facts.secret_key,
+            "account": self.facts.account,
+            "password": self.facts.password,
+            **overrides,
+        }
+        return AsyncClient(self.facts.url, **values)
+
+    async def wait_for(self, predicate: object, timeout: float = 10.0) -> None:
+        """Poll an async predicate until it is true (no fixed sleeps in tests)."""
+        assert callable(predicate)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await predicate():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("condition not met in time")
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """The demo platform on SQLite: simulators for CMPP, SGIP and SMGP, a demo account."""
+    async with demo_stack(
+        "127.0.0.1", free_port(), tmp_path, report_delay=TEST_REPORT_DELAY
+    ) as (facts, running, simulators):
+        yield Stack(facts, running, simulators)
+
+
+def _postgres_available() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session (dropped afterwards)."""
+    if not _postgres_available():
+        if REQUIRE_SERVICES:
+            pytest.fail("PostgreSQL is not answering on 127.0.0.1:5432")
+        pytest.skip("PostgreSQL is not answering on 127.0.0.1:5432")
+    import asyncpg
+
+    name = f"duanxin_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL for store tests: a SQLite file, then the real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'duanxin.db'}")
