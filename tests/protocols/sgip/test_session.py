@@ -261,6 +261,19 @@ async def test_idle_link_unbound_and_bound_again_on_demand(make_sim: Any, make_c
     assert sim.binds == 2
 
 
+async def test_no_heartbeat_so_short_interval_does_not_drop_the_link(
+    make_sim: Any, make_client: Any
+) -> None:
+    # SGIP has no heartbeat: a heartbeat_interval from the channel settings is ignored
+    # rather than counted as unanswered heartbeats (which would close the link).
+    sim = await make_sim()
+    client = await make_client(sim, heartbeat_interval=0.01, extra={"idle_timeout": None})
+    await asyncio.sleep(0.15)  # many heartbeat intervals, well past heartbeat_attempts
+    assert client.is_bound
+    assert sim.binds == 1 and sim.unbinds == 0
+    assert (await client.submit(_message())).accepted
+
+
 async def test_window_never_exceeded(make_sim: Any, make_client: Any) -> None:
     sim = await make_sim()
     sim.response_delay = 0.05
