@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -520,3 +522,29 @@ def test_mutated_samples_raise_only_protocol_errors(wire: bytes, data: st.DataOb
 def test_arbitrary_report_content_raises_only_protocol_errors(data: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         decode_report(data)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: Tlv.of(TlvTag.PK_TOTAL, 300),
+        lambda: Tlv.of(TlvTag.MSG_SRC, "123456789"),
+        lambda: Tlv.of(TlvTag.SRC_TERM_PSEUDO, "中"),
+        lambda: build_login("中国电信", "secret", WHEN),
+    ],
+    ids=["tlv-int", "tlv-overlong", "tlv-non-ascii", "login-non-ascii"],
+)
+def test_invalid_builder_input_raises_local_errors(build: Callable[[], object]) -> None:
+    with pytest.raises(LocalProtocolError):
+        build()
+
+
+def test_decoded_client_id_verifies_byte_for_byte() -> None:
+    # A ClientID with high bytes (never sent by encode, which is ASCII-only) still hashes
+    # as the bytes received instead of raising.
+    raw_id = b"\xe9\xff1234"
+    digest = hashlib.md5(raw_id + bytes(7) + b"secret" + b"1128143015").digest()
+    wire = LOGIN_BYTES[:12] + raw_id.ljust(8, b"\x00") + digest + LOGIN_BYTES[36:]
+    decoded = decode_all(wire)[0]
+    assert isinstance(decoded, SmgpLogin)
+    assert verify_login(decoded, "secret") is SmgpStatus.OK

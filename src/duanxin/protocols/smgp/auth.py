@@ -11,6 +11,7 @@ import hmac
 import struct
 from datetime import datetime, timedelta, timezone
 
+from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.smgp.pdu import (
     AUTHENTICATOR_SIZE,
     SMGP_VERSION,
@@ -45,9 +46,9 @@ def login_timestamp(when: datetime) -> int:
 def client_authenticator(client_id: str, secret: str, timestamp: int) -> bytes:
     """MD5(ClientID + 7 x 0x00 + secret + MMDDHHMMSS); ClientID is hashed unpadded."""
     material = (
-        client_id.encode("ascii")
+        _raw(client_id, "client_id")
         + _CLIENT_ID_PADDING
-        + secret.encode("ascii")
+        + _raw(secret, "secret")
         + f"{timestamp:010d}".encode("ascii")
     )
     return hashlib.md5(material).digest()
@@ -55,8 +56,16 @@ def client_authenticator(client_id: str, secret: str, timestamp: int) -> bytes:
 
 def server_authenticator(status: int, authenticator_client: bytes, secret: str) -> bytes:
     """MD5(Status as 4 bytes + AuthenticatorClient + secret)."""
-    material = _STATUS.pack(status) + authenticator_client + secret.encode("ascii")
+    material = _STATUS.pack(status) + authenticator_client + _raw(secret, "secret")
     return hashlib.md5(material).digest()
+
+
+def _raw(text: str, name: str) -> bytes:
+    # latin-1 maps a decoded field back to exactly the bytes received.
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError as error:
+        raise LocalProtocolError(f"{name} must be single-byte text") from error
 
 
 def build_login(

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.fields import encode_fixed
+
 __all__ = [
     "AUTHENTICATOR_SIZE",
     "MSG_ID_SIZE",
@@ -215,10 +218,15 @@ class Tlv:
     def of(cls, tag: TlvTag, value: int | str | bytes) -> Tlv:
         """Build a known parameter: integers as one byte, text NUL-padded to the tag's size."""
         if isinstance(value, int):
+            if not 0 <= value <= 0xFF:
+                raise LocalProtocolError(f"TLV {tag.name} value {value} is not one byte")
             return cls(tag, bytes((value,)))
-        raw = value.encode("ascii") if isinstance(value, str) else value
+        try:
+            raw = value.encode("ascii") if isinstance(value, str) else value
+        except UnicodeEncodeError as error:
+            raise LocalProtocolError(f"TLV {tag.name} text must be ASCII") from error
         size = TLV_VALUE_SIZES.get(tag)
-        return cls(tag, raw if size is None else raw.ljust(size, b"\x00"))
+        return cls(tag, raw if size is None else encode_fixed(raw, size, name=tag.name))
 
     @property
     def name(self) -> str:
