@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from duanxin.domain.encoding import decode_text
@@ -69,7 +69,7 @@ class _Link:
     dialect: SmgpDialect
     login_mode: int | None = None
     throttle: TokenBucket | None = None
-    in_flight: int = field(default=0)
+    in_flight: int = 0  # submits whose response is held back by the gate
 
     @property
     def can_submit(self) -> bool:
