@@ -380,3 +380,12 @@ def test_valid_headers_with_arbitrary_bodies(command_id: int, status: int, body:
     except ProtocolError:
         return
     assert decoded.command_id == command_id
+
+
+def test_stopping_early_does_not_repeat_a_pdu() -> None:
+    decoder = Decoder()
+    decoder.feed(encode(EnquireLink(sequence_number=1)) + encode(EnquireLink(sequence_number=2)))
+    for pdu in decoder.pdus():
+        assert pdu.sequence_number == 1
+        break
+    assert decode_all(decoder) == [EnquireLink(sequence_number=2)]

@@ -11,6 +11,7 @@ for the generic_nack and, when the header could be read, the offending sequence 
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -555,16 +556,23 @@ class Decoder:
     def pdus(self) -> Iterator[Pdu]:
         """Yield each complete PDU buffered so far; a partial PDU stays buffered."""
         frames = self._framer.frames()
-        while True:
-            self.last = None
-            try:
-                frame = next(frames)
-            except StopIteration:
-                return
-            except RemoteProtocolError as error:
-                raise SmppDecodeError(
-                    str(error), status=CommandStatus.ESME_RINVCMDLEN, sequence_number=None
-                ) from error
-            pdu = decode_pdu(frame)
-            self.last = pdu
-            yield pdu
+        try:
+            while True:
+                self.last = None
+                try:
+                    frame = next(frames)
+                except StopIteration:
+                    return
+                except RemoteProtocolError as error:
+                    raise SmppDecodeError(
+                        str(error), status=CommandStatus.ESME_RINVCMDLEN, sequence_number=None
+                    ) from error
+                pdu = decode_pdu(frame)
+                self.last = pdu
+                yield pdu
+        finally:
+            # The framer drops a frame from its buffer only when asked for the next one;
+            # step it once so a caller that stops early is not handed the same PDU again.
+            with contextlib.suppress(RemoteProtocolError):
+                next(frames, None)
+            frames.close()
