@@ -21,9 +21,14 @@ from duanxin.protocols.carrier import (
 )
 from duanxin.protocols.cmpp import (
     CmppAdapter,
+    CmppCancel,
+    CmppCancelResp,
+    CmppCancelResult,
     CmppConnectResp,
     CmppConnectStatus,
     CmppPdu,
+    CmppQuery,
+    CmppQueryResp,
     CmppSubmit,
     CmppSubmitResp,
     CmppSubmitResult,
@@ -335,4 +340,19 @@ async def test_version_21_connect_is_served_as_20(simulators) -> None:
     assert answer.version == CmppVersion.V20
     assert answer.result == CmppSubmitResult.OK
     assert simulator.behaviour.received[0].text == "你好"
+    writer.close()
+
+
+async def test_query_and_cancel_are_answered(simulators) -> None:
+    simulator = await simulators()
+    reader, writer = await _raw_login(simulator.port, CmppVersion.V30)
+    decoder = Decoder(CmppVersion.V30)
+    writer.write(encode(CmppQuery(sequence_id=3, time="20251128")))
+    answer = await _read_pdu(reader, decoder)
+    assert isinstance(answer, CmppQueryResp)
+    assert (answer.sequence_id, answer.time) == (3, "20251128")
+    writer.write(encode(CmppCancel(sequence_id=4, msg_id=1)))
+    assert await _read_pdu(reader, decoder) == CmppCancelResp(
+        sequence_id=4, success_id=CmppCancelResult.FAILED
+    )
     writer.close()

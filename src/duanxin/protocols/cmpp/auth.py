@@ -21,6 +21,7 @@ from duanxin.protocols.cmpp.pdu import (
     CmppVersion,
     layout_of,
 )
+from duanxin.protocols.core.errors import LocalProtocolError
 
 __all__ = [
     "CHINA_STANDARD_TIME",
@@ -60,7 +61,11 @@ def timestamp_text(timestamp: int) -> str:
 
 def authenticator_source(source_addr: str, secret: str, timestamp: int) -> bytes:
     """MD5(Source_Addr + 9 NULs + secret + MMDDHHMMSS) as 16 raw bytes."""
-    return _authenticator_source_raw(source_addr.encode("ascii"), secret, timestamp)
+    try:
+        raw = source_addr.encode("ascii")
+    except UnicodeEncodeError as error:
+        raise LocalProtocolError(f"Source_Addr must be ASCII: {source_addr!r}") from error
+    return _authenticator_source_raw(raw, secret, timestamp)
 
 
 def _authenticator_source_raw(source_addr: bytes, secret: str, timestamp: int) -> bytes:

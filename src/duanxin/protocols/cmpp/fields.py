@@ -49,23 +49,21 @@ def encode_text(value: str, size: int, name: str) -> bytes:
 class Block:
     """Consecutive fixed-size fields, read and written with one precompiled struct."""
 
-    __slots__ = ("_decoders", "_encoders", "names", "size", "struct")
+    __slots__ = ("_encoders", "_text_indices", "names", "size", "struct")
 
     def __init__(self, *specs: FieldSpec) -> None:
         formats = [">"]
         self.names = tuple(spec[0] for spec in specs)
         encoders: list[tuple[str, FieldKind, int]] = []
-        decoders: list[FieldKind] = []
         for spec in specs:
             name, kind = spec[0], spec[1]
             size = spec[2] if len(spec) == 3 else 0
             formats.append(f"{size}s" if kind in (TEXT, OCTETS) else kind.value)
             encoders.append((name, kind, size))
-            decoders.append(kind)
         self.struct = struct.Struct("".join(formats))
         self.size = self.struct.size
         self._encoders = tuple(encoders)
-        self._decoders = tuple(decoders)
+        self._text_indices = tuple(i for i, spec in enumerate(specs) if spec[1] is TEXT)
 
     def pack(self, pdu: object) -> bytes:
         """The block's bytes for the same-named attributes of ``pdu``."""
@@ -87,11 +85,7 @@ class Block:
 
     def unpack(self, data: bytes, offset: int) -> dict[str, Any]:
         """The fields at ``offset`` as keyword arguments; the caller checked the length."""
-        raw = self.struct.unpack_from(data, offset)
-        fields: dict[str, Any] = {}
-        for name, kind, value in zip(self.names, self._decoders, raw, strict=True):
-            if kind is TEXT:
-                fields[name] = decode_fixed(value)
-            else:
-                fields[name] = value
-        return fields
+        values = list(self.struct.unpack_from(data, offset))
+        for index in self._text_indices:
+            values[index] = decode_fixed(values[index])
+        return dict(zip(self.names, values, strict=True))
