@@ -56,7 +56,9 @@ log = logging.getLogger("duanxin.simulator.cmpp")
 
 _SEQUENCE_MASK = 0xFFFF
 _MAX_BINARY_CONTENT = 140  # octets of user data in one SMS
-_MAX_ASCII_CONTENT = 159  # Msg_Fmt 0: Msg_Length < 160
+# The spec says Msg_Length < 160 for Msg_Fmt 0, but gateways take a full 160-character
+# GSM message, and that is what the shared segmenter produces.
+_MAX_ASCII_CONTENT = 160
 _REPORT_TIME = "%y%m%d%H%M"
 _SMSC_SEQUENCE_LIMIT = 0xFFFFFFFF
 

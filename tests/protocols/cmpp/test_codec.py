@@ -600,3 +600,13 @@ def test_corrupted_samples_give_pdus_or_protocol_error(
     decoder.feed(bytes(mutated))
     with contextlib.suppress(ProtocolError):
         decode_all(decoder)
+
+
+def test_public_surface() -> None:
+    import duanxin.protocols.cmpp as cmpp
+
+    assert sorted(cmpp.__all__) == sorted(set(cmpp.__all__))
+    for name in cmpp.__all__:
+        assert hasattr(cmpp, name), name
+    for name in ("encode", "Decoder", "open_client", "canonical_id", "CmppCommand"):
+        assert name in cmpp.__all__

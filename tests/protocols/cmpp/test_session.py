@@ -356,3 +356,26 @@ async def test_query_and_cancel_are_answered(simulators) -> None:
         sequence_id=4, success_id=CmppCancelResult.FAILED
     )
     writer.close()
+
+
+@pytest.mark.parametrize("length", [160, 300])
+async def test_ascii_messages_single_and_long(simulators, clients, length: int) -> None:
+    simulator = await simulators()
+    client, _ = await clients(simulator)
+    assert await client.wait_up(WAIT)
+    text = ("abcdefghij" * 30)[:length]
+    result = await client.submit(message(text))
+    assert result.accepted
+    assert len(result.outcomes) == (1 if length == 160 else 2)
+    await until(lambda: len(simulator.behaviour.received) == 1)
+    assert simulator.behaviour.received[0].text == text
+
+
+async def test_failed_reports_carry_the_drawn_stat(simulators, clients) -> None:
+    simulator = await simulators(fail_ratio=1.0, failure_stats=("MA:0001",))
+    client, inbox = await clients(simulator)
+    assert await client.wait_up(WAIT)
+    result = await client.submit(message())
+    report = await inbox.next()
+    assert isinstance(report, CarrierReport)
+    assert (report.carrier_id, report.stat) == (result.carrier_ids[0], "MA:0001")

@@ -85,7 +85,7 @@ class CmppAdapter:
 
     def __init__(self, settings: ChannelSettings, *, clock: Clock = _now_in_china) -> None:
         self.settings = settings
-        self.version = CmppVersion(settings.version or CmppVersion.V30)
+        self.version: int = settings.version or CmppVersion.V30  # sent as is in CONNECT
         self._clock = clock
         self._last_connect: CmppConnect | None = None
         extra = settings.extra
