@@ -32,7 +32,8 @@ from duanxin.protocols.smpp import (
     encode,
 )
 from duanxin.protocols.smpp import pdu as p
-from duanxin.protocols.smpp.codec import (
+from duanxin.protocols.smpp.codec import decode_pdu
+from duanxin.protocols.smpp.tables import (
     FIELDS,
     CString,
     Int,
@@ -40,7 +41,6 @@ from duanxin.protocols.smpp.codec import (
     SubmitMultiDests,
     Tlvs,
     UnsuccessList,
-    decode_pdu,
 )
 from duanxin.protocols.smpp.tlv import int_tlv, text_tlv, tlv_int, tlv_text
 
