@@ -191,6 +191,17 @@ def test_decode_is_lazy_and_keeps_order() -> None:
     assert list(pdus) == [pdu for pdu, _ in GOLDEN[1:]]
 
 
+def test_stopping_early_does_not_repeat_a_pdu() -> None:
+    decoder = Decoder()
+    decoder.feed(BIND_BYTES + BIND_RESP_BYTES + SUBMIT_BYTES[:9])
+    for pdu in decoder.pdus():
+        assert pdu == BIND
+        break
+    assert list(decoder.pdus()) == [BIND_RESP]
+    decoder.feed(SUBMIT_BYTES[9:])
+    assert list(decoder.pdus()) == [SUBMIT]
+
+
 def test_worked_example_fields() -> None:
     assert SUBMIT_BYTES[8:12] == bytes.fromhex("b36924b9")
     assert len(SUBMIT_BYTES) == 143 + 21 * 1 + 4

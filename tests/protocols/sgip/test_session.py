@@ -323,8 +323,6 @@ class RawLink:
 
     async def receive(self) -> Pdu:
         while True:
-            # Drain the decoder whole: the shared framer only forgets a frame once the
-            # generator is resumed past it.
             self.received.extend(self.decoder.pdus())
             if self.received:
                 return self.received.pop(0)

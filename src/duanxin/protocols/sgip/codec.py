@@ -11,8 +11,9 @@ billing-centre commands, and unknown ids). Encoding errors are :class:`LocalProt
 
 from __future__ import annotations
 
+import contextlib
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Final
@@ -410,13 +411,21 @@ class Decoder:
     def pdus(self) -> Iterator[Pdu]:
         """Yield each complete PDU buffered so far, decoding one at a time."""
         frames = self._framer.frames()
-        while True:
-            try:
-                frame = next(frames)
-            except StopIteration:
-                return
-            except RemoteProtocolError as error:
-                if error.status is None:
-                    error.status = Result.MESSAGE_LENGTH_ERROR
-                raise
-            yield decode_pdu(frame)
+        try:
+            while True:
+                try:
+                    frame = next(frames)
+                except StopIteration:
+                    return
+                except RemoteProtocolError as error:
+                    if error.status is None:
+                        error.status = Result.MESSAGE_LENGTH_ERROR
+                    raise
+                yield decode_pdu(frame)
+        finally:
+            # The framer forgets a frame only when asked for the next one: step it once so
+            # a caller that stops early is not handed the same PDU again.
+            with contextlib.suppress(RemoteProtocolError):
+                next(frames, None)
+            if isinstance(frames, Generator):
+                frames.close()
