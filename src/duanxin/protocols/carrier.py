@@ -29,6 +29,7 @@ __all__ = [
     "CarrierSessionClient",
     "ChannelSettings",
     "Inbound",
+    "InboundHandler",
     "LoginRefused",
     "OutboundMessage",
     "SubmitOutcome",
@@ -238,6 +239,9 @@ class CarrierSessionClient(Generic[P]):
                 self.last_error = str(refused)
                 log.warning("%s:%s %s", self.settings.host, self.settings.port, refused)
             except (OSError, TimeoutError, SessionClosed, ProtocolError) as error:
+                self.last_error = f"{type(error).__name__}: {error}"
+            except Exception as error:  # a bug must not end the reconnect loop for good
+                log.exception("login to %s:%s failed", self.settings.host, self.settings.port)
                 self.last_error = f"{type(error).__name__}: {error}"
             else:
                 self._backoff.reset()

@@ -9,7 +9,10 @@ __all__ = ["decode_c_string", "decode_fixed", "encode_c_string", "encode_fixed"]
 
 def encode_fixed(value: str | bytes, size: int, *, name: str = "field") -> bytes:
     """Left-align ``value`` in ``size`` bytes, padding with NULs; refuse over-long values."""
-    raw = value.encode("ascii") if isinstance(value, str) else value
+    try:
+        raw = value.encode("ascii") if isinstance(value, str) else value
+    except UnicodeEncodeError:
+        raise LocalProtocolError(f"{name} must be ASCII") from None
     if len(raw) > size:
         raise LocalProtocolError(f"{name} is {len(raw)} bytes, at most {size} allowed")
     return raw.ljust(size, b"\x00")

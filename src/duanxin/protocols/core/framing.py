@@ -8,7 +8,7 @@ a size cap *before* buffering the body, so a hostile length cannot make us buffe
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from duanxin.protocols.core.errors import RemoteProtocolError
 
@@ -36,7 +36,7 @@ class LengthPrefixedFramer:
         """Bytes held that do not yet make a whole frame."""
         return len(self._buffer)
 
-    def frames(self) -> Iterator[bytes]:
+    def frames(self) -> Generator[bytes, None, None]:
         """Yield every complete frame buffered so far; keep the rest for later."""
         buffer = self._buffer
         offset = 0
@@ -49,7 +49,8 @@ class LengthPrefixedFramer:
                     )
                 if len(buffer) - offset < length:
                     break
-                yield bytes(buffer[offset : offset + length])
-                offset += length
+                frame = bytes(buffer[offset : offset + length])
+                offset += length  # counted before the yield: a caller may stop iterating
+                yield frame
         finally:
             del buffer[:offset]

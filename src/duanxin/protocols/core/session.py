@@ -45,7 +45,10 @@ class Decoder(Protocol[P_co]):
 class Dialect(Protocol[P]):
     """What the session needs to know about one protocol, for one connection."""
 
-    decoder: Decoder[P]
+    @property
+    def decoder(self) -> Decoder[P]:
+        """This connection's decoder (a dialect may switch it, e.g. on CMPP's version)."""
+        ...
 
     def encode(self, pdu: P) -> bytes: ...
 
