@@ -206,7 +206,7 @@ def test_sequence_numbers_wrap_around() -> None:
 
 
 def test_oversized_frame_is_refused_before_buffering() -> None:
-    client, server = pair()
+    _, server = pair()
     events = server.receive_data(struct.pack(">I", 10_000), 0)
     assert isinstance(events[-1], ConnectionClosed)
     assert server.state is State.CLOSED

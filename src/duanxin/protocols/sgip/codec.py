@@ -11,9 +11,8 @@ billing-centre commands, and unknown ids). Encoding errors are :class:`LocalProt
 
 from __future__ import annotations
 
-import contextlib
 import struct
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Final
@@ -423,9 +422,4 @@ class Decoder:
                     raise
                 yield decode_pdu(frame)
         finally:
-            # The framer forgets a frame only when asked for the next one: step it once so
-            # a caller that stops early is not handed the same PDU again.
-            with contextlib.suppress(RemoteProtocolError):
-                next(frames, None)
-            if isinstance(frames, Generator):
-                frames.close()
+            frames.close()
