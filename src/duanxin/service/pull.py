@@ -34,6 +34,8 @@ async def balance(
     """``/smsoverage``: the balance, and what ``content`` would cost per number if given."""
     try:
         account = await authenticate(platform, credentials.account, credentials.password, caller)
+        async with platform.request_slot(account.id, account.max_concurrency):
+            pass  # SPEC 2.2: over the connection limit is 21 on every endpoint
     except StatusError as error:
         return _json(
             {

@@ -126,11 +126,12 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
         numbers = await _classify(conn, account.id, raws)
     accepted = [n for n in numbers if n.result == Result.ACCEPTED]
     if not accepted:
-        invalid_only = all(n.result == Result.INVALID for n in numbers)
-        raise StatusError(
-            Status.MALFORMED if invalid_only else Status.OTHER,
-            "no valid mobile number" if invalid_only else "no number could be accepted",
-        )
+        results = {n.result for n in numbers}
+        if results == {Result.INVALID}:
+            raise StatusError(Status.MALFORMED, "no valid mobile number")
+        if Result.REFUSED not in results:  # the page's example of 100: no exit for the carrier
+            raise StatusError(Status.INTERNAL, "no usable channel for these numbers' carriers")
+        raise StatusError(Status.OTHER, "no number could be accepted")
     segments = count_segments(content)
     cost = segments * len(accepted)
     if not can_afford(account.charge_type, account.balance, cost):
