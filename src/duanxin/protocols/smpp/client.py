@@ -35,7 +35,14 @@ from duanxin.protocols.smpp.pdu import CommandStatus, MessageState, Pdu
 from duanxin.protocols.smpp.receipt import STAT_TEXT, parse_receipt, parse_receipt_time
 from duanxin.protocols.smpp.tlv import Tlv, TlvTag, int_tlv, tlv_int, tlv_text
 
-__all__ = ["SmppAdapter", "canonical_id", "message_body", "open_client", "sar_concat"]
+__all__ = [
+    "SmppAdapter",
+    "canonical_id",
+    "message_body",
+    "open_client",
+    "report_stat",
+    "sar_concat",
+]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +98,25 @@ def sar_concat(tlvs: tuple[Tlv, ...]) -> ConcatInfo | None:
     return ConcatInfo(reference, total, number)
 
 
+def report_stat(message_state: int | None, text_stat: str) -> str:
+    """The 7-character stat of a receipt.
+
+    The message_state TLV decides success or failure when present; for a failure the text's
+    own stat is kept when it says more (a vendor code such as ``MA:0001``).
+    """
+    text_stat = text_stat.upper()
+    delivered = STAT_TEXT[MessageState.DELIVERED]
+    if message_state not in _STATE_VALUES:
+        return text_stat or STAT_TEXT[MessageState.UNKNOWN]
+    stat = STAT_TEXT[MessageState(message_state)]
+    if stat != delivered and text_stat and text_stat != delivered:
+        return text_stat
+    return stat
+
+
+_STATE_VALUES = frozenset(MessageState)
+
+
 def _report(pdu: p.DeliverSm | p.DataSm) -> CarrierReport | None:
     receipt = parse_receipt(message_body(pdu).decode("latin-1"))
     message_id = tlv_text(pdu.tlvs, TlvTag.RECEIPTED_MESSAGE_ID) or (
@@ -98,20 +124,9 @@ def _report(pdu: p.DeliverSm | p.DataSm) -> CarrierReport | None:
     )
     if not message_id:
         return None
-    text_stat = receipt.stat.upper() if receipt else ""
-    state = tlv_int(pdu.tlvs, TlvTag.MESSAGE_STATE)
-    if state in _STATES:
-        stat = STAT_TEXT[MessageState(state)]
-        if state != MessageState.DELIVERED and text_stat and text_stat != stat:
-            # Same failure, but the text may keep the vendor's finer code (e.g. MA:0001).
-            stat = text_stat if text_stat != STAT_TEXT[MessageState.DELIVERED] else stat
-    else:
-        stat = text_stat or STAT_TEXT[MessageState.UNKNOWN]
+    stat = report_stat(tlv_int(pdu.tlvs, TlvTag.MESSAGE_STATE), receipt.stat if receipt else "")
     done = parse_receipt_time(receipt.done_date) if receipt else None
     return CarrierReport(canonical_id(message_id), pdu.source_addr, stat, done)
-
-
-_STATES = frozenset(MessageState)
 
 
 def _mo(pdu: p.DeliverSm | p.DataSm) -> CarrierMO:
