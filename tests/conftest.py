@@ -55,9 +55,11 @@ class Stack:
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     """The demo platform on SQLite: simulators for CMPP, SGIP and SMGP, a demo account."""
-    async with demo_stack(
-        "127.0.0.1", free_port(), tmp_path, report_delay=TEST_REPORT_DELAY
-    ) as (facts, running, simulators):
+    async with demo_stack("127.0.0.1", free_port(), tmp_path, report_delay=TEST_REPORT_DELAY) as (
+        facts,
+        running,
+        simulators,
+    ):
         yield Stack(facts, running, simulators)
 
 
@@ -71,9 +73,9 @@ def _postgres_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test session (dropped afterwards)."""
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
     if not _postgres_available():
         if REQUIRE_SERVICES:
             pytest.fail("PostgreSQL is not answering on 127.0.0.1:5432")

@@ -1,0 +1,33 @@
+"""Message ids: the CMPP layout, uniqueness, and borrowing the next second."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from duanxin.domain.msgid import MessageIdGenerator, format_mid, pack_msg_id, unpack_msg_id
+
+
+def test_layout_matches_the_cmpp_worked_example() -> None:
+    value = pack_msg_id(datetime(2025, 11, 28, 14, 30, 15), 123456, 1)
+    assert value == 0xBE39E3C1E2400001
+    parts = unpack_msg_id(value)
+    assert (parts.month, parts.day, parts.hour, parts.minute, parts.second) == (11, 28, 14, 30, 15)
+    assert (parts.node, parts.sequence) == (123456, 1)
+    assert format_mid(value) == "BE39E3C1E2400001"
+
+
+def test_a_full_second_moves_on_to_the_next_seconds_ids() -> None:
+    generator = MessageIdGenerator(node=5)
+    now = datetime(2026, 3, 1, 12, 0, 0)
+    ids = generator.next_ids(now, 65536 + 10)
+    assert len(set(ids)) == len(ids)
+    assert unpack_msg_id(ids[65535]).second == 0
+    assert unpack_msg_id(ids[65536]).second == 1
+    assert unpack_msg_id(ids[65536]).sequence == 0
+
+
+def test_nodes_never_collide() -> None:
+    now = datetime(2026, 3, 1, 12, 0, 0)
+    first = set(MessageIdGenerator(1).next_ids(now, 1000))
+    second = set(MessageIdGenerator(2).next_ids(now, 1000))
+    assert not first & second

@@ -1,0 +1,63 @@
+"""One report per long message; carrier ids in any rendering; reply routing."""
+
+from __future__ import annotations
+
+from duanxin.domain.content import find_signature, sign_content
+from duanxin.domain.reports import (
+    LongReport,
+    carrier_id_variants,
+    final_stat,
+    is_opt_out,
+    normalise_carrier_id,
+    route_reply,
+)
+from duanxin.domain.status import Status, StatusError
+
+
+def test_all_policy_waits_for_every_segment_and_reports_the_first_failure() -> None:
+    assert final_stat(["DELIVRD", None], LongReport.ALL) is None
+    assert final_stat(["DELIVRD", "DELIVRD"], LongReport.ALL) == "DELIVRD"
+    assert final_stat(["DELIVRD", "UNDELIV", "EXPIRED"], LongReport.ALL) == "UNDELIV"
+
+
+def test_first_and_last_policies_take_one_segment() -> None:
+    assert final_stat(["DELIVRD", None, None], LongReport.FIRST) == "DELIVRD"
+    assert final_stat([None, None, None], LongReport.FIRST) is None
+    assert final_stat([None, "EXPIRED"], LongReport.LAST) == "EXPIRED"
+
+
+def test_smpp_ids_match_across_hex_decimal_case_and_zeros() -> None:
+    stored = normalise_carrier_id("smpp", "0000A1B2")
+    assert stored in carrier_id_variants("smpp", " a1b2 ")
+    assert stored in carrier_id_variants("smpp", str(0xA1B2))
+    decimal_stored = normalise_carrier_id("smpp", "41394")
+    assert decimal_stored in carrier_id_variants("smpp", "A1B2")
+
+
+def test_binary_ids_are_compared_as_they_are() -> None:
+    assert carrier_id_variants("cmpp", "BE39E3C1E2400001") == {"be39e3c1e2400001"}
+
+
+def test_reply_goes_to_the_longest_prefix() -> None:
+    prefixes = [("106901234", 1), ("10690123456", 2), ("1069", 3)]
+    assert route_reply("1069012345678", prefixes) == 2
+    assert route_reply("106901234", prefixes) == 1
+    assert route_reply("1065", prefixes) is None
+
+
+def test_opt_out_words() -> None:
+    assert is_opt_out(" td ") and is_opt_out("退订") and is_opt_out("0000")
+    assert not is_opt_out("TD please")
+
+
+def test_signature_at_start_or_end_or_the_default_is_added() -> None:
+    assert find_signature("【公司】您好") == "【公司】"
+    assert find_signature("您好【公司】") == "【公司】"
+    assert sign_content("您好", "【公司】") == "【公司】您好"
+    assert sign_content("您好", "公司") == "【公司】您好"
+    try:
+        sign_content("您好", "")
+    except StatusError as error:
+        assert error.status is Status.OTHER
+    else:
+        raise AssertionError("unsigned content without a default must be refused")

@@ -1,0 +1,140 @@
+"""Store queries on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from duanxin.config import Settings
+from duanxin.domain.billing import ChargeType
+from duanxin.service import admin
+from duanxin.service.platform import Platform
+from duanxin.store import accounts as account_store
+from duanxin.store import inbox
+from duanxin.store import messages as message_store
+from duanxin.store.engine import migrate
+from duanxin.store.tables import ledger
+
+NOW = datetime(2026, 11, 28, 12, 0, 0)
+
+
+@pytest.fixture
+async def platform(database_url: str) -> AsyncIterator[Platform]:
+    await asyncio.to_thread(migrate, database_url)
+    platform = Platform.open(Settings(database_url=database_url))
+    try:
+        yield platform
+    finally:
+        await platform.close()
+
+
+async def _account(platform: Platform, charge_type: ChargeType, balance: int) -> int:
+    customer = await admin.create_customer(platform, "acme")
+    return await admin.create_account(
+        platform,
+        customer,
+        admin.AccountSpec("acme", "pw", "922011", charge_type=charge_type, balance=balance),
+    )
+
+
+def _message(mid: str, account_id: int, state: str = "queued") -> dict[str, object]:
+    return {
+        "mid": mid,
+        "account_id": account_id,
+        "mobile": "13800138000",
+        "carrier": "cmcc",
+        "content": "【x】hi",
+        "extno": "",
+        "segments": 1,
+        "charged": 1,
+        "state": state,
+        "not_before": None,
+        "stat": None,
+        "created_at": NOW,
+        "done_at": None,
+    }
+
+
+async def test_migrations_are_repeatable(platform: Platform, database_url: str) -> None:
+    await asyncio.to_thread(migrate, database_url)  # a second run changes nothing
+
+
+async def test_prepaid_charge_refuses_what_the_balance_cannot_cover(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.PRECHARGE, 5)
+    async with platform.engine.begin() as conn:
+        assert await account_store.charge(conn, account_id, 6, "r1", NOW) is None
+        assert await account_store.charge(conn, account_id, 5, "r2", NOW) == 0
+        rows = await conn.execute(select(func.count()).select_from(ledger))
+        assert rows.scalar_one() == 1  # only the charge that happened
+
+
+async def test_postpaid_balance_may_go_negative(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    async with platform.engine.begin() as conn:
+        assert await account_store.charge(conn, account_id, 3, "r1", NOW) == -3
+
+
+async def test_a_message_is_claimed_once(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    async with platform.engine.begin() as conn:
+        await message_store.insert_messages(conn, [_message("A" * 16, account_id)])
+    async with platform.engine.begin() as conn:
+        first = await message_store.claim(conn, ["A" * 16])
+    async with platform.engine.begin() as conn:
+        second = await message_store.claim(conn, ["A" * 16])
+    assert [m.mid for m in first] == ["A" * 16] and second == []
+    async with platform.engine.begin() as conn:
+        assert await message_store.reset_claimed(conn) == 1
+        assert [m.mid for m in await message_store.claim(conn, ["A" * 16])] == ["A" * 16]
+
+
+async def test_due_messages_are_leased_so_they_are_handed_out_once(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    async with platform.engine.begin() as conn:
+        await message_store.insert_messages(conn, [_message("B" * 16, account_id)])
+    later = NOW + timedelta(minutes=1)
+    async with platform.engine.begin() as conn:
+        leased = await message_store.lease_due(
+            conn, later, created_before=later, lease_until=later + timedelta(seconds=30), limit=10
+        )
+        again = await message_store.lease_due(
+            conn, later, created_before=later, lease_until=later + timedelta(seconds=30), limit=10
+        )
+    assert leased == ["B" * 16] and again == []
+
+
+async def test_report_before_submit_is_parked_then_taken(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    channel = await admin.add_channel(
+        platform, admin.ChannelSpec("c1", "cmpp", "127.0.0.1", 1, "901234", "s", "1069")
+    )
+    async with platform.engine.begin() as conn:
+        await message_store.insert_messages(conn, [_message("C" * 16, account_id)])
+        await message_store.park_orphan(conn, channel, "abc", "13800138000", "DELIVRD", NOW)
+        taken = await message_store.take_orphans(conn, channel, ["abc"])
+        assert [o.stat for o in taken] == ["DELIVRD"]
+        assert await message_store.take_orphans(conn, channel, ["abc"]) == []
+
+
+async def test_reports_are_pulled_once_oldest_first(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    finals = [
+        inbox.FinalReport(account_id, f"{i:016X}", "13800138000", "DELIVRD", "1069", NOW)
+        for i in range(15)
+    ]
+    async with platform.engine.begin() as conn:
+        await message_store.insert_messages(conn, [_message(f.mid, account_id) for f in finals])
+        await inbox.finish(conn, finals)
+        await inbox.finish(conn, finals[:3])  # a second final report for a mid is ignored
+    async with platform.engine.begin() as conn:
+        first = await inbox.pull_reports(conn, account_id, 10)
+    async with platform.engine.begin() as conn:
+        rest = await inbox.pull_reports(conn, account_id, 10)
+    async with platform.engine.begin() as conn:
+        none = await inbox.pull_reports(conn, account_id, 10)
+    assert [r["mid"] for r in first + rest] == [f.mid for f in finals]
+    assert none == []
