@@ -71,10 +71,12 @@ async def test_date_source_headers_as_in_the_curl_sample(stack: Stack) -> None:
         f'headers = "date source", signature = {signature}',
         "X-Requested-With": "XMLHttpRequest",
     }
+    template = '{"account":"ACCOUNT","action":"balance","password":"PASSWORD","rt":"json",}'
     body = (
-        '{"account":"%s","action":"balance","password":"%s","rt":"json",}'
-        % (stack.facts.account, stack.facts.password)
-    ).encode()
+        template.replace("ACCOUNT", stack.facts.account)
+        .replace("PASSWORD", stack.facts.password)
+        .encode()
+    )
     response = await post(
         stack,
         "/release/smsoverage",
