@@ -16,7 +16,6 @@ from enum import Enum
 
 from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError
 from duanxin.protocols.core.sequence import SequenceCounter
-from duanxin.protocols.core.session import Decoder as SessionDecoder
 from duanxin.protocols.core.state import Direction, Kind, Role
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.codec import Decoder, SmppDecodeError, encode
@@ -102,8 +101,7 @@ class SmppDialect:
         received: Counter[CommandId] | None = None,
     ) -> None:
         self.role = role
-        self._decoder = Decoder()
-        self.decoder: SessionDecoder[Pdu] = self._decoder
+        self.decoder = Decoder()
         self.bind_type: BindType | None = None  # set once bound
         # PDUs received, by command; may be shared by several connections.
         self.received: Counter[CommandId] = Counter() if received is None else received
@@ -176,7 +174,7 @@ class SmppDialect:
                 sequence_number=error.sequence_number or 0,
                 command_status=error.status or CommandStatus.ESME_RINVCMDLEN,
             )
-        offending = self._decoder.last
+        offending = self.decoder.last
         if offending is None or offending.command_id & p.RESPONSE_BIT:
             return None
         # Decoded fine but illegal in this session state (e.g. submit_sm before bind).
