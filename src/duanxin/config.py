@@ -20,6 +20,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///duanxin.db"
     bus_url: str = "memory://"
+    redis_prefix: str = "duanxin:"  # every Redis key starts with it (one prefix per cluster)
     host: str = "127.0.0.1"
     port: int = 8080
     role: Literal["all", "api", "worker"] = "all"

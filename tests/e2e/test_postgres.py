@@ -32,3 +32,50 @@ async def test_send_and_reports_on_postgres(postgres_url: str, tmp_path: Path) -
             await stack.wait_for(reported)
             assert set(stats.values()) == {"DELIVRD"}
             assert (await client.balance()).balance == -3
+
+
+async def test_cluster_settings_postgres_and_redis_streams(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Cluster mode's backends (PostgreSQL state, Redis work stream) run the same flow."""
+    port = free_port()
+    settings = Settings(
+        database_url=postgres_url,
+        bus_url=redis_url,
+        redis_prefix=f"duanxin-test:{tmp_path.name}:",
+        host="127.0.0.1",
+        port=port,
+    )
+    async with demo_stack("127.0.0.1", port, tmp_path, report_delay=0.05, settings=settings) as (
+        facts,
+        running,
+        simulators,
+    ):
+        stack = Stack(facts, running, simulators)
+        async with stack.client() as client:
+            numbers = [f"138{i:08d}" for i in range(20)]
+            sent = await client.send(numbers, "验证码 8848")
+            assert sent.status == 0
+            mids = {item.mid for item in sent.items}
+            seen: set[str] = set()
+
+            async def reported() -> bool:
+                seen.update(r.mid for r in await client.reports())
+                return seen == mids
+
+            await stack.wait_for(reported)
+        received = [m.destination for m in simulators["cmpp"].behaviour.received]
+        assert sorted(received) == sorted(numbers)
+    await _drop_keys(redis_url, settings.redis_prefix)
+
+
+async def _drop_keys(url: str, prefix: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(url)
+    try:
+        keys = [key async for key in redis.scan_iter(match=prefix + "*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()

@@ -42,7 +42,8 @@ class Platform:
 
     @classmethod
     def open(cls, settings: Settings) -> Platform:
-        return cls(settings, create_engine(settings.database_url), open_bus(settings.bus_url))
+        bus = open_bus(settings.bus_url, prefix=settings.redis_prefix)
+        return cls(settings, create_engine(settings.database_url), bus)
 
     async def close(self) -> None:
         await self.bus.close()
