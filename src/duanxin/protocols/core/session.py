@@ -171,6 +171,7 @@ class SessionCore(Generic[P]):
         """Queue the answer to a request received earlier."""
         self._transition(Direction.SEND, self.dialect.kind(pdu))
         self._outbox += self.dialect.encode(pdu)
+        self.dialect.observe(pdu, Direction.SEND)
 
     def start_unbind(self, now: float) -> None:
         """Begin a graceful logout; the session closes when the peer answers."""
@@ -207,14 +208,21 @@ class SessionCore(Generic[P]):
         events: list[Event[P]] = []
         decoder = self.dialect.decoder
         decoder.feed(data)
-        try:
-            for pdu in decoder.pdus():
-                self._receive_pdu(pdu, events)
-                if self.state is State.CLOSED:
-                    break
-        except ProtocolError as error:
-            events.append(self._fail(error))
-        return events
+        while True:
+            try:
+                self._receive_pdus(decoder, events)
+            except ProtocolError as error:
+                closed = self._fail(error)
+                if closed is None:
+                    continue  # answered; the PDUs after the bad one are still good
+                events.append(closed)
+            return events
+
+    def _receive_pdus(self, decoder: Decoder[P], events: list[Event[P]]) -> None:
+        for pdu in decoder.pdus():
+            self._receive_pdu(pdu, events)
+            if self.state is State.CLOSED:
+                return
 
     def _receive_pdu(self, pdu: P, events: list[Event[P]]) -> None:
         dialect = self.dialect
@@ -260,13 +268,15 @@ class SessionCore(Generic[P]):
             )
         self.state = new_state
 
-    def _fail(self, error: ProtocolError) -> ConnectionClosed:
+    def _fail(self, error: ProtocolError) -> ConnectionClosed | None:
+        """Answer a bad PDU where the protocol has an answer; close unless it says not to."""
         if isinstance(error, RemoteProtocolError):
             answer = self.dialect.reject(error)
             if answer is not None:
                 self._outbox += self.dialect.encode(answer)
-        if error.close:
-            self.state = State.CLOSED
+        if not error.close:
+            return None
+        self.state = State.CLOSED
         return ConnectionClosed(str(error), error)
 
     # ------------------------------------------------------------------ timers
