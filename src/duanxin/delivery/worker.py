@@ -39,6 +39,8 @@ __all__ = ["DeliveryWorker"]
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 4096
+LINK_WAIT_SECONDS = 3.0  # how long a message waits for a link that is down before requeueing
+LINK_POLL_SECONDS = 0.05
 
 
 class NoChannelUp(Exception):
@@ -122,11 +124,30 @@ class DeliveryWorker:
         channels = self.pool.route(message.account_id, message.carrier)
         try:
             await self._try_channels(message, channels)
+            return
         except NoChannelUp:
-            if message.attempts >= self.platform.settings.max_submit_attempts:
-                await self._failures.add((message.mid, DxStat.NO_CHANNEL.value))
-            else:
-                await self._retries.add(message.mid)
+            pass
+        # A link may be logging in again (or for the first time, just after start-up).
+        if await self._wait_until_up(channels, LINK_WAIT_SECONDS):
+            try:
+                await self._try_channels(message, channels)
+                return
+            except NoChannelUp:
+                pass
+        if message.attempts >= self.platform.settings.max_submit_attempts:
+            await self._failures.add((message.mid, DxStat.NO_CHANNEL.value))
+        else:
+            await self._retries.add(message.mid)
+
+    @staticmethod
+    async def _wait_until_up(channels: Sequence[Channel], timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while channels and loop.time() < deadline:
+            if any(c.is_up for c in channels):
+                return True
+            await asyncio.sleep(LINK_POLL_SECONDS)
+        return False
 
     async def _try_channels(self, message: PendingMessage, channels: Sequence[Channel]) -> None:
         tried_any = False
