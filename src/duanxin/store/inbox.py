@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store.tables import accounts, messages, replies, reports
@@ -66,12 +66,12 @@ async def finish(
         ],
     )
     if mark_messages:
-        for f in fresh:
-            await conn.execute(
-                update(messages)
-                .where(messages.c.mid == f.mid)
-                .values(state="done", stat=f.stat, done_at=f.reported_at)
-            )
+        await conn.execute(
+            update(messages)
+            .where(messages.c.mid == bindparam("b_mid"))
+            .values(state="done", stat=bindparam("b_stat"), done_at=bindparam("b_done_at")),
+            [{"b_mid": f.mid, "b_stat": f.stat, "b_done_at": f.reported_at} for f in fresh],
+        )
 
 
 async def _pull(conn: AsyncConnection, table: Any, account_id: int, size: int) -> list[Any]:

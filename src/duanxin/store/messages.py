@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store.tables import messages, orphan_reports, segments
@@ -170,17 +170,17 @@ async def record_submits(conn: AsyncConnection, done: Sequence[Submitted], now: 
             for n, cid in enumerate(s.carrier_ids, start=1)
         ],
     )
-    for item in done:
-        await conn.execute(
-            update(messages)
-            .where(messages.c.mid == item.mid)
-            .values(
-                state=MessageState.SUBMITTED.value,
-                channel_id=item.channel_id,
-                source=item.source,
-                submitted_at=now,
-            )
-        )
+    await conn.execute(
+        update(messages)
+        .where(messages.c.mid == bindparam("b_mid"))
+        .values(
+            state=MessageState.SUBMITTED.value,
+            channel_id=bindparam("b_channel"),
+            source=bindparam("b_source"),
+            submitted_at=now,
+        ),
+        [{"b_mid": s.mid, "b_channel": s.channel_id, "b_source": s.source} for s in done],
+    )
 
 
 async def find_segments(
@@ -209,15 +209,16 @@ async def set_segment_stats(
     conn: AsyncConnection, channel_id: int, stats: Sequence[tuple[str, str]], now: datetime
 ) -> None:
     """Record ``(carrier_id, stat)`` for segments that have no stat yet."""
-    for carrier_id, stat in stats:
+    if stats:
         await conn.execute(
             update(segments)
             .where(
                 segments.c.channel_id == channel_id,
-                segments.c.carrier_id == carrier_id,
+                segments.c.carrier_id == bindparam("b_carrier_id"),
                 segments.c.stat.is_(None),
             )
-            .values(stat=stat, reported_at=now)
+            .values(stat=bindparam("b_stat"), reported_at=now),
+            [{"b_carrier_id": c, "b_stat": st} for c, st in stats],
         )
 
 
