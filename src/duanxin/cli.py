@@ -480,9 +480,72 @@ def channel_enable(name: str, database_url: DatabaseOption = None) -> None:
     )
 
 
+# ------------------------------------------------------------------ benchmarks
+
+
+@bench_app.command("protocols")
+def bench_protocols(
+    protocol: Annotated[str, typer.Option(help="cmpp, sgip, smgp, smpp or all.")] = "all",
+    seconds: Annotated[float, typer.Option(help="Seconds per measurement.")] = 5.0,
+    window: Annotated[int, typer.Option(help="Outstanding submits per session.")] = 16,
+    submitters: Annotated[int, typer.Option(help="Concurrent submitting coroutines.")] = 32,
+) -> None:
+    """Submit PDU encodes/decodes per second, and loopback submits/s client -> simulator."""
+    from duanxin.bench.protocols import run_protocols
+
+    try:
+        run_protocols(protocol, seconds, window, submitters, console)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+
+
+@bench_app.command("http")
+def bench_http(
+    seconds: Annotated[float, typer.Option(help="Seconds per send phase.")] = 10.0,
+    concurrency: Annotated[int, typer.Option(help="Workers for 1-number sends.")] = 32,
+    batch_concurrency: Annotated[int, typer.Option(help="Workers for 500-number sends.")] = 4,
+    e2e_messages: Annotated[int, typer.Option(help="Messages for the end-to-end run.")] = 20_000,
+    arrangement: Annotated[
+        str, typer.Option(help="process (server in a child process) or inprocess.")
+    ] = "process",
+    url: Annotated[str | None, typer.Option(help="A running platform instead.")] = None,
+    demo_json: Annotated[
+        Path | None, typer.Option(help="demo.json of the platform at --url.")
+    ] = None,
+) -> None:
+    """HTTP API: 1-number sends/s with latency, 500-number sends, end to end."""
+    from duanxin.bench.http import HttpOptions, run_http
+
+    options = HttpOptions(
+        seconds, concurrency, batch_concurrency, e2e_messages, arrangement, url, demo_json
+    )
+    try:
+        run_http(options, console)
+    except (ValueError, RuntimeError) as error:
+        raise _fail(str(error)) from None
+
+
+@app.command("number-override")
+def number_override(
+    mobile: Annotated[str, typer.Argument(help="11-digit number that moved network.")],
+    carrier: Annotated[str, typer.Argument(help="cmcc, cucc or ctcc; 'none' removes it.")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Record a number that moved to another network (携号转网)."""
+    _with_platform(
+        _settings(database_url),
+        lambda p: admin.set_number_override(p, mobile, None if carrier == "none" else carrier),
+    )
+    console.print(f"{mobile}: {carrier}")
+
+
 def main() -> None:
     """Entry point of the ``duanxin`` console script."""
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
+from duanxin.domain.numbers import Carrier, normalise_mobile
 from duanxin.domain.reports import LongReport
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
-from duanxin.store.tables import channels, operator_tokens, routes
+from duanxin.store.tables import channels, number_overrides, operator_tokens, routes
 
 __all__ = [
     "AccountSpec",
@@ -36,6 +37,7 @@ __all__ = [
     "recharge",
     "set_account",
     "set_channel_enabled",
+    "set_number_override",
 ]
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
@@ -275,6 +277,26 @@ async def add_route(
             account,
             {"carrier": carrier, "channels": list(channel_names)},
             now,
+        )
+
+
+async def set_number_override(
+    platform: Platform, mobile: str, carrier: str | None, actor: str = "operator"
+) -> None:
+    """Route ``mobile`` as ``carrier`` whatever its segment says (None: forget it)."""
+    number = normalise_mobile(mobile)
+    if number is None:
+        raise ValueError(f"{mobile!r} is not a mainland mobile number")
+    network = None if carrier is None else Carrier(carrier)
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        await conn.execute(delete(number_overrides).where(number_overrides.c.mobile == number))
+        if network is not None:
+            await conn.execute(
+                number_overrides.insert().values(mobile=number, carrier=network.value)
+            )
+        await account_store.write_audit(
+            conn, actor, "number.override", number, {"carrier": carrier}, now
         )
 
 

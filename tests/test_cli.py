@@ -1,0 +1,200 @@
+"""The `duanxin` command: administration in-process, simulators and the demo as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from duanxin.cli import app
+from duanxin.client import Client
+from duanxin.runtime import free_port
+
+runner = CliRunner()
+DUANXIN = [sys.executable, "-m", "duanxin.cli"]
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_every_command_has_help() -> None:
+    for command in ([], ["account"], ["channel"], ["simulate"], ["demo"], ["send"], ["serve"]):
+        assert runner.invoke(app, [*command, "--help"]).exit_code == 0
+
+
+def test_operator_workflow_on_a_fresh_database(tmp_path: Path) -> None:
+    db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"]
+    assert "operator token" in invoke("init", *db)
+    created = invoke(
+        "account",
+        "create",
+        "acme",
+        "--password",
+        "s3cret",
+        "--customer",
+        "ACME",
+        "--spid",
+        "9",
+        *db,
+    )
+    assert "SecretId:" in created and "SecretKey:" in created
+    assert "acme" in invoke("account", "list", *db)
+    assert "balance 500" in invoke("account", "recharge", "acme", "500", *db)
+    invoke("account", "disable", "acme", *db)
+    shown = json.loads(invoke("account", "show", "acme", *db))
+    assert shown["state"] == "disabled" and "password" not in shown
+    invoke("account", "set", "acme", "refund_on_failure=true", "max_concurrency=3", *db)
+    shown = json.loads(invoke("account", "show", "acme", *db))
+    assert shown["refund_on_failure"] is True and shown["max_concurrency"] == 3
+    invoke(
+        "channel",
+        "add",
+        "cmcc-1",
+        "--protocol",
+        "cmpp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "7890",
+        "--account",
+        "901234",
+        "--password",
+        "pw",
+        "--access-code",
+        "1069",
+        *db,
+    )
+    assert "cmcc-1" in invoke("channel", "list", *db)
+    invoke("channel", "route", "acme", "cmcc", "cmcc-1", *db)
+    invoke("number-override", "13800138000", "ctcc", *db)
+
+
+def test_failures_exit_non_zero_with_a_reason(tmp_path: Path) -> None:
+    db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"]
+    result = runner.invoke(app, ["account", "recharge", "nobody", "5", *db])
+    assert result.exit_code == 1 and "no account" in result.output
+    result = runner.invoke(app, ["number-override", "12345", "cmcc", *db])
+    assert result.exit_code == 1 and "not a mainland mobile number" in result.output
+    assert runner.invoke(app, ["simulate", "xmpp"]).exit_code == 1
+
+
+@pytest.fixture
+def process_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float = 30) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if needle in line:
+            return "".join(seen)
+    raise AssertionError(f"{needle!r} not printed; got {''.join(seen)!r}")
+
+
+@pytest.fixture
+def demo(tmp_path: Path, process_env: dict[str, str]) -> Iterator[tuple[dict[str, str], str]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*DUANXIN, "demo", "--port", str(port), "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=process_env,
+    )
+    try:
+        output = _wait_for_line(process, "print(c.reports())")
+        facts = json.loads((tmp_path / "demo.json").read_text())
+        yield facts, output
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_demo_prints_commands_that_send_and_whose_report_can_be_pulled(
+    demo: tuple[dict[str, str], str], process_env: dict[str, str]
+) -> None:
+    facts, output = demo
+    assert facts["url"].startswith("http://127.0.0.1:")
+    assert set(facts["simulators"]) == {"cmpp", "sgip", "smgp"}
+    curl_line = next(line for line in output.splitlines() if line.strip().startswith("D=$("))
+    answer = subprocess.run(
+        ["bash", "-c", curl_line], capture_output=True, text=True, timeout=30, check=True
+    )
+    sent = json.loads(answer.stdout)
+    assert sent["status"] == "0" and sent["list"][0]["result"] == 0
+    send_line = next(line for line in output.splitlines() if "duanxin send" in line)
+    command = send_line.strip().split()
+    by_cli = subprocess.run(
+        [*DUANXIN, *command[1:]], capture_output=True, text=True, timeout=60, env=process_env
+    )
+    assert by_cli.returncode == 0, by_cli.stdout + by_cli.stderr
+    with Client(
+        facts["url"], facts["secret_id"], facts["secret_key"], facts["account"], facts["password"]
+    ) as client:
+        _check_report_and_reply(client, facts, sent)
+
+
+def _check_report_and_reply(client: Client, facts: dict[str, str], sent: dict[str, object]) -> None:
+    listing = sent["list"]
+    assert isinstance(listing, list)
+    mid = listing[0]["mid"]
+    mids = {mid}
+    reported: dict[str, str] = {}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not mids <= reported.keys():
+        reported.update({r.mid: r.stat for r in client.reports()})
+        time.sleep(0.1)
+    assert reported[mid] == "DELIVRD"
+    reply = httpx.post(
+        facts["url"] + "/demo/mo",
+        data={"mobile": "13800138000", "to": facts["access_code"], "content": "收到"},
+    )
+    assert reply.json()["status"] == 0
+    deadline = time.monotonic() + 20
+    replies: list[str] = []
+    while time.monotonic() < deadline and not replies:
+        replies = [r.content for r in client.replies()]
+        time.sleep(0.1)
+    assert replies == ["收到"]
+
+
+def test_simulate_runs_a_carrier_in_the_foreground(process_env: dict[str, str]) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [*DUANXIN, "simulate", "smpp", "--port", str(port), "--account", "a", "--password", "b"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=process_env,
+    )
+    try:
+        _wait_for_line(process, f"listening on 127.0.0.1:{port}")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
