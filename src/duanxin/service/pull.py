@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from duanxin.domain.content import sign_content
 from duanxin.domain.segments import count_segments
 from duanxin.domain.status import StatusError
 from duanxin.service.accounts import Caller, authenticate
@@ -52,7 +53,12 @@ async def balance(
         "msg": "ok",
     }
     if content:
-        document["segments"] = count_segments(content)
+        # What one number would cost: the content as it would be sent, signature included.
+        try:
+            signed = sign_content(content.strip(), account.default_signature)
+        except StatusError:
+            signed = content
+        document["segments"] = count_segments(signed)
     return _json(document)
 
 
