@@ -27,8 +27,10 @@ __all__ = [
     "accounts",
     "api_keys",
     "audit_log",
+    "blacklist",
     "channels",
     "customers",
+    "frequency_limits",
     "idempotency",
     "ledger",
     "messages",
@@ -41,6 +43,9 @@ __all__ = [
     "reports",
     "routes",
     "segments",
+    "sensitive_words",
+    "signatures",
+    "templates",
 ]
 
 metadata = MetaData(
@@ -250,6 +255,59 @@ operator_tokens = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("name", String(64), nullable=False),
     Column("created_at", DateTime, nullable=False),
+)
+
+signatures = Table(
+    "signatures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("text", String(32), nullable=False),
+    Column("state", String(12), nullable=False),  # pending, approved, rejected
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("decided_at", DateTime),
+    Column("decided_by", String(64)),
+    UniqueConstraint("account_id", "text"),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # verification, notification, marketing
+    Column("text", Text, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("decided_at", DateTime),
+    Column("decided_by", String(64)),
+    Index("ix_templates_account_state", "account_id", "state"),
+)
+
+blacklist = Table(
+    "blacklist",
+    metadata,
+    Column("mobile", String(11), primary_key=True),
+    Column("reason", String(128), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+)
+
+sensitive_words = Table(
+    "sensitive_words",
+    metadata,
+    Column("word", String(64), primary_key=True),
+    Column("category", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+frequency_limits = Table(
+    "frequency_limits",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("limits", JSON, nullable=False),  # [[count, window_seconds], ...]
 )
 
 audit_log = Table(
