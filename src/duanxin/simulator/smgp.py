@@ -19,9 +19,10 @@ from datetime import datetime
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed, SessionProtocol, serve
+from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Role
-from duanxin.protocols.smgp.auth import CHINA_STANDARD_TIME, login_response, verify_login
+from duanxin.protocols.smgp.auth import login_response, verify_login
 from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import MsgIdGenerator, canonical_id, smgw_code
 from duanxin.protocols.smgp.pdu import (
@@ -55,10 +56,6 @@ _RECEIVING_MODES = (LoginMode.RECEIVE, LoginMode.TRANSMIT)
 _REPORT_ERRORS = {"DELIVRD": "000", "EXPIRED": "001", "UNDELIV": "006", "REJECTD": "006"}
 _REPORT_LENGTH_DIGITS = 3
 _REPORT_TEXT_HEAD = 17
-
-
-def _china_now() -> datetime:
-    return datetime.now(CHINA_STANDARD_TIME)
 
 
 @dataclass(eq=False)
@@ -200,7 +197,7 @@ class SmgpSimulator:
         status = self._check_submit(link, submit, loop.time())
         if status != SmgpStatus.OK:
             return _submit_resp(submit, _NO_MSG_ID, status)
-        when = _china_now()
+        when = china_standard_time()
         ids = self._ids.next_ids(when, len(submit.dest_term_ids))
         text, concat = _submitted_text(submit)
         for msg_id, destination in zip(ids, submit.dest_term_ids, strict=True):
@@ -263,7 +260,7 @@ class SmgpSimulator:
         if receiver is None:
             log.info("no receiving connection for the report on %s", msg_id.hex())
             return
-        now = _china_now()
+        now = china_standard_time()
         stat = self.behaviour.draw_stat()
         content = submit.msg_content
         report = SmgpReport(
@@ -296,7 +293,7 @@ class SmgpSimulator:
         self.behaviour.note_mo(source, destination, text)
         self._mo_reference = (self._mo_reference + 1) & 0xFF
         for segment in split_message(text, self._mo_reference):
-            now = _china_now()
+            now = china_standard_time()
             deliver = SmgpDeliver(
                 msg_id=self._ids.next_id(now),
                 is_report=0,

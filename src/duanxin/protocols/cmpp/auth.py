@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from duanxin.protocols.cmpp.pdu import (
     AUTHENTICATOR_SIZE,
@@ -21,6 +21,7 @@ from duanxin.protocols.cmpp.pdu import (
     CmppVersion,
     layout_of,
 )
+from duanxin.protocols.core.clock import CHINA_STANDARD_TIME, mmddhhmmss
 from duanxin.protocols.core.errors import LocalProtocolError
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "verify_connect",
 ]
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 #: The highest version this implementation speaks.
 HIGHEST_VERSION = CmppVersion.V30
 _SOURCE_PADDING = bytes(9)
@@ -49,9 +49,7 @@ def timestamp_of(when: datetime) -> int:
 
     A naive ``when`` is taken to be China Standard Time already.
     """
-    if when.tzinfo is not None:
-        when = when.astimezone(CHINA_STANDARD_TIME)
-    return int(when.strftime("%m%d%H%M%S"))
+    return mmddhhmmss(when)
 
 
 def timestamp_text(timestamp: int) -> str:

@@ -49,6 +49,7 @@ from duanxin.protocols.cmpp.pdu import (
     CmppVersion,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
+from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 
 __all__ = ["CmppAdapter", "canonical_id", "open_client", "parse_report_time"]
@@ -76,14 +77,10 @@ def parse_report_time(text: str) -> datetime | None:
         return None
 
 
-def _now_in_china() -> datetime:
-    return datetime.now(CHINA_STANDARD_TIME)
-
-
 class CmppAdapter:
     """CMPP's part of a :class:`CarrierSessionClient`."""
 
-    def __init__(self, settings: ChannelSettings, *, clock: Clock = _now_in_china) -> None:
+    def __init__(self, settings: ChannelSettings, *, clock: Clock = china_standard_time) -> None:
         self.settings = settings
         self.version: int = settings.version or CmppVersion.V30  # sent as is in CONNECT
         self._clock = clock

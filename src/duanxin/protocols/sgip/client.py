@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from duanxin.domain.encoding import decode_text
@@ -48,6 +48,7 @@ from duanxin.protocols.carrier import (
     SubmitResult,
 )
 from duanxin.protocols.core.aio import SessionClosed
+from duanxin.protocols.core.clock import CHINA_STANDARD_TIME, china_standard_time
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.protocols.sgip.dialect import SgipDialect, new_counter
 from duanxin.protocols.sgip.listener import SgipListener
@@ -88,18 +89,12 @@ __all__ = [
     "strip_country_code",
 ]
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 #: Below the SMG's default 60 s idle limit, so we close the link before it does.
 DEFAULT_IDLE_TIMEOUT = 50.0
 SP_NODE_BASE = 3_000_000_000  # 3AAAAQQQQQ with area code 0000
 COUNTRY_CODE = "86"
 MOBILE_LENGTH = 11
 RETRYABLE_RESULTS = frozenset({Result.NODE_BUSY})
-
-
-def china_standard_time() -> datetime:
-    """The wall clock in UTC+8, which SGIP's MMDDHHMMSS sequence times use."""
-    return datetime.now(CHINA_STANDARD_TIME)
 
 
 def canonical_id(sequence: SequenceNumber) -> str:

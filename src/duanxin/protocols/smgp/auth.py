@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
+from duanxin.protocols.core.clock import CHINA_STANDARD_TIME, mmddhhmmss
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.smgp.pdu import (
     AUTHENTICATOR_SIZE,
@@ -31,16 +32,13 @@ __all__ = [
     "verify_login",
 ]
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 _CLIENT_ID_PADDING = bytes(7)  # CMPP pads with 9
 _STATUS = struct.Struct(">I")
 
 
 def login_timestamp(when: datetime) -> int:
     """The TimeStamp field for ``when``: the digits MMDDHHMMSS as one number."""
-    if when.tzinfo is not None:
-        when = when.astimezone(CHINA_STANDARD_TIME)
-    return int(when.strftime("%m%d%H%M%S"))
+    return mmddhhmmss(when)
 
 
 def client_authenticator(client_id: str, secret: str, timestamp: int) -> bytes:

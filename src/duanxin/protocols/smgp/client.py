@@ -27,6 +27,7 @@ from duanxin.protocols.carrier import (
     OutboundMessage,
     SubmitOutcome,
 )
+from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.smgp.auth import CHINA_STANDARD_TIME, build_login
 from duanxin.protocols.smgp.dialect import SmgpDialect
@@ -55,10 +56,6 @@ PRIORITY_NORMAL = 1
 _REPORT_TIME_FORMAT = "%y%m%d%H%M"
 
 
-def _china_now() -> datetime:
-    return datetime.now(CHINA_STANDARD_TIME)
-
-
 def parse_report_time(value: str) -> datetime | None:
     """A report's ``YYMMDDhhmm`` as China Standard Time; ``None`` when unreadable."""
     try:
@@ -71,7 +68,7 @@ class SmgpAdapter:
     """SMGP's part of a carrier client (see :class:`duanxin.protocols.carrier.CarrierAdapter`)."""
 
     def __init__(
-        self, settings: ChannelSettings, *, clock: Callable[[], datetime] = _china_now
+        self, settings: ChannelSettings, *, clock: Callable[[], datetime] = china_standard_time
     ) -> None:
         self.settings = settings
         self._clock = clock

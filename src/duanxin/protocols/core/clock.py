@@ -1,0 +1,22 @@
+"""China Standard Time, the clock the Chinese carrier protocols write into their PDUs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+__all__ = ["CHINA_STANDARD_TIME", "china_standard_time", "mmddhhmmss"]
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
+def china_standard_time() -> datetime:
+    """The wall clock in UTC+8 (the default clock of the protocol clients)."""
+    return datetime.now(CHINA_STANDARD_TIME)
+
+
+def mmddhhmmss(when: datetime) -> int:
+    """The MMDDHHMMSS number of ``when`` in China Standard Time (login timestamps, SGIP
+    sequence times). A naive ``when`` is taken to be China Standard Time already."""
+    if when.tzinfo is not None:
+        when = when.astimezone(CHINA_STANDARD_TIME)
+    return int(when.strftime("%m%d%H%M%S"))
