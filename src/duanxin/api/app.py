@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from duanxin.api.seed import seed_routes
+from duanxin.metrics import CHANNEL_UP
 from duanxin.service.platform import Platform
 
 __all__ = ["create_app"]
@@ -19,8 +21,26 @@ async def _health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def _metrics(request: Request) -> Response:
+    platform: Platform = request.app.state.platform
+    refresh_channel_gauges(platform)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def refresh_channel_gauges(platform: Platform) -> None:
+    for name, up in platform.channel_states().items():
+        CHANNEL_UP.labels(channel=name).set(1 if up else 0)
+
+
 def create_app(platform: Platform, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The HTTP front door over ``platform``."""
-    app = Starlette(routes=[*seed_routes(), Route("/healthz", _health), *extra_routes])
+    app = Starlette(
+        routes=[
+            *seed_routes(),
+            Route("/healthz", _health),
+            Route("/metrics", _metrics),
+            *extra_routes,
+        ]
+    )
     app.state.platform = platform
     return app

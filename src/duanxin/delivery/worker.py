@@ -29,6 +29,7 @@ from duanxin.domain.msgid import format_mid
 from duanxin.domain.reports import LongReport, normalise_carrier_id, route_reply
 from duanxin.domain.segments import Reassembler
 from duanxin.domain.status import DxStat
+from duanxin.metrics import REPLIES_RECEIVED, REPORTS_RECEIVED, SUBMITS
 from duanxin.protocols.carrier import CarrierMO, CarrierReport, Inbound, OutboundMessage
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed
 from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, Platform
@@ -71,6 +72,9 @@ class DeliveryWorker:
     async def start(self) -> None:
         async with self.platform.engine.connect() as conn:
             await self.pool.load(conn)
+        self.platform.channel_states = lambda: {
+            c.name: c.is_up for c in self.pool.channels.values()
+        }
         for batcher in self._batchers:
             batcher.start()
         self._runner = asyncio.get_running_loop().create_task(self._consume())
@@ -164,6 +168,7 @@ class DeliveryWorker:
             except (SessionClosed, ResponseTimeout, OSError) as error:
                 log.info("channel %s failed for %s: %s", channel.name, message.mid, error)
                 continue
+            SUBMITS.labels(channel.name, "accepted" if result.accepted else "refused").inc()
             if result.accepted:
                 ids = tuple(normalise_carrier_id(channel.protocol, c) for c in result.carrier_ids)
                 submitted = Submitted(message.mid, channel.id, outbound.source, ids)
@@ -193,6 +198,7 @@ class DeliveryWorker:
     def _on_inbound(self, channel: Channel, inbound: Inbound) -> asyncio.Future[None] | None:
         now = self.platform.clock()
         if isinstance(inbound, CarrierReport):
+            REPORTS_RECEIVED.labels(channel.name).inc()
             return self._reports.add(
                 ReceivedReport(
                     channel.id,
@@ -217,6 +223,7 @@ class DeliveryWorker:
             )
         if text is None:
             return None
+        REPLIES_RECEIVED.inc()
         return self._store_reply(reply.source, reply.destination, text, now)
 
     def _store_reply(

@@ -37,6 +37,9 @@ class Platform:
     _in_flight: dict[int, int] = field(default_factory=dict)
     key_cache: dict[str, tuple[float, tuple[str, int] | None]] = field(default_factory=dict)
 
+    #: Set by the delivery worker of this process: channel name -> logged in.
+    channel_states: Callable[[], dict[str, bool]] = dict
+
     def __post_init__(self) -> None:
         self.ids = MessageIdGenerator(self.settings.node_id)
 

@@ -24,6 +24,7 @@ from duanxin.domain.msgid import format_mid
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
 from duanxin.domain.segments import count_segments
 from duanxin.domain.status import DxStat, Status, StatusError
+from duanxin.metrics import MESSAGES_ACCEPTED, MESSAGES_REFUSED
 from duanxin.service.accounts import Caller, authenticate
 from duanxin.service.platform import SUBMIT_STREAM, Platform
 from duanxin.store import accounts as account_store
@@ -149,6 +150,10 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
         if stored is None:
             raise
         return stored
+    MESSAGES_ACCEPTED.inc(len(accepted))
+    for number in numbers:
+        if number.result != Result.ACCEPTED:
+            MESSAGES_REFUSED.labels(str(number.result)).inc()
     if request.sendtime is None or request.sendtime <= now:
         ready = [m for m, n in zip(mids, numbers, strict=True) if n.result == Result.ACCEPTED]
         await platform.bus.publish(SUBMIT_STREAM, [{"mids": ready}])
