@@ -48,6 +48,7 @@ async def running_platform(
     """Start everything ``settings.role`` asks for; stop it all on exit."""
     await asyncio.to_thread(migrate, settings.database_url)
     platform = Platform.open(settings)
+    await platform.resume_ids()
     app = create_app(platform, extra_routes)
     worker: DeliveryWorker | None = None
     sweeper: Sweeper | None = None

@@ -31,3 +31,19 @@ def test_nodes_never_collide() -> None:
     first = set(MessageIdGenerator(1).next_ids(now, 1000))
     second = set(MessageIdGenerator(2).next_ids(now, 1000))
     assert not first & second
+
+
+def test_a_restarted_node_continues_after_its_last_id() -> None:
+    now = datetime(2026, 3, 1, 12, 0, 0)
+    before = MessageIdGenerator(node=3).next_ids(now, 70000)  # borrows the next second
+    restarted = MessageIdGenerator(node=3)
+    restarted.resume_after(max(before, key=lambda v: (unpack_msg_id(v).second, v & 0xFFFF)), now)
+    assert not set(restarted.next_ids(now, 1000)) & set(before)
+
+
+def test_last_years_ids_do_not_push_the_clock() -> None:
+    generator = MessageIdGenerator(node=3)
+    generator.resume_after(
+        pack_msg_id(datetime(2025, 12, 31, 23, 59, 59), 3, 5), datetime(2026, 1, 1)
+    )
+    assert unpack_msg_id(generator.next_id(datetime(2026, 1, 1))).month == 1

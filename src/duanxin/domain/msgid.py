@@ -89,3 +89,31 @@ class MessageIdGenerator:
 
     def next_ids(self, now: datetime, count: int) -> list[int]:
         return [self.next_id(now) for _ in range(count)]
+
+    def resume_after(self, last: int, now: datetime) -> None:
+        """Continue after ``last``, an id issued earlier (before a restart) at about ``now``.
+
+        A process restarted within the same second, or after borrowing seconds ahead,
+        would otherwise hand out ids it already gave. Ids from another year are ignored.
+        """
+        parts = unpack_msg_id(last)
+        try:
+            issued = now.replace(
+                month=parts.month,
+                day=parts.day,
+                hour=parts.hour,
+                minute=parts.minute,
+                second=parts.second,
+                microsecond=0,
+            )
+        except ValueError:
+            return
+        if issued > now + timedelta(days=1):
+            return  # last year's id
+        with self._lock:
+            if (
+                self._second is None
+                or issued > self._second
+                or (issued == self._second and parts.sequence >= self._sequence)
+            ):
+                self._second, self._sequence = issued, parts.sequence + 1

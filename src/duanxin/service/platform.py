@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from duanxin.bus import Bus, open_bus
@@ -14,6 +15,7 @@ from duanxin.config import Settings
 from duanxin.domain.msgid import MessageIdGenerator
 from duanxin.domain.status import Status, StatusError
 from duanxin.store.engine import create_engine
+from duanxin.store.tables import messages, replies
 
 __all__ = ["SUBMIT_STREAM", "Platform"]
 
@@ -47,6 +49,18 @@ class Platform:
     def open(cls, settings: Settings) -> Platform:
         bus = open_bus(settings.bus_url, prefix=settings.redis_prefix)
         return cls(settings, create_engine(settings.database_url), bus)
+
+    async def resume_ids(self) -> None:
+        """Make sure new ids follow every id already stored (restarts in the same second)."""
+        async with self.engine.connect() as conn:
+            latest = [
+                (await conn.execute(select(func.max(table.c.mid)))).scalar_one_or_none()
+                for table in (messages, replies)
+            ]
+        now = self.clock()
+        for mid in latest:
+            if mid:
+                self.ids.resume_after(int(mid, 16), now)
 
     async def close(self) -> None:
         await self.bus.close()
