@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 
 from duanxin.domain.policy.errors import PolicyRefusal
 from duanxin.domain.policy.optout import has_opt_out_hint
-from duanxin.domain.policy.signatures import apply_signature, validate_signature
+from duanxin.domain.policy.signatures import (
+    signed_content,
+    split_signatures,
+    validate_signature,
+)
 from duanxin.domain.policy.templates import TemplateKind, TemplateSet
 from duanxin.domain.policy.words import SensitiveWords
 from duanxin.domain.status import Status
@@ -88,18 +92,21 @@ class ContentPolicy:
 
     def check(self, content: str) -> ContentDecision:
         """Accept ``content`` (returning what to send) or raise :class:`PolicyRefusal`."""
-        signed = apply_signature(content, self.approved_signatures, self.default_signature)
+        first, body, last = split_signatures(content)
+        signed = signed_content(
+            content, first, last, self.approved_signatures, self.default_signature
+        )
         hit = self.words.first_hit(signed)
         if hit is not None:
             raise PolicyRefusal(
                 Status.OTHER, f"content contains a sensitive word (category {hit.category})"
             )
-        template = self.templates.match(signed)
+        template = self.templates.match_body(body)
         if template is None:
             if self.template_required:
                 raise PolicyRefusal(Status.INTERNAL, TEMPLATE_MISMATCH)
             return ContentDecision(signed, None, None)
-        if template.kind is TemplateKind.MARKETING and not has_opt_out_hint(signed):
+        if template.kind is TemplateKind.MARKETING and not has_opt_out_hint(body):
             raise PolicyRefusal(
                 Status.OTHER, "marketing content must end with an opt-out hint, e.g. 拒收请回复R"
             )

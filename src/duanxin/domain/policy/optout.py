@@ -21,6 +21,7 @@ _OPT_OUT_AT_END = re.compile(
     r")$"
 )
 _TRAILING = "!?)]}>」』"
+_TAIL_CHARS = 64  # a hint, separators and closing punctuation included, fits in this
 
 
 def has_opt_out_hint(text: str) -> bool:
@@ -30,7 +31,7 @@ def has_opt_out_hint(text: str) -> bool:
     ``拒收请回复R``, ``退订回T``, ``退订请回复TD``, ``回T退订``, ``回复TD退订``,
     ``回R拒收``, ``发送TD退订``, ``Reply STOP to opt out``, ``Text T to unsubscribe``
     (reply keywords are 1 to 4 letters or digits). Closing punctuation after the hint
-    (``。``, ``！``, ``)`` ...) is allowed.
+    (``。``, ``！``, ``)`` ...) is allowed. Only the last 64 characters are looked at.
     """
-    tail = normalize(strip_signatures(text)).rstrip(_TRAILING)
+    tail = normalize(strip_signatures(text)[-_TAIL_CHARS:]).rstrip(_TRAILING)
     return _OPT_OUT_AT_END.search(tail) is not None

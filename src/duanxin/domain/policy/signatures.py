@@ -21,6 +21,8 @@ __all__ = [
     "apply_signature",
     "signature_of",
     "signatures_of",
+    "signed_content",
+    "split_signatures",
     "strip_signatures",
     "validate_signature",
 ]
@@ -61,33 +63,38 @@ def validate_signature(text: str) -> str:
     return signature
 
 
-def signatures_of(content: str) -> tuple[str | None, str | None]:
-    """The signatures at the start and at the end of ``content`` (canonical), if any.
+def split_signatures(content: str) -> tuple[str | None, str, str | None]:
+    """``(start signature, body, end signature)`` of ``content``; signatures canonical.
 
-    Content that is nothing but one signature has it at its start only.
+    The body is the content without them, blanks around it removed. Content that is
+    nothing but one signature has it at its start only (and an empty body).
     """
-    start = _AT_START.search(content)
-    first = _canonical(start.group(1)) if start else None
-    end = _AT_END.search(content, start.end() if start else 0)
-    last = _canonical(end.group(1)) if end else None
+    start, end = 0, len(content)
+    first = last = None
+    found = _AT_START.search(content)
+    if found and (first := _canonical(found.group(1))):
+        start = found.end()
+    found = _AT_END.search(content, start)
+    if found and (last := _canonical(found.group(1))):
+        end = found.start()
+    return first, content[start:end].strip(), last
+
+
+def signatures_of(content: str) -> tuple[str | None, str | None]:
+    """The signatures at the start and at the end of ``content`` (canonical), if any."""
+    first, _body, last = split_signatures(content)
     return first, last
 
 
 def signature_of(content: str) -> str | None:
     """The signature ``content`` carries: the one at its start, else the one at its end."""
-    first, last = signatures_of(content)
+    first, _body, last = split_signatures(content)
     return first or last
 
 
 def strip_signatures(content: str) -> str:
     """``content`` without its signatures at the start and end, blanks around removed."""
-    start = _AT_START.search(content)
-    if start and _canonical(start.group(1)):
-        content = content[start.end() :]
-    end = _AT_END.search(content)
-    if end and _canonical(end.group(1)):
-        content = content[: end.start()]
-    return content.strip()
+    return split_signatures(content)[1]
 
 
 def apply_signature(content: str, approved: Collection[str], default: str | None) -> str:
@@ -99,10 +106,22 @@ def apply_signature(content: str, approved: Collection[str], default: str | None
     - It carries none: ``default`` (any form :func:`validate_signature` accepts) is
       prepended; without a default (None or ``""``) it is refused (status 5).
     """
-    first, last = signatures_of(content)
+    first, _body, last = split_signatures(content)
+    canonical = validate_signature(default) if default else None
+    return signed_content(content, first, last, approved, canonical)
+
+
+def signed_content(
+    content: str,
+    first: str | None,
+    last: str | None,
+    approved: Collection[str],
+    default: str | None,
+) -> str:
+    """:func:`apply_signature` on an already split content and a canonical default."""
     if first is None and last is None:
         if default:
-            return validate_signature(default) + content
+            return default + content
         raise PolicyRefusal(Status.OTHER, "content must carry a signature 【...】 at start or end")
     if first in approved or last in approved:
         return content

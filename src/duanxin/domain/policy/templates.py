@@ -30,8 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-import ahocorasick
-
+from duanxin.domain.policy._automaton import as_key, build_automaton
 from duanxin.domain.policy.errors import PolicyError
 from duanxin.domain.policy.optout import has_opt_out_hint
 from duanxin.domain.policy.signatures import strip_signatures
@@ -258,20 +257,19 @@ class TemplateSet:
             else:
                 unanchored.append(index)
         self._unanchored = tuple(unanchored)
-        self._automaton: ahocorasick.Automaton | None = None
-        if anchors:
-            automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-            for anchor, indexes in anchors.items():
-                automaton.add_word(anchor, tuple(indexes))
-            automaton.make_automaton()
-            self._automaton = automaton
+        self._automaton = build_automaton(
+            (anchor, tuple(indexes)) for anchor, indexes in anchors.items()
+        )
 
     def match(self, content: str) -> Template | None:
         """The first template ``content`` (signed or not) matches, or None."""
-        body = strip_signatures(content)
+        return self.match_body(strip_signatures(content))
+
+    def match_body(self, body: str) -> Template | None:
+        """:meth:`match` for a body already stripped of its signatures (``split_signatures``)."""
         candidates: set[int] = set(self._unanchored)
         if self._automaton is not None:
-            for _end, indexes in self._automaton.iter(body):
+            for _end, indexes in self._automaton.iter(as_key(body)):
                 candidates.update(indexes)
         templates = self._templates
         for index in sorted(candidates):

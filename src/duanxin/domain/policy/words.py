@@ -22,8 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import ahocorasick
-
+from duanxin.domain.policy._automaton import as_key, build_automaton
 from duanxin.domain.policy.errors import PolicyError
 from duanxin.domain.policy.text import normalize
 
@@ -103,26 +102,20 @@ class SensitiveWords:
     __slots__ = ("_automaton", "_categories", "_size")
 
     def __init__(self, entries: Iterable[WordEntry] = ()) -> None:
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-        categories: set[str] = set()
+        kept: dict[str, str] = {}
         for entry in entries:
             key = normalize(entry.word)
-            if key and key not in automaton:
-                automaton.add_word(key, entry.category)
-                categories.add(entry.category)
-        self._size: int = len(automaton)
-        self._categories = frozenset(categories)
-        if self._size:
-            automaton.make_automaton()
-            self._automaton: ahocorasick.Automaton | None = automaton
-        else:
-            self._automaton = None
+            if key and key not in kept:
+                kept[key] = entry.category
+        self._size = len(kept)
+        self._categories = frozenset(kept.values())
+        self._automaton = build_automaton(kept.items())
 
     def first_hit(self, content: str) -> WordHit | None:
         """The category of the listed word that ends first in ``content``, or None."""
         if self._automaton is None:
             return None
-        for _end, category in self._automaton.iter(normalize(content)):
+        for _end, category in self._automaton.iter(as_key(normalize(content))):
             return WordHit(category)
         return None
 
