@@ -4,6 +4,7 @@ signature counted; prepaid accounts refused when short; refunds of failed messag
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from duanxin.domain.billing import ChargeType
 from duanxin.service import admin
@@ -27,7 +28,9 @@ from tests.e2e.helpers import (
 SIGNATURE = "【duanxin】"  # the demo account's default signature: 9 characters, not ASCII
 
 
-async def overage(stack: Stack, account: dict[str, str] | None = None, **fields: str) -> dict:
+async def overage(
+    stack: Stack, account: dict[str, str] | None = None, **fields: str
+) -> dict[str, Any]:
     data = {**(account or credentials(stack)), "action": "balance", **fields}
     return answer(await post(stack, "/smsoverage", data=data))
 
