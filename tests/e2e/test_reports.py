@@ -3,6 +3,7 @@ handed out once, with the account's spid, the access code the phone saw and a lo
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from duanxin.demo import ACCESS_CODES, SPID
@@ -155,3 +156,23 @@ async def test_refused_numbers_report_too(stack: Stack) -> None:
     assert all(len(r) == 1 for r in reports.values())
     data = {**credentials(stack)}
     assert answer(await post(stack, "/smsreport", data=data))["list"] == []
+
+
+async def test_concurrent_pulls_hand_each_report_out_once(stack: Stack) -> None:
+    mobiles = [f"1390013{i:04d}" for i in range(60)]
+    items = assert_send_ok(await send_form(stack, {"mobile": ",".join(mobiles), "content": "x"}))
+
+    async def stored() -> bool:
+        return await count_rows(stack, reports) == 60
+
+    await stack.wait_for(stored, timeout=20)
+    seen: set[str] = set()
+    for _ in range(3):
+        pulls = await asyncio.gather(*(pull_reports(stack, size="10") for _ in range(8)))
+        if all(p["list"] == [] for p in pulls):
+            break
+        pulled = [r["mid"] for p in pulls for r in p["list"]]
+        assert len(pulled) == len(set(pulled)), "a report was handed out twice"
+        assert seen.isdisjoint(pulled)
+        seen.update(pulled)
+    assert seen == {i["mid"] for i in items}
