@@ -30,7 +30,7 @@ from duanxin.simulator.core import SimulatorConfig, SimulatorServer
 from duanxin.simulator.registry import create_simulator
 from duanxin.store.engine import migrate
 
-__all__ = ["DemoFacts", "demo_stack", "run_demo"]
+__all__ = ["DemoFacts", "demo_stack", "provision", "run_demo", "start_simulators"]
 
 DEMO_SIGNATURE = "【duanxin】"
 SPID = "922011"
@@ -63,7 +63,7 @@ class DemoFacts:
         }
 
 
-async def _start_simulators(
+async def start_simulators(
     host: str, report_delay: float
 ) -> dict[str, tuple[SimulatorServer, SimulatorConfig]]:
     started: dict[str, tuple[SimulatorServer, SimulatorConfig]] = {}
@@ -81,7 +81,7 @@ async def _start_simulators(
     return started
 
 
-async def _provision(
+async def provision(
     platform: Platform, simulators: dict[str, tuple[SimulatorServer, SimulatorConfig]], host: str
 ) -> tuple[admin.ApiKey, str, str]:
     customer = await admin.create_customer(platform, "demo")
@@ -162,11 +162,11 @@ async def demo_stack(
             Path(f"{database}{suffix}").unlink(missing_ok=True)
         settings = Settings(database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port)
     await asyncio.to_thread(migrate, settings.database_url)
-    simulators = await _start_simulators(host, report_delay)
+    simulators = await start_simulators(host, report_delay)
     try:
         setup = Platform.open(settings)
         try:
-            key, account, password = await _provision(setup, simulators, host)
+            key, account, password = await provision(setup, simulators, host)
         finally:
             await setup.close()
         async with running_platform(settings, [_mo_route(simulators)]) as running:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from duanxin.client import AsyncClient
 from duanxin.config import Settings
-from duanxin.demo import _provision, _start_simulators
+from duanxin.demo import provision, start_simulators
 from duanxin.runtime import free_port
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
@@ -91,14 +91,12 @@ async def test_accepted_messages_survive_a_sigkill(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{database}"
     log = tmp_path / "platform.log"
     await asyncio.to_thread(migrate, url)
-    started: dict[str, tuple[SimulatorServer, SimulatorConfig]] = await _start_simulators(
-        HOST, 0.05
-    )
+    started: dict[str, tuple[SimulatorServer, SimulatorConfig]] = await start_simulators(HOST, 0.05)
     simulators = {name: sim for name, (sim, _) in started.items()}
     try:
         setup = Platform.open(Settings(database_url=url))
         try:
-            key, account, password = await _provision(setup, started, HOST)
+            key, account, password = await provision(setup, started, HOST)
         finally:
             await setup.close()
         port = free_port()
