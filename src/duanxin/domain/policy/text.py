@@ -52,4 +52,8 @@ def normalize(text: str) -> str:
     Brackets, letters, digits, CJK characters and other punctuation are kept, so
     ``【公司】`` stays recognisable. The result is only for matching: never send it.
     """
-    return _DELETE.sub("", unicodedata.normalize("NFKC", text).casefold())
+    folded = _DELETE.sub("", unicodedata.normalize("NFKC", text).casefold())
+    # Case folding and removals can leave a string NFKC would change again (combining
+    # marks brought together, ``ǰ`` folded): one more pass makes the form stable, so a
+    # normalised word normalises to itself. It costs little: NFKC quick-checks first.
+    return unicodedata.normalize("NFKC", folded)
