@@ -269,7 +269,7 @@ def account_create(
     """Create an account (and its customer and API key if the customer is new)."""
 
     async def action(platform: Platform) -> None:
-        customer_id, key = await _customer(platform, customer)
+        customer_id, key = await admin.find_or_create_customer(platform, customer, "cli")
         await admin.create_account(
             platform,
             customer_id,
@@ -288,19 +288,6 @@ def account_create(
             console.print(f"SecretId:  {key.secret_id}\nSecretKey: {key.secret_key} (shown once)")
 
     _with_platform(_settings(database_url), action)
-
-
-async def _customer(platform: Platform, name: str) -> tuple[int, admin.ApiKey | None]:
-    from sqlalchemy import select
-
-    from duanxin.store.tables import customers
-
-    async with platform.engine.connect() as conn:
-        row = (await conn.execute(select(customers.c.id).where(customers.c.name == name))).first()
-    if row is not None:
-        return int(row[0]), None
-    customer_id = await admin.create_customer(platform, name)
-    return customer_id, await admin.issue_api_key(platform, customer_id)
 
 
 @account_app.command("list")

@@ -21,7 +21,7 @@ from duanxin.domain.numbers import Carrier, normalise_mobile
 from duanxin.domain.reports import LongReport
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
-from duanxin.store.tables import channels, number_overrides, operator_tokens, routes
+from duanxin.store.tables import channels, customers, number_overrides, operator_tokens, routes
 
 __all__ = [
     "AccountSpec",
@@ -32,6 +32,7 @@ __all__ = [
     "create_account",
     "create_customer",
     "create_operator_token",
+    "find_or_create_customer",
     "issue_api_key",
     "list_channels",
     "recharge",
@@ -108,6 +109,18 @@ async def create_customer(platform: Platform, name: str, actor: str = "operator"
         customer_id = await account_store.create_customer(conn, name, now)
         await account_store.write_audit(conn, actor, "customer.create", name, {}, now)
     return customer_id
+
+
+async def find_or_create_customer(
+    platform: Platform, name: str, actor: str = "operator"
+) -> tuple[int, ApiKey | None]:
+    """The customer called ``name``; a new one comes with its first API key."""
+    async with platform.engine.connect() as conn:
+        row = (await conn.execute(select(customers.c.id).where(customers.c.name == name))).first()
+    if row is not None:
+        return int(row[0]), None
+    customer_id = await create_customer(platform, name, actor)
+    return customer_id, await issue_api_key(platform, customer_id, actor)
 
 
 async def issue_api_key(platform: Platform, customer_id: int, actor: str = "operator") -> ApiKey:

@@ -1,0 +1,55 @@
+"""Operator REST: token authentication, account and channel management, the audit log."""
+
+from __future__ import annotations
+
+import httpx
+
+from duanxin.service import admin
+from tests.conftest import Stack
+
+
+async def _operator(stack: Stack) -> httpx.AsyncClient:
+    token = await admin.create_operator_token(stack.running.platform, "alice")
+    return httpx.AsyncClient(base_url=stack.facts.url, headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_requests_without_a_valid_token_are_refused(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.facts.url) as anonymous:
+        assert (await anonymous.get("/admin/accounts")).status_code == 401
+        bad = await anonymous.get("/admin/accounts", headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401 and bad.json() == {"error": "unknown operator token"}
+
+
+async def test_create_configure_recharge_and_route_an_account(stack: Stack) -> None:
+    async with await _operator(stack) as operator:
+        created = await operator.post(
+            "/admin/accounts",
+            json={"customer": "ACME", "account": "acme", "password": "pw", "spid": "900"},
+        )
+        assert created.status_code == 200
+        assert created.json()["secret_id"].startswith("AKID")
+        changed = await operator.patch(
+            "/admin/accounts/acme", json={"state": "frozen", "max_concurrency": 2}
+        )
+        assert changed.json()["state"] == "frozen" and "password" not in changed.json()
+        recharged = await operator.post("/admin/accounts/acme/recharge", json={"amount": 50})
+        assert recharged.json()["balance"] == 50
+        route = await operator.put("/admin/routes/acme/cmcc", json={"channels": ["demo-cmpp"]})
+        assert route.status_code == 200
+        names = [c["name"] for c in (await operator.get("/admin/channels")).json()]
+        assert "demo-cmpp" in names
+        assert all("password" not in c for c in (await operator.get("/admin/channels")).json())
+        audit = (await operator.get("/admin/audit")).json()
+        actions = {(row["actor"], row["action"]) for row in audit}
+        assert ("alice", "account.recharge") in actions and ("alice", "route.set") in actions
+
+
+async def test_bad_requests_get_clear_errors(stack: Stack) -> None:
+    async with await _operator(stack) as operator:
+        missing = await operator.post("/admin/accounts", json={"customer": "x"})
+        assert missing.status_code == 400 and "account is required" in missing.json()["error"]
+        assert (await operator.get("/admin/accounts/nobody")).status_code == 404
+        unknown = await operator.patch("/admin/accounts/demo", json={"balance": 10**9})
+        assert unknown.status_code == 400
+        garbage = await operator.post("/admin/accounts/demo/recharge", content=b"\xff{")
+        assert garbage.status_code == 400
