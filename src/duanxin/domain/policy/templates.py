@@ -18,7 +18,8 @@ trimmed. A template registered with its signature is compiled without it, so eit
 way of registering works.
 
 :class:`TemplateSet` picks candidate templates with one Aho-Corasick pass over the body
-(keyed by each template's longest fixed fragment), filters them by length, head and tail,
+(keyed by each template's most selective fixed fragment: shared by the fewest templates,
+then the longest), filters them by length, head and tail,
 and only then runs their compiled regular expressions; with 1,000 templates that costs a
 few microseconds per message.
 """
@@ -26,6 +27,7 @@ few microseconds per message.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -237,6 +239,14 @@ def validate_template(
     return problems
 
 
+def _anchor(literals: tuple[str, ...], shared: Counter[str]) -> str:
+    """The fixed fragment that best singles a template out: shared by the fewest
+    templates (a fragment every template has selects them all), then the longest;
+    one-character fragments only when there is nothing longer. "" for none."""
+    fragments = [f for f in literals if len(f) > 1] or [f for f in literals if f]
+    return min(fragments, key=lambda f: (shared[f], -len(f)), default="")
+
+
 class TemplateSet:
     """An account's approved templates, compiled once; :meth:`match` finds one for a content.
 
@@ -248,10 +258,11 @@ class TemplateSet:
 
     def __init__(self, templates: Iterable[Template] = ()) -> None:
         self._templates = tuple(templates)
+        shared = Counter(f for t in self._templates for f in set(t.literals) if f)
         anchors: dict[str, list[int]] = {}
         unanchored: list[int] = []
         for index, template in enumerate(self._templates):
-            anchor = max(template.literals, key=len)
+            anchor = _anchor(template.literals, shared)
             if anchor:
                 anchors.setdefault(anchor, []).append(index)
             else:
