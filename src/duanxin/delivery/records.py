@@ -72,8 +72,16 @@ async def write_submits(
         for item in done:
             by_channel[item[0].channel_id].append(item)
         for channel_id, items in by_channel.items():
-            ids = [cid for s, _, _ in items for cid in s.carrier_ids]
             protocol, policy = items[0][1], items[0][2]
+            # A parked report may spell the id another way (SMPP hex vs decimal).
+            ids = sorted(
+                {
+                    v
+                    for s, _, _ in items
+                    for cid in s.carrier_ids
+                    for v in carrier_id_variants(protocol, cid)
+                }
+            )
             for orphan in await message_store.take_orphans(conn, channel_id, ids):
                 orphans.append(
                     ReceivedReport(
