@@ -455,3 +455,13 @@ def test_random_mobile_lists_only_raise_param_error(raw: str) -> None:
     normalised = [e.normalised for e in entries if e.normalised is not None]
     assert len(normalised) == len(set(normalised))
     assert all(len(n) == 11 and n.isdigit() for n in normalised)
+
+
+def test_version_absent_or_1_is_accepted_anything_else_is_status_4() -> None:
+    from duanxin.api.params import UnsupportedVersion, check_version
+
+    for ok in (None, "", "1", "1.0", "V1"):
+        check_version(ok)
+    with pytest.raises(UnsupportedVersion) as refused:
+        check_version("2.0")
+    assert refused.value.status == 4

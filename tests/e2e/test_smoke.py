@@ -30,3 +30,22 @@ async def test_metrics_count_accepted_messages_and_show_channels(stack: Stack) -
         text = (await http.get(stack.facts.url + "/metrics")).text
     assert "duanxin_messages_accepted_total" in text
     assert 'duanxin_channel_up{channel="demo-cmpp"} 1.0' in text
+
+
+async def test_an_unsupported_version_parameter_is_status_4_in_each_endpoints_shape(
+    stack: Stack,
+) -> None:
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from duanxin.api.signature import sign_headers
+
+    base = {"account": stack.facts.account, "password": stack.facts.password, "version": "9"}
+    async with httpx.AsyncClient(base_url=stack.facts.url) as http:
+        for path, status in (("/smssend", "4"), ("/smsoverage", 4), ("/smsreport", "4")):
+            headers = sign_headers(
+                stack.facts.secret_id, stack.facts.secret_key, now=datetime.now(UTC)
+            )
+            answer = (await http.post(path, data=base, headers=headers)).json()
+            assert answer["status"] == status and "version" in answer["msg"]

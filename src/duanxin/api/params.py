@@ -35,11 +35,13 @@ __all__ = [
     "MobileEntry",
     "ParamError",
     "TooManyNumbers",
+    "UnsupportedVersion",
     "check_action",
     "check_content",
     "check_extno",
     "check_idempotency_key",
     "check_rt",
+    "check_version",
     "clamp_size",
     "clean_mobile",
     "mo_size",
@@ -82,6 +84,12 @@ class ParamError(Exception):
     def __init__(self, msg: str) -> None:
         super().__init__(msg)
         self.msg = msg
+
+
+class UnsupportedVersion(ParamError):
+    """A ``version`` parameter this API does not speak (status 4)."""
+
+    status = 4
 
 
 class TooManyNumbers(ParamError):
@@ -352,6 +360,18 @@ def check_rt(raw: str | None) -> None:
     """Accept ``rt`` absent, blank or ``json`` (any case); raise :class:`ParamError` else."""
     if raw is not None and raw.strip() and raw.strip().lower() != "json":
         raise ParamError("rt must be json")
+
+
+SUPPORTED_VERSIONS = frozenset({"1", "1.0", "v1"})
+
+
+def check_version(raw: str | None) -> None:
+    """Accept ``version`` absent, blank or one of :data:`SUPPORTED_VERSIONS`.
+
+    Raises :class:`UnsupportedVersion` (status 4) otherwise.
+    """
+    if raw is not None and raw.strip() and raw.strip().lower() not in SUPPORTED_VERSIONS:
+        raise UnsupportedVersion(f"unsupported version {raw.strip()[:16]!r}; this API speaks 1.0")
 
 
 def check_action(raw: str | None, expected: str) -> None:

@@ -25,6 +25,7 @@ from duanxin.api.params import (
     check_extno,
     check_idempotency_key,
     check_rt,
+    check_version,
     mo_size,
     parse_mobiles,
     parse_params,
@@ -131,6 +132,7 @@ def _endpoint(shape: str, handler: Handler) -> Callable[[Request], Awaitable[Res
             params = parse_params(
                 body, request.headers.get("content-type"), request.url.query, max_body=limit
             )
+            check_version(params.get("version"))
             return json_response(await handler(request, platform, params, caller))
         except ParamError as error:
             return json_response(_failure(shape, error.status, error.msg))
