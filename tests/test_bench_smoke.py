@@ -1,0 +1,63 @@
+"""The benchmark functions run briefly and count something (no timing assertions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from duanxin.bench.http import batch_sends, end_to_end, numbers, single_sends
+from duanxin.bench.protocols import PROTOCOLS, codec_bench, loopback_bench
+from duanxin.bench.server import Target, platform_for
+from tests.conftest import Stack
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_codec_bench_counts_encodes_and_decodes(protocol: str) -> None:
+    figures = codec_bench(protocol, 0.1)
+    assert figures.encodes > 0
+    assert figures.decodes > 0
+    assert figures.pdu_bytes > 0
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_loopback_bench_counts_submits_and_reports(protocol: str) -> None:
+    figures = await loopback_bench(protocol, 0.2, submitters=4)
+    assert figures.accepted > 0
+    assert figures.refused == 0
+    assert figures.reports == figures.accepted
+
+
+def _target(stack: Stack) -> Target:
+    facts = stack.facts
+    return Target(
+        facts.url, facts.secret_id, facts.secret_key, facts.account, facts.password, "test"
+    )
+
+
+def test_numbers_are_distinct_and_cover_three_networks() -> None:
+    sample = numbers(0, 600)
+    assert len(set(sample)) == 600
+    assert {n[:3] for n in sample} == {"138", "186", "189"}
+
+
+async def test_http_send_phases_count_accepted_messages(stack: Stack) -> None:
+    target = _target(stack)
+    single = await single_sends(target, 0.2, 2)
+    assert single.requests > 0
+    assert single.messages == single.requests
+    assert single.errors == 0
+    batch = await batch_sends(target, 0.2, 1)
+    assert batch.messages > 0
+    assert batch.errors == 0
+
+
+async def test_http_end_to_end_waits_for_every_report(stack: Stack) -> None:
+    figures = await end_to_end(_target(stack), 600, 2, timeout=30)
+    assert figures.messages == 600
+    assert figures.reports == 600
+
+
+async def test_platform_in_a_child_process_answers() -> None:
+    async with platform_for("process") as target:
+        assert target.server_pid is not None
+        figures = await single_sends(target, 0.2, 1)
+    assert figures.requests > 0
