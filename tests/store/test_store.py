@@ -114,7 +114,8 @@ async def test_report_before_submit_is_parked_then_taken(platform: Platform) -> 
     )
     async with platform.engine.begin() as conn:
         await message_store.insert_messages(conn, [_message("C" * 16, account_id)])
-        await message_store.park_orphan(conn, channel, "abc", "13800138000", "DELIVRD", NOW)
+        orphan = message_store.OrphanReport("abc", "13800138000", "DELIVRD", NOW)
+        await message_store.park_orphans(conn, channel, [orphan])
         taken = await message_store.take_orphans(conn, channel, ["abc"])
         assert [o.stat for o in taken] == ["DELIVRD"]
         assert await message_store.take_orphans(conn, channel, ["abc"]) == []

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from duanxin.domain.reports import (
@@ -26,8 +25,9 @@ from duanxin.domain.status import DELIVERED
 from duanxin.store import accounts as account_store
 from duanxin.store import inbox
 from duanxin.store import messages as message_store
+from duanxin.store import policy as policy_store
 from duanxin.store.messages import Submitted
-from duanxin.store.tables import accounts, messages, optouts
+from duanxin.store.tables import accounts, messages
 
 __all__ = [
     "ReceivedReport",
@@ -108,32 +108,49 @@ async def write_reports(
 async def _apply_reports(
     conn: AsyncConnection, received: Sequence[ReceivedReport], now: datetime
 ) -> None:
-    touched: dict[str, LongReport] = {}
+    """Match a batch of reports to segments (a few queries per channel, not per report),
+    park the unmatched ones, and finish the messages the matched ones decide."""
+    by_channel: dict[int, list[ReceivedReport]] = defaultdict(list)
     for report in received:
-        variants = carrier_id_variants(report.protocol, report.carrier_id)
-        rows = await message_store.find_segments(conn, report.channel_id, variants)
-        if not rows:
-            await message_store.park_orphan(
-                conn,
-                report.channel_id,
-                normalise_carrier_id(report.protocol, report.carrier_id),
-                report.mobile[:21],
-                report.stat[:7],
-                report.received_at,
-            )
-            continue
-        await message_store.set_segment_stats(
-            conn, report.channel_id, [(r.carrier_id, report.stat[:7]) for r in rows], now
-        )
-        for row in rows:
-            touched[row.mid] = report.long_report
+        by_channel[report.channel_id].append(report)
+    touched: dict[str, LongReport] = {}
+    for channel_id, batch in by_channel.items():
+        touched.update(await _match_channel_reports(conn, channel_id, batch, now))
+    segment_stats = await message_store.segments_for(conn, list(touched))
     finals = []
     for mid, policy in touched.items():
-        stats = [s.stat for s in await message_store.segments_of(conn, mid)]
-        stat = final_stat(stats, policy)
+        stat = final_stat([s.stat for s in segment_stats[mid]], policy)
         if stat is not None:
             finals.append((mid, stat))
     await _finish(conn, finals, now)
+
+
+async def _match_channel_reports(
+    conn: AsyncConnection, channel_id: int, batch: Sequence[ReceivedReport], now: datetime
+) -> dict[str, LongReport]:
+    variants = {id(r): carrier_id_variants(r.protocol, r.carrier_id) for r in batch}
+    rows = await message_store.find_segments(conn, channel_id, set().union(*variants.values()))
+    by_id: dict[str, list[message_store.SegmentRow]] = defaultdict(list)
+    for row in rows:
+        by_id[row.carrier_id].append(row)
+    stats: list[tuple[str, str]] = []
+    orphans: list[message_store.OrphanReport] = []
+    touched: dict[str, LongReport] = {}
+    for report in batch:
+        matched = [row for v in variants[id(report)] for row in by_id.get(v, ())]
+        if not matched:
+            carrier_id = normalise_carrier_id(report.protocol, report.carrier_id)
+            orphans.append(
+                message_store.OrphanReport(
+                    carrier_id, report.mobile[:21], report.stat[:7], report.received_at
+                )
+            )
+            continue
+        stats.extend((row.carrier_id, report.stat[:7]) for row in matched)
+        touched.update((row.mid, report.long_report) for row in matched)
+    await message_store.set_segment_stats(conn, channel_id, stats, now)
+    await message_store.park_orphans(conn, channel_id, orphans)
+    return touched
 
 
 async def fail_messages(
@@ -198,6 +215,4 @@ async def write_replies(engine: AsyncEngine, replies: Sequence[ReceivedReply]) -
 
 
 async def _opt_out(conn: AsyncConnection, account_id: int, mobile: str, now: datetime) -> None:
-    values = {"account_id": account_id, "mobile": mobile, "created_at": now}
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    await conn.execute(dialect.insert(optouts).values(values).on_conflict_do_nothing())
+    await policy_store.add_optouts(conn, account_id, [mobile], now)

@@ -24,10 +24,11 @@ __all__ = [
     "insert_messages",
     "lease_due",
     "overdue_submitted",
-    "park_orphan",
+    "park_orphans",
     "record_submits",
     "requeue",
     "reset_claimed",
+    "segments_for",
     "set_segment_stats",
     "take_orphans",
 ]
@@ -196,15 +197,6 @@ async def find_segments(
     return [SegmentRow(*row) for row in result]
 
 
-async def segments_of(conn: AsyncConnection, mid: str) -> list[SegmentRow]:
-    result = await conn.execute(
-        select(segments.c.mid, segments.c.number, segments.c.carrier_id, segments.c.stat)
-        .where(segments.c.mid == mid)
-        .order_by(segments.c.number)
-    )
-    return [SegmentRow(*row) for row in result]
-
-
 async def set_segment_stats(
     conn: AsyncConnection, channel_id: int, stats: Sequence[tuple[str, str]], now: datetime
 ) -> None:
@@ -222,15 +214,39 @@ async def set_segment_stats(
         )
 
 
-async def park_orphan(
-    conn: AsyncConnection, channel_id: int, carrier_id: str, mobile: str, stat: str, now: datetime
-) -> None:
-    """Keep a report whose submit response has not been stored yet."""
-    await conn.execute(
-        insert(orphan_reports).values(
-            channel_id=channel_id, carrier_id=carrier_id, mobile=mobile, stat=stat, received_at=now
-        )
+async def segments_for(conn: AsyncConnection, mids: Sequence[str]) -> dict[str, list[SegmentRow]]:
+    """The segments of each of ``mids``, in segment order."""
+    found: dict[str, list[SegmentRow]] = {mid: [] for mid in mids}
+    if not mids:
+        return found
+    result = await conn.execute(
+        select(segments.c.mid, segments.c.number, segments.c.carrier_id, segments.c.stat)
+        .where(segments.c.mid.in_(list(mids)))
+        .order_by(segments.c.mid, segments.c.number)
     )
+    for row in result:
+        found[row[0]].append(SegmentRow(*row))
+    return found
+
+
+async def park_orphans(
+    conn: AsyncConnection, channel_id: int, orphans: Sequence[OrphanReport]
+) -> None:
+    """Keep reports whose submit responses have not been stored yet."""
+    if orphans:
+        await conn.execute(
+            insert(orphan_reports),
+            [
+                {
+                    "channel_id": channel_id,
+                    "carrier_id": o.carrier_id,
+                    "mobile": o.mobile,
+                    "stat": o.stat,
+                    "received_at": o.received_at,
+                }
+                for o in orphans
+            ],
+        )
 
 
 async def take_orphans(
