@@ -29,14 +29,29 @@ app = typer.Typer(help="duanxin: an SMS platform.", no_args_is_help=True, add_co
 account_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
 channel_app = typer.Typer(help="Carrier channels and routes.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (not tests).", no_args_is_help=True)
+signature_app = typer.Typer(help="Signatures 【...】 and their review.", no_args_is_help=True)
+template_app = typer.Typer(help="Templates and their review.", no_args_is_help=True)
+blacklist_app = typer.Typer(help="The global blacklist of numbers.", no_args_is_help=True)
+optout_app = typer.Typer(help="Per-account opt-out lists.", no_args_is_help=True)
+words_app = typer.Typer(help="The sensitive-word list.", no_args_is_help=True)
+frequency_app = typer.Typer(help="Per-number frequency limits.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log of operator decisions.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
 app.add_typer(channel_app, name="channel")
 app.add_typer(bench_app, name="bench")
+app.add_typer(signature_app, name="signature")
+app.add_typer(template_app, name="template")
+app.add_typer(blacklist_app, name="blacklist")
+app.add_typer(optout_app, name="optout")
+app.add_typer(words_app, name="words")
+app.add_typer(frequency_app, name="frequency")
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 DatabaseOption = Annotated[
     str | None, typer.Option("--database-url", help="Default: DUANXIN_DATABASE_URL or SQLite.")
 ]
+ActorOption = Annotated[str, typer.Option("--by", help="Who decides (for the audit log).")]
 
 
 def _settings(database_url: str | None = None, **overrides: Any) -> Settings:
@@ -510,6 +525,445 @@ def bench_http(
         run_http(options, console)
     except (ValueError, RuntimeError) as error:
         raise _fail(str(error)) from None
+
+
+@bench_app.command("policy")
+def bench_policy(
+    templates: Annotated[int, typer.Option(help="Approved templates of the account.")] = 1000,
+    words: Annotated[int, typer.Option(help="Sensitive words on the list.")] = 10000,
+    messages: Annotated[int, typer.Option(help="Messages checked.")] = 20000,
+) -> None:
+    """Policy check cost per message (templates required, sensitive words)."""
+    from duanxin.domain.policy.bench import benchmark_policy
+
+    micros = benchmark_policy(templates, words, messages)
+    console.print(
+        f"policy check: {micros:.1f} µs per message "
+        f"({templates} templates, {words} words, {messages} messages)",
+        highlight=False,
+    )
+
+
+# -------------------------------------------------------------------- policy
+
+
+def _review_table(rows: list[dict[str, Any]], text_key: str) -> Table:
+    columns = ["id", "account", text_key, "state", "reason", "decided by"]
+    if text_key == "template":
+        columns.insert(2, "kind")
+    table = Table(*columns)
+    for row in rows:
+        cells = [str(row["id"]), row["account"], row[text_key], row["state"], row["reason"]]
+        cells.append(row["decided_by"] or "")
+        if text_key == "template":
+            cells.insert(2, row["kind"])
+        table.add_row(*cells)
+    return table
+
+
+@signature_app.command("add")
+def signature_add(
+    account: str,
+    signature: Annotated[str, typer.Argument(help="【公司名】 or 公司名 (2-12 characters).")],
+    approve: Annotated[bool, typer.Option(help="Approve it at once.")] = False,
+    default: Annotated[bool, typer.Option(help="Make it the account's default.")] = False,
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Register a signature for an account (pending review unless --approve)."""
+    from duanxin.service import policy
+
+    async def action(platform: Platform) -> dict[str, Any]:
+        row = await policy.register_signature(platform, account, signature)
+        if approve:
+            row = await policy.approve_signature(platform, row["id"], by)
+        if default:
+            await policy.set_default_signature(platform, account, row["signature"], by)
+        return row
+
+    row = _with_platform(_settings(database_url), action)
+    console.print(f"signature {row['id']} {row['signature']}: {row['state']}", highlight=False)
+
+
+@signature_app.command("approve")
+def signature_approve(
+    signature_id: int, by: ActorOption = "cli", database_url: DatabaseOption = None
+) -> None:
+    """Approve a pending signature."""
+    from duanxin.service import policy
+
+    row = _with_platform(
+        _settings(database_url), lambda p: policy.approve_signature(p, signature_id, by)
+    )
+    console.print(f"signature {row['id']} {row['signature']}: approved", highlight=False)
+
+
+@signature_app.command("reject")
+def signature_reject(
+    signature_id: int,
+    reason: Annotated[str, typer.Option(help="Told to the customer.")],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Reject a signature, with a reason."""
+    from duanxin.service import policy
+
+    row = _with_platform(
+        _settings(database_url), lambda p: policy.reject_signature(p, signature_id, reason, by)
+    )
+    console.print(f"signature {row['id']} {row['signature']}: rejected", highlight=False)
+
+
+@signature_app.command("default")
+def signature_default(
+    account: str,
+    signature: Annotated[str, typer.Argument(help="An approved signature; '' clears it.")],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Set the signature added to the account's unsigned content."""
+    from duanxin.service import policy
+
+    shown = _with_platform(
+        _settings(database_url),
+        lambda p: policy.set_default_signature(p, account, signature, by),
+    )
+    console.print(f"{account}: default signature {shown or '(none)'}", highlight=False)
+
+
+@signature_app.command("list")
+def signature_list(
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    state: Annotated[str | None, typer.Option(help="pending, approved or rejected.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List signatures (e.g. --state pending: the review queue)."""
+    from duanxin.service import policy
+
+    rows = _with_platform(
+        _settings(database_url), lambda p: policy.list_signatures(p, account, state)
+    )
+    console.print(_review_table(rows, "signature"))
+
+
+@template_app.command("add")
+def template_add(
+    account: str,
+    kind: Annotated[str, typer.Argument(help="verification, notification or marketing.")],
+    text: Annotated[str, typer.Argument(help="Text with ${name} or {1} variables.")],
+    approve: Annotated[bool, typer.Option(help="Approve it at once.")] = False,
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Register a template for an account (refused at once if it has problems)."""
+    from duanxin.service import policy
+
+    async def action(platform: Platform) -> dict[str, Any]:
+        row = await policy.register_template(platform, account, kind, text)
+        if approve:
+            row = await policy.approve_template(platform, row["id"], by)
+        return row
+
+    row = _with_platform(_settings(database_url), action)
+    console.print(f"template {row['id']} ({row['kind']}): {row['state']}", highlight=False)
+
+
+@template_app.command("approve")
+def template_approve(
+    template_id: int, by: ActorOption = "cli", database_url: DatabaseOption = None
+) -> None:
+    """Approve a pending template."""
+    from duanxin.service import policy
+
+    row = _with_platform(
+        _settings(database_url), lambda p: policy.approve_template(p, template_id, by)
+    )
+    console.print(f"template {row['id']}: approved", highlight=False)
+
+
+@template_app.command("reject")
+def template_reject(
+    template_id: int,
+    reason: Annotated[str, typer.Option(help="Told to the customer.")],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Reject a template, with a reason."""
+    from duanxin.service import policy
+
+    row = _with_platform(
+        _settings(database_url), lambda p: policy.reject_template(p, template_id, reason, by)
+    )
+    console.print(f"template {row['id']}: rejected", highlight=False)
+
+
+@template_app.command("list")
+def template_list(
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    state: Annotated[str | None, typer.Option(help="pending, approved or rejected.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List templates (e.g. --state pending: the review queue)."""
+    from duanxin.service import policy
+
+    rows = _with_platform(
+        _settings(database_url), lambda p: policy.list_templates(p, account, state)
+    )
+    console.print(_review_table(rows, "template"))
+
+
+def _print_import(done: Any) -> None:
+    line = f"added {done.added}, already listed {done.known}, invalid {done.invalid}"
+    if done.invalid_examples:
+        line += f" (e.g. {', '.join(done.invalid_examples[:3])})"
+    console.print(line, highlight=False)
+
+
+@blacklist_app.command("add")
+def blacklist_add(
+    mobiles: Annotated[list[str], typer.Argument(help="Numbers.")],
+    reason: Annotated[str, typer.Option()] = "",
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Put numbers on the global blacklist."""
+    from duanxin.service import policy
+
+    _print_import(
+        _with_platform(
+            _settings(database_url), lambda p: policy.blacklist_add(p, mobiles, by, reason)
+        )
+    )
+
+
+@blacklist_app.command("import")
+def blacklist_import(
+    file: Annotated[Path, typer.Argument(help="Numbers, one per line.", exists=True)],
+    reason: Annotated[str, typer.Option()] = "",
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Import a file of numbers into the global blacklist."""
+    from duanxin.service import policy
+
+    text = _read_text(file)
+    _print_import(
+        _with_platform(
+            _settings(database_url), lambda p: policy.blacklist_import(p, text, by, reason)
+        )
+    )
+
+
+@blacklist_app.command("remove")
+def blacklist_remove(
+    mobiles: Annotated[list[str], typer.Argument(help="Numbers.")],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Take numbers off the global blacklist."""
+    from duanxin.service import policy
+
+    removed = _with_platform(
+        _settings(database_url), lambda p: policy.blacklist_remove(p, mobiles, by)
+    )
+    console.print(f"removed {removed}")
+
+
+@blacklist_app.command("list")
+def blacklist_list(
+    limit: Annotated[int, typer.Option()] = 1000,
+    offset: Annotated[int, typer.Option()] = 0,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List blacklisted numbers."""
+    from duanxin.service import policy
+
+    total, rows = _with_platform(
+        _settings(database_url), lambda p: policy.blacklist_list(p, limit, offset)
+    )
+    table = Table("mobile", "reason", "since")
+    for row in rows:
+        table.add_row(row["mobile"], row["reason"], str(row["created_at"]))
+    console.print(table)
+    console.print(f"{total} numbers on the blacklist")
+
+
+@optout_app.command("add")
+def optout_add(
+    account: str,
+    mobiles: Annotated[list[str], typer.Argument(help="Numbers.")],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Put numbers on an account's opt-out list."""
+    from duanxin.service import policy
+
+    _print_import(
+        _with_platform(
+            _settings(database_url), lambda p: policy.optout_add(p, account, mobiles, by)
+        )
+    )
+
+
+@optout_app.command("remove")
+def optout_remove(
+    account: str,
+    mobiles: Annotated[list[str], typer.Argument(help="Numbers.")],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Take numbers off an account's opt-out list."""
+    from duanxin.service import policy
+
+    removed = _with_platform(
+        _settings(database_url), lambda p: policy.optout_remove(p, account, mobiles, by)
+    )
+    console.print(f"removed {removed}")
+
+
+@optout_app.command("list")
+def optout_list(account: str, database_url: DatabaseOption = None) -> None:
+    """List an account's opted-out numbers."""
+    from duanxin.service import policy
+
+    rows = _with_platform(_settings(database_url), lambda p: policy.optout_list(p, account))
+    for row in rows:
+        console.print(f"{row['mobile']}  {row['created_at']}", highlight=False)
+    console.print(f"{len(rows)} numbers opted out of {account}")
+
+
+@words_app.command("add")
+def words_add(
+    word: str,
+    category: Annotated[str, typer.Option(help="Named in refusals.")] = "default",
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Add a sensitive word (or move it to another category)."""
+    from duanxin.service import policy
+
+    added = _with_platform(
+        _settings(database_url), lambda p: policy.words_add(p, word, by, category)
+    )
+    console.print("added" if added else f"already listed; category now {category}")
+
+
+@words_app.command("import")
+def words_import(
+    file: Annotated[Path, typer.Argument(help="word<TAB>category lines.", exists=True)],
+    category: Annotated[str, typer.Option(help="For lines without one.")] = "default",
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Import a word file (UTF-8; '#' comments; word<TAB>category or word alone)."""
+    from duanxin.service import policy
+
+    text = _read_text(file)
+    added = _with_platform(
+        _settings(database_url), lambda p: policy.words_import(p, text, by, category)
+    )
+    console.print(f"added {added} new words")
+
+
+@words_app.command("remove")
+def words_remove(
+    words: Annotated[list[str], typer.Argument()],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Remove sensitive words."""
+    from duanxin.service import policy
+
+    removed = _with_platform(_settings(database_url), lambda p: policy.words_remove(p, words, by))
+    console.print(f"removed {removed}")
+
+
+@words_app.command("list")
+def words_list(
+    show_words: Annotated[bool, typer.Option("--words", help="Print the words too.")] = False,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Words per category (the words themselves with --words)."""
+    from duanxin.service import policy
+
+    async def action(platform: Platform) -> tuple[dict[str, int], list[dict[str, str]]]:
+        categories = await policy.words_categories(platform)
+        listed = await policy.words_list(platform, category) if show_words else []
+        return categories, listed
+
+    categories, listed = _with_platform(_settings(database_url), action)
+    table = Table("category", "words")
+    for name, count in categories.items():
+        if category is None or name == category:
+            table.add_row(name, str(count))
+    console.print(table)
+    for entry in listed:
+        console.print(f"{entry['word']}\t{entry['category']}", highlight=False)
+
+
+@frequency_app.command("set")
+def frequency_set(
+    account: str,
+    scope: Annotated[str, typer.Argument(help="verification, notification, marketing, platform.")],
+    limits: Annotated[
+        str, typer.Argument(help="e.g. '1/min, 5/hour, 10/day'; 'none': no limit; 'default'.")
+    ],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Override an account's per-number limits for one kind (or the platform-wide one)."""
+    from duanxin.service import policy
+
+    value = {"default": None, "none": ""}.get(limits.strip().lower(), limits)
+    shown = _with_platform(
+        _settings(database_url), lambda p: policy.frequency_set(p, account, scope, value, by)
+    )
+    _print_frequency(account, shown)
+
+
+@frequency_app.command("show")
+def frequency_show(account: str, database_url: DatabaseOption = None) -> None:
+    """The per-number limits in force for an account."""
+    from duanxin.service import policy
+
+    shown = _with_platform(_settings(database_url), lambda p: policy.frequency_show(p, account))
+    _print_frequency(account, shown)
+
+
+def _print_frequency(account: str, shown: dict[str, dict[str, Any]]) -> None:
+    table = Table("scope", "limits", "set by operator")
+    for scope, row in shown.items():
+        table.add_row(scope, row["limits"] or "none", "yes" if row["overridden"] else "default")
+    console.print(f"{account}:")
+    console.print(table)
+
+
+@audit_app.command("list")
+def audit_list(
+    limit: Annotated[int, typer.Option()] = 50,
+    actor: Annotated[str | None, typer.Option(help="Only this operator.")] = None,
+    action: Annotated[str | None, typer.Option(help="Action prefix, e.g. signature.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Who did what, when: the latest operator decisions first."""
+    from duanxin.service import policy
+
+    rows = _with_platform(
+        _settings(database_url), lambda p: policy.audit_list(p, limit, actor, action)
+    )
+    table = Table("when", "who", "action", "subject", "detail")
+    for row in rows:
+        detail = json.dumps(row["detail"], ensure_ascii=False, default=str)
+        table.add_row(str(row["created_at"]), row["actor"], row["action"], row["subject"], detail)
+    console.print(table)
+
+
+def _read_text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"cannot read {file}: {error}") from None
 
 
 @app.command("number-override")

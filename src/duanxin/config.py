@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from duanxin.domain.policy.window import parse_window
 
 __all__ = ["Settings"]
 
@@ -38,3 +40,12 @@ class Settings(BaseSettings):
     channel_retry_seconds: float = 5.0  # wait before retrying messages no channel could take
     max_submit_attempts: int = 5
     sweep_interval_seconds: float = 1.0
+
+    marketing_window: str = "08:00-22:00"  # platform local time; marketing outside is held
+    policy_cache_seconds: float = 5.0  # how soon a policy change made elsewhere is seen
+
+    @field_validator("marketing_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_window(value)  # PolicyError is a ValueError: reported as a settings error
+        return value

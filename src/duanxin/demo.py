@@ -24,7 +24,7 @@ from duanxin.config import Settings
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
 from duanxin.runtime import RunningPlatform, free_port, running_platform
-from duanxin.service import admin
+from duanxin.service import admin, policy
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
 from duanxin.simulator.registry import create_simulator
@@ -95,9 +95,12 @@ async def provision(
             password=password,
             spid=SPID,
             charge_type=ChargeType.POSTCHARGE,
-            default_signature=DEMO_SIGNATURE,
         ),
     )
+    # SPEC 6: the signature registered by the customer, approved, and set as the default.
+    registered = await policy.register_signature(platform, account, DEMO_SIGNATURE)
+    await policy.approve_signature(platform, registered["id"], "demo")
+    await policy.set_default_signature(platform, account, DEMO_SIGNATURE, "demo")
     for protocol, (simulator, config) in simulators.items():
         settings: dict[str, Any] = {"response_timeout": 10.0}
         if protocol == "sgip":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from duanxin.domain.content import find_signature, sign_content
 from duanxin.domain.reports import (
     LongReport,
     carrier_id_variants,
@@ -11,7 +10,6 @@ from duanxin.domain.reports import (
     normalise_carrier_id,
     route_reply,
 )
-from duanxin.domain.status import Status, StatusError
 
 
 def test_all_policy_waits_for_every_segment_and_reports_the_first_failure() -> None:
@@ -48,16 +46,3 @@ def test_reply_goes_to_the_longest_prefix() -> None:
 def test_opt_out_words() -> None:
     assert is_opt_out(" td ") and is_opt_out("退订") and is_opt_out("0000")
     assert not is_opt_out("TD please")
-
-
-def test_signature_at_start_or_end_or_the_default_is_added() -> None:
-    assert find_signature("【公司】您好") == "【公司】"
-    assert find_signature("您好【公司】") == "【公司】"
-    assert sign_content("您好", "【公司】") == "【公司】您好"
-    assert sign_content("您好", "公司") == "【公司】您好"
-    try:
-        sign_content("您好", "")
-    except StatusError as error:
-        assert error.status is Status.OTHER
-    else:
-        raise AssertionError("unsigned content without a default must be refused")

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
-from duanxin.service import admin
+from duanxin.service import admin, policy
 from duanxin.store import accounts as account_store
 from duanxin.store.tables import ledger, messages, replies, reports
 from tests.conftest import Stack
@@ -255,6 +255,15 @@ async def add_account(
     assert stack.running.worker is not None
     await stack.running.worker.reload()
     return {"account": account, "password": password}
+
+
+async def approve_signature(stack: Stack, signature: str, account: str | None = None) -> None:
+    """Register ``signature`` for the account (the demo one by default) and approve it."""
+    platform = stack.running.platform
+    registered = await policy.register_signature(
+        platform, account or stack.facts.account, signature
+    )
+    await policy.approve_signature(platform, registered["id"], "tests")
 
 
 def in_future(seconds: float) -> str:

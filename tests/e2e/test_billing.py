@@ -15,6 +15,7 @@ from tests.e2e.helpers import (
     UNICOM,
     add_account,
     answer,
+    approve_signature,
     assert_list_failure,
     assert_send_ok,
     balance,
@@ -69,6 +70,7 @@ async def test_ucs2_segments_count_the_signature(stack: Stack) -> None:
 
 async def test_content_already_signed_is_not_signed_twice(stack: Stack) -> None:
     content = "【自有签名】" + "长" * 64  # 70 characters with its own signature
+    await approve_signature(stack, "【自有签名】")
     assert (await overage(stack, content=content))["segments"] == 1
     sent = await send_form(stack, {"mobile": MOBILE, "content": content})
     assert sent["balance"] == -1

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from duanxin.api.customer import customer_routes
 from duanxin.api.operator import operator_routes
 from duanxin.api.seed import seed_routes
 from duanxin.metrics import CHANNEL_UP
@@ -41,6 +42,7 @@ def create_app(platform: Platform, extra_routes: Sequence[BaseRoute] = ()) -> St
             Route("/healthz", _health),
             Route("/metrics", _metrics),
             *operator_routes(),
+            *customer_routes(),
             *extra_routes,
         ]
     )

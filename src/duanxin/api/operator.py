@@ -1,4 +1,6 @@
-"""Operator REST (``/admin/...``): accounts, channels, routes, recharges, the audit log.
+"""Operator REST (``/admin/...``): accounts, channels, routes, recharges, the audit log,
+and the policy: review of signatures and templates, blacklist, opt-outs, sensitive
+words, frequency limits, default signatures.
 
 Authenticated with an operator token (``Authorization: Bearer dxop_...``, from
 ``duanxin init``); every change is audited under the token's name. The console uses these.
@@ -20,15 +22,16 @@ from starlette.routing import Route
 from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.reports import LongReport
-from duanxin.service import admin
+from duanxin.service import admin, policy
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
-from duanxin.store.tables import audit_log, operator_tokens
+from duanxin.store.tables import operator_tokens
 
 __all__ = ["operator_name", "operator_routes"]
 
 JSON_TYPE = "application/json; charset=utf-8"
 MAX_JSON_BODY = 64 * 1024
+MAX_IMPORT_BODY = 16 * 1024 * 1024  # a blacklist or word file
 AUDIT_PAGE = 100
 
 Endpoint = Callable[[Request, Platform, str], Awaitable[Any]]
@@ -196,11 +199,181 @@ async def _set_route(request: Request, platform: Platform, actor: str) -> Any:
 
 
 async def _audit(request: Request, platform: Platform, actor: str) -> Any:
-    async with platform.engine.connect() as conn:
-        rows = await conn.execute(
-            select(audit_log).order_by(audit_log.c.id.desc()).limit(AUDIT_PAGE)
-        )
-        return [dict(row) for row in rows.mappings()]
+    query = request.query_params
+    return await policy.audit_list(
+        platform,
+        _limit(query.get("limit"), AUDIT_PAGE),
+        actor=query.get("actor") or None,
+        action=query.get("action") or None,
+    )
+
+
+def _limit(raw: str | None, default: int, most: int = 10_000) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise OperatorError(400, f"limit must be 1 to {most}")
+    return int(raw)
+
+
+async def _text_body(request: Request) -> str:
+    """An uploaded file (blacklist numbers, word list) as the raw request body, UTF-8."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_IMPORT_BODY:
+            raise OperatorError(413, f"file too large, at most {MAX_IMPORT_BODY} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OperatorError(400, "file must be UTF-8 text") from None
+
+
+# ------------------------------------------------------------ policy: review queue
+
+
+def _review(kind: str) -> tuple[Endpoint, Endpoint, Endpoint]:
+    listing = policy.list_signatures if kind == "signatures" else policy.list_templates
+    approve = policy.approve_signature if kind == "signatures" else policy.approve_template
+    reject = policy.reject_signature if kind == "signatures" else policy.reject_template
+
+    async def list_(request: Request, platform: Platform, actor: str) -> Any:
+        query = request.query_params
+        return await listing(platform, query.get("account") or None, query.get("state") or None)
+
+    async def approve_(request: Request, platform: Platform, actor: str) -> Any:
+        return await approve(platform, request.path_params["id"], actor)
+
+    async def reject_(request: Request, platform: Platform, actor: str) -> Any:
+        body = await _body(request)
+        return await reject(platform, request.path_params["id"], str(body.get("reason", "")), actor)
+
+    return list_, approve_, reject_
+
+
+async def _default_signature(request: Request, platform: Platform, actor: str) -> Any:
+    body = await _body(request)
+    account = request.path_params["account"]
+    signature = await policy.set_default_signature(
+        platform, account, str(body.get("signature", "")), actor
+    )
+    return {"account": account, "default_signature": signature}
+
+
+# -------------------------------------------------------- policy: blacklist, opt-outs
+
+
+def _mobiles(body: dict[str, Any]) -> list[str]:
+    mobiles = body.get("mobiles")
+    if not isinstance(mobiles, list) or not all(isinstance(m, str) for m in mobiles):
+        raise OperatorError(400, "mobiles must be a list of numbers (strings)")
+    return mobiles
+
+
+async def _blacklist(request: Request, platform: Platform, actor: str) -> Any:
+    query = request.query_params
+    offset = query.get("offset", "0")
+    if not offset.isdigit():
+        raise OperatorError(400, "offset must be a whole number")
+    total, rows = await policy.blacklist_list(
+        platform, _limit(query.get("limit"), 1000), int(offset)
+    )
+    return {"total": total, "list": rows}
+
+
+async def _blacklist_add(request: Request, platform: Platform, actor: str) -> Any:
+    body = await _body(request)
+    done = await policy.blacklist_add(platform, _mobiles(body), actor, str(body.get("reason", "")))
+    return asdict(done)
+
+
+async def _blacklist_import(request: Request, platform: Platform, actor: str) -> Any:
+    text = await _text_body(request)
+    reason = request.query_params.get("reason", "")
+    return asdict(await policy.blacklist_import(platform, text, actor, reason))
+
+
+async def _blacklist_remove(request: Request, platform: Platform, actor: str) -> Any:
+    removed = await policy.blacklist_remove(platform, [request.path_params["mobile"]], actor)
+    if not removed:
+        raise LookupError("number is not on the blacklist")
+    return {"removed": removed}
+
+
+async def _optouts(request: Request, platform: Platform, actor: str) -> Any:
+    return await policy.optout_list(platform, request.path_params["account"])
+
+
+async def _optout_add(request: Request, platform: Platform, actor: str) -> Any:
+    body = await _body(request)
+    return asdict(
+        await policy.optout_add(platform, request.path_params["account"], _mobiles(body), actor)
+    )
+
+
+async def _optout_remove(request: Request, platform: Platform, actor: str) -> Any:
+    account, mobile = request.path_params["account"], request.path_params["mobile"]
+    removed = await policy.optout_remove(platform, account, [mobile], actor)
+    if not removed:
+        raise LookupError("number is not on this account's opt-out list")
+    return {"removed": removed}
+
+
+# ------------------------------------------------------------ policy: sensitive words
+
+
+async def _words(request: Request, platform: Platform, actor: str) -> Any:
+    categories = await policy.words_categories(platform)
+    listing: dict[str, Any] = {"total": sum(categories.values()), "categories": categories}
+    if request.query_params.get("words") in ("1", "true"):
+        category = request.query_params.get("category") or None
+        listing["words"] = await policy.words_list(platform, category)
+    return listing
+
+
+async def _words_add(request: Request, platform: Platform, actor: str) -> Any:
+    body = await _body(request)
+    word = _required(body, "word")
+    added = await policy.words_add(platform, word, actor, str(body.get("category", "default")))
+    return {"added": added}
+
+
+async def _words_import(request: Request, platform: Platform, actor: str) -> Any:
+    text = await _text_body(request)
+    category = request.query_params.get("category") or "default"
+    return {"added": await policy.words_import(platform, text, actor, category)}
+
+
+async def _words_remove(request: Request, platform: Platform, actor: str) -> Any:
+    body = await _body(request)
+    words = body.get("words")
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise OperatorError(400, "words must be a list of strings")
+    return {"removed": await policy.words_remove(platform, words, actor)}
+
+
+# ----------------------------------------------------------- policy: frequency limits
+
+
+async def _frequency(request: Request, platform: Platform, actor: str) -> Any:
+    return await policy.frequency_show(platform, request.path_params["account"])
+
+
+async def _frequency_set(request: Request, platform: Platform, actor: str) -> Any:
+    """Body: ``{"verification": "1/min, 5/hour", "platform": null, ...}`` (null: default)."""
+    body = await _body(request)
+    if not body:
+        raise OperatorError(400, f"give limits for one of {', '.join(policy.FREQUENCY_SCOPES)}")
+    for scope, limits in body.items():
+        if limits is not None and not isinstance(limits, str):
+            raise OperatorError(400, f"{scope}: limits are text like '1/min, 5/hour' or null")
+        if scope not in policy.FREQUENCY_SCOPES:
+            raise OperatorError(400, f"unknown scope {scope!r}")
+    account = request.path_params["account"]
+    shown: Any = None
+    for scope, limits in body.items():
+        shown = await policy.frequency_set(platform, account, scope, limits, actor)
+    return shown
 
 
 def operator_routes() -> list[Route]:
@@ -215,4 +388,37 @@ def operator_routes() -> list[Route]:
         Route("/admin/channels/{name}/{action:str}", _endpoint(_channel_state), methods=["POST"]),
         Route("/admin/routes/{account}/{carrier}", _endpoint(_set_route), methods=["PUT"]),
         Route("/admin/audit", _endpoint(_audit), methods=["GET"]),
+        *_policy_routes(),
+    ]
+
+
+def _policy_routes() -> list[Route]:
+    routes = []
+    for kind in ("signatures", "templates"):
+        list_, approve, reject = _review(kind)
+        routes += [
+            Route(f"/admin/{kind}", _endpoint(list_), methods=["GET"]),
+            Route(f"/admin/{kind}/{{id:int}}/approve", _endpoint(approve), methods=["POST"]),
+            Route(f"/admin/{kind}/{{id:int}}/reject", _endpoint(reject), methods=["POST"]),
+        ]
+    return [
+        *routes,
+        Route(
+            "/admin/accounts/{account}/default-signature",
+            _endpoint(_default_signature),
+            methods=["PUT"],
+        ),
+        Route("/admin/blacklist", _endpoint(_blacklist), methods=["GET"]),
+        Route("/admin/blacklist", _endpoint(_blacklist_add), methods=["POST"]),
+        Route("/admin/blacklist/import", _endpoint(_blacklist_import), methods=["POST"]),
+        Route("/admin/blacklist/{mobile}", _endpoint(_blacklist_remove), methods=["DELETE"]),
+        Route("/admin/optouts/{account}", _endpoint(_optouts), methods=["GET"]),
+        Route("/admin/optouts/{account}", _endpoint(_optout_add), methods=["POST"]),
+        Route("/admin/optouts/{account}/{mobile}", _endpoint(_optout_remove), methods=["DELETE"]),
+        Route("/admin/words", _endpoint(_words), methods=["GET"]),
+        Route("/admin/words", _endpoint(_words_add), methods=["POST"]),
+        Route("/admin/words/import", _endpoint(_words_import), methods=["POST"]),
+        Route("/admin/words/remove", _endpoint(_words_remove), methods=["POST"]),
+        Route("/admin/frequency/{account}", _endpoint(_frequency), methods=["GET"]),
+        Route("/admin/frequency/{account}", _endpoint(_frequency_set), methods=["PUT"]),
     ]

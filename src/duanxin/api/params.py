@@ -26,6 +26,8 @@ from email.parser import BytesParser
 from email.utils import collapse_rfc2231_value
 from urllib.parse import parse_qsl
 
+from duanxin.domain.policy.engine import MAX_CONTENT_CHARS
+
 __all__ = [
     "MAX_BODY",
     "MAX_CONTENT_CHARS",
@@ -57,7 +59,6 @@ MAX_BODY = 1 << 20
 """Largest body :func:`parse_params` reads (500 numbers and 1000 characters fit in ~20 KiB)."""
 MAX_FIELDS = 1000
 MAX_NUMBERS = 500
-MAX_CONTENT_CHARS = 1000
 MAX_EXTNO_DIGITS = 12
 MAX_IDEMPOTENCY_KEY = 64
 MULTILINE_FIELDS = frozenset({"content"})

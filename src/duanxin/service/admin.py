@@ -6,6 +6,7 @@ Every change is written to the audit log with who made it, in the same transacti
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 import string
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, normalise_mobile
 from duanxin.domain.reports import LongReport
+from duanxin.service import policy
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
 from duanxin.store.tables import channels, customers, number_overrides, operator_tokens, routes
@@ -153,13 +155,19 @@ async def create_account(
         "ip_whitelist": spec.ip_whitelist,
         "max_concurrency": spec.max_concurrency,
         "template_required": spec.template_required,
-        "default_signature": spec.default_signature,
+        "default_signature": "",
     }
     async with platform.engine.begin() as conn:
         account_id = await account_store.create_account(conn, values, now)
         await account_store.write_audit(
             conn, actor, "account.create", spec.account, {"customer_id": customer_id}, now
         )
+        if spec.default_signature:
+            # The operator choosing an account's default signature approves it.
+            signature = await policy.signature_on_create(
+                conn, account_id, spec.account, spec.default_signature, actor, now
+            )
+            await account_store.update_account(conn, account_id, {"default_signature": signature})
     return account_id
 
 
@@ -177,15 +185,68 @@ async def set_account(
     unknown = set(changes) - ACCOUNT_FIELDS
     if unknown:
         raise ValueError(f"unknown account fields: {', '.join(sorted(unknown))}")
+    changes = _checked_changes(changes)
     now = platform.clock()
     async with platform.engine.begin() as conn:
         found = await _account(conn, account)
+        if "default_signature" in changes:
+            changes["default_signature"] = await policy.approved_default(
+                conn, found.id, changes["default_signature"]
+            )
         await account_store.update_account(conn, found.id, changes)
         shown = {k: ("***" if k == "password" else v) for k, v in changes.items()}
         await account_store.write_audit(conn, actor, "account.set", account, shown, now)
         updated = await account_store.get_account_by_id(conn, found.id)
     assert updated is not None
+    platform.policy.invalidate_account(found.id)
     return updated
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "password": str,
+    "spid": str,
+    "extno": str,
+    "refund_on_failure": bool,
+    "ip_whitelist": str,
+    "template_required": bool,
+    "default_signature": str,
+}
+
+
+def _checked_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Account changes with their values checked and in stored form; ValueError if bad."""
+    checked: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "state":
+            value = AccountState(value).value
+        elif name == "access_type":
+            value = AccessType(value).value
+        elif name == "charge_type":
+            value = ChargeType(value).value
+        elif name == "max_concurrency":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError("max_concurrency must be a whole number >= 0 (0: unlimited)")
+        elif _TYPES[name] is str and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # digits typed on a command line: a password, spid or extno
+        elif not isinstance(value, _TYPES[name]):
+            raise ValueError(f"{name} must be a {getattr(_TYPES[name], '__name__', 'value')}")
+        if name == "ip_whitelist":
+            value = _whitelist(value)
+        if name == "extno" and value and not (value.isdigit() and value.isascii()):
+            raise ValueError("extno must be digits")
+        checked[name] = value
+    return checked
+
+
+def _whitelist(text: str) -> str:
+    """A whitelist of addresses and CIDR networks (IPv4 or IPv6), comma-separated."""
+    entries = [e.strip() for e in text.replace(";", ",").split(",") if e.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"ip_whitelist entry {entry!r} is not an address or network") from None
+    return ",".join(entries)
 
 
 async def recharge(

@@ -11,9 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from duanxin.bus import Bus, open_bus
+from duanxin.bus.limits import MemoryLimiter, RateLimiter, open_limiter
 from duanxin.config import Settings
 from duanxin.domain.msgid import MessageIdGenerator
+from duanxin.domain.policy import SendWindow, parse_window
 from duanxin.domain.status import Status, StatusError
+from duanxin.service.policy_cache import PolicyCache
 from duanxin.store.engine import create_engine
 from duanxin.store.tables import messages, replies
 
@@ -29,13 +32,21 @@ def local_now() -> datetime:
 
 @dataclass
 class Platform:
-    """Engine, bus, settings, clock and id generator, shared by the service functions."""
+    """Engine, bus, settings, clock and id generator, shared by the service functions.
+
+    Also the policy's shared state: the rate limiter of frequency limits (in-process, or
+    Redis when the bus is Redis, so every process of a cluster counts the same hits),
+    the cache of compiled policy, and the marketing window.
+    """
 
     settings: Settings
     engine: AsyncEngine
     bus: Bus
     clock: Callable[[], datetime] = local_now
+    limiter: RateLimiter = field(default_factory=MemoryLimiter)
+    policy: PolicyCache = field(default_factory=PolicyCache)
     ids: MessageIdGenerator = field(init=False)
+    marketing_window: SendWindow = field(init=False)
     _in_flight: dict[int, int] = field(default_factory=dict)
     key_cache: dict[str, tuple[float, tuple[str, int] | None]] = field(default_factory=dict)
 
@@ -44,11 +55,14 @@ class Platform:
 
     def __post_init__(self) -> None:
         self.ids = MessageIdGenerator(self.settings.node_id)
+        self.marketing_window = parse_window(self.settings.marketing_window)
+        self.policy.ttl = self.settings.policy_cache_seconds
 
     @classmethod
     def open(cls, settings: Settings) -> Platform:
         bus = open_bus(settings.bus_url, prefix=settings.redis_prefix)
-        return cls(settings, create_engine(settings.database_url), bus)
+        limiter = open_limiter(settings.bus_url, prefix=settings.redis_prefix)
+        return cls(settings, create_engine(settings.database_url), bus, limiter=limiter)
 
     async def resume_ids(self) -> None:
         """Make sure new ids follow every id already stored (restarts in the same second)."""
@@ -64,6 +78,7 @@ class Platform:
 
     async def close(self) -> None:
         await self.bus.close()
+        await self.limiter.close()
         await self.engine.dispose()
 
     @asynccontextmanager

@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from duanxin.domain.content import sign_content
 from duanxin.domain.segments import count_segments
 from duanxin.domain.status import StatusError
 from duanxin.service.accounts import Caller, authenticate
 from duanxin.service.platform import Platform
+from duanxin.service.policy import priced_content
 from duanxin.store import inbox
 
 __all__ = ["balance", "pull_replies", "pull_reports"]
@@ -54,11 +54,7 @@ async def balance(
     }
     if content:
         # What one number would cost: the content as it would be sent, signature included.
-        try:
-            signed = sign_content(content.strip(), account.default_signature)
-        except StatusError:
-            signed = content
-        document["segments"] = count_segments(signed)
+        document["segments"] = count_segments(priced_content(account, content))
     return _json(document)
 
 

@@ -1,11 +1,17 @@
 """Accepting a send: check, price, charge, store and enqueue, in that order.
 
+The checks, after the account's (SPEC 2.2): the content against the account's policy
+(signature, sensitive words, templates, opt-out hint; :mod:`duanxin.service.policy`),
+then each number: valid, not blacklisted or opted out, routed, within its frequency
+limits. Marketing accepted outside the sending window is stored held until it opens.
+
 The response exists only after the messages and the charge are committed, so anything
 answered with status 0 survives a crash; delivery picks it up from the store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
@@ -19,17 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.accounts import Account
 from duanxin.domain.billing import can_afford
-from duanxin.domain.content import sign_content
 from duanxin.domain.msgid import format_mid
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
+from duanxin.domain.policy import ContentDecision, FrequencyRules
 from duanxin.domain.segments import count_segments
 from duanxin.domain.status import DxStat, Status, StatusError
 from duanxin.metrics import MESSAGES_ACCEPTED, MESSAGES_REFUSED
+from duanxin.service import policy
 from duanxin.service.accounts import Caller, authenticate
 from duanxin.service.platform import SUBMIT_STREAM, Platform
 from duanxin.store import accounts as account_store
 from duanxin.store import inbox, messages
-from duanxin.store.tables import channels, idempotency, number_overrides, optouts, routes
+from duanxin.store.tables import channels, idempotency, number_overrides, routes
 
 __all__ = ["MAX_NUMBERS", "SendItem", "SendRequest", "SendResult", "send"]
 
@@ -113,18 +120,21 @@ async def send(platform: Platform, request: SendRequest, caller: Caller) -> byte
 
 async def _send(platform: Platform, account: Account, request: SendRequest) -> bytes:
     _check_extno(request.extno)
-    content = sign_content(request.content, account.default_signature)
     fingerprint = _fingerprint(request)
     now = platform.clock()
     raws = _distinct(request.mobiles)
-    async with platform.engine.connect() as conn:
-        if request.idempotency_key:
+    if request.idempotency_key:
+        async with platform.engine.connect() as conn:
             stored = await _stored_response(
                 conn, account.id, request.idempotency_key, fingerprint, _cutoff(platform, now)
             )
-            if stored is not None:
-                return stored
+        if stored is not None:
+            return stored
+    decision, frequency = await policy.check_content(platform, account, request.content)
+    content = decision.content
+    async with platform.engine.connect() as conn:
         numbers = await _classify(conn, account.id, raws)
+    numbers = await _limit_frequency(platform, account, numbers, decision, frequency, now)
     accepted = [n for n in numbers if n.result == Result.ACCEPTED]
     if not accepted:
         results = {n.result for n in numbers}
@@ -132,14 +142,20 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
             raise StatusError(Status.MALFORMED, "no valid mobile number")
         if Result.REFUSED not in results:  # the page's example of 100: no exit for the carrier
             raise StatusError(Status.INTERNAL, "no usable channel for these numbers' carriers")
-        raise StatusError(Status.OTHER, "no number could be accepted")
+        raise StatusError(
+            Status.OTHER, "no number could be accepted (blacklisted, opted out or rate-limited)"
+        )
     segments = count_segments(content)
     cost = segments * len(accepted)
     if not can_afford(account.charge_type, account.balance, cost):
         raise StatusError(Status.OTHER, "balance insufficient")
+    send_at = request.sendtime if request.sendtime is not None and request.sendtime > now else now
+    held = policy.marketing_hold(platform, decision.kind, send_at)
+    not_before = held or request.sendtime
     mids = [format_mid(i) for i in platform.ids.next_ids(now, len(numbers))]
+    outgoing = _Outgoing(content, segments, not_before)
     try:
-        body = await _commit(platform, account, request, content, numbers, mids, segments, now)
+        body = await _commit(platform, account, request, outgoing, numbers, mids, now)
     except IntegrityError:
         # Another request with the same idempotency key won the race: answer as it did.
         async with platform.engine.connect() as conn:
@@ -154,10 +170,32 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
     for number in numbers:
         if number.result != Result.ACCEPTED:
             MESSAGES_REFUSED.labels(str(number.result)).inc()
-    if request.sendtime is None or request.sendtime <= now:
+    if not_before is None or not_before <= now:
         ready = [m for m, n in zip(mids, numbers, strict=True) if n.result == Result.ACCEPTED]
         await platform.bus.publish(SUBMIT_STREAM, [{"mids": ready}])
     return body
+
+
+async def _limit_frequency(
+    platform: Platform,
+    account: Account,
+    numbers: list[_Number],
+    decision: ContentDecision,
+    rules: FrequencyRules,
+    now: datetime,
+) -> list[_Number]:
+    """Count the message against each accepted number's limits; refuse those over one."""
+
+    async def check(number: _Number) -> _Number:
+        if number.result != Result.ACCEPTED or number.mobile is None:
+            return number
+        if await policy.frequency_allows(
+            platform, rules, account.id, number.mobile, decision.kind, now
+        ):
+            return number
+        return _Number(number.raw, number.mobile, number.carrier, Result.REFUSED)
+
+    return list(await asyncio.gather(*(check(n) for n in numbers)))
 
 
 def _check_extno(extno: str) -> None:
@@ -210,7 +248,6 @@ async def _classify(conn: AsyncConnection, account_id: int, raws: list[str]) -> 
     normalised = {raw: normalise_mobile(raw) for raw in raws}
     valid = [m for m in normalised.values() if m]
     overrides: dict[str, Carrier] = {}
-    opted_out: set[str] = set()
     if valid:
         rows = await conn.execute(
             select(number_overrides.c.mobile, number_overrides.c.carrier).where(
@@ -218,15 +255,7 @@ async def _classify(conn: AsyncConnection, account_id: int, raws: list[str]) -> 
             )
         )
         overrides = {mobile: Carrier(carrier) for mobile, carrier in rows}
-        opted_out = set(
-            (
-                await conn.execute(
-                    select(optouts.c.mobile).where(
-                        optouts.c.account_id == account_id, optouts.c.mobile.in_(valid)
-                    )
-                )
-            ).scalars()
-        )
+    refused = await policy.refused_numbers(conn, account_id, valid)
     routed = await _routed_carriers(conn, account_id)
     numbers = []
     for raw, mobile in normalised.items():
@@ -234,7 +263,7 @@ async def _classify(conn: AsyncConnection, account_id: int, raws: list[str]) -> 
         carrier = detected.routes_as() if detected else None
         if mobile is None or carrier is None:
             numbers.append(_Number(raw, None, None, Result.INVALID))
-        elif mobile in opted_out:
+        elif mobile in refused:
             numbers.append(_Number(raw, mobile, carrier, Result.REFUSED))
         elif carrier.value not in routed:
             numbers.append(_Number(raw, mobile, carrier, Result.NO_CHANNEL))
@@ -253,22 +282,31 @@ async def _routed_carriers(conn: AsyncConnection, account_id: int) -> set[str]:
     return set(rows.scalars())
 
 
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """What every accepted number of a request is sent: the text, its cost, when."""
+
+    content: str
+    segments: int
+    not_before: datetime | None  # scheduled (sendtime) or held for the marketing window
+
+
 async def _commit(
     platform: Platform,
     account: Account,
     request: SendRequest,
-    content: str,
+    outgoing: _Outgoing,
     numbers: list[_Number],
     mids: list[str],
-    segments: int,
     now: datetime,
 ) -> bytes:
     accepted = sum(1 for n in numbers if n.result == Result.ACCEPTED)
+    cost = outgoing.segments * accepted
     async with platform.engine.begin() as conn:
-        balance = await account_store.charge(conn, account.id, segments * accepted, mids[0], now)
+        balance = await account_store.charge(conn, account.id, cost, mids[0], now)
         if balance is None:
             raise StatusError(Status.OTHER, "balance insufficient")
-        rows, finals = _message_rows(account, request, content, numbers, mids, segments, now)
+        rows, finals = _message_rows(account, request.extno, outgoing, numbers, mids, now)
         await messages.insert_messages(conn, rows)
         await inbox.finish(conn, finals, mark_messages=False)
         items = tuple(
@@ -297,16 +335,16 @@ async def _commit(
 
 def _message_rows(
     account: Account,
-    request: SendRequest,
-    content: str,
+    request_extno: str,
+    outgoing: _Outgoing,
     numbers: list[_Number],
     mids: list[str],
-    segments: int,
     now: datetime,
 ) -> tuple[list[dict[str, Any]], list[inbox.FinalReport]]:
     rows: list[dict[str, Any]] = []
     finals: list[inbox.FinalReport] = []
-    extno = account.extno + request.extno
+    extno = account.extno + request_extno
+    segments = outgoing.segments
     for mid, number in zip(mids, numbers, strict=True):
         accepted = number.result == Result.ACCEPTED
         state = messages.MessageState.QUEUED if accepted else messages.MessageState.DONE
@@ -317,12 +355,12 @@ def _message_rows(
                 "account_id": account.id,
                 "mobile": (number.mobile or number.raw)[:16],
                 "carrier": number.carrier.value if number.carrier else "",
-                "content": content,
+                "content": outgoing.content,
                 "extno": extno,
                 "segments": segments,
                 "charged": segments if accepted else 0,
                 "state": state.value,
-                "not_before": request.sendtime,
+                "not_before": outgoing.not_before,
                 "stat": stat,
                 "created_at": now,
                 "done_at": None if accepted else now,

@@ -9,6 +9,7 @@ def test_exported_members() -> None:
     assert set(policy.__all__) == {
         "DEFAULT_FREQUENCY",
         "DEFAULT_WINDOW",
+        "MAX_CONTENT_CHARS",
         "TEMPLATE_MISMATCH",
         "ContentDecision",
         "ContentPolicy",

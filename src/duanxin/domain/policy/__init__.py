@@ -18,7 +18,12 @@ Errors: :class:`PolicyError` (a definition is invalid) and :class:`PolicyRefusal
 content is refused, with its SPEC status); see :mod:`.errors`.
 """
 
-from duanxin.domain.policy.engine import TEMPLATE_MISMATCH, ContentDecision, ContentPolicy
+from duanxin.domain.policy.engine import (
+    MAX_CONTENT_CHARS,
+    TEMPLATE_MISMATCH,
+    ContentDecision,
+    ContentPolicy,
+)
 from duanxin.domain.policy.errors import PolicyError, PolicyRefusal
 from duanxin.domain.policy.frequency import (
     DEFAULT_FREQUENCY,
@@ -56,6 +61,7 @@ from duanxin.domain.policy.words import (
 __all__ = [
     "DEFAULT_FREQUENCY",
     "DEFAULT_WINDOW",
+    "MAX_CONTENT_CHARS",
     "TEMPLATE_MISMATCH",
     "ContentDecision",
     "ContentPolicy",

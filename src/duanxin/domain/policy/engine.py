@@ -33,9 +33,10 @@ from duanxin.domain.policy.templates import TemplateKind, TemplateSet
 from duanxin.domain.policy.words import SensitiveWords
 from duanxin.domain.status import Status
 
-__all__ = ["TEMPLATE_MISMATCH", "ContentDecision", "ContentPolicy"]
+__all__ = ["MAX_CONTENT_CHARS", "TEMPLATE_MISMATCH", "ContentDecision", "ContentPolicy"]
 
 TEMPLATE_MISMATCH = "template mismatch"
+MAX_CONTENT_CHARS = 1000  # SPEC 2.4: longer content is malformed (status 1), checked first
 _NO_WORDS = SensitiveWords()
 _NO_TEMPLATES = TemplateSet()
 

@@ -1,0 +1,144 @@
+"""Customer REST: register signatures and templates for review, and see their state.
+
+Authenticated exactly like the four seed endpoints: the gateway signature (SPEC 2.1)
+and the ``account``/``password`` parameters (SPEC 2.2, status codes as there).
+Parameters come as a form, a JSON object or the query string, like the seed endpoints.
+
+- ``POST /customer/signatures``: ``signature`` (``【公司名】`` or ``公司名``, 2–12 chars);
+- ``GET|POST /customer/signatures/list``, also ``GET /customer/signatures``: the account's
+  signatures and their state (``pending``, ``approved``, ``rejected`` with ``reason``);
+- ``POST /customer/templates``: ``kind`` (``verification``, ``notification``,
+  ``marketing``) and ``template`` (text with ``${name}`` or ``{1}`` variables); a
+  template with problems is refused at once (status 1, ``msg`` names them);
+- ``GET|POST /customer/templates/list``, also ``GET /customer/templates``.
+
+Answers: ``{"status": 0, "msg": "ok", "signature"|"template": {...}}`` or
+``{"status": 0, "msg": "ok", "list": [...]}``; refusals ``{"status": N, "msg": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from duanxin.api.gateway import GatewayRefusal, caller_for
+from duanxin.api.params import ParamError, parse_params
+from duanxin.domain.accounts import Account
+from duanxin.domain.status import Status, StatusError
+from duanxin.service import policy
+from duanxin.service.accounts import authenticate
+from duanxin.service.platform import Platform
+
+__all__ = ["customer_routes"]
+
+log = logging.getLogger(__name__)
+JSON_TYPE = "application/json; charset=utf-8"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+MAX_BODY = 64 * 1024
+
+Handler = Callable[[Platform, Account, dict[str, str]], Awaitable[dict[str, Any]]]
+
+
+def _json(document: dict[str, Any], status_code: int = 200) -> Response:
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, status_code=status_code, media_type=JSON_TYPE)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.strftime(TIME_FORMAT) if value else None
+
+
+def _view(row: dict[str, Any]) -> dict[str, Any]:
+    """What a customer sees of a signature or template (not who reviewed it)."""
+    view = {k: v for k, v in row.items() if k not in ("decided_by", "account")}
+    view["created_at"] = _time(row["created_at"])
+    view["decided_at"] = _time(row["decided_at"])
+    return view
+
+
+async def _register_signature(
+    platform: Platform, account: Account, params: dict[str, str]
+) -> dict[str, Any]:
+    text = params.get("signature", "")
+    if not text.strip():
+        raise ParamError("missing parameter: signature")
+    row = await policy.register_signature(platform, account.account, text)
+    return {"signature": _view(row)}
+
+
+async def _signatures(
+    platform: Platform, account: Account, params: dict[str, str]
+) -> dict[str, Any]:
+    rows = await policy.list_signatures(platform, account.account, params.get("state") or None)
+    return {"list": [_view(r) for r in rows]}
+
+
+async def _register_template(
+    platform: Platform, account: Account, params: dict[str, str]
+) -> dict[str, Any]:
+    kind = params.get("kind", "").strip()
+    text = params.get("template") or params.get("content") or ""
+    if not kind or not text.strip():
+        raise ParamError("missing parameter: kind and template are required")
+    if kind not in ("verification", "notification", "marketing"):
+        raise ParamError("kind must be verification, notification or marketing")
+    row = await policy.register_template(platform, account.account, kind, text)
+    return {"template": _view(row)}
+
+
+async def _templates(
+    platform: Platform, account: Account, params: dict[str, str]
+) -> dict[str, Any]:
+    rows = await policy.list_templates(platform, account.account, params.get("state") or None)
+    return {"list": [_view(r) for r in rows]}
+
+
+def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        platform: Platform = request.app.state.platform
+        try:
+            caller = await caller_for(request, platform, datetime.now().astimezone())
+        except GatewayRefusal as refusal:
+            return Response(refusal.body, status_code=401, media_type=JSON_TYPE)
+        try:
+            body = await request.body()
+            if len(body) > MAX_BODY:
+                raise ParamError(f"request body too large, at most {MAX_BODY} bytes")
+            params = parse_params(
+                body, request.headers.get("content-type"), request.url.query, max_body=MAX_BODY
+            )
+            account = await authenticate(
+                platform, params.get("account", "").strip(), params.get("password", ""), caller
+            )
+            async with platform.request_slot(account.id, account.max_concurrency):
+                document = await handler(platform, account, params)
+        except ParamError as error:
+            return _json({"status": int(error.status), "msg": error.msg})
+        except StatusError as error:
+            return _json({"status": int(error.status), "msg": error.message})
+        except ValueError as error:  # PolicyError included: the definition is refused
+            return _json({"status": int(Status.MALFORMED), "msg": str(error)})
+        except Exception:
+            log.exception("%s failed", request.url.path)
+            return _json({"status": int(Status.INTERNAL), "msg": "internal error"})
+        return _json({"status": 0, "msg": "ok", **document})
+
+    return endpoint
+
+
+def customer_routes() -> list[Route]:
+    return [
+        Route("/customer/signatures", _endpoint(_register_signature), methods=["POST"]),
+        Route("/customer/signatures", _endpoint(_signatures), methods=["GET"]),
+        Route("/customer/signatures/list", _endpoint(_signatures), methods=["GET", "POST"]),
+        Route("/customer/templates", _endpoint(_register_template), methods=["POST"]),
+        Route("/customer/templates", _endpoint(_templates), methods=["GET"]),
+        Route("/customer/templates/list", _endpoint(_templates), methods=["GET", "POST"]),
+    ]
