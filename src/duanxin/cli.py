@@ -224,6 +224,10 @@ def simulate(
     fail_ratio: Annotated[float, typer.Option(help="Share of reports that fail.")] = 0.0,
     tps: Annotated[float | None, typer.Option(help="Per-connection submit limit.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print traffic.")] = False,
+    sp_host: Annotated[str, typer.Option(help="SGIP: the SP's listener host.")] = "127.0.0.1",
+    sp_port: Annotated[
+        int | None, typer.Option(help="SGIP: the SP's listener port, for reports and MO.")
+    ] = None,
 ) -> None:
     """Run carrier simulators in the foreground."""
     from duanxin.simulator.core import SimulatorConfig
@@ -251,6 +255,9 @@ def simulate(
                 verbose=verbose,
             )
             simulator = create_simulator(name, config)
+            if name == "sgip" and sp_port is not None:
+                # SGIP's gateway connects back to the SP to deliver reports and replies.
+                simulator.sp_address = (sp_host, sp_port)  # type: ignore[attr-defined]
             await simulator.start()
             running.append(simulator)
             console.print(f"{name} simulator listening on {host}:{simulator.port}")
@@ -508,7 +515,8 @@ def bench_http(
     batch_concurrency: Annotated[int, typer.Option(help="Workers for 500-number sends.")] = 4,
     e2e_messages: Annotated[int, typer.Option(help="Messages for the end-to-end run.")] = 20_000,
     arrangement: Annotated[
-        str, typer.Option(help="process (server in a child process) or inprocess.")
+        str,
+        typer.Option(help="process, split (simulators in their own process) or inprocess."),
     ] = "process",
     url: Annotated[str | None, typer.Option(help="A running platform instead.")] = None,
     demo_json: Annotated[

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +30,47 @@ from duanxin.simulator.core import SimulatorConfig, SimulatorServer
 from duanxin.simulator.registry import create_simulator
 from duanxin.store.engine import migrate
 
-__all__ = ["DemoFacts", "demo_stack", "provision", "run_demo", "start_simulators"]
+__all__ = [
+    "CarrierEndpoint",
+    "DemoFacts",
+    "demo_credentials",
+    "demo_stack",
+    "provision",
+    "run_demo",
+    "start_simulators",
+]
 
 DEMO_SIGNATURE = "【duanxin】"
 SPID = "922011"
 ACCESS_CODES = {"cmpp": "106901234", "sgip": "106551234", "smgp": "106591234"}
 NETWORKS = {"cmpp": Carrier.MOBILE, "sgip": Carrier.UNICOM, "smgp": Carrier.TELECOM}
 REPORT_DELAY = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierEndpoint:
+    """Where one simulated (or real) gateway answers, and how to log in to it."""
+
+    host: str
+    port: int
+    account: str
+    password: str
+    sp_port: int | None = None  # SGIP: our listener, which the gateway connects back to
+
+    def as_json(self, protocol: str) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "account": self.account,
+            "password": self.password,
+            "access_code": ACCESS_CODES[protocol],
+        }
+
+
+def demo_credentials(protocol: str) -> tuple[str, str]:
+    """The login a demo gateway accepts: CMPP's SP_Id is the demo SP code."""
+    account = SPID if protocol == "cmpp" else f"{protocol}sp"
+    return account, admin.random_token(12)
 
 
 @dataclass
@@ -65,25 +99,30 @@ class DemoFacts:
 
 async def start_simulators(
     host: str, report_delay: float
-) -> dict[str, tuple[SimulatorServer, SimulatorConfig]]:
-    started: dict[str, tuple[SimulatorServer, SimulatorConfig]] = {}
+) -> tuple[dict[str, SimulatorServer], dict[str, CarrierEndpoint]]:
+    """One simulator per network in this process, and the endpoints to provision for them."""
+    simulators: dict[str, SimulatorServer] = {}
+    endpoints: dict[str, CarrierEndpoint] = {}
     for protocol in ACCESS_CODES:
+        account, password = demo_credentials(protocol)
         config = SimulatorConfig(
-            host=host,
-            port=0,
-            account=f"{protocol}sp"[:6] if protocol != "cmpp" else SPID,
-            password=admin.random_token(12),
-            report_delay=report_delay,
+            host=host, port=0, account=account, password=password, report_delay=report_delay
         )
         simulator = create_simulator(protocol, config)
+        sp_port = None
+        if protocol == "sgip":
+            sp_port = free_port(host)
+            simulator.sp_address = (host, sp_port)  # type: ignore[attr-defined]
         await simulator.start()
-        started[protocol] = (simulator, config)
-    return started
+        simulators[protocol] = simulator
+        endpoints[protocol] = CarrierEndpoint(host, simulator.port, account, password, sp_port)
+    return simulators, endpoints
 
 
 async def provision(
-    platform: Platform, simulators: dict[str, tuple[SimulatorServer, SimulatorConfig]], host: str
+    platform: Platform, endpoints: Mapping[str, CarrierEndpoint]
 ) -> tuple[admin.ApiKey, str, str]:
+    """The demo customer, its account, and a channel and route per network."""
     customer = await admin.create_customer(platform, "demo")
     key = await admin.issue_api_key(platform, customer)
     account, password = "demo", admin.random_token(16)
@@ -101,21 +140,19 @@ async def provision(
     registered = await policy.register_signature(platform, account, DEMO_SIGNATURE)
     await policy.approve_signature(platform, registered["id"], "demo")
     await policy.set_default_signature(platform, account, DEMO_SIGNATURE, "demo")
-    for protocol, (simulator, config) in simulators.items():
+    for protocol, endpoint in endpoints.items():
         settings: dict[str, Any] = {"response_timeout": 10.0}
-        if protocol == "sgip":
-            listen_port = free_port(host)
-            settings.update(listen_host=host, listen_port=listen_port)
-            simulator.sp_address = (host, listen_port)  # type: ignore[attr-defined]
+        if endpoint.sp_port is not None:
+            settings.update(listen_host=endpoint.host, listen_port=endpoint.sp_port)
         await admin.add_channel(
             platform,
             admin.ChannelSpec(
                 name=f"demo-{protocol}",
                 protocol=protocol,
-                host=host,
-                port=simulator.port,
-                account=config.account or "",
-                password=config.password or "",
+                host=endpoint.host,
+                port=endpoint.port,
+                account=endpoint.account,
+                password=endpoint.password,
                 access_code=ACCESS_CODES[protocol],
                 service_id="DEMO",
                 sp_code=SPID[:5] if protocol == "sgip" else SPID,  # SGIP CorpId: 5 digits
@@ -126,8 +163,8 @@ async def provision(
     return key, account, password
 
 
-def _mo_route(simulators: dict[str, tuple[SimulatorServer, SimulatorConfig]]) -> Route:
-    by_network = {NETWORKS[p]: sim for p, (sim, _) in simulators.items()}
+def _mo_route(simulators: Mapping[str, SimulatorServer]) -> Route:
+    by_network = {NETWORKS[p]: sim for p, sim in simulators.items()}
 
     async def inject(request: Request) -> Response:
         try:
@@ -156,8 +193,13 @@ async def demo_stack(
     *,
     report_delay: float = REPORT_DELAY,
     settings: Settings | None = None,
+    carriers: Mapping[str, CarrierEndpoint] | None = None,
 ) -> AsyncIterator[tuple[DemoFacts, RunningPlatform, dict[str, SimulatorServer]]]:
-    """The demo's parts, running: simulators, a provisioned store, the platform."""
+    """The demo's parts, running: simulators, a provisioned store, the platform.
+
+    With ``carriers``, the gateways already run elsewhere (e.g. ``duanxin simulate`` in
+    another process) and no simulator is started here.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     if settings is None:
         database = data_dir / "duanxin.db"
@@ -165,11 +207,14 @@ async def demo_stack(
             Path(f"{database}{suffix}").unlink(missing_ok=True)
         settings = Settings(database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port)
     await asyncio.to_thread(migrate, settings.database_url)
-    simulators = await start_simulators(host, report_delay)
+    if carriers is None:
+        simulators, endpoints = await start_simulators(host, report_delay)
+    else:
+        simulators, endpoints = {}, dict(carriers)
     try:
         setup = Platform.open(settings)
         try:
-            key, account, password = await provision(setup, simulators, host)
+            key, account, password = await provision(setup, endpoints)
         finally:
             await setup.close()
         async with running_platform(settings, [_mo_route(simulators)]) as running:
@@ -181,21 +226,12 @@ async def demo_stack(
                 password=password,
                 spid=SPID,
                 access_code=ACCESS_CODES["cmpp"],
-                simulators={
-                    p: {
-                        "host": host,
-                        "port": sim.port,
-                        "account": cfg.account,
-                        "password": cfg.password,
-                        "access_code": ACCESS_CODES[p],
-                    }
-                    for p, (sim, cfg) in simulators.items()
-                },
+                simulators={p: e.as_json(p) for p, e in endpoints.items()},
             )
             (data_dir / "demo.json").write_text(json.dumps(facts.as_json(), indent=2))
-            yield facts, running, {p: sim for p, (sim, _) in simulators.items()}
+            yield facts, running, simulators
     finally:
-        for simulator, _ in simulators.values():
+        for simulator in simulators.values():
             await simulator.stop()
 
 

@@ -25,7 +25,6 @@ from duanxin.config import Settings
 from duanxin.demo import provision, start_simulators
 from duanxin.runtime import free_port
 from duanxin.service.platform import Platform
-from duanxin.simulator.core import SimulatorConfig, SimulatorServer
 from duanxin.store.engine import migrate
 from duanxin.store.tables import messages
 from tests.e2e.helpers import MOBILE, TELECOM, UNICOM, in_future
@@ -91,12 +90,11 @@ async def test_accepted_messages_survive_a_sigkill(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{database}"
     log = tmp_path / "platform.log"
     await asyncio.to_thread(migrate, url)
-    started: dict[str, tuple[SimulatorServer, SimulatorConfig]] = await start_simulators(HOST, 0.05)
-    simulators = {name: sim for name, (sim, _) in started.items()}
+    simulators, endpoints = await start_simulators(HOST, 0.05)
     try:
         setup = Platform.open(Settings(database_url=url))
         try:
-            key, account, password = await provision(setup, started, HOST)
+            key, account, password = await provision(setup, endpoints)
         finally:
             await setup.close()
         port = free_port()

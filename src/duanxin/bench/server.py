@@ -3,6 +3,9 @@
 * ``process``: ``python -m duanxin.bench.server DATA_DIR`` in a child process (the demo
   stack on a fresh SQLite file, simulators answering reports after 50 ms), the load
   generator in the calling process: on two cores each gets one;
+* ``split``: the carrier simulators in a child process of their own (``duanxin simulate
+  all``), the platform in another, the load generator here: the platform's figures then
+  leave out the carriers' share of the work, as in production;
 * ``inprocess``: the same demo stack on the caller's event loop, sharing its core;
 * ``url``: an already running platform (``duanxin demo``), keys from its ``demo.json``.
 """
@@ -22,12 +25,15 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from duanxin.client import AsyncClient
 
 __all__ = ["ARRANGEMENTS", "REPORT_DELAY", "Target", "platform_for"]
 
-ARRANGEMENTS = ("process", "inprocess")
+ARRANGEMENTS = ("process", "split", "inprocess")
+SIMULATOR_ACCOUNT = "922011"  # the demo SP code; a valid login for all four protocols
+SIMULATOR_PASSWORD = "bench123"  # SMPP passwords hold at most 8 characters
 REPORT_DELAY = 0.05
 START_TIMEOUT = 60.0
 
@@ -76,22 +82,64 @@ async def _in_process(data_dir: Path) -> AsyncIterator[Target]:
 
 
 @contextlib.contextmanager
-def _child_process(data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _child_process(data_dir: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
     with (data_dir / "server.log").open("wb") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "duanxin.bench.server", str(data_dir)],
+            [sys.executable, "-m", "duanxin.bench.server", str(data_dir), *extra],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
             yield child
         finally:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            _stop(child)
+
+
+def _stop(child: subprocess.Popen[Any]) -> None:
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+@contextlib.contextmanager
+def _simulator_process() -> Iterator[dict[str, dict[str, Any]]]:
+    """``duanxin simulate all`` in a child process; the carrier endpoints it serves."""
+    from duanxin.runtime import free_port
+
+    sp_port = free_port()
+    child = subprocess.Popen(
+        [
+            sys.executable, "-m", "duanxin.cli", "simulate", "all",
+            "--account", SIMULATOR_ACCOUNT, "--password", SIMULATOR_PASSWORD,
+            "--report-delay", str(REPORT_DELAY), "--sp-port", str(sp_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None
+        carriers: dict[str, dict[str, Any]] = {}
+        while len(carriers) < len(("cmpp", "sgip", "smgp", "smpp")):
+            line = child.stdout.readline()
+            if not line:
+                raise RuntimeError("the simulator process exited at start-up")
+            name, _, address = line.strip().partition(" simulator listening on ")
+            host, _, port = address.rpartition(":")
+            carriers[name] = {
+                "host": host,
+                "port": int(port),
+                "account": SIMULATOR_ACCOUNT,
+                "password": SIMULATOR_PASSWORD,
+                "sp_port": sp_port if name == "sgip" else None,
+            }
+        carriers.pop("smpp")  # the demo routes the three Chinese networks
+        yield carriers
+    finally:
+        _stop(child)
 
 
 async def _wait_for_facts(data_dir: Path, child: subprocess.Popen[bytes]) -> Path:
@@ -131,6 +179,19 @@ async def platform_for(
             async with _in_process(data_dir) as target:
                 yield target
             return
+        if arrangement == "split":
+            with (
+                _simulator_process() as carriers,
+                _child_process(data_dir, json.dumps(carriers)) as child,
+            ):
+                facts = await _wait_for_facts(data_dir, child)
+                arranged = (
+                    "split: simulators in one child process, platform in another, "
+                    "load generator in this one"
+                )
+                target = Target.from_demo_json(facts, arranged)
+                yield dataclasses.replace(target, server_pid=child.pid)
+            return
         with _child_process(data_dir) as child:
             facts = await _wait_for_facts(data_dir, child)
             arranged = "process: platform in a child process, load generator in this one"
@@ -138,26 +199,33 @@ async def platform_for(
             yield dataclasses.replace(target, server_pid=child.pid)
 
 
-async def _serve(data_dir: Path) -> None:
-    from duanxin.demo import demo_stack
+async def _serve(data_dir: Path, carriers_json: str | None) -> None:
+    from duanxin.demo import CarrierEndpoint, demo_stack
     from duanxin.runtime import free_port
+
+    carriers = None
+    if carriers_json is not None:
+        carriers = {p: CarrierEndpoint(**e) for p, e in json.loads(carriers_json).items()}
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    async with demo_stack("127.0.0.1", free_port(), data_dir, report_delay=REPORT_DELAY):
+    async with demo_stack(
+        "127.0.0.1", free_port(), data_dir, report_delay=REPORT_DELAY, carriers=carriers
+    ):
         await stop.wait()
 
 
 def main(argv: Sequence[str]) -> None:
-    """``python -m duanxin.bench.server DATA_DIR``: the demo stack until SIGTERM."""
-    if len(argv) != 1:
-        raise SystemExit("usage: python -m duanxin.bench.server DATA_DIR")
+    """``python -m duanxin.bench.server DATA_DIR [CARRIERS_JSON]``: the demo stack until
+    SIGTERM, with its own simulators or with the gateways described in CARRIERS_JSON."""
+    if len(argv) not in (1, 2):
+        raise SystemExit("usage: python -m duanxin.bench.server DATA_DIR [CARRIERS_JSON]")
     from duanxin.bench import run
 
     logging.basicConfig(level=logging.WARNING)
-    run(_serve(Path(argv[0])))
+    run(_serve(Path(argv[0]), argv[1] if len(argv) == 2 else None))
 
 
 if __name__ == "__main__":
