@@ -1,0 +1,114 @@
+"""Group commit: many callers' writes in one transaction, each answered after the commit.
+
+SQLite has one writer; a transaction per HTTP request makes every request wait for every
+other request's commit. Here concurrent jobs queue, and one task runs them back to back in
+a shared transaction and commits once; each caller's future resolves only after that
+commit, so a response still goes out only once its rows are durable.
+
+A job may refuse (raise any exception) before it writes; other exceptions mid-job are
+handled by running the batch again without the failing job, so one bad job never takes
+the others' writes with it, nor leaves half of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+__all__ = ["GroupCommitter", "Job", "Refusal"]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+Job = Callable[[AsyncConnection], Awaitable[T]]
+
+
+@dataclass(slots=True)
+class _Pending(Generic[T]):
+    job: Job[T]
+    future: asyncio.Future[T]
+    outcome: tuple[bool, Any] | None = field(default=None)  # (ok, result or exception)
+
+
+class GroupCommitter:
+    """Runs write jobs in shared transactions, at most ``max_batch`` jobs per commit."""
+
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 64) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: list[_Pending[Any]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def run(self, job: Job[T]) -> T:
+        """Run ``job`` in the next group transaction; return its result once committed."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(job, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await asyncio.gather(self._runner, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending[Any]]) -> None:
+        pending = list(batch)
+        while pending:
+            culprit = await self._try(pending)
+            if culprit is None:
+                break
+            pending.remove(culprit)
+            for item in pending:
+                item.outcome = None
+        for item in batch:
+            if item.future.done() or item.outcome is None:
+                continue
+            ok, value = item.outcome
+            if ok:
+                item.future.set_result(value)
+            else:
+                item.future.set_exception(value)
+
+    async def _try(self, pending: list[_Pending[Any]]) -> _Pending[Any] | None:
+        """One transaction over ``pending``; the job to drop if one failed mid-write."""
+        current: _Pending[Any] | None = None
+        try:
+            async with self._engine.begin() as conn:
+                for item in pending:
+                    current = item
+                    item.outcome = await self._attempt(item, conn)
+                current = None
+        except Exception as error:
+            if current is None:  # the commit itself failed: every job fails with it
+                for item in pending:
+                    item.outcome = (False, error)
+                return None
+            current.outcome = (False, error)
+            if not current.future.done():
+                current.future.set_exception(error)
+            return current
+        return None
+
+    @staticmethod
+    async def _attempt(item: _Pending[Any], conn: AsyncConnection) -> tuple[bool, Any]:
+        try:
+            return True, await item.job(conn)
+        except Refusal as refusal:
+            return False, refusal.error
+
+
+class Refusal(Exception):
+    """Raised by a job that refuses before writing anything; ``error`` goes to its caller."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
