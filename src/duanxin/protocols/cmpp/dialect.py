@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from duanxin.protocols.cmpp.auth import negotiated_version
 from duanxin.protocols.cmpp.codec import CmppFrameError, Decoder, encode
 from duanxin.protocols.cmpp.pdu import (
@@ -27,7 +25,7 @@ from duanxin.protocols.cmpp.pdu import (
     CmppVersion,
 )
 from duanxin.protocols.core.errors import ProtocolError
-from duanxin.protocols.core.sequence import SequenceCounter
+from duanxin.protocols.core.sequence import SequenceCounter, with_field
 from duanxin.protocols.core.session import Decoder as SessionDecoder
 from duanxin.protocols.core.state import Direction, Kind
 
@@ -79,7 +77,7 @@ class CmppDialect:
         return pdu.sequence_id
 
     def with_next_sequence(self, pdu: CmppPdu) -> CmppPdu:
-        return dataclasses.replace(pdu, sequence_id=self._next_sequence())
+        return with_field(pdu, "sequence_id", self._next_sequence())
 
     def heartbeat(self) -> CmppActiveTest:
         return CmppActiveTest()

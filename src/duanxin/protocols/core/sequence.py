@@ -1,11 +1,18 @@
-"""Sequence numbers with wraparound, and reconnect back-off."""
+"""Sequence numbers with wraparound, stamping them into PDUs, and reconnect back-off."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-__all__ = ["Backoff", "SequenceCounter"]
+__all__ = ["Backoff", "SequenceCounter", "with_field"]
+
+T = TypeVar("T")
+_Copier = Callable[[Any, Any], Any]
+_copiers: dict[tuple[type, str], _Copier] = {}
 
 
 class SequenceCounter:
@@ -24,6 +31,50 @@ class SequenceCounter:
         value = self._next
         self._next = self._first if value >= self._last else value + 1
         return value
+
+
+def with_field(obj: T, name: str, value: object) -> T:
+    """``dataclasses.replace(obj, **{name: value})``, several times faster for PDUs.
+
+    Sessions stamp a sequence number into every request they send, so this runs once per
+    PDU. For a frozen, slotted dataclass with neither ``__post_init__`` nor ``init=False``
+    fields (every PDU class), the copy is made field by field through the slot descriptors,
+    skipping the generated ``__init__``; anything else goes through ``dataclasses.replace``.
+    """
+    key = (type(obj), name)
+    copier = _copiers.get(key)
+    if copier is None:
+        copier = _copiers[key] = _make_copier(type(obj), name)
+    result: T = copier(obj, value)
+    return result
+
+
+def _make_copier(cls: type, name: str) -> _Copier:
+    fields = dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ()
+    names = [f.name for f in fields]
+    slots: set[str] = set()
+    for klass in cls.__mro__:
+        declared = getattr(klass, "__slots__", ())
+        slots.update((declared,) if isinstance(declared, str) else declared)
+    if (
+        name not in names
+        or hasattr(cls, "__post_init__")
+        or any(not f.init for f in fields)
+        or "__dict__" in slots
+        or not set(names) <= slots
+    ):
+        return lambda obj, value: dataclasses.replace(obj, **{name: value})
+    # One straight-line function per class and field, as dataclasses builds __init__.
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    lines = ["def copy(obj, value):", "    new = _new(_cls)"]
+    for index, field_name in enumerate(names):
+        namespace[f"_set{index}"] = getattr(cls, field_name).__set__
+        source = "value" if field_name == name else f"obj.{field_name}"
+        lines.append(f"    _set{index}(new, {source})")
+    lines.append("    return new")
+    exec("\n".join(lines), namespace)
+    copier: _Copier = namespace["copy"]
+    return copier
 
 
 @dataclass(slots=True)

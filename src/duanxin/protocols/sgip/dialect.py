@@ -10,12 +10,11 @@ The dialect never reads the clock. The time part of each sequence triple comes f
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Hashable
 from datetime import datetime
 
 from duanxin.protocols.core.errors import ProtocolError
-from duanxin.protocols.core.sequence import SequenceCounter
+from duanxin.protocols.core.sequence import SequenceCounter, with_field
 from duanxin.protocols.core.session import Decoder as DecoderProtocol
 from duanxin.protocols.core.state import Direction, Kind
 from duanxin.protocols.sgip.codec import Decoder, encode
@@ -90,7 +89,7 @@ class SgipDialect:
         return SequenceNumber(self.node_id, sequence_time(self._now()), self._counter())
 
     def with_next_sequence(self, pdu: Pdu) -> Pdu:
-        return dataclasses.replace(pdu, sequence=self.next_sequence())
+        return with_field(pdu, "sequence", self.next_sequence())
 
     def heartbeat(self) -> Pdu | None:
         return None

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import replace
 
 from duanxin.protocols.core.errors import ProtocolError
-from duanxin.protocols.core.sequence import SequenceCounter
+from duanxin.protocols.core.sequence import SequenceCounter, with_field
 from duanxin.protocols.core.session import Decoder as SessionDecoder
 from duanxin.protocols.core.state import Direction, Kind
 from duanxin.protocols.smgp.codec import Decoder, SmgpDecodeError, encode
@@ -66,7 +65,7 @@ class SmgpDialect:
         return pdu.sequence_id
 
     def with_next_sequence(self, pdu: SmgpPdu) -> SmgpPdu:
-        return replace(pdu, sequence_id=self._next_sequence())
+        return with_field(pdu, "sequence_id", self._next_sequence())
 
     def heartbeat(self) -> SmgpPdu | None:
         return SmgpActiveTest()

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable
-from dataclasses import replace
 from enum import Enum
 
 from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError
-from duanxin.protocols.core.sequence import SequenceCounter
+from duanxin.protocols.core.sequence import SequenceCounter, with_field
 from duanxin.protocols.core.state import Direction, Kind, Role
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.codec import Decoder, SmppDecodeError, encode
@@ -135,7 +134,7 @@ class SmppDialect:
 
     def with_next_sequence(self, pdu: Pdu) -> Pdu:
         self._check_may_send(pdu)
-        return replace(pdu, sequence_number=self._next_sequence())
+        return with_field(pdu, "sequence_number", self._next_sequence())
 
     def heartbeat(self) -> Pdu:
         return p.EnquireLink()

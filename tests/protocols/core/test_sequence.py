@@ -1,0 +1,51 @@
+"""``with_field``: the fast copy sessions use to stamp sequence numbers into PDUs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import pytest
+
+from duanxin.protocols.cmpp.pdu import CmppDeliver, CmppSubmit
+from duanxin.protocols.core.sequence import with_field
+from duanxin.protocols.sgip.pdu import SequenceNumber, Submit
+from duanxin.protocols.smgp.pdu import SmgpSubmit
+from duanxin.protocols.smpp.pdu import SubmitSm
+
+
+@pytest.mark.parametrize(
+    ("pdu", "name", "value"),
+    [
+        (CmppSubmit(dest_terminal_ids=("13800138000",), msg_content=b"hi"), "sequence_id", 7),
+        (CmppDeliver(msg_id=3, msg_content=b"x"), "sequence_id", 0xFFFFFFFF),
+        (SmgpSubmit(dest_term_ids=("13800138000",)), "sequence_id", 9),
+        (SubmitSm(destination_addr="8613800138000"), "sequence_number", 11),
+        (Submit(user_numbers=("8613800138000",)), "sequence", SequenceNumber(1, 2, 3)),
+    ],
+)
+def test_with_field_equals_dataclasses_replace(pdu: object, name: str, value: object) -> None:
+    copy = with_field(pdu, name, value)
+    assert copy == dataclasses.replace(pdu, **{name: value})  # type: ignore[type-var]
+    assert type(copy) is type(pdu)
+    assert getattr(copy, name) == value
+    assert copy is not pdu
+    assert getattr(pdu, name) != value  # the original is untouched
+
+
+@dataclass(frozen=True)
+class _WithPostInit:
+    sequence_id: int = 0
+    doubled: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "doubled", self.sequence_id * 2)
+
+
+def test_with_field_falls_back_to_replace_for_other_classes() -> None:
+    assert with_field(_WithPostInit(1), "sequence_id", 5).doubled == 10
+
+
+def test_with_field_refuses_an_unknown_field_like_replace() -> None:
+    with pytest.raises(TypeError):
+        with_field(CmppSubmit(dest_terminal_ids=("1",)), "no_such_field", 1)
