@@ -907,7 +907,7 @@ def words_list(
             table.add_row(name, str(count))
     console.print(table)
     for entry in listed:
-        console.print(f"{entry['word']}\t{entry['category']}", highlight=False)
+        typer.echo(f"{entry['word']}\t{entry['category']}")  # the word-file format
 
 
 @frequency_app.command("set")

@@ -70,6 +70,9 @@ async def running_platform(
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
+                # X-Forwarded-For is honoured by the gateway, from settings.trusted_proxies
+                # only; uvicorn's own handling would trust it from any local peer.
+                proxy_headers=False,
             )
             server = uvicorn.Server(config)
             server_task = asyncio.get_running_loop().create_task(server.serve())
