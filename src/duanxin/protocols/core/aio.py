@@ -63,6 +63,7 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         self._transport: asyncio.Transport | None = None
         self._pending: dict[Hashable, asyncio.Future[P]] = {}
         self._window_waiters: deque[asyncio.Future[None]] = deque()
+        self._handed_over = 0  # window slots given to woken waiters that have not sent yet
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flush_scheduled = False
@@ -98,13 +99,13 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         return self._transport is not None and self.core.state is not State.CLOSED
 
     async def request(self, pdu: P) -> P:
-        """Send a request, waiting for a window slot; return the peer's response."""
-        while self.core.window_available <= 0:
-            if not self.is_open:
-                raise SessionClosed("session closed")
-            waiter: asyncio.Future[None] = self._loop.create_future()
-            self._window_waiters.append(waiter)
-            await waiter
+        """Send a request, waiting for a window slot; return the peer's response.
+
+        Requests waiting for the window are served first come, first served: each slot a
+        response frees is handed to the longest waiter, and a new request queues behind.
+        """
+        if self.core.window_available <= self._handed_over:
+            await self._wait_for_slot()
         if not self.is_open:
             raise SessionClosed("session closed")
         sent = self.core.send_request(pdu, self._loop.time())
@@ -137,6 +138,24 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         self._finish(reason)
 
     # ----------------------------------------------------------- plumbing
+
+    async def _wait_for_slot(self) -> None:
+        while True:
+            if not self.is_open:
+                raise SessionClosed("session closed")
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._window_waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    self._handed_over -= 1  # a slot was handed to us: pass it on
+                    self._wake_window_waiters()
+                raise
+            self._handed_over -= 1
+            if self.core.window_available > self._handed_over:
+                return
+            # The core used the slot meanwhile (a heartbeat): wait for the next one.
 
     def _dispatch(self, events: list[Event[P]]) -> None:
         for event in events:
@@ -174,8 +193,9 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
             task = self._loop.create_task(self._answer_later(result))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        elif result is not None:
-            self.send_response(result)
+        elif result is not None and self.is_open:
+            # Sent by the caller's _after_core_call, with the rest of this read's answers.
+            self.core.send_response(result, self._loop.time())
 
     async def _answer_later(self, pending: Awaitable[P | None]) -> None:
         try:
@@ -194,7 +214,8 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
-        self._wake_window_waiters()
+        if self._window_waiters:
+            self._wake_window_waiters()
         self._arm_timer()
         if self.core.state is State.CLOSED and self._transport is not None:
             self._flush()
@@ -207,11 +228,13 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
             self._transport.write(data)
 
     def _wake_window_waiters(self) -> None:
-        free = self.core.window_available
-        while free > 0 and self._window_waiters:
-            waiter = self._window_waiters.popleft()
+        free = self.core.window_available - self._handed_over
+        waiters = self._window_waiters
+        while free > 0 and waiters:
+            waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
+                self._handed_over += 1
                 free -= 1
 
     def _arm_timer(self) -> None:

@@ -30,6 +30,7 @@ __all__ = [
 
 P = TypeVar("P")
 P_co = TypeVar("P_co", covariant=True)
+_BOUND, _REQUEST, _RESPONSE = State.BOUND, Kind.REQUEST, Kind.RESPONSE
 
 
 class Decoder(Protocol[P_co]):
@@ -258,6 +259,8 @@ class SessionCore(Generic[P]):
             events.append(ConnectionClosed("login refused"))
 
     def _transition(self, direction: Direction, kind: Kind) -> None:
+        if self.state is _BOUND and (kind is _REQUEST or kind is _RESPONSE):
+            return  # traffic on a bound link, either way: the table's commonest entry
         new_state = next_state(self.role, self.state, direction, kind)
         if new_state is None:
             error_type = (
@@ -283,13 +286,12 @@ class SessionCore(Generic[P]):
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should next be called, if ever."""
-        deadlines: list[float] = []
+        deadline = self._heartbeat_deadline()
         if self._outstanding:
-            deadlines.append(next(iter(self._outstanding.values())).deadline)
-        heartbeat_at = self._heartbeat_deadline()
-        if heartbeat_at is not None:
-            deadlines.append(heartbeat_at)
-        return min(deadlines) if deadlines else None
+            oldest = next(iter(self._outstanding.values())).deadline
+            if deadline is None or oldest < deadline:
+                return oldest
+        return deadline
 
     def _heartbeat_deadline(self) -> float | None:
         interval = self.config.heartbeat_interval

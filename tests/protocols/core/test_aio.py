@@ -1,0 +1,115 @@
+"""The asyncio adapter over real loopback sockets, with the toy protocol of test_session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+
+import pytest
+
+from duanxin.protocols.core.aio import SessionProtocol, connect, serve
+from duanxin.protocols.core.sequence import SequenceCounter
+from duanxin.protocols.core.session import SessionConfig
+from duanxin.protocols.core.state import Role
+from tests.protocols.core.test_session import BIND, DATA, RESP, Toy, ToyDialect
+
+
+class WideDialect(ToyDialect):
+    def __init__(self) -> None:
+        super().__init__()
+        self._sequence = SequenceCounter(first=1, last=10_000)
+
+
+@dataclass
+class HoldingServer:
+    """Answers logins at once and DATA requests only when the test releases them."""
+
+    received: list[bytes] = field(default_factory=list)
+    held: list[tuple[Toy, asyncio.Future[Toy]]] = field(default_factory=list)
+    most_held: int = 0
+
+    def handle(self, session: SessionProtocol[Toy], pdu: Toy) -> Awaitable[Toy] | Toy | None:
+        if pdu.command == BIND:
+            return Toy(BIND | RESP, pdu.sequence, b"ok")
+        self.received.append(pdu.payload)
+        answer: asyncio.Future[Toy] = asyncio.get_running_loop().create_future()
+        self.held.append((pdu, answer))
+        self.most_held = max(self.most_held, len(self.held))
+        return answer
+
+    async def release_oldest(self) -> None:
+        while not self.held:
+            await asyncio.sleep(0.001)
+        request, answer = self.held.pop(0)
+        answer.set_result(Toy(DATA | RESP, request.sequence, b"done"))
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[HoldingServer, int]]:
+    holding = HoldingServer()
+    listener = await serve(
+        "127.0.0.1",
+        0,
+        lambda: SessionProtocol(WideDialect(), Role.SERVER, holding.handle, SessionConfig()),
+    )
+    yield holding, listener.sockets[0].getsockname()[1]
+    listener.close()
+    await listener.wait_closed()
+
+
+async def client_of(port: int, window: int) -> SessionProtocol[Toy]:
+    client: SessionProtocol[Toy] = await connect(
+        "127.0.0.1", port, WideDialect(), lambda s, p: None, SessionConfig(window=window)
+    )
+    await client.request(Toy(BIND))
+    return client
+
+
+async def test_window_slots_go_to_waiters_first_come_first_served(
+    server: tuple[HoldingServer, int],
+) -> None:
+    holding, port = server
+    client = await client_of(port, window=2)
+
+    async def first_then_again() -> None:
+        await client.request(Toy(DATA, payload=b"0"))
+        # Submitting again at once must not overtake the requests already waiting.
+        await client.request(Toy(DATA, payload=b"again"))
+
+    tasks = [asyncio.create_task(first_then_again())]
+    for name in (b"1", b"2", b"3", b"4"):
+        await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(client.request(Toy(DATA, payload=name))))
+    for _ in range(6):
+        await holding.release_oldest()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert holding.received == [b"0", b"1", b"2", b"3", b"4", b"again"]
+    assert holding.most_held == 2
+    client.abort()
+
+
+async def test_a_cancelled_waiter_passes_its_slot_on(server: tuple[HoldingServer, int]) -> None:
+    holding, port = server
+    client = await client_of(port, window=1)
+    second: asyncio.Task[Toy] | None = None
+
+    async def first() -> None:
+        await client.request(Toy(DATA, payload=b"first"))
+        # The slot this response freed was just handed to ``second``, which has not run yet.
+        assert second is not None
+        second.cancel()
+
+    first_task = asyncio.create_task(first())
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(client.request(Toy(DATA, payload=b"second")))
+    await asyncio.sleep(0)
+    third = asyncio.create_task(client.request(Toy(DATA, payload=b"third")))
+    await asyncio.sleep(0.01)
+    await holding.release_oldest()
+    await first_task
+    await holding.release_oldest()
+    assert (await asyncio.wait_for(third, 5)).payload == b"done"
+    assert second.cancelled()
+    assert holding.received == [b"first", b"third"]
+    client.abort()
