@@ -14,10 +14,9 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.msgid import MessageIdGenerator
@@ -83,6 +82,14 @@ class _Connection:
     account: str = ""
     throttle: TokenBucket | None = None
     bound: bool = False
+
+
+def _report_answered(answer: asyncio.Future[CmppPdu]) -> None:
+    if answer.cancelled():
+        return
+    error = answer.exception()
+    if error is not None and not isinstance(error, SessionClosed | ResponseTimeout | ProtocolError):
+        log.error("report not delivered", exc_info=error)
 
 
 def _group_id(first: int, index: int) -> int:
@@ -224,17 +231,29 @@ class CmppSimulator:
 
     # -------------------------------------------------------------- submits
 
-    async def _answer_submit(self, connection: _Connection, submit: CmppSubmit) -> CmppSubmitResp:
-        loop = asyncio.get_running_loop()
+    def _answer_submit(
+        self, connection: _Connection, submit: CmppSubmit
+    ) -> Awaitable[CmppSubmitResp] | CmppSubmitResp:
         throttle = connection.throttle
-        if throttle is not None and not throttle.take(loop.time()):
+        if throttle is not None and not throttle.take(asyncio.get_running_loop().time()):
             return self._submit_resp(submit, CmppSubmitResult.FLOW_CONTROL)
+        if not self._answering.is_set():
+            return self._answer_submit_later(connection, submit)
+        self.max_submits_in_flight = max(self.max_submits_in_flight, self._submits_in_flight + 1)
+        return self._check_and_accept(connection, submit)  # at once: no task per submit
+
+    async def _answer_submit_later(
+        self, connection: _Connection, submit: CmppSubmit
+    ) -> CmppSubmitResp:
         self._submits_in_flight += 1
         self.max_submits_in_flight = max(self.max_submits_in_flight, self._submits_in_flight)
         try:
             await self._answering.wait()
         finally:
             self._submits_in_flight -= 1
+        return self._check_and_accept(connection, submit)
+
+    def _check_and_accept(self, connection: _Connection, submit: CmppSubmit) -> CmppSubmitResp:
         if len(submit.msg_content) > _content_limit(submit.msg_fmt):
             return self._submit_resp(submit, CmppSubmitResult.MESSAGE_TOO_LONG)
         return self._accept(connection, submit)
@@ -274,15 +293,10 @@ class CmppSimulator:
 
         def fire() -> None:
             self._timers.discard(timer)
-            self._spawn(self._send_report(connection, submit, destination, msg_id, submitted))
+            self._send_report(connection, submit, destination, msg_id, submitted)
 
         timer = loop.call_later(self.config.report_delay, fire)
         self._timers.add(timer)
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _receiver(self, account: str | None) -> _Connection | None:
         for connection in self._connections:
@@ -290,7 +304,7 @@ class CmppSimulator:
                 return connection
         return None
 
-    async def _send_report(
+    def _send_report(
         self,
         origin: _Connection,
         submit: CmppSubmit,
@@ -323,8 +337,8 @@ class CmppSimulator:
             registered_delivery=CmppRegisteredDelivery.YES,
             msg_content=report.encode(),
         )
-        with contextlib.suppress(SessionClosed, ResponseTimeout, ProtocolError):
-            await connection.session.request(deliver)
+        # No task per report: the response (or the error) only has to be collected.
+        connection.session.send_request(deliver).add_done_callback(_report_answered)
 
     # ------------------------------------------------------------------- MO
 

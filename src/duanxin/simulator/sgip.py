@@ -279,6 +279,11 @@ class SgipSimulator:
 
         def fire() -> None:
             self._timers.discard(timer)
+            address = self.sp_address
+            answer = None if address is None else self.reverse.send_if_bound(address, report)
+            if answer is not None:  # the usual case: no task per report
+                answer.add_done_callback(lambda answer: self._report_answered(report, answer))
+                return
             task = loop.create_task(self._send_report(report))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -297,6 +302,17 @@ class SgipSimulator:
             log.warning("report for %s not delivered: %s", report.submit_sequence, error)
             return
         self.reports_sent.append(report)
+
+    def _report_answered(self, report: Report, answer: asyncio.Future[Pdu]) -> None:
+        if answer.cancelled():
+            return
+        error = answer.exception()
+        if error is None:
+            self.reports_sent.append(report)
+        elif isinstance(error, OSError | TimeoutError | SessionClosed | ProtocolError):
+            log.warning("report for %s not delivered: %s", report.submit_sequence, error)
+        else:
+            log.error("report for %s not delivered", report.submit_sequence, exc_info=error)
 
     def _reverse_credentials(self) -> tuple[str, str]:
         if self.sp_credentials is not None:

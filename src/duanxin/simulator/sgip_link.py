@@ -47,6 +47,7 @@ class ReverseLink:
         self._lock = asyncio.Lock()
         self._busy = 0
         self._idle_handle: asyncio.TimerHandle | None = None
+        self._last_used = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self.binds = 0
         self.unbinds = 0
@@ -68,6 +69,28 @@ class ReverseLink:
         finally:
             self._busy -= 1
             self._touch()
+
+    def send_if_bound(self, address: tuple[str, int], pdu: Pdu) -> asyncio.Future[Pdu] | None:
+        """Send ``pdu`` at once on the connection to ``address`` if it is bound; else None.
+
+        No task is needed for this: the future gets the answer, as :meth:`request` would.
+        """
+        session = self._session
+        if (
+            session is None
+            or not session.is_bound
+            or self._address != address
+            or self._lock.locked()
+        ):
+            return None
+        self._busy += 1
+        answer = session.send_request(pdu)
+        answer.add_done_callback(self._answered)
+        return answer
+
+    def _answered(self, _: asyncio.Future[Pdu]) -> None:
+        self._busy -= 1
+        self._touch()
 
     async def close(self) -> None:
         """Unbind (if bound) and forget the connection."""
@@ -109,18 +132,26 @@ class ReverseLink:
             return session
 
     def _touch(self) -> None:
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-            self._idle_handle = None
-        if self.idle_timeout is not None and self._session is not None:
-            loop = asyncio.get_running_loop()
-            self._idle_handle = loop.call_later(self.idle_timeout, self._on_idle)
+        loop = asyncio.get_running_loop()
+        self._last_used = loop.time()
+        if self.idle_timeout is None or self._session is None:
+            if self._idle_handle is not None:
+                self._idle_handle.cancel()
+                self._idle_handle = None
+        elif self._idle_handle is None:  # an armed timer looks at _last_used when it fires
+            self._idle_handle = loop.call_at(self._last_used + self.idle_timeout, self._on_idle)
 
     def _on_idle(self) -> None:
         self._idle_handle = None
         if self._busy:
             self._touch()
             return
+        if self.idle_timeout is not None and self._session is not None:
+            loop = asyncio.get_running_loop()
+            idle_at = self._last_used + self.idle_timeout
+            if loop.time() < idle_at:  # used since the timer was armed
+                self._idle_handle = loop.call_at(idle_at, self._on_idle)
+                return
         task = asyncio.get_running_loop().create_task(self._unbind_idle())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -10,7 +10,6 @@ Deliver IsReport = 1 after ``config.report_delay`` on a connection that can rece
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -95,7 +94,6 @@ class SmgpSimulator:
         self._ids = MsgIdGenerator(smgw_code(config.node_id))
         self._links: list[_Link] = []
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._mo_reference = 0
 
@@ -125,8 +123,6 @@ class SmgpSimulator:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
-        for task in list(self._tasks):
-            task.cancel()
         for link in list(self._links):
             link.session.abort("simulator stopping")
         self.response_gate.set()
@@ -248,12 +244,12 @@ class SmgpSimulator:
     ) -> None:
         def fire() -> None:
             self._timers.discard(timer)
-            self._spawn(self._send_report(link, submit, msg_id, destination, when))
+            self._send_report(link, submit, msg_id, destination, when)
 
         timer = asyncio.get_running_loop().call_later(self.config.report_delay, fire)
         self._timers.add(timer)
 
-    async def _send_report(
+    def _send_report(
         self, link: _Link, submit: SmgpSubmit, msg_id: bytes, destination: str, when: datetime
     ) -> None:
         receiver = link if link.can_receive else self._receiver()
@@ -280,8 +276,8 @@ class SmgpSimulator:
             dest_term_id=submit.src_term_id,
             msg_content=encode_report(report),
         )
-        with contextlib.suppress(SessionClosed, ResponseTimeout):
-            await receiver.session.request(deliver)
+        # No task per report: the response (or the error) only has to be collected.
+        receiver.session.send_request(deliver).add_done_callback(_report_answered)
 
     # ---------------------------------------------------------------------- MO
 
@@ -309,10 +305,13 @@ class SmgpSimulator:
     def _receiver(self) -> _Link | None:
         return next((link for link in self._links if link.can_receive), None)
 
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+def _report_answered(answer: asyncio.Future[SmgpPdu]) -> None:
+    if answer.cancelled():
+        return
+    error = answer.exception()
+    if error is not None and not isinstance(error, SessionClosed | ResponseTimeout):
+        log.error("report not delivered", exc_info=error)
 
 
 def _submit_resp(submit: SmgpSubmit, msg_id: bytes, status: int) -> SmgpSubmitResp:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.msgid import MessageIdGenerator, format_mid
@@ -71,7 +71,6 @@ class _Link:
     account: str = ""
     throttle: TokenBucket | None = None
     in_flight: int = 0  # submits received and not yet answered
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def can_receive(self) -> bool:
@@ -124,9 +123,6 @@ class SmppSimulator:
         if self._server is not None:
             self._server.close()
         self.drop_connections()
-        for link in list(self._links.values()):
-            for task in list(link.tasks):
-                task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -280,7 +276,9 @@ class SmppSimulator:
             if target is None:
                 log.info("receipt dropped: no receiving connection for %r", link.account)
                 return
-            self._spawn(target, self._deliver(target, deliver, receipt=True))
+            # No task per receipt: the response (or the error) only has to be collected.
+            answer = target.session.send_request(deliver)
+            answer.add_done_callback(lambda answer: self._receipt_answered(target, answer))
 
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
@@ -293,19 +291,16 @@ class SmppSimulator:
                 return other
         return None
 
-    async def _deliver(self, link: _Link, deliver: Pdu, *, receipt: bool) -> None:
-        try:
-            response = await link.session.request(deliver)
-        except (SessionClosed, ResponseTimeout) as error:
-            log.info("deliver_sm to %s lost: %s", link.session.peer, error)
+    def _receipt_answered(self, link: _Link, answer: asyncio.Future[Pdu]) -> None:
+        if answer.cancelled():
             return
-        if response.command_status == 0 and receipt:
+        error = answer.exception()
+        if isinstance(error, SessionClosed | ResponseTimeout):
+            log.info("deliver_sm to %s lost: %s", link.session.peer, error)
+        elif error is not None:
+            log.error("deliver_sm to %s failed", link.session.peer, exc_info=error)
+        elif answer.result().command_status == 0:
             self.receipts_sent += 1
-
-    def _spawn(self, link: _Link, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        link.tasks.add(task)
-        task.add_done_callback(link.tasks.discard)
 
     # ------------------------------------------------------------------- MO
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from duanxin.protocols.core.aio import SessionProtocol, connect, serve
+from duanxin.protocols.core.aio import SessionClosed, SessionProtocol, connect, serve
 from duanxin.protocols.core.sequence import SequenceCounter
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Role
@@ -89,27 +89,37 @@ async def test_window_slots_go_to_waiters_first_come_first_served(
     client.abort()
 
 
-async def test_a_cancelled_waiter_passes_its_slot_on(server: tuple[HoldingServer, int]) -> None:
+async def test_a_request_cancelled_while_waiting_is_never_sent(
+    server: tuple[HoldingServer, int],
+) -> None:
     holding, port = server
     client = await client_of(port, window=1)
-    second: asyncio.Task[Toy] | None = None
-
-    async def first() -> None:
-        await client.request(Toy(DATA, payload=b"first"))
-        # The slot this response freed was just handed to ``second``, which has not run yet.
-        assert second is not None
-        second.cancel()
-
-    first_task = asyncio.create_task(first())
-    await asyncio.sleep(0.01)
+    first = asyncio.create_task(client.request(Toy(DATA, payload=b"first")))
+    await asyncio.sleep(0)
     second = asyncio.create_task(client.request(Toy(DATA, payload=b"second")))
     await asyncio.sleep(0)
-    third = asyncio.create_task(client.request(Toy(DATA, payload=b"third")))
+    third = client.send_request(Toy(DATA, payload=b"third"))
     await asyncio.sleep(0.01)
+    second.cancel()
     await holding.release_oldest()
-    await first_task
+    await first
     await holding.release_oldest()
     assert (await asyncio.wait_for(third, 5)).payload == b"done"
     assert second.cancelled()
     assert holding.received == [b"first", b"third"]
     client.abort()
+
+
+async def test_send_request_fails_its_future_when_the_session_closes(
+    server: tuple[HoldingServer, int],
+) -> None:
+    _, port = server
+    client = await client_of(port, window=1)
+    sent = client.send_request(Toy(DATA, payload=b"sent"))
+    waiting = client.send_request(Toy(DATA, payload=b"waiting"))
+    client.abort()
+    for future in (sent, waiting):
+        with pytest.raises(SessionClosed):
+            await future
+    with pytest.raises(SessionClosed):
+        await client.send_request(Toy(DATA))

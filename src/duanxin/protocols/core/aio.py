@@ -62,8 +62,8 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         self._handler = handler
         self._transport: asyncio.Transport | None = None
         self._pending: dict[Hashable, asyncio.Future[P]] = {}
-        self._window_waiters: deque[asyncio.Future[None]] = deque()
-        self._handed_over = 0  # window slots given to woken waiters that have not sent yet
+        # Requests waiting for a window slot, oldest first, with their response futures.
+        self._queued: deque[tuple[P, asyncio.Future[P]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flush_scheduled = False
@@ -99,20 +99,35 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         return self._transport is not None and self.core.state is not State.CLOSED
 
     async def request(self, pdu: P) -> P:
-        """Send a request, waiting for a window slot; return the peer's response.
+        """Send a request, waiting for a window slot; return the peer's response."""
+        return await self.send_request(pdu)
 
-        Requests waiting for the window are served first come, first served: each slot a
-        response frees is handed to the longest waiter, and a new request queues behind.
+    def send_request(self, pdu: P) -> asyncio.Future[P]:
+        """Send a request as soon as the window allows; the future gets the response.
+
+        Requests waiting for the window are sent first come, first served, each as soon as
+        a response frees a slot; cancelling the future of one still waiting withdraws it.
+        The future fails with :class:`SessionClosed` if the session closes first, with
+        :class:`ResponseTimeout` when every attempt goes unanswered, and with the
+        :class:`LocalProtocolError` of a request that cannot be sent.
         """
-        if self.core.window_available <= self._handed_over:
-            await self._wait_for_slot()
-        if not self.is_open:
-            raise SessionClosed("session closed")
-        sent = self.core.send_request(pdu, self._loop.time())
         future: asyncio.Future[P] = self._loop.create_future()
+        if not self.is_open:
+            future.set_exception(SessionClosed("session closed"))
+        elif self._queued or self.core.window_available <= 0:
+            self._queued.append((pdu, future))
+        else:
+            self._send_now(pdu, future)
+            self._after_core_call()
+        return future
+
+    def _send_now(self, pdu: P, future: asyncio.Future[P]) -> None:
+        try:
+            sent = self.core.send_request(pdu, self._loop.time())
+        except Exception as error:  # e.g. a field that does not encode: this request's error
+            future.set_exception(error)
+            return
         self._pending[self.dialect.sequence(sent)] = future
-        self._after_core_call()
-        return await future
 
     def send_response(self, pdu: P) -> None:
         """Send a response outside the handler (e.g. after slow processing)."""
@@ -138,24 +153,6 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         self._finish(reason)
 
     # ----------------------------------------------------------- plumbing
-
-    async def _wait_for_slot(self) -> None:
-        while True:
-            if not self.is_open:
-                raise SessionClosed("session closed")
-            waiter: asyncio.Future[None] = self._loop.create_future()
-            self._window_waiters.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                    self._handed_over -= 1  # a slot was handed to us: pass it on
-                    self._wake_window_waiters()
-                raise
-            self._handed_over -= 1
-            if self.core.window_available > self._handed_over:
-                return
-            # The core used the slot meanwhile (a heartbeat): wait for the next one.
 
     def _dispatch(self, events: list[Event[P]]) -> None:
         for event in events:
@@ -214,8 +211,8 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
-        if self._window_waiters:
-            self._wake_window_waiters()
+        if self._queued:
+            self._send_queued()
         self._arm_timer()
         if self.core.state is State.CLOSED and self._transport is not None:
             self._flush()
@@ -227,15 +224,12 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         if data and self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
 
-    def _wake_window_waiters(self) -> None:
-        free = self.core.window_available - self._handed_over
-        waiters = self._window_waiters
-        while free > 0 and waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                self._handed_over += 1
-                free -= 1
+    def _send_queued(self) -> None:
+        core, queued = self.core, self._queued
+        while queued and core.window_available > 0 and self.is_open:
+            pdu, future = queued.popleft()
+            if not future.done():  # else withdrawn while waiting
+                self._send_now(pdu, future)
 
     def _arm_timer(self) -> None:
         deadline = self.core.next_deadline()
@@ -261,10 +255,10 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
             if not future.done():
                 future.set_exception(SessionClosed(reason))
         self._pending.clear()
-        for waiter in self._window_waiters:
-            if not waiter.done():
-                waiter.set_exception(SessionClosed(reason))
-        self._window_waiters.clear()
+        for _, future in self._queued:
+            if not future.done():
+                future.set_exception(SessionClosed(reason))
+        self._queued.clear()
         if not self.closed.done():
             self.closed.set_result(reason)
 
