@@ -22,7 +22,7 @@ class Caller:
 
 async def authenticate(platform: Platform, account: str, password: str, caller: Caller) -> Account:
     """The named account, once SPEC 2.2's checks pass; raises StatusError otherwise."""
-    async with platform.engine.connect() as conn:
+    async with platform.reader.connect() as conn:
         found = await account_store.find_account(conn, account) if account else None
     return check_account(
         found,

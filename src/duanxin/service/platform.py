@@ -17,7 +17,8 @@ from duanxin.domain.msgid import MessageIdGenerator
 from duanxin.domain.policy import SendWindow, parse_window
 from duanxin.domain.status import Status, StatusError
 from duanxin.service.policy_cache import PolicyCache
-from duanxin.store.engine import create_engine
+from duanxin.store.commits import GroupCommitter
+from duanxin.store.engine import create_engine, create_reader
 from duanxin.store.tables import messages, replies
 
 __all__ = ["SUBMIT_STREAM", "Platform"]
@@ -47,6 +48,11 @@ class Platform:
     policy: PolicyCache = field(default_factory=PolicyCache)
     ids: MessageIdGenerator = field(init=False)
     marketing_window: SendWindow = field(init=False)
+    #: Reads that need not queue behind writes (SQLite's separate read-only pool).
+    reader: AsyncEngine = field(init=False)
+    #: Sends' writes, committed together (group commit).
+    commits: GroupCommitter = field(init=False)
+    _own_reader: AsyncEngine | None = None
     _in_flight: dict[int, int] = field(default_factory=dict)
     key_cache: dict[str, tuple[float, tuple[str, int] | None]] = field(default_factory=dict)
 
@@ -54,6 +60,8 @@ class Platform:
     channel_states: Callable[[], dict[str, bool]] = dict
 
     def __post_init__(self) -> None:
+        self.reader = self._own_reader or self.engine
+        self.commits = GroupCommitter(self.engine)
         self.ids = MessageIdGenerator(self.settings.node_id)
         self.marketing_window = parse_window(self.settings.marketing_window)
         self.policy.ttl = self.settings.policy_cache_seconds
@@ -62,7 +70,13 @@ class Platform:
     def open(cls, settings: Settings) -> Platform:
         bus = open_bus(settings.bus_url, prefix=settings.redis_prefix)
         limiter = open_limiter(settings.bus_url, prefix=settings.redis_prefix)
-        return cls(settings, create_engine(settings.database_url), bus, limiter=limiter)
+        return cls(
+            settings,
+            create_engine(settings.database_url),
+            bus,
+            limiter=limiter,
+            _own_reader=create_reader(settings.database_url),
+        )
 
     async def resume_ids(self) -> None:
         """Make sure new ids follow every id already stored (restarts in the same second)."""
@@ -77,9 +91,12 @@ class Platform:
                 self.ids.resume_after(int(mid, 16), now)
 
     async def close(self) -> None:
+        await self.commits.close()
         await self.bus.close()
         await self.limiter.close()
         await self.engine.dispose()
+        if self._own_reader is not None:
+            await self._own_reader.dispose()
 
     @asynccontextmanager
     async def request_slot(self, account_id: int, limit: int) -> AsyncIterator[None]:

@@ -134,8 +134,8 @@ async def check_content(
         raise StatusError(Status.MALFORMED, "content is empty")
     if len(content) > MAX_CONTENT_CHARS:
         raise StatusError(Status.MALFORMED, f"content exceeds {MAX_CONTENT_CHARS} characters")
-    rules = await platform.policy.account(platform.engine, account.id)
-    words = await platform.policy.words(platform.engine)
+    rules = await platform.policy.account(platform.reader, account.id)
+    words = await platform.policy.words(platform.reader)
     return content_policy(account, rules, words).check(content), rules.frequency
 
 

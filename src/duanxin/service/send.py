@@ -36,6 +36,7 @@ from duanxin.service.accounts import Caller, authenticate
 from duanxin.service.platform import SUBMIT_STREAM, Platform
 from duanxin.store import accounts as account_store
 from duanxin.store import inbox, messages
+from duanxin.store.commits import Refusal
 from duanxin.store.tables import channels, idempotency, number_overrides, routes
 
 __all__ = ["MAX_NUMBERS", "SendItem", "SendRequest", "SendResult", "send"]
@@ -124,7 +125,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
     now = platform.clock()
     raws = _distinct(request.mobiles)
     if request.idempotency_key:
-        async with platform.engine.connect() as conn:
+        async with platform.reader.connect() as conn:
             stored = await _stored_response(
                 conn, account.id, request.idempotency_key, fingerprint, _cutoff(platform, now)
             )
@@ -132,7 +133,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
             return stored
     decision, frequency = await policy.check_content(platform, account, request.content)
     content = decision.content
-    async with platform.engine.connect() as conn:
+    async with platform.reader.connect() as conn:
         numbers = await _classify(conn, account.id, raws)
     numbers = await _limit_frequency(platform, account, numbers, decision, frequency, now)
     accepted = [n for n in numbers if n.result == Result.ACCEPTED]
@@ -302,10 +303,11 @@ async def _commit(
 ) -> bytes:
     accepted = sum(1 for n in numbers if n.result == Result.ACCEPTED)
     cost = outgoing.segments * accepted
-    async with platform.engine.begin() as conn:
+
+    async def write(conn: AsyncConnection) -> bytes:
         balance = await account_store.charge(conn, account.id, cost, mids[0], now)
         if balance is None:
-            raise StatusError(Status.OTHER, "balance insufficient")
+            raise Refusal(StatusError(Status.OTHER, "balance insufficient"))
         rows, finals = _message_rows(account, request.extno, outgoing, numbers, mids, now)
         await messages.insert_messages(conn, rows)
         await inbox.finish(conn, finals, mark_messages=False)
@@ -330,7 +332,9 @@ async def _commit(
                     created_at=now,
                 )
             )
-    return body
+        return body
+
+    return await platform.commits.run(write)
 
 
 def _message_rows(

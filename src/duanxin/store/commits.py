@@ -92,9 +92,7 @@ class GroupCommitter:
                 for item in pending:
                     item.outcome = (False, error)
                 return None
-            current.outcome = (False, error)
-            if not current.future.done():
-                current.future.set_exception(error)
+            current.outcome = (False, error)  # answered after the others commit
             return current
         return None
 

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create_engine", "is_sqlite", "migrate"]
+__all__ = ["create_engine", "create_reader", "is_sqlite", "migrate"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -40,6 +40,26 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _sqlite_reader_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def create_reader(url: str, *, pool_size: int = 4) -> AsyncEngine | None:
+    """A separate pool of read-only connections for SQLite, or None where the main engine's
+    pool already reads concurrently (PostgreSQL).
+
+    In WAL mode readers never wait for the writer; they see every committed transaction.
+    """
+    if not is_sqlite(url):
+        return None
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    event.listen(engine.sync_engine, "connect", _sqlite_reader_pragmas)
+    return engine
 
 
 def alembic_config(url: str) -> Config:
