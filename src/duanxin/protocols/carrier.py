@@ -217,8 +217,11 @@ class CarrierSessionClient(Generic[P]):
             raise SessionClosed("not logged in")
         segments = split_message(message.text, message.reference)
         requests = self.adapter.submit_requests(message, segments)
-        responses = await asyncio.gather(*(session.request(r) for r in requests))
-        return SubmitResult(tuple(self.adapter.submit_outcome(r) for r in responses))
+        outcome = self.adapter.submit_outcome
+        if len(requests) == 1:  # most messages: no gather, no task
+            return SubmitResult((outcome(await session.send_request(requests[0])),))
+        responses = await asyncio.gather(*(session.send_request(r) for r in requests))
+        return SubmitResult(tuple(outcome(r) for r in responses))
 
     async def close(self) -> None:
         """Log out and stop reconnecting."""

@@ -363,18 +363,24 @@ class SgipClient:
     def _touch(self) -> None:
         loop = asyncio.get_running_loop()
         self._last_used = loop.time()
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-            self._idle_handle = None
         if self.idle_timeout is None or self._closed or self._parked:
-            return
-        self._idle_handle = loop.call_at(self._last_used + self.idle_timeout, self._on_idle)
+            if self._idle_handle is not None:
+                self._idle_handle.cancel()
+                self._idle_handle = None
+        elif self._idle_handle is None:  # an armed timer looks at _last_used when it fires
+            self._idle_handle = loop.call_at(self._last_used + self.idle_timeout, self._on_idle)
 
     def _on_idle(self) -> None:
         self._idle_handle = None
         if self._busy or not self._mt.is_up:
             self._touch()  # still working, or not bound yet: look again a period later
             return
+        if self.idle_timeout is not None and not self._closed and not self._parked:
+            loop = asyncio.get_running_loop()
+            idle_at = self._last_used + self.idle_timeout
+            if loop.time() < idle_at:  # used since the timer was armed
+                self._idle_handle = loop.call_at(idle_at, self._on_idle)
+                return
         task = asyncio.get_running_loop().create_task(self._park())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
