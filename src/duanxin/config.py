@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)  # honour X-Forwarded-For from these
     max_body_bytes: int = 256 * 1024
     idempotency_hours: float = 24.0
+    account_cache_seconds: float = 2.0  # how soon another process sees account/route changes
 
     report_timeout_hours: float = 72.0  # then a message's report is UNKNOWN
     orphan_report_minutes: float = 30.0  # how long a report may wait for its submit response

@@ -20,10 +20,26 @@ class Caller:
     customer_id: int | None = None  # from the API key; None when gateway auth is off
 
 
-async def authenticate(platform: Platform, account: str, password: str, caller: Caller) -> Account:
-    """The named account, once SPEC 2.2's checks pass; raises StatusError otherwise."""
-    async with platform.reader.connect() as conn:
-        found = await account_store.find_account(conn, account) if account else None
+async def authenticate(
+    platform: Platform, account: str, password: str, caller: Caller, *, fresh: bool = False
+) -> Account:
+    """The named account, once SPEC 2.2's checks pass; raises StatusError otherwise.
+
+    The account may come from a cache a few seconds old (its balance too: charges are
+    checked against the database itself); ``fresh`` reads it from the database.
+    """
+
+    async def load() -> Account | None:
+        async with platform.reader.connect() as conn:
+            return await account_store.find_account(conn, account)
+
+    if not account:
+        found = None
+    elif fresh:
+        platform.accounts.invalidate(account)
+        found = await platform.accounts.get(account, load)
+    else:
+        found = await platform.accounts.get(account, load)
     return check_account(
         found,
         password,

@@ -5,13 +5,14 @@ Every change is written to the audit log with who made it, in the same transacti
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import secrets
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -59,6 +60,24 @@ ACCOUNT_FIELDS = frozenset(
         "default_signature",
     }
 )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def changes_accounts(action: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Mark an operator action whose effect requests must see at once in this process."""
+
+    @functools.wraps(action)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        result = await action(*args, **kwargs)
+        platform = args[0] if args else kwargs["platform"]
+        assert isinstance(platform, Platform)
+        platform.forget_cached()
+        return result
+
+    return run
 
 
 def random_token(length: int) -> str:
@@ -137,6 +156,7 @@ async def issue_api_key(platform: Platform, customer_id: int, actor: str = "oper
     return key
 
 
+@changes_accounts
 async def create_account(
     platform: Platform, customer_id: int, spec: AccountSpec, actor: str = "operator"
 ) -> int:
@@ -178,6 +198,7 @@ async def _account(conn: AsyncConnection, account: str) -> Account:
     return found
 
 
+@changes_accounts
 async def set_account(
     platform: Platform, account: str, changes: Mapping[str, Any], actor: str = "operator"
 ) -> Account:
@@ -249,6 +270,7 @@ def _whitelist(text: str) -> str:
     return ",".join(entries)
 
 
+@changes_accounts
 async def recharge(
     platform: Platform, account: str, amount: int, actor: str = "operator", note: str = ""
 ) -> int:
@@ -265,6 +287,7 @@ async def recharge(
     return balance
 
 
+@changes_accounts
 async def add_channel(platform: Platform, spec: ChannelSpec, actor: str = "operator") -> int:
     now = platform.clock()
     async with platform.engine.begin() as conn:
@@ -303,6 +326,7 @@ async def list_channels(platform: Platform) -> list[dict[str, Any]]:
         return [{k: v for k, v in row.items() if k != "password"} for row in rows]
 
 
+@changes_accounts
 async def set_channel_enabled(
     platform: Platform, name: str, enabled: bool, actor: str = "operator"
 ) -> None:
@@ -318,6 +342,7 @@ async def set_channel_enabled(
         )
 
 
+@changes_accounts
 async def add_route(
     platform: Platform,
     account: str,
@@ -354,6 +379,7 @@ async def add_route(
         )
 
 
+@changes_accounts
 async def set_number_override(
     platform: Platform, mobile: str, carrier: str | None, actor: str = "operator"
 ) -> None:

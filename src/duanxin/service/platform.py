@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from duanxin.bus import Bus, open_bus
 from duanxin.bus.limits import MemoryLimiter, RateLimiter, open_limiter
 from duanxin.config import Settings
+from duanxin.domain.accounts import Account
 from duanxin.domain.msgid import MessageIdGenerator
 from duanxin.domain.policy import SendWindow, parse_window
 from duanxin.domain.status import Status, StatusError
+from duanxin.service.cache import TtlCache
 from duanxin.service.policy_cache import PolicyCache
 from duanxin.store.commits import GroupCommitter
 from duanxin.store.engine import create_engine, create_reader
@@ -52,6 +54,11 @@ class Platform:
     reader: AsyncEngine = field(init=False)
     #: Sends' writes, committed together (group commit).
     commits: GroupCommitter = field(init=False)
+    #: Accounts by name, and the carriers each account has routes for.
+    accounts: TtlCache[str, Account | None] = field(init=False)
+    routed: TtlCache[int, frozenset[str]] = field(init=False)
+    #: Whether the number-portability table has any rows (most deployments: none).
+    has_overrides: TtlCache[None, bool] = field(init=False)
     _own_reader: AsyncEngine | None = None
     _in_flight: dict[int, int] = field(default_factory=dict)
     key_cache: dict[str, tuple[float, tuple[str, int] | None]] = field(default_factory=dict)
@@ -62,6 +69,8 @@ class Platform:
     def __post_init__(self) -> None:
         self.reader = self._own_reader or self.engine
         self.commits = GroupCommitter(self.engine)
+        ttl = self.settings.account_cache_seconds
+        self.accounts, self.routed, self.has_overrides = TtlCache(ttl), TtlCache(ttl), TtlCache(ttl)
         self.ids = MessageIdGenerator(self.settings.node_id)
         self.marketing_window = parse_window(self.settings.marketing_window)
         self.policy.ttl = self.settings.policy_cache_seconds
@@ -77,6 +86,11 @@ class Platform:
             limiter=limiter,
             _own_reader=create_reader(settings.database_url),
         )
+
+    def forget_cached(self) -> None:
+        """Drop cached accounts and routes (after an operator change in this process)."""
+        for cache in (self.accounts, self.routed, self.has_overrides):
+            cache.invalidate()
 
     async def resume_ids(self) -> None:
         """Make sure new ids follow every id already stored (restarts in the same second)."""

@@ -154,9 +154,7 @@ async def refused_numbers(
     """Those of ``mobiles`` (canonical) on the global blacklist or the account's opt-outs."""
     if not mobiles:
         return set()
-    return await policy_store.blacklisted(conn, mobiles) | await policy_store.opted_out(
-        conn, account_id, mobiles
-    )
+    return await policy_store.refused(conn, account_id, mobiles)
 
 
 async def frequency_allows(
@@ -324,6 +322,7 @@ async def set_default_signature(
         await account_store.write_audit(
             conn, actor, "account.default_signature", account, {"signature": canonical}, now
         )
+    platform.forget_cached()
     return canonical
 
 

@@ -34,7 +34,9 @@ async def balance(
 ) -> bytes:
     """``/smsoverage``: the balance, and what ``content`` would cost per number if given."""
     try:
-        account = await authenticate(platform, credentials.account, credentials.password, caller)
+        account = await authenticate(
+            platform, credentials.account, credentials.password, caller, fresh=True
+        )
         async with platform.request_slot(account.id, account.max_concurrency):
             pass  # SPEC 2.2: over the connection limit is 21 on every endpoint
     except StatusError as error:

@@ -134,7 +134,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
     decision, frequency = await policy.check_content(platform, account, request.content)
     content = decision.content
     async with platform.reader.connect() as conn:
-        numbers = await _classify(conn, account.id, raws)
+        numbers = await _classify(platform, conn, account.id, raws)
     numbers = await _limit_frequency(platform, account, numbers, decision, frequency, now)
     accepted = [n for n in numbers if n.result == Result.ACCEPTED]
     if not accepted:
@@ -245,11 +245,13 @@ async def _stored_response(
     return bytes(row[1])
 
 
-async def _classify(conn: AsyncConnection, account_id: int, raws: list[str]) -> list[_Number]:
+async def _classify(
+    platform: Platform, conn: AsyncConnection, account_id: int, raws: list[str]
+) -> list[_Number]:
     normalised = {raw: normalise_mobile(raw) for raw in raws}
     valid = [m for m in normalised.values() if m]
     overrides: dict[str, Carrier] = {}
-    if valid:
+    if valid and await platform.has_overrides.get(None, lambda: _any_overrides(conn)):
         rows = await conn.execute(
             select(number_overrides.c.mobile, number_overrides.c.carrier).where(
                 number_overrides.c.mobile.in_(valid)
@@ -257,7 +259,7 @@ async def _classify(conn: AsyncConnection, account_id: int, raws: list[str]) -> 
         )
         overrides = {mobile: Carrier(carrier) for mobile, carrier in rows}
     refused = await policy.refused_numbers(conn, account_id, valid)
-    routed = await _routed_carriers(conn, account_id)
+    routed = await platform.routed.get(account_id, lambda: _routed_carriers(conn, account_id))
     numbers = []
     for raw, mobile in normalised.items():
         detected = detect_carrier(mobile, overrides) if mobile else None
@@ -273,14 +275,18 @@ async def _classify(conn: AsyncConnection, account_id: int, raws: list[str]) -> 
     return numbers
 
 
-async def _routed_carriers(conn: AsyncConnection, account_id: int) -> set[str]:
+async def _routed_carriers(conn: AsyncConnection, account_id: int) -> frozenset[str]:
     rows = await conn.execute(
         select(routes.c.carrier)
         .join(channels, channels.c.id == routes.c.channel_id)
         .where(routes.c.account_id == account_id, channels.c.enabled.is_(True))
         .distinct()
     )
-    return set(rows.scalars())
+    return frozenset(rows.scalars())
+
+
+async def _any_overrides(conn: AsyncConnection) -> bool:
+    return (await conn.execute(select(number_overrides.c.mobile).limit(1))).first() is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, func, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -49,6 +49,7 @@ __all__ = [
     "list_reviews",
     "list_words",
     "opted_out",
+    "refused",
     "remove_blacklist",
     "remove_optouts",
     "remove_words",
@@ -222,6 +223,21 @@ async def remove_blacklist(conn: AsyncConnection, mobiles: Collection[str]) -> i
         result = await conn.execute(delete(blacklist).where(blacklist.c.mobile.in_(chunk)))
         removed += result.rowcount or 0
     return removed
+
+
+async def refused(conn: AsyncConnection, account_id: int, mobiles: Sequence[str]) -> set[str]:
+    """Those of ``mobiles`` on the global blacklist or the account's opt-out list (one query
+    per chunk: this runs for every send)."""
+    found: set[str] = set()
+    for chunk in _chunks(mobiles):
+        query = union_all(
+            select(blacklist.c.mobile).where(blacklist.c.mobile.in_(chunk)),
+            select(optouts.c.mobile).where(
+                optouts.c.account_id == account_id, optouts.c.mobile.in_(chunk)
+            ),
+        )
+        found.update((await conn.execute(query)).scalars())
+    return found
 
 
 async def blacklisted(conn: AsyncConnection, mobiles: Sequence[str]) -> set[str]:
