@@ -47,7 +47,7 @@ from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed, SessionPr
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Direction, Role
-from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, DelayedCalls, SimulatorConfig, TokenBucket
 
 __all__ = ["CmppSimulator"]
 
@@ -113,7 +113,7 @@ class CmppSimulator:
         self._ids = MessageIdGenerator(config.node_id)
         self._server: asyncio.Server | None = None
         self._connections: list[_Connection] = []
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._reports = DelayedCalls()
         self._tasks: set[asyncio.Task[None]] = set()
         self._answering = asyncio.Event()
         self._answering.set()
@@ -138,9 +138,7 @@ class CmppSimulator:
 
     async def stop(self) -> None:
         self._answering.set()
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        self._reports.cancel()
         if self._server is not None:
             self._server.close()
         for connection in list(self._connections):
@@ -289,14 +287,15 @@ class CmppSimulator:
         msg_id: int,
         submitted: datetime,
     ) -> None:
-        loop = asyncio.get_running_loop()
-
-        def fire() -> None:
-            self._timers.discard(timer)
-            self._send_report(connection, submit, destination, msg_id, submitted)
-
-        timer = loop.call_later(self.config.report_delay, fire)
-        self._timers.add(timer)
+        self._reports.add(
+            self.config.report_delay,
+            self._send_report,
+            connection,
+            submit,
+            destination,
+            msg_id,
+            submitted,
+        )
 
     def _receiver(self, account: str | None) -> _Connection | None:
         for connection in self._connections:

@@ -8,18 +8,22 @@ translate between their PDUs and this :class:`CarrierBehaviour`.
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from duanxin.domain.segments import ConcatInfo, Reassembler
 from duanxin.domain.throttle import TokenBucket
 
 __all__ = [
     "CarrierBehaviour",
+    "DelayedCalls",
     "ReceivedMessage",
     "SimulatorConfig",
     "SimulatorServer",
@@ -128,6 +132,64 @@ class CarrierBehaviour:
     def note_mo(self, source: str, destination: str, text: str) -> None:
         if self.config.verbose:
             log.info("MO %s -> %s %r", source, destination, text)
+
+
+class DelayedCalls:
+    """Callbacks run after a delay, with one event-loop timer for all of them.
+
+    A simulator schedules a status report per submit; this keeps them in a heap and arms
+    a timer only for the earliest, instead of one timer each. A callback that raises is
+    logged; the others still run.
+    """
+
+    __slots__ = ("_calls", "_order", "_timer", "_timer_at")
+
+    #: Calls due within this much of the timer's firing run with it (the loop's timers are
+    #: only millisecond-accurate, and may fire a little before the exact due time).
+    _SLACK = 0.001
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._order = itertools.count()  # ties run in the order they were added
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def add(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback(*args)`` in ``delay`` seconds."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        heapq.heappush(self._calls, (due, next(self._order), callback, args))
+        if self._timer is None or due < self._timer_at:
+            self._arm(loop, due)
+
+    def cancel(self) -> None:
+        """Forget every pending call."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._calls.clear()
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = loop.call_at(due, self._run), due
+
+    def _run(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        calls = self._calls
+        horizon = loop.time() + self._SLACK
+        while calls and calls[0][0] <= horizon:
+            _, _, callback, args = heapq.heappop(calls)
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("delayed call %r failed", callback)
+        if calls and self._timer is None:
+            self._arm(loop, calls[0][0])
 
 
 class SimulatorServer(Protocol):

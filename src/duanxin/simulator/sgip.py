@@ -54,7 +54,7 @@ from duanxin.protocols.sgip.pdu import (
     SubmitResp,
     Unbind,
 )
-from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, DelayedCalls, SimulatorConfig, TokenBucket
 from duanxin.simulator.sgip_link import ReverseLink, refuse
 
 __all__ = ["STAT_ERROR_CODES", "SgipSimulator", "stat_to_report"]
@@ -124,7 +124,7 @@ class SgipSimulator:
         self._server: asyncio.Server | None = None
         self._last_login: tuple[str, str] = ("", "")
         self._references = itertools.count()
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._reports = DelayedCalls()
         self._tasks: set[asyncio.Task[None]] = set()
         self.reverse = ReverseLink(
             lambda: _SmgDialect(self),
@@ -147,9 +147,7 @@ class SgipSimulator:
 
     async def stop(self) -> None:
         """Stop listening, drop every link, cancel pending reports."""
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        self._reports.cancel()
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -275,21 +273,17 @@ class SgipSimulator:
             state=state,
             error_code=error_code,
         )
-        loop = asyncio.get_running_loop()
+        self._reports.add(self.config.report_delay, self._fire_report, report)
 
-        def fire() -> None:
-            self._timers.discard(timer)
-            address = self.sp_address
-            answer = None if address is None else self.reverse.send_if_bound(address, report)
-            if answer is not None:  # the usual case: no task per report
-                answer.add_done_callback(lambda answer: self._report_answered(report, answer))
-                return
-            task = loop.create_task(self._send_report(report))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-        timer = loop.call_later(self.config.report_delay, fire)
-        self._timers.add(timer)
+    def _fire_report(self, report: Report) -> None:
+        address = self.sp_address
+        answer = None if address is None else self.reverse.send_if_bound(address, report)
+        if answer is not None:  # the usual case: no task per report
+            answer.add_done_callback(lambda answer: self._report_answered(report, answer))
+            return
+        task = asyncio.get_running_loop().create_task(self._send_report(report))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _send_report(self, report: Report) -> None:
         address = self.sp_address

@@ -42,7 +42,7 @@ from duanxin.protocols.smgp.pdu import (
     tlv_uint8,
 )
 from duanxin.protocols.smgp.report import SmgpReport, encode_report
-from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, DelayedCalls, SimulatorConfig, TokenBucket
 
 __all__ = ["SmgpSimulator"]
 
@@ -94,7 +94,7 @@ class SmgpSimulator:
         self._ids = MsgIdGenerator(smgw_code(config.node_id))
         self._links: list[_Link] = []
         self._server: asyncio.Server | None = None
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._reports = DelayedCalls()
         self._mo_reference = 0
 
     # --------------------------------------------------------------- lifecycle
@@ -120,9 +120,7 @@ class SmgpSimulator:
         self._server = await serve(self.config.host, self.config.port, self._new_session)
 
     async def stop(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        self._reports.cancel()
         for link in list(self._links):
             link.session.abort("simulator stopping")
         self.response_gate.set()
@@ -242,12 +240,9 @@ class SmgpSimulator:
     def _schedule_report(
         self, link: _Link, submit: SmgpSubmit, msg_id: bytes, destination: str, when: datetime
     ) -> None:
-        def fire() -> None:
-            self._timers.discard(timer)
-            self._send_report(link, submit, msg_id, destination, when)
-
-        timer = asyncio.get_running_loop().call_later(self.config.report_delay, fire)
-        self._timers.add(timer)
+        self._reports.add(
+            self.config.report_delay, self._send_report, link, submit, msg_id, destination, when
+        )
 
     def _send_report(
         self, link: _Link, submit: SmgpSubmit, msg_id: bytes, destination: str, when: datetime

@@ -42,7 +42,7 @@ from duanxin.protocols.smpp.receipt import (
     state_for_stat,
 )
 from duanxin.protocols.smpp.tlv import TlvTag, int_tlv, text_tlv
-from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, DelayedCalls, SimulatorConfig, TokenBucket
 
 __all__ = ["SmppSimulator"]
 
@@ -100,7 +100,7 @@ class SmppSimulator:
         self._ids = MessageIdGenerator(config.node_id)
         self._server: asyncio.Server | None = None
         self._links: dict[SessionProtocol[Pdu], _Link] = {}
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._receipts = DelayedCalls()
         self._open_gate = asyncio.Event()
         self._open_gate.set()
         self._mo_reference = 0
@@ -117,9 +117,7 @@ class SmppSimulator:
         self._server = await serve(self.config.host, self.config.port, self._new_session)
 
     async def stop(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        self._receipts.cancel()
         if self._server is not None:
             self._server.close()
         self.drop_connections()
@@ -268,20 +266,16 @@ class SmppSimulator:
         )
 
     def _later(self, delay: float, link: _Link, deliver: Pdu) -> None:
-        loop = asyncio.get_running_loop()
+        self._receipts.add(delay, self._send_receipt, link, deliver)
 
-        def fire() -> None:
-            self._timers.discard(handle)
-            target = self._receiver_for(link)
-            if target is None:
-                log.info("receipt dropped: no receiving connection for %r", link.account)
-                return
-            # No task per receipt: the response (or the error) only has to be collected.
-            answer = target.session.send_request(deliver)
-            answer.add_done_callback(lambda answer: self._receipt_answered(target, answer))
-
-        handle = loop.call_later(delay, fire)
-        self._timers.add(handle)
+    def _send_receipt(self, link: _Link, deliver: Pdu) -> None:
+        target = self._receiver_for(link)
+        if target is None:
+            log.info("receipt dropped: no receiving connection for %r", link.account)
+            return
+        # No task per receipt: the response (or the error) only has to be collected.
+        answer = target.session.send_request(deliver)
+        answer.add_done_callback(lambda answer: self._receipt_answered(target, answer))
 
     def _receiver_for(self, link: _Link) -> _Link | None:
         if link.can_receive:
