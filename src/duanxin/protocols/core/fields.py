@@ -1,10 +1,20 @@
-"""Field helpers shared by the codecs: fixed-length octet strings and C-octet strings."""
+"""Field helpers shared by the codecs: fixed-length octet strings, C-octet strings, and
+the ``YYMMDDhhmm[ss]`` times of status reports."""
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+from functools import lru_cache
+
 from duanxin.protocols.core.errors import LocalProtocolError, RemoteProtocolError
 
-__all__ = ["decode_c_string", "decode_fixed", "encode_c_string", "encode_fixed"]
+__all__ = [
+    "decode_c_string",
+    "decode_fixed",
+    "encode_c_string",
+    "encode_fixed",
+    "parse_report_time",
+]
 
 
 def encode_fixed(value: str | bytes, size: int, *, name: str = "field") -> bytes:
@@ -42,3 +52,37 @@ def decode_c_string(data: bytes | memoryview, offset: int, max_size: int) -> tup
     if end < 0:
         raise RemoteProtocolError(f"C string at offset {offset} has no NUL within {max_size}")
     return view[:end].decode("latin-1"), offset + end + 1
+
+
+_TIME_LAYOUTS = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S"}
+
+
+@lru_cache(maxsize=256)
+def parse_report_time(text: str, zone: tzinfo | None = None) -> datetime | None:
+    """``YYMMDDhhmm`` or ``YYMMDDhhmmss`` (as ``strptime`` reads them) in ``zone``.
+
+    ``None`` when it is not such a time. Reports arriving together mostly carry the same
+    minute, hence the cache; ten or twelve ASCII digits are read without ``strptime``,
+    which is slow. Two-digit years follow ``strptime``: 69-99 are 19xx, 00-68 are 20xx.
+    """
+    layout = _TIME_LAYOUTS.get(len(text))
+    if layout is None:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        try:  # whatever else strptime accepts (e.g. " 1" for a day)
+            return datetime.strptime(text, layout).replace(tzinfo=zone)
+        except ValueError:
+            return None
+    year = int(text[0:2])
+    try:
+        return datetime(
+            year + (1900 if year >= 69 else 2000),
+            int(text[2:4]),
+            int(text[4:6]),
+            int(text[6:8]),
+            int(text[8:10]),
+            int(text[10:12]) if len(text) == 12 else 0,
+            tzinfo=zone,
+        )
+    except ValueError:
+        return None

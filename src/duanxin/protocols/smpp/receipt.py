@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from duanxin.protocols.core.fields import parse_report_time
 from duanxin.protocols.smpp.pdu import MessageState
 
 __all__ = [
@@ -90,14 +91,7 @@ def format_receipt(receipt: DeliveryReceipt) -> str:
 
 def parse_receipt_time(value: str) -> datetime | None:
     """``YYMMDDhhmm`` or ``YYMMDDhhmmss`` as a naive datetime; None when unreadable."""
-    formats = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S"}
-    layout = formats.get(len(value))
-    if layout is None:
-        return None
-    try:
-        return datetime.strptime(value, layout)
-    except ValueError:
-        return None
+    return parse_report_time(value)
 
 
 def format_receipt_time(when: datetime) -> str:

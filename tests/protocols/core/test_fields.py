@@ -1,0 +1,48 @@
+"""Report times: the strptime-free parser reads exactly what strptime reads."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from duanxin.protocols.core.clock import CHINA_STANDARD_TIME
+from duanxin.protocols.core.fields import parse_report_time
+
+_LAYOUTS = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S"}
+
+
+def _by_strptime(text: str, zone: tzinfo | None) -> datetime | None:
+    layout = _LAYOUTS.get(len(text))
+    if layout is None:
+        return None
+    try:
+        return datetime.strptime(text, layout).replace(tzinfo=zone)
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2611281230", datetime(2026, 11, 28, 12, 30, tzinfo=CHINA_STANDARD_TIME)),
+        ("6812312359", datetime(2068, 12, 31, 23, 59, tzinfo=CHINA_STANDARD_TIME)),
+        ("6901010000", datetime(1969, 1, 1, 0, 0, tzinfo=CHINA_STANDARD_TIME)),
+        ("261128123059", datetime(2026, 11, 28, 12, 30, 59, tzinfo=CHINA_STANDARD_TIME)),
+        ("2602301230", None),  # 30 February
+        ("2613011230", None),
+        ("2611281260", None),
+        ("26112812", None),
+        ("", None),
+    ],
+)
+def test_report_times(text: str, expected: datetime | None) -> None:
+    assert parse_report_time(text, CHINA_STANDARD_TIME) == expected
+
+
+@given(st.text(alphabet="0123456789 ", min_size=10, max_size=12))
+def test_report_times_agree_with_strptime(text: str) -> None:
+    for zone in (None, CHINA_STANDARD_TIME):
+        assert parse_report_time(text, zone) == _by_strptime(text, zone)
