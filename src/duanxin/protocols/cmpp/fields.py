@@ -7,6 +7,7 @@ spaces) on decode, as ``core.fields`` does; octet fields must have exactly their
 
 from __future__ import annotations
 
+import operator
 import struct
 from enum import Enum
 from typing import Any
@@ -49,7 +50,16 @@ def encode_text(value: str, size: int, name: str) -> bytes:
 class Block:
     """Consecutive fixed-size fields, read and written with one precompiled struct."""
 
-    __slots__ = ("_encoders", "_text_indices", "names", "size", "struct")
+    __slots__ = (
+        "_encoders",
+        "_get",
+        "_octet_fields",
+        "_text_fields",
+        "_text_indices",
+        "names",
+        "size",
+        "struct",
+    )
 
     def __init__(self, *specs: FieldSpec) -> None:
         formats = [">"]
@@ -64,9 +74,30 @@ class Block:
         self.size = self.struct.size
         self._encoders = tuple(encoders)
         self._text_indices = tuple(i for i, spec in enumerate(specs) if spec[1] is TEXT)
+        self._text_fields = tuple((i, e[2]) for i, e in enumerate(encoders) if e[1] is TEXT)
+        self._octet_fields = tuple((i, e[2]) for i, e in enumerate(encoders) if e[1] is OCTETS)
+        getter = operator.attrgetter(*self.names) if self.names else (lambda pdu: ())
+        # attrgetter of one name returns the value itself, not a 1-tuple.
+        self._get = (lambda pdu: (getter(pdu),)) if len(self.names) == 1 else getter
 
     def pack(self, pdu: object) -> bytes:
         """The block's bytes for the same-named attributes of ``pdu``."""
+        values = list(self._get(pdu))
+        try:
+            for index, size in self._text_fields:
+                raw = values[index].encode("ascii")  # the struct pads it with NULs
+                if len(raw) > size:
+                    raise ValueError(index)
+                values[index] = raw
+            for index, size in self._octet_fields:
+                value = values[index]
+                if type(value) is not bytes or len(value) != size:
+                    raise ValueError(index)
+            return self.struct.pack(*values)
+        except (AttributeError, UnicodeError, ValueError, TypeError, struct.error):
+            return self._pack_checked(pdu)  # the slow way, which says what is wrong
+
+    def _pack_checked(self, pdu: object) -> bytes:
         values: list[Any] = []
         for name, kind, size in self._encoders:
             value = getattr(pdu, name)
@@ -85,7 +116,10 @@ class Block:
 
     def unpack(self, data: bytes, offset: int) -> dict[str, Any]:
         """The fields at ``offset`` as keyword arguments; the caller checked the length."""
-        values = list(self.struct.unpack_from(data, offset))
+        raw = self.struct.unpack_from(data, offset)
+        if not self._text_indices:
+            return dict(zip(self.names, raw, strict=True))
+        values = list(raw)
         for index in self._text_indices:
             values[index] = decode_fixed(values[index])
         return dict(zip(self.names, values, strict=True))

@@ -28,13 +28,24 @@ def encode_fixed(value: str | bytes, size: int, *, name: str = "field") -> bytes
     return raw.ljust(size, b"\x00")
 
 
+#: Fixed fields repeat a lot (service ids, fee codes, empty fields): their decoded text is
+#: kept for fields up to this size, in a table emptied whenever it reaches the limit.
+_CACHED_FIELD_SIZE = 32
+_CACHE_LIMIT = 4096
+_decoded: dict[bytes, str] = {}
+
+
 def decode_fixed(raw: bytes | memoryview) -> str:
     """Read a fixed text field: cut at the first NUL, strip trailing spaces."""
-    data = bytes(raw)
-    cut = data.find(b"\x00")
-    if cut >= 0:
-        data = data[:cut]
-    return data.decode("latin-1").rstrip(" ")
+    data = raw if type(raw) is bytes else bytes(raw)
+    text = _decoded.get(data)
+    if text is None:
+        text = data.partition(b"\x00")[0].decode("latin-1").rstrip(" ")
+        if len(data) <= _CACHED_FIELD_SIZE:
+            if len(_decoded) >= _CACHE_LIMIT:
+                _decoded.clear()
+            _decoded[data] = text
+    return text
 
 
 def encode_c_string(value: str, max_size: int, *, name: str = "field") -> bytes:
