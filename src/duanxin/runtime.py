@@ -18,11 +18,12 @@ from duanxin.config import Settings
 from duanxin.delivery.sweeper import Sweeper
 from duanxin.delivery.worker import DeliveryWorker
 from duanxin.service.platform import Platform
-from duanxin.store.engine import migrate
+from duanxin.store.engine import checkpoint_periodically, migrate
 
 __all__ = ["RunningPlatform", "free_port", "running_platform"]
 
 log = logging.getLogger(__name__)
+CHECKPOINT_SECONDS = 1.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -49,6 +50,9 @@ async def running_platform(
     await asyncio.to_thread(migrate, settings.database_url)
     platform = Platform.open(settings)
     await platform.resume_ids()
+    checkpoints = asyncio.get_running_loop().create_task(
+        checkpoint_periodically(settings.database_url, CHECKPOINT_SECONDS)
+    )
     app = create_app(platform, extra_routes)
     worker: DeliveryWorker | None = None
     sweeper: Sweeper | None = None
@@ -91,4 +95,5 @@ async def running_platform(
             await sweeper.stop()
         if worker is not None:
             await worker.stop()
+        checkpoints.cancel()
         await platform.close()

@@ -196,6 +196,8 @@ async def _limit_frequency(
             return number
         return _Number(number.raw, number.mobile, number.carrier, Result.REFUSED)
 
+    if len(numbers) == 1:  # the common case: no task to schedule
+        return [await check(numbers[0])]
     return list(await asyncio.gather(*(check(n) for n in numbers)))
 
 

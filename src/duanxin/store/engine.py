@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create_engine", "create_reader", "is_sqlite", "migrate"]
+from duanxin.store import inline_sqlite
+
+__all__ = [
+    "checkpoint_periodically",
+    "create_engine",
+    "create_reader",
+    "is_sqlite",
+    "migrate",
+]
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -36,7 +50,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     transactions queue for it in the event loop instead of failing with "database is locked".
     """
     if is_sqlite(url):
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = create_async_engine(
+            url, module=_inline_driver(), pool_size=1, max_overflow=0, pool_timeout=60
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -57,9 +73,30 @@ def create_reader(url: str, *, pool_size: int = 4) -> AsyncEngine | None:
     """
     if not is_sqlite(url):
         return None
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    engine = create_async_engine(
+        url, module=_inline_driver(), pool_size=pool_size, max_overflow=0, pool_timeout=60
+    )
     event.listen(engine.sync_engine, "connect", _sqlite_reader_pragmas)
     return engine
+
+
+def _inline_driver() -> AsyncAdapt_aiosqlite_dbapi:
+    """The aiosqlite dialect's driver, with statements run inline (see inline_sqlite)."""
+    return AsyncAdapt_aiosqlite_dbapi(inline_sqlite, sqlite3)
+
+
+async def checkpoint_periodically(url: str, every: float) -> None:
+    """Fold SQLite's write-ahead log into the database every ``every`` seconds, on a
+    worker thread (the inline driver never checkpoints on the event loop)."""
+    database = make_url(url).database
+    if not is_sqlite(url) or not database or database == ":memory:":
+        return
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(inline_sqlite.checkpoint, database)
+        except sqlite3.Error as error:
+            log.warning("WAL checkpoint failed: %s", error)
 
 
 def alembic_config(url: str) -> Config:
