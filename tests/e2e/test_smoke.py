@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.conftest import Stack
 
 
@@ -49,3 +51,26 @@ async def test_an_unsupported_version_parameter_is_status_4_in_each_endpoints_sh
             )
             answer = (await http.post(path, data=base, headers=headers)).json()
             assert answer["status"] == status and "version" in answer["msg"]
+
+
+async def test_with_the_gateway_layer_off_unsigned_requests_are_served(tmp_path: Path) -> None:
+    import httpx
+
+    from duanxin.config import Settings
+    from duanxin.demo import demo_stack
+    from duanxin.runtime import free_port
+
+    port = free_port()
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'off.db'}",
+        port=port,
+        gateway_auth=False,
+    )
+    async with (
+        demo_stack("127.0.0.1", port, tmp_path, settings=settings) as (facts, _, _sims),
+        httpx.AsyncClient(base_url=facts.url) as http,
+    ):
+        answer = await http.post(
+            "/smsoverage", data={"account": facts.account, "password": facts.password}
+        )
+    assert answer.status_code == 200 and answer.json()["status"] == 0

@@ -259,6 +259,8 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
             if not future.done():
                 future.set_exception(SessionClosed(reason))
         self._queued.clear()
+        for task in self._tasks:  # their answers can no longer be sent
+            task.cancel()
         if not self.closed.done():
             self.closed.set_result(reason)
 
