@@ -1,0 +1,74 @@
+"""``duanxin bench``: benchmarks (not tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from duanxin.cli.common import _fail, console
+
+__all__ = ["bench_app"]
+
+bench_app = typer.Typer(help="Benchmarks (not tests).", no_args_is_help=True)
+
+
+@bench_app.command("protocols")
+def bench_protocols(
+    protocol: Annotated[str, typer.Option(help="cmpp, sgip, smgp, smpp or all.")] = "all",
+    seconds: Annotated[float, typer.Option(help="Seconds per measurement.")] = 5.0,
+    window: Annotated[int, typer.Option(help="Outstanding submits per session.")] = 16,
+    submitters: Annotated[int, typer.Option(help="Concurrent submitting coroutines.")] = 32,
+) -> None:
+    """Submit PDU encodes/decodes per second, and loopback submits/s client -> simulator."""
+    from duanxin.bench.protocols import run_protocols
+
+    try:
+        run_protocols(protocol, seconds, window, submitters, console)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+
+
+@bench_app.command("http")
+def bench_http(
+    seconds: Annotated[float, typer.Option(help="Seconds per send phase.")] = 10.0,
+    concurrency: Annotated[int, typer.Option(help="Workers for 1-number sends.")] = 32,
+    batch_concurrency: Annotated[int, typer.Option(help="Workers for 500-number sends.")] = 4,
+    e2e_messages: Annotated[int, typer.Option(help="Messages for the end-to-end run.")] = 20_000,
+    arrangement: Annotated[
+        str,
+        typer.Option(help="process, split (simulators in their own process) or inprocess."),
+    ] = "process",
+    url: Annotated[str | None, typer.Option(help="A running platform instead.")] = None,
+    demo_json: Annotated[
+        Path | None, typer.Option(help="demo.json of the platform at --url.")
+    ] = None,
+) -> None:
+    """HTTP API: 1-number sends/s with latency, 500-number sends, end to end."""
+    from duanxin.bench.http import HttpOptions, run_http
+
+    options = HttpOptions(
+        seconds, concurrency, batch_concurrency, e2e_messages, arrangement, url, demo_json
+    )
+    try:
+        run_http(options, console)
+    except (ValueError, RuntimeError) as error:
+        raise _fail(str(error)) from None
+
+
+@bench_app.command("policy")
+def bench_policy(
+    templates: Annotated[int, typer.Option(help="Approved templates of the account.")] = 1000,
+    words: Annotated[int, typer.Option(help="Sensitive words on the list.")] = 10000,
+    messages: Annotated[int, typer.Option(help="Messages checked.")] = 20000,
+) -> None:
+    """Policy check cost per message (templates required, sensitive words)."""
+    from duanxin.domain.policy.bench import benchmark_policy
+
+    micros = benchmark_policy(templates, words, messages)
+    console.print(
+        f"policy check: {micros:.1f} µs per message "
+        f"({templates} templates, {words} words, {messages} messages)",
+        highlight=False,
+    )

@@ -1,0 +1,188 @@
+"""Running the platform: ``init``, ``serve``, ``demo``, ``send`` and ``simulate``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from duanxin.cli.common import DatabaseOption, _fail, _run, _settings, _with_platform, console
+from duanxin.service import admin
+
+__all__ = ["demo", "init", "send", "serve", "simulate"]
+
+
+def init(database_url: DatabaseOption = None) -> None:
+    """Create or upgrade the database and print a new operator token."""
+    settings = _settings(database_url)
+    token = _with_platform(settings, admin.create_operator_token)
+    console.print(f"database ready: {settings.database_url}")
+    console.print(f"operator token (shown once): {token}")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="HTTP address.")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port.")] = None,
+    database_url: DatabaseOption = None,
+    bus_url: Annotated[str | None, typer.Option(help="memory:// or redis://...")] = None,
+    role: Annotated[str | None, typer.Option(help="all, api or worker.")] = None,
+) -> None:
+    """Run the platform: HTTP API, delivery workers, sweeper."""
+    from duanxin.runtime import running_platform
+
+    settings = _settings(database_url, host=host, port=port, bus_url=bus_url, role=role)
+
+    async def run() -> None:
+        async with running_platform(settings) as running:
+            console.print(f"duanxin serving on {running.url} (role {settings.role})")
+            await asyncio.Event().wait()
+
+    _run(run())
+
+
+def demo(
+    host: Annotated[str, typer.Option(help="Address for the API and simulators.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8080,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(
+        "demo-data"
+    ),
+) -> None:
+    """Start everything with simulated carriers and print how to send a first SMS."""
+    from duanxin.demo import DemoFacts, run_demo
+
+    def announce(facts: DemoFacts) -> None:
+        _print_demo(facts, data_dir)
+
+    logging.basicConfig(level=logging.WARNING)
+    _run(run_demo(host, port, data_dir, announce=announce))
+
+
+def _print_demo(facts: Any, data_dir: Path) -> None:
+    console.print("[bold green]duanxin demo is running[/bold green]", highlight=False)
+    console.print(f"API:        {facts.url}", highlight=False)
+    console.print(f"SecretId:   {facts.secret_id}", highlight=False)
+    console.print(f"SecretKey:  {facts.secret_key}", highlight=False)
+    console.print(f"account:    {facts.account}   password: {facts.password}", highlight=False)
+    console.print(f"facts in:   {data_dir / 'demo.json'}", highlight=False)
+    console.print("\nSend an SMS (signed request, as the published samples do):", highlight=False)
+    console.print(
+        f"  duanxin send --url {facts.url} --secret-id {facts.secret_id} "
+        f"--secret-key {facts.secret_key} --account {facts.account} "
+        f"--password {facts.password} 13800138000 '您的验证码是1234'",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print("\nOr with curl:", highlight=False)
+    console.print(_curl_example(facts), highlight=False, soft_wrap=True)
+    console.print("\nOr in Python:", highlight=False)
+    console.print(
+        "  from duanxin.client import Client\n"
+        f"  c = Client({facts.url!r}, {facts.secret_id!r}, {facts.secret_key!r}, "
+        f"{facts.account!r}, {facts.password!r})\n"
+        "  print(c.send('13800138000', '您的验证码是1234'))\n"
+        "  print(c.reports())",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _curl_example(facts: Any) -> str:
+    return (
+        "  D=$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S GMT'); "
+        f"S=$(printf 'x-date: %s\\nx-source: market' \"$D\" | openssl dgst -sha1 -hmac "
+        f"'{facts.secret_key}' -binary | base64); "
+        f"curl -s {facts.url}/smssend -H \"X-Date: $D\" -H 'X-Source: market' "
+        f'-H "Authorization: hmac id=\\"{facts.secret_id}\\", algorithm=\\"hmac-sha1\\", '
+        f'headers=\\"x-date x-source\\", signature=\\"$S\\"" '
+        f"--data-urlencode account={facts.account} --data-urlencode password={facts.password} "
+        "--data-urlencode mobile=13800138000 --data-urlencode 'content=您的验证码是1234'"
+    )
+
+
+def send(
+    mobiles: Annotated[str, typer.Argument(help="Comma-separated numbers.")],
+    content: Annotated[str, typer.Argument(help="Text to send.")],
+    url: Annotated[str, typer.Option(help="API base URL.")] = "http://127.0.0.1:8080",
+    secret_id: Annotated[str, typer.Option(envvar="DUANXIN_SECRET_ID")] = "",
+    secret_key: Annotated[str, typer.Option(envvar="DUANXIN_SECRET_KEY")] = "",
+    account: Annotated[str, typer.Option(envvar="DUANXIN_ACCOUNT")] = "",
+    password: Annotated[str, typer.Option(envvar="DUANXIN_PASSWORD")] = "",
+    extno: Annotated[str | None, typer.Option(help="Extension number.")] = None,
+) -> None:
+    """Send an SMS through the HTTP API with a signed request; print the response."""
+    from duanxin.client import AuthenticationError, Client
+
+    if not (secret_id and secret_key and account and password):
+        raise _fail("--secret-id, --secret-key, --account and --password are required")
+    client = Client(url, secret_id, secret_key, account, password)
+    try:
+        result = client.send(mobiles, content, extno=extno)
+    except AuthenticationError as error:
+        raise _fail(f"signature refused: {error}") from None
+    except OSError as error:
+        raise _fail(f"cannot reach {url}: {error}") from None
+    console.print(result, highlight=False)
+    if result.status != 0:
+        raise typer.Exit(code=1)
+
+
+def simulate(
+    protocol: Annotated[str, typer.Argument(help="cmpp, sgip, smgp, smpp or all.")],
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="0: any free port; with 'all', the first of four.")] = 0,
+    account: Annotated[str | None, typer.Option(help="Accept only this account.")] = None,
+    password: Annotated[str | None, typer.Option(help="Its password.")] = None,
+    report_delay: Annotated[float, typer.Option(help="Seconds before a report.")] = 1.0,
+    fail_ratio: Annotated[float, typer.Option(help="Share of reports that fail.")] = 0.0,
+    tps: Annotated[float | None, typer.Option(help="Per-connection submit limit.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print traffic.")] = False,
+    sp_host: Annotated[str, typer.Option(help="SGIP: the SP's listener host.")] = "127.0.0.1",
+    sp_port: Annotated[
+        int | None, typer.Option(help="SGIP: the SP's listener port, for reports and MO.")
+    ] = None,
+) -> None:
+    """Run carrier simulators in the foreground."""
+    from duanxin.simulator.core import SimulatorConfig
+    from duanxin.simulator.registry import PROTOCOLS, create_simulator
+
+    names = list(PROTOCOLS) if protocol == "all" else [protocol]
+    if any(name not in PROTOCOLS for name in names):
+        raise _fail(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)} or all")
+    if (account is None) != (password is None):
+        raise _fail("--account and --password go together")
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    async def run() -> None:
+        running = []
+        for index, name in enumerate(names):
+            config = SimulatorConfig(
+                host=host,
+                port=port + index if port else 0,
+                account=account,
+                password=password,
+                report_delay=report_delay,
+                fail_ratio=fail_ratio,
+                tps=tps,
+                verbose=verbose,
+            )
+            simulator = create_simulator(name, config)
+            if name == "sgip" and sp_port is not None:
+                # SGIP's gateway connects back to the SP to deliver reports and replies.
+                simulator.sp_address = (sp_host, sp_port)  # type: ignore[attr-defined]
+            await simulator.start()
+            running.append(simulator)
+            console.print(f"{name} simulator listening on {host}:{simulator.port}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for simulator in running:
+                await simulator.stop()
+
+    try:
+        _run(run())
+    except OSError as error:
+        raise _fail(str(error)) from None
