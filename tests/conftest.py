@@ -14,7 +14,7 @@ import pytest
 from duanxin.client import AsyncClient
 from duanxin.config import Settings
 from duanxin.demo import DemoFacts, demo_stack
-from duanxin.runtime import RunningPlatform, free_port
+from duanxin.runtime import RunningPlatform
 from duanxin.simulator.core import SimulatorServer
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -55,7 +55,7 @@ class Stack:
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     """The demo platform on SQLite: simulators for CMPP, SGIP and SMGP, a demo account."""
-    async with demo_stack("127.0.0.1", free_port(), tmp_path, report_delay=TEST_REPORT_DELAY) as (
+    async with demo_stack("127.0.0.1", 0, tmp_path, report_delay=TEST_REPORT_DELAY) as (
         facts,
         running,
         simulators,

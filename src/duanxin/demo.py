@@ -23,8 +23,8 @@ from duanxin.api.params import ParamError, parse_params
 from duanxin.config import Settings
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
-from duanxin.runtime import RunningPlatform, free_port, running_platform
-from duanxin.service import admin, policy
+from duanxin.runtime import RunningPlatform, running_platform
+from duanxin.service import admin, review
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
 from duanxin.simulator.registry import create_simulator
@@ -98,9 +98,14 @@ class DemoFacts:
 
 
 async def start_simulators(
-    host: str, report_delay: float
+    host: str, report_delay: float, *, sgip_listen_port: int = 0
 ) -> tuple[dict[str, SimulatorServer], dict[str, CarrierEndpoint]]:
-    """One simulator per network in this process, and the endpoints to provision for them."""
+    """One simulator per network in this process, and the endpoints to provision for them.
+
+    SGIP's gateway connects back to our listener: give its port when the platform runs in
+    another process; with 0 the listener takes any free port, and :func:`demo_stack` tells
+    the simulator which once the platform is up.
+    """
     simulators: dict[str, SimulatorServer] = {}
     endpoints: dict[str, CarrierEndpoint] = {}
     for protocol in ACCESS_CODES:
@@ -111,8 +116,9 @@ async def start_simulators(
         simulator = create_simulator(protocol, config)
         sp_port = None
         if protocol == "sgip":
-            sp_port = free_port(host)
-            simulator.sp_address = (host, sp_port)  # type: ignore[attr-defined]
+            sp_port = sgip_listen_port
+            if sgip_listen_port:
+                simulator.sp_address = (host, sgip_listen_port)  # type: ignore[attr-defined]
         await simulator.start()
         simulators[protocol] = simulator
         endpoints[protocol] = CarrierEndpoint(host, simulator.port, account, password, sp_port)
@@ -137,9 +143,9 @@ async def provision(
         ),
     )
     # SPEC 6: the signature registered by the customer, approved, and set as the default.
-    registered = await policy.register_signature(platform, account, DEMO_SIGNATURE)
-    await policy.approve_signature(platform, registered["id"], "demo")
-    await policy.set_default_signature(platform, account, DEMO_SIGNATURE, "demo")
+    registered = await review.register_signature(platform, account, DEMO_SIGNATURE)
+    await review.approve_signature(platform, registered["id"], "demo")
+    await review.set_default_signature(platform, account, DEMO_SIGNATURE, "demo")
     for protocol, endpoint in endpoints.items():
         settings: dict[str, Any] = {"response_timeout": 10.0}
         if endpoint.sp_port is not None:
@@ -161,6 +167,17 @@ async def provision(
         )
         await admin.add_route(platform, account, NETWORKS[protocol].value, [f"demo-{protocol}"])
     return key, account, password
+
+
+def _connect_sgip_back(running: RunningPlatform, simulators: Mapping[str, SimulatorServer]) -> None:
+    """Point an in-process SGIP simulator at the port our SGIP listener actually bound."""
+    simulator = simulators.get("sgip")
+    if simulator is None or running.worker is None:
+        return
+    for channel in running.worker.pool.channels.values():
+        if channel.protocol == "sgip":
+            port = channel.client.listen_port  # type: ignore[attr-defined]
+            simulator.sp_address = ("127.0.0.1", port)  # type: ignore[attr-defined]
 
 
 def _mo_route(simulators: Mapping[str, SimulatorServer]) -> Route:
@@ -229,6 +246,7 @@ async def demo_stack(
                 simulators={p: e.as_json(p) for p, e in endpoints.items()},
             )
             (data_dir / "demo.json").write_text(json.dumps(facts.as_json(), indent=2))
+            _connect_sgip_back(running, simulators)
             yield facts, running, simulators
     finally:
         for simulator in simulators.values():

@@ -32,6 +32,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def _bound_port(server: uvicorn.Server) -> int:
+    """The port the HTTP server listens on (the real one when settings asked for 0)."""
+    for listener in server.servers:
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    raise RuntimeError("the HTTP server has no listening socket")
+
+
 @dataclass
 class RunningPlatform:
     platform: Platform
@@ -85,7 +93,8 @@ async def running_platform(
                     server_task.result()
                     raise RuntimeError("HTTP server stopped at start-up")
                 await asyncio.sleep(0.01)
-        url = f"http://{settings.host}:{settings.port}"
+        port = _bound_port(server) if server is not None else settings.port
+        url = f"http://{settings.host}:{port}"
         yield RunningPlatform(platform, app, worker, sweeper, server, url)
     finally:
         if server is not None and server_task is not None:

@@ -90,7 +90,8 @@ async def test_accepted_messages_survive_a_sigkill(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{database}"
     log = tmp_path / "platform.log"
     await asyncio.to_thread(migrate, url)
-    simulators, endpoints = await start_simulators(HOST, 0.05)
+    # The platform runs in another process: its SGIP listener needs a port known up front.
+    simulators, endpoints = await start_simulators(HOST, 0.05, sgip_listen_port=free_port())
     try:
         setup = Platform.open(Settings(database_url=url))
         try:
