@@ -139,3 +139,15 @@ async def test_reports_are_pulled_once_oldest_first(platform: Platform) -> None:
         none = await inbox.pull_reports(conn, account_id, 10)
     assert [r["mid"] for r in first + rest] == [f.mid for f in finals]
     assert none == []
+
+
+async def test_a_claim_whose_lease_ran_out_goes_back_to_the_queue(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    async with platform.engine.begin() as conn:
+        await message_store.insert_messages(conn, [_message("E" * 16, account_id)])
+        claimed = await message_store.claim(conn, ["E" * 16], NOW + timedelta(minutes=10))
+        assert [m.mid for m in claimed] == ["E" * 16]
+        assert await message_store.release_stale_claims(conn, NOW + timedelta(minutes=5)) == 0
+        assert await message_store.release_stale_claims(conn, NOW + timedelta(minutes=11)) == 1
+        again = await message_store.claim(conn, ["E" * 16], NOW + timedelta(minutes=20))
+    assert [m.attempts for m in again] == [2]

@@ -65,6 +65,11 @@ class Sweeper:
         now = self.platform.clock()
         created_before = now + timedelta(seconds=1) if created_before_now else now - PUBLISH_GRACE
         async with self.platform.engine.begin() as conn:
+            released = await message_store.release_stale_claims(conn, now)
+            if released:
+                log.warning(
+                    "%d messages claimed by a worker that stopped are queued again", released
+                )
             mids = await message_store.lease_due(
                 conn, now, created_before=created_before, lease_until=now + LEASE, limit=BATCH
             )

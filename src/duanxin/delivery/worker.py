@@ -40,6 +40,7 @@ __all__ = ["DeliveryWorker"]
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 4096
+CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 LINK_WAIT_SECONDS = 3.0  # how long a message waits for a link that is down before requeueing
 LINK_POLL_SECONDS = 0.05
 
@@ -110,7 +111,8 @@ class DeliveryWorker:
                 continue
             mids = [m for d in deliveries for m in d.payload.get("mids", [])]
             async with self.platform.engine.begin() as conn:
-                pending = await message_store.claim(conn, mids)
+                lease = self.platform.clock() + CLAIM_LEASE
+                pending = await message_store.claim(conn, mids, lease)
             await bus.ack(SUBMIT_STREAM, SUBMIT_GROUP, [d.id for d in deliveries])
             for message in pending:
                 await self._slots.acquire()

@@ -26,6 +26,7 @@ __all__ = [
     "overdue_submitted",
     "park_orphans",
     "record_submits",
+    "release_stale_claims",
     "requeue",
     "reset_claimed",
     "segments_for",
@@ -75,14 +76,24 @@ async def insert_messages(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
         await conn.execute(insert(messages), list(rows))
 
 
-async def claim(conn: AsyncConnection, mids: Sequence[str]) -> list[PendingMessage]:
-    """Take queued messages for delivery; ones already taken or finished are skipped."""
+async def claim(
+    conn: AsyncConnection, mids: Sequence[str], lease_until: datetime | None = None
+) -> list[PendingMessage]:
+    """Take queued messages for delivery; ones already taken or finished are skipped.
+
+    A claim held past ``lease_until`` is taken to belong to a worker that died, and
+    :func:`release_stale_claims` gives the message back.
+    """
     if not mids:
         return []
     result = await conn.execute(
         update(messages)
         .where(messages.c.mid.in_(mids), messages.c.state == MessageState.QUEUED.value)
-        .values(state=MessageState.SUBMITTING.value, attempts=messages.c.attempts + 1)
+        .values(
+            state=MessageState.SUBMITTING.value,
+            attempts=messages.c.attempts + 1,
+            not_before=lease_until,
+        )
         .returning(
             messages.c.mid,
             messages.c.account_id,
@@ -106,6 +117,20 @@ async def requeue(conn: AsyncConnection, mids: Sequence[str], not_before: dateti
             .where(messages.c.mid.in_(mids), messages.c.state == MessageState.SUBMITTING.value)
             .values(state=MessageState.QUEUED.value, not_before=not_before)
         )
+
+
+async def release_stale_claims(conn: AsyncConnection, now: datetime) -> int:
+    """Give back messages whose worker's claim lease ran out (the worker died)."""
+    result = await conn.execute(
+        update(messages)
+        .where(
+            messages.c.state == MessageState.SUBMITTING.value,
+            messages.c.not_before.is_not(None),
+            messages.c.not_before < now,
+        )
+        .values(state=MessageState.QUEUED.value, not_before=None)
+    )
+    return result.rowcount or 0
 
 
 async def reset_claimed(conn: AsyncConnection) -> int:
