@@ -32,7 +32,7 @@ from duanxin.api.gateway import GatewayRefusal, caller_for
 from duanxin.api.params import ParamError, parse_params
 from duanxin.domain.accounts import Account
 from duanxin.domain.status import Status, StatusError
-from duanxin.service import policy
+from duanxin.service import review
 from duanxin.service.accounts import authenticate
 from duanxin.service.platform import Platform
 
@@ -69,14 +69,14 @@ async def _register_signature(
     text = params.get("signature", "")
     if not text.strip():
         raise ParamError("missing parameter: signature")
-    row = await policy.register_signature(platform, account.account, text)
+    row = await review.register_signature(platform, account.account, text)
     return {"signature": _view(row)}
 
 
 async def _signatures(
     platform: Platform, account: Account, params: dict[str, str]
 ) -> dict[str, Any]:
-    rows = await policy.list_signatures(platform, account.account, params.get("state") or None)
+    rows = await review.list_signatures(platform, account.account, params.get("state") or None)
     return {"list": [_view(r) for r in rows]}
 
 
@@ -89,14 +89,14 @@ async def _register_template(
         raise ParamError("missing parameter: kind and template are required")
     if kind not in ("verification", "notification", "marketing"):
         raise ParamError("kind must be verification, notification or marketing")
-    row = await policy.register_template(platform, account.account, kind, text)
+    row = await review.register_template(platform, account.account, kind, text)
     return {"template": _view(row)}
 
 
 async def _templates(
     platform: Platform, account: Account, params: dict[str, str]
 ) -> dict[str, Any]:
-    rows = await policy.list_templates(platform, account.account, params.get("state") or None)
+    rows = await review.list_templates(platform, account.account, params.get("state") or None)
     return {"list": [_view(r) for r in rows]}
 
 

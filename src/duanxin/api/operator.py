@@ -22,7 +22,7 @@ from starlette.routing import Route
 from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.reports import LongReport
-from duanxin.service import admin, policy
+from duanxin.service import admin, lists, review
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
 from duanxin.store.tables import operator_tokens
@@ -200,7 +200,7 @@ async def _set_route(request: Request, platform: Platform, actor: str) -> Any:
 
 async def _audit(request: Request, platform: Platform, actor: str) -> Any:
     query = request.query_params
-    return await policy.audit_list(
+    return await lists.audit_list(
         platform,
         _limit(query.get("limit"), AUDIT_PAGE),
         actor=query.get("actor") or None,
@@ -233,9 +233,9 @@ async def _text_body(request: Request) -> str:
 
 
 def _review(kind: str) -> tuple[Endpoint, Endpoint, Endpoint]:
-    listing = policy.list_signatures if kind == "signatures" else policy.list_templates
-    approve = policy.approve_signature if kind == "signatures" else policy.approve_template
-    reject = policy.reject_signature if kind == "signatures" else policy.reject_template
+    listing = review.list_signatures if kind == "signatures" else review.list_templates
+    approve = review.approve_signature if kind == "signatures" else review.approve_template
+    reject = review.reject_signature if kind == "signatures" else review.reject_template
 
     async def list_(request: Request, platform: Platform, actor: str) -> Any:
         query = request.query_params
@@ -254,7 +254,7 @@ def _review(kind: str) -> tuple[Endpoint, Endpoint, Endpoint]:
 async def _default_signature(request: Request, platform: Platform, actor: str) -> Any:
     body = await _body(request)
     account = request.path_params["account"]
-    signature = await policy.set_default_signature(
+    signature = await review.set_default_signature(
         platform, account, str(body.get("signature", "")), actor
     )
     return {"account": account, "default_signature": signature}
@@ -275,7 +275,7 @@ async def _blacklist(request: Request, platform: Platform, actor: str) -> Any:
     offset = query.get("offset", "0")
     if not offset.isdigit():
         raise OperatorError(400, "offset must be a whole number")
-    total, rows = await policy.blacklist_list(
+    total, rows = await lists.blacklist_list(
         platform, _limit(query.get("limit"), 1000), int(offset)
     )
     return {"total": total, "list": rows}
@@ -283,37 +283,37 @@ async def _blacklist(request: Request, platform: Platform, actor: str) -> Any:
 
 async def _blacklist_add(request: Request, platform: Platform, actor: str) -> Any:
     body = await _body(request)
-    done = await policy.blacklist_add(platform, _mobiles(body), actor, str(body.get("reason", "")))
+    done = await lists.blacklist_add(platform, _mobiles(body), actor, str(body.get("reason", "")))
     return asdict(done)
 
 
 async def _blacklist_import(request: Request, platform: Platform, actor: str) -> Any:
     text = await _text_body(request)
     reason = request.query_params.get("reason", "")
-    return asdict(await policy.blacklist_import(platform, text, actor, reason))
+    return asdict(await lists.blacklist_import(platform, text, actor, reason))
 
 
 async def _blacklist_remove(request: Request, platform: Platform, actor: str) -> Any:
-    removed = await policy.blacklist_remove(platform, [request.path_params["mobile"]], actor)
+    removed = await lists.blacklist_remove(platform, [request.path_params["mobile"]], actor)
     if not removed:
         raise LookupError("number is not on the blacklist")
     return {"removed": removed}
 
 
 async def _optouts(request: Request, platform: Platform, actor: str) -> Any:
-    return await policy.optout_list(platform, request.path_params["account"])
+    return await lists.optout_list(platform, request.path_params["account"])
 
 
 async def _optout_add(request: Request, platform: Platform, actor: str) -> Any:
     body = await _body(request)
     return asdict(
-        await policy.optout_add(platform, request.path_params["account"], _mobiles(body), actor)
+        await lists.optout_add(platform, request.path_params["account"], _mobiles(body), actor)
     )
 
 
 async def _optout_remove(request: Request, platform: Platform, actor: str) -> Any:
     account, mobile = request.path_params["account"], request.path_params["mobile"]
-    removed = await policy.optout_remove(platform, account, [mobile], actor)
+    removed = await lists.optout_remove(platform, account, [mobile], actor)
     if not removed:
         raise LookupError("number is not on this account's opt-out list")
     return {"removed": removed}
@@ -323,25 +323,25 @@ async def _optout_remove(request: Request, platform: Platform, actor: str) -> An
 
 
 async def _words(request: Request, platform: Platform, actor: str) -> Any:
-    categories = await policy.words_categories(platform)
+    categories = await lists.words_categories(platform)
     listing: dict[str, Any] = {"total": sum(categories.values()), "categories": categories}
     if request.query_params.get("words") in ("1", "true"):
         category = request.query_params.get("category") or None
-        listing["words"] = await policy.words_list(platform, category)
+        listing["words"] = await lists.words_list(platform, category)
     return listing
 
 
 async def _words_add(request: Request, platform: Platform, actor: str) -> Any:
     body = await _body(request)
     word = _required(body, "word")
-    added = await policy.words_add(platform, word, actor, str(body.get("category", "default")))
+    added = await lists.words_add(platform, word, actor, str(body.get("category", "default")))
     return {"added": added}
 
 
 async def _words_import(request: Request, platform: Platform, actor: str) -> Any:
     text = await _text_body(request)
     category = request.query_params.get("category") or "default"
-    return {"added": await policy.words_import(platform, text, actor, category)}
+    return {"added": await lists.words_import(platform, text, actor, category)}
 
 
 async def _words_remove(request: Request, platform: Platform, actor: str) -> Any:
@@ -349,30 +349,30 @@ async def _words_remove(request: Request, platform: Platform, actor: str) -> Any
     words = body.get("words")
     if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
         raise OperatorError(400, "words must be a list of strings")
-    return {"removed": await policy.words_remove(platform, words, actor)}
+    return {"removed": await lists.words_remove(platform, words, actor)}
 
 
 # ----------------------------------------------------------- policy: frequency limits
 
 
 async def _frequency(request: Request, platform: Platform, actor: str) -> Any:
-    return await policy.frequency_show(platform, request.path_params["account"])
+    return await lists.frequency_show(platform, request.path_params["account"])
 
 
 async def _frequency_set(request: Request, platform: Platform, actor: str) -> Any:
     """Body: ``{"verification": "1/min, 5/hour", "platform": null, ...}`` (null: default)."""
     body = await _body(request)
     if not body:
-        raise OperatorError(400, f"give limits for one of {', '.join(policy.FREQUENCY_SCOPES)}")
+        raise OperatorError(400, f"give limits for one of {', '.join(lists.FREQUENCY_SCOPES)}")
     for scope, limits in body.items():
         if limits is not None and not isinstance(limits, str):
             raise OperatorError(400, f"{scope}: limits are text like '1/min, 5/hour' or null")
-        if scope not in policy.FREQUENCY_SCOPES:
+        if scope not in lists.FREQUENCY_SCOPES:
             raise OperatorError(400, f"unknown scope {scope!r}")
     account = request.path_params["account"]
     shown: Any = None
     for scope, limits in body.items():
-        shown = await policy.frequency_set(platform, account, scope, limits, actor)
+        shown = await lists.frequency_set(platform, account, scope, limits, actor)
     return shown
 
 

@@ -50,11 +50,11 @@ def blacklist_add(
     database_url: DatabaseOption = None,
 ) -> None:
     """Put numbers on the global blacklist."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     _print_import(
         _with_platform(
-            _settings(database_url), lambda p: policy.blacklist_add(p, mobiles, by, reason)
+            _settings(database_url), lambda p: lists.blacklist_add(p, mobiles, by, reason)
         )
     )
 
@@ -67,12 +67,12 @@ def blacklist_import(
     database_url: DatabaseOption = None,
 ) -> None:
     """Import a file of numbers into the global blacklist."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     text = _read_text(file)
     _print_import(
         _with_platform(
-            _settings(database_url), lambda p: policy.blacklist_import(p, text, by, reason)
+            _settings(database_url), lambda p: lists.blacklist_import(p, text, by, reason)
         )
     )
 
@@ -84,10 +84,10 @@ def blacklist_remove(
     database_url: DatabaseOption = None,
 ) -> None:
     """Take numbers off the global blacklist."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     removed = _with_platform(
-        _settings(database_url), lambda p: policy.blacklist_remove(p, mobiles, by)
+        _settings(database_url), lambda p: lists.blacklist_remove(p, mobiles, by)
     )
     console.print(f"removed {removed}")
 
@@ -99,10 +99,10 @@ def blacklist_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """List blacklisted numbers."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     total, rows = _with_platform(
-        _settings(database_url), lambda p: policy.blacklist_list(p, limit, offset)
+        _settings(database_url), lambda p: lists.blacklist_list(p, limit, offset)
     )
     table = Table("mobile", "reason", "since")
     for row in rows:
@@ -119,12 +119,10 @@ def optout_add(
     database_url: DatabaseOption = None,
 ) -> None:
     """Put numbers on an account's opt-out list."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     _print_import(
-        _with_platform(
-            _settings(database_url), lambda p: policy.optout_add(p, account, mobiles, by)
-        )
+        _with_platform(_settings(database_url), lambda p: lists.optout_add(p, account, mobiles, by))
     )
 
 
@@ -136,10 +134,10 @@ def optout_remove(
     database_url: DatabaseOption = None,
 ) -> None:
     """Take numbers off an account's opt-out list."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     removed = _with_platform(
-        _settings(database_url), lambda p: policy.optout_remove(p, account, mobiles, by)
+        _settings(database_url), lambda p: lists.optout_remove(p, account, mobiles, by)
     )
     console.print(f"removed {removed}")
 
@@ -147,9 +145,9 @@ def optout_remove(
 @optout_app.command("list")
 def optout_list(account: str, database_url: DatabaseOption = None) -> None:
     """List an account's opted-out numbers."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
-    rows = _with_platform(_settings(database_url), lambda p: policy.optout_list(p, account))
+    rows = _with_platform(_settings(database_url), lambda p: lists.optout_list(p, account))
     for row in rows:
         console.print(f"{row['mobile']}  {row['created_at']}", highlight=False)
     console.print(f"{len(rows)} numbers opted out of {account}")
@@ -163,10 +161,10 @@ def words_add(
     database_url: DatabaseOption = None,
 ) -> None:
     """Add a sensitive word (or move it to another category)."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     added = _with_platform(
-        _settings(database_url), lambda p: policy.words_add(p, word, by, category)
+        _settings(database_url), lambda p: lists.words_add(p, word, by, category)
     )
     console.print("added" if added else f"already listed; category now {category}")
 
@@ -179,11 +177,11 @@ def words_import(
     database_url: DatabaseOption = None,
 ) -> None:
     """Import a word file (UTF-8; '#' comments; word<TAB>category or word alone)."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     text = _read_text(file)
     added = _with_platform(
-        _settings(database_url), lambda p: policy.words_import(p, text, by, category)
+        _settings(database_url), lambda p: lists.words_import(p, text, by, category)
     )
     console.print(f"added {added} new words")
 
@@ -195,9 +193,9 @@ def words_remove(
     database_url: DatabaseOption = None,
 ) -> None:
     """Remove sensitive words."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
-    removed = _with_platform(_settings(database_url), lambda p: policy.words_remove(p, words, by))
+    removed = _with_platform(_settings(database_url), lambda p: lists.words_remove(p, words, by))
     console.print(f"removed {removed}")
 
 
@@ -208,11 +206,11 @@ def words_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """Words per category (the words themselves with --words)."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     async def action(platform: Platform) -> tuple[dict[str, int], list[dict[str, str]]]:
-        categories = await policy.words_categories(platform)
-        listed = await policy.words_list(platform, category) if show_words else []
+        categories = await lists.words_categories(platform)
+        listed = await lists.words_list(platform, category) if show_words else []
         return categories, listed
 
     categories, listed = _with_platform(_settings(database_url), action)
@@ -236,11 +234,11 @@ def frequency_set(
     database_url: DatabaseOption = None,
 ) -> None:
     """Override an account's per-number limits for one kind (or the platform-wide one)."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     value = {"default": None, "none": ""}.get(limits.strip().lower(), limits)
     shown = _with_platform(
-        _settings(database_url), lambda p: policy.frequency_set(p, account, scope, value, by)
+        _settings(database_url), lambda p: lists.frequency_set(p, account, scope, value, by)
     )
     _print_frequency(account, shown)
 
@@ -248,9 +246,9 @@ def frequency_set(
 @frequency_app.command("show")
 def frequency_show(account: str, database_url: DatabaseOption = None) -> None:
     """The per-number limits in force for an account."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
-    shown = _with_platform(_settings(database_url), lambda p: policy.frequency_show(p, account))
+    shown = _with_platform(_settings(database_url), lambda p: lists.frequency_show(p, account))
     _print_frequency(account, shown)
 
 
@@ -270,10 +268,10 @@ def audit_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """Who did what, when: the latest operator decisions first."""
-    from duanxin.service import policy
+    from duanxin.service import lists
 
     rows = _with_platform(
-        _settings(database_url), lambda p: policy.audit_list(p, limit, actor, action)
+        _settings(database_url), lambda p: lists.audit_list(p, limit, actor, action)
     )
     table = Table("when", "who", "action", "subject", "detail")
     for row in rows:

@@ -40,14 +40,14 @@ def signature_add(
     database_url: DatabaseOption = None,
 ) -> None:
     """Register a signature for an account (pending review unless --approve)."""
-    from duanxin.service import policy
+    from duanxin.service import review
 
     async def action(platform: Platform) -> dict[str, Any]:
-        row = await policy.register_signature(platform, account, signature)
+        row = await review.register_signature(platform, account, signature)
         if approve:
-            row = await policy.approve_signature(platform, row["id"], by)
+            row = await review.approve_signature(platform, row["id"], by)
         if default:
-            await policy.set_default_signature(platform, account, row["signature"], by)
+            await review.set_default_signature(platform, account, row["signature"], by)
         return row
 
     row = _with_platform(_settings(database_url), action)
@@ -59,10 +59,10 @@ def signature_approve(
     signature_id: int, by: ActorOption = "cli", database_url: DatabaseOption = None
 ) -> None:
     """Approve a pending signature."""
-    from duanxin.service import policy
+    from duanxin.service import review
 
     row = _with_platform(
-        _settings(database_url), lambda p: policy.approve_signature(p, signature_id, by)
+        _settings(database_url), lambda p: review.approve_signature(p, signature_id, by)
     )
     console.print(f"signature {row['id']} {row['signature']}: approved", highlight=False)
 
@@ -75,10 +75,10 @@ def signature_reject(
     database_url: DatabaseOption = None,
 ) -> None:
     """Reject a signature, with a reason."""
-    from duanxin.service import policy
+    from duanxin.service import review
 
     row = _with_platform(
-        _settings(database_url), lambda p: policy.reject_signature(p, signature_id, reason, by)
+        _settings(database_url), lambda p: review.reject_signature(p, signature_id, reason, by)
     )
     console.print(f"signature {row['id']} {row['signature']}: rejected", highlight=False)
 
@@ -91,11 +91,11 @@ def signature_default(
     database_url: DatabaseOption = None,
 ) -> None:
     """Set the signature added to the account's unsigned content."""
-    from duanxin.service import policy
+    from duanxin.service import review
 
     shown = _with_platform(
         _settings(database_url),
-        lambda p: policy.set_default_signature(p, account, signature, by),
+        lambda p: review.set_default_signature(p, account, signature, by),
     )
     console.print(f"{account}: default signature {shown or '(none)'}", highlight=False)
 
@@ -107,10 +107,10 @@ def signature_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """List signatures (e.g. --state pending: the review queue)."""
-    from duanxin.service import policy
+    from duanxin.service import review
 
     rows = _with_platform(
-        _settings(database_url), lambda p: policy.list_signatures(p, account, state)
+        _settings(database_url), lambda p: review.list_signatures(p, account, state)
     )
     console.print(_review_table(rows, "signature"))
 
@@ -125,12 +125,12 @@ def template_add(
     database_url: DatabaseOption = None,
 ) -> None:
     """Register a template for an account (refused at once if it has problems)."""
-    from duanxin.service import policy
+    from duanxin.service import review
 
     async def action(platform: Platform) -> dict[str, Any]:
-        row = await policy.register_template(platform, account, kind, text)
+        row = await review.register_template(platform, account, kind, text)
         if approve:
-            row = await policy.approve_template(platform, row["id"], by)
+            row = await review.approve_template(platform, row["id"], by)
         return row
 
     row = _with_platform(_settings(database_url), action)
@@ -142,10 +142,10 @@ def template_approve(
     template_id: int, by: ActorOption = "cli", database_url: DatabaseOption = None
 ) -> None:
     """Approve a pending template."""
-    from duanxin.service import policy
+    from duanxin.service import review
 
     row = _with_platform(
-        _settings(database_url), lambda p: policy.approve_template(p, template_id, by)
+        _settings(database_url), lambda p: review.approve_template(p, template_id, by)
     )
     console.print(f"template {row['id']}: approved", highlight=False)
 
@@ -158,10 +158,10 @@ def template_reject(
     database_url: DatabaseOption = None,
 ) -> None:
     """Reject a template, with a reason."""
-    from duanxin.service import policy
+    from duanxin.service import review
 
     row = _with_platform(
-        _settings(database_url), lambda p: policy.reject_template(p, template_id, reason, by)
+        _settings(database_url), lambda p: review.reject_template(p, template_id, reason, by)
     )
     console.print(f"template {row['id']}: rejected", highlight=False)
 
@@ -173,9 +173,9 @@ def template_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """List templates (e.g. --state pending: the review queue)."""
-    from duanxin.service import policy
+    from duanxin.service import review
 
     rows = _with_platform(
-        _settings(database_url), lambda p: policy.list_templates(p, account, state)
+        _settings(database_url), lambda p: review.list_templates(p, account, state)
     )
     console.print(_review_table(rows, "template"))

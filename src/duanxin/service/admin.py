@@ -21,7 +21,7 @@ from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, normalise_mobile
 from duanxin.domain.reports import LongReport
-from duanxin.service import policy
+from duanxin.service import review
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
 from duanxin.store.tables import channels, customers, number_overrides, operator_tokens, routes
@@ -184,7 +184,7 @@ async def create_account(
         )
         if spec.default_signature:
             # The operator choosing an account's default signature approves it.
-            signature = await policy.signature_on_create(
+            signature = await review.signature_on_create(
                 conn, account_id, spec.account, spec.default_signature, actor, now
             )
             await account_store.update_account(conn, account_id, {"default_signature": signature})
@@ -211,7 +211,7 @@ async def set_account(
     async with platform.engine.begin() as conn:
         found = await _account(conn, account)
         if "default_signature" in changes:
-            changes["default_signature"] = await policy.approved_default(
+            changes["default_signature"] = await review.approved_default(
                 conn, found.id, changes["default_signature"]
             )
         await account_store.update_account(conn, found.id, changes)

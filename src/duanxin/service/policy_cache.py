@@ -1,11 +1,11 @@
 """Compiled policy, kept per process: the platform's word list and each account's rules.
 
 Built from the store on first use and kept until a change made through
-:mod:`duanxin.service.policy` in this process invalidates it, or for ``ttl`` seconds
-(settings ``policy_cache_seconds``), after which the rows are read again so that changes
-made by other processes of a cluster (or by the CLI) are seen within that time. A reload
-that finds the same rows keeps the compiled objects; templates are compiled once per
-``(id, kind, text)`` and reused across reloads.
+:mod:`duanxin.service.review` or :mod:`duanxin.service.lists` in this process invalidates
+it, or for ``ttl`` seconds (settings ``policy_cache_seconds``), after which the rows are
+read again so that changes made by other processes of a cluster (or by the CLI) are seen
+within that time. A reload that finds the same rows keeps the compiled objects; templates
+are compiled once per ``(id, kind, text)`` and reused across reloads.
 """
 
 from __future__ import annotations

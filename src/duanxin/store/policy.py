@@ -1,7 +1,8 @@
 """Queries of the policy tables: signatures, templates, blacklist, opt-outs, words, limits.
 
 Plain reads and writes, no rules: what may be registered, approved or sent is decided in
-:mod:`duanxin.domain.policy` and :mod:`duanxin.service.policy`. Numbers are stored in
+:mod:`duanxin.domain.policy` and the services (:mod:`duanxin.service.policy`,
+:mod:`~duanxin.service.review`, :mod:`~duanxin.service.lists`). Numbers are stored in
 their canonical 11-digit form (the service normalises them first).
 """
 
