@@ -29,7 +29,6 @@ from duanxin.protocols.carrier import (
     SubmitOutcome,
 )
 from duanxin.protocols.cmpp.auth import (
-    CHINA_STANDARD_TIME,
     authenticator_ismg,
     connect_request,
 )
@@ -49,16 +48,14 @@ from duanxin.protocols.cmpp.pdu import (
     CmppVersion,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
+from duanxin.protocols.core.clock import china_report_time as parse_report_time
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
-from duanxin.protocols.core.fields import parse_report_time as parse_time
 
 __all__ = ["CmppAdapter", "canonical_id", "open_client", "parse_report_time"]
 
 log = logging.getLogger(__name__)
 _MSG_ID_BYTES = 8
-_REPORT_TIME_FORMAT = "%y%m%d%H%M"
-_REPORT_TIME_LENGTH = 10
 Clock = Callable[[], datetime]
 
 
@@ -69,16 +66,6 @@ def canonical_id(msg_id: int | bytes) -> str:
             raise ValueError(f"a Msg_Id is {_MSG_ID_BYTES} bytes, not {len(msg_id)}")
         return msg_id.hex()
     return f"{msg_id:016x}"
-
-
-def parse_report_time(text: str) -> datetime | None:
-    """A report's YYMMDDHHMM as China Standard Time, or None if it is not a valid time."""
-    if len(text) == _REPORT_TIME_LENGTH:
-        return parse_time(text, CHINA_STANDARD_TIME)
-    try:
-        return datetime.strptime(text, _REPORT_TIME_FORMAT).replace(tzinfo=CHINA_STANDARD_TIME)
-    except ValueError:
-        return None
 
 
 class CmppAdapter:

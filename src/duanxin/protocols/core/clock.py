@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["CHINA_STANDARD_TIME", "china_standard_time", "mmddhhmmss"]
+from duanxin.protocols.core.fields import parse_report_time
+
+__all__ = ["CHINA_STANDARD_TIME", "china_report_time", "china_standard_time", "mmddhhmmss"]
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
@@ -20,3 +22,8 @@ def mmddhhmmss(when: datetime) -> int:
     if when.tzinfo is not None:
         when = when.astimezone(CHINA_STANDARD_TIME)
     return int(when.strftime("%m%d%H%M%S"))
+
+
+def china_report_time(text: str) -> datetime | None:
+    """A report's ``YYMMDDhhmm[ss]`` (CMPP, SMGP) as China Standard Time; None if unreadable."""
+    return parse_report_time(text, CHINA_STANDARD_TIME)

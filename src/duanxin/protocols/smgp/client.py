@@ -27,10 +27,10 @@ from duanxin.protocols.carrier import (
     OutboundMessage,
     SubmitOutcome,
 )
+from duanxin.protocols.core.clock import china_report_time as parse_report_time
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
-from duanxin.protocols.core.fields import parse_report_time as parse_time
-from duanxin.protocols.smgp.auth import CHINA_STANDARD_TIME, build_login
+from duanxin.protocols.smgp.auth import build_login
 from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import canonical_id
 from duanxin.protocols.smgp.pdu import (
@@ -54,18 +54,6 @@ log = logging.getLogger(__name__)
 
 MSG_TYPE_MT = 6
 PRIORITY_NORMAL = 1
-_REPORT_TIME_FORMAT = "%y%m%d%H%M"
-_REPORT_TIME_LENGTH = 10
-
-
-def parse_report_time(value: str) -> datetime | None:
-    """A report's ``YYMMDDhhmm`` as China Standard Time; ``None`` when unreadable."""
-    if len(value) == _REPORT_TIME_LENGTH:
-        return parse_time(value, CHINA_STANDARD_TIME)
-    try:
-        return datetime.strptime(value, _REPORT_TIME_FORMAT).replace(tzinfo=CHINA_STANDARD_TIME)
-    except ValueError:
-        return None
 
 
 class SmgpAdapter:
