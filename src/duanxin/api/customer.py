@@ -18,7 +18,6 @@ Answers: ``{"status": 0, "msg": "ok", "signature"|"template": {...}}`` or
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -30,6 +29,7 @@ from starlette.routing import Route
 
 from duanxin.api.gateway import GatewayRefusal, caller_for
 from duanxin.api.params import ParamError, parse_params
+from duanxin.api.responses import json_response
 from duanxin.domain.accounts import Account
 from duanxin.domain.status import Status, StatusError
 from duanxin.service import review
@@ -39,16 +39,10 @@ from duanxin.service.platform import Platform
 __all__ = ["customer_routes"]
 
 log = logging.getLogger(__name__)
-JSON_TYPE = "application/json; charset=utf-8"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_BODY = 64 * 1024
 
 Handler = Callable[[Platform, Account, dict[str, str]], Awaitable[dict[str, Any]]]
-
-
-def _json(document: dict[str, Any], status_code: int = 200) -> Response:
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status_code=status_code, media_type=JSON_TYPE)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -106,7 +100,7 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             caller = await caller_for(request, platform, datetime.now().astimezone())
         except GatewayRefusal as refusal:
-            return Response(refusal.body, status_code=401, media_type=JSON_TYPE)
+            return json_response(refusal.body, 401)
         try:
             body = await request.body()
             if len(body) > MAX_BODY:
@@ -120,15 +114,15 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             async with platform.request_slot(account.id, account.max_concurrency):
                 document = await handler(platform, account, params)
         except ParamError as error:
-            return _json({"status": int(error.status), "msg": error.msg})
+            return json_response({"status": int(error.status), "msg": error.msg})
         except StatusError as error:
-            return _json({"status": int(error.status), "msg": error.message})
+            return json_response({"status": int(error.status), "msg": error.message})
         except ValueError as error:  # PolicyError included: the definition is refused
-            return _json({"status": int(Status.MALFORMED), "msg": str(error)})
+            return json_response({"status": int(Status.MALFORMED), "msg": str(error)})
         except Exception:
             log.exception("%s failed", request.url.path)
-            return _json({"status": int(Status.INTERNAL), "msg": "internal error"})
-        return _json({"status": 0, "msg": "ok", **document})
+            return json_response({"status": int(Status.INTERNAL), "msg": "internal error"})
+        return json_response({"status": 0, "msg": "ok", **document})
 
     return endpoint
 

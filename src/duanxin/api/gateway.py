@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import time
 from datetime import datetime, timedelta
 
@@ -16,6 +15,7 @@ from duanxin.api.signature import (
     parse_authorization,
 )
 from duanxin.domain.accounts import Interface
+from duanxin.domain.wire import json_bytes
 from duanxin.service.accounts import Caller
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
@@ -30,7 +30,7 @@ class GatewayRefusal(Exception):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
-        self.body = json.dumps({"message": reason}, ensure_ascii=False).encode()
+        self.body = json_bytes({"message": reason})
 
 
 def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:

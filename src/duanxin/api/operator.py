@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from duanxin.api.responses import json_response
 from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.reports import LongReport
@@ -29,7 +30,6 @@ from duanxin.store.tables import operator_tokens
 
 __all__ = ["operator_name", "operator_routes"]
 
-JSON_TYPE = "application/json; charset=utf-8"
 MAX_JSON_BODY = 64 * 1024
 MAX_IMPORT_BODY = 16 * 1024 * 1024  # a blacklist or word file
 AUDIT_PAGE = 100
@@ -42,11 +42,6 @@ class OperatorError(Exception):
         super().__init__(message)
         self.status_code = status_code
         self.message = message
-
-
-def _json(document: Any, status_code: int = 200) -> Response:
-    body = json.dumps(document, ensure_ascii=False, default=str).encode()
-    return Response(body, status_code=status_code, media_type=JSON_TYPE)
 
 
 async def operator_name(request: Request, platform: Platform) -> str:
@@ -91,13 +86,13 @@ def _endpoint(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         platform: Platform = request.app.state.platform
         try:
             actor = await operator_name(request, platform)
-            return _json(await handler(request, platform, actor))
+            return json_response(await handler(request, platform, actor))
         except OperatorError as error:
-            return _json({"error": error.message}, error.status_code)
+            return json_response({"error": error.message}, error.status_code)
         except LookupError as error:
-            return _json({"error": str(error).strip("'\"")}, 404)
+            return json_response({"error": str(error).strip("'\"")}, 404)
         except (ValueError, TypeError) as error:
-            return _json({"error": str(error)}, 400)
+            return json_response({"error": str(error)}, 400)
 
     return endpoint
 

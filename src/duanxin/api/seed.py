@@ -7,7 +7,6 @@ string or an integer exactly as the page has it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -32,8 +31,10 @@ from duanxin.api.params import (
     parse_sendtime,
     report_size,
 )
+from duanxin.api.responses import json_response
 from duanxin.domain.numbers import normalise_mobile
 from duanxin.domain.status import Status
+from duanxin.domain.wire import json_bytes
 from duanxin.service import pull
 from duanxin.service.platform import Platform
 from duanxin.service.send import SendRequest, send
@@ -41,12 +42,7 @@ from duanxin.service.send import SendRequest, send
 __all__ = ["seed_routes"]
 
 log = logging.getLogger(__name__)
-JSON_TYPE = "application/json; charset=utf-8"
 Handler = Callable[[Request, Platform, dict[str, str], Any], Awaitable[bytes]]
-
-
-def json_response(body: bytes, status_code: int = 200) -> Response:
-    return Response(body, status_code=status_code, media_type=JSON_TYPE)
 
 
 def _failure(shape: str, status: int, msg: str) -> bytes:
@@ -59,7 +55,7 @@ def _failure(shape: str, status: int, msg: str) -> bytes:
         }
     else:
         document = {"status": str(status), "balance": 0, "list": None, "msg": msg}
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return json_bytes(document)
 
 
 def _credentials(params: Mapping[str, str]) -> pull.Credentials:

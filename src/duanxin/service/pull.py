@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from duanxin.domain.segments import count_segments
 from duanxin.domain.status import StatusError
+from duanxin.domain.wire import json_bytes
 from duanxin.service.accounts import Caller, authenticate
 from duanxin.service.platform import Platform
 from duanxin.service.policy import priced_content
@@ -17,10 +17,6 @@ __all__ = ["balance", "pull_replies", "pull_reports"]
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 REPORT_FLAG, REPLY_FLAG = 1, 0
-
-
-def _json(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +36,7 @@ async def balance(
         async with platform.request_slot(account.id, account.max_concurrency):
             pass  # SPEC 2.2: over the connection limit is 21 on every endpoint
     except StatusError as error:
-        return _json(
+        return json_bytes(
             {
                 "status": int(error.status),
                 "balance": 0,
@@ -57,7 +53,7 @@ async def balance(
     if content:
         # What one number would cost: the content as it would be sent, signature included.
         document["segments"] = count_segments(priced_content(account, content))
-    return _json(document)
+    return json_bytes(document)
 
 
 async def _pull(
@@ -72,11 +68,11 @@ async def _pull(
         ):
             rows = await pull(conn, account.id, size)
     except StatusError as error:
-        return _json(
+        return json_bytes(
             {"status": str(int(error.status)), "balance": 0, "list": None, "msg": error.message}
         )
     listing = [_reply(row) if replies else _report(row) for row in rows]
-    return _json({"status": "0", "balance": account.balance, "list": listing, "msg": "ok"})
+    return json_bytes({"status": "0", "balance": account.balance, "list": listing, "msg": "ok"})
 
 
 def _report(row: Any) -> dict[str, Any]:

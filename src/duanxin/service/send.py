@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
 from duanxin.domain.policy import ContentDecision, FrequencyRules
 from duanxin.domain.segments import count_segments
 from duanxin.domain.status import DxStat, Status, StatusError
+from duanxin.domain.wire import json_bytes
 from duanxin.metrics import MESSAGES_ACCEPTED, MESSAGES_REFUSED
 from duanxin.service import policy
 from duanxin.service.accounts import Caller, authenticate
@@ -94,7 +94,7 @@ class SendResult:
             "list": listing,
             "msg": self.msg,
         }
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        return json_bytes(document)
 
     @classmethod
     def failure(cls, error: StatusError) -> SendResult:
