@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -111,22 +111,27 @@ async def update_account(conn: AsyncConnection, account_id: int, values: Mapping
     await conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
 
 
+# Built once: every send runs these (see store/policy.py for why).
+_CHARGE = (
+    update(accounts)
+    .where(
+        accounts.c.id == bindparam("account_id"),
+        or_(
+            accounts.c.charge_type == ChargeType.POSTCHARGE.value,
+            accounts.c.balance >= bindparam("cost"),
+        ),
+    )
+    .values(balance=accounts.c.balance - bindparam("cost"))
+    .returning(accounts.c.balance)
+)
+_LEDGER = ledger.insert()
+
+
 async def charge(
     conn: AsyncConnection, account_id: int, cost: int, reference: str, now: datetime
 ) -> int | None:
     """Take ``cost`` units; None when a prepaid balance cannot cover it (nothing taken)."""
-    result = await conn.execute(
-        update(accounts)
-        .where(
-            accounts.c.id == account_id,
-            or_(
-                accounts.c.charge_type == ChargeType.POSTCHARGE.value,
-                accounts.c.balance >= cost,
-            ),
-        )
-        .values(balance=accounts.c.balance - cost)
-        .returning(accounts.c.balance)
-    )
+    result = await conn.execute(_CHARGE, {"account_id": account_id, "cost": cost})
     balance = result.scalar_one_or_none()
     if balance is None:
         return None
@@ -165,14 +170,15 @@ async def _record(
     now: datetime,
 ) -> None:
     await conn.execute(
-        ledger.insert().values(
-            account_id=account_id,
-            delta=delta,
-            balance_after=balance,
-            reason=reason,
-            reference=reference[:64],
-            created_at=now,
-        )
+        _LEDGER,
+        {
+            "account_id": account_id,
+            "delta": delta,
+            "balance_after": balance,
+            "reason": reason,
+            "reference": reference[:64],
+            "created_at": now,
+        },
     )
 
 
