@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from duanxin.bench.http import batch_sends, end_to_end, numbers, single_sends
+from duanxin.bench.http import CLIENTS, CONTENT, batch_sends, end_to_end, numbers, single_sends
 from duanxin.bench.protocols import PROTOCOLS, codec_bench, loopback_bench
+from duanxin.bench.rawhttp import RawClient, RawHttpError
 from duanxin.bench.server import Target, platform_for
 from tests.conftest import Stack
 
@@ -39,15 +40,39 @@ def test_numbers_are_distinct_and_cover_three_networks() -> None:
     assert {n[:3] for n in sample} == {"138", "186", "189"}
 
 
-async def test_http_send_phases_count_accepted_messages(stack: Stack) -> None:
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_http_send_phases_count_accepted_messages(stack: Stack, client: str) -> None:
     target = _target(stack)
-    single = await single_sends(target, 0.2, 2)
+    single = await single_sends(target, 0.2, 2, client=client)
     assert single.requests > 0
     assert single.messages == single.requests
     assert single.errors == 0
-    batch = await batch_sends(target, 0.2, 1)
+    batch = await batch_sends(target, 0.2, 1, client=client)
     assert batch.messages > 0
     assert batch.errors == 0
+
+
+async def test_raw_client_reuses_its_connection_and_reads_refusals(stack: Stack) -> None:
+    facts = stack.facts
+    async with RawClient(
+        facts.url, facts.secret_id, facts.secret_key, facts.account, facts.password, CONTENT
+    ) as raw:
+        connection = raw.connection()
+        assert await connection.send(numbers(0, 3)) == (0, 3)
+        assert await connection.send(numbers(3, 1)) == (0, 1)
+    async with RawClient(
+        facts.url, facts.secret_id, "wrong key", facts.account, facts.password, CONTENT
+    ) as raw:
+        status, accepted = await raw.connection().send(numbers(4, 1))
+    assert (status, accepted) == (401, 0)
+
+
+async def test_raw_client_counts_a_refused_connection_as_an_error() -> None:
+    from duanxin.runtime import free_port
+
+    async with RawClient(f"http://127.0.0.1:{free_port()}", "id", "key", "a", "p", "x") as raw:
+        with pytest.raises(RawHttpError):
+            await raw.connection().send(["13800000000"])
 
 
 async def test_http_end_to_end_waits_for_every_report(stack: Stack) -> None:
@@ -59,5 +84,5 @@ async def test_http_end_to_end_waits_for_every_report(stack: Stack) -> None:
 async def test_platform_in_a_child_process_answers() -> None:
     async with platform_for("process") as target:
         assert target.server_pid is not None
-        figures = await single_sends(target, 0.2, 1)
+        figures = await single_sends(target, 0.2, 1)  # the raw client, by default
     assert figures.requests > 0

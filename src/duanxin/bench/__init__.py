@@ -3,6 +3,7 @@
 - :mod:`.protocols`  PDU encodes/decodes per second per protocol, and submits per second
                      over loopback from a carrier client to a simulator
 - :mod:`.http`       the HTTP API: single-number sends, 500-number sends, end to end
+- :mod:`.rawhttp`    the lean HTTP/1.1 load generator of the send phases (not a client)
 
 Each module keeps the measuring functions (plain coroutines returning dataclasses, used
 by the smoke test) apart from the Rich reporting the CLI calls.

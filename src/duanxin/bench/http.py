@@ -1,4 +1,4 @@
-"""``duanxin bench http``: the HTTP API under load, through the SDK (``AsyncClient``).
+"""``duanxin bench http``: the HTTP API under load.
 
 Three measurements against one platform with the demo's simulated carriers:
 
@@ -10,6 +10,12 @@ Three measurements against one platform with the demo's simulated carriers:
 End to end runs first, on an idle platform; the two send phases then run while delivery
 works through what the earlier phases accepted, as it would in service.
 
+The send phases use the lean benchmark client of :mod:`duanxin.bench.rawhttp` by default
+(``client="raw"``: one keep-alive connection per worker, pre-encoded requests), so that
+they measure the server rather than httpx; ``client="sdk"`` sends through the SDK
+(``AsyncClient``) as before. End to end always uses the SDK: it needs every ``mid`` and
+report, and its few large requests cost the load generator little.
+
 Where the platform runs is :mod:`duanxin.bench.server`'s business (``arrangement``).
 """
 
@@ -19,7 +25,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +34,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from duanxin.bench import machine_summary, run
+from duanxin.bench.rawhttp import RawClient, RawConnection, RawHttpError
 from duanxin.bench.server import Target, platform_for
-from duanxin.client import DuanxinError
+from duanxin.client import AsyncClient, DuanxinError
 
 __all__ = [
+    "CLIENTS",
     "EndToEndFigures",
     "HttpOptions",
     "SendFigures",
@@ -46,6 +54,12 @@ __all__ = [
 CONTENT = "【duanxin】您的验证码是123456，五分钟内有效。"
 PREFIXES = ("138", "186", "189")  # China Mobile, Unicom, Telecom: all three simulators
 BATCH = 500
+CLIENTS = ("raw", "sdk")
+CLIENT_NAMES = {
+    "raw": "raw (duanxin.bench.rawhttp: one keep-alive HTTP/1.1 connection per worker, "
+    "pre-encoded requests) for the send phases, SDK for end to end",
+    "sdk": "sdk (duanxin.client.AsyncClient, httpx) for every phase",
+}
 
 Tick = Callable[[float], None]  # called with the fraction of the phase done (0..1)
 
@@ -129,37 +143,72 @@ class _Clock:
         return None if now is None or self.server is None else now - self.server
 
 
+class _Sender:
+    """What a send-phase worker calls: ``send(mobiles) -> (status, accepted numbers)``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def send(self, mobiles: Sequence[str]) -> tuple[int, int]:
+        result = await self._client.send(mobiles, CONTENT)
+        return result.status, sum(1 for item in result.items if item.result == 0)
+
+
+@contextlib.asynccontextmanager
+async def _senders(
+    target: Target, client: str, count: int
+) -> AsyncIterator[Sequence[_Sender | RawConnection]]:
+    """One sender per worker: raw connections of their own, or one shared SDK client."""
+    if client == "sdk":
+        async with target.client() as sdk:
+            yield [_Sender(sdk)] * count
+    elif client == "raw":
+        async with RawClient(
+            target.url, target.secret_id, target.secret_key, target.account, target.password,
+            CONTENT,
+        ) as raw:  # fmt: skip
+            yield [raw.connection() for _ in range(count)]
+    else:
+        raise ValueError(f"unknown client {client!r}; choose {' or '.join(CLIENTS)}")
+
+
 async def _send_phase(
-    target: Target, name: str, batch: int, seconds: float, concurrency: int, tick: Tick | None
+    target: Target,
+    name: str,
+    batch: int,
+    seconds: float,
+    concurrency: int,
+    tick: Tick | None,
+    client: str,
 ) -> SendFigures:
     latencies: list[float] = []
     requests = messages = errors = 0
     counter = 0
     clock = _Clock(target.server_pid)
     deadline = clock.started + seconds
-    async with target.client() as client:
+    async with _senders(target, client, concurrency) as senders:
 
-        async def worker() -> None:
+        async def worker(sender: _Sender | RawConnection) -> None:
             nonlocal requests, messages, errors, counter
             while time.perf_counter() < deadline:
                 mobiles = numbers(counter, batch)
                 counter += batch
                 began = time.perf_counter()
                 try:
-                    result = await client.send(mobiles, CONTENT)
-                except DuanxinError:
+                    status, accepted = await sender.send(mobiles)
+                except (DuanxinError, RawHttpError):
                     errors += 1
                     continue
                 latencies.append(time.perf_counter() - began)
-                if result.ok:
+                if status == 0:
                     requests += 1
-                    messages += sum(1 for item in result.items if item.result == 0)
+                    messages += accepted
                 else:
                     errors += 1
                 if tick:
                     tick(min(1.0, clock.elapsed() / seconds))
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(sender) for sender in senders))
     latencies.sort()
     return SendFigures(
         name, concurrency, requests, messages, errors, clock.elapsed(),
@@ -169,17 +218,28 @@ async def _send_phase(
 
 
 async def single_sends(
-    target: Target, seconds: float, concurrency: int, tick: Tick | None = None
+    target: Target,
+    seconds: float,
+    concurrency: int,
+    tick: Tick | None = None,
+    *,
+    client: str = "raw",
 ) -> SendFigures:
     """One number per request for ``seconds`` from ``concurrency`` workers."""
-    return await _send_phase(target, "1 number/request", 1, seconds, concurrency, tick)
+    return await _send_phase(target, "1 number/request", 1, seconds, concurrency, tick, client)
 
 
 async def batch_sends(
-    target: Target, seconds: float, concurrency: int, tick: Tick | None = None
+    target: Target,
+    seconds: float,
+    concurrency: int,
+    tick: Tick | None = None,
+    *,
+    client: str = "raw",
 ) -> SendFigures:
     """500 numbers per request for ``seconds`` from ``concurrency`` workers."""
-    return await _send_phase(target, f"{BATCH} numbers/request", BATCH, seconds, concurrency, tick)
+    name = f"{BATCH} numbers/request"
+    return await _send_phase(target, name, BATCH, seconds, concurrency, tick, client)
 
 
 async def end_to_end(
@@ -257,6 +317,7 @@ class HttpOptions:
     arrangement: str = "process"
     url: str | None = None
     demo_json: Path | None = None
+    client: str = "raw"
 
 
 def _progress(console: Console) -> Progress:
@@ -281,8 +342,10 @@ def _ticker(progress: Progress, description: str) -> Tick:
 async def _measure(
     options: HttpOptions, console: Console
 ) -> tuple[str, EndToEndFigures, SendFigures, SendFigures]:
+    if options.client not in CLIENTS:
+        raise ValueError(f"unknown client {options.client!r}; choose {' or '.join(CLIENTS)}")
     async with platform_for(options.arrangement, options.url, options.demo_json) as target:
-        console.print(f"arrangement: {target.arrangement}", highlight=False)
+        console.print(_arrangement(target.arrangement, options.client), highlight=False)
         with _progress(console) as progress:
             tick = _ticker(progress, f"end to end ({options.e2e_messages:,} messages)")
             e2e = await end_to_end(
@@ -290,12 +353,20 @@ async def _measure(
             )
             tick(1.0)
             tick = _ticker(progress, f"1-number sends (c={options.concurrency})")
-            single = await single_sends(target, options.seconds, options.concurrency, tick)
+            single = await single_sends(
+                target, options.seconds, options.concurrency, tick, client=options.client
+            )
             tick(1.0)
             tick = _ticker(progress, f"{BATCH}-number sends (c={options.batch_concurrency})")
-            batch = await batch_sends(target, options.seconds, options.batch_concurrency, tick)
+            batch = await batch_sends(
+                target, options.seconds, options.batch_concurrency, tick, client=options.client
+            )
             tick(1.0)
         return target.arrangement, e2e, single, batch
+
+
+def _arrangement(arrangement: str, client: str) -> str:
+    return f"arrangement: {arrangement}; client: {CLIENT_NAMES[client]}"
 
 
 def _share(used: float | None, seconds: float) -> str:
@@ -342,4 +413,4 @@ def run_http(options: HttpOptions, console: Console) -> None:
         f"last report pulled at {e2e.seconds:.1f} s",
         highlight=False,
     )
-    console.print(f"arrangement: {arrangement}", highlight=False)
+    console.print(_arrangement(arrangement, options.client), highlight=False)

@@ -44,13 +44,21 @@ def bench_http(
     demo_json: Annotated[
         Path | None, typer.Option(help="demo.json of the platform at --url.")
     ] = None,
+    client: Annotated[
+        str,
+        typer.Option(
+            help="Load generator for the send phases: raw (lean HTTP/1.1, one keep-alive "
+            "connection per worker) or sdk (AsyncClient, httpx). End to end uses the SDK."
+        ),
+    ] = "raw",
 ) -> None:
     """HTTP API: 1-number sends/s with latency, 500-number sends, end to end."""
     from duanxin.bench.http import HttpOptions, run_http
 
     options = HttpOptions(
-        seconds, concurrency, batch_concurrency, e2e_messages, arrangement, url, demo_json
-    )
+        seconds, concurrency, batch_concurrency, e2e_messages, arrangement, url, demo_json,
+        client,
+    )  # fmt: skip
     try:
         run_http(options, console)
     except (ValueError, RuntimeError) as error:
