@@ -25,6 +25,7 @@ Verification is split so that an application can look the secret up asynchronous
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -135,6 +136,19 @@ def _split_params(text: str) -> dict[str, str]:
 
 
 def parse_authorization(value: str | None) -> Authorization:
+    """Parse an ``Authorization`` header value leniently (results are cached: a client
+    signs once per second, so the same value arrives many times)."""
+    if value is None:
+        return _parse_authorization(None)
+    return _parse_cached(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(value: str) -> Authorization:
+    return _parse_authorization(value)
+
+
+def _parse_authorization(value: str | None) -> Authorization:
     """Parse an ``Authorization`` header value leniently.
 
     Accepts the published samples' shape and the curl sample's
