@@ -176,7 +176,7 @@ def _connect_sgip_back(running: RunningPlatform, simulators: Mapping[str, Simula
         return
     for channel in running.worker.pool.channels.values():
         if channel.protocol == "sgip":
-            port = channel.client.listen_port  # type: ignore[attr-defined]
+            port = channel.clients[0].listen_port  # type: ignore[attr-defined]
             simulator.sp_address = ("127.0.0.1", port)  # type: ignore[attr-defined]
 
 

@@ -53,3 +53,48 @@ async def test_bad_requests_get_clear_errors(stack: Stack) -> None:
         assert unknown.status_code == 400
         garbage = await operator.post("/admin/accounts/demo/recharge", content=b"\xff{")
         assert garbage.status_code == 400
+
+
+async def test_a_channel_with_several_connections_logs_in_each_and_delivers(
+    stack: Stack,
+) -> None:
+    from duanxin.simulator.cmpp import CmppSimulator
+
+    platform = stack.running.platform
+    gateway = stack.facts.simulators["cmpp"]
+    await admin.add_channel(
+        platform,
+        admin.ChannelSpec(
+            name="cmcc-wide",
+            protocol="cmpp",
+            host=gateway["host"],
+            port=gateway["port"],
+            account=gateway["account"],
+            password=gateway["password"],
+            access_code="1069777",
+            max_connections=3,
+        ),
+    )
+    await admin.add_route(platform, stack.facts.account, "cmcc", ["cmcc-wide"])
+    assert stack.running.worker is not None
+    await stack.running.worker.reload()
+    simulator = stack.simulators["cmpp"]
+    assert isinstance(simulator, CmppSimulator)
+
+    async def all_logged_in() -> bool:
+        return len(simulator.sessions) == 1 + 3  # the demo channel's and the new three
+
+    await stack.wait_for(all_logged_in)
+    async with stack.client() as client:
+        numbers = [f"1390000{i:04d}" for i in range(12)]
+        sent = await client.send(numbers, "您的验证码是5678")
+        assert [item.result for item in sent.items] == [0] * 12
+        reported: set[str] = set()
+
+        async def delivered() -> bool:
+            reported.update(r.mid for r in await client.reports() if r.stat == "DELIVRD")
+            return reported == {item.mid for item in sent.items}
+
+        await stack.wait_for(delivered)
+    sources = {m.source for m in simulator.behaviour.received if m.destination in numbers}
+    assert sources == {"1069777"}  # every message went over the new channel

@@ -171,6 +171,7 @@ async def _add_channel(request: Request, platform: Platform, actor: str) -> Any:
         version=body.get("version"),
         window=int(body.get("window", 16)),
         tps=int(body.get("tps", 0)),
+        max_connections=int(body.get("max_connections", 1)),
         long_report=LongReport(body.get("long_report", LongReport.ALL.value)),
         settings=body.get("settings") or {},
     )

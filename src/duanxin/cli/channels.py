@@ -31,23 +31,25 @@ def channel_add(
     window: Annotated[int, typer.Option()] = 16,
     tps: Annotated[int, typer.Option(help="0: unlimited.")] = 0,
     long_report: Annotated[LongReport, typer.Option()] = LongReport.ALL,
+    max_connections: Annotated[int, typer.Option(help="Connections to the gateway.")] = 1,
     database_url: DatabaseOption = None,
 ) -> None:
     """Add a carrier channel."""
     spec = admin.ChannelSpec(
-        name,
-        protocol,
-        host,
-        port,
-        account,
-        password,
-        access_code,
-        service_id,
-        sp_code,
-        version,
-        window,
-        tps,
-        long_report,
+        name=name,
+        protocol=protocol,
+        host=host,
+        port=port,
+        account=account,
+        password=password,
+        access_code=access_code,
+        service_id=service_id,
+        sp_code=sp_code,
+        version=version,
+        window=window,
+        tps=tps,
+        long_report=long_report,
+        max_connections=max_connections,
     )
     _with_platform(_settings(database_url), lambda p: admin.add_channel(p, spec, actor="cli"))
     console.print(f"channel {name} added")

@@ -36,19 +36,30 @@ def open_carrier_client(
 
 @dataclass
 class Channel:
-    """One configured carrier connection."""
+    """One configured carrier gateway, reached over one or more connections."""
 
     id: int
     name: str
     protocol: str
     access_code: str
     long_report: LongReport
-    client: CarrierClient
-    bucket: TokenBucket | None = None
+    clients: list[CarrierClient]
+    bucket: TokenBucket | None = None  # the channel's TPS, shared by its connections
+    _next: int = 0
 
     @property
     def is_up(self) -> bool:
-        return self.client.is_up
+        return any(client.is_up for client in self.clients)
+
+    def pick(self) -> CarrierClient:
+        """The next logged-in connection, round robin (the first one when none is up)."""
+        count = len(self.clients)
+        for step in range(count):
+            client = self.clients[(self._next + step) % count]
+            if client.is_up:
+                self._next = (self._next + step + 1) % count
+                return client
+        return self.clients[0]
 
     def take_token(self, now: float) -> bool:
         return self.bucket is None or self.bucket.take(now)
@@ -90,7 +101,8 @@ class ChannelPool:
                 continue
             channel = self._open(row, loop.time())
             self.channels[channel.id] = channel
-            await channel.client.start()
+            for client in channel.clients:
+                await client.start()
         route_rows = await conn.execute(
             select(routes.c.account_id, routes.c.carrier, routes.c.channel_id).order_by(
                 routes.c.priority, routes.c.id
@@ -109,14 +121,17 @@ class ChannelPool:
         def deliver(inbound: Inbound) -> Any:
             return self.on_inbound(holder[0], inbound)
 
-        client = open_carrier_client(row["protocol"], settings_from_row(row), deliver)
+        settings = settings_from_row(row)
+        # SGIP's gateway connects back to one listener of ours: one connection per channel.
+        count = 1 if row["protocol"] == "sgip" else max(1, row["max_connections"])
+        clients = [open_carrier_client(row["protocol"], settings, deliver) for _ in range(count)]
         channel = Channel(
             id=channel_id,
             name=row["name"],
             protocol=row["protocol"],
             access_code=row["access_code"],
             long_report=LongReport(row["long_report"]),
-            client=client,
+            clients=clients,
             bucket=TokenBucket(row["tps"], now) if row["tps"] else None,
         )
         holder.append(channel)
@@ -141,5 +156,7 @@ class ChannelPool:
         return [self.channels[i] for i in ids if i in self.channels]
 
     async def close(self) -> None:
-        await asyncio.gather(*(c.client.close() for c in self.channels.values()))
+        await asyncio.gather(
+            *(client.close() for c in self.channels.values() for client in c.clients)
+        )
         self.channels.clear()

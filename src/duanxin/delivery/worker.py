@@ -166,7 +166,7 @@ class DeliveryWorker:
                 reference=int(message.mid, 16) & 0xFF,
             )
             try:
-                result = await channel.client.submit(outbound)
+                result = await channel.pick().submit(outbound)
             except (SessionClosed, ResponseTimeout, OSError) as error:
                 log.info("channel %s failed for %s: %s", channel.name, message.mid, error)
                 continue

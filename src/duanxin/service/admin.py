@@ -122,6 +122,7 @@ class ChannelSpec:
     tps: int = 0
     long_report: LongReport = LongReport.ALL
     settings: Mapping[str, Any] | None = None
+    max_connections: int = 1  # SGIP channels always use one (the gateway connects back)
 
 
 async def create_customer(platform: Platform, name: str, actor: str = "operator") -> int:
@@ -306,6 +307,7 @@ async def add_channel(platform: Platform, spec: ChannelSpec, actor: str = "opera
                 version=spec.version,
                 window=spec.window,
                 tps=spec.tps,
+                max_connections=spec.max_connections,
                 long_report=spec.long_report.value,
                 enabled=True,
                 settings=dict(spec.settings or {}),

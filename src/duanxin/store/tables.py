@@ -115,6 +115,7 @@ channels = Table(
     Column("sp_code", String(16), nullable=False, default=""),
     Column("version", Integer),
     Column("window", Integer, nullable=False, default=16),
+    Column("max_connections", Integer, nullable=False, default=1, server_default="1"),
     Column("tps", Integer, nullable=False, default=0),
     Column("long_report", String(8), nullable=False, default="all"),
     Column("enabled", Boolean, nullable=False, default=True),
