@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import time
 from datetime import datetime, timedelta
 
 from starlette.requests import Request
@@ -14,15 +12,13 @@ from duanxin.api.signature import (
     check_signature,
     parse_authorization,
 )
-from duanxin.domain.accounts import Interface
+from duanxin.domain.accounts import Interface, ip_in_networks
 from duanxin.domain.wire import json_bytes
 from duanxin.service.accounts import Caller
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
 
 __all__ = ["GatewayRefusal", "caller_for", "client_ip"]
-
-KEY_CACHE_SECONDS = 30.0
 
 
 class GatewayRefusal(Exception):
@@ -40,35 +36,17 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
         return peer
     hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
     address = peer
-    while hops and _is_trusted(address, trusted_proxies):
+    while hops and ip_in_networks(address, trusted_proxies):
         address = hops.pop()
     return address
 
 
-def _is_trusted(address: str, trusted: list[str]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    for entry in trusted:
-        try:
-            if ip in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
 async def _secret(platform: Platform, secret_id: str) -> tuple[str, int] | None:
-    cache: dict[str, tuple[float, tuple[str, int] | None]] = platform.key_cache
-    hit = cache.get(secret_id)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:
-        return hit[1]
-    async with platform.engine.connect() as conn:
-        found = await account_store.secret_for(conn, secret_id)
-    cache[secret_id] = (now, found)
-    return found
+    async def load() -> tuple[str, int] | None:
+        async with platform.reader.connect() as conn:
+            return await account_store.secret_for(conn, secret_id)
+
+    return await platform.api_keys.get(secret_id, load)
 
 
 async def caller_for(request: Request, platform: Platform, now: datetime) -> Caller:

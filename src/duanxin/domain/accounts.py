@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.status import Status, StatusError
 
-__all__ = ["AccessType", "Account", "AccountState", "Interface", "check_account"]
+__all__ = [
+    "AccessType",
+    "Account",
+    "AccountState",
+    "Interface",
+    "check_account",
+    "ip_in_networks",
+]
 
 
 class AccountState(StrEnum):
@@ -59,19 +67,25 @@ class Account:
         entries = [e for e in self.ip_whitelist.replace(";", ",").split(",") if e.strip()]
         if not entries:
             return True
-        if ip is None:
-            return False
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        for entry in entries:
-            try:
-                if address in ipaddress.ip_network(entry.strip(), strict=False):
-                    return True
-            except ValueError:
-                continue
+        return ip is not None and ip_in_networks(ip, entries)
+
+
+def ip_in_networks(ip: str, networks: Iterable[str]) -> bool:
+    """True when ``ip`` is one of ``networks`` (addresses or CIDR, IPv4 or IPv6).
+
+    Unreadable addresses and entries never match.
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
         return False
+    for entry in networks:
+        try:
+            if address in ipaddress.ip_network(entry.strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def password_matches(account: Account, password: str) -> bool:

@@ -1,23 +1,14 @@
-"""Charging arithmetic: one unit per segment per number."""
+"""Charging: the two kinds of account. One unit per segment per number; the segment count
+is :func:`duanxin.domain.segments.count_segments`, and the charge itself is an atomic
+database update that refuses a prepaid account short of units."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from duanxin.domain.segments import count_segments
-
-__all__ = ["ChargeType", "can_afford", "units_for"]
+__all__ = ["ChargeType"]
 
 
 class ChargeType(StrEnum):
     PRECHARGE = "PRECHARGE"  # prepaid: refused when the balance cannot cover the request
     POSTCHARGE = "POSTCHARGE"  # billed later: the balance may go negative
-
-
-def units_for(content: str, numbers: int) -> int:
-    """What sending ``content`` to ``numbers`` handsets costs."""
-    return count_segments(content) * numbers
-
-
-def can_afford(charge_type: ChargeType, balance: int, cost: int) -> bool:
-    return charge_type is ChargeType.POSTCHARGE or balance >= cost

@@ -27,6 +27,7 @@ __all__ = ["SUBMIT_STREAM", "Platform"]
 
 SUBMIT_STREAM = "submit"
 SUBMIT_GROUP = "delivery"
+API_KEY_CACHE_SECONDS = 30.0
 
 
 def local_now() -> datetime:
@@ -61,7 +62,10 @@ class Platform:
     has_overrides: TtlCache[None, bool] = field(init=False)
     _own_reader: AsyncEngine | None = None
     _in_flight: dict[int, int] = field(default_factory=dict)
-    key_cache: dict[str, tuple[float, tuple[str, int] | None]] = field(default_factory=dict)
+    #: SecretKey and customer of each SecretId seen (keys are revoked rarely).
+    api_keys: TtlCache[str, tuple[str, int] | None] = field(
+        default_factory=lambda: TtlCache(API_KEY_CACHE_SECONDS)
+    )
 
     #: Set by the delivery worker of this process: channel name -> logged in.
     channel_states: Callable[[], dict[str, bool]] = dict

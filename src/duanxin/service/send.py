@@ -23,7 +23,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.accounts import Account
-from duanxin.domain.billing import can_afford
 from duanxin.domain.msgid import format_mid
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
 from duanxin.domain.policy import ContentDecision, FrequencyRules
@@ -147,9 +146,6 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
             Status.OTHER, "no number could be accepted (blacklisted, opted out or rate-limited)"
         )
     segments = count_segments(content)
-    cost = segments * len(accepted)
-    if not can_afford(account.charge_type, account.balance, cost):
-        raise StatusError(Status.OTHER, "balance insufficient")
     send_at = request.sendtime if request.sendtime is not None and request.sendtime > now else now
     held = policy.marketing_hold(platform, decision.kind, send_at)
     not_before = held or request.sendtime
