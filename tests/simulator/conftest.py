@@ -76,6 +76,9 @@ class Gateway:
     inbox: Inbox = field(default_factory=Inbox)
     received: list[Any] = field(default_factory=list)  # raw PDUs the gateway sent to us
     clients: list[Any] = field(default_factory=list)
+    #: When set, called as each gateway request arrives; results in ``observed``.
+    probe: Callable[[], Any] | None = None
+    observed: list[Any] = field(default_factory=list)
 
     @property
     def client(self) -> Any:
@@ -123,6 +126,8 @@ class Gateway:
 
         def recording(request: Any) -> Any:
             self.received.append(request)
+            if self.probe is not None:
+                self.observed.append(self.probe())
             return inbound(request)
 
         adapter.inbound = recording
