@@ -2,8 +2,11 @@
 
 A simulator accepts logins, answers submits with carrier ids, sends a status report after a
 delay (a configurable share of them failing), throttles each connection to a TPS limit,
-and can send MO replies from a handset. Protocol servers (``simulator/<proto>.py``) only
-translate between their PDUs and this :class:`CarrierBehaviour`.
+and can send MO replies from a handset. A fault profile (``SimulatorConfig.faults``, see
+:mod:`duanxin.simulator.faults`) makes it misbehave as real carriers do; reports go out
+through an :class:`~duanxin.simulator.outbox.Outbox`, which keeps them while the SP is
+away. Protocol servers (``simulator/<proto>.py``) only translate between their PDUs and
+this :class:`CarrierBehaviour`.
 """
 
 from __future__ import annotations
@@ -277,8 +280,22 @@ class SimulatorServer(Protocol):
 
     async def start(self) -> None: ...
 
-    async def inject_mo(self, source: str, destination: str, text: str) -> None:
-        """Send a reply from handset ``source`` to ``destination`` (access code + extno)."""
+    @property
+    def kept_reports(self) -> int:
+        """Reports and MO kept until a link of their SP logs in again."""
+        ...
+
+    async def inject_mo(
+        self, source: str, destination: str, text: str, *, keep: bool = False
+    ) -> None:
+        """Send a reply from handset ``source`` to ``destination`` (access code + extno).
+
+        Raises RuntimeError when no link can take it, unless ``keep`` (then it is kept).
+        """
+        ...
+
+    def drop_links(self) -> None:
+        """Cut every link at once, with whatever is in flight."""
         ...
 
     async def stop(self) -> None: ...

@@ -6,8 +6,11 @@ the TPS limit), sends delivery receipts as deliver_sm (esm_class 0x04, receipted
 and message_state TLVs plus the customary text) after ``report_delay``, and sends MO
 messages as deliver_sm (UDH with esm_class 0x40 for long ones).
 
-``receipt_id_format="decimal"`` writes receipt ids in decimal although submit_sm_resp gave
-them in hex, as some real SMSCs do, to exercise the platform's id matching.
+``receipt_id_format="decimal"`` (or the ``decimal-ids`` fault) writes receipt ids in decimal
+although submit_sm_resp gave them in hex, as some real SMSCs do, to exercise the platform's
+id matching; ``hex-ids`` does the reverse. The ``ack-deliver`` fault adds an SME delivery
+acknowledgement (esm_class 0x08) and an intermediate notification (0x20) per submit.
+Fault results: ESME_RTHROTTLED (throttle), ESME_RMSGQFUL (busy), ESME_RINVDSTADR (refuse).
 """
 
 from __future__ import annotations
