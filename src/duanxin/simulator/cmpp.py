@@ -298,7 +298,7 @@ class CmppSimulator:
             return None
         if behaviour.over_tps(connection.throttle, asyncio.get_running_loop().time()):
             return self._submit_resp(submit, CmppSubmitResult.FLOW_CONTROL)
-        concat, _ = _content(submit)
+        concat = _content(submit)[0] if behaviour.faults.refuse_segment else None
         destination = submit.dest_terminal_ids[0] if submit.dest_terminal_ids else ""
         fate = behaviour.judge(submit.src_id, destination, concat)
         if fate is SubmitFate.SILENT:

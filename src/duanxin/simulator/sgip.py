@@ -286,7 +286,8 @@ class SgipSimulator:
         if not valid:
             return SubmitResp(sequence=submit.sequence, result=Result.ILLEGAL_MOBILE_NUMBER)
         number = strip_country_code(submit.user_numbers[0]) if submit.user_numbers else ""
-        fate = behaviour.judge(submit.sp_number, number, _content(submit)[0])
+        concat = _content(submit)[0] if behaviour.faults.refuse_segment else None
+        fate = behaviour.judge(submit.sp_number, number, concat)
         if fate is SubmitFate.SILENT:
             return None
         if fate is not SubmitFate.ACCEPT:

@@ -227,8 +227,8 @@ class SmgpSimulator:
         status = self._check_submit(link, submit, loop.time())
         if status != SmgpStatus.OK:
             return _submit_resp(submit, _NO_MSG_ID, status)
-        text_concat = _submitted_text(submit)
-        fate = behaviour.judge(submit.src_term_id, submit.dest_term_ids[0], text_concat[1])
+        concat = _submitted_text(submit)[1] if behaviour.faults.refuse_segment else None
+        fate = behaviour.judge(submit.src_term_id, submit.dest_term_ids[0], concat)
         if fate is SubmitFate.SILENT:
             return None
         if fate is not SubmitFate.ACCEPT:

@@ -250,7 +250,8 @@ class SmppSimulator:
             return None
         if behaviour.over_tps(link.throttle, asyncio.get_running_loop().time()):
             return _error(pdu, THROTTLE_STATUS)
-        fate = behaviour.judge(pdu.source_addr, pdu.destination_addr, _concat(pdu)[0])
+        concat = _concat(pdu)[0] if behaviour.faults.refuse_segment else None
+        fate = behaviour.judge(pdu.source_addr, pdu.destination_addr, concat)
         if fate is SubmitFate.SILENT:
             return None
         if fate is not SubmitFate.ACCEPT:
