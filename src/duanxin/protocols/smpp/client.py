@@ -9,13 +9,16 @@ Channel knobs in ``ChannelSettings.extra``:
 ``country_code``     prefixed to 11-digit mainland numbers, sent as TON 1 / NPI 1 ("86")
 ``long_messages``    "udh" (default: UDH in short_message, esm_class 0x40) or "sar"
                      (sar_* TLVs, no UDH)
+
+``ChannelSettings.alphabet`` (the channel setting ``alphabet``) is the SMSC's default
+alphabet: how text with data_coding 0 is encoded on submit and read in an MO.
 """
 
 from __future__ import annotations
 
 import logging
 
-from duanxin.domain.encoding import decode_text
+from duanxin.domain.encoding import Alphabet, decode_text
 from duanxin.domain.segments import ConcatInfo, Segment, parse_udh
 from duanxin.protocols.carrier import (
     CarrierMO,
@@ -145,14 +148,14 @@ def receipt_report(pdu: p.DeliverSm | p.DataSm) -> CarrierReport | None:
     )
 
 
-def _mo(pdu: p.DeliverSm | p.DataSm) -> CarrierMO:
+def _mo(pdu: p.DeliverSm | p.DataSm, alphabet: Alphabet) -> CarrierMO:
     body = message_body(pdu)
     concat: ConcatInfo | None = None
     if pdu.esm_class & p.ESM_UDHI:
         concat, body = parse_udh(body)
     else:
         concat = sar_concat(pdu.tlvs)
-    text = decode_text(body, pdu.data_coding)
+    text = decode_text(body, pdu.data_coding, alphabet)
     return CarrierMO(pdu.source_addr, pdu.destination_addr, text, concat)
 
 
@@ -251,7 +254,7 @@ class SmppAdapter:
         if kind is DeliverKind.RECEIPT:
             return answer, receipt_report(request)
         if kind is DeliverKind.MESSAGE:
-            return answer, _mo(request)
+            return answer, _mo(request, self.settings.alphabet)
         log.info(
             "%s: esm_class 0x%02X from %s is no reply nor report; answered, not kept",
             self.settings.host,
