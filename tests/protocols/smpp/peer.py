@@ -23,7 +23,8 @@ class PeerSmsc:
 
     def __init__(self) -> None:
         self.submits: list[SubmitSm] = []
-        self.submitted = asyncio.Event()
+        self.message_ids: list[str] = []  # what each submit was answered with, in order
+        self._submitted = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._bound = asyncio.Event()
@@ -46,9 +47,20 @@ class PeerSmsc:
             self._server.close()
             await self._server.wait_closed()
 
+    async def wait_submits(self, count: int) -> list[SubmitSm]:
+        """The first ``count`` submits, once they have arrived."""
+        async with asyncio.timeout(WAIT):
+            while len(self.submits) < count:
+                self._submitted.clear()
+                await self._submitted.wait()
+        return self.submits[:count]
+
+    async def wait_bound(self) -> None:
+        await asyncio.wait_for(self._bound.wait(), WAIT)
+
     async def deliver(self, pdu: DeliverSm) -> Pdu:
         """Send ``pdu`` on the bound connection; the ESME's answer."""
-        await asyncio.wait_for(self._bound.wait(), WAIT)
+        await self.wait_bound()
         assert self._writer is not None
         sequence = next(self._sequences)
         answer = self._answers[sequence] = asyncio.get_running_loop().create_future()
@@ -75,11 +87,11 @@ class PeerSmsc:
             answer = p.BindTransceiverResp(sequence_number=pdu.sequence_number, system_id="PEER")
             self._bound.set()
         elif isinstance(pdu, SubmitSm):
+            message_id = f"{next(self._ids):X}"
             self.submits.append(pdu)
-            self.submitted.set()
-            answer = SubmitSmResp(
-                sequence_number=pdu.sequence_number, message_id=f"{next(self._ids):X}"
-            )
+            self.message_ids.append(message_id)
+            self._submitted.set()
+            answer = SubmitSmResp(sequence_number=pdu.sequence_number, message_id=message_id)
         writer.write(encode(answer))
 
 
