@@ -15,9 +15,14 @@ from duanxin.protocols.smpp.pdu import EsmMessageType
 from duanxin.protocols.smpp.receipt import DeliveryReceipt, format_receipt
 from duanxin.protocols.smpp.tlv import TlvTag, int_tlv, text_tlv
 from duanxin.service import admin
+from duanxin.simulator.core import SimulatorConfig, SimulatorServer
+from duanxin.simulator.faults import parse_faults
+from duanxin.simulator.registry import create_simulator
 from tests.conftest import Stack
 from tests.e2e.helpers import (
     MOBILE,
+    TELECOM,
+    UNICOM,
     assert_send_ok,
     collect_reports,
     pull_replies,
@@ -128,3 +133,93 @@ async def test_gsm_channel_mt_arrives_intact(stack: Stack, smsc: PeerSmsc) -> No
     # the signature's brackets are in no 7-bit alphabet: the message goes as UCS-2
     assert submit.data_coding == DataCoding.UCS2
     assert decode_text(submit.short_message, submit.data_coding, Alphabet.GSM7) == content
+
+
+# ------------------------------------------- the built-in simulators' fault profiles
+
+NUMBER_ON = {"cmpp": MOBILE, "sgip": UNICOM, "smgp": TELECOM, "smpp": MOBILE}
+NETWORK_ON = {"cmpp": "cmcc", "sgip": "cucc", "smgp": "ctcc", "smpp": "cmcc"}
+FAULTY_CODE = "1069555"
+
+
+async def faulty_gateway(stack: Stack, protocol: str, faults: str) -> SimulatorServer:
+    """A simulator playing ``faults``, and the demo account's route for its network to it."""
+    config = SimulatorConfig(report_delay=0.02, seed=1, faults=parse_faults(faults))
+    simulator = create_simulator(protocol, config)
+    await simulator.start()
+    platform = stack.running.platform
+    settings: dict[str, object] = {"response_timeout": 10.0}
+    if protocol == "sgip":
+        settings.update(listen_host="127.0.0.1", listen_port=0)
+    await admin.add_channel(
+        platform,
+        admin.ChannelSpec(
+            name=f"faulty-{protocol}",
+            protocol=protocol,
+            host="127.0.0.1",
+            port=simulator.port,
+            account=stack.facts.spid[:5] if protocol == "sgip" else stack.facts.spid,
+            password="secret",
+            access_code=FAULTY_CODE,
+            service_id="DEMO",
+            sp_code=stack.facts.spid[:5] if protocol == "sgip" else stack.facts.spid,
+            settings=settings,
+        ),
+    )
+    await admin.add_route(
+        platform, stack.facts.account, NETWORK_ON[protocol], [f"faulty-{protocol}"]
+    )
+    worker = stack.running.worker
+    assert worker is not None
+    await worker.reload()
+    channel = next(c for c in worker.pool.channels.values() if c.name == f"faulty-{protocol}")
+    if protocol == "sgip":  # the gateway connects back to our listener
+        simulator.sp_address = ("127.0.0.1", channel.clients[0].listen_port)  # type: ignore[attr-defined]
+
+    async def up() -> bool:
+        return channel.is_up
+
+    await stack.wait_for(up)
+    return simulator
+
+
+@pytest.mark.parametrize(
+    ("protocol", "faults"),
+    [
+        ("cmpp", "enroute"),
+        ("sgip", "enroute"),
+        ("smgp", "enroute"),
+        ("smpp", "ack-deliver"),
+        ("smpp", "enroute,ack-deliver"),
+        ("smpp", "enroute,ack-deliver,decimal-ids"),
+        ("smpp", "enroute,ack-deliver,hex-ids"),
+    ],
+)
+async def test_simulator_intermediate_receipts_and_acks_leave_one_final_report(
+    stack: Stack, protocol: str, faults: str
+) -> None:
+    simulator = await faulty_gateway(stack, protocol, faults)
+    try:
+        mobile = NUMBER_ON[protocol]
+        (item,) = assert_send_ok(
+            await send_form(stack, {"mobile": mobile, "content": "您的验证码是1357"})
+        )
+        reports = await collect_reports(stack, [item["mid"]])
+        assert [r["stat"] for r in reports[item["mid"]]] == ["DELIVRD"]
+        behaviour = simulator.behaviour
+        assert behaviour.reports_sent == 1
+        assert behaviour.intermediate_reports == (1 if "enroute" in faults else 0)
+        assert behaviour.acks_sent == (2 if "ack-deliver" in faults else 0)
+        # A reply sent after them is stored after anything they could have become.
+        await simulator.inject_mo(mobile, FAULTY_CODE, "好的")
+        replies: list[dict[str, object]] = []
+
+        async def replied() -> bool:
+            replies.extend((await pull_replies(stack))["list"])
+            return bool(replies)
+
+        await stack.wait_for(replied)
+        assert [r["content"] for r in replies] == ["好的"]
+        assert (await pull_reports(stack))["list"] == []
+    finally:
+        await simulator.stop()
