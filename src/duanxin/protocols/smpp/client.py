@@ -243,6 +243,9 @@ class SmppAdapter:
         return SubmitOutcome(0, canonical_id(response.message_id))
 
     def inbound(self, request: Pdu) -> tuple[Pdu | None, Inbound | None]:
+        """Answer a PDU from the SMSC; a report only for a final delivery receipt, a reply
+        only for a normal message (esm_class message type 0). Acknowledgements,
+        intermediate notifications and ENROUTE receipts are answered and carry nothing."""
         if not isinstance(request, p.DeliverSm | p.DataSm):
             # alert_notification has no response; anything else the SMSC may not send us
             # was already refused by the dialect.
