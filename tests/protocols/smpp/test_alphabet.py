@@ -8,9 +8,11 @@ import pytest
 from duanxin.domain.encoding import Alphabet, DataCoding, decode_text
 from duanxin.domain.gsm import BASIC, ESCAPE, EXTENSION, encode_gsm
 from duanxin.domain.segments import Reassembler, parse_udh
-from duanxin.protocols.carrier import CarrierMO, OutboundMessage
-from duanxin.protocols.smpp import DeliverSm
+from duanxin.protocols.carrier import CarrierMO, ChannelSettings, OutboundMessage
+from duanxin.protocols.smpp import DeliverSm, open_client
 from duanxin.protocols.smpp.pdu import EsmFeature
+from duanxin.simulator.core import SimulatorConfig
+from duanxin.simulator.smpp import SmppSimulator
 from tests.protocols.smpp.peer import Connect, PeerSmsc
 
 SENDER, HANDSET = "10690001", "8613800138000"
@@ -104,3 +106,21 @@ async def test_the_same_bytes_read_differently_on_an_ascii_channel(
     await peer.deliver(mo(encode_gsm(TEXT)))
     received = await inbox.next()
     assert isinstance(received, CarrierMO) and received.text != TEXT
+
+
+async def test_gsm_mt_reaches_the_built_in_simulator_byte_for_byte() -> None:
+    """The simulator reads coding 0 as ASCII; septets are all below 0x80, so what it read
+    gives back the exact octets it received."""
+    simulator = SmppSimulator(SimulatorConfig(report_delay=60))
+    await simulator.start()
+    settings = ChannelSettings("127.0.0.1", simulator.port, "esme", "pw", alphabet=Alphabet.GSM7)
+    client = open_client(settings, lambda inbound: None)
+    try:
+        await client.start()
+        assert await client.wait_up(5)
+        assert (await client.submit(OutboundMessage(SENDER, "13800138000", TEXT))).accepted
+        (received,) = simulator.behaviour.received
+        assert received.text.encode("ascii") == encode_gsm(TEXT)
+    finally:
+        await client.close()
+        await simulator.stop()
