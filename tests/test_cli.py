@@ -85,10 +85,10 @@ def test_channel_alphabet_set_on_add_and_changed_by_edit(tmp_path: Path) -> None
     db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"]
     invoke("init", *db)
     common = ["--host", "127.0.0.1", "--password", "pw", "--access-code", "1069", *db]
-    invoke("channel", "add", "intl", "--protocol", "smpp", "--port", "2775", "--account",
-           "esme", "--alphabet", "gsm7", *common)  # fmt: skip
-    invoke("channel", "add", "cmcc-1", "--protocol", "cmpp", "--port", "7890", "--account",
-           "901234", *common)  # fmt: skip
+    smpp = ["--protocol", "smpp", "--port", "2775", "--account", "esme"]
+    invoke("channel", "add", "intl", *smpp, "--alphabet", "gsm7", *common)
+    cmpp = ["--protocol", "cmpp", "--port", "7890", "--account", "901234"]
+    invoke("channel", "add", "cmcc-1", *cmpp, *common)
     listed = invoke("channel", "list", *db)
     assert "gsm7" in listed.split("intl")[1].splitlines()[0]
     assert "ascii" in listed.split("cmcc-1")[1].splitlines()[0]

@@ -248,7 +248,15 @@ def test_error_response_with_a_garbled_body_is_accepted() -> None:
             "00000010800000210000004500000006",
         ),
     ],
-    ids=lambda value: type(value).__name__ if not isinstance(value, str) else "",
+    ids=[
+        "submit_sm_resp",
+        "bind_transceiver_resp",
+        "bind_transmitter_resp",
+        "deliver_sm_resp",
+        "data_sm_resp",
+        "query_sm_resp",
+        "submit_multi_resp",
+    ],
 )
 def test_error_responses_are_sent_without_a_body(pdu: Pdu, wire: str) -> None:
     """SMPP 3.4 §4.1 / §4.4: no body when command_status is not 0."""
