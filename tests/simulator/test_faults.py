@@ -1,12 +1,22 @@
-"""parse_faults: the profile language, good and bad, and the CLI's one-line error."""
+"""parse_faults: the profile language, good and bad; ``duanxin simulate --faults``."""
 
 from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
 from duanxin.cli import app
+from duanxin.protocols.carrier import ChannelSettings, OutboundMessage
+from duanxin.protocols.smpp.client import open_client
+from duanxin.runtime import free_port
 from duanxin.simulator.faults import Faults, ReceiptIds, SubmitFate, parse_faults
+
+DUANXIN = [sys.executable, "-m", "duanxin.cli"]
 
 
 def test_an_empty_profile_is_a_well_behaved_gateway() -> None:
@@ -84,3 +94,40 @@ def test_the_cli_turns_a_bad_profile_into_one_error_line() -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = result.output.strip().splitlines()
     assert lines == ["error: --faults: bad fault 'throttle:2': share '2' must be between 0 and 1"]
+
+
+async def test_duanxin_simulate_plays_the_profile_it_is_given() -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *DUANXIN,
+        "simulate",
+        "smpp",
+        "--port",
+        str(port),
+        "--faults",
+        "throttle:1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(30):
+            seen = []
+            while not any("faults: throttle:1" in line for line in seen):
+                line = (await process.stdout.readline()).decode()
+                assert line, f"simulate exited: {''.join(seen)}"
+                seen.append(line)
+        settings = ChannelSettings("127.0.0.1", port, "esme", "secret", response_timeout=5)
+        client = open_client(settings, lambda item: None)
+        await client.start()
+        try:
+            assert await client.wait_up(5), client.last_error
+            message = OutboundMessage(source="1069", destination="13800138000", text="hi")
+            (outcome,) = (await client.submit(message)).outcomes
+            assert outcome.status == 0x58  # ESME_RTHROTTLED
+        finally:
+            await client.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 10)

@@ -19,7 +19,7 @@ from duanxin.protocols.smpp.status import MessageState
 from duanxin.protocols.smpp.tlv import TlvTag, tlv_int, tlv_text
 from duanxin.simulator.registry import PROTOCOLS
 from duanxin.simulator.smpp import INTERMEDIATE_TEXT, SME_ACK_TEXT
-from tests.simulator.conftest import GatewayFactory, until
+from tests.simulator.conftest import HANDSET, GatewayFactory, Inbox, until
 
 SGIP_STATES = {0: "DELIVRD", 1: "WAITING", 2: "FAILED"}
 
@@ -170,3 +170,40 @@ async def test_a_dropped_submit_is_reported_once_the_link_is_back(
     await until(lambda: client.is_up)
     (report,) = await gw.inbox.wait_for(1)
     assert report.carrier_id == received.carrier_ids[0]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_mo_kept_while_no_link_is_up_is_delivered_in_order_once_back(
+    gateway: GatewayFactory, protocol: str
+) -> None:
+    gw = await gateway(protocol)
+    access = gw.settings().access_code
+    with pytest.raises(RuntimeError):
+        await gw.simulator.inject_mo(HANDSET, access + "01", "lost")  # not kept: told
+    for n in range(3):
+        await gw.simulator.inject_mo(HANDSET, access + "01", f"reply {n}", keep=True)
+    assert gw.simulator.kept_reports == 3
+    await gw.connect()
+    replies = await gw.inbox.wait_for(3)
+    assert [r.text for r in replies] == ["reply 0", "reply 1", "reply 2"]  # type: ignore[union-attr]
+    assert gw.behaviour.replayed == 3
+    await asyncio.sleep(0.05)
+    assert len(gw.inbox.items) == 3
+
+
+async def test_a_report_the_sp_never_answered_is_sent_again_on_the_next_link(
+    gateway: GatewayFactory,
+) -> None:
+    gw = await gateway("smpp")
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    gw.inbox = lambda item: never  # type: ignore[assignment,misc,return-value]
+    await gw.connect()
+    result = await gw.submit()
+    await until(lambda: len(gw.received) == 1)  # written, never answered
+    await gw.close_client()
+    await until(lambda: gw.simulator.kept_reports == 1)
+    gw.inbox = Inbox()
+    await gw.connect()
+    (report,) = await gw.inbox.wait_for(1)
+    assert report.carrier_id == result.carrier_ids[0]  # type: ignore[union-attr]
+    assert gw.behaviour.replayed == 1

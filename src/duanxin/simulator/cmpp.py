@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.msgid import MessageIdGenerator
-from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
+from duanxin.domain.segments import ConcatInfo, Segment, parse_udh, split_message
 from duanxin.protocols.cmpp.auth import CHINA_STANDARD_TIME, connect_response, verify_connect
 from duanxin.protocols.cmpp.client import canonical_id
 from duanxin.protocols.cmpp.dialect import CmppDialect
@@ -114,6 +114,15 @@ class _Outgoing:
     stat: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Mo:
+    """One segment of a reply from a handset."""
+
+    source: str
+    destination: str
+    segment: Segment
+
+
 def _content(submit: CmppSubmit) -> tuple[ConcatInfo | None, bytes]:
     if submit.tp_udhi & 1:
         return parse_udh(submit.msg_content)
@@ -147,7 +156,7 @@ class CmppSimulator:
         self._ids = MessageIdGenerator(config.node_id)
         self._server: asyncio.Server | None = None
         self._connections: list[_Connection] = []
-        self._outbox: Outbox[_Outgoing] = Outbox(self.behaviour, self._send)
+        self._outbox: Outbox[_Outgoing | _Mo] = Outbox(self.behaviour, self._send)
         self._tasks: set[asyncio.Task[None]] = set()
         self._answering = asyncio.Event()
         self._answering.set()
@@ -289,7 +298,7 @@ class CmppSimulator:
             return None
         if behaviour.over_tps(connection.throttle, asyncio.get_running_loop().time()):
             return self._submit_resp(submit, CmppSubmitResult.FLOW_CONTROL)
-        concat, _ = _content(submit)
+        concat = _content(submit)[0] if behaviour.faults.refuse_segment else None
         destination = submit.dest_terminal_ids[0] if submit.dest_terminal_ids else ""
         fate = behaviour.judge(submit.src_id, destination, concat)
         if fate is SubmitFate.SILENT:
@@ -369,7 +378,12 @@ class CmppSimulator:
                 return connection
         return None
 
-    def _send(self, account: str | None, outgoing: _Outgoing) -> asyncio.Future[Any] | None:
+    def _send(self, account: str | None, outgoing: _Outgoing | _Mo) -> asyncio.Future[Any] | None:
+        if isinstance(outgoing, _Mo):
+            receiver = self._receiver(account)
+            if receiver is None or receiver.session is None:
+                return None
+            return receiver.session.send_request(self._mo_deliver(receiver, outgoing))
         # A report goes back on the submitting link, or another link of the same SP.
         origin = outgoing.origin
         connection = origin if origin.bound else self._receiver(account)
@@ -400,26 +414,33 @@ class CmppSimulator:
 
     # ------------------------------------------------------------------- MO
 
-    async def inject_mo(self, source: str, destination: str, text: str) -> None:
-        """Send ``text`` from handset ``source`` to ``destination`` on a logged-in link."""
-        connection = self._receiver(None)
-        if connection is None or connection.session is None:
-            raise RuntimeError("no logged-in CMPP connection to deliver MO to")
-        self.behaviour.note_mo(source, destination, text)
-        version = connection.dialect.version
-        now = datetime.now(CHINA_STANDARD_TIME)
-        delivers = [
-            CmppDeliver(
-                version=version,
-                msg_id=self._ids.next_id(now),
-                dest_id=destination,
-                tp_udhi=1 if segment.has_udh else 0,
-                msg_fmt=segment.coding,
-                src_terminal_id=source,
-                registered_delivery=CmppRegisteredDelivery.NO,
-                msg_content=segment.user_data,
-            )
+    async def inject_mo(
+        self, source: str, destination: str, text: str, *, keep: bool = False
+    ) -> None:
+        """Send ``text`` from handset ``source`` to ``destination`` on a logged-in link.
+
+        Raises RuntimeError when no link is logged in, unless ``keep``: then the MO is kept
+        and sent, in order, when an SP logs in again.
+        """
+        items = [
+            (Kind.MO, _Mo(source, destination, segment))
             for segment in split_message(text, next(self._mo_reference))
         ]
-        session = connection.session
-        await asyncio.gather(*(session.request(deliver) for deliver in delivers))
+        answers = self._outbox.send_now(None, items) if keep else self._outbox.try_send(None, items)
+        if answers is None:
+            raise RuntimeError("no logged-in CMPP connection to deliver MO to")
+        self.behaviour.note_mo(source, destination, text)
+        await asyncio.gather(*answers, return_exceptions=keep)
+
+    def _mo_deliver(self, connection: _Connection, mo: _Mo) -> CmppDeliver:
+        segment = mo.segment
+        return CmppDeliver(
+            version=connection.dialect.version,
+            msg_id=self._ids.next_id(datetime.now(CHINA_STANDARD_TIME)),
+            dest_id=mo.destination,
+            tp_udhi=1 if segment.has_udh else 0,
+            msg_fmt=segment.coding,
+            src_terminal_id=mo.source,
+            registered_delivery=CmppRegisteredDelivery.NO,
+            msg_content=segment.user_data,
+        )

@@ -2,8 +2,11 @@
 
 A simulator accepts logins, answers submits with carrier ids, sends a status report after a
 delay (a configurable share of them failing), throttles each connection to a TPS limit,
-and can send MO replies from a handset. Protocol servers (``simulator/<proto>.py``) only
-translate between their PDUs and this :class:`CarrierBehaviour`.
+and can send MO replies from a handset. A fault profile (``SimulatorConfig.faults``, see
+:mod:`duanxin.simulator.faults`) makes it misbehave as real carriers do; reports go out
+through an :class:`~duanxin.simulator.outbox.Outbox`, which keeps them while the SP is
+away. Protocol servers (``simulator/<proto>.py``) only translate between their PDUs and
+this :class:`CarrierBehaviour`.
 """
 
 from __future__ import annotations
@@ -99,6 +102,8 @@ class CarrierBehaviour:
     _long: Reassembler = field(default_factory=Reassembler)
     _long_ids: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)
     _refused_segments: set[SegmentKey] = field(default_factory=set)
+    _draws: bool = field(init=False)  # any share to draw for (the usual case: none)
+    _drop_every: int | None = field(init=False)
 
     @property
     def faults(self) -> Faults:
@@ -106,6 +111,9 @@ class CarrierBehaviour:
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.config.seed)
+        faults = self.config.faults
+        self._draws = bool(faults.throttle or faults.busy or faults.refuse or faults.silent)
+        self._drop_every = faults.drop_every
 
     def accepts_login(self, account: str, password: str) -> bool:
         """True when the credentials are acceptable (any, unless configured)."""
@@ -128,7 +136,7 @@ class CarrierBehaviour:
     def drop_due(self) -> bool:
         """Count one submit request; True when drop-every:N says to drop its link now."""
         self.submit_pdus += 1
-        every = self.config.faults.drop_every
+        every = self._drop_every
         if every is not None and self.submit_pdus % every == 0:
             self.dropped += 1
             return True
@@ -136,10 +144,11 @@ class CarrierBehaviour:
 
     def judge(self, source: str, destination: str, concat: ConcatInfo | None) -> SubmitFate:
         """What the fault profile does with one submitted segment (counted)."""
-        faults = self.config.faults
         fate = SubmitFate.ACCEPT
-        if faults.throttle or faults.busy or faults.refuse or faults.silent:
-            fate = faults.fate(self._random.random())
+        if self._draws:
+            fate = self.config.faults.fate(self._random.random())
+        elif concat is None:  # nothing for refuse-segment either
+            return fate
         if fate is SubmitFate.ACCEPT and self._refuse_segment(source, destination, concat):
             self.segments_refused += 1
             fate = SubmitFate.THROTTLE
@@ -277,8 +286,22 @@ class SimulatorServer(Protocol):
 
     async def start(self) -> None: ...
 
-    async def inject_mo(self, source: str, destination: str, text: str) -> None:
-        """Send a reply from handset ``source`` to ``destination`` (access code + extno)."""
+    @property
+    def kept_reports(self) -> int:
+        """Reports and MO kept until a link of their SP logs in again."""
+        ...
+
+    async def inject_mo(
+        self, source: str, destination: str, text: str, *, keep: bool = False
+    ) -> None:
+        """Send a reply from handset ``source`` to ``destination`` (access code + extno).
+
+        Raises RuntimeError when no link can take it, unless ``keep`` (then it is kept).
+        """
+        ...
+
+    def drop_links(self) -> None:
+        """Cut every link at once, with whatever is in flight."""
         ...
 
     async def stop(self) -> None: ...

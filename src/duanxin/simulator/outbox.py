@@ -87,8 +87,24 @@ class Outbox(Generic[T]):
     def send_now(
         self, account: str | None, items: Sequence[tuple[Kind, T]]
     ) -> list[asyncio.Future[Any]]:
-        """Write ``items`` at once; the answers of those written (for early reports)."""
+        """Write ``items`` at once (keeping what cannot be); the answers of those written."""
         return self._write_all(account, items)
+
+    def try_send(
+        self, account: str | None, items: Sequence[tuple[Kind, T]]
+    ) -> list[asyncio.Future[Any]] | None:
+        """Write ``items`` at once, keeping nothing: None when no link can take them.
+
+        The caller handles the answers (a lost one is not written again).
+        """
+        answers: list[asyncio.Future[Any]] = []
+        for kind, item in items:
+            answer = self._send(account, item)
+            if answer is None:
+                return answers or None
+            self._count(_Due(kind, item), replay=False)
+            answers.append(answer)
+        return answers
 
     def flush(self, account: str | None) -> None:
         """A link for ``account`` is up: write what was kept for it, in order."""
@@ -103,8 +119,14 @@ class Outbox(Generic[T]):
                 return
 
     def flush_later(self, account: str | None) -> None:
-        """:meth:`flush` once the current handler's answer (a login response) is out."""
-        asyncio.get_running_loop().call_soon(self.flush, account)
+        """:meth:`flush` once the current handler's answer (a login response) is out.
+
+        What was kept for any account (None: MO) goes too.
+        """
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self.flush, account)
+        if account is not None:
+            loop.call_soon(self.flush, None)
 
     def cancel(self) -> None:
         """Forget everything scheduled and kept (the simulator stops)."""

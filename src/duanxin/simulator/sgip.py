@@ -141,7 +141,7 @@ class SgipSimulator:
         self._server: asyncio.Server | None = None
         self._last_login: tuple[str, str] = ("", "")
         self._references = itertools.count()
-        self._outbox: Outbox[Report] = Outbox(self.behaviour, self._send)
+        self._outbox: Outbox[Report | Deliver] = Outbox(self.behaviour, self._send)
         self._connecting: asyncio.Task[None] | None = None
         self._stopping = False
         self.reverse = ReverseLink(
@@ -193,23 +193,34 @@ class SgipSimulator:
 
     # ------------------------------------------------------------------- MO
 
-    async def inject_mo(self, source: str, destination: str, text: str) -> None:
+    async def inject_mo(
+        self, source: str, destination: str, text: str, *, keep: bool = False
+    ) -> None:
         """Send ``text`` from handset ``source`` to ``destination`` as Deliver(s) to the SP.
 
         Raises RuntimeError when there is no SP listener to deliver to, or it cannot be
-        reached or bound.
+        reached or bound; with ``keep``, the MO is kept instead and sent, in order, once the
+        SP's listener takes a bind again.
         """
-        address = self.sp_address
-        if address is None:
-            raise RuntimeError("no SP listener address (sp_address) to deliver MO to")
-        for segment in split_message(text, next(self._references)):
-            deliver = Deliver(
+        delivers = [
+            Deliver(
                 user_number=add_country_code(source),
                 sp_number=destination,
                 tp_udhi=1 if segment.has_udh else 0,
                 message_coding=int(segment.coding),
                 message_content=segment.user_data,
             )
+            for segment in split_message(text, next(self._references))
+        ]
+        if keep:
+            self.behaviour.note_mo(source, destination, text)
+            answers = self._outbox.send_now(None, [(Kind.MO, d) for d in delivers])
+            await asyncio.gather(*answers, return_exceptions=True)
+            return
+        address = self.sp_address
+        if address is None:
+            raise RuntimeError("no SP listener address (sp_address) to deliver MO to")
+        for deliver in delivers:
             try:
                 await self.reverse.request(address, deliver)
             except (OSError, TimeoutError, SessionClosed, ProtocolError) as error:
@@ -275,7 +286,8 @@ class SgipSimulator:
         if not valid:
             return SubmitResp(sequence=submit.sequence, result=Result.ILLEGAL_MOBILE_NUMBER)
         number = strip_country_code(submit.user_numbers[0]) if submit.user_numbers else ""
-        fate = behaviour.judge(submit.sp_number, number, _content(submit)[0])
+        concat = _content(submit)[0] if behaviour.faults.refuse_segment else None
+        fate = behaviour.judge(submit.sp_number, number, concat)
         if fate is SubmitFate.SILENT:
             return None
         if fate is not SubmitFate.ACCEPT:
@@ -350,15 +362,16 @@ class SgipSimulator:
         items.append((Kind.FINAL, final))
         return items
 
-    def _send(self, account: str | None, report: Report) -> asyncio.Future[Any] | None:
+    def _send(self, account: str | None, pdu: Report | Deliver) -> asyncio.Future[Any] | None:
         address = self.sp_address
         if address is None:
             return None
-        answer = self.reverse.send_if_bound(address, report)
+        answer = self.reverse.send_if_bound(address, pdu)
         if answer is None:
             self._connect_reverse()
             return None
-        answer.add_done_callback(lambda answer: self._report_answered(report, answer))
+        if isinstance(pdu, Report):
+            answer.add_done_callback(lambda answer: self._report_answered(pdu, answer))
         return answer
 
     def _report_answered(self, report: Report, answer: asyncio.Future[Pdu]) -> None:

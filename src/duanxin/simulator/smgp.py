@@ -111,7 +111,7 @@ class SmgpSimulator:
         self._ids = MsgIdGenerator(smgw_code(config.node_id))
         self._links: list[_Link] = []
         self._server: asyncio.Server | None = None
-        self._outbox: Outbox[_Outgoing] = Outbox(self.behaviour, self._send)
+        self._outbox: Outbox[_Outgoing | SmgpDeliver] = Outbox(self.behaviour, self._send)
         self._mo_reference = 0
 
     # --------------------------------------------------------------- lifecycle
@@ -227,8 +227,8 @@ class SmgpSimulator:
         status = self._check_submit(link, submit, loop.time())
         if status != SmgpStatus.OK:
             return _submit_resp(submit, _NO_MSG_ID, status)
-        text_concat = _submitted_text(submit)
-        fate = behaviour.judge(submit.src_term_id, submit.dest_term_ids[0], text_concat[1])
+        concat = _submitted_text(submit)[1] if behaviour.faults.refuse_segment else None
+        fate = behaviour.judge(submit.src_term_id, submit.dest_term_ids[0], concat)
         if fate is SubmitFate.SILENT:
             return None
         if fate is not SubmitFate.ACCEPT:
@@ -298,7 +298,12 @@ class SmgpSimulator:
         self._outbox.plan(origin.account, items)
         return []
 
-    def _send(self, account: str | None, outgoing: _Outgoing) -> asyncio.Future[Any] | None:
+    def _send(
+        self, account: str | None, outgoing: _Outgoing | SmgpDeliver
+    ) -> asyncio.Future[Any] | None:
+        if isinstance(outgoing, SmgpDeliver):  # MO
+            target = self._receiver(account)
+            return None if target is None else target.session.send_request(outgoing)
         origin = outgoing.origin
         receiver = origin if origin.can_receive else self._receiver(account)
         if receiver is None:
@@ -327,13 +332,16 @@ class SmgpSimulator:
 
     # ---------------------------------------------------------------------- MO
 
-    async def inject_mo(self, source: str, destination: str, text: str) -> None:
-        """Deliver a reply from handset ``source``, split into UDH segments when long."""
-        receiver = self._receiver()
-        if receiver is None:
-            raise RuntimeError("no logged-in connection can receive (LoginMode 1 or 2)")
-        self.behaviour.note_mo(source, destination, text)
+    async def inject_mo(
+        self, source: str, destination: str, text: str, *, keep: bool = False
+    ) -> None:
+        """Deliver a reply from handset ``source``, split into UDH segments when long.
+
+        Raises RuntimeError when no connection can receive, unless ``keep``: then the MO is
+        kept and sent, in order, when a receiving login comes.
+        """
         self._mo_reference = (self._mo_reference + 1) & 0xFF
+        items: list[tuple[Kind, _Outgoing | SmgpDeliver]] = []
         for segment in split_message(text, self._mo_reference):
             now = china_standard_time()
             deliver = SmgpDeliver(
@@ -346,7 +354,12 @@ class SmgpSimulator:
                 msg_content=segment.user_data,
                 tlvs=(Tlv.of(TlvTag.TP_UDHI, 1),) if segment.has_udh else (),
             )
-            await receiver.session.request(deliver)
+            items.append((Kind.MO, deliver))
+        answers = self._outbox.send_now(None, items) if keep else self._outbox.try_send(None, items)
+        if answers is None:
+            raise RuntimeError("no logged-in connection can receive (LoginMode 1 or 2)")
+        self.behaviour.note_mo(source, destination, text)
+        await asyncio.gather(*answers, return_exceptions=keep)
 
     def _receiver(self, account: str | None = None) -> _Link | None:
         for link in self._links:

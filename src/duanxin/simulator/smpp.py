@@ -6,8 +6,11 @@ the TPS limit), sends delivery receipts as deliver_sm (esm_class 0x04, receipted
 and message_state TLVs plus the customary text) after ``report_delay``, and sends MO
 messages as deliver_sm (UDH with esm_class 0x40 for long ones).
 
-``receipt_id_format="decimal"`` writes receipt ids in decimal although submit_sm_resp gave
-them in hex, as some real SMSCs do, to exercise the platform's id matching.
+``receipt_id_format="decimal"`` (or the ``decimal-ids`` fault) writes receipt ids in decimal
+although submit_sm_resp gave them in hex, as some real SMSCs do, to exercise the platform's
+id matching; ``hex-ids`` does the reverse. The ``ack-deliver`` fault adds an SME delivery
+acknowledgement (esm_class 0x08) and an intermediate notification (0x20) per submit.
+Fault results: ESME_RTHROTTLED (throttle), ESME_RMSGQFUL (busy), ESME_RINVDSTADR (refuse).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, Literal
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.msgid import MessageIdGenerator, format_mid
-from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
+from duanxin.domain.segments import ConcatInfo, Segment, parse_udh, split_message
 from duanxin.protocols.core.aio import (
     SessionProtocol,
     serve,
@@ -247,7 +250,8 @@ class SmppSimulator:
             return None
         if behaviour.over_tps(link.throttle, asyncio.get_running_loop().time()):
             return _error(pdu, THROTTLE_STATUS)
-        fate = behaviour.judge(pdu.source_addr, pdu.destination_addr, _concat(pdu)[0])
+        concat = _concat(pdu)[0] if behaviour.faults.refuse_segment else None
+        fate = behaviour.judge(pdu.source_addr, pdu.destination_addr, concat)
         if fate is SubmitFate.SILENT:
             return None
         if fate is not SubmitFate.ACCEPT:
@@ -367,7 +371,8 @@ class SmppSimulator:
             return None
         # No task per receipt: the response (or the error) only has to be collected.
         answer: asyncio.Future[Any] = target.session.send_request(deliver)
-        answer.add_done_callback(lambda answer: self._receipt_answered(target, answer))
+        if isinstance(deliver, p.DeliverSm) and deliver.esm_class == p.ESM_DELIVERY_RECEIPT:
+            answer.add_done_callback(self._receipt_answered)
         return answer
 
     def _receiver(self, account: str | None) -> _Link | None:
@@ -376,7 +381,7 @@ class SmppSimulator:
                 return link
         return None
 
-    def _receipt_answered(self, link: _Link, answer: asyncio.Future[Pdu]) -> None:
+    def _receipt_answered(self, answer: asyncio.Future[Pdu]) -> None:
         if answer.cancelled() or answer.exception() is not None:
             return  # the outbox keeps what a closed link lost, and logs the rest
         if answer.result().command_status == 0:
@@ -384,24 +389,36 @@ class SmppSimulator:
 
     # ------------------------------------------------------------------- MO
 
-    async def inject_mo(self, source: str, destination: str, text: str) -> None:
-        """Send ``text`` from handset ``source`` to ``destination`` on a receiving bind."""
-        link = next((link for link in self._links.values() if link.can_receive), None)
-        if link is None:
+    async def inject_mo(
+        self, source: str, destination: str, text: str, *, keep: bool = False
+    ) -> None:
+        """Send ``text`` from handset ``source`` to ``destination`` on a receiving bind.
+
+        Raises RuntimeError when no ESME is bound to receive, unless ``keep``: then the MO
+        is kept and sent, in order, when a receiving bind comes.
+        """
+        self._mo_reference = (self._mo_reference + 1) & 0xFF
+        items = [
+            (Kind.MO, _mo_deliver(source, destination, segment))
+            for segment in split_message(text, self._mo_reference)
+        ]
+        answers = self._outbox.send_now(None, items) if keep else self._outbox.try_send(None, items)
+        if answers is None:
             raise RuntimeError("no ESME is bound to receive")
         self.behaviour.note_mo(source, destination, text)
-        self._mo_reference = (self._mo_reference + 1) & 0xFF
-        for segment in split_message(text, self._mo_reference):
-            deliver = p.DeliverSm(
-                source_addr_ton=TON_INTERNATIONAL,
-                source_addr_npi=NPI_ISDN,
-                source_addr=source,
-                dest_addr_npi=NPI_ISDN,
-                destination_addr=destination,
-                esm_class=p.ESM_UDHI if segment.has_udh else 0,
-                data_coding=segment.coding,
-                short_message=segment.user_data,
-            )
-            response = await link.session.request(deliver)
-            if response.command_status != 0:
+        for response in await asyncio.gather(*answers, return_exceptions=keep):
+            if isinstance(response, p.DeliverSmResp) and response.command_status != 0:
                 log.info("MO refused with status 0x%X", response.command_status)
+
+
+def _mo_deliver(source: str, destination: str, segment: Segment) -> Pdu:
+    return p.DeliverSm(
+        source_addr_ton=TON_INTERNATIONAL,
+        source_addr_npi=NPI_ISDN,
+        source_addr=source,
+        dest_addr_npi=NPI_ISDN,
+        destination_addr=destination,
+        esm_class=p.ESM_UDHI if segment.has_udh else 0,
+        data_coding=segment.coding,
+        short_message=segment.user_data,
+    )
