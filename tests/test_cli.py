@@ -81,6 +81,27 @@ def test_operator_workflow_on_a_fresh_database(tmp_path: Path) -> None:
     invoke("number-override", "13800138000", "ctcc", *db)
 
 
+def test_channel_alphabet_set_on_add_and_changed_by_edit(tmp_path: Path) -> None:
+    db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"]
+    invoke("init", *db)
+    common = ["--host", "127.0.0.1", "--password", "pw", "--access-code", "1069", *db]
+    smpp = ["--protocol", "smpp", "--port", "2775", "--account", "esme"]
+    invoke("channel", "add", "intl", *smpp, "--alphabet", "gsm7", *common)
+    cmpp = ["--protocol", "cmpp", "--port", "7890", "--account", "901234"]
+    invoke("channel", "add", "cmcc-1", *cmpp, *common)
+    listed = invoke("channel", "list", *db)
+    assert "gsm7" in listed.split("intl")[1].splitlines()[0]
+    assert "ascii" in listed.split("cmcc-1")[1].splitlines()[0]
+    assert "alphabet=latin1" in invoke("channel", "edit", "intl", "--alphabet", "latin1", *db)
+    assert "latin1" in invoke("channel", "list", *db)
+    refused = runner.invoke(app, ["channel", "edit", "cmcc-1", "--alphabet", "gsm7", *db])
+    assert refused.exit_code == 1 and "for SMPP channels" in refused.output
+    unknown = runner.invoke(app, ["channel", "edit", "intl", "--alphabet", "ebcdic", *db])
+    assert unknown.exit_code == 2
+    missing = runner.invoke(app, ["channel", "edit", "nowhere", "--alphabet", "gsm7", *db])
+    assert missing.exit_code == 1 and "no channel" in missing.output
+
+
 def test_failures_exit_non_zero_with_a_reason(tmp_path: Path) -> None:
     db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"]
     result = runner.invoke(app, ["account", "recharge", "nobody", "5", *db])

@@ -46,3 +46,18 @@ def test_reply_goes_to_the_longest_prefix() -> None:
 def test_opt_out_words() -> None:
     assert is_opt_out(" td ") and is_opt_out("退订") and is_opt_out("0000")
     assert not is_opt_out("TD please")
+
+
+def test_intermediate_stats_are_not_final_where_the_notes_say_so() -> None:
+    from duanxin.domain.reports import is_final_stat
+
+    assert not is_final_stat("smpp", "ENROUTE")
+    assert not is_final_stat("smpp", "enroute\x00")
+    assert is_final_stat("smpp", "ACCEPTD")  # SMPP: a final state
+    assert not is_final_stat("cmpp", "ACCEPTD")  # CMPP: an intermediate one (notes §9)
+    assert not is_final_stat("cmpp", "ENROUTE")
+    assert not is_final_stat("smgp", "ENROUTE")
+    assert is_final_stat("smgp", "ACCEPTD")
+    for protocol in ("cmpp", "smgp", "smpp", "sgip"):
+        for stat in ("DELIVRD", "UNDELIV", "EXPIRED", "MA:0001", "UNKNOWN", "REJECTD"):
+            assert is_final_stat(protocol, stat), (protocol, stat)

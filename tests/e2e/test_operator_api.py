@@ -98,3 +98,30 @@ async def test_a_channel_with_several_connections_logs_in_each_and_delivers(
         await stack.wait_for(delivered)
     sources = {m.source for m in simulator.behaviour.received if m.destination in numbers}
     assert sources == {"1069777"}  # every message went over the new channel
+
+
+async def test_channel_alphabet_is_checked(stack: Stack) -> None:
+    channel = {
+        "protocol": "smpp",
+        "host": "127.0.0.1",
+        "port": 2775,
+        "account": "esme",
+        "password": "pw",
+        "access_code": "10690001",
+    }
+    async with await _operator(stack) as operator:
+        added = await operator.post(
+            "/admin/channels", json={**channel, "name": "intl", "settings": {"alphabet": "gsm7"}}
+        )
+        assert added.status_code == 200, added.text
+        unknown = await operator.post(
+            "/admin/channels", json={**channel, "name": "bad", "settings": {"alphabet": "utf7"}}
+        )
+        assert unknown.status_code == 400
+        assert "alphabet must be one of ascii, gsm7, latin1" in unknown.json()["error"]
+        cmpp = {**channel, "protocol": "cmpp", "name": "cm", "settings": {"alphabet": "latin1"}}
+        refused = await operator.post("/admin/channels", json=cmpp)
+        assert refused.status_code == 400 and "for SMPP channels" in refused.json()["error"]
+        listed = {c["name"]: c for c in (await operator.get("/admin/channels")).json()}
+    assert listed["intl"]["settings"] == {"alphabet": "gsm7"}
+    assert "bad" not in listed and "cm" not in listed

@@ -8,12 +8,21 @@ import typer
 from rich.table import Table
 
 from duanxin.cli.common import DatabaseOption, _settings, _with_platform, console
+from duanxin.domain.encoding import Alphabet
 from duanxin.domain.reports import LongReport
 from duanxin.service import admin
 
 __all__ = ["channel_app", "number_override"]
 
 channel_app = typer.Typer(help="Carrier channels and routes.", no_args_is_help=True)
+
+AlphabetOption = Annotated[
+    Alphabet | None,
+    typer.Option(
+        help="SMPP: the carrier's default alphabet, what data_coding 0 means for text sent "
+        "and received (default ascii)."
+    ),
+]
 
 
 @channel_app.command("add")
@@ -32,6 +41,7 @@ def channel_add(
     tps: Annotated[int, typer.Option(help="0: unlimited.")] = 0,
     long_report: Annotated[LongReport, typer.Option()] = LongReport.ALL,
     max_connections: Annotated[int, typer.Option(help="Connections to the gateway.")] = 1,
+    alphabet: AlphabetOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Add a carrier channel."""
@@ -50,16 +60,36 @@ def channel_add(
         tps=tps,
         long_report=long_report,
         max_connections=max_connections,
+        settings={} if alphabet is None else {"alphabet": alphabet.value},
     )
     _with_platform(_settings(database_url), lambda p: admin.add_channel(p, spec, actor="cli"))
     console.print(f"channel {name} added")
+
+
+@channel_app.command("edit")
+def channel_edit(
+    name: str,
+    alphabet: AlphabetOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Change a channel's settings (a running platform uses them once restarted)."""
+    changes = {} if alphabet is None else {"alphabet": alphabet.value}
+    if not changes:
+        raise typer.BadParameter("nothing to change: give --alphabet")
+    settings = _with_platform(
+        _settings(database_url),
+        lambda p: admin.update_channel_settings(p, name, changes, actor="cli"),
+    )
+    console.print(f"channel {name}: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
 
 
 @channel_app.command("list")
 def channel_list(database_url: DatabaseOption = None) -> None:
     """List channels."""
     rows = _with_platform(_settings(database_url), admin.list_channels)
-    table = Table("name", "protocol", "address", "access code", "window", "tps", "enabled")
+    table = Table(
+        "name", "protocol", "address", "access code", "window", "tps", "alphabet", "enabled"
+    )
     for row in rows:
         table.add_row(
             row["name"],
@@ -68,6 +98,7 @@ def channel_list(database_url: DatabaseOption = None) -> None:
             row["access_code"],
             str(row["window"]),
             str(row["tps"]),
+            (row["settings"] or {}).get("alphabet", Alphabet.ASCII.value),
             str(row["enabled"]),
         )
     console.print(table)

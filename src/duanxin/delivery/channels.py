@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from duanxin.domain.encoding import Alphabet
 from duanxin.domain.reports import LongReport
 from duanxin.domain.throttle import TokenBucket
 from duanxin.protocols.carrier import CarrierClient, ChannelSettings, Inbound
@@ -79,6 +80,7 @@ def settings_from_row(row: Any) -> ChannelSettings:
         window=row["window"],
         response_timeout=float(extra.pop("response_timeout", 30.0)),
         heartbeat_interval=float(extra.pop("heartbeat_interval", 180.0)),
+        alphabet=Alphabet(extra.pop("alphabet", Alphabet.ASCII)),
         extra=extra,
     )
 

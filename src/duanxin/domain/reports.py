@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 
 from duanxin.domain.status import DELIVERED
@@ -11,6 +11,7 @@ __all__ = [
     "LongReport",
     "carrier_id_variants",
     "final_stat",
+    "is_final_stat",
     "is_opt_out",
     "normalise_carrier_id",
     "route_reply",
@@ -18,6 +19,18 @@ __all__ = [
 
 OPT_OUT_WORDS = frozenset({"TD", "T", "N", "0000", "退订"})
 _BINARY_ID_PROTOCOLS = frozenset({"cmpp", "smgp", "sgip"})
+
+ENROUTE, ACCEPTED = "ENROUTE", "ACCEPTD"
+#: Receipt stat texts that say "not there yet" rather than how a message ended, per
+#: protocol, as the protocol notes document them: SMPP §7.3 marks ENROUTE "not final";
+#: CMPP §9 calls ACCEPTD an intermediate state gateways should drop (and ENROUTE, the SMPP
+#: state its stat texts come from, is no end either). SMGP lists ACCEPTD among its final
+#: stats. SGIP reports a number (State 1 is "waiting"), decided in its client.
+INTERMEDIATE_STATS: Mapping[str, frozenset[str]] = {
+    "cmpp": frozenset({ENROUTE, ACCEPTED}),
+    "smgp": frozenset({ENROUTE}),
+    "smpp": frozenset({ENROUTE}),
+}
 
 
 class LongReport(StrEnum):
@@ -52,6 +65,15 @@ def carrier_id_variants(protocol: str, carrier_id: str) -> set[str]:
     if all(ch in "0123456789abcdef" for ch in value):
         variants.add(str(int(value, 16)))
     return variants
+
+
+def is_final_stat(protocol: str, stat: str) -> bool:
+    """True when a receipt with ``stat`` tells how the message ended (and may be stored).
+
+    An intermediate receipt (``ENROUTE``, CMPP's ``ACCEPTD``) is answered and dropped: the
+    final receipt that follows decides the report.
+    """
+    return stat.strip("\x00 ").upper() not in INTERMEDIATE_STATS.get(protocol, frozenset())
 
 
 def final_stat(stats: Sequence[str | None], policy: LongReport) -> str | None:

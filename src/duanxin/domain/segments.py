@@ -4,14 +4,27 @@ Capacity follows GSM 03.40 as the billing rule states it: text that fits the 7-b
 alphabet (printable ASCII here) holds 160 characters in one message and 153 per segment of
 a long one; anything else goes as UCS-2: 70 UTF-16 units, 67 per segment. Segments carry a
 6-byte concatenation header ``05 00 03 ref total seq``; a UTF-16 surrogate pair is never cut.
+
+What goes on the wire may also depend on the carrier's default alphabet (an SMPP channel
+setting): on a GSM 03.38 carrier, text in that alphabet (``£``, ``€``, ``{`` ...) goes as
+coding 0 counted in septets (an extension character takes two, and an escape pair is never
+cut); billing (:func:`count_segments`) keeps the rule above.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from duanxin.domain.encoding import DataCoding, encode_text, is_gsm_ascii
+from duanxin.domain.encoding import (
+    Alphabet,
+    DataCoding,
+    default_alphabet_fits,
+    encode_text,
+    is_gsm_ascii,
+)
+from duanxin.domain.gsm import gsm_septets, septets_of
 
 __all__ = [
     "ConcatInfo",
@@ -52,7 +65,7 @@ class Segment:
 
 
 def _utf16_units(text: str) -> int:
-    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    return sum(_utf16_width(ch) for ch in text)
 
 
 def count_segments(text: str) -> int:
@@ -66,12 +79,20 @@ def count_segments(text: str) -> int:
     return -(-length // part)
 
 
-def _chunks(text: str, limit: int, units: bool) -> list[str]:
+def _one(ch: str) -> int:
+    return 1
+
+
+def _utf16_width(ch: str) -> int:
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def _chunks(text: str, limit: int, width_of: Callable[[str], int]) -> list[str]:
     chunks: list[str] = []
     current: list[str] = []
     size = 0
     for ch in text:
-        width = 2 if units and ord(ch) > 0xFFFF else 1
+        width = width_of(ch)
         if size + width > limit:
             chunks.append("".join(current))
             current, size = [], 0
@@ -81,25 +102,37 @@ def _chunks(text: str, limit: int, units: bool) -> list[str]:
     return chunks
 
 
-def split_message(text: str, reference: int) -> list[Segment]:
-    """Cut ``text`` into the segments to submit; ``reference`` is taken modulo 256."""
-    gsm = is_gsm_ascii(text)
-    coding = DataCoding.ASCII if gsm else DataCoding.UCS2
-    total = count_segments(text)
-    if total == 1:
-        return [Segment(coding, encode_text(text, coding), False, 1, 1)]
-    parts = _chunks(text, GSM_PART if gsm else UCS2_PART, units=not gsm)
+def split_message(text: str, reference: int, alphabet: Alphabet = Alphabet.ASCII) -> list[Segment]:
+    """Cut ``text`` into the segments to submit; ``reference`` is taken modulo 256.
+
+    ``alphabet`` is the carrier's default alphabet: text that fits it goes as coding 0,
+    anything else as UCS-2.
+    """
+    width_of: Callable[[str], int]
+    if not default_alphabet_fits(text, alphabet):
+        coding, single, part, width_of = DataCoding.UCS2, UCS2_SINGLE, UCS2_PART, _utf16_width
+        length = _utf16_units(text)
+    elif alphabet is Alphabet.GSM7:
+        coding, single, part, width_of = DataCoding.ASCII, GSM_SINGLE, GSM_PART, septets_of
+        length = gsm_septets(text)
+    else:
+        coding, single, part, width_of = DataCoding.ASCII, GSM_SINGLE, GSM_PART, _one
+        length = len(text)
+    if length <= single:
+        return [Segment(coding, encode_text(text, coding, alphabet), False, 1, 1)]
+    parts = _chunks(text, part, width_of)
+    total = len(parts)
     ref = reference & 0xFF
     return [
         Segment(
             coding,
             bytes((_UDH_LENGTH_8BIT, _IEI_CONCAT_8BIT, _IE_LENGTH_8BIT, ref, total, number))
-            + encode_text(part, coding),
+            + encode_text(chunk, coding, alphabet),
             True,
             number,
             total,
         )
-        for number, part in enumerate(parts, start=1)
+        for number, chunk in enumerate(parts, start=1)
     ]
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from duanxin.domain.encoding import Alphabet
 from duanxin.domain.segments import ConcatInfo, Segment, split_message
 from duanxin.protocols.core.aio import SessionClosed, SessionProtocol, connect
 from duanxin.protocols.core.errors import ProtocolError
@@ -56,6 +57,7 @@ class ChannelSettings:
     response_timeout: float = 60.0
     heartbeat_interval: float | None = 180.0
     extra: dict[str, Any] = field(default_factory=dict)  # protocol-specific knobs
+    alphabet: Alphabet = Alphabet.ASCII  # SMPP: what data_coding 0 means to this carrier
 
     def session_config(self) -> SessionConfig:
         return SessionConfig(
@@ -215,7 +217,7 @@ class CarrierSessionClient(Generic[P]):
         session = self._session
         if session is None or not session.is_bound:
             raise SessionClosed("not logged in")
-        segments = split_message(message.text, message.reference)
+        segments = split_message(message.text, message.reference, self.settings.alphabet)
         requests = self.adapter.submit_requests(message, segments)
         outcome = self.adapter.submit_outcome
         if len(requests) == 1:  # most messages: no gather, no task

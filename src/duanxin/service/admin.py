@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
+from duanxin.domain.encoding import Alphabet
 from duanxin.domain.numbers import Carrier, normalise_mobile
 from duanxin.domain.reports import LongReport
 from duanxin.service import review
@@ -32,6 +33,7 @@ __all__ = [
     "ChannelSpec",
     "add_channel",
     "add_route",
+    "check_channel_settings",
     "create_account",
     "create_customer",
     "create_operator_token",
@@ -42,6 +44,7 @@ __all__ = [
     "set_account",
     "set_channel_enabled",
     "set_number_override",
+    "update_channel_settings",
 ]
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
@@ -288,9 +291,34 @@ async def recharge(
     return balance
 
 
+#: Protocols whose coding 0 is the carrier's choice (the others' is ASCII by their specs).
+ALPHABET_PROTOCOLS = frozenset({"smpp"})
+
+
+def check_channel_settings(protocol: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``settings`` JSON to store for a ``protocol`` channel; ValueError when invalid.
+
+    ``alphabet`` (``ascii``, ``gsm7``, ``latin1``) is what an SMPP carrier takes
+    data_coding 0 to be; other protocols' coding 0 is ASCII, so only ``ascii`` fits them.
+    """
+    checked = dict(settings)
+    if "alphabet" not in checked:
+        return checked
+    try:
+        alphabet = Alphabet(checked["alphabet"])
+    except ValueError:
+        choices = ", ".join(a.value for a in Alphabet)
+        raise ValueError(f"alphabet must be one of {choices}") from None
+    if alphabet is not Alphabet.ASCII and protocol not in ALPHABET_PROTOCOLS:
+        raise ValueError(f"alphabet {alphabet.value} is for SMPP channels; {protocol} sends ASCII")
+    checked["alphabet"] = alphabet.value
+    return checked
+
+
 @changes_accounts
 async def add_channel(platform: Platform, spec: ChannelSpec, actor: str = "operator") -> int:
     now = platform.clock()
+    settings = check_channel_settings(spec.protocol, spec.settings or {})
     async with platform.engine.begin() as conn:
         result = await conn.execute(
             channels.insert()
@@ -310,7 +338,7 @@ async def add_channel(platform: Platform, spec: ChannelSpec, actor: str = "opera
                 max_connections=spec.max_connections,
                 long_report=spec.long_report.value,
                 enabled=True,
-                settings=dict(spec.settings or {}),
+                settings=settings,
                 created_at=now,
             )
             .returning(channels.c.id)
@@ -320,6 +348,28 @@ async def add_channel(platform: Platform, spec: ChannelSpec, actor: str = "opera
             conn, actor, "channel.add", spec.name, {"protocol": spec.protocol}, now
         )
     return channel_id
+
+
+@changes_accounts
+async def update_channel_settings(
+    platform: Platform, name: str, changes: Mapping[str, Any], actor: str = "operator"
+) -> dict[str, Any]:
+    """Merge ``changes`` into a channel's ``settings``; the running pool sees them on restart."""
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        row = (
+            await conn.execute(
+                select(channels.c.protocol, channels.c.settings).where(channels.c.name == name)
+            )
+        ).first()
+        if row is None:
+            raise LookupError(f"no channel {name!r}")
+        settings = check_channel_settings(row.protocol, {**(row.settings or {}), **changes})
+        await conn.execute(
+            update(channels).where(channels.c.name == name).values(settings=settings)
+        )
+        await account_store.write_audit(conn, actor, "channel.edit", name, dict(changes), now)
+    return settings
 
 
 async def list_channels(platform: Platform) -> list[dict[str, Any]]:

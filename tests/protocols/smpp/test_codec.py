@@ -183,10 +183,95 @@ def test_error_response_without_body() -> None:
 
 
 def test_error_bind_resp_with_body_is_accepted() -> None:
-    refused = BindTransceiverResp(
+    # bind_transceiver_resp ESME_RINVPASWD with system_id "SMSC", as many SMSCs send it
+    frame = bytes.fromhex("00000015800000090000000e00000001534d534300")
+    assert decode_pdu(frame) == BindTransceiverResp(
         sequence_number=1, command_status=CommandStatus.ESME_RINVPASWD, system_id="SMSC"
     )
-    assert decode_pdu(encode(refused)) == refused
+
+
+def test_error_submit_resp_with_a_lone_nul_is_accepted() -> None:
+    frame = bytes.fromhex("00000011800000040000005800000009 00")
+    assert decode_pdu(frame) == SubmitSmResp(
+        sequence_number=9, command_status=CommandStatus.ESME_RTHROTTLED
+    )
+
+
+def test_error_response_with_a_garbled_body_is_accepted() -> None:
+    # message_id without its NUL: unreadable, but the status says everything
+    frame = bytes.fromhex("00000013800000040000001400000009 414243")
+    assert decode_pdu(frame) == SubmitSmResp(
+        sequence_number=9, command_status=CommandStatus.ESME_RMSGQFUL
+    )
+
+
+@pytest.mark.parametrize(
+    ("pdu", "wire"),
+    [
+        (
+            SubmitSmResp(
+                sequence_number=2,
+                command_status=CommandStatus.ESME_RTHROTTLED,
+                message_id="ignored",
+            ),
+            "00000010800000040000005800000002",
+        ),
+        (
+            BindTransceiverResp(
+                sequence_number=1,
+                command_status=CommandStatus.ESME_RINVPASWD,
+                system_id="SMSC",
+                tlvs=(int_tlv(TlvTag.SC_INTERFACE_VERSION, 0x34, 1),),
+            ),
+            "0000001080000009 0000000e00000001",
+        ),
+        (
+            p.BindTransmitterResp(sequence_number=4, command_status=CommandStatus.ESME_RBINDFAIL),
+            "00000010800000020000000d00000004",
+        ),
+        (
+            DeliverSmResp(sequence_number=0x55, command_status=CommandStatus.ESME_RX_T_APPN),
+            "00000010800000050000006400000055",
+        ),
+        (
+            p.DataSmResp(sequence_number=3, command_status=CommandStatus.ESME_RDELIVERYFAILURE),
+            "00000010800001030000 00fe00000003",
+        ),
+        (
+            p.QuerySmResp(
+                sequence_number=5, command_status=CommandStatus.ESME_RQUERYFAIL, message_id="1"
+            ),
+            "00000010800000030000006700000005",
+        ),
+        (
+            p.SubmitMultiResp(sequence_number=6, command_status=CommandStatus.ESME_RSUBMITFAIL),
+            "00000010800000210000004500000006",
+        ),
+    ],
+    ids=[
+        "submit_sm_resp",
+        "bind_transceiver_resp",
+        "bind_transmitter_resp",
+        "deliver_sm_resp",
+        "data_sm_resp",
+        "query_sm_resp",
+        "submit_multi_resp",
+    ],
+)
+def test_error_responses_are_sent_without_a_body(pdu: Pdu, wire: str) -> None:
+    """SMPP 3.4 §4.1 / §4.4: no body when command_status is not 0."""
+    assert encode(pdu) == bytes.fromhex(wire)
+    assert decode_pdu(encode(pdu)) == type(pdu)(
+        sequence_number=pdu.sequence_number, command_status=pdu.command_status
+    )
+
+
+def test_successful_responses_keep_their_body() -> None:
+    ok = SubmitSmResp(sequence_number=2, message_id="1A2B3C4D")
+    assert encode(ok) == bytes.fromhex("00000019800000040000000000000002314132423343344400")
+    assert encode(DeliverSmResp(sequence_number=0x55)) == bytes.fromhex(
+        "000000118000000500000000000000 5500"
+    )
 
 
 def test_unknown_tlv_tags_are_kept() -> None:
@@ -352,6 +437,9 @@ def test_every_pdu_class_has_a_table() -> None:
 def test_round_trip(cls: type[Pdu], data: st.DataObject) -> None:
     pdu = data.draw(pdu_strategy(cls))
     encoded = encode(pdu)
+    if cls.command_id & p.RESPONSE_BIT and pdu.command_status:
+        # an error response goes without its body: only the header survives
+        pdu = cls(sequence_number=pdu.sequence_number, command_status=pdu.command_status)
     assert decode_pdu(encoded) == pdu
     decoder = Decoder()
     decoder.feed(encoded + encoded[:5])

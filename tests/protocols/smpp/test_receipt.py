@@ -93,3 +93,39 @@ _digits = st.text(st.sampled_from("0123456789"), min_size=10, max_size=12)
 )
 def test_format_then_parse(receipt: DeliveryReceipt) -> None:
     assert parse_receipt(format_receipt(receipt)) == receipt
+
+
+def test_only_message_type_4_is_a_receipt_and_only_0_a_reply() -> None:
+    from duanxin.protocols.smpp.pdu import EsmFeature, EsmMessageType
+    from duanxin.protocols.smpp.receipt import DeliverKind, deliver_kind
+
+    expected = {
+        EsmMessageType.DEFAULT: DeliverKind.MESSAGE,
+        EsmMessageType.DELIVERY_RECEIPT: DeliverKind.RECEIPT,
+        EsmMessageType.DELIVERY_ACK: DeliverKind.OTHER,
+        EsmMessageType.MANUAL_ACK: DeliverKind.OTHER,
+        EsmMessageType.CONVERSATION_ABORT: DeliverKind.OTHER,
+        EsmMessageType.INTERMEDIATE_NOTIFICATION: DeliverKind.OTHER,
+    }
+    for message_type, kind in expected.items():
+        for features in (0, EsmFeature.UDHI, EsmFeature.REPLY_PATH, 0xC0):
+            for mode in range(4):  # messaging-mode bits are ignored in deliver_sm
+                assert deliver_kind(message_type | features | mode) is kind
+    assert deliver_kind(0x0C) is DeliverKind.OTHER  # reserved: neither
+    assert deliver_kind(0x3C) is DeliverKind.OTHER
+
+
+def test_finality_from_message_state_else_from_the_text() -> None:
+    from duanxin.protocols.smpp.receipt import is_final_receipt
+
+    assert not is_final_receipt(MessageState.ENROUTE, "DELIVRD")  # the TLV decides
+    assert is_final_receipt(MessageState.DELIVERED, "ENROUTE")
+    assert is_final_receipt(MessageState.ACCEPTED, "ACCEPTD")
+    for state in set(MessageState) - {MessageState.ENROUTE}:
+        assert is_final_receipt(state, "")
+    assert not is_final_receipt(None, "ENROUTE")
+    assert not is_final_receipt(None, "enroute")
+    assert not is_final_receipt(99, "ENROUTE")  # an unknown state: the text decides
+    assert is_final_receipt(None, "DELIVRD")
+    assert is_final_receipt(None, "MA:0001")
+    assert is_final_receipt(None, "")

@@ -378,3 +378,16 @@ async def test_submit_before_bind_refused(simulate: Simulate) -> None:
     finally:
         raw.close()
     assert simulator.behaviour.submits == 0
+
+
+async def test_refused_bind_is_answered_with_a_bare_header(simulate: Simulate) -> None:
+    simulator = await simulate()
+    reader, writer = await asyncio.open_connection("127.0.0.1", simulator.port)
+    try:
+        writer.write(encode(BindTransceiver(sequence_number=1, system_id=ACCOUNT, password="x")))
+        header = await asyncio.wait_for(reader.readexactly(16), WAIT)
+        assert header == struct.pack(
+            ">IIII", 16, CommandId.BIND_TRANSCEIVER_RESP, CommandStatus.ESME_RINVPASWD, 1
+        )
+    finally:
+        writer.close()

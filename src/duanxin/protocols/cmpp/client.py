@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from duanxin.domain.encoding import decode_text
+from duanxin.domain.reports import is_final_stat
 from duanxin.domain.segments import Segment, parse_udh
 from duanxin.protocols.carrier import (
     CarrierClient,
@@ -150,6 +151,9 @@ class CmppAdapter:
             except ProtocolError as error:
                 log.warning("unreadable status report: %s", error)
                 return _deliver_resp(request, CmppDeliverResult.BAD_STRUCTURE), None
+            if not is_final_stat("cmpp", report.stat):
+                # ACCEPTD / ENROUTE: answered; the final report that follows decides.
+                return _deliver_resp(request, CmppDeliverResult.OK), None
             return _deliver_resp(request, CmppDeliverResult.OK), _carrier_report(report)
         return _deliver_resp(request, CmppDeliverResult.OK), _carrier_mo(request)
 

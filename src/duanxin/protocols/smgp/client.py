@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from duanxin.domain.encoding import decode_text
+from duanxin.domain.reports import is_final_stat
 from duanxin.domain.segments import Segment, parse_udh
 from duanxin.protocols.carrier import (
     CarrierClient,
@@ -129,6 +130,8 @@ class SmgpAdapter:
                 # Answered anyway: an unreadable report resent forever helps nobody.
                 log.warning("unreadable SMGP report %r: %s", request.msg_content, error)
                 return answer, None
+            if not is_final_stat("smgp", report.stat):
+                return answer, None  # ENROUTE: the final report that follows decides
             return answer, report_of(report, request)
         return answer, mo_of(request)
 

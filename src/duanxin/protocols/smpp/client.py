@@ -9,13 +9,16 @@ Channel knobs in ``ChannelSettings.extra``:
 ``country_code``     prefixed to 11-digit mainland numbers, sent as TON 1 / NPI 1 ("86")
 ``long_messages``    "udh" (default: UDH in short_message, esm_class 0x40) or "sar"
                      (sar_* TLVs, no UDH)
+
+``ChannelSettings.alphabet`` (the channel setting ``alphabet``) is the SMSC's default
+alphabet: how text with data_coding 0 is encoded on submit and read in an MO.
 """
 
 from __future__ import annotations
 
 import logging
 
-from duanxin.domain.encoding import decode_text
+from duanxin.domain.encoding import Alphabet, decode_text
 from duanxin.domain.segments import ConcatInfo, Segment, parse_udh
 from duanxin.protocols.carrier import (
     CarrierMO,
@@ -32,7 +35,14 @@ from duanxin.protocols.core.state import Role
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.dialect import SmppDialect, response_to
 from duanxin.protocols.smpp.pdu import CommandStatus, MessageState, Pdu
-from duanxin.protocols.smpp.receipt import STAT_TEXT, parse_receipt, parse_receipt_time
+from duanxin.protocols.smpp.receipt import (
+    STAT_TEXT,
+    DeliverKind,
+    deliver_kind,
+    is_final_receipt,
+    parse_receipt,
+    parse_receipt_time,
+)
 from duanxin.protocols.smpp.tlv import Tlv, TlvTag, int_tlv, tlv_int, tlv_text
 
 __all__ = [
@@ -40,6 +50,7 @@ __all__ = [
     "canonical_id",
     "message_body",
     "open_client",
+    "receipt_report",
     "report_stat",
     "sar_concat",
 ]
@@ -117,26 +128,34 @@ def report_stat(message_state: int | None, text_stat: str) -> str:
 _STATE_VALUES = frozenset(MessageState)
 
 
-def _report(pdu: p.DeliverSm | p.DataSm) -> CarrierReport | None:
+def receipt_report(pdu: p.DeliverSm | p.DataSm) -> CarrierReport | None:
+    """The report a delivery receipt carries; None while it is not final (ENROUTE) or when
+    it names no message."""
     receipt = parse_receipt(message_body(pdu).decode("latin-1"))
     message_id = tlv_text(pdu.tlvs, TlvTag.RECEIPTED_MESSAGE_ID) or (
         receipt.message_id if receipt else None
     )
     if not message_id:
+        log.warning("receipt without a message id from %s", pdu.source_addr)
         return None
-    stat = report_stat(tlv_int(pdu.tlvs, TlvTag.MESSAGE_STATE), receipt.stat if receipt else "")
+    state = tlv_int(pdu.tlvs, TlvTag.MESSAGE_STATE)
+    text_stat = receipt.stat if receipt else ""
+    if not is_final_receipt(state, text_stat):
+        return None  # the final receipt that follows decides the report
     done = parse_receipt_time(receipt.done_date) if receipt else None
-    return CarrierReport(canonical_id(message_id), pdu.source_addr, stat, done)
+    return CarrierReport(
+        canonical_id(message_id), pdu.source_addr, report_stat(state, text_stat), done
+    )
 
 
-def _mo(pdu: p.DeliverSm | p.DataSm) -> CarrierMO:
+def _mo(pdu: p.DeliverSm | p.DataSm, alphabet: Alphabet) -> CarrierMO:
     body = message_body(pdu)
     concat: ConcatInfo | None = None
     if pdu.esm_class & p.ESM_UDHI:
         concat, body = parse_udh(body)
     else:
         concat = sar_concat(pdu.tlvs)
-    text = decode_text(body, pdu.data_coding)
+    text = decode_text(body, pdu.data_coding, alphabet)
     return CarrierMO(pdu.source_addr, pdu.destination_addr, text, concat)
 
 
@@ -224,6 +243,9 @@ class SmppAdapter:
         return SubmitOutcome(0, canonical_id(response.message_id))
 
     def inbound(self, request: Pdu) -> tuple[Pdu | None, Inbound | None]:
+        """Answer a PDU from the SMSC; a report only for a final delivery receipt, a reply
+        only for a normal message (esm_class message type 0). Acknowledgements,
+        intermediate notifications and ENROUTE receipts are answered and carry nothing."""
         if not isinstance(request, p.DeliverSm | p.DataSm):
             # alert_notification has no response; anything else the SMSC may not send us
             # was already refused by the dialect.
@@ -231,12 +253,18 @@ class SmppAdapter:
                 return None, None
             return response_to(request, CommandStatus.ESME_RINVCMDID), None
         answer = response_to(request)
-        if request.esm_class & p.ESM_MESSAGE_TYPE_MASK == p.ESM_DELIVERY_RECEIPT:
-            report = _report(request)
-            if report is None:
-                log.warning("receipt without a message id from %s", self.settings.host)
-            return answer, report
-        return answer, _mo(request)
+        kind = deliver_kind(request.esm_class)
+        if kind is DeliverKind.RECEIPT:
+            return answer, receipt_report(request)
+        if kind is DeliverKind.MESSAGE:
+            return answer, _mo(request, self.settings.alphabet)
+        log.info(
+            "%s: esm_class 0x%02X from %s is no reply nor report; answered, not kept",
+            self.settings.host,
+            request.esm_class,
+            request.source_addr,
+        )
+        return answer, None
 
 
 def open_client(

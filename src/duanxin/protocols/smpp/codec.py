@@ -5,6 +5,11 @@ compiled into steps: runs of adjacent integers become one precompiled ``struct.S
 C-octet strings, the length-prefixed ``short_message``, submit_multi's address lists and the
 trailing TLVs get a step each.
 
+A response whose command_status is not 0 is sent as a bare 16-byte header: SMPP 3.4 §4.1
+and §4.4 say the body is not returned then. On receipt both forms are accepted (many SMSCs
+still send a body, often a lone NUL), and an error response's body that does not parse is
+ignored: the status is all it says.
+
 Decoding errors are :class:`SmppDecodeError` (a ``RemoteProtocolError``) carrying the status
 for the generic_nack and, when the header could be read, the offending sequence number.
 """
@@ -35,7 +40,14 @@ from duanxin.protocols.smpp.tables import (
 )
 from duanxin.protocols.smpp.wire import ShortBody
 
-__all__ = ["MAX_PDU_SIZE", "Decoder", "SmppDecodeError", "decode_pdu", "encode"]
+__all__ = [
+    "MAX_PDU_SIZE",
+    "Decoder",
+    "SmppDecodeError",
+    "decode_pdu",
+    "encode",
+    "is_error_response",
+]
 
 MAX_PDU_SIZE = 0x10000 + 0x400  # a full message_payload TLV plus the mandatory fields
 _HEADER = struct.Struct(">IIII")
@@ -177,15 +189,24 @@ _BY_ID: dict[int, _Layout] = {cls.command_id: layout for cls, layout in _LAYOUTS
 # --------------------------------------------------------------------- public
 
 
+def is_error_response(command_id: int, command_status: int) -> bool:
+    """A response that reports a failure: it carries no body on the wire (§4.1, §4.4)."""
+    return bool(command_id & p.RESPONSE_BIT) and command_status != CommandStatus.ESME_ROK
+
+
 def encode(pdu: Pdu) -> bytes:
-    """The wire bytes of ``pdu``; raises LocalProtocolError for values SMPP cannot carry."""
+    """The wire bytes of ``pdu``; raises LocalProtocolError for values SMPP cannot carry.
+
+    A response with a non-zero command_status is encoded as its header alone.
+    """
     layout = _LAYOUTS.get(type(pdu))
     if layout is None:
         raise LocalProtocolError(f"not an SMPP PDU: {type(pdu).__name__}")
     parts: list[bytes] = []
     try:
-        for write in layout.writers:
-            write(pdu, parts)
+        if not is_error_response(pdu.command_id, pdu.command_status):
+            for write in layout.writers:
+                write(pdu, parts)
         body = b"".join(parts)
         return (
             _HEADER.pack(
@@ -222,6 +243,9 @@ def decode_pdu(frame: bytes) -> Pdu:
     try:
         values = _read_body(layout, frame)
     except ProtocolError as error:
+        if is_error_response(command_id, status):
+            # A failure's body says nothing the status does not; a garbled one is dropped.
+            return layout.cls(sequence_number=sequence, command_status=status)
         raise SmppDecodeError(
             f"{layout.cls.__name__}: {error}",
             status=error.status or CommandStatus.ESME_RINVCMDLEN,
@@ -235,7 +259,7 @@ def _read_body(layout: _Layout, frame: bytes) -> Values:
     end = len(frame)
     offset = p.HEADER_SIZE
     if offset == end and layout.cls.command_id & p.RESPONSE_BIT:
-        return values  # error responses often omit the body: every field keeps its default
+        return values  # error responses omit the body: every field keeps its default
     for read in layout.readers:
         offset = read(frame, offset, end, values)
     if offset != end:

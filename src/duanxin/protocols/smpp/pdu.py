@@ -36,6 +36,8 @@ __all__ = [
     "DistributionList",
     "EnquireLink",
     "EnquireLinkResp",
+    "EsmFeature",
+    "EsmMessageType",
     "GenericNack",
     "MessageState",
     "Outbind",
@@ -71,10 +73,30 @@ SHORT_MESSAGE_MAX = 254  # sm_length is one byte; 255 is reserved
 INTERFACE_VERSION_34 = 0x34
 RESPONSE_BIT = 0x80000000
 
-# esm_class (notes §6.3) and registered_delivery (§6.4)
+
+class EsmMessageType(IntEnum):
+    """esm_class bits 5-2 (mask 0x3C) of a deliver_sm / data_sm from the SMSC (notes §6.3)."""
+
+    DEFAULT = 0x00  # a normal message: an MO from a handset
+    DELIVERY_RECEIPT = 0x04  # SMSC delivery receipt: the only kind that is a report
+    DELIVERY_ACK = 0x08  # SME delivery acknowledgement
+    MANUAL_ACK = 0x10  # SME manual / user acknowledgement
+    CONVERSATION_ABORT = 0x18  # Korean CDMA
+    INTERMEDIATE_NOTIFICATION = 0x20  # intermediate delivery notification
+
+
+class EsmFeature(IntEnum):
+    """esm_class bits 7-6: GSM network features (notes §6.3)."""
+
+    UDHI = 0x40  # short_message starts with a user data header
+    REPLY_PATH = 0x80
+
+
 ESM_MESSAGE_TYPE_MASK = 0x3C
-ESM_DELIVERY_RECEIPT = 0x04
-ESM_UDHI = 0x40
+ESM_DELIVERY_RECEIPT = EsmMessageType.DELIVERY_RECEIPT
+ESM_UDHI = EsmFeature.UDHI
+
+# registered_delivery (§6.4)
 RECEIPT_MASK = 0x03
 RECEIPT_ON_FINAL = 0x01
 RECEIPT_ON_FAILURE = 0x02
@@ -246,7 +268,7 @@ class SubmitSm(_ShortMessageBody):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliverSm(_ShortMessageBody):
-    """An MO message, or a delivery receipt when ``esm_class & 0x3C == 0x04``."""
+    """An MO message, a delivery receipt, or an acknowledgement: see :class:`EsmMessageType`."""
 
     command_id: ClassVar[CommandId] = CommandId.DELIVER_SM
 

@@ -1,4 +1,5 @@
-"""The customary delivery-receipt text (SMPP 3.4 Appendix B), as pure functions.
+"""Delivery receipts as pure functions: which deliver_sm is one, whether it is final, and
+the customary receipt text (SMPP 3.4 Appendix B).
 
 ``id:IIIIIIIIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DDDDDDD
 err:E text:...``. The layout is vendor-specific, so parsing is label-anchored, case-insensitive
@@ -10,14 +11,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
+from duanxin.domain.reports import is_final_stat
 from duanxin.protocols.core.fields import parse_report_time
-from duanxin.protocols.smpp.pdu import MessageState
+from duanxin.protocols.smpp.pdu import ESM_MESSAGE_TYPE_MASK, EsmMessageType, MessageState
 
 __all__ = [
+    "INTERMEDIATE_STATES",
     "STAT_TEXT",
+    "DeliverKind",
     "DeliveryReceipt",
+    "deliver_kind",
     "format_receipt",
+    "is_final_receipt",
     "parse_receipt",
     "parse_receipt_time",
     "state_for_stat",
@@ -37,6 +44,42 @@ STAT_TEXT: dict[MessageState, str] = {
     MessageState.REJECTED: "REJECTD",
 }
 _STATE_FOR_TEXT = {text: state for state, text in STAT_TEXT.items()}
+_STATE_VALUES = frozenset(MessageState)
+#: message_state values that are not an outcome (notes §7.3: ENROUTE is "not final").
+INTERMEDIATE_STATES = frozenset({MessageState.ENROUTE})
+
+
+class DeliverKind(Enum):
+    """What a deliver_sm / data_sm from the SMSC is, by its esm_class message type."""
+
+    MESSAGE = "message"  # an MO from a handset: a reply
+    RECEIPT = "receipt"  # an SMSC delivery receipt: a report
+    OTHER = "other"  # acknowledgements, intermediate notifications ...: answered, not kept
+
+
+def deliver_kind(esm_class: int) -> DeliverKind:
+    """Only message type 0x04 is a report and only type 0 a reply (notes §6.3).
+
+    SME delivery and manual acknowledgements (0x08, 0x10), intermediate delivery
+    notifications (0x20), conversation aborts and reserved values are neither.
+    """
+    message_type = esm_class & ESM_MESSAGE_TYPE_MASK
+    if message_type == EsmMessageType.DEFAULT:
+        return DeliverKind.MESSAGE
+    if message_type == EsmMessageType.DELIVERY_RECEIPT:
+        return DeliverKind.RECEIPT
+    return DeliverKind.OTHER
+
+
+def is_final_receipt(message_state: int | None, text_stat: str) -> bool:
+    """True when a receipt says how the message ended; False for ENROUTE.
+
+    A message_state TLV with a known value decides; without one the receipt text's stat.
+    """
+    if message_state in _STATE_VALUES:
+        return message_state not in INTERMEDIATE_STATES
+    return is_final_stat("smpp", text_stat)
+
 
 _PATTERNS = {
     "message_id": re.compile(r"\bid:(\S+)", re.IGNORECASE),
