@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.reports import LongReport
-from duanxin.domain.throttle import TokenBucket
+from duanxin.domain.throttle import AdaptiveRate
+from duanxin.metrics import CHANNEL_RATE
 from duanxin.protocols.carrier import CarrierClient, ChannelSettings, Inbound
 from duanxin.store.tables import accounts, channels, routes
 
-__all__ = ["Channel", "ChannelPool", "open_carrier_client"]
+__all__ = ["Channel", "ChannelPool", "RetryPolicy", "open_carrier_client"]
 
 log = logging.getLogger(__name__)
 PROTOCOLS = ("cmpp", "sgip", "smgp", "smpp")
@@ -34,6 +36,30 @@ def open_carrier_client(
     return client
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a channel retries a submit that met a transient outcome (channel ``settings``).
+
+    ``retry_attempts``: tries of one message on this channel before it fails over to the
+    next; ``retry_backoff`` / ``retry_backoff_max``: the wait before the second try,
+    doubling up to the maximum (seconds).
+    """
+
+    attempts: int = 8
+    backoff: float = 0.1
+    backoff_max: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any] | None) -> RetryPolicy:
+        extra = settings or {}
+        default = cls()
+        return cls(
+            attempts=max(1, int(extra.get("retry_attempts", default.attempts))),
+            backoff=float(extra.get("retry_backoff", default.backoff)),
+            backoff_max=float(extra.get("retry_backoff_max", default.backoff_max)),
+        )
+
+
 @dataclass
 class Channel:
     """One configured carrier gateway, reached over one or more connections."""
@@ -44,7 +70,10 @@ class Channel:
     access_code: str
     long_report: LongReport
     clients: list[CarrierClient]
-    bucket: TokenBucket | None = None  # the channel's TPS, shared by its connections
+    # The channel's send rate, shared by its connections: its TPS, lowered while the
+    # carrier throttles.
+    rate: AdaptiveRate = field(default_factory=lambda: AdaptiveRate(None, 0.0))
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     _next: int = 0
 
     @property
@@ -62,7 +91,7 @@ class Channel:
         return self.clients[0]
 
     def take_token(self, now: float) -> bool:
-        return self.bucket is None or self.bucket.take(now)
+        return self.rate.take(now)
 
 
 def settings_from_row(row: Any) -> ChannelSettings:
@@ -132,9 +161,14 @@ class ChannelPool:
             access_code=row["access_code"],
             long_report=LongReport(row["long_report"]),
             clients=clients,
-            bucket=TokenBucket(row["tps"], now) if row["tps"] else None,
+            rate=AdaptiveRate(row["tps"] or None, now),
+            retry=RetryPolicy.from_settings(row["settings"]),
         )
         holder.append(channel)
+        rate = channel.rate
+        CHANNEL_RATE.labels(channel.name).set_function(
+            lambda: math.inf if rate.rate is None else rate.rate
+        )
         return channel
 
     async def _load_reply_prefixes(self, conn: AsyncConnection) -> None:
