@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.reports import LongReport
 from duanxin.domain.throttle import AdaptiveRate
-from duanxin.metrics import CHANNEL_RATE
+from duanxin.metrics import CHANNEL_RATE, SUBMITS_RETRIED, SUBMITS_THROTTLED
 from duanxin.protocols.carrier import CarrierClient, ChannelSettings, Inbound
 from duanxin.store.tables import accounts, channels, routes
 
@@ -42,12 +43,15 @@ class RetryPolicy:
 
     ``retry_attempts``: tries of one message on this channel before it fails over to the
     next; ``retry_backoff`` / ``retry_backoff_max``: the wait before the second try,
-    doubling up to the maximum (seconds).
+    doubling up to the maximum (seconds); ``retry_window``: how long a message waits for
+    this channel to take it again (its turn at the channel's lowered rate included) before
+    it fails over all the same (seconds).
     """
 
     attempts: int = 8
     backoff: float = 0.1
     backoff_max: float = 5.0
+    window: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any] | None) -> RetryPolicy:
@@ -57,6 +61,7 @@ class RetryPolicy:
             attempts=max(1, int(extra.get("retry_attempts", default.attempts))),
             backoff=float(extra.get("retry_backoff", default.backoff)),
             backoff_max=float(extra.get("retry_backoff_max", default.backoff_max)),
+            window=float(extra.get("retry_window", default.window)),
         )
 
 
@@ -75,6 +80,9 @@ class Channel:
     rate: AdaptiveRate = field(default_factory=lambda: AdaptiveRate(None, 0.0))
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     _next: int = 0
+    # Senders waiting for a token, first come first served; one timer wakes the first.
+    _waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
+    _timer: asyncio.TimerHandle | None = None
 
     @property
     def is_up(self) -> bool:
@@ -91,7 +99,50 @@ class Channel:
         return self.clients[0]
 
     def take_token(self, now: float) -> bool:
-        return self.rate.take(now)
+        """A token now, unless others are already waiting for one (they go first)."""
+        return not self._waiters and self.rate.take(now)
+
+    def expected_wait(self, now: float) -> float:
+        """Seconds until a new waiter would get a token."""
+        rate = self.rate.rate
+        queued = len(self._waiters) / rate if rate else 0.0
+        return self.rate.wait_time(now) + queued
+
+    async def wait_token(self, timeout: float | None = None) -> bool:
+        """Wait for a token, in turn; False if none came within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        if self.take_token(loop.time()):
+            return True
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        self._arm(loop)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            return False
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+        return True
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is None and self._waiters:
+            delay = max(0.001, self.rate.wait_time(loop.time()))
+            self._timer = loop.call_later(delay, self._hand_out)
+
+    def _hand_out(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        waiters = self._waiters
+        while waiters:
+            if waiters[0].done():  # gave up waiting
+                waiters.popleft()
+                continue
+            if not self.rate.take(loop.time()):
+                break
+            waiters.popleft().set_result(None)
+        self._arm(loop)
 
 
 def settings_from_row(row: Any) -> ChannelSettings:
@@ -166,6 +217,8 @@ class ChannelPool:
         )
         holder.append(channel)
         rate = channel.rate
+        SUBMITS_THROTTLED.labels(channel.name)  # shown (as 0) from the start
+        SUBMITS_RETRIED.labels(channel.name)
         CHANNEL_RATE.labels(channel.name).set_function(
             lambda: math.inf if rate.rate is None else rate.rate
         )

@@ -86,6 +86,7 @@ class _Job:
     carrier_stat: str | None = None  # the carrier's last refusal, as a report stat
     platform_stat: str | None = None  # DX:0101 / DX:0102 when the carrier said nothing
     eventful: bool = False  # something worth the message's history happened
+    since: float = 0.0  # loop time of the first transient outcome on the current channel
 
     @property
     def complete(self) -> bool:
@@ -226,6 +227,7 @@ class DeliveryWorker:
         self, job: _Job, remaining: list[Channel], pinned: Channel | None
     ) -> Channel | None:
         """The channel for the next try, its TPS token taken; None: no channel is up."""
+        loop = asyncio.get_running_loop()
         while True:
             if pinned is None:
                 order = await self._ready_order(remaining)
@@ -235,11 +237,15 @@ class DeliveryWorker:
                     return None
                 continue
             if pinned.is_up or await self._wait_until_up([pinned], LINK_WAIT_SECONDS):
-                await self._wait_token(pinned)
-                return pinned
+                left = job.since + pinned.retry.window - loop.time()
+                if left > 0 and await pinned.wait_token(left):
+                    return pinned
+                reason = f"waited {pinned.retry.window:g}s"
+            else:
+                reason = "link down"
             remaining.remove(pinned)
             if remaining:
-                self._event(job, EventKind.FAILED_OVER, pinned, "link down")
+                self._event(job, EventKind.FAILED_OVER, pinned, reason)
             pinned = None
 
     async def _back_off(
@@ -248,6 +254,8 @@ class DeliveryWorker:
         """After a transient outcome: the channel to try again once the back-off is over,
         or None when its tries are used up (it leaves ``remaining``)."""
         tries = job.tries[channel.id] = job.tries.get(channel.id, 0) + 1
+        if tries == 1:
+            job.since = asyncio.get_running_loop().time()
         if tries >= channel.retry.attempts:
             remaining.remove(channel)
             if remaining:
@@ -362,11 +370,6 @@ class DeliveryWorker:
         )
         self._submits.add((submitted, channel.protocol, channel.long_report))
 
-    async def _wait_token(self, channel: Channel) -> None:
-        loop = asyncio.get_running_loop()
-        while not channel.take_token(loop.time()):
-            await asyncio.sleep(max(0.001, channel.rate.wait_time(loop.time())))
-
     def _expired(self, job: _Job) -> bool:
         validity = timedelta(seconds=self.platform.settings.submit_validity_seconds)
         return self.platform.clock() - job.message.created_at > validity
@@ -411,13 +414,14 @@ class DeliveryWorker:
         up = [c for c in channels if c.is_up]
         if not up:
             return []
-        while True:
-            now = loop.time()
-            for index, channel in enumerate(up):
-                if channel.take_token(now):
-                    return [channel, *up[:index], *up[index + 1 :]]
-            waits = [c.rate.wait_time(now) for c in up]
-            await asyncio.sleep(max(0.001, min(waits)))
+        now = loop.time()
+        for index, channel in enumerate(up):
+            if channel.take_token(now):
+                return [channel, *up[:index], *up[index + 1 :]]
+        # Every one is at its rate: queue for the one whose turn comes first.
+        best = min(up, key=lambda c: c.expected_wait(now))
+        await best.wait_token()
+        return [best, *(c for c in up if c is not best)]
 
     # ------------------------------------------------------------- inbound
 

@@ -41,12 +41,15 @@ class AdaptiveRate:
 
     - Never above ``ceiling`` (the channel's configured TPS); ``None``: no configured limit,
       and no limit at all until the carrier first throttles.
-    - A throttled submit cuts the rate to ``decrease`` times itself, or to what the carrier
-      accepted over the last second when that is lower (so a 2,000 TPS channel in front of a
-      300 TPS carrier settles in one step, not ten). Only submits sent after the last cut
-      count: a full window of throttled answers is one congestion signal, not sixteen.
+    - A throttled submit cuts the rate to ``decrease`` times itself, or to a little below
+      what the carrier accepted over the last seconds when that is lower (so a 2,000 TPS
+      channel in front of a 300 TPS carrier settles in one step, not ten). Only submits
+      sent after the last cut count: a full window of throttled answers is one congestion
+      signal, not sixteen.
     - Every accepted submit raises the rate additively by ``increase`` of itself per second
-      elapsed (at least ``min_step`` per second) back up to the ceiling.
+      elapsed (at least ``min_step`` per second) back up to the ceiling, starting ``hold``
+      seconds after the last cut (the carrier's rate was just measured: stay there a while
+      rather than provoke the next throttle at once).
     - After a cut the burst is spent: the next submit waits for the new rate.
     """
 
@@ -55,6 +58,7 @@ class AdaptiveRate:
         "_accepted_prev",
         "_last_cut",
         "_last_raise",
+        "_origin",
         "_rate",
         "_stamp",
         "_tokens",
@@ -63,12 +67,16 @@ class AdaptiveRate:
         "cuts",
         "decrease",
         "floor",
+        "hold",
         "increase",
         "min_step",
         "peak",
     )
 
-    WINDOW = 1.0  # seconds over which the carrier's accepted rate is measured
+    WINDOW = 2.0  # seconds over which the carrier's accepted rate is measured
+    #: Below the carrier's measured rate by this much: sending at exactly its rate, network
+    #: jitter alone would have every other submit arrive a little early and be throttled.
+    MARGIN = 0.95
 
     def __init__(
         self,
@@ -79,8 +87,10 @@ class AdaptiveRate:
         increase: float = 0.1,
         min_step: float = 0.1,
         floor: float = 0.2,
+        hold: float = 5.0,
     ) -> None:
         self.ceiling = ceiling if ceiling else None
+        self.hold = hold
         self.decrease = decrease
         self.increase = increase
         self.min_step = min_step
@@ -92,7 +102,7 @@ class AdaptiveRate:
         self._stamp = now
         self._last_cut = -math.inf
         self._last_raise = now
-        self._window_start = now
+        self._window_start = self._origin = now
         self._accepted_now = 0
         self._accepted_prev = 0
 
@@ -130,9 +140,10 @@ class AdaptiveRate:
         self._roll(now)
         self._accepted_now += 1
         rate = self._rate
-        if rate is None:
+        if rate is None or now < self._last_cut + self.hold:
             return
-        step = max(self.min_step, rate * self.increase) * max(0.0, now - self._last_raise)
+        since = now - max(self._last_raise, self._last_cut + self.hold)
+        step = max(self.min_step, rate * self.increase) * max(0.0, since)
         self._last_raise = now
         if step <= 0.0:
             return
@@ -156,7 +167,7 @@ class AdaptiveRate:
                 self.peak = rate
         cut = rate * self.decrease
         if carrier_rate > 0:
-            cut = min(cut, carrier_rate)
+            cut = min(cut, carrier_rate * self.MARGIN)
         self._rate = max(self.floor, cut)
         self._tokens = 0.0
         self._stamp = now
@@ -166,10 +177,14 @@ class AdaptiveRate:
         return True
 
     def accepted_rate(self, now: float) -> float:
-        """Submits the carrier accepted over the last second (a sliding-window estimate)."""
+        """Submits per second the carrier accepted lately (a sliding-window estimate)."""
         self._roll(now)
         elapsed = (now - self._window_start) / self.WINDOW
-        return self._accepted_prev * max(0.0, 1.0 - elapsed) + self._accepted_now
+        count = self._accepted_prev * max(0.0, 1.0 - elapsed) + self._accepted_now
+        # Over the window, or the time seen so far when shorter, but at least a second: a
+        # burst the carrier took at once is its per-second allowance, not a rate above it.
+        span = max(1.0, min(self.WINDOW, now - self._origin))
+        return count / span
 
     def _roll(self, now: float) -> None:
         passed = now - self._window_start
@@ -184,4 +199,4 @@ def retry_delay(attempt: int, base: float, cap: float) -> float:
     """The back-off before try ``attempt + 1`` after ``attempt`` transient failures."""
     if attempt <= 0:
         return 0.0
-    return float(min(cap, base * 2 ** (attempt - 1)))
+    return float(min(cap, base * 2.0 ** min(attempt - 1, 64)))
