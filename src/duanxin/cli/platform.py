@@ -138,6 +138,14 @@ def simulate(
     report_delay: Annotated[float, typer.Option(help="Seconds before a report.")] = 1.0,
     fail_ratio: Annotated[float, typer.Option(help="Share of reports that fail.")] = 0.0,
     tps: Annotated[float | None, typer.Option(help="Per-connection submit limit.")] = None,
+    faults: Annotated[
+        str,
+        typer.Option(
+            help="Fault profile, e.g. throttle:0.2,enroute,drop-every:500 "
+            "(see duanxin.simulator.faults)."
+        ),
+    ] = "",
+    seed: Annotated[int | None, typer.Option(help="Seed for failure and fault draws.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print traffic.")] = False,
     sp_host: Annotated[str, typer.Option(help="SGIP: the SP's listener host.")] = "127.0.0.1",
     sp_port: Annotated[
@@ -146,6 +154,7 @@ def simulate(
 ) -> None:
     """Run carrier simulators in the foreground."""
     from duanxin.simulator.core import SimulatorConfig
+    from duanxin.simulator.faults import parse_faults
     from duanxin.simulator.registry import PROTOCOLS, create_simulator
 
     names = list(PROTOCOLS) if protocol == "all" else [protocol]
@@ -153,6 +162,10 @@ def simulate(
         raise _fail(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)} or all")
     if (account is None) != (password is None):
         raise _fail("--account and --password go together")
+    try:
+        profile = parse_faults(faults)
+    except ValueError as error:
+        raise _fail(f"--faults: {error}") from None
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -168,6 +181,8 @@ def simulate(
                 fail_ratio=fail_ratio,
                 tps=tps,
                 verbose=verbose,
+                seed=seed,
+                faults=profile,
             )
             simulator = create_simulator(name, config)
             if name == "sgip" and sp_port is not None:
@@ -176,6 +191,8 @@ def simulate(
             await simulator.start()
             running.append(simulator)
             console.print(f"{name} simulator listening on {host}:{simulator.port}")
+        if profile.any:
+            console.print(f"faults: {profile}")
         try:
             await asyncio.Event().wait()
         finally:

@@ -17,10 +17,11 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.msgid import MessageIdGenerator
-from duanxin.domain.segments import parse_udh, split_message
+from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
 from duanxin.protocols.cmpp.auth import CHINA_STANDARD_TIME, connect_response, verify_connect
 from duanxin.protocols.cmpp.client import canonical_id
 from duanxin.protocols.cmpp.dialect import CmppDialect
@@ -43,11 +44,12 @@ from duanxin.protocols.cmpp.pdu import (
     CmppSubmitResult,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
-from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed, SessionProtocol, serve
-from duanxin.protocols.core.errors import ProtocolError
+from duanxin.protocols.core.aio import SessionProtocol, serve
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Direction, Role
-from duanxin.simulator.core import CarrierBehaviour, DelayedCalls, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.faults import SubmitFate
+from duanxin.simulator.outbox import Kind, Outbox, late_or_now
 
 __all__ = ["CmppSimulator"]
 
@@ -60,6 +62,15 @@ _MAX_BINARY_CONTENT = 140  # octets of user data in one SMS
 _MAX_ASCII_CONTENT = 160
 _REPORT_TIME = "%y%m%d%H%M"
 _SMSC_SEQUENCE_LIMIT = 0xFFFFFFFF
+
+#: SUBMIT_RESP Results the fault profiles answer with. CMPP has one retryable code, 8, for
+#: both "too fast" and "gateway busy" (notes §10.2).
+THROTTLE_RESULT = CmppSubmitResult.FLOW_CONTROL
+BUSY_RESULT = CmppSubmitResult.FLOW_CONTROL
+REFUSE_RESULT = CmppSubmitResult.BAD_DEST_TERMINAL_ID
+INTERMEDIATE_STAT = "ENROUTE"
+
+_R = TypeVar("_R")
 
 
 class _SimulatorDialect(CmppDialect):
@@ -84,12 +95,35 @@ class _Connection:
     bound: bool = False
 
 
-def _report_answered(answer: asyncio.Future[CmppPdu]) -> None:
-    if answer.cancelled():
-        return
-    error = answer.exception()
-    if error is not None and not isinstance(error, SessionClosed | ResponseTimeout | ProtocolError):
-        log.error("report not delivered", exc_info=error)
+@dataclass(frozen=True, slots=True)
+class _Report:
+    """One recipient of one accepted SUBMIT that asked for a report."""
+
+    submit: CmppSubmit
+    destination: str
+    msg_id: int
+    submitted: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """A status report to write, with the link it was submitted on."""
+
+    origin: _Connection
+    report: _Report
+    stat: str
+
+
+def _content(submit: CmppSubmit) -> tuple[ConcatInfo | None, bytes]:
+    if submit.tp_udhi & 1:
+        return parse_udh(submit.msg_content)
+    return None, submit.msg_content
+
+
+async def _resolved(value: Awaitable[_R] | _R) -> _R:
+    if isinstance(value, Awaitable):
+        return await value
+    return value
 
 
 def _group_id(first: int, index: int) -> int:
@@ -113,7 +147,7 @@ class CmppSimulator:
         self._ids = MessageIdGenerator(config.node_id)
         self._server: asyncio.Server | None = None
         self._connections: list[_Connection] = []
-        self._reports = DelayedCalls()
+        self._outbox: Outbox[_Outgoing] = Outbox(self.behaviour, self._send)
         self._tasks: set[asyncio.Task[None]] = set()
         self._answering = asyncio.Event()
         self._answering.set()
@@ -138,7 +172,7 @@ class CmppSimulator:
 
     async def stop(self) -> None:
         self._answering.set()
-        self._reports.cancel()
+        self._outbox.cancel()
         if self._server is not None:
             self._server.close()
         for connection in list(self._connections):
@@ -152,6 +186,17 @@ class CmppSimulator:
             self._server = None
 
     # ----------------------------------------------- test and operator knobs
+
+    def drop_links(self) -> None:
+        """Close every connection at once (no TERMINATE), with whatever is in flight."""
+        for connection in list(self._connections):
+            if connection.session is not None:
+                connection.session.abort("dropped by the simulator")
+
+    @property
+    def kept_reports(self) -> int:
+        """Reports waiting for a link of their SP to log in again."""
+        return self._outbox.kept()
 
     def pause_submits(self) -> None:
         """Hold every SUBMIT_RESP until :meth:`resume_submits` (to watch the window fill)."""
@@ -221,6 +266,7 @@ class CmppSimulator:
             connection.bound = True
             connection.account = connect.source_addr
             connection.throttle = self.behaviour.new_throttle(asyncio.get_running_loop().time())
+            self._outbox.flush_later(connection.account)
         if config.verbose:
             log.info(
                 "CONNECT %s version %#x: status %d", connect.source_addr, connect.version, status
@@ -231,14 +277,34 @@ class CmppSimulator:
 
     def _answer_submit(
         self, connection: _Connection, submit: CmppSubmit
-    ) -> Awaitable[CmppSubmitResp] | CmppSubmitResp:
-        throttle = connection.throttle
-        if throttle is not None and not throttle.take(asyncio.get_running_loop().time()):
+    ) -> Awaitable[CmppSubmitResp] | CmppSubmitResp | None:
+        session = connection.session
+        if session is None or not session.is_open:
+            return None  # read with a PDU that dropped the link: never received
+        behaviour = self.behaviour
+        if behaviour.drop_due():
+            if len(submit.msg_content) <= _content_limit(submit.msg_fmt):
+                self._accept(connection, submit)  # received, as a real gateway would
+            session.abort("dropped by the simulator (drop-every)")
+            return None
+        if behaviour.over_tps(connection.throttle, asyncio.get_running_loop().time()):
             return self._submit_resp(submit, CmppSubmitResult.FLOW_CONTROL)
+        concat, _ = _content(submit)
+        destination = submit.dest_terminal_ids[0] if submit.dest_terminal_ids else ""
+        fate = behaviour.judge(submit.src_id, destination, concat)
+        if fate is SubmitFate.SILENT:
+            return None
+        if fate is not SubmitFate.ACCEPT:
+            return self._submit_resp(submit, self._fault_result(fate))
         if not self._answering.is_set():
             return self._answer_submit_later(connection, submit)
         self.max_submits_in_flight = max(self.max_submits_in_flight, self._submits_in_flight + 1)
         return self._check_and_accept(connection, submit)  # at once: no task per submit
+
+    def _fault_result(self, fate: SubmitFate) -> int:
+        if fate is SubmitFate.REFUSE:
+            return self.config.faults.refuse_code or REFUSE_RESULT
+        return BUSY_RESULT if fate is SubmitFate.BUSY else THROTTLE_RESULT
 
     async def _answer_submit_later(
         self, connection: _Connection, submit: CmppSubmit
@@ -249,53 +315,53 @@ class CmppSimulator:
             await self._answering.wait()
         finally:
             self._submits_in_flight -= 1
-        return self._check_and_accept(connection, submit)
+        return await _resolved(self._check_and_accept(connection, submit))
 
-    def _check_and_accept(self, connection: _Connection, submit: CmppSubmit) -> CmppSubmitResp:
+    def _check_and_accept(
+        self, connection: _Connection, submit: CmppSubmit
+    ) -> Awaitable[CmppSubmitResp] | CmppSubmitResp:
         if len(submit.msg_content) > _content_limit(submit.msg_fmt):
             return self._submit_resp(submit, CmppSubmitResult.MESSAGE_TOO_LONG)
-        return self._accept(connection, submit)
+        response, early = self._accept(connection, submit)
+        return late_or_now(response, early, self.config.faults.slow)
 
     def _submit_resp(self, submit: CmppSubmit, result: int, msg_id: int = 0) -> CmppSubmitResp:
         return CmppSubmitResp(
             sequence_id=submit.sequence_id, version=submit.version, msg_id=msg_id, result=result
         )
 
-    def _accept(self, connection: _Connection, submit: CmppSubmit) -> CmppSubmitResp:
+    def _accept(
+        self, connection: _Connection, submit: CmppSubmit
+    ) -> tuple[CmppSubmitResp, list[asyncio.Future[Any]]]:
         loop = asyncio.get_running_loop()
         wall = datetime.now(CHINA_STANDARD_TIME)
         destinations = submit.dest_terminal_ids
         first = self._ids.next_ids(wall, len(destinations))[0]
-        concat, body = None, submit.msg_content
-        if submit.tp_udhi & 1:
-            concat, body = parse_udh(body)
+        concat, body = _content(submit)
         text = decode_text(body, submit.msg_fmt)
+        early: list[asyncio.Future[Any]] = []
         for index, destination in enumerate(destinations):
             msg_id = _group_id(first, index)
             self.behaviour.record(
                 submit.src_id, destination, text, concat, canonical_id(msg_id), loop.time()
             )
             if submit.registered_delivery == CmppRegisteredDelivery.YES:
-                self._schedule_report(connection, submit, destination, msg_id, wall)
-        return self._submit_resp(submit, CmppSubmitResult.OK, first)
+                early += self._plan_report(connection, _Report(submit, destination, msg_id, wall))
+        return self._submit_resp(submit, CmppSubmitResult.OK, first), early
 
-    def _schedule_report(
-        self,
-        connection: _Connection,
-        submit: CmppSubmit,
-        destination: str,
-        msg_id: int,
-        submitted: datetime,
-    ) -> None:
-        self._reports.add(
-            self.config.report_delay,
-            self._send_report,
-            connection,
-            submit,
-            destination,
-            msg_id,
-            submitted,
-        )
+    # -------------------------------------------------------------- reports
+
+    def _plan_report(self, origin: _Connection, report: _Report) -> list[asyncio.Future[Any]]:
+        faults = self.config.faults
+        items: list[tuple[Kind, _Outgoing]] = []
+        if faults.enroute:
+            items.append((Kind.INTERMEDIATE, _Outgoing(origin, report, INTERMEDIATE_STAT)))
+        items.append((Kind.FINAL, _Outgoing(origin, report, self.behaviour.draw_stat())))
+        if faults.early_reports:
+            self.behaviour.early_reports += 1
+            return self._outbox.send_now(origin.account, items)
+        self._outbox.plan(origin.account, items)
+        return []
 
     def _receiver(self, account: str | None) -> _Connection | None:
         for connection in self._connections:
@@ -303,41 +369,34 @@ class CmppSimulator:
                 return connection
         return None
 
-    def _send_report(
-        self,
-        origin: _Connection,
-        submit: CmppSubmit,
-        destination: str,
-        msg_id: int,
-        submitted: datetime,
-    ) -> None:
+    def _send(self, account: str | None, outgoing: _Outgoing) -> asyncio.Future[Any] | None:
         # A report goes back on the submitting link, or another link of the same SP.
-        connection = origin if origin.bound else self._receiver(origin.account)
+        origin = outgoing.origin
+        connection = origin if origin.bound else self._receiver(account)
         if connection is None or connection.session is None:
-            return
-        done = datetime.now(CHINA_STANDARD_TIME)
+            return None
+        report, done = outgoing.report, datetime.now(CHINA_STANDARD_TIME)
         version = connection.dialect.version
-        report = CmppStatusReport(
+        content = CmppStatusReport(
             version=version,
-            msg_id=msg_id,
-            stat=self.behaviour.draw_stat(),
-            submit_time=submitted.strftime(_REPORT_TIME),
+            msg_id=report.msg_id,
+            stat=outgoing.stat,
+            submit_time=report.submitted.strftime(_REPORT_TIME),
             done_time=done.strftime(_REPORT_TIME),
-            dest_terminal_id=destination,
+            dest_terminal_id=report.destination,
             smsc_sequence=next(self._smsc_sequence) & _SMSC_SEQUENCE_LIMIT,
         )
         deliver = CmppDeliver(
             version=version,
             msg_id=self._ids.next_id(done),
-            dest_id=submit.src_id,
-            service_id=submit.service_id,
+            dest_id=report.submit.src_id,
+            service_id=report.submit.service_id,
             msg_fmt=CmppMsgFmt.ASCII,
-            src_terminal_id=destination,
+            src_terminal_id=report.destination,
             registered_delivery=CmppRegisteredDelivery.YES,
-            msg_content=report.encode(),
+            msg_content=content.encode(),
         )
-        # No task per report: the response (or the error) only has to be collected.
-        connection.session.send_request(deliver).add_done_callback(_report_answered)
+        return connection.session.send_request(deliver)
 
     # ------------------------------------------------------------------- MO
 

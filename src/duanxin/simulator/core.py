@@ -20,10 +20,12 @@ from typing import Any, Protocol
 
 from duanxin.domain.segments import ConcatInfo, Reassembler
 from duanxin.domain.throttle import TokenBucket
+from duanxin.simulator.faults import Faults, SubmitFate
 
 __all__ = [
     "CarrierBehaviour",
     "DelayedCalls",
+    "Faults",
     "ReceivedMessage",
     "SimulatorConfig",
     "SimulatorServer",
@@ -49,7 +51,8 @@ class SimulatorConfig:
     tps: float | None = None  # per-connection submit limit; None: unlimited
     verbose: bool = False
     node_id: int = 1  # gateway code written into carrier message ids
-    seed: int | None = None  # for reproducible failure draws
+    seed: int | None = None  # for reproducible failure and fault draws
+    faults: Faults = field(default_factory=Faults)  # see duanxin.simulator.faults
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +66,43 @@ class ReceivedMessage:
     received_at: datetime
 
 
+#: Identifies one segment of one long message: (source, destination, reference, total, number).
+SegmentKey = tuple[str, str, int, int, int]
+
+
 @dataclass
 class CarrierBehaviour:
-    """Decisions shared by all simulated gateways; no I/O."""
+    """Decisions shared by all simulated gateways; no I/O.
+
+    The counters below say what the fault profile (and the TPS limit) did, for tests to
+    assert on.
+    """
 
     config: SimulatorConfig
     received: list[ReceivedMessage] = field(default_factory=list)
-    submits: int = 0
+    submits: int = 0  # segments accepted
+    submit_pdus: int = 0  # submit requests seen, whatever became of them
+    throttled: int = 0  # answered with flow control (TPS limit, throttle:R, refuse-segment)
+    busy: int = 0  # answered with system busy (busy:R)
+    refused: int = 0  # refused permanently (refuse:R)
+    segments_refused: int = 0  # refused by refuse-segment:N (also counted in ``throttled``)
+    silenced: int = 0  # never answered (silent:R)
+    dropped: int = 0  # connections dropped by drop-every:N
+    reports_sent: int = 0  # final reports written to a link (copies included)
+    duplicate_reports: int = 0  # extra copies written (duplicate-reports)
+    early_reports: int = 0  # reports written before their submit response (early-reports)
+    intermediate_reports: int = 0  # ENROUTE / State 1 receipts written (enroute)
+    acks_sent: int = 0  # SMPP SME acks and intermediate notifications written (ack-deliver)
+    kept: int = 0  # reports and MO kept because no link could carry them
+    replayed: int = 0  # kept ones written once a link was back
     _random: random.Random = field(init=False)
     _long: Reassembler = field(default_factory=Reassembler)
     _long_ids: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)
+    _refused_segments: set[SegmentKey] = field(default_factory=set)
+
+    @property
+    def faults(self) -> Faults:
+        return self.config.faults
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.config.seed)
@@ -87,6 +117,51 @@ class CarrierBehaviour:
     def new_throttle(self, now: float) -> TokenBucket | None:
         rate = self.config.tps
         return TokenBucket(rate, now) if rate else None
+
+    def over_tps(self, throttle: TokenBucket | None, now: float) -> bool:
+        """True (and counted) when ``throttle`` has no token for one more submit."""
+        if throttle is None or throttle.take(now):
+            return False
+        self.throttled += 1
+        return True
+
+    def drop_due(self) -> bool:
+        """Count one submit request; True when drop-every:N says to drop its link now."""
+        self.submit_pdus += 1
+        every = self.config.faults.drop_every
+        if every is not None and self.submit_pdus % every == 0:
+            self.dropped += 1
+            return True
+        return False
+
+    def judge(self, source: str, destination: str, concat: ConcatInfo | None) -> SubmitFate:
+        """What the fault profile does with one submitted segment (counted)."""
+        faults = self.config.faults
+        fate = SubmitFate.ACCEPT
+        if faults.throttle or faults.busy or faults.refuse or faults.silent:
+            fate = faults.fate(self._random.random())
+        if fate is SubmitFate.ACCEPT and self._refuse_segment(source, destination, concat):
+            self.segments_refused += 1
+            fate = SubmitFate.THROTTLE
+        if fate is SubmitFate.THROTTLE:
+            self.throttled += 1
+        elif fate is SubmitFate.BUSY:
+            self.busy += 1
+        elif fate is SubmitFate.REFUSE:
+            self.refused += 1
+        elif fate is SubmitFate.SILENT:
+            self.silenced += 1
+        return fate
+
+    def _refuse_segment(self, source: str, destination: str, concat: ConcatInfo | None) -> bool:
+        number = self.config.faults.refuse_segment
+        if number is None or concat is None or concat.total <= 1 or concat.number != number:
+            return False
+        key = (source, destination, concat.reference, concat.total, concat.number)
+        if key in self._refused_segments:
+            return False
+        self._refused_segments.add(key)
+        return True
 
     def draw_stat(self) -> str:
         """The final status of one submitted segment."""

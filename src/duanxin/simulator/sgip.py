@@ -26,9 +26,10 @@ import logging
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 from duanxin.domain.encoding import decode_text
-from duanxin.domain.segments import parse_udh, split_message
+from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
 from duanxin.protocols.core.aio import SessionClosed, SessionProtocol, serve
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.session import SessionConfig
@@ -54,7 +55,9 @@ from duanxin.protocols.sgip.pdu import (
     SubmitResp,
     Unbind,
 )
-from duanxin.simulator.core import CarrierBehaviour, DelayedCalls, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.faults import SubmitFate
+from duanxin.simulator.outbox import Kind, Outbox, late_or_now, respond_late
 from duanxin.simulator.sgip_link import ReverseLink, refuse
 
 __all__ = ["STAT_ERROR_CODES", "SgipSimulator", "stat_to_report"]
@@ -72,6 +75,20 @@ STAT_ERROR_CODES = {
 _CODED_STAT = re.compile(r"ER:(\d{4})")
 _MOBILE_86 = re.compile(r"861\d{10}")
 _SIMULATOR_WINDOW = 32
+
+#: Submit_Resp Results the fault profiles answer with: SGIP's retry-later code, 11 (node
+#: busy), covers flow control and a full queue alike (notes §7).
+THROTTLE_RESULT = Result.NODE_BUSY
+BUSY_RESULT = Result.NODE_BUSY
+REFUSE_RESULT = Result.ILLEGAL_MOBILE_NUMBER
+#: Seconds between attempts to bind to the SP while reports are kept.
+REVERSE_RETRY = 0.5
+
+
+def _content(submit: Submit) -> tuple[ConcatInfo | None, bytes]:
+    if submit.tp_udhi & 1:
+        return parse_udh(submit.message_content)
+    return None, submit.message_content
 
 
 def stat_to_report(stat: str) -> tuple[int, int]:
@@ -124,8 +141,9 @@ class SgipSimulator:
         self._server: asyncio.Server | None = None
         self._last_login: tuple[str, str] = ("", "")
         self._references = itertools.count()
-        self._reports = DelayedCalls()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._outbox: Outbox[Report] = Outbox(self.behaviour, self._send)
+        self._connecting: asyncio.Task[None] | None = None
+        self._stopping = False
         self.reverse = ReverseLink(
             lambda: _SmgDialect(self),
             self._reverse_credentials,
@@ -147,11 +165,12 @@ class SgipSimulator:
 
     async def stop(self) -> None:
         """Stop listening, drop every link, cancel pending reports."""
-        self._reports.cancel()
-        for task in list(self._tasks):
-            task.cancel()
+        self._stopping = True
+        self._outbox.cancel()
+        if self._connecting is not None:
+            self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._connecting
         await self.reverse.close()
         if self._server is not None:
             self._server.close()
@@ -160,6 +179,17 @@ class SgipSimulator:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+
+    def drop_links(self) -> None:
+        """Cut every link, the SP's and the reverse one, with whatever is in flight."""
+        for link in list(self.links):
+            link.abort("dropped by the simulator")
+        self.reverse.abort()
+
+    @property
+    def kept_reports(self) -> int:
+        """Reports waiting for the SP's listener to take a bind again."""
+        return self._outbox.kept()
 
     # ------------------------------------------------------------------- MO
 
@@ -206,7 +236,7 @@ class SgipSimulator:
         if isinstance(pdu, Bind):
             return self._answer_bind(pdu)
         if isinstance(pdu, Submit):
-            return self._answer_submit(self.links[session], pdu)
+            return self._answer_submit(session, pdu)
         return refuse(session, pdu)
 
     def _answer_bind(self, bind: Bind) -> Pdu:
@@ -217,26 +247,55 @@ class SgipSimulator:
         else:
             result = Result.OK
             self._last_login = (bind.login_name, bind.login_password)
+            if self._outbox.kept():  # the SP is back: its listener likely too
+                asyncio.get_running_loop().call_soon(self._connect_reverse)
         if result == Result.OK:
             self.binds += 1
         else:
             self.refused_binds += 1
         return BindResp(sequence=bind.sequence, result=result)
 
-    def _answer_submit(self, link: _Link, submit: Submit) -> Awaitable[Pdu | None] | Pdu:
+    def _answer_submit(
+        self, session: SessionProtocol[Pdu], submit: Submit
+    ) -> Awaitable[Pdu | None] | Pdu | None:
+        link = self.links.get(session)
+        if link is None or not session.is_open:
+            return None  # read with a PDU that dropped the link: never received
         loop = asyncio.get_running_loop()
         now = loop.time()
-        if link.throttle is not None and not link.throttle.take(now):
-            return SubmitResp(sequence=submit.sequence, result=Result.NODE_BUSY)
-        if not all(_MOBILE_86.fullmatch(n) for n in submit.user_numbers):
+        behaviour = self.behaviour
+        valid = all(_MOBILE_86.fullmatch(n) for n in submit.user_numbers)
+        if behaviour.drop_due():
+            if valid:
+                self._outbox.plan(None, self._accept(submit, now))  # received all the same
+            session.abort("dropped by the simulator (drop-every)")
+            return None
+        if behaviour.over_tps(link.throttle, now):
+            return SubmitResp(sequence=submit.sequence, result=THROTTLE_RESULT)
+        if not valid:
             return SubmitResp(sequence=submit.sequence, result=Result.ILLEGAL_MOBILE_NUMBER)
-        self._accept(submit, now)
+        number = strip_country_code(submit.user_numbers[0]) if submit.user_numbers else ""
+        fate = behaviour.judge(submit.sp_number, number, _content(submit)[0])
+        if fate is SubmitFate.SILENT:
+            return None
+        if fate is not SubmitFate.ACCEPT:
+            return SubmitResp(sequence=submit.sequence, result=self._fault_result(fate))
+        items = self._accept(submit, now)
         response = SubmitResp(sequence=submit.sequence)
+        if self.config.faults.early_reports and items:
+            behaviour.early_reports += 1
+            return self._answer_after_reports(response, items)
+        self._outbox.plan(None, items)
         if self.response_delay <= 0:
-            return response
+            return late_or_now(response, [], self.config.faults.slow)
         link.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, link.in_flight)
         return self._answer_later(link, response)
+
+    def _fault_result(self, fate: SubmitFate) -> int:
+        if fate is SubmitFate.REFUSE:
+            return self.config.faults.refuse_code or REFUSE_RESULT
+        return BUSY_RESULT if fate is SubmitFate.BUSY else THROTTLE_RESULT
 
     async def _answer_later(self, link: _Link, response: Pdu) -> Pdu:
         try:
@@ -245,68 +304,93 @@ class SgipSimulator:
             link.in_flight -= 1
         return response
 
-    def _accept(self, submit: Submit, now: float) -> None:
-        content, concat = submit.message_content, None
-        if submit.tp_udhi & 1:
-            concat, content = parse_udh(content)
+    async def _answer_after_reports(self, response: Pdu, items: list[tuple[Kind, Report]]) -> Pdu:
+        """early-reports: bind the reverse link if needed, report, then answer."""
+        address = self.sp_address
+        if address is not None and not self.reverse.is_bound:
+            with contextlib.suppress(OSError, TimeoutError, SessionClosed, ProtocolError):
+                await self.reverse.bind(address)
+        early = self._outbox.send_now(None, items)
+        return await respond_late(response, early, self.config.faults.slow)
+
+    def _accept(self, submit: Submit, now: float) -> list[tuple[Kind, Report]]:
+        concat, content = _content(submit)
         text = decode_text(content, submit.message_coding)
         carrier_id = canonical_id(submit.sequence)
+        items: list[tuple[Kind, Report]] = []
         for number in submit.user_numbers:
             self.behaviour.record(
                 submit.sp_number, strip_country_code(number), text, concat, carrier_id, now
             )
-            self._plan_report(submit, number)
+            items += self._report_items(submit, number)
+        return items
 
     # -------------------------------------------------------------- reports
 
-    def _plan_report(self, submit: Submit, number: str) -> None:
+    def _report_items(self, submit: Submit, number: str) -> list[tuple[Kind, Report]]:
         flag = submit.report_flag
         if flag == ReportFlag.NONE:
-            return
+            return []
         stat = self.behaviour.draw_stat()
         if flag == ReportFlag.FAILURE_ONLY and stat == "DELIVRD":
-            return
+            return []
+        items: list[tuple[Kind, Report]] = []
+        if self.config.faults.enroute:
+            waiting = Report(
+                submit_sequence=submit.sequence,
+                user_number=number,
+                state=ReportState.WAITING,
+                error_code=Result.OK,
+            )
+            items.append((Kind.INTERMEDIATE, waiting))
         state, error_code = stat_to_report(stat)
-        report = Report(
-            submit_sequence=submit.sequence,
-            user_number=number,
-            state=state,
-            error_code=error_code,
+        final = Report(
+            submit_sequence=submit.sequence, user_number=number, state=state, error_code=error_code
         )
-        self._reports.add(self.config.report_delay, self._fire_report, report)
+        items.append((Kind.FINAL, final))
+        return items
 
-    def _fire_report(self, report: Report) -> None:
-        address = self.sp_address
-        answer = None if address is None else self.reverse.send_if_bound(address, report)
-        if answer is not None:  # the usual case: no task per report
-            answer.add_done_callback(lambda answer: self._report_answered(report, answer))
-            return
-        task = asyncio.get_running_loop().create_task(self._send_report(report))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _send_report(self, report: Report) -> None:
+    def _send(self, account: str | None, report: Report) -> asyncio.Future[Any] | None:
         address = self.sp_address
         if address is None:
-            log.warning("report for %s dropped: no sp_address", report.submit_sequence)
-            return
-        try:
-            await self.reverse.request(address, report)
-        except (OSError, TimeoutError, SessionClosed, ProtocolError) as error:
-            log.warning("report for %s not delivered: %s", report.submit_sequence, error)
-            return
-        self.reports_sent.append(report)
+            return None
+        answer = self.reverse.send_if_bound(address, report)
+        if answer is None:
+            self._connect_reverse()
+            return None
+        answer.add_done_callback(lambda answer: self._report_answered(report, answer))
+        return answer
 
     def _report_answered(self, report: Report, answer: asyncio.Future[Pdu]) -> None:
-        if answer.cancelled():
-            return
-        error = answer.exception()
-        if error is None:
+        if not answer.cancelled() and answer.exception() is None:
             self.reports_sent.append(report)
-        elif isinstance(error, OSError | TimeoutError | SessionClosed | ProtocolError):
-            log.warning("report for %s not delivered: %s", report.submit_sequence, error)
+
+    def _connect_reverse(self, delay: float = 0.0) -> None:
+        """Bind the reverse link in the background, then write what the outbox kept."""
+        if self._connecting is not None or self._stopping:
+            return
+        self._connecting = asyncio.get_running_loop().create_task(self._bind_and_flush(delay))
+
+    async def _bind_and_flush(self, delay: float) -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            address = self.sp_address
+            if address is None:
+                return
+            await self.reverse.bind(address)
+        except (OSError, TimeoutError, SessionClosed, ProtocolError) as error:
+            log.info("reports kept: cannot bind to the SP: %s", error)
+            failed = True
         else:
-            log.error("report for %s not delivered", report.submit_sequence, exc_info=error)
+            failed = False
+        finally:
+            self._connecting = None
+        if failed:
+            if self._outbox.kept():
+                self._connect_reverse(REVERSE_RETRY)
+            return
+        self._outbox.flush(None)
 
     def _reverse_credentials(self) -> tuple[str, str]:
         if self.sp_credentials is not None:

@@ -88,6 +88,16 @@ class ReverseLink:
         answer.add_done_callback(self._answered)
         return answer
 
+    async def bind(self, address: tuple[str, int]) -> None:
+        """Make sure a bound connection to ``address`` is up (raises as :meth:`request`)."""
+        await self._bound_session(address)
+
+    def abort(self) -> None:
+        """Cut the connection at once (no Unbind), with whatever is in flight."""
+        session, self._session = self._session, None
+        if session is not None:
+            session.abort("dropped by the simulator")
+
     def _answered(self, _: asyncio.Future[Pdu]) -> None:
         self._busy -= 1
         self._touch()

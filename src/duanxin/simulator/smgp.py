@@ -14,10 +14,11 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
-from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed, SessionProtocol, serve
+from duanxin.protocols.core.aio import SessionProtocol, serve
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Role
@@ -42,7 +43,9 @@ from duanxin.protocols.smgp.pdu import (
     tlv_uint8,
 )
 from duanxin.protocols.smgp.report import SmgpReport, encode_report
-from duanxin.simulator.core import CarrierBehaviour, DelayedCalls, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.faults import SubmitFate
+from duanxin.simulator.outbox import Kind, Outbox, late_or_now
 
 __all__ = ["SmgpSimulator"]
 
@@ -52,9 +55,22 @@ _NO_MSG_ID = bytes(MSG_ID_SIZE)
 _SENDING_MODES = (LoginMode.SEND, LoginMode.TRANSMIT)
 _RECEIVING_MODES = (LoginMode.RECEIVE, LoginMode.TRANSMIT)
 # Report err codes for the stats a simulator draws (notes §5.6); anything else is 999.
-_REPORT_ERRORS = {"DELIVRD": "000", "EXPIRED": "001", "UNDELIV": "006", "REJECTD": "006"}
+_REPORT_ERRORS = {
+    "DELIVRD": "000",
+    "ENROUTE": "000",
+    "EXPIRED": "001",
+    "UNDELIV": "006",
+    "REJECTD": "006",
+}
 _REPORT_LENGTH_DIGITS = 3
 _REPORT_TEXT_HEAD = 17
+
+#: Submit_Resp Status the fault profiles answer with. SMGP's one retryable status, 1
+#: (system busy), stands for flow control too (notes §9).
+THROTTLE_STATUS = SmgpStatus.SYSTEM_BUSY
+BUSY_STATUS = SmgpStatus.SYSTEM_BUSY
+REFUSE_STATUS = SmgpStatus.ILLEGAL_DEST_TERM_ID
+INTERMEDIATE_STAT = "ENROUTE"
 
 
 @dataclass(eq=False)
@@ -64,6 +80,7 @@ class _Link:
     session: SessionProtocol[SmgpPdu]
     dialect: SmgpDialect
     login_mode: int | None = None
+    account: str = ""  # the ClientID it logged in with
     throttle: TokenBucket | None = None
     in_flight: int = 0  # submits whose response is held back by the gate
 
@@ -94,7 +111,7 @@ class SmgpSimulator:
         self._ids = MsgIdGenerator(smgw_code(config.node_id))
         self._links: list[_Link] = []
         self._server: asyncio.Server | None = None
-        self._reports = DelayedCalls()
+        self._outbox: Outbox[_Outgoing] = Outbox(self.behaviour, self._send)
         self._mo_reference = 0
 
     # --------------------------------------------------------------- lifecycle
@@ -120,7 +137,7 @@ class SmgpSimulator:
         self._server = await serve(self.config.host, self.config.port, self._new_session)
 
     async def stop(self) -> None:
-        self._reports.cancel()
+        self._outbox.cancel()
         for link in list(self._links):
             link.session.abort("simulator stopping")
         self.response_gate.set()
@@ -129,10 +146,17 @@ class SmgpSimulator:
             await self._server.wait_closed()
             self._server = None
 
-    def drop_connections(self) -> None:
+    def drop_links(self) -> None:
         """Cut every connection without logging out (a gateway restart, as seen by clients)."""
         for link in list(self._links):
             link.session.abort("dropped by the simulator")
+
+    drop_connections = drop_links
+
+    @property
+    def kept_reports(self) -> int:
+        """Reports waiting for a receiving login of their account."""
+        return self._outbox.kept()
 
     def _new_session(self) -> SessionProtocol[SmgpPdu]:
         dialect = SmgpDialect()
@@ -172,6 +196,8 @@ class SmgpSimulator:
         if status == SmgpStatus.OK:
             self.logins += 1
             link.login_mode = login.login_mode
+            link.account = login.client_id
+            self._outbox.flush_later(link.account)
             link.throttle = self.behaviour.new_throttle(asyncio.get_running_loop().time())
         elif self.config.verbose:
             log.info("login by %r refused with status %d", login.client_id, status)
@@ -186,31 +212,55 @@ class SmgpSimulator:
             return SmgpStatus.OK  # an open gateway takes any secret
         return status
 
-    def _submit(self, link: _Link, submit: SmgpSubmit) -> Awaitable[SmgpPdu | None] | SmgpPdu:
+    def _submit(
+        self, link: _Link, submit: SmgpSubmit
+    ) -> Awaitable[SmgpPdu | None] | SmgpPdu | None:
+        if not link.session.is_open:
+            return None  # read with a PDU that dropped the link: never received
         loop = asyncio.get_running_loop()
+        behaviour = self.behaviour
+        if behaviour.drop_due():
+            if link.can_submit and submit.dest_term_ids:
+                self._accept(link, submit)  # received, as a real gateway would have
+            link.session.abort("dropped by the simulator (drop-every)")
+            return None
         status = self._check_submit(link, submit, loop.time())
         if status != SmgpStatus.OK:
             return _submit_resp(submit, _NO_MSG_ID, status)
+        text_concat = _submitted_text(submit)
+        fate = behaviour.judge(submit.src_term_id, submit.dest_term_ids[0], text_concat[1])
+        if fate is SubmitFate.SILENT:
+            return None
+        if fate is not SubmitFate.ACCEPT:
+            return _submit_resp(submit, _NO_MSG_ID, self._fault_status(fate))
+        response, early = self._accept(link, submit)
+        if self.response_gate.is_set():
+            return late_or_now(response, early, self.config.faults.slow)
+        return self._answer_when_released(link, response)
+
+    def _fault_status(self, fate: SubmitFate) -> int:
+        if fate is SubmitFate.REFUSE:
+            return self.config.faults.refuse_code or REFUSE_STATUS
+        return BUSY_STATUS if fate is SubmitFate.BUSY else THROTTLE_STATUS
+
+    def _accept(self, link: _Link, submit: SmgpSubmit) -> tuple[SmgpPdu, list[asyncio.Future[Any]]]:
+        now = asyncio.get_running_loop().time()
         when = china_standard_time()
         ids = self._ids.next_ids(when, len(submit.dest_term_ids))
         text, concat = _submitted_text(submit)
+        early: list[asyncio.Future[Any]] = []
         for msg_id, destination in zip(ids, submit.dest_term_ids, strict=True):
             carrier_id = canonical_id(msg_id)
-            self.behaviour.record(
-                submit.src_term_id, destination, text, concat, carrier_id, loop.time()
-            )
+            self.behaviour.record(submit.src_term_id, destination, text, concat, carrier_id, now)
             if submit.need_report:
-                self._schedule_report(link, submit, msg_id, destination, when)
-        response = _submit_resp(submit, ids[0], SmgpStatus.OK)
-        if self.response_gate.is_set():
-            return response
-        return self._answer_when_released(link, response)
+                early += self._plan_report(link, _Report(submit, msg_id, destination, when))
+        return _submit_resp(submit, ids[0], SmgpStatus.OK), early
 
     def _check_submit(self, link: _Link, submit: SmgpSubmit, now: float) -> int:
         if not link.can_submit:
             return SmgpStatus.BAD_COMMAND
-        if link.throttle is not None and not link.throttle.take(now):
-            return SmgpStatus.SYSTEM_BUSY
+        if self.behaviour.over_tps(link.throttle, now):
+            return THROTTLE_STATUS
         if not submit.dest_term_ids:
             return SmgpStatus.ILLEGAL_DEST_TERM_ID
         return SmgpStatus.OK
@@ -237,26 +287,27 @@ class SmgpSimulator:
 
     # ----------------------------------------------------------------- reports
 
-    def _schedule_report(
-        self, link: _Link, submit: SmgpSubmit, msg_id: bytes, destination: str, when: datetime
-    ) -> None:
-        self._reports.add(
-            self.config.report_delay, self._send_report, link, submit, msg_id, destination, when
-        )
+    def _plan_report(self, origin: _Link, report: _Report) -> list[asyncio.Future[Any]]:
+        items: list[tuple[Kind, _Outgoing]] = []
+        if self.config.faults.enroute:
+            items.append((Kind.INTERMEDIATE, _Outgoing(origin, report, INTERMEDIATE_STAT)))
+        items.append((Kind.FINAL, _Outgoing(origin, report, self.behaviour.draw_stat())))
+        if self.config.faults.early_reports:
+            self.behaviour.early_reports += 1
+            return self._outbox.send_now(origin.account, items)
+        self._outbox.plan(origin.account, items)
+        return []
 
-    def _send_report(
-        self, link: _Link, submit: SmgpSubmit, msg_id: bytes, destination: str, when: datetime
-    ) -> None:
-        receiver = link if link.can_receive else self._receiver()
+    def _send(self, account: str | None, outgoing: _Outgoing) -> asyncio.Future[Any] | None:
+        origin = outgoing.origin
+        receiver = origin if origin.can_receive else self._receiver(account)
         if receiver is None:
-            log.info("no receiving connection for the report on %s", msg_id.hex())
-            return
-        now = china_standard_time()
-        stat = self.behaviour.draw_stat()
-        content = submit.msg_content
-        report = SmgpReport(
-            msg_id=msg_id,
-            submit_date=f"{when:%y%m%d%H%M}",
+            return None
+        report, stat, now = outgoing.report, outgoing.stat, china_standard_time()
+        content = report.submit.msg_content
+        text = SmgpReport(
+            msg_id=report.msg_id,
+            submit_date=f"{report.when:%y%m%d%H%M}",
             done_date=f"{now:%y%m%d%H%M}",
             stat=stat,
             err=_REPORT_ERRORS.get(stat, "999"),
@@ -267,12 +318,12 @@ class SmgpSimulator:
             is_report=1,
             msg_format=MsgFormat.ASCII,
             recv_time=f"{now:%Y%m%d%H%M%S}",
-            src_term_id=destination,
-            dest_term_id=submit.src_term_id,
-            msg_content=encode_report(report),
+            src_term_id=report.destination,
+            dest_term_id=report.submit.src_term_id,
+            msg_content=encode_report(text),
         )
         # No task per report: the response (or the error) only has to be collected.
-        receiver.session.send_request(deliver).add_done_callback(_report_answered)
+        return receiver.session.send_request(deliver)
 
     # ---------------------------------------------------------------------- MO
 
@@ -297,16 +348,30 @@ class SmgpSimulator:
             )
             await receiver.session.request(deliver)
 
-    def _receiver(self) -> _Link | None:
-        return next((link for link in self._links if link.can_receive), None)
+    def _receiver(self, account: str | None = None) -> _Link | None:
+        for link in self._links:
+            if link.can_receive and account in (None, link.account):
+                return link
+        return None
 
 
-def _report_answered(answer: asyncio.Future[SmgpPdu]) -> None:
-    if answer.cancelled():
-        return
-    error = answer.exception()
-    if error is not None and not isinstance(error, SessionClosed | ResponseTimeout):
-        log.error("report not delivered", exc_info=error)
+@dataclass(frozen=True, slots=True)
+class _Report:
+    """One recipient of one accepted Submit that asked for a report."""
+
+    submit: SmgpSubmit
+    msg_id: bytes
+    destination: str
+    when: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """A report to write, with the link its Submit came on."""
+
+    origin: _Link
+    report: _Report
+    stat: str
 
 
 def _submit_resp(submit: SmgpSubmit, msg_id: bytes, status: int) -> SmgpSubmitResp:

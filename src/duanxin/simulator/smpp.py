@@ -18,14 +18,12 @@ from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.msgid import MessageIdGenerator, format_mid
-from duanxin.domain.segments import parse_udh, split_message
+from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
 from duanxin.protocols.core.aio import (
-    ResponseTimeout,
-    SessionClosed,
     SessionProtocol,
     serve,
 )
@@ -42,7 +40,9 @@ from duanxin.protocols.smpp.receipt import (
     state_for_stat,
 )
 from duanxin.protocols.smpp.tlv import TlvTag, int_tlv, text_tlv
-from duanxin.simulator.core import CarrierBehaviour, DelayedCalls, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.faults import ReceiptIds, SubmitFate
+from duanxin.simulator.outbox import Kind, Outbox, late_or_now
 
 __all__ = ["SmppSimulator"]
 
@@ -53,6 +53,18 @@ MESSAGE_STATE_SIZE = 1
 VERSION_SIZE = 1  # sc_interface_version TLV
 DELIVERED = "DELIVRD"
 ERR_NONE, ERR_FAILED = "000", "001"
+
+#: submit_sm_resp command_status the fault profiles answer with (notes §8).
+THROTTLE_STATUS = CommandStatus.ESME_RTHROTTLED
+BUSY_STATUS = CommandStatus.ESME_RMSGQFUL
+REFUSE_STATUS = CommandStatus.ESME_RINVDSTADR
+ENROUTE = "ENROUTE"
+#: deliver_sm message types (esm_class bits 5-2) of ack-deliver's notices (notes §6.3).
+ESM_SME_DELIVERY_ACK = 0x08
+ESM_INTERMEDIATE = 0x20
+#: Their texts: whatever the platform shows a customer must never contain these.
+SME_ACK_TEXT = "SME delivery acknowledgement: not a reply"
+INTERMEDIATE_TEXT = "intermediate notification: not a reply"
 
 _UNSUPPORTED: dict[CommandId, CommandStatus] = {
     CommandId.QUERY_SM: CommandStatus.ESME_RQUERYFAIL,
@@ -78,6 +90,31 @@ class _Link:
         return self.session.is_bound and bind is not None and bind.can_receive
 
 
+def _error(pdu: p.SubmitSm, status: int) -> Pdu:
+    return p.SubmitSmResp(sequence_number=pdu.sequence_number, command_status=status)
+
+
+def _concat(pdu: p.SubmitSm) -> tuple[ConcatInfo | None, bytes]:
+    body = message_body(pdu)
+    if pdu.esm_class & p.ESM_UDHI:
+        return parse_udh(body)
+    return sar_concat(pdu.tlvs), body
+
+
+def _notice(submit: p.SubmitSm, esm_class: int, text: str) -> Pdu:
+    """An SME acknowledgement or intermediate notification deliver_sm about ``submit``."""
+    return p.DeliverSm(
+        source_addr_ton=submit.dest_addr_ton,
+        source_addr_npi=submit.dest_addr_npi,
+        source_addr=submit.destination_addr,
+        dest_addr_ton=submit.source_addr_ton,
+        dest_addr_npi=submit.source_addr_npi,
+        destination_addr=submit.source_addr,
+        esm_class=esm_class,
+        short_message=text.encode("ascii"),
+    )
+
+
 class SmppSimulator:
     """An SMSC for tests and local development (see the module docstring)."""
 
@@ -100,7 +137,10 @@ class SmppSimulator:
         self._ids = MessageIdGenerator(config.node_id)
         self._server: asyncio.Server | None = None
         self._links: dict[SessionProtocol[Pdu], _Link] = {}
-        self._receipts = DelayedCalls()
+        self._outbox: Outbox[Pdu] = Outbox(self.behaviour, self._send)
+        self._receipt_ids = config.faults.receipt_ids
+        if self._receipt_ids is ReceiptIds.SAME and receipt_id_format == "decimal":
+            self._receipt_ids = ReceiptIds.DECIMAL
         self._open_gate = asyncio.Event()
         self._open_gate.set()
         self._mo_reference = 0
@@ -117,18 +157,25 @@ class SmppSimulator:
         self._server = await serve(self.config.host, self.config.port, self._new_session)
 
     async def stop(self) -> None:
-        self._receipts.cancel()
+        self._outbox.cancel()
         if self._server is not None:
             self._server.close()
-        self.drop_connections()
+        self.drop_links()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
 
-    def drop_connections(self) -> None:
+    def drop_links(self) -> None:
         """Close every ESME connection at once (no unbind), as a crashing SMSC would."""
         for link in list(self._links.values()):
             link.session.abort("dropped by the simulator")
+
+    drop_connections = drop_links
+
+    @property
+    def kept_reports(self) -> int:
+        """Receipts waiting for a receiving bind of their account."""
+        return self._outbox.kept()
 
     def hold_submits(self) -> None:
         """Stop answering submits until :meth:`release_submits` (to observe windows)."""
@@ -183,50 +230,80 @@ class SmppSimulator:
         loop = asyncio.get_running_loop()
         link.account = pdu.system_id
         link.throttle = self.behaviour.new_throttle(loop.time())
+        self._outbox.flush_later(link.account)
         return answer(
             sequence_number=pdu.sequence_number,
             system_id=self.system_id,
             tlvs=(int_tlv(TlvTag.SC_INTERFACE_VERSION, p.INTERFACE_VERSION_34, VERSION_SIZE),),
         )
 
-    def _submit(self, link: _Link, pdu: p.SubmitSm) -> Awaitable[Pdu] | Pdu:
-        now = asyncio.get_running_loop().time()
-        if link.throttle is not None and not link.throttle.take(now):
-            return p.SubmitSmResp(
-                sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RTHROTTLED
-            )
+    def _submit(self, link: _Link, pdu: p.SubmitSm) -> Awaitable[Pdu] | Pdu | None:
+        if not link.session.is_open:
+            return None  # read with a PDU that dropped the link: never received
+        behaviour = self.behaviour
+        if behaviour.drop_due():
+            self._receive(link, pdu)  # received, as a real SMSC would have
+            link.session.abort("dropped by the simulator (drop-every)")
+            return None
+        if behaviour.over_tps(link.throttle, asyncio.get_running_loop().time()):
+            return _error(pdu, THROTTLE_STATUS)
+        fate = behaviour.judge(pdu.source_addr, pdu.destination_addr, _concat(pdu)[0])
+        if fate is SubmitFate.SILENT:
+            return None
+        if fate is not SubmitFate.ACCEPT:
+            return _error(pdu, self._fault_status(fate))
         link.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, link.in_flight)
         if self._open_gate.is_set():
+            link.in_flight -= 1
             return self._accept(link, pdu)
         return self._accept_later(link, pdu)
 
-    async def _accept_later(self, link: _Link, pdu: p.SubmitSm) -> Pdu:
-        await self._open_gate.wait()
-        return self._accept(link, pdu)
+    def _fault_status(self, fate: SubmitFate) -> int:
+        if fate is SubmitFate.REFUSE:
+            return self.config.faults.refuse_code or REFUSE_STATUS
+        return BUSY_STATUS if fate is SubmitFate.BUSY else THROTTLE_STATUS
 
-    def _accept(self, link: _Link, pdu: p.SubmitSm) -> Pdu:
-        link.in_flight -= 1
+    async def _accept_later(self, link: _Link, pdu: p.SubmitSm) -> Pdu:
+        try:
+            await self._open_gate.wait()
+        finally:
+            link.in_flight -= 1
+        answer = self._accept(link, pdu)
+        return await answer if isinstance(answer, Awaitable) else answer
+
+    def _accept(self, link: _Link, pdu: p.SubmitSm) -> Awaitable[Pdu] | Pdu:
+        response, early = self._receive(link, pdu)
+        return late_or_now(response, early, self.config.faults.slow)
+
+    def _receive(self, link: _Link, pdu: p.SubmitSm) -> tuple[Pdu, list[asyncio.Future[Any]]]:
+        """Take ``pdu`` in: record it, plan its reports; its response and early reports."""
         loop = asyncio.get_running_loop()
         submitted = datetime.now()
         value = self._ids.next_id(submitted)
-        carrier_id = format_mid(value)
-        body = message_body(pdu)
-        if pdu.esm_class & p.ESM_UDHI:
-            concat, body = parse_udh(body)
-        else:
-            concat = sar_concat(pdu.tlvs)
+        carrier_id = self._render_id(value, receipt=False)
+        concat, body = _concat(pdu)
         text = decode_text(body, pdu.data_coding)
         self.behaviour.record(
             pdu.source_addr, pdu.destination_addr, text, concat, carrier_id, loop.time()
         )
-        mode = pdu.registered_delivery & p.RECEIPT_MASK
-        if mode in (p.RECEIPT_ON_FINAL, p.RECEIPT_ON_FAILURE):
-            stat = self.behaviour.draw_stat()
-            if mode == p.RECEIPT_ON_FINAL or stat != DELIVERED:
-                receipt = self._receipt(pdu, value, stat, submitted)
-                self._later(self.config.report_delay, link, receipt)
-        return p.SubmitSmResp(sequence_number=pdu.sequence_number, message_id=carrier_id)
+        items = self._report_items(pdu, value, submitted)
+        early: list[asyncio.Future[Any]] = []
+        if self.config.faults.early_reports and items:
+            self.behaviour.early_reports += 1
+            early = self._outbox.send_now(link.account, items)
+        else:
+            self._outbox.plan(link.account, items)
+        response = p.SubmitSmResp(sequence_number=pdu.sequence_number, message_id=carrier_id)
+        return response, early
+
+    def _render_id(self, value: int, *, receipt: bool) -> str:
+        """An id as submit_sm_resp (``receipt=False``) or the receipt writes it."""
+        mode = self._receipt_ids
+        if mode is ReceiptIds.SAME:
+            return format_mid(value)
+        decimal = receipt == (mode is ReceiptIds.DECIMAL)
+        return str(value) if decimal else format_mid(value)
 
     def _accept_data(self, pdu: p.DataSm) -> str:
         carrier_id = format_mid(self._ids.next_id(datetime.now()))
@@ -237,8 +314,27 @@ class SmppSimulator:
 
     # ------------------------------------------------------------- receipts
 
+    def _report_items(
+        self, submit: p.SubmitSm, value: int, submitted: datetime
+    ) -> list[tuple[Kind, Pdu]]:
+        faults = self.config.faults
+        items: list[tuple[Kind, Pdu]] = []
+        if faults.ack_deliver:
+            items.append((Kind.ACK, _notice(submit, ESM_SME_DELIVERY_ACK, SME_ACK_TEXT)))
+            items.append((Kind.ACK, _notice(submit, ESM_INTERMEDIATE, INTERMEDIATE_TEXT)))
+        mode = submit.registered_delivery & p.RECEIPT_MASK
+        if mode not in (p.RECEIPT_ON_FINAL, p.RECEIPT_ON_FAILURE):
+            return items
+        stat = self.behaviour.draw_stat()
+        if mode == p.RECEIPT_ON_FAILURE and stat == DELIVERED:
+            return items
+        if faults.enroute:
+            items.append((Kind.INTERMEDIATE, self._receipt(submit, value, ENROUTE, submitted)))
+        items.append((Kind.FINAL, self._receipt(submit, value, stat, submitted)))
+        return items
+
     def _receipt(self, submit: p.SubmitSm, value: int, stat: str, submitted: datetime) -> Pdu:
-        receipt_id = str(value) if self.receipt_id_format == "decimal" else format_mid(value)
+        receipt_id = self._render_id(value, receipt=True)
         delivered = stat == DELIVERED
         text = format_receipt(
             DeliveryReceipt(
@@ -247,7 +343,7 @@ class SmppSimulator:
                 submit_date=format_receipt_time(submitted),
                 done_date=format_receipt_time(datetime.now()),
                 stat=stat,
-                err=ERR_NONE if delivered else ERR_FAILED,
+                err=ERR_NONE if delivered or stat == ENROUTE else ERR_FAILED,
             )
         )
         return p.DeliverSm(
@@ -265,35 +361,25 @@ class SmppSimulator:
             ),
         )
 
-    def _later(self, delay: float, link: _Link, deliver: Pdu) -> None:
-        self._receipts.add(delay, self._send_receipt, link, deliver)
-
-    def _send_receipt(self, link: _Link, deliver: Pdu) -> None:
-        target = self._receiver_for(link)
+    def _send(self, account: str | None, deliver: Pdu) -> asyncio.Future[Any] | None:
+        target = self._receiver(account)
         if target is None:
-            log.info("receipt dropped: no receiving connection for %r", link.account)
-            return
+            return None
         # No task per receipt: the response (or the error) only has to be collected.
-        answer = target.session.send_request(deliver)
+        answer: asyncio.Future[Any] = target.session.send_request(deliver)
         answer.add_done_callback(lambda answer: self._receipt_answered(target, answer))
+        return answer
 
-    def _receiver_for(self, link: _Link) -> _Link | None:
-        if link.can_receive:
-            return link
-        for other in self._links.values():
-            if other.can_receive and other.account == link.account:
-                return other
+    def _receiver(self, account: str | None) -> _Link | None:
+        for link in self._links.values():
+            if link.can_receive and account in (None, link.account):
+                return link
         return None
 
     def _receipt_answered(self, link: _Link, answer: asyncio.Future[Pdu]) -> None:
-        if answer.cancelled():
-            return
-        error = answer.exception()
-        if isinstance(error, SessionClosed | ResponseTimeout):
-            log.info("deliver_sm to %s lost: %s", link.session.peer, error)
-        elif error is not None:
-            log.error("deliver_sm to %s failed", link.session.peer, exc_info=error)
-        elif answer.result().command_status == 0:
+        if answer.cancelled() or answer.exception() is not None:
+            return  # the outbox keeps what a closed link lost, and logs the rest
+        if answer.result().command_status == 0:
             self.receipts_sent += 1
 
     # ------------------------------------------------------------------- MO
