@@ -25,6 +25,7 @@ from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.simulator.cmpp import CmppSimulator
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
+from duanxin.simulator.faults import parse_faults
 from duanxin.store.engine import migrate
 from duanxin.store.tables import channels, message_events, orphan_reports, segments
 from tests.conftest import TEST_REPORT_DELAY, Stack
@@ -271,3 +272,45 @@ async def test_late_submit_responses_are_matched_and_reported_once(tmp_path: Pat
 async def test_metrics_show_each_channels_rate(tmp_path: Path) -> None:
     async with cmpp_stack(tmp_path, [SimulatorConfig()], tps=50) as stack:
         assert await metric(stack, "duanxin_channel_rate") == 50
+
+
+async def test_a_permanent_refusal_fails_at_once_with_the_carriers_code(tmp_path: Path) -> None:
+    """Invalid destination is no reason to try again, here or on the next channel."""
+    configs = [SimulatorConfig(faults=parse_faults("refuse:1")), SimulatorConfig()]
+    async with cmpp_stack(tmp_path, configs) as stack:
+        mids = await send(stack, CMCC[:2])
+        stats = await final_stats(stack, mids)
+        assert set(stats.values()) == {"CM:0013"}  # CMPP Result 13: bad Dest_terminal_Id
+        assert sim(stack, 1).behaviour.refused == 2  # one try each
+        assert sim(stack, 2).behaviour.received == []
+        history = await events(stack)
+        assert history["refused"] == 2 and history["retried"] == 0
+
+
+async def test_only_the_refused_segment_of_a_long_message_is_sent_again(tmp_path: Path) -> None:
+    """refuse-segment:2: the carrier throttles segment 2 of 3 the first time; segments 1
+    and 3 are never sent again, and the handset gets the message whole (same reference)."""
+    text = "长" * 150
+    configs = [SimulatorConfig(faults=parse_faults("refuse-segment:2"))]
+    async with cmpp_stack(tmp_path, configs, settings={"retry_backoff": 0.01}) as stack:
+        (mid,) = await send(stack, CMCC[:1], text)
+        assert (await final_stats(stack, [mid]))[mid] == "DELIVRD"
+        behaviour = sim(stack).behaviour
+        assert behaviour.segments_refused == 1
+        assert behaviour.submits == 3
+        (message,) = behaviour.received
+        assert message.text.endswith(text)
+
+
+async def test_links_dropped_again_and_again_lose_no_message(tmp_path: Path) -> None:
+    """drop-every:4: the carrier kills the link on every fourth submit, with submits in the
+    window. Every message is delivered; none ends DX:0100 (or DX:0102)."""
+    configs = [SimulatorConfig(faults=parse_faults("drop-every:4"))]
+    settings = {"retry_backoff": 0.01}
+    async with cmpp_stack(tmp_path, configs, tps=50, settings=settings) as stack:
+        mids = await send(stack, CMCC[:6])
+        stats = await final_stats(stack, mids)
+        assert set(stats.values()) == {"DELIVRD"}, stats
+        assert sim(stack).behaviour.dropped >= 1
+        received = {m.destination for m in sim(stack).behaviour.received}
+        assert received == set(CMCC[:6])

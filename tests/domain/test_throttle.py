@@ -89,3 +89,11 @@ def test_retry_delay_doubles_up_to_its_cap() -> None:
     assert [retry_delay(n, 0.1, 1.0) for n in range(6)] == [0.0, 0.1, 0.2, 0.4, 0.8, 1.0]
     assert retry_delay(100, 0.1, 5.0) == 5.0
     assert not math.isinf(retry_delay(2000, 0.1, 5.0))
+
+
+def test_a_lost_link_or_a_timeout_lowers_a_limit_but_sets_none() -> None:
+    limited, unlimited = AdaptiveRate(100, 0.0), AdaptiveRate(None, 0.0)
+    assert limited.throttled(0.0, 1.0, explicit=False)
+    assert limited.rate is not None and limited.rate < 100
+    assert not unlimited.throttled(0.0, 1.0, explicit=False)
+    assert unlimited.rate is None

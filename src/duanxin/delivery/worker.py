@@ -293,6 +293,8 @@ class DeliveryWorker:
         if throttled:
             SUBMITS_THROTTLED.labels(channel.name).inc()
             channel.rate.throttled(sent_at, now)
+        elif job.platform_stat is not None and not job.complete:  # unanswered, link lost
+            channel.rate.throttled(sent_at, now, explicit=False)
         complete = job.complete
         if ids:
             self._store_accepted(job, channel, ids, numbers, complete)

@@ -50,12 +50,15 @@ class AdaptiveRate:
       elapsed (at least ``min_step`` per second) back up to the ceiling, starting ``hold``
       seconds after the last cut (the carrier's rate was just measured: stay there a while
       rather than provoke the next throttle at once).
-    - After a cut the burst is spent: the next submit waits for the new rate.
+    - After a cut the burst is spent: the next submit waits for the new rate; and until
+      the rate is back at the ceiling, tokens saved up while idle (e.g. while the link was
+      down) allow a burst of a tenth of a second's worth, not a whole second's.
     """
 
     __slots__ = (
         "_accepted_now",
         "_accepted_prev",
+        "_burst",
         "_last_cut",
         "_last_raise",
         "_origin",
@@ -74,6 +77,8 @@ class AdaptiveRate:
     )
 
     WINDOW = 2.0  # seconds over which the carrier's accepted rate is measured
+    BURST = 1.0  # seconds of tokens that may be saved up at the configured rate
+    CAUTIOUS_BURST = 0.1  # ... and after the carrier pushed back
     #: Below the carrier's measured rate by this much: sending at exactly its rate, network
     #: jitter alone would have every other submit arrive a little early and be throttled.
     MARGIN = 0.95
@@ -98,6 +103,7 @@ class AdaptiveRate:
         self.peak = self.ceiling  # where an unlimited channel stops climbing and is unlimited
         self.cuts = 0
         self._rate = self.ceiling
+        self._burst = self.BURST
         self._tokens = max(1.0, self.ceiling or 1.0)
         self._stamp = now
         self._last_cut = -math.inf
@@ -118,7 +124,7 @@ class AdaptiveRate:
         rate = self._rate
         if rate is None:
             return True
-        self._tokens = min(max(1.0, rate), self._tokens + (now - self._stamp) * rate)
+        self._tokens = min(max(1.0, rate * self._burst), self._tokens + (now - self._stamp) * rate)
         self._stamp = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
@@ -130,7 +136,7 @@ class AdaptiveRate:
         rate = self._rate
         if rate is None:
             return 0.0
-        tokens = min(max(1.0, rate), self._tokens + (now - self._stamp) * rate)
+        tokens = min(max(1.0, rate * self._burst), self._tokens + (now - self._stamp) * rate)
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
 
     # ------------------------------------------------------------ feedback
@@ -151,16 +157,24 @@ class AdaptiveRate:
         top = self.ceiling if self.ceiling is not None else self.peak
         if top is not None and raised >= top:
             self._rate = self.ceiling  # back to the configured TPS, or unlimited again
+            self._burst = self.BURST
             return
         self._rate = raised
 
-    def throttled(self, sent_at: float, now: float) -> bool:
-        """The carrier throttled a submit sent at ``sent_at``; True when the rate was cut."""
+    def throttled(self, sent_at: float, now: float, *, explicit: bool = True) -> bool:
+        """The carrier throttled a submit sent at ``sent_at``; True when the rate was cut.
+
+        ``explicit=False``: a weaker sign of congestion (no answer in time, the link lost
+        with the submit in its window): it lowers a limited rate but puts no limit on an
+        unlimited channel.
+        """
         if sent_at < self._last_cut:
             return False  # sent before the last cut: part of the congestion already handled
+        rate = self._rate
+        if rate is None and not explicit:
+            return False
         self._roll(now)
         carrier_rate = self.accepted_rate(now)
-        rate = self._rate
         if rate is None:  # unlimited until now: start from what the carrier took
             rate = max(carrier_rate, self.floor)
             if self.peak is None or rate > self.peak:
@@ -170,6 +184,7 @@ class AdaptiveRate:
             cut = min(cut, carrier_rate * self.MARGIN)
         self._rate = max(self.floor, cut)
         self._tokens = 0.0
+        self._burst = self.CAUTIOUS_BURST
         self._stamp = now
         self._last_cut = now
         self._last_raise = now
