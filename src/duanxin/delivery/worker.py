@@ -56,7 +56,7 @@ from duanxin.protocols.carrier import (
     OutboundMessage,
     SubmitResult,
 )
-from duanxin.protocols.core.aio import SessionClosed
+from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed
 from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, Platform
 from duanxin.store import messages as message_store
 from duanxin.store.messages import EventKind, MessageEvent, PendingMessage, Submitted
@@ -87,10 +87,11 @@ class _Job:
     platform_stat: str | None = None  # DX:0101 / DX:0102 when the carrier said nothing
     eventful: bool = False  # something worth the message's history happened
     since: float = 0.0  # loop time of the first transient outcome on the current channel
+    total: int = 0  # segments as the carrier client split them (0: not known yet)
 
     @property
     def complete(self) -> bool:
-        return len(self.done) >= self.message.segments
+        return len(self.done) >= (self.total or self.message.segments)
 
     @property
     def final_stat(self) -> str:
@@ -100,7 +101,7 @@ class _Job:
         """The segment numbers still to send; None: all of them (nothing accepted yet)."""
         if not self.done:
             return None
-        return frozenset(range(1, self.message.segments + 1)) - self.done
+        return frozenset(range(1, (self.total or self.message.segments) + 1)) - self.done
 
 
 class DeliveryWorker:
@@ -283,17 +284,23 @@ class DeliveryWorker:
         sent_at = loop.time()
         try:
             result = await channel.pick().submit(outbound)
-        except (SessionClosed, OSError) as error:  # not logged in: nothing was sent
+        except (ResponseTimeout, SessionClosed, OSError) as error:  # no segment answered
             log.info("channel %s could not take %s: %s", channel.name, message.mid, error)
-            job.platform_stat = DxStat.LINK_LOST.value
-            self._event(job, EventKind.LINK_LOST, channel, str(error))
+            silent = isinstance(error, ResponseTimeout)
+            job.platform_stat = (DxStat.NO_RESPONSE if silent else DxStat.LINK_LOST).value
+            kind = EventKind.NO_RESPONSE if silent else EventKind.LINK_LOST
+            self._event(job, kind, channel, str(error))
+            channel.rate.throttled(sent_at, loop.time(), explicit=False)
+            SUBMITS.labels(channel.name, "retry").inc()
             return _Verdict.TRANSIENT
         now = loop.time()
+        if pending is None:
+            job.total = len(result.outcomes)
         ids, numbers, permanent, throttled = self._read_outcomes(job, channel, result, now)
         if throttled:
             SUBMITS_THROTTLED.labels(channel.name).inc()
             channel.rate.throttled(sent_at, now)
-        elif job.platform_stat is not None and not job.complete:  # unanswered, link lost
+        elif any(o.status < 0 for o in result.outcomes):  # unanswered, or the link lost
             channel.rate.throttled(sent_at, now, explicit=False)
         complete = job.complete
         if ids:

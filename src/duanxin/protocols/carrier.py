@@ -249,8 +249,10 @@ class CarrierSessionClient(Generic[P]):
     async def submit(self, message: OutboundMessage) -> SubmitResult:
         """Submit the segments of ``message``; raises SessionClosed when the link is down.
 
-        A segment that goes unanswered, or whose link drops first, gets a retryable outcome
-        (:data:`NO_RESPONSE`, :data:`LINK_LOST`); the others keep theirs.
+        Raises :class:`ResponseTimeout` / :class:`SessionClosed` when no segment was
+        answered (every one unanswered, or the link dropped first). When some were, the
+        others get a retryable outcome (:data:`NO_RESPONSE`, :data:`LINK_LOST`), so that the
+        accepted ones are kept.
         """
         session = self._session
         if session is None or not session.is_bound:
@@ -263,13 +265,18 @@ class CarrierSessionClient(Generic[P]):
         tag = message.tag
         if len(requests) == 1 and wanted is None:  # most messages: no gather, no task
             request_tag = None if tag is None else (tag, 1)
-            return SubmitResult((await self._submit_one(session, requests[0], request_tag),))
+            response = await session.send_request(requests[0], request_tag)
+            return SubmitResult((self.adapter.submit_outcome(response),))
         outcomes = await asyncio.gather(
             *(
                 self._submit_one(session, r, None if tag is None else (tag, s.number))
                 for r, s in zip(requests, segments, strict=True)
             )
         )
+        if all(o.status < 0 for o in outcomes):  # none answered: as for one segment
+            if any(o.status == NO_RESPONSE for o in outcomes):
+                raise ResponseTimeout("no response")
+            raise SessionClosed("link lost with the submits in its window")
         numbers = () if wanted is None else tuple(s.number for s in segments)
         return SubmitResult(tuple(outcomes), numbers)
 
