@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import math
@@ -124,6 +125,9 @@ class Channel:
         finally:
             if not waiter.done():
                 waiter.cancel()
+            if waiter.cancelled():  # gave up (or was cancelled): out of the queue
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
         return True
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -4,8 +4,9 @@ For each message: the account's channels for the number's carrier, in order; the
 is up and has a TPS token gets it. A transient outcome (the carrier's flow-control or busy
 result, no answer, the link lost) is retried on the same channel after a back-off, while
 the channel's rate adapts (:class:`~duanxin.domain.throttle.AdaptiveRate`); after the
-channel's ``retry_attempts`` it fails over to the next channel, and with none left it ends
-with the carrier's last result as its report stat (:func:`~duanxin.domain.status.carrier_stat`).
+channel's ``retry_attempts`` (or ``retry_window``) it fails over to the next channel, and
+with none left it ends with the carrier's last result as its report stat
+(:func:`~duanxin.domain.status.carrier_stat`).
 A permanent refusal ends it at once. Only the segments not yet accepted are sent again.
 No channel up: the message goes back to the queue and is tried again later. A message being
 retried is held by its delivery task (in the worker's task set), never handed back with a
