@@ -159,6 +159,8 @@ messages = Table(
     Index("ix_messages_state_not_before", "state", "not_before"),
 )
 
+# One row per copy of a segment a carrier accepted: usually one per segment number, more
+# when a resent or retried submit was accepted too (each copy's report must find it).
 segments = Table(
     "segments",
     metadata,
