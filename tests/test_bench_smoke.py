@@ -8,6 +8,7 @@ from duanxin.bench.http import CLIENTS, CONTENT, batch_sends, end_to_end, number
 from duanxin.bench.protocols import PROTOCOLS, codec_bench, loopback_bench
 from duanxin.bench.rawhttp import RawClient, RawHttpError
 from duanxin.bench.server import Target, platform_for
+from duanxin.bench.throttled import throttled_run
 from tests.conftest import Stack
 
 
@@ -86,3 +87,11 @@ async def test_platform_in_a_child_process_answers() -> None:
         assert target.server_pid is not None
         figures = await single_sends(target, 0.2, 1)  # the raw client, by default
     assert figures.requests > 0
+
+
+async def test_throttled_bench_delivers_every_message_through_a_throttling_carrier() -> None:
+    figures = await throttled_run(40, carrier_tps=20, channel_tps=200, timeout=60)
+    assert figures.delivered == 40
+    assert figures.failed == 0
+    assert figures.duplicates == 0
+    assert figures.throttled > 0

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     mo_merge_seconds: float = 180.0  # a long reply still incomplete after this is stored as is
     channel_retry_seconds: float = 5.0  # wait before retrying messages no channel could take
     max_submit_attempts: int = 5
+    # A message no carrier accepted within this long after it was accepted by the API ends
+    # with the last carrier result (each channel's retries are bounded by its settings).
+    submit_validity_seconds: float = 24 * 3600.0
     sweep_interval_seconds: float = 1.0
 
     marketing_window: str = "08:00-22:00"  # platform local time; marketing outside is held

@@ -5,12 +5,15 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 
 __all__ = [
+    "CHANNEL_RATE",
     "CHANNEL_UP",
     "MESSAGES_ACCEPTED",
     "MESSAGES_REFUSED",
     "REPLIES_RECEIVED",
     "REPORTS_RECEIVED",
     "SUBMITS",
+    "SUBMITS_RETRIED",
+    "SUBMITS_THROTTLED",
 ]
 
 MESSAGES_ACCEPTED = Counter(
@@ -27,3 +30,19 @@ REPORTS_RECEIVED = Counter(
 )
 REPLIES_RECEIVED = Counter("duanxin_replies_received", "Replies (MO) received from carriers")
 CHANNEL_UP = Gauge("duanxin_channel_up", "1 when the channel is logged in", ["channel"])
+SUBMITS_THROTTLED = Counter(
+    "duanxin_submits_throttled",
+    "Submits a carrier answered with its flow-control or busy result",
+    ["channel"],
+)
+SUBMITS_RETRIED = Counter(
+    "duanxin_submits_retried",
+    "Messages sent again on a channel after a transient outcome (throttled, no answer, link lost)",
+    ["channel"],
+)
+CHANNEL_RATE = Gauge(
+    "duanxin_channel_rate",
+    "Submits per second the channel may send now: its TPS, lowered while the carrier "
+    "throttles (+Inf: no limit configured and no throttling seen)",
+    ["channel"],
+)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from duanxin.config import Settings
 from duanxin.delivery.records import ReceivedReport, write_reports, write_submits
@@ -18,8 +18,8 @@ from duanxin.domain.reports import LongReport
 from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.store import messages as message_store
-from duanxin.store.messages import Submitted
-from duanxin.store.tables import accounts, reports
+from duanxin.store.messages import EventKind, Submitted
+from duanxin.store.tables import accounts, message_events, messages, orphan_reports, reports
 
 NOW = datetime(2026, 11, 28, 12, 0, 0)
 
@@ -156,3 +156,80 @@ async def test_messages_without_a_report_end_as_unknown_after_the_window(
     platform.clock = lambda: NOW + timedelta(hours=72, seconds=1)
     await sweeper.expire_reports()
     assert await _final(platform, "D" * 16) == "UNKNOWN"
+
+
+async def _state(platform: Platform, mid: str) -> str:
+    async with platform.engine.connect() as conn:
+        return str(
+            (await conn.execute(select(messages.c.state).where(messages.c.mid == mid))).scalar_one()
+        )
+
+
+async def test_a_report_for_any_copy_of_a_segment_settles_it_and_the_first_decides(
+    platform: Platform,
+) -> None:
+    """A segment accepted twice (a resent copy, a late answer) keeps both ids: a report for
+    either matches, none is parked, and the message is reported once."""
+    account, channel = await _setup(platform)
+    mid = "E" * 16
+    await _message(platform, account, mid)
+    first = Submitted(mid, channel, "1069", ("e1",), (1,))
+    copy = Submitted(mid, channel, "1069", ("e2",), (1,))
+    await write_submits(platform.engine, [(first, "smpp", LongReport.ALL)], NOW)
+    await write_submits(platform.engine, [(copy, "smpp", LongReport.ALL)], NOW)
+    await write_reports(platform.engine, [_report(channel, "e2", "DELIVRD")], NOW)
+    assert await _final(platform, mid) == "DELIVRD"
+    await write_reports(platform.engine, [_report(channel, "e1", "UNDELIV")], NOW)
+    assert await _final(platform, mid) == "DELIVRD"
+    async with platform.engine.connect() as conn:
+        parked = (await conn.execute(select(func.count()).select_from(orphan_reports))).scalar()
+    assert parked == 0
+
+
+async def test_segments_accepted_so_far_are_stored_but_do_not_finish_the_message(
+    platform: Platform,
+) -> None:
+    """Segments 1 and 3 accepted, 2 still being retried: their reports do not decide the
+    message; once 2 is accepted and reported, they do."""
+    account, channel = await _setup(platform)
+    mid = "F" * 16
+    await _message(platform, account, mid, segments=3)
+    partial = Submitted(mid, channel, "1069", ("f1", "f3"), (1, 3), complete=False)
+    await write_submits(platform.engine, [(partial, "smpp", LongReport.ALL)], NOW)
+    assert await _state(platform, mid) == "submitting"
+    async with platform.engine.connect() as conn:
+        assert await message_store.accepted_segments(conn, [mid]) == {mid: {1, 3}}
+    await write_reports(
+        platform.engine,
+        [_report(channel, "f1", "DELIVRD"), _report(channel, "f3", "DELIVRD")],
+        NOW,
+    )
+    assert await _final(platform, mid) is None
+    rest = Submitted(mid, channel, "1069", ("f2",), (2,), complete=True)
+    await write_submits(platform.engine, [(rest, "smpp", LongReport.ALL)], NOW)
+    assert await _state(platform, mid) == "submitted"
+    await write_reports(platform.engine, [_report(channel, "f2", "DELIVRD")], NOW)
+    assert await _final(platform, mid) == "DELIVRD"
+
+
+async def test_history_events_are_stored_with_the_submits(platform: Platform) -> None:
+    account, channel = await _setup(platform)
+    mid = "G" * 16
+    await _message(platform, account, mid)
+    history = [
+        message_store.MessageEvent(mid, NOW, EventKind.THROTTLED.value, channel, "SP:0058"),
+        message_store.MessageEvent(mid, NOW, EventKind.RETRIED.value, channel, "try 2"),
+        message_store.MessageEvent(mid, NOW, EventKind.SUBMITTED.value, channel, "x" * 100),
+    ]
+    submitted = Submitted(mid, channel, "1069", ("g1",))
+    await write_submits(platform.engine, [(submitted, "smpp", LongReport.ALL)], NOW, history)
+    async with platform.engine.connect() as conn:
+        rows = list(
+            await conn.execute(
+                select(message_events.c.kind, message_events.c.detail)
+                .where(message_events.c.mid == mid)
+                .order_by(message_events.c.id)
+            )
+        )
+    assert [r[0] for r in rows] == ["throttled", "retried", "submitted"]
+    assert rows[0][1] == "SP:0058" and len(rows[2][1]) == 64

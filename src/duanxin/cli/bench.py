@@ -65,6 +65,18 @@ def bench_http(
         raise _fail(str(error)) from None
 
 
+@bench_app.command("throttled")
+def bench_throttled(
+    messages: Annotated[int, typer.Option(help="Numbers to send.")] = 20_000,
+    carrier_tps: Annotated[float, typer.Option(help="Submits/s the carrier accepts.")] = 300.0,
+    channel_tps: Annotated[int, typer.Option(help="The channel's configured TPS.")] = 2000,
+) -> None:
+    """A carrier that throttles above its rate: delivered, failed, duplicates, rate."""
+    from duanxin.bench.throttled import run_throttled
+
+    run_throttled(messages, carrier_tps, channel_tps, console)
+
+
 @bench_app.command("policy")
 def bench_policy(
     templates: Annotated[int, typer.Option(help="Approved templates of the account.")] = 1000,

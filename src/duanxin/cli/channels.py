@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -42,9 +43,24 @@ def channel_add(
     long_report: Annotated[LongReport, typer.Option()] = LongReport.ALL,
     max_connections: Annotated[int, typer.Option(help="Connections to the gateway.")] = 1,
     alphabet: AlphabetOption = None,
+    settings: Annotated[
+        str,
+        typer.Option(
+            help="JSON object of channel settings: response_timeout, heartbeat_interval, "
+            "retry_attempts, retry_backoff, retry_backoff_max, retry_window (README)."
+        ),
+    ] = "{}",
     database_url: DatabaseOption = None,
 ) -> None:
     """Add a carrier channel."""
+    try:
+        extra = json.loads(settings)
+    except json.JSONDecodeError as error:
+        raise typer.BadParameter(f"--settings is not JSON: {error}") from None
+    if not isinstance(extra, dict):
+        raise typer.BadParameter("--settings must be a JSON object")
+    if alphabet is not None:
+        extra["alphabet"] = alphabet.value
     spec = admin.ChannelSpec(
         name=name,
         protocol=protocol,
@@ -60,7 +76,7 @@ def channel_add(
         tps=tps,
         long_report=long_report,
         max_connections=max_connections,
-        settings={} if alphabet is None else {"alphabet": alphabet.value},
+        settings=extra,
     )
     _with_platform(_settings(database_url), lambda p: admin.add_channel(p, spec, actor="cli"))
     console.print(f"channel {name} added")

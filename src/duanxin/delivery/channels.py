@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
+import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.reports import LongReport
-from duanxin.domain.throttle import TokenBucket
+from duanxin.domain.throttle import AdaptiveRate
+from duanxin.metrics import CHANNEL_RATE, SUBMITS_RETRIED, SUBMITS_THROTTLED
 from duanxin.protocols.carrier import CarrierClient, ChannelSettings, Inbound
 from duanxin.store.tables import accounts, channels, routes
 
-__all__ = ["Channel", "ChannelPool", "open_carrier_client"]
+__all__ = ["Channel", "ChannelPool", "RetryPolicy", "open_carrier_client"]
 
 log = logging.getLogger(__name__)
 PROTOCOLS = ("cmpp", "sgip", "smgp", "smpp")
@@ -35,6 +39,34 @@ def open_carrier_client(
     return client
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a channel retries a submit that met a transient outcome (channel ``settings``).
+
+    ``retry_attempts``: tries of one message on this channel before it fails over to the
+    next; ``retry_backoff`` / ``retry_backoff_max``: the wait before the second try,
+    doubling up to the maximum (seconds); ``retry_window``: how long a message waits for
+    this channel to take it again (its turn at the channel's lowered rate included) before
+    it fails over all the same (seconds).
+    """
+
+    attempts: int = 8
+    backoff: float = 0.1
+    backoff_max: float = 5.0
+    window: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any] | None) -> RetryPolicy:
+        extra = settings or {}
+        default = cls()
+        return cls(
+            attempts=max(1, int(extra.get("retry_attempts", default.attempts))),
+            backoff=float(extra.get("retry_backoff", default.backoff)),
+            backoff_max=float(extra.get("retry_backoff_max", default.backoff_max)),
+            window=float(extra.get("retry_window", default.window)),
+        )
+
+
 @dataclass
 class Channel:
     """One configured carrier gateway, reached over one or more connections."""
@@ -45,8 +77,14 @@ class Channel:
     access_code: str
     long_report: LongReport
     clients: list[CarrierClient]
-    bucket: TokenBucket | None = None  # the channel's TPS, shared by its connections
+    # The channel's send rate, shared by its connections: its TPS, lowered while the
+    # carrier throttles.
+    rate: AdaptiveRate = field(default_factory=lambda: AdaptiveRate(None, 0.0))
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     _next: int = 0
+    # Senders waiting for a token, first come first served; one timer wakes the first.
+    _waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
+    _timer: asyncio.TimerHandle | None = None
 
     @property
     def is_up(self) -> bool:
@@ -63,7 +101,53 @@ class Channel:
         return self.clients[0]
 
     def take_token(self, now: float) -> bool:
-        return self.bucket is None or self.bucket.take(now)
+        """A token now, unless others are already waiting for one (they go first)."""
+        return not self._waiters and self.rate.take(now)
+
+    def expected_wait(self, now: float) -> float:
+        """Seconds until a new waiter would get a token."""
+        rate = self.rate.rate
+        queued = len(self._waiters) / rate if rate else 0.0
+        return self.rate.wait_time(now) + queued
+
+    async def wait_token(self, timeout: float | None = None) -> bool:
+        """Wait for a token, in turn; False if none came within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        if self.take_token(loop.time()):
+            return True
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        self._arm(loop)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            return False
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+            if waiter.cancelled():  # gave up (or was cancelled): out of the queue
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+        return True
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is None and self._waiters:
+            delay = max(0.001, self.rate.wait_time(loop.time()))
+            self._timer = loop.call_later(delay, self._hand_out)
+
+    def _hand_out(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        waiters = self._waiters
+        while waiters:
+            if waiters[0].done():  # gave up waiting
+                waiters.popleft()
+                continue
+            if not self.rate.take(loop.time()):
+                break
+            waiters.popleft().set_result(None)
+        self._arm(loop)
 
 
 def settings_from_row(row: Any) -> ChannelSettings:
@@ -134,9 +218,16 @@ class ChannelPool:
             access_code=row["access_code"],
             long_report=LongReport(row["long_report"]),
             clients=clients,
-            bucket=TokenBucket(row["tps"], now) if row["tps"] else None,
+            rate=AdaptiveRate(row["tps"] or None, now),
+            retry=RetryPolicy.from_settings(row["settings"]),
         )
         holder.append(channel)
+        rate = channel.rate
+        SUBMITS_THROTTLED.labels(channel.name)  # shown (as 0) from the start
+        SUBMITS_RETRIED.labels(channel.name)
+        CHANNEL_RATE.labels(channel.name).set_function(
+            lambda: math.inf if rate.rate is None else rate.rate
+        )
         return channel
 
     async def _load_reply_prefixes(self, conn: AsyncConnection) -> None:

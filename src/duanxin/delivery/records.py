@@ -63,9 +63,12 @@ async def write_submits(
     engine: AsyncEngine,
     done: Sequence[tuple[Submitted, str, LongReport]],
     now: datetime,
+    events: Sequence[message_store.MessageEvent] = (),
 ) -> None:
-    """Store accepted submits, then settle reports that arrived before their ids were known."""
+    """Store accepted submits and history events, then settle reports that arrived before
+    their ids were known."""
     async with engine.begin() as conn:
+        await message_store.insert_events(conn, events)
         await message_store.record_submits(conn, [s for s, _, _ in done], now)
         orphans: list[ReceivedReport] = []
         by_channel: dict[int, list[tuple[Submitted, str, LongReport]]] = defaultdict(list)
@@ -116,10 +119,10 @@ async def _apply_reports(
     touched: dict[str, LongReport] = {}
     for channel_id, batch in by_channel.items():
         touched.update(await _match_channel_reports(conn, channel_id, batch, now))
-    segment_stats = await message_store.segments_for(conn, list(touched))
+    segment_stats = await message_store.segment_stats(conn, list(touched))
     finals = []
     for mid, policy in touched.items():
-        stat = final_stat([s.stat for s in segment_stats[mid]], policy)
+        stat = final_stat(segment_stats.get(mid, []), policy)
         if stat is not None:
             finals.append((mid, stat))
     await _finish(conn, finals, now)

@@ -1,10 +1,19 @@
 """The delivery worker: takes accepted messages off the bus and gets them to a carrier.
 
 For each message: the account's channels for the number's carrier, in order; the first that
-is up and has a TPS token gets it; a refusal or a dropped link moves on to the next
-(failover). No channel up: the message waits and is tried again; every channel refused:
-it ends with a ``DX:0100`` report. Reports and replies coming back are matched and stored
-by :mod:`duanxin.delivery.records`, batched through :class:`WriteBehind`.
+is up and has a TPS token gets it. A transient outcome (the carrier's flow-control or busy
+result, no answer, the link lost) is retried on the same channel after a back-off, while
+the channel's rate adapts (:class:`~duanxin.domain.throttle.AdaptiveRate`); after the
+channel's ``retry_attempts`` (or ``retry_window``) it fails over to the next channel, and
+with none left it ends with the carrier's last result as its report stat
+(:func:`~duanxin.domain.status.carrier_stat`).
+A permanent refusal ends it at once. Only the segments not yet accepted are sent again.
+No channel up: the message goes back to the queue and is tried again later. A message being
+retried is held by its delivery task (in the worker's task set), never handed back with a
+delay while a channel is up.
+
+Reports and replies coming back are matched and stored by :mod:`duanxin.delivery.records`,
+batched through :class:`WriteBehind`, and so are submit results and history events.
 """
 
 from __future__ import annotations
@@ -12,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum, auto
 from typing import Any
 
 from duanxin.delivery.batch import WriteBehind
@@ -28,13 +39,28 @@ from duanxin.delivery.records import (
 from duanxin.domain.msgid import format_mid
 from duanxin.domain.reports import LongReport, normalise_carrier_id, route_reply
 from duanxin.domain.segments import Reassembler
-from duanxin.domain.status import DxStat
-from duanxin.metrics import REPLIES_RECEIVED, REPORTS_RECEIVED, SUBMITS
-from duanxin.protocols.carrier import CarrierMO, CarrierReport, Inbound, OutboundMessage
+from duanxin.domain.status import DxStat, carrier_stat
+from duanxin.domain.throttle import retry_delay
+from duanxin.metrics import (
+    REPLIES_RECEIVED,
+    REPORTS_RECEIVED,
+    SUBMITS,
+    SUBMITS_RETRIED,
+    SUBMITS_THROTTLED,
+)
+from duanxin.protocols.carrier import (
+    NO_RESPONSE,
+    CarrierMO,
+    CarrierReport,
+    Inbound,
+    LateSubmit,
+    OutboundMessage,
+    SubmitResult,
+)
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed
 from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, Platform
 from duanxin.store import messages as message_store
-from duanxin.store.messages import PendingMessage, Submitted
+from duanxin.store.messages import EventKind, MessageEvent, PendingMessage, Submitted
 
 __all__ = ["DeliveryWorker"]
 
@@ -45,8 +71,38 @@ LINK_WAIT_SECONDS = 3.0  # how long a message waits for a link that is down befo
 LINK_POLL_SECONDS = 0.05
 
 
-class NoChannelUp(Exception):
-    """Every channel for the message is down or throttled: try again later."""
+class _Verdict(Enum):
+    DONE = auto()  # every segment accepted
+    TRANSIENT = auto()  # throttled, busy, unanswered or link lost: try again
+    PERMANENT = auto()  # refused for good
+
+
+@dataclass(slots=True)
+class _Job:
+    """One message on its way: what is accepted, what the carriers last said."""
+
+    message: PendingMessage
+    done: set[int]  # segment numbers a carrier accepted
+    tries: dict[int, int] = field(default_factory=dict)  # transient outcomes per channel
+    carrier_stat: str | None = None  # the carrier's last refusal, as a report stat
+    platform_stat: str | None = None  # DX:0101 / DX:0102 when the carrier said nothing
+    eventful: bool = False  # something worth the message's history happened
+    since: float = 0.0  # loop time of the first transient outcome on the current channel
+    total: int = 0  # segments as the carrier client split them (0: not known yet)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.done) >= (self.total or self.message.segments)
+
+    @property
+    def final_stat(self) -> str:
+        return self.carrier_stat or self.platform_stat or DxStat.NO_CHANNEL.value
+
+    def pending(self) -> frozenset[int] | None:
+        """The segment numbers still to send; None: all of them (nothing accepted yet)."""
+        if not self.done:
+            return None
+        return frozenset(range(1, (self.total or self.message.segments) + 1)) - self.done
 
 
 class DeliveryWorker:
@@ -58,7 +114,8 @@ class DeliveryWorker:
         self.pool = ChannelPool(self._on_inbound)
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._submits: WriteBehind[tuple[Submitted, str, LongReport]] = WriteBehind(
+        # Submit results and history events, in one transaction per batch.
+        self._submits: WriteBehind[tuple[Submitted, str, LongReport] | MessageEvent] = WriteBehind(
             self._write_submits
         )
         self._reports: WriteBehind[ReceivedReport] = WriteBehind(self._write_reports)
@@ -66,6 +123,8 @@ class DeliveryWorker:
         self._failures: WriteBehind[tuple[str, str]] = WriteBehind(self._write_failures)
         self._retries: WriteBehind[str] = WriteBehind(self._write_retries)
         self._reassembler = Reassembler(timeout=platform.settings.mo_merge_seconds)
+        self._active: dict[str, _Job] = {}  # messages being sent, for late submit answers
+        self._resumed: dict[str, set[int]] = {}  # claimed again: segments already accepted
         self._runner: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -113,6 +172,9 @@ class DeliveryWorker:
             async with self.platform.engine.begin() as conn:
                 lease = self.platform.clock() + CLAIM_LEASE
                 pending = await message_store.claim(conn, mids, lease)
+                again = [m.mid for m in pending if m.attempts > 1]
+                if again:  # tried before: some segments may be accepted already
+                    self._resumed.update(await message_store.accepted_segments(conn, again))
             await bus.ack(SUBMIT_STREAM, SUBMIT_GROUP, [d.id for d in deliveries])
             for message in pending:
                 await self._slots.acquire()
@@ -127,23 +189,224 @@ class DeliveryWorker:
             log.error("delivery task failed", exc_info=task.exception())
 
     async def _deliver(self, message: PendingMessage) -> None:
-        channels = self.pool.route(message.account_id, message.carrier)
+        job = _Job(message, self._resumed.pop(message.mid, set()))
+        self._active[message.mid] = job
         try:
-            await self._try_channels(message, channels)
-            return
-        except NoChannelUp:
-            pass
-        # A link may be logging in again (or for the first time, just after start-up).
-        if await self._wait_until_up(channels, LINK_WAIT_SECONDS):
-            try:
-                await self._try_channels(message, channels)
+            await self._run(job, self.pool.route(message.account_id, message.carrier))
+        finally:
+            self._active.pop(message.mid, None)
+
+    async def _run(self, job: _Job, channels: Sequence[Channel]) -> None:
+        """Try the channels in order until the carrier accepts every segment.
+
+        A transient outcome (throttled, busy, no answer, link lost) retries on the same
+        channel after a back-off, up to its ``retry_attempts``, then fails over to the next
+        channel; a permanent refusal ends the message at once. No channel up: the message
+        goes back to the queue for later (after ``max_submit_attempts`` claims, it fails).
+        """
+        remaining = list(channels)
+        pinned: Channel | None = None  # the channel the last transient outcome came from
+        while not job.complete:
+            channel = await self._choose(job, remaining, pinned)
+            if channel is None:
+                await self._give_back(job, remaining)
                 return
-            except NoChannelUp:
-                pass
-        if message.attempts >= self.platform.settings.max_submit_attempts:
-            await self._failures.add((message.mid, DxStat.NO_CHANNEL.value))
-        else:
-            await self._retries.add(message.mid)
+            if job.complete:  # a late answer settled it while we waited
+                break
+            verdict = await self._attempt(job, channel)
+            if verdict is _Verdict.DONE:
+                return
+            if verdict is _Verdict.PERMANENT or self._expired(job):
+                await self._fail(job, job.final_stat)
+                return
+            pinned = await self._back_off(job, channel, remaining)
+            if pinned is None and not remaining:
+                await self._fail(job, job.final_stat)
+                return
+        self._submitted_elsewhere(job, channels)
+
+    async def _choose(
+        self, job: _Job, remaining: list[Channel], pinned: Channel | None
+    ) -> Channel | None:
+        """The channel for the next try, its TPS token taken; None: no channel is up."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if pinned is None:
+                order = await self._ready_order(remaining)
+                if order:
+                    return order[0]
+                if not remaining or not await self._wait_until_up(remaining, LINK_WAIT_SECONDS):
+                    return None
+                continue
+            if pinned.is_up or await self._wait_until_up([pinned], LINK_WAIT_SECONDS):
+                left = job.since + pinned.retry.window - loop.time()
+                if left > 0 and await pinned.wait_token(left):
+                    return pinned
+                reason = f"waited {pinned.retry.window:g}s"
+            else:
+                reason = "link down"
+            remaining.remove(pinned)
+            if remaining:
+                self._event(job, EventKind.FAILED_OVER, pinned, reason)
+            pinned = None
+
+    async def _back_off(
+        self, job: _Job, channel: Channel, remaining: list[Channel]
+    ) -> Channel | None:
+        """After a transient outcome: the channel to try again once the back-off is over,
+        or None when its tries are used up (it leaves ``remaining``)."""
+        tries = job.tries[channel.id] = job.tries.get(channel.id, 0) + 1
+        if tries == 1:
+            job.since = asyncio.get_running_loop().time()
+        if tries >= channel.retry.attempts:
+            remaining.remove(channel)
+            if remaining:
+                self._event(job, EventKind.FAILED_OVER, channel, f"after {tries} tries")
+            return None
+        await asyncio.sleep(retry_delay(tries, channel.retry.backoff, channel.retry.backoff_max))
+        if not job.complete:
+            SUBMITS_RETRIED.labels(channel.name).inc()
+            self._event(job, EventKind.RETRIED, channel, f"try {tries + 1}")
+        return channel
+
+    async def _attempt(self, job: _Job, channel: Channel) -> _Verdict:
+        """One submit of the segments not yet accepted; records what was accepted."""
+        message = job.message
+        pending = job.pending()
+        outbound = OutboundMessage(
+            source=channel.access_code + message.extno,
+            destination=message.mobile,
+            text=message.content,
+            reference=int(message.mid, 16) & 0xFF,
+            segments=pending,
+            tag=message.mid,
+        )
+        loop = asyncio.get_running_loop()
+        sent_at = loop.time()
+        try:
+            result = await channel.pick().submit(outbound)
+        except (ResponseTimeout, SessionClosed, OSError) as error:  # no segment answered
+            log.info("channel %s could not take %s: %s", channel.name, message.mid, error)
+            silent = isinstance(error, ResponseTimeout)
+            job.platform_stat = (DxStat.NO_RESPONSE if silent else DxStat.LINK_LOST).value
+            kind = EventKind.NO_RESPONSE if silent else EventKind.LINK_LOST
+            self._event(job, kind, channel, str(error))
+            channel.rate.throttled(sent_at, loop.time(), explicit=False)
+            SUBMITS.labels(channel.name, "retry").inc()
+            return _Verdict.TRANSIENT
+        now = loop.time()
+        if pending is None:
+            job.total = len(result.outcomes)
+        ids, numbers, permanent, throttled = self._read_outcomes(job, channel, result, now)
+        if throttled:
+            SUBMITS_THROTTLED.labels(channel.name).inc()
+            channel.rate.throttled(sent_at, now)
+        elif any(o.status < 0 for o in result.outcomes):  # unanswered, or the link lost
+            channel.rate.throttled(sent_at, now, explicit=False)
+        complete = job.complete
+        if ids:
+            self._store_accepted(job, channel, ids, numbers, complete)
+        if complete:
+            SUBMITS.labels(channel.name, "accepted").inc()
+            return _Verdict.DONE
+        if permanent:
+            SUBMITS.labels(channel.name, "refused").inc()
+            log.info("channel %s refused %s: %s", channel.name, message.mid, result.outcomes)
+            return _Verdict.PERMANENT
+        SUBMITS.labels(channel.name, "retry").inc()
+        return _Verdict.TRANSIENT
+
+    def _read_outcomes(
+        self, job: _Job, channel: Channel, result: SubmitResult, now: float
+    ) -> tuple[list[str], list[int], bool, bool]:
+        """Newly accepted ids and their segment numbers; whether any was refused for good,
+        and whether any was throttled."""
+        protocol, rate = channel.protocol, channel.rate
+        ids: list[str] = []
+        numbers: list[int] = []
+        permanent = throttled = False
+        for number, outcome in result.numbered():
+            status = outcome.status
+            if status == 0:  # kept even for a segment a late answer settled: a second copy
+                job.done.add(number)
+                ids.append(normalise_carrier_id(protocol, outcome.carrier_id))
+                numbers.append(number)
+                rate.accepted(now)
+                continue
+            if status > 0:
+                job.carrier_stat = carrier_stat(protocol, status)
+            if outcome.throttled:
+                throttled = True
+                self._event(job, EventKind.THROTTLED, channel, job.carrier_stat or "")
+            elif outcome.retryable:
+                silent = status == NO_RESPONSE
+                job.platform_stat = (DxStat.NO_RESPONSE if silent else DxStat.LINK_LOST).value
+                kind = EventKind.NO_RESPONSE if silent else EventKind.LINK_LOST
+                self._event(job, kind, channel, f"segment {number}")
+            else:
+                permanent = True
+                self._event(job, EventKind.REFUSED, channel, job.carrier_stat or str(status))
+        return ids, numbers, permanent, throttled
+
+    def _store_accepted(
+        self,
+        job: _Job,
+        channel: Channel,
+        ids: Sequence[str],
+        numbers: Sequence[int],
+        complete: bool,
+    ) -> None:
+        message = job.message
+        submitted = Submitted(
+            message.mid,
+            channel.id,
+            channel.access_code + message.extno,
+            tuple(ids),
+            tuple(numbers),
+            complete,
+        )
+        self._submits.add((submitted, channel.protocol, channel.long_report))
+        if complete and job.eventful:
+            self._event(job, EventKind.SUBMITTED, channel, f"{len(job.done)} segments")
+
+    def _submitted_elsewhere(self, job: _Job, channels: Sequence[Channel]) -> None:
+        """Every segment was accepted without this task's last submit (a late answer, or
+        a claim whose segments were all stored before): mark the message submitted."""
+        if not channels:
+            return
+        channel = channels[0]
+        submitted = Submitted(
+            job.message.mid, channel.id, channel.access_code + job.message.extno, (), (), True
+        )
+        self._submits.add((submitted, channel.protocol, channel.long_report))
+
+    def _expired(self, job: _Job) -> bool:
+        validity = timedelta(seconds=self.platform.settings.submit_validity_seconds)
+        return self.platform.clock() - job.message.created_at > validity
+
+    async def _give_back(self, job: _Job, channels: Sequence[Channel]) -> None:
+        """No channel up: back to the queue, or the end after too many claims."""
+        if job.message.attempts >= self.platform.settings.max_submit_attempts or not channels:
+            await self._fail(job, job.final_stat)
+            return
+        if job.eventful:
+            self._event(job, EventKind.REQUEUED, None, "no channel up")
+        await self._retries.add(job.message.mid)
+
+    async def _fail(self, job: _Job, stat: str) -> None:
+        self._event(job, EventKind.FAILED, None, stat)
+        await self._failures.add((job.message.mid, stat))
+
+    def _event(self, job: _Job, kind: EventKind, channel: Channel | None, detail: str) -> None:
+        job.eventful = True
+        event = MessageEvent(
+            job.message.mid,
+            self.platform.clock(),
+            kind.value,
+            None if channel is None else channel.id,
+            detail,
+        )
+        self._submits.add(event)
 
     @staticmethod
     async def _wait_until_up(channels: Sequence[Channel], timeout: float) -> bool:
@@ -155,50 +418,27 @@ class DeliveryWorker:
             await asyncio.sleep(LINK_POLL_SECONDS)
         return False
 
-    async def _try_channels(self, message: PendingMessage, channels: Sequence[Channel]) -> None:
-        tried_any = False
-        for channel in await self._ready_order(channels):
-            tried_any = True
-            outbound = OutboundMessage(
-                source=channel.access_code + message.extno,
-                destination=message.mobile,
-                text=message.content,
-                reference=int(message.mid, 16) & 0xFF,
-            )
-            try:
-                result = await channel.pick().submit(outbound)
-            except (SessionClosed, ResponseTimeout, OSError) as error:
-                log.info("channel %s failed for %s: %s", channel.name, message.mid, error)
-                continue
-            SUBMITS.labels(channel.name, "accepted" if result.accepted else "refused").inc()
-            if result.accepted:
-                ids = tuple(normalise_carrier_id(channel.protocol, c) for c in result.carrier_ids)
-                submitted = Submitted(message.mid, channel.id, outbound.source, ids)
-                await self._submits.add((submitted, channel.protocol, channel.long_report))
-                return
-            log.info("channel %s refused %s: %s", channel.name, message.mid, result.outcomes)
-        if not tried_any:
-            raise NoChannelUp
-        await self._failures.add((message.mid, DxStat.NO_CHANNEL.value))
-
     async def _ready_order(self, channels: Sequence[Channel]) -> list[Channel]:
         """Up channels, the first one with a TPS token first; waits for a token if none has."""
         loop = asyncio.get_running_loop()
         up = [c for c in channels if c.is_up]
         if not up:
             return []
-        while True:
-            now = loop.time()
-            for index, channel in enumerate(up):
-                if channel.take_token(now):
-                    return [channel, *up[:index], *up[index + 1 :]]
-            waits = [c.bucket.wait_time(now) for c in up if c.bucket is not None]
-            await asyncio.sleep(max(0.001, min(waits)))
+        now = loop.time()
+        for index, channel in enumerate(up):
+            if channel.take_token(now):
+                return [channel, *up[:index], *up[index + 1 :]]
+        # Every one is at its rate: queue for the one whose turn comes first.
+        best = min(up, key=lambda c: c.expected_wait(now))
+        await best.wait_token()
+        return [best, *(c for c in up if c is not best)]
 
     # ------------------------------------------------------------- inbound
 
     def _on_inbound(self, channel: Channel, inbound: Inbound) -> asyncio.Future[None] | None:
         now = self.platform.clock()
+        if isinstance(inbound, LateSubmit):
+            return self._on_late_submit(channel, inbound)
         if isinstance(inbound, CarrierReport):
             REPORTS_RECEIVED.labels(channel.name).inc()
             return self._reports.add(
@@ -213,6 +453,45 @@ class DeliveryWorker:
                 )
             )
         return self._on_reply(channel, inbound, now)
+
+    def _on_late_submit(self, channel: Channel, late: LateSubmit) -> asyncio.Future[None] | None:
+        """Keep what a late or repeated submit response says: the carrier holds that copy.
+
+        An accepted one's id is stored with the segment (so its report matches); it
+        settles the segment if the message is still being sent.
+        """
+        mid = late.tag
+        if not isinstance(mid, str):
+            return None
+        outcome = late.outcome
+        job = self._active.get(mid)
+        stat = "accepted" if outcome.status == 0 else carrier_stat(channel.protocol, outcome.status)
+        event = MessageEvent(
+            mid,
+            self.platform.clock(),
+            EventKind.LATE_RESPONSE.value,
+            channel.id,
+            f"segment {late.number} {stat}",
+        )
+        self._submits.add(event)
+        if outcome.status != 0:
+            return None
+        complete = False
+        if job is not None:
+            job.eventful = True
+            if late.number not in job.done:
+                job.done.add(late.number)
+                complete = job.complete
+        extno = job.message.extno if job is not None else ""
+        submitted = Submitted(
+            mid,
+            channel.id,
+            channel.access_code + extno,
+            (normalise_carrier_id(channel.protocol, outcome.carrier_id),),
+            (late.number,),
+            complete,
+        )
+        return self._submits.add((submitted, channel.protocol, channel.long_report))
 
     def _on_reply(
         self, channel: Channel, reply: CarrierMO, now: datetime
@@ -249,8 +528,12 @@ class DeliveryWorker:
 
     # -------------------------------------------------------------- writes
 
-    async def _write_submits(self, items: Sequence[tuple[Submitted, str, LongReport]]) -> None:
-        await write_submits(self.platform.engine, items, self.platform.clock())
+    async def _write_submits(
+        self, items: Sequence[tuple[Submitted, str, LongReport] | MessageEvent]
+    ) -> None:
+        done = [i for i in items if isinstance(i, tuple)]
+        events = [i for i in items if isinstance(i, MessageEvent)]
+        await write_submits(self.platform.engine, done, self.platform.clock(), events)
 
     async def _write_reports(self, items: Sequence[ReceivedReport]) -> None:
         await write_reports(self.platform.engine, items, self.platform.clock())

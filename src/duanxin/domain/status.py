@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
-__all__ = ["DxStat", "Status", "StatusError"]
+__all__ = ["CARRIER_STAT_PREFIXES", "DxStat", "Status", "StatusError", "carrier_stat"]
 
 
 class Status(IntEnum):
@@ -56,7 +56,9 @@ class DxStat(StrEnum):
 
     INVALID_NUMBER = "DX:0001"
     REFUSED = "DX:0005"  # blacklisted, opted out or frequency-limited
-    NO_CHANNEL = "DX:0100"  # no channel for the carrier, or every channel failed
+    NO_CHANNEL = "DX:0100"  # no channel for the carrier, or no channel up to take it
+    NO_RESPONSE = "DX:0101"  # every try went unanswered within the response timeout
+    LINK_LOST = "DX:0102"  # the link dropped with the submit in its window, every try
     UNKNOWN = "UNKNOWN"  # no report from the carrier within the report window
 
     @classmethod
@@ -66,3 +68,21 @@ class DxStat(StrEnum):
 
 
 DELIVERED = "DELIVRD"
+
+
+#: The prefix of a report stat that carries a carrier's refusal of a submit (see
+#: :func:`carrier_stat`).
+CARRIER_STAT_PREFIXES = {"cmpp": "CM", "sgip": "SG", "smgp": "SM", "smpp": "SP"}
+
+
+def carrier_stat(protocol: str, status: int) -> str:
+    """The 7-character report stat for a submit the carrier refused with ``status``.
+
+    ``CM:0008`` (CMPP Result 8), ``SG:0011`` (SGIP Result 11), ``SM:0001`` (SMGP Status 1):
+    the code in decimal, as those protocols' notes write it. ``SP:0058`` (SMPP
+    ESME_RTHROTTLED 0x58): hex, as SMPP writes its command_status, the low four digits.
+    """
+    prefix = CARRIER_STAT_PREFIXES.get(protocol, "DX")
+    if protocol == "smpp":
+        return f"{prefix}:{status & 0xFFFF:04X}"
+    return f"{prefix}:{status % 10000:04d}"

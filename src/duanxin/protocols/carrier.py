@@ -17,12 +17,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.segments import ConcatInfo, Segment, split_message
-from duanxin.protocols.core.aio import SessionClosed, SessionProtocol, connect
+from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed, SessionProtocol, connect
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.protocols.core.session import Dialect, SessionConfig
 
 __all__ = [
+    "LINK_LOST",
+    "NO_RESPONSE",
     "CarrierAdapter",
     "CarrierClient",
     "CarrierMO",
@@ -31,6 +33,7 @@ __all__ = [
     "ChannelSettings",
     "Inbound",
     "InboundHandler",
+    "LateSubmit",
     "LoginRefused",
     "OutboundMessage",
     "SubmitOutcome",
@@ -76,22 +79,43 @@ class OutboundMessage:
     text: str
     reference: int = 0  # concatenation reference for long messages
     want_report: bool = True
+    # Only these segment numbers (1-based), e.g. the ones a carrier refused; None: all.
+    segments: frozenset[int] | None = None
+    # The sender's key for the message; a late submit response comes back with it as a
+    # LateSubmit. None: late responses are not reported.
+    tag: object = None
+
+
+#: SubmitOutcome.status of a segment whose request got no answer after every attempt.
+NO_RESPONSE = -1
+#: SubmitOutcome.status of a segment whose link closed before it was answered.
+LINK_LOST = -2
 
 
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
     """The gateway's answer to one segment."""
 
-    status: int  # the protocol's result code; 0 is accepted
+    status: int  # the protocol's result code; 0 is accepted; NO_RESPONSE, LINK_LOST
     carrier_id: str  # canonical id (see each protocol's ``canonical_id``); "" when refused
     retryable: bool = False  # flow control and the like: try again (maybe elsewhere)
+
+    @property
+    def throttled(self) -> bool:
+        """The carrier answered with a flow-control or busy result."""
+        return self.retryable and self.status > 0
 
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
-    """The answers to every segment of one message, in segment order."""
+    """The answers to the segments submitted, in segment order."""
 
     outcomes: tuple[SubmitOutcome, ...]
+    numbers: tuple[int, ...] = ()  # their segment numbers; empty: 1, 2, ... (all of them)
+
+    def numbered(self) -> zip[tuple[int, SubmitOutcome]]:
+        """``(segment number, outcome)`` pairs."""
+        return zip(self.numbers or range(1, len(self.outcomes) + 1), self.outcomes, strict=True)
 
     @property
     def accepted(self) -> bool:
@@ -126,7 +150,19 @@ class CarrierMO:
     concat: ConcatInfo | None = None
 
 
-Inbound = CarrierReport | CarrierMO
+@dataclass(frozen=True, slots=True)
+class LateSubmit:
+    """A submit response that came after the submit was given up, or for a resent copy.
+
+    The gateway holds that copy: an accepted ``outcome`` carries an id its reports will use.
+    """
+
+    tag: object  # the OutboundMessage's tag
+    number: int  # the segment number
+    outcome: SubmitOutcome
+
+
+Inbound = CarrierReport | CarrierMO | LateSubmit
 
 
 class LoginRefused(ConnectionError):
@@ -213,17 +249,59 @@ class CarrierSessionClient(Generic[P]):
         return True
 
     async def submit(self, message: OutboundMessage) -> SubmitResult:
-        """Submit every segment of ``message``; raises SessionClosed when the link is down."""
+        """Submit the segments of ``message``; raises SessionClosed when the link is down.
+
+        Raises :class:`ResponseTimeout` / :class:`SessionClosed` when no segment was
+        answered (every one unanswered, or the link dropped first). When some were, the
+        others get a retryable outcome (:data:`NO_RESPONSE`, :data:`LINK_LOST`), so that the
+        accepted ones are kept.
+        """
         session = self._session
         if session is None or not session.is_bound:
             raise SessionClosed("not logged in")
         segments = split_message(message.text, message.reference, self.settings.alphabet)
+        wanted = message.segments
+        if wanted is not None:
+            segments = [s for s in segments if s.number in wanted]
         requests = self.adapter.submit_requests(message, segments)
-        outcome = self.adapter.submit_outcome
-        if len(requests) == 1:  # most messages: no gather, no task
-            return SubmitResult((outcome(await session.send_request(requests[0])),))
-        responses = await asyncio.gather(*(session.send_request(r) for r in requests))
-        return SubmitResult(tuple(outcome(r) for r in responses))
+        tag = message.tag
+        if len(requests) == 1 and wanted is None:  # most messages: no gather, no task
+            request_tag = None if tag is None else (tag, 1)
+            response = await session.send_request(requests[0], request_tag)
+            return SubmitResult((self.adapter.submit_outcome(response),))
+        outcomes = await asyncio.gather(
+            *(
+                self._submit_one(session, r, None if tag is None else (tag, s.number))
+                for r, s in zip(requests, segments, strict=True)
+            )
+        )
+        if all(o.status < 0 for o in outcomes):  # none answered: as for one segment
+            if any(o.status == NO_RESPONSE for o in outcomes):
+                raise ResponseTimeout("no response")
+            raise SessionClosed("link lost with the submits in its window")
+        numbers = () if wanted is None else tuple(s.number for s in segments)
+        return SubmitResult(tuple(outcomes), numbers)
+
+    async def _submit_one(
+        self, session: SessionProtocol[P], request: P, tag: object
+    ) -> SubmitOutcome:
+        try:
+            return self.adapter.submit_outcome(await session.send_request(request, tag))
+        except ResponseTimeout:
+            return SubmitOutcome(NO_RESPONSE, "", retryable=True)
+        except SessionClosed:
+            return SubmitOutcome(LINK_LOST, "", retryable=True)
+
+    def _late_response(self, tag: object, request: P, response: P) -> None:
+        if not isinstance(tag, tuple):
+            return
+        message_tag, number = tag
+        try:
+            outcome = self.adapter.submit_outcome(response)
+        except ProtocolError as error:
+            log.warning("unreadable late submit response: %s", error)
+            return
+        self._on_inbound(LateSubmit(message_tag, number, outcome))
 
     async def close(self) -> None:
         """Log out and stop reconnecting."""
@@ -250,6 +328,7 @@ class CarrierSessionClient(Generic[P]):
                 self.last_error = f"{type(error).__name__}: {error}"
             else:
                 self._backoff.reset()
+                session.on_late_response = self._late_response
                 self._session = session
                 self._up.set()
                 reason = await session.closed

@@ -11,16 +11,20 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from duanxin.store.tables import messages, orphan_reports, segments
+from duanxin.store.tables import message_events, messages, orphan_reports, segments
 
 __all__ = [
+    "EventKind",
+    "MessageEvent",
     "MessageState",
     "OrphanReport",
     "PendingMessage",
     "SegmentRow",
     "Submitted",
+    "accepted_segments",
     "claim",
     "find_segments",
+    "insert_events",
     "insert_messages",
     "lease_due",
     "overdue_submitted",
@@ -29,6 +33,7 @@ __all__ = [
     "release_stale_claims",
     "requeue",
     "reset_claimed",
+    "segment_stats",
     "segments_for",
     "set_segment_stats",
     "take_orphans",
@@ -42,6 +47,24 @@ class MessageState(StrEnum):
     DONE = "done"  # final report written
 
 
+class EventKind(StrEnum):
+    """What a line of a message's delivery history says (``message_events.kind``).
+
+    A message sent on the first try has no history: its ``messages`` row says it all.
+    """
+
+    SUBMITTED = "submitted"  # every segment accepted, after something else happened
+    THROTTLED = "throttled"  # flow-control / busy answer (detail: the carrier's code)
+    NO_RESPONSE = "no_response"  # unanswered after every resend within the timeout
+    LINK_LOST = "link_lost"  # the link dropped with the submit in its window
+    RETRIED = "retried"  # sent again on the same channel after a back-off
+    FAILED_OVER = "failed_over"  # tries on one channel exhausted: on to the next
+    REFUSED = "refused"  # a permanent refusal (detail: the carrier's code)
+    LATE_RESPONSE = "late_response"  # an answer after the timeout, or for a resent copy
+    REQUEUED = "requeued"  # no channel up: handed back to the queue for later
+    FAILED = "failed"  # ended without a carrier accepting it (detail: the report stat)
+
+
 @dataclass(frozen=True, slots=True)
 class PendingMessage:
     mid: str
@@ -53,6 +76,7 @@ class PendingMessage:
     segments: int
     attempts: int
     charged: int
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +128,7 @@ async def claim(
             messages.c.segments,
             messages.c.attempts,
             messages.c.charged,
+            messages.c.created_at,
         )
     )
     return [PendingMessage(*row) for row in result]
@@ -178,35 +203,113 @@ async def lease_due(
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
+    """Segments a carrier accepted: their ids, and whether the message is now all accepted.
+
+    ``numbers`` are the segment numbers of ``carrier_ids`` (empty: 1, 2, ...). A segment
+    may be stored more than once (a resent copy, a late answer): every id is kept, so that
+    a report for any copy finds the message.
+    """
+
     mid: str
     channel_id: int
     source: str
     carrier_ids: tuple[str, ...]
+    numbers: tuple[int, ...] = ()
+    complete: bool = True  # every segment is accepted now: the message is submitted
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """One line of a message's delivery history (table ``message_events``)."""
+
+    mid: str
+    at: datetime
+    kind: str
+    channel_id: int | None = None
+    detail: str = ""
+
+
+async def insert_events(conn: AsyncConnection, events: Sequence[MessageEvent]) -> None:
+    if events:
+        await conn.execute(
+            insert(message_events),
+            [
+                {
+                    "mid": e.mid,
+                    "at": e.at,
+                    "kind": e.kind,
+                    "channel_id": e.channel_id,
+                    "detail": e.detail[:64],
+                }
+                for e in events
+            ],
+        )
 
 
 async def record_submits(conn: AsyncConnection, done: Sequence[Submitted], now: datetime) -> None:
-    """Store carrier ids of accepted segments and mark their messages submitted."""
+    """Store carrier ids of accepted segments; mark messages now wholly accepted submitted."""
     if not done:
         return
-    await conn.execute(
-        insert(segments),
-        [
-            {"mid": s.mid, "number": n, "channel_id": s.channel_id, "carrier_id": cid}
-            for s in done
-            for n, cid in enumerate(s.carrier_ids, start=1)
-        ],
-    )
+    rows = [
+        {"mid": s.mid, "number": n, "channel_id": s.channel_id, "carrier_id": cid}
+        for s in done
+        for n, cid in zip(s.numbers or range(1, len(s.carrier_ids) + 1), s.carrier_ids, strict=True)
+    ]
+    if rows:
+        await conn.execute(insert(segments), rows)
+    complete = [s for s in done if s.complete]
+    if not complete:
+        return
     await conn.execute(
         update(messages)
-        .where(messages.c.mid == bindparam("b_mid"))
+        .where(
+            messages.c.mid == bindparam("b_mid"),
+            messages.c.state != MessageState.DONE.value,  # a late copy of a finished one
+        )
         .values(
             state=MessageState.SUBMITTED.value,
             channel_id=bindparam("b_channel"),
             source=bindparam("b_source"),
             submitted_at=now,
         ),
-        [{"b_mid": s.mid, "b_channel": s.channel_id, "b_source": s.source} for s in done],
+        [{"b_mid": s.mid, "b_channel": s.channel_id, "b_source": s.source} for s in complete],
     )
+
+
+async def accepted_segments(conn: AsyncConnection, mids: Sequence[str]) -> dict[str, set[int]]:
+    """The segment numbers a carrier already accepted, for messages being sent again."""
+    found: dict[str, set[int]] = {}
+    if mids:
+        result = await conn.execute(
+            select(segments.c.mid, segments.c.number).where(segments.c.mid.in_(list(mids)))
+        )
+        for mid, number in result:
+            found.setdefault(mid, set()).add(number)
+    return found
+
+
+async def segment_stats(conn: AsyncConnection, mids: Sequence[str]) -> dict[str, list[str | None]]:
+    """Each message's stat per segment number, ``None`` where none came yet.
+
+    A segment sent more than once (copies) takes the first report that came for any copy;
+    a segment not accepted yet (still being retried) counts as not reported.
+    """
+    found: dict[str, list[str | None]] = {}
+    if not mids:
+        return found
+    result = await conn.execute(
+        select(messages.c.mid, messages.c.segments, segments.c.number, segments.c.stat)
+        .join(segments, segments.c.mid == messages.c.mid)
+        .where(messages.c.mid.in_(list(mids)))
+        .order_by(segments.c.reported_at, segments.c.id)
+    )
+    for mid, total, number, stat in result:
+        stats = found.get(mid)
+        if stats is None:
+            stats = found[mid] = [None] * max(1, total)
+        if stat is not None and 1 <= number <= len(stats) and stats[number - 1] is None:
+            stats[number - 1] = stat
+    return found
 
 
 async def find_segments(

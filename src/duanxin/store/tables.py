@@ -33,6 +33,7 @@ __all__ = [
     "frequency_limits",
     "idempotency",
     "ledger",
+    "message_events",
     "messages",
     "metadata",
     "number_overrides",
@@ -158,6 +159,8 @@ messages = Table(
     Index("ix_messages_state_not_before", "state", "not_before"),
 )
 
+# One row per copy of a segment a carrier accepted: usually one per segment number, more
+# when a resent or retried submit was accepted too (each copy's report must find it).
 segments = Table(
     "segments",
     metadata,
@@ -170,6 +173,21 @@ segments = Table(
     Column("reported_at", DateTime),
     Index("ix_segments_channel_carrier_id", "channel_id", "carrier_id"),
     Index("ix_segments_mid", "mid"),
+)
+
+# What happened to a message on its way to a carrier, when it was not a plain first-try
+# submit: throttled, retried, refused, failed over, answered late ... (see
+# store.messages.EventKind). Written in batches with the submit results.
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("mid", MID, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("channel_id", ForeignKey("channels.id")),
+    Column("detail", String(64), nullable=False),
+    Index("ix_message_events_mid", "mid", "id"),
 )
 
 orphan_reports = Table(

@@ -17,6 +17,7 @@ from duanxin.protocols.core.framing import LengthPrefixedFramer
 from duanxin.protocols.core.sequence import SequenceCounter
 from duanxin.protocols.core.session import (
     ConnectionClosed,
+    LateResponse,
     RequestFailed,
     RequestReceived,
     ResponseReceived,
@@ -144,6 +145,43 @@ def test_window_refuses_a_request_beyond_its_size() -> None:
     assert client.window_available == 0
     with pytest.raises(LocalProtocolError):
         client.send_request(Toy(DATA), 0)
+
+
+def test_an_answer_after_the_request_was_given_up_is_still_reported() -> None:
+    client, server = pair(SessionConfig(window=4, response_timeout=10, max_attempts=2))
+    bind(client, server)
+    sent = client.send_request(Toy(DATA), 0, tag="message-1")
+    client.data_to_send()
+    client.handle_timer(10)
+    client.data_to_send()
+    assert client.handle_timer(20) == [RequestFailed(sent, "no response")]
+    late = Toy(DATA | RESP, sent.sequence, b"id-1")
+    server.send_response(late, 25)
+    assert wire(server, client, 25) == [LateResponse(sent, late, "message-1")]
+    assert client.in_flight == 0  # the window is not charged for it
+
+
+def test_answers_to_resent_copies_are_reported_after_the_first() -> None:
+    client, server = pair(SessionConfig(window=4, response_timeout=10, max_attempts=3))
+    bind(client, server)
+    sent = client.send_request(Toy(DATA), 0, tag="m")
+    client.handle_timer(10)  # resent: the peer now holds two copies
+    copies = [e for e in wire(client, server, 10) if isinstance(e, RequestReceived)]
+    assert len(copies) == 2
+    first, second = (Toy(DATA | RESP, sent.sequence, p) for p in (b"id-1", b"id-2"))
+    server.send_response(first, 11)
+    server.send_response(second, 11)
+    assert wire(server, client, 11) == [
+        ResponseReceived(sent, first),
+        LateResponse(sent, second, "m"),
+    ]
+
+
+def test_an_unexpected_answer_is_still_ignored() -> None:
+    client, server = pair()
+    bind(client, server)
+    server.send_response(Toy(DATA | RESP, 3, b"stray"), 1)
+    assert wire(server, client, 1) == []
 
 
 def test_unanswered_request_is_resent_then_given_up() -> None:

@@ -19,6 +19,7 @@ from duanxin.protocols.core.session import (
     ConnectionClosed,
     Dialect,
     Event,
+    LateResponse,
     RequestFailed,
     RequestReceived,
     ResponseReceived,
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: Answers a request from the peer: returns the response PDU (or None to send nothing).
 Handler = Callable[["SessionProtocol[P]", P], "Awaitable[P | None] | P | None"]
+#: Told of a response that came after its request was given up, or for a resent copy:
+#: ``(tag, request, response)`` with the tag given to :meth:`SessionProtocol.send_request`.
+LateHandler = Callable[[object, P, P], None]
 
 
 class SessionClosed(ConnectionError):
@@ -63,13 +67,14 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         self._transport: asyncio.Transport | None = None
         self._pending: dict[Hashable, asyncio.Future[P]] = {}
         # Requests waiting for a window slot, oldest first, with their response futures.
-        self._queued: deque[tuple[P, asyncio.Future[P]]] = deque()
+        self._queued: deque[tuple[P, asyncio.Future[P], object]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed: asyncio.Future[str] = self._loop.create_future()
         self.peer: tuple[str, int] | None = None
+        self.on_late_response: LateHandler[P] | None = None
 
     # ------------------------------------------------------------ transport
 
@@ -102,28 +107,30 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         """Send a request, waiting for a window slot; return the peer's response."""
         return await self.send_request(pdu)
 
-    def send_request(self, pdu: P) -> asyncio.Future[P]:
+    def send_request(self, pdu: P, tag: object = None) -> asyncio.Future[P]:
         """Send a request as soon as the window allows; the future gets the response.
 
         Requests waiting for the window are sent first come, first served, each as soon as
         a response frees a slot; cancelling the future of one still waiting withdraws it.
         The future fails with :class:`SessionClosed` if the session closes first, with
         :class:`ResponseTimeout` when every attempt goes unanswered, and with the
-        :class:`LocalProtocolError` of a request that cannot be sent.
+        :class:`LocalProtocolError` of a request that cannot be sent. An answer that comes
+        after the timeout, or for a resent copy, goes to :attr:`on_late_response` with
+        ``tag``.
         """
         future: asyncio.Future[P] = self._loop.create_future()
         if not self.is_open:
             future.set_exception(SessionClosed("session closed"))
         elif self._queued or self.core.window_available <= 0:
-            self._queued.append((pdu, future))
+            self._queued.append((pdu, future, tag))
         else:
-            self._send_now(pdu, future)
+            self._send_now(pdu, future, tag)
             self._after_core_call()
         return future
 
-    def _send_now(self, pdu: P, future: asyncio.Future[P]) -> None:
+    def _send_now(self, pdu: P, future: asyncio.Future[P], tag: object = None) -> None:
         try:
-            sent = self.core.send_request(pdu, self._loop.time())
+            sent = self.core.send_request(pdu, self._loop.time(), tag)
         except Exception as error:  # e.g. a field that does not encode: this request's error
             future.set_exception(error)
             return
@@ -162,6 +169,8 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
                 self._answer(event.pdu)
             elif isinstance(event, RequestFailed):
                 self._fail_request(event.request, ResponseTimeout(event.reason))
+            elif isinstance(event, LateResponse):
+                self._late(event)
             elif isinstance(event, ConnectionClosed):
                 if event.error is not None:
                     log.warning("closing %s: %s", self.peer, event.reason)
@@ -173,6 +182,15 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         future = self._pending.pop(self.dialect.sequence(request), None)
         if future is not None and not future.done():
             future.set_result(response)
+
+    def _late(self, event: LateResponse[P]) -> None:
+        handler = self.on_late_response
+        if handler is None:
+            return
+        try:
+            handler(event.tag, event.request, event.response)
+        except Exception:
+            log.exception("late-response handler failed for %s", self.peer)
 
     def _fail_request(self, request: P, error: Exception) -> None:
         future = self._pending.pop(self.dialect.sequence(request), None)
@@ -227,9 +245,9 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
     def _send_queued(self) -> None:
         core, queued = self.core, self._queued
         while queued and core.window_available > 0 and self.is_open:
-            pdu, future = queued.popleft()
+            pdu, future, tag = queued.popleft()
             if not future.done():  # else withdrawn while waiting
-                self._send_now(pdu, future)
+                self._send_now(pdu, future, tag)
 
     def _arm_timer(self) -> None:
         deadline = self.core.next_deadline()
@@ -255,7 +273,7 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
             if not future.done():
                 future.set_exception(SessionClosed(reason))
         self._pending.clear()
-        for _, future in self._queued:
+        for _, future, _ in self._queued:
             if not future.done():
                 future.set_exception(SessionClosed(reason))
         self._queued.clear()

@@ -21,6 +21,7 @@ __all__ = [
     "Decoder",
     "Dialect",
     "Event",
+    "LateResponse",
     "RequestFailed",
     "RequestReceived",
     "ResponseReceived",
@@ -31,6 +32,10 @@ __all__ = [
 P = TypeVar("P")
 P_co = TypeVar("P_co", covariant=True)
 _BOUND, _REQUEST, _RESPONSE = State.BOUND, Kind.REQUEST, Kind.RESPONSE
+#: How long a given-up request may still be answered, in its full retry times.
+LATE_HORIZON = 4
+#: At most this many given-up requests are remembered per connection.
+MAX_LATE_REQUESTS = 4096
 
 
 class Decoder(Protocol[P_co]):
@@ -115,12 +120,28 @@ class RequestFailed(Generic[P]):
 
 
 @dataclass(frozen=True, slots=True)
+class LateResponse(Generic[P]):
+    """A response to a request already answered once (a resent copy) or given up on.
+
+    The peer acted on it all the same (a gateway that answers a resent submit has taken
+    the copy too), so the application still needs it; ``tag`` is what it gave with the
+    request.
+    """
+
+    request: P
+    response: P
+    tag: object
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionClosed:
     reason: str
     error: ProtocolError | None = None
 
 
-Event = RequestReceived[P] | ResponseReceived[P] | RequestFailed[P] | ConnectionClosed
+Event = (
+    RequestReceived[P] | ResponseReceived[P] | RequestFailed[P] | LateResponse[P] | ConnectionClosed
+)
 
 
 @dataclass(slots=True)
@@ -130,6 +151,7 @@ class _Outstanding(Generic[P]):
     deadline: float
     attempts: int = 1
     internal: bool = False  # heartbeats and logouts: handled by the core itself
+    tag: object = None  # the application's, handed back with a LateResponse
 
 
 @dataclass(slots=True)
@@ -147,6 +169,10 @@ class SessionCore(Generic[P]):
     _outstanding: dict[Hashable, _Outstanding[P]] = field(default_factory=dict)
     _last_received: float = 0.0
     _missed_heartbeats: int = 0
+    # Requests that may still be answered although they are done with: given up after
+    # every attempt, or answered while resent copies were out. Oldest first; ``deadline``
+    # is when they are forgotten.
+    _late: dict[Hashable, _Outstanding[P]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._last_received = self.now
@@ -162,11 +188,15 @@ class SessionCore(Generic[P]):
     def in_flight(self) -> int:
         return len(self._outstanding)
 
-    def send_request(self, pdu: P, now: float) -> P:
-        """Queue a request; return it as sent (with its sequence number)."""
+    def send_request(self, pdu: P, now: float, tag: object = None) -> P:
+        """Queue a request; return it as sent (with its sequence number).
+
+        ``tag`` comes back in a :class:`LateResponse` should the peer answer the request
+        after it was given up, or answer a resent copy of it.
+        """
         if self.window_available <= 0:
             raise LocalProtocolError("window full", close=False)
-        return self._send_request(pdu, now, internal=False)
+        return self._send_request(pdu, now, internal=False, tag=tag)
 
     def send_response(self, pdu: P, now: float) -> None:
         """Queue the answer to a request received earlier."""
@@ -187,14 +217,14 @@ class SessionCore(Generic[P]):
         self._outbox.clear()
         return data
 
-    def _send_request(self, pdu: P, now: float, *, internal: bool) -> P:
+    def _send_request(self, pdu: P, now: float, *, internal: bool, tag: object = None) -> P:
         dialect = self.dialect
         stamped = dialect.with_next_sequence(pdu)
         self._transition(Direction.SEND, dialect.kind(stamped))
         data = dialect.encode(stamped)
         dialect.observe(stamped, Direction.SEND)
         self._outstanding[dialect.sequence(stamped)] = _Outstanding(
-            stamped, data, now + self.config.response_timeout, internal=internal
+            stamped, data, now + self.config.response_timeout, internal=internal, tag=tag
         )
         self._outbox += data
         return stamped
@@ -248,11 +278,17 @@ class SessionCore(Generic[P]):
         events.append(RequestReceived(pdu))
 
     def _receive_response(self, pdu: P, kind: Kind, events: list[Event[P]]) -> None:
-        outstanding = self._outstanding.pop(self.dialect.sequence(pdu), None)
+        key = self.dialect.sequence(pdu)
+        outstanding = self._outstanding.pop(key, None)
         if outstanding is None:
-            return  # a late answer to a request already given up
+            late = self._late.get(key)
+            if late is not None and kind is Kind.RESPONSE:
+                events.append(LateResponse(late.pdu, pdu, late.tag))
+            return
         if not outstanding.internal:
             events.append(ResponseReceived(outstanding.pdu, pdu))
+            if outstanding.attempts > 1:  # the copies sent again may be answered too
+                self._remember_late(key, outstanding)
         if kind is Kind.UNBIND_RESP:
             events.append(ConnectionClosed("logged out"))
         elif kind is Kind.BIND_REFUSED:
@@ -336,4 +372,17 @@ class SessionCore(Generic[P]):
                 self.state = State.CLOSED
                 events.append(ConnectionClosed("no answer to " + self.dialect.kind(entry.pdu).name))
                 return
+            self._remember_late(key, entry)
             events.append(RequestFailed(entry.pdu, "no response"))
+
+    def _remember_late(self, key: Hashable, entry: _Outstanding[P]) -> None:
+        late, now = self._late, self.now
+        while late:  # forget the ones whose answers are no longer expected
+            oldest_key, oldest = next(iter(late.items()))
+            if oldest.deadline > now and len(late) < MAX_LATE_REQUESTS:
+                break
+            del late[oldest_key]
+        config = self.config
+        entry.deadline = now + config.response_timeout * config.max_attempts * LATE_HORIZON
+        late.pop(key, None)
+        late[key] = entry
