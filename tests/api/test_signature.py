@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from duanxin.api.signature import (
-    MISMATCH,
     DEFAULT_WINDOW,
+    MISMATCH,
     SignatureError,
     SignatureFault,
     check_signature,
@@ -196,9 +196,7 @@ def _reason(headers: dict[str, str], lookup: Callable[[str], str | None], now: d
         ("x-source", timedelta(0)),  # a listed header absent
     ],
 )
-def test_unknown_secret_id_answered_like_a_wrong_key(
-    change: str | None, later: timedelta
-) -> None:
+def test_unknown_secret_id_answered_like_a_wrong_key(change: str | None, later: timedelta) -> None:
     """No oracle: whatever else is wrong, an unknown SecretId gets the answer a known one
     with the wrong key gets."""
     headers = sample_headers()

@@ -6,17 +6,19 @@ Two layers, each where it has to be:
   application never sees a request whose head has not arrived: the request head (request
   line and headers) must arrive within ``header_timeout`` of its first byte (of the
   connection's opening, for the first request) and within ``max_header_bytes``; a body
-  may pause for at most ``body_timeout`` (unless the application is not reading it); and
+  may pause for at most ``body_timeout`` (unless the application is not reading it);
   connections over ``max_connections`` in all, or over ``max_per_address`` from one peer
   address (proxies in ``trusted_proxies`` excepted), are answered 503 and closed at once.
-  One timer per connection, armed lazily: a request costs a few attribute writes.
+  An answer given before the body was read (too large, a bad signature) is sent at once,
+  and the rest of the body, up to :data:`DISCARD_LIMIT`, is read and dropped before the
+  connection closes, also when the client asked to close (Python's urllib does, and sends
+  its whole body before it reads: closing with its bytes unread would reset the
+  connection and lose the answer). One timer per connection, armed lazily: a request costs
+  a few attribute writes.
 - :class:`RequestGuard`, an ASGI middleware: a ceiling on every body, counted on the
   stream (endpoints enforce their own lower caps the same way, with
-  :func:`duanxin.api.bodies.read_body`); an answer given before the body was read (an
-  oversized body, a bad signature) first reads and discards the rest, up to
-  :data:`DISCARD_LIMIT`, so that a client that sends its whole body before reading, such
-  as Python's urllib, gets the answer instead of a connection reset; a client that goes
-  away mid-request is one log line.
+  :func:`duanxin.api.bodies.read_body`), and one log line, not a traceback, for a client
+  that went away mid-request.
 """
 
 from __future__ import annotations
@@ -67,7 +69,6 @@ _HEAD_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
     b"connection: close\r\n\r\n"
 )
-_CLOSE = (b"connection", b"close")
 
 
 def max_connections_within_file_limit(wanted: int) -> int:
@@ -162,6 +163,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._counted = False
         self._address: str | None = None
+        self._close_after = False  # the client asked to close after this exchange
+        self._discarded = 0  # body bytes dropped after an early answer
 
     # ------------------------------------------------------------ connection
 
@@ -187,41 +190,71 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        phase = self._phase
+        if phase is _HEAD or phase is _IDLE:  # bytes of a request head (up to its end)
+            end = data.find(b"\r\n\r\n")
+            self._head_bytes += len(data) if end < 0 else end + len(b"\r\n\r\n")
+            if self._head_bytes > self.limits.max_header_bytes:
+                self._refuse_head()
+                return
         super().data_received(data)
-        if self._phase is _HEAD and self._counted:
-            self._head_bytes += len(data)
-            if self._head_bytes > self.limits.max_header_bytes and not self.transport.is_closing():
-                log.info("closing HTTP connection from %s: request head too large", self._address)
-                self.transport.write(_HEAD_TOO_LARGE)
-                self.transport.close()
+
+    def _refuse_head(self) -> None:
+        if self.transport.is_closing():
+            return
+        log.info("closing HTTP connection from %s: request head too large", self._address)
+        self._deadline = None
+        self.transport.write(_HEAD_TOO_LARGE)
+        self.transport.close()
 
     # ------------------------------------------------------- parser callbacks
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._phase = _HEAD
-        self._head_bytes = 0
         if self._deadline is None:
             self._expect(self.limits.header_timeout)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         self._phase = _BODY
+        self._head_bytes = 0
+        self._discarded = 0
+        cycle = self.cycle
+        if not cycle.keep_alive:
+            # The client asked to close (urllib does). uvicorn would close as soon as the
+            # answer is written, with the body perhaps still coming: a reset, and the
+            # client never reads the answer. We close ourselves, once the body is in.
+            cycle.keep_alive = True
+            self._close_after = True
         self._expect(self.limits.body_timeout)
 
     def on_body(self, body: bytes) -> None:
         super().on_body(body)
         self._deadline = self.loop.time() + self.limits.body_timeout
+        if self.cycle.response_complete:  # answered early: uvicorn drops what follows
+            self._discarded += len(body)
+            if self._discarded > DISCARD_LIMIT:
+                log.info("closing HTTP connection from %s: body far too large", self._address)
+                self._deadline = None
+                self.transport.close()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._phase = _APP
         self._deadline = None
+        if not self.cycle.response_complete:
+            self._phase = _APP
+            return
+        self._phase = _IDLE  # an early answer, and now the end of its body
+        if self._close_after:
+            self.transport.close()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if self._phase is _APP:
             self._phase = _IDLE  # uvicorn's keep-alive timeout takes over
+        if self._close_after and self._phase is not _BODY and not self.transport.is_closing():
+            self.transport.close()
 
     # ------------------------------------------------------------- watchdog
 
@@ -265,61 +298,30 @@ def guarded_protocol(limits: HttpLimits) -> type[GuardedHttpProtocol]:
 
 
 class _Exchange:
-    """One request's body as the application reads it, and its answer."""
+    """One request's body as the application reads it, under :data:`MAX_REQUEST_BODY`."""
 
-    __slots__ = ("_receive", "_send", "body_done", "expects_continue", "received", "started")
+    __slots__ = ("_receive", "received")
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, scope: Scope, receive: Receive) -> None:
         self._receive = receive
-        self._send = send
         self.received = 0
-        self.body_done = False
-        self.started = False
-        self.expects_continue = False
-        declared = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 declared = declared_length(value.decode("latin-1"))
-            elif name == b"expect" and value.lower() == b"100-continue":
-                self.expects_continue = True
-        if declared is not None and declared > MAX_REQUEST_BODY:
-            self.received = declared  # refused at the first read, before any is read
+                if declared is not None and declared > MAX_REQUEST_BODY:
+                    self.received = declared  # refused at the first read, before any is read
+                break
 
     async def receive(self) -> Message:
         if self.received > MAX_REQUEST_BODY:
             raise BodyTooLarge(MAX_REQUEST_BODY)
         message = await self._receive()
-        if message["type"] == "http.request":
-            self.received += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                self.body_done = True
+        body = message.get("body")
+        if body:
+            self.received += len(body)
             if self.received > MAX_REQUEST_BODY:
                 raise BodyTooLarge(MAX_REQUEST_BODY)
-        else:
-            self.body_done = True  # http.disconnect
         return message
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-            if not self.body_done and not await self._discard_rest():
-                message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
-        await self._send(message)
-
-    async def _discard_rest(self) -> bool:
-        """Read what is left of the body; False when it was not read to its end."""
-        if self.expects_continue:
-            return False  # the client waits for a 100 that would ask for what we refuse
-        discarded = 0
-        while discarded <= DISCARD_LIMIT:
-            message = await self._receive()
-            if message["type"] != "http.request":
-                return False
-            discarded += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                self.body_done = True
-                return True
-        return False
 
 
 class RequestGuard:
@@ -333,9 +335,8 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        exchange = _Exchange(scope, receive, send)
         try:
-            await self.app(scope, exchange.receive, exchange.send)
+            await self.app(scope, _Exchange(scope, receive).receive, send)
         except ClientDisconnect:
             client = scope.get("client")
             log.info(
@@ -344,16 +345,13 @@ class RequestGuard:
                 scope["method"],
                 scope["path"],
             )
-        except BodyTooLarge as error:  # an endpoint without a cap of its own
-            if exchange.started:
-                raise
-            await exchange.send(
+        except BodyTooLarge as error:  # an endpoint without a cap of its own (none
+            # answers before it has read its body, so the answer has not started)
+            await send(
                 {
                     "type": "http.response.start",
                     "status": 413,
                     "headers": [(b"content-type", b"application/json; charset=utf-8")],
                 }
             )
-            await exchange.send(
-                {"type": "http.response.body", "body": json_bytes({"message": error.msg})}
-            )
+            await send({"type": "http.response.body", "body": json_bytes({"message": error.msg})})
