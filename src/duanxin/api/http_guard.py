@@ -190,8 +190,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        phase = self._phase
-        if phase is _HEAD or phase is _IDLE:  # bytes of a request head (up to its end)
+        if self._phase is not _BODY:  # bytes of a request head (up to its end)
             end = data.find(b"\r\n\r\n")
             self._head_bytes += len(data) if end < 0 else end + len(b"\r\n\r\n")
             if self._head_bytes > self.limits.max_header_bytes:

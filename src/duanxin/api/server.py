@@ -55,6 +55,7 @@ def http_server(
         host=settings.host,
         port=settings.port,
         http=guarded_protocol(HttpLimits.from_settings(settings)),
+        ws="none",  # no WebSocket endpoints; the guard assumes every request is plain HTTP
         log_level="warning",
         access_log=False,
         lifespan="off",
