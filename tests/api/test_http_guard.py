@@ -265,3 +265,24 @@ def test_counts_cap_the_total_and_spare_trusted_proxies() -> None:
     counts.release("192.0.2.1")
     assert counts.admit("192.0.2.2")
     assert counts.total == 3
+
+
+def _refused_then_reused(address: tuple[str, int], head: bytes, body: bytes) -> tuple[bytes, bool]:
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        while b"too large" not in answer:  # answered on the declared length alone
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        sock.sendall(body)  # then the body, which is read and dropped
+        return answer, _healthy(sock)
+
+
+async def test_keep_alive_connection_survives_an_early_answer(guarded: Stack) -> None:
+    body = b"x" * (512 * 1024)
+    head = _head("/smssend", stack_headers(guarded), length=len(body))
+    answer, reused = await asyncio.to_thread(_refused_then_reused, _address(guarded), head, body)
+    assert b'"status":"1"' in answer
+    assert reused

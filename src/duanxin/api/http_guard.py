@@ -247,6 +247,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._phase = _IDLE  # an early answer, and now the end of its body
         if self._close_after:
             self.transport.close()
+        elif self.timeout_keep_alive_task is None:  # the body's bytes cancelled uvicorn's
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
