@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from duanxin.api import http_guard
 from duanxin.api.http_guard import ConnectionCounts, HttpLimits
 from duanxin.config import Settings
 from duanxin.demo import demo_stack
@@ -286,3 +287,9 @@ async def test_keep_alive_connection_survives_an_early_answer(guarded: Stack) ->
     answer, reused = await asyncio.to_thread(_refused_then_reused, _address(guarded), head, body)
     assert b'"status":"1"' in answer
     assert reused
+
+
+def test_connection_cap_stays_below_the_open_file_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_guard.resource, "getrlimit", lambda _which: (1024, 4096))
+    assert http_guard.max_connections_within_file_limit(1000) == 1024 - http_guard.FILE_RESERVE
+    assert http_guard.max_connections_within_file_limit(500) == 500
