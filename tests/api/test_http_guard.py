@@ -17,11 +17,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from duanxin.api import http_guard
 from duanxin.api.http_guard import ConnectionCounts, HttpLimits
 from duanxin.config import Settings
 from duanxin.demo import demo_stack
+from duanxin.runtime import running_platform
 from duanxin.service import admin
 from tests.conftest import TEST_REPORT_DELAY, Stack
 from tests.e2e.helpers import MOBILE, credentials, stack_headers
@@ -293,3 +297,28 @@ def test_connection_cap_stays_below_the_open_file_limit(monkeypatch: pytest.Monk
     monkeypatch.setattr(http_guard.resource, "getrlimit", lambda _which: (1024, 4096))
     assert http_guard.max_connections_within_file_limit(1000) == 1024 - http_guard.FILE_RESERVE
     assert http_guard.max_connections_within_file_limit(500) == 500
+
+
+async def _uncapped(request: Request) -> Response:
+    return Response(str(len(await request.body())))
+
+
+async def test_body_ceiling_holds_for_an_endpoint_without_a_cap(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'duanxin.db'}", port=0)
+    route = Route("/uncapped", _uncapped, methods=["POST"])
+    async with running_platform(settings, [route]) as running:
+        url = urlsplit(running.url)
+        assert url.hostname is not None and url.port is not None
+        head = _head("/uncapped", {}, length=http_guard.MAX_REQUEST_BODY + 1)
+
+        def ask() -> bytes:
+            with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+                sock.sendall(head)  # answered on the declared length: no body sent
+                answer = b""
+                while b"too large" not in answer and (chunk := sock.recv(65536)):
+                    answer += chunk
+                return answer
+
+        answer = await asyncio.to_thread(ask)
+        assert answer.startswith(b"HTTP/1.1 413")
+        assert b"too large" in answer

@@ -58,6 +58,7 @@ upload); endpoints refuse far less for themselves."""
 DISCARD_LIMIT = 8 * 1024 * 1024
 """How much unread body is read and discarded before an early answer; beyond it the
 answer is sent with ``Connection: close`` and the rest is not read."""
+_CEILING_DIGITS = len(str(MAX_REQUEST_BODY))
 FILE_RESERVE = 256
 """File descriptors kept free of HTTP connections: the database, carrier links, logs."""
 
@@ -310,6 +311,8 @@ class _Exchange:
         self.received = 0
         for name, value in scope["headers"]:
             if name == b"content-length":
+                if len(value) < _CEILING_DIGITS:  # too short a number to pass the ceiling
+                    break
                 declared = declared_length(value.decode("latin-1"))
                 if declared is not None and declared > MAX_REQUEST_BODY:
                     self.received = declared  # refused at the first read, before any is read
