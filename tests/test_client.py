@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from duanxin.api.params import mo_size, parse_mobiles, parse_params, report_size
-from duanxin.api.signature import DEFAULT_WINDOW, SignatureError, verify_request
+from duanxin.api.signature import DEFAULT_WINDOW, MISMATCH, SignatureError, verify_request
 from duanxin.client import (
     AsyncClient,
     AuthenticationError,
@@ -258,7 +258,7 @@ def test_wrong_key_raises_authentication_error(server: FakeServer) -> None:
         pytest.raises(AuthenticationError) as info,
     ):
         sms.balance()
-    assert info.value.message == "signature does not match"
+    assert info.value.message == MISMATCH
     assert server.seen == []
 
 

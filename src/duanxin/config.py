@@ -12,7 +12,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from duanxin.domain.policy.window import parse_window
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "split_host_port"]
+
+
+def split_host_port(text: str) -> tuple[str, int]:
+    """``"host:port"`` (``"[::1]:9100"`` for IPv6) as a pair; ``ValueError`` if malformed."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected host:port, got {text!r}")
+    return host, int(port)
 
 
 class Settings(BaseSettings):
@@ -32,6 +41,14 @@ class Settings(BaseSettings):
     signature_window_seconds: int = 900
     trusted_proxies: list[str] = Field(default_factory=list)  # honour X-Forwarded-For from these
     max_body_bytes: int = 256 * 1024
+    # Careless and hostile HTTP clients (duanxin.api.http_guard).
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)  # whole request head
+    http_body_timeout_seconds: float = Field(default=10.0, gt=0)  # longest pause in a body
+    http_max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    http_max_connections: int = Field(default=1000, ge=1)  # kept below the file limit
+    http_max_connections_per_address: int = Field(default=100, ge=1)
+    metrics_listen: str | None = None  # "host:port": /metrics there only, not on the API port
+    metrics_token: str | None = None  # /metrics then requires Authorization: Bearer <token>
     idempotency_hours: float = 24.0
     account_cache_seconds: float = 2.0  # how soon another process sees account/route changes
 
@@ -47,6 +64,13 @@ class Settings(BaseSettings):
 
     marketing_window: str = "08:00-22:00"  # platform local time; marketing outside is held
     policy_cache_seconds: float = 5.0  # how soon a policy change made elsewhere is seen
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value:
+            split_host_port(value)
+        return value or None
 
     @field_validator("marketing_window")
     @classmethod

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from duanxin.api.bodies import read_body
 from duanxin.api.params import ParamError, parse_params
 from duanxin.config import Settings
 from duanxin.domain.billing import ChargeType
@@ -45,6 +46,7 @@ SPID = "922011"
 ACCESS_CODES = {"cmpp": "106901234", "sgip": "106551234", "smgp": "106591234"}
 NETWORKS = {"cmpp": Carrier.MOBILE, "sgip": Carrier.UNICOM, "smgp": Carrier.TELECOM}
 REPORT_DELAY = 1.0
+DEMO_MO_BODY = 64 * 1024  # one played reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +187,8 @@ def _mo_route(simulators: Mapping[str, SimulatorServer]) -> Route:
 
     async def inject(request: Request) -> Response:
         try:
-            form = parse_params(await request.body(), request.headers.get("content-type"))
+            body = await read_body(request, DEMO_MO_BODY)
+            form = parse_params(body, request.headers.get("content-type"))
         except ParamError as error:
             return JSONResponse({"status": 1, "msg": error.msg})
         mobile = normalise_mobile(form.get("mobile", ""))

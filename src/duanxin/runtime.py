@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from duanxin.api.app import create_app
+from duanxin.api.server import http_server
 from duanxin.config import Settings
 from duanxin.delivery.sweeper import Sweeper
 from duanxin.delivery.worker import DeliveryWorker
@@ -75,19 +76,8 @@ async def running_platform(
                 await sweeper.recover()
             sweeper.start()
         if serve_http and settings.role in ("all", "api"):
-            config = uvicorn.Config(
-                app,
-                host=settings.host,
-                port=settings.port,
-                log_level="warning",
-                access_log=False,
-                lifespan="off",
-                # X-Forwarded-For is honoured by the gateway, from settings.trusted_proxies
-                # only; uvicorn's own handling would trust it from any local peer.
-                proxy_headers=False,
-            )
-            server = uvicorn.Server(config)
-            server_task = asyncio.get_running_loop().create_task(server.serve())
+            server, sockets = http_server(app, platform, settings)
+            server_task = asyncio.get_running_loop().create_task(server.serve(sockets=sockets))
             while not server.started:
                 if server_task.done():
                     server_task.result()

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from duanxin.api.signature import (
     DEFAULT_WINDOW,
+    MISMATCH,
     SignatureError,
     SignatureFault,
     check_signature,
@@ -134,7 +136,7 @@ def test_tampered_signature_refused() -> None:
     headers["Authorization"] = headers["Authorization"].replace('signature="', 'signature="A')
     error = refused(headers)
     assert error.fault is SignatureFault.BAD_SIGNATURE
-    assert str(error) == "signature does not match"
+    assert str(error) == MISMATCH
 
 
 def test_tampered_source_refused() -> None:
@@ -176,7 +178,35 @@ def test_unknown_secret_id_refused() -> None:
     with pytest.raises(SignatureError) as info:
         verify_request(sample_headers(), lambda _id: None, NOW, DEFAULT_WINDOW)
     assert info.value.fault is SignatureFault.UNKNOWN_ID
-    assert str(info.value) == "unknown SecretId"
+    assert str(info.value) == MISMATCH
+
+
+def _reason(headers: dict[str, str], lookup: Callable[[str], str | None], now: datetime) -> str:
+    with pytest.raises(SignatureError) as info:
+        verify_request(headers, lookup, now, DEFAULT_WINDOW)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "later"),
+    [
+        (None, timedelta(0)),  # a well-formed request: only the key decides
+        (None, timedelta(minutes=20)),  # stale as well
+        ("x-date", timedelta(0)),  # an unparsable date
+        ("x-source", timedelta(0)),  # a listed header absent
+    ],
+)
+def test_unknown_secret_id_answered_like_a_wrong_key(change: str | None, later: timedelta) -> None:
+    """No oracle: whatever else is wrong, an unknown SecretId gets the answer a known one
+    with the wrong key gets."""
+    headers = sample_headers()
+    if change == "x-date":
+        headers["X-Date"] = "yesterday"
+    elif change == "x-source":
+        del headers["X-Source"]
+    unknown = _reason(headers, lambda _id: None, NOW + later)
+    wrong_key = _reason(headers, {SECRET_ID: "other-key"}.get, NOW + later)
+    assert unknown == wrong_key
 
 
 def test_missing_authorization_refused() -> None:

@@ -124,6 +124,18 @@ async def test_unknown_secret_id_is_refused(stack: Stack) -> None:
     _assert_refused(await _balance_with(stack, headers))
 
 
+@pytest.mark.parametrize("minutes", [0, 60])
+async def test_unknown_secret_id_gets_the_wrong_key_answer(stack: Stack, minutes: int) -> None:
+    """No oracle for which SecretIds exist: the same status and body either way."""
+    when = datetime.now(UTC) + timedelta(minutes=minutes)
+    unknown = await _balance_with(stack, signed_headers("AKIDunknown", "guess", when=when))
+    wrong_key = await _balance_with(
+        stack, signed_headers(stack.facts.secret_id, "guess", when=when)
+    )
+    assert _assert_refused(unknown) == _assert_refused(wrong_key)
+    assert unknown.content == wrong_key.content
+
+
 async def test_unsupported_algorithm_is_refused(stack: Stack) -> None:
     headers = stack_headers(stack)
     headers["Authorization"] = headers["Authorization"].replace("hmac-sha1", "hmac-md5")

@@ -23,10 +23,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from duanxin.api.bodies import read_body
 from duanxin.api.gateway import GatewayRefusal, caller_for
 from duanxin.api.params import ParamError, parse_params
 from duanxin.api.responses import json_response
@@ -102,9 +103,7 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         except GatewayRefusal as refusal:
             return json_response(refusal.body, 401)
         try:
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                raise ParamError(f"request body too large, at most {MAX_BODY} bytes")
+            body = await read_body(request, MAX_BODY)
             params = parse_params(
                 body, request.headers.get("content-type"), request.url.query, max_body=MAX_BODY
             )
@@ -119,6 +118,8 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return json_response({"status": int(error.status), "msg": error.message})
         except ValueError as error:  # PolicyError included: the definition is refused
             return json_response({"status": int(Status.MALFORMED), "msg": str(error)})
+        except ClientDisconnect:
+            raise  # nobody to answer: logged by the request guard
         except Exception:
             log.exception("%s failed", request.url.path)
             return json_response({"status": int(Status.INTERNAL), "msg": "internal error"})

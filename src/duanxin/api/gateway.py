@@ -8,9 +8,9 @@ from starlette.requests import Request
 
 from duanxin.api.signature import (
     SignatureError,
-    SignatureFault,
     check_signature,
     parse_authorization,
+    refuse_unknown_id,
 )
 from duanxin.domain.accounts import Interface, ip_in_networks
 from duanxin.domain.wire import json_bytes
@@ -57,10 +57,10 @@ async def caller_for(request: Request, platform: Platform, now: datetime) -> Cal
     try:
         parsed = parse_authorization(request.headers.get("authorization"))
         found = await _secret(platform, parsed.secret_id)
-        if found is None:
-            raise SignatureError("unknown SecretId", SignatureFault.UNKNOWN_ID)
-        secret_key, customer_id = found
         window = timedelta(seconds=platform.settings.signature_window_seconds)
+        if found is None:
+            refuse_unknown_id(parsed, request.headers, now, window)
+        secret_key, customer_id = found
         check_signature(parsed, request.headers, secret_key, now, window)
     except SignatureError as error:
         raise GatewayRefusal(error.reason) from None

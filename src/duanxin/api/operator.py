@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from duanxin.api.bodies import BodyTooLarge, read_body
 from duanxin.api.responses import json_response
 from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
@@ -62,9 +63,10 @@ async def operator_name(request: Request, platform: Platform) -> str:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_JSON_BODY:
-        raise OperatorError(413, "body too large")
+    try:
+        raw = await read_body(request, MAX_JSON_BODY)
+    except BodyTooLarge as error:
+        raise OperatorError(413, error.msg) from None
     try:
         document = json.loads(raw or b"{}")
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -214,11 +216,10 @@ def _limit(raw: str | None, default: int, most: int = 10_000) -> int:
 
 async def _text_body(request: Request) -> str:
     """An uploaded file (blacklist numbers, word list) as the raw request body, UTF-8."""
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_IMPORT_BODY:
-            raise OperatorError(413, f"file too large, at most {MAX_IMPORT_BODY} bytes")
+    try:
+        raw = await read_body(request, MAX_IMPORT_BODY)
+    except BodyTooLarge:
+        raise OperatorError(413, f"file too large, at most {MAX_IMPORT_BODY} bytes") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from duanxin.api.bodies import read_body
 from duanxin.api.gateway import GatewayRefusal, caller_for
 from duanxin.api.params import (
     ParamError,
@@ -103,18 +104,6 @@ async def _mo(request: Request, platform: Platform, params: dict[str, str], call
     return await pull.pull_replies(platform, _credentials(params), caller, mo_size(params))
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ParamError(f"request body too large, at most {limit} bytes")
-    chunks = bytearray()
-    async for chunk in request.stream():
-        chunks += chunk
-        if len(chunks) > limit:
-            raise ParamError(f"request body too large, at most {limit} bytes")
-    return bytes(chunks)
-
-
 def _endpoint(shape: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         platform: Platform = request.app.state.platform
@@ -124,7 +113,7 @@ def _endpoint(shape: str, handler: Handler) -> Callable[[Request], Awaitable[Res
             return json_response(refusal.body, 401)
         try:
             limit = platform.settings.max_body_bytes
-            body = await _read_body(request, limit)
+            body = await read_body(request, limit)
             params = parse_params(
                 body, request.headers.get("content-type"), request.url.query, max_body=limit
             )
@@ -132,6 +121,8 @@ def _endpoint(shape: str, handler: Handler) -> Callable[[Request], Awaitable[Res
             return json_response(await handler(request, platform, params, caller))
         except ParamError as error:
             return json_response(_failure(shape, error.status, error.msg))
+        except ClientDisconnect:
+            raise  # nobody to answer: logged by the request guard
         except Exception:
             log.exception("%s failed", request.url.path)
             return json_response(_failure(shape, Status.INTERNAL, "internal error"))

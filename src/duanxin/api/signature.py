@@ -29,21 +29,25 @@ import functools
 import hashlib
 import hmac
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from enum import StrEnum
+from typing import NoReturn
 
 __all__ = [
     "ALGORITHMS",
     "DEFAULT_WINDOW",
+    "MISMATCH",
     "Authorization",
     "SignatureError",
     "SignatureFault",
     "check_signature",
     "format_http_date",
     "parse_authorization",
+    "refuse_unknown_id",
     "sign_headers",
     "signing_string",
     "verify_request",
@@ -63,6 +67,13 @@ DATE_HEADERS = ("x-date", "date")
 
 MAX_AUTHORIZATION = 4096
 """An Authorization value longer than this is refused before parsing."""
+
+MISMATCH = "unknown SecretId or signature does not match"
+"""The one answer for both: which SecretIds exist is not told to whoever guesses them."""
+
+# What an unknown SecretId is checked against, so that it costs what a known one costs and
+# fails at the same step; the result is refused whatever it is.
+_DECOY_KEY = secrets.token_urlsafe(32)
 
 
 class SignatureFault(StrEnum):
@@ -264,7 +275,7 @@ def check_signature(
     expected = _digest(parsed.algorithm, secret_key, message)
     given = parsed.signature.encode("utf-8", "surrogatepass")
     if not hmac.compare_digest(expected.encode("ascii"), given):
-        raise SignatureError("signature does not match", SignatureFault.BAD_SIGNATURE)
+        raise SignatureError(MISMATCH, SignatureFault.BAD_SIGNATURE)
     current = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     try:
         skew = abs(current - when)
@@ -286,7 +297,7 @@ def verify_request(
     """Verify a request's gateway signature and return its SecretId.
 
     ``headers`` is looked up case-insensitively; ``lookup_secret`` maps a SecretId to its
-    SecretKey, or ``None`` when unknown (then the reason is "unknown SecretId"). Raises
+    SecretKey, or ``None`` when unknown (refused as a wrong signature is). Raises
     :class:`SignatureError`; for an asynchronous lookup use :func:`parse_authorization`
     and :func:`check_signature` directly.
     """
@@ -294,9 +305,26 @@ def verify_request(
     parsed = parse_authorization(lowered.get("authorization"))
     secret = lookup_secret(parsed.secret_id)
     if secret is None:
-        raise SignatureError("unknown SecretId", SignatureFault.UNKNOWN_ID)
+        refuse_unknown_id(parsed, lowered, now, window)
     check_signature(parsed, lowered, secret, now=now, window=window)
     return parsed.secret_id
+
+
+def refuse_unknown_id(
+    parsed: Authorization,
+    headers: Mapping[str, str],
+    now: datetime,
+    window: timedelta = DEFAULT_WINDOW,
+) -> NoReturn:
+    """Refuse a request whose SecretId is unknown exactly as a known one with a wrong
+    signature is refused: the same checks, in the same order, at the same cost, and the
+    same reason (:data:`MISMATCH`; ``fault`` is ``UNKNOWN_ID``, for logs and metrics)."""
+    try:
+        check_signature(parsed, headers, _DECOY_KEY, now=now, window=window)
+    except SignatureError as error:
+        if error.fault is not SignatureFault.BAD_SIGNATURE:
+            raise
+    raise SignatureError(MISMATCH, SignatureFault.UNKNOWN_ID)
 
 
 def format_http_date(when: datetime) -> str:

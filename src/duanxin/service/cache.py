@@ -16,12 +16,21 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+DEFAULT_MAX_ENTRIES = 100_000
+
+
 class TtlCache(Generic[K, V]):
     """Values loaded on demand and kept for ``ttl`` seconds."""
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+    ) -> None:
         self.ttl = ttl
         self._clock = clock
+        self.max_entries = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
@@ -31,8 +40,19 @@ class TtlCache(Generic[K, V]):
         if entry is not None and now - entry[0] < self.ttl:
             return entry[1]
         value = await load()
+        if entry is None and len(self._entries) >= self.max_entries:
+            self._make_room(now)
         self._entries[key] = (now, value)
         return value
+
+    def _make_room(self, now: float) -> None:
+        """Drop expired entries; if none had expired, the older half. Keys can come from
+        callers (a flood of made-up SecretIds): the cache must not grow without bound."""
+        entries = self._entries
+        fresh = {k: e for k, e in entries.items() if now - e[0] < self.ttl}
+        if len(fresh) >= self.max_entries:
+            fresh = dict(list(fresh.items())[len(fresh) // 2 :])
+        self._entries = fresh
 
     def invalidate(self, key: K | None = None) -> None:
         """Forget ``key`` (or everything)."""

@@ -177,7 +177,12 @@ class CmppSimulator:
         return [c.session for c in self._connections if c.bound and c.session is not None]
 
     async def start(self) -> None:
-        self._server = await serve(self.config.host, self.config.port, self._new_session)
+        self._server = await serve(
+            self.config.host,
+            self.config.port,
+            self._new_session,
+            max_per_address=self.config.max_connections_per_address,
+        )
 
     async def stop(self) -> None:
         self._answering.set()
@@ -227,7 +232,7 @@ class CmppSimulator:
             connection.dialect,
             Role.SERVER,
             lambda session, pdu: self._handle(connection, pdu),
-            SessionConfig(),
+            SessionConfig(login_timeout=self.config.login_timeout),
         )
         connection.session = session
         self._connections.append(connection)

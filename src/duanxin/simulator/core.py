@@ -56,6 +56,8 @@ class SimulatorConfig:
     node_id: int = 1  # gateway code written into carrier message ids
     seed: int | None = None  # for reproducible failure and fault draws
     faults: Faults = field(default_factory=Faults)  # see duanxin.simulator.faults
+    login_timeout: float = 10.0  # a connection not logged in by then is closed
+    max_connections_per_address: int = 64  # more from one address are closed at once
 
 
 @dataclass(frozen=True, slots=True)

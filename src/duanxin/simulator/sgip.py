@@ -161,7 +161,12 @@ class SgipSimulator:
     async def start(self) -> None:
         """Listen on ``config.host``/``config.port`` (0: an ephemeral port)."""
         if self._server is None:
-            self._server = await serve(self.config.host, self.config.port, self._new_link)
+            self._server = await serve(
+                self.config.host,
+                self.config.port,
+                self._new_link,
+                max_per_address=self.config.max_connections_per_address,
+            )
 
     async def stop(self) -> None:
         """Stop listening, drop every link, cancel pending reports."""
@@ -235,7 +240,11 @@ class SgipSimulator:
             _SmgDialect(self),
             Role.SERVER,
             self._handle,
-            SessionConfig(window=_SIMULATOR_WINDOW, heartbeat_interval=None),
+            SessionConfig(
+                window=_SIMULATOR_WINDOW,
+                heartbeat_interval=None,
+                login_timeout=self.config.login_timeout,
+            ),
         )
         self.links[session] = _Link(self.behaviour.new_throttle(loop.time()))
         session.closed.add_done_callback(lambda _: self.links.pop(session, None))

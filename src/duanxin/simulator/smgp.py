@@ -134,7 +134,12 @@ class SmgpSimulator:
         return sum(link.dialect.heartbeats_received for link in self._links)
 
     async def start(self) -> None:
-        self._server = await serve(self.config.host, self.config.port, self._new_session)
+        self._server = await serve(
+            self.config.host,
+            self.config.port,
+            self._new_session,
+            max_per_address=self.config.max_connections_per_address,
+        )
 
     async def stop(self) -> None:
         self._outbox.cancel()
@@ -168,7 +173,7 @@ class SmgpSimulator:
             return self._handle(link, pdu)
 
         # The client keeps the link alive; the gateway only answers its Active_Tests.
-        config = SessionConfig(heartbeat_interval=None)
+        config = SessionConfig(heartbeat_interval=None, login_timeout=self.config.login_timeout)
         session = SessionProtocol(dialect, Role.SERVER, handle, config)
         link = _Link(session, dialect)
         self._links.append(link)

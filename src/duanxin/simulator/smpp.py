@@ -157,7 +157,12 @@ class SmppSimulator:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await serve(self.config.host, self.config.port, self._new_session)
+        self._server = await serve(
+            self.config.host,
+            self.config.port,
+            self._new_session,
+            max_per_address=self.config.max_connections_per_address,
+        )
 
     async def stop(self) -> None:
         self._outbox.cancel()
@@ -195,7 +200,10 @@ class SmppSimulator:
     def _new_session(self) -> SessionProtocol[Pdu]:
         dialect = SmppDialect(Role.SERVER, received=self.received)
         session: SessionProtocol[Pdu] = SessionProtocol(
-            dialect, Role.SERVER, self._handle, SessionConfig(heartbeat_interval=None)
+            dialect,
+            Role.SERVER,
+            self._handle,
+            SessionConfig(heartbeat_interval=None, login_timeout=self.config.login_timeout),
         )
         self._links[session] = _Link(session, dialect)
         session.closed.add_done_callback(lambda _: self._links.pop(session, None))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError
 from duanxin.protocols.core.session import (
@@ -28,10 +28,20 @@ from duanxin.protocols.core.session import (
 )
 from duanxin.protocols.core.state import Role, State
 
-__all__ = ["ResponseTimeout", "SessionClosed", "SessionProtocol", "connect", "serve"]
+__all__ = [
+    "DEFAULT_MAX_PER_ADDRESS",
+    "ResponseTimeout",
+    "SessionClosed",
+    "SessionProtocol",
+    "connect",
+    "serve",
+]
 
 P = TypeVar("P")
 log = logging.getLogger(__name__)
+DEFAULT_MAX_PER_ADDRESS = 64
+"""Connections one peer address may hold open on a server port (a carrier's SP, or an SP on
+a customer-access port, needs a handful)."""
 
 #: Answers a request from the peer: returns the response PDU (or None to send nothing).
 Handler = Callable[["SessionProtocol[P]", P], "Awaitable[P | None] | P | None"]
@@ -75,6 +85,8 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         self.closed: asyncio.Future[str] = self._loop.create_future()
         self.peer: tuple[str, int] | None = None
         self.on_late_response: LateHandler[P] | None = None
+        # Set by ``serve``: whether a new connection may stay (its per-address cap).
+        self.admission: Callable[[SessionProtocol[P]], bool] | None = None
 
     # ------------------------------------------------------------ transport
 
@@ -83,6 +95,10 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1]) if peer else None
+        if self.admission is not None and not self.admission(self):
+            log.warning("refusing a connection from %s: too many from that address", self.peer)
+            self.abort("too many connections from that address")
+            return
         self._arm_timer()
 
     def data_received(self, data: bytes) -> None:
@@ -303,11 +319,49 @@ async def connect(
     return protocol
 
 
+class _PerAddress:
+    """Open connections per peer address, for :func:`serve`'s cap."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: Counter[str] = Counter()
+
+    def admit(self, session: SessionProtocol[Any]) -> bool:
+        address = session.peer[0] if session.peer else ""
+        if self.open[address] >= self.limit:
+            return False
+        self.open[address] += 1
+        session.closed.add_done_callback(lambda _: self._release(address))
+        return True
+
+    def _release(self, address: str) -> None:
+        self.open[address] -= 1
+        if self.open[address] <= 0:
+            del self.open[address]
+
+
 async def serve(
     host: str,
     port: int,
     session_factory: Callable[[], SessionProtocol[P]],
+    *,
+    max_per_address: int | None = DEFAULT_MAX_PER_ADDRESS,
 ) -> asyncio.Server:
-    """Listen for connections; each gets its own session from ``session_factory``."""
+    """Listen for connections; each gets its own session from ``session_factory``.
+
+    A connection from an address that already has ``max_per_address`` open ones is closed
+    at once (``None``: no cap). Sessions close connections that do not log in within
+    their ``SessionConfig.login_timeout``.
+    """
     loop = asyncio.get_running_loop()
-    return await loop.create_server(session_factory, host, port, reuse_address=True)
+    if max_per_address is None:
+        factory = session_factory
+    else:
+        per_address = _PerAddress(max_per_address)
+
+        def factory() -> SessionProtocol[P]:
+            session = session_factory()
+            session.admission = per_address.admit
+            return session
+
+    return await loop.create_server(factory, host, port, reuse_address=True)

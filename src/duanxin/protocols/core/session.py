@@ -96,6 +96,9 @@ class SessionConfig:
     max_attempts: int = 3  # sends of one request before giving up on it
     heartbeat_interval: float | None = 180.0  # idle time before a heartbeat; None: never
     heartbeat_attempts: int = 3  # unanswered heartbeats before the link is declared dead
+    # A server closes a connection that has not logged in this long after it opened (a
+    # port full of idle, never-logged-in connections is an attack); None: never.
+    login_timeout: float | None = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +176,13 @@ class SessionCore(Generic[P]):
     # every attempt, or answered while resent copies were out. Oldest first; ``deadline``
     # is when they are forgotten.
     _late: dict[Hashable, _Outstanding[P]] = field(default_factory=dict)
+    _login_deadline: float | None = None
 
     def __post_init__(self) -> None:
         self._last_received = self.now
+        timeout = self.config.login_timeout
+        if self.role is Role.SERVER and timeout is not None:
+            self._login_deadline = self.now + timeout
 
     # ----------------------------------------------------------------- sending
 
@@ -323,6 +330,13 @@ class SessionCore(Generic[P]):
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should next be called, if ever."""
         deadline = self._heartbeat_deadline()
+        login = self._login_deadline
+        if login is not None:
+            if self.state is State.OPEN or self.state is State.BINDING:
+                if deadline is None or login < deadline:
+                    deadline = login
+            else:
+                self._login_deadline = None  # logged in (or closed): it no longer applies
         if self._outstanding:
             oldest = next(iter(self._outstanding.values())).deadline
             if deadline is None or oldest < deadline:
@@ -336,9 +350,14 @@ class SessionCore(Generic[P]):
         return self._last_received + interval * (self._missed_heartbeats + 1)
 
     def handle_timer(self, now: float) -> list[Event[P]]:
-        """Resend or give up requests whose time is up; send a heartbeat when idle."""
+        """Resend or give up requests whose time is up; send a heartbeat when idle; close a
+        server connection that has not logged in within ``config.login_timeout``."""
         self.now = now
         events: list[Event[P]] = []
+        if self._login_expired(now):
+            self.state = State.CLOSED
+            events.append(ConnectionClosed(f"no login within {self.config.login_timeout} s"))
+            return events
         self._expire_requests(now, events)
         if self.state is State.CLOSED:
             return events
@@ -353,6 +372,14 @@ class SessionCore(Generic[P]):
             if heartbeat is not None and self.window_available > 0:
                 self._send_request(heartbeat, now, internal=True)
         return events
+
+    def _login_expired(self, now: float) -> bool:
+        login = self._login_deadline
+        return (
+            login is not None
+            and now >= login
+            and (self.state is State.OPEN or self.state is State.BINDING)
+        )
 
     def _expire_requests(self, now: float, events: list[Event[P]]) -> None:
         while self._outstanding:
