@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 import uvicorn
@@ -20,10 +21,40 @@ from duanxin.delivery.worker import DeliveryWorker
 from duanxin.service.platform import Platform
 from duanxin.store.engine import checkpoint_periodically, migrate
 
-__all__ = ["RunningPlatform", "free_port", "running_platform"]
+__all__ = ["RunningPlatform", "free_port", "running_platform", "stop_signals"]
 
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 1.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # what systemd, containers and Ctrl-C send
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs: both ask for the same drain
+    (:func:`running_platform`'s exit), instead of SIGTERM's default of dying at once."""
+    loop = asyncio.get_running_loop()
+    requested = asyncio.Event()
+    installed = []
+    for number in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(number, requested.set)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            continue
+        installed.append(number)
+    try:
+        yield requested
+    finally:
+        for number in installed:
+            loop.remove_signal_handler(number)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without signal handlers of its own: it would stop only the HTTP server (and
+    re-raise SIGTERM, killing the process mid-drain); :func:`stop_signals` handles them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -86,7 +117,7 @@ async def running_platform(
                 # only; uvicorn's own handling would trust it from any local peer.
                 proxy_headers=False,
             )
-            server = uvicorn.Server(config)
+            server = _Server(config)
             server_task = asyncio.get_running_loop().create_task(server.serve())
             while not server.started:
                 if server_task.done():
@@ -97,12 +128,14 @@ async def running_platform(
         url = f"http://{settings.host}:{port}"
         yield RunningPlatform(platform, app, worker, sweeper, server, url)
     finally:
+        # The drain: no new connections, requests in flight answered; no more claims, and
+        # submits on the wire given the grace period; every claim left given back.
         if server is not None and server_task is not None:
             server.should_exit = True
             await asyncio.gather(server_task, return_exceptions=True)
         if sweeper is not None:
             await sweeper.stop()
         if worker is not None:
-            await worker.stop()
+            await worker.stop(settings.shutdown_grace_seconds)
         checkpoints.cancel()
         await platform.close()

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete
 
+from duanxin.bus import BusError
 from duanxin.delivery.records import fail_messages
 from duanxin.delivery.worker import DeliveryWorker
 from duanxin.domain.status import DxStat
@@ -45,6 +46,8 @@ class Sweeper:
         while True:
             try:
                 await self.sweep()
+            except BusError as error:
+                log.warning("sweep: the bus is unreachable: %s", error)
             except Exception:
                 log.exception("sweep failed")
             await asyncio.sleep(self.platform.settings.sweep_interval_seconds)
@@ -61,9 +64,16 @@ class Sweeper:
                 await self.worker.reload()
 
     async def publish_due(self, *, created_before_now: bool = False) -> int:
-        """Hand scheduled, retried and orphaned queued messages to the delivery workers."""
+        """Hand scheduled, retried and orphaned queued messages to the delivery workers.
+
+        Messages a send could not publish (the bus was down) go first, as soon as the bus
+        answers again; if publishing fails, the leases just taken are undone, so nothing
+        waits a lease out for a bus that was not there.
+        """
+        await self._publish_unpublished()
         now = self.platform.clock()
         created_before = now + timedelta(seconds=1) if created_before_now else now - PUBLISH_GRACE
+        lease_until = now + LEASE
         async with self.platform.engine.begin() as conn:
             released = await message_store.release_stale_claims(conn, now)
             if released:
@@ -71,11 +81,27 @@ class Sweeper:
                     "%d messages claimed by a worker that stopped are queued again", released
                 )
             mids = await message_store.lease_due(
-                conn, now, created_before=created_before, lease_until=now + LEASE, limit=BATCH
+                conn, now, created_before=created_before, lease_until=lease_until, limit=BATCH
             )
         if mids:
-            await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+            try:
+                await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+            except BusError:
+                async with self.platform.engine.begin() as conn:
+                    await message_store.release_leases(conn, mids, lease_until)
+                raise
         return len(mids)
+
+    async def _publish_unpublished(self) -> None:
+        mids = self.platform.take_unpublished()
+        if not mids:
+            return
+        try:
+            await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+        except BusError:
+            self.platform.keep_unpublished(mids)
+            raise
+        log.info("%d messages accepted while the bus was down are published", len(mids))
 
     async def expire_reports(self) -> None:
         """Messages without a report after the report window end as UNKNOWN."""
@@ -102,9 +128,15 @@ class Sweeper:
             )
 
     async def recover(self) -> int:
-        """At start-up: give back what a dead process had claimed, and publish all due work."""
+        """At start-up of the embedded process: give back what the process before had
+        claimed, and publish all due work at once (not only the first batch)."""
         async with self.platform.engine.begin() as conn:
             reset = await message_store.reset_claimed(conn)
         if reset:
             log.info("recovered %d messages claimed before a restart", reset)
-        return await self.publish_due(created_before_now=True)
+        published = 0
+        while True:
+            count = await self.publish_due(created_before_now=True)
+            published += count
+            if count < BATCH:
+                return published
