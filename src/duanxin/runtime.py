@@ -137,5 +137,7 @@ async def running_platform(
             await sweeper.stop()
         if worker is not None:
             await worker.stop(settings.shutdown_grace_seconds)
+        if sweeper is not None:
+            await sweeper.release_leases()
         checkpoints.cancel()
         await platform.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 
@@ -33,6 +33,7 @@ class Sweeper:
         self.worker = worker
         self._task: asyncio.Task[None] | None = None
         self._sweeps = 0
+        self._leases: list[tuple[datetime, list[str]]] = []  # (until, mids) published
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -90,7 +91,21 @@ class Sweeper:
                 async with self.platform.engine.begin() as conn:
                     await message_store.release_leases(conn, mids, lease_until)
                 raise
+            self._leases = [(u, m) for u, m in self._leases if u > now]
+            self._leases.append((lease_until, mids))
         return len(mids)
+
+    async def release_leases(self) -> int:
+        """At stop: undo the leases still running, so that messages published but not yet
+        claimed (an in-process bus dies with the process) are due at once after a restart."""
+        now = self.platform.clock()
+        leases, self._leases = [(u, m) for u, m in self._leases if u > now], []
+        released = 0
+        if leases:
+            async with self.platform.engine.begin() as conn:
+                for lease_until, mids in leases:
+                    released += await message_store.release_leases(conn, mids, lease_until)
+        return released
 
     async def _publish_unpublished(self) -> None:
         mids = self.platform.take_unpublished()
