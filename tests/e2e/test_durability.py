@@ -163,9 +163,15 @@ async def test_accepted_messages_survive_a_sigkill(tmp_path: Path) -> None:
 # A load that takes a few seconds at the carrier: China Mobile numbers only, over one CMPP
 # connection whose TPS the channel caps, so that a stop always finds most of it unsent.
 LOAD = 1500
-LOAD_TPS = 500
+LOAD_TPS = 300
 CMPP_WINDOW = 16  # the channel's window: what a crash can leave answered but not stored
-WRITE_SLACK = LOAD_TPS // 20  # responses of the last 50 ms may not be committed yet
+# Responses answered but not yet committed at the kill: tens of milliseconds' worth on an
+# idle machine (then exactly the window is resent), up to a quarter second's on a busy one.
+WRITE_SLACK = LOAD_TPS // 4
+GRACE = 30.0
+# "Within seconds": the rest of the load takes about two at the channel's TPS; the bound is
+# loose for a busy machine, and far below the ten-minute claim lease of before.
+SOON = 30.0
 
 
 @dataclass
@@ -259,7 +265,7 @@ async def _restart_and_finish(load: _Load, mids: set[str]) -> tuple[float, list[
         async def all_received() -> bool:
             return len(load.received()) >= LOAD
 
-        await _wait(all_received, timeout=20)
+        await _wait(all_received, timeout=SOON + 10)
         elapsed = loop.time() - started
         reports: list[str] = []
 
@@ -277,7 +283,7 @@ async def _restart_and_finish(load: _Load, mids: set[str]) -> tuple[float, list[
 async def test_sigterm_drains_and_a_restart_sends_the_rest_at_once(tmp_path: Path) -> None:
     async with _load_setup(tmp_path) as load:
         async with (
-            platform_process(load.database, load.port, "all", load.log, grace=5) as first,
+            platform_process(load.database, load.port, "all", load.log, grace=GRACE) as first,
             load.client() as client,
         ):
             mids = await _send_load(client)
@@ -293,15 +299,16 @@ async def test_sigterm_drains_and_a_restart_sends_the_rest_at_once(tmp_path: Pat
             stopped_in = loop.time() - asked
         sent_before = load.received()
         assert 0 < sum(sent_before.values()) < LOAD
-        assert stopped_in < 5  # nothing waited for its submit response for the grace period
+        # Not the whole grace period: only submits on the wire are waited for, and they are
+        # answered at once; nor did the stop send the rest of the load first.
+        assert stopped_in < GRACE / 2, stopped_in
         states, waiting = await _claims(load.url)
         assert "submitting" not in states, states  # every claim given back
         assert waiting == 0  # and due at once
         assert states["queued"] == LOAD - sum(sent_before.values())
 
         elapsed, reports = await _restart_and_finish(load, mids)
-        remaining = LOAD - sum(sent_before.values())
-        assert elapsed < remaining / LOAD_TPS + 5, elapsed  # not after a claim lease
+        assert elapsed < SOON, elapsed  # not after the ten-minute claim lease
         received = load.received()
         assert sum(received.values()) == LOAD and set(received.values()) == {1}  # exactly once
         assert max(Counter(reports).values()) == 1
@@ -329,12 +336,12 @@ async def test_sigkill_in_a_burst_loses_nothing_and_resends_at_most_the_window(
         stored = states["submitted"] + states["done"]
 
         elapsed, reports = await _restart_and_finish(load, mids)
-        assert elapsed < (LOAD - stored) / LOAD_TPS + 5, elapsed
+        assert elapsed < SOON, elapsed
         received = load.received()
         assert set(received) == {f"1380{i:07d}" for i in range(LOAD)}  # nothing lost
         resent = sum(received.values()) - LOAD
         # Sent again: only what had no stored submit response at the kill — the window's
-        # worth, plus responses younger than one write-behind batch.
+        # worth, plus the responses still in the write-behind batch; not the whole burst.
         assert resent <= sent_before - stored, (resent, sent_before, stored)
         assert resent <= CMPP_WINDOW + WRITE_SLACK, (resent, sent_before, stored)
         assert max(Counter(reports).values()) == 1
