@@ -345,3 +345,48 @@ async def test_sigkill_in_a_burst_loses_nothing_and_resends_at_most_the_window(
         assert resent <= sent_before - stored, (resent, sent_before, stored)
         assert resent <= CMPP_WINDOW + WRITE_SLACK, (resent, sent_before, stored)
         assert max(Counter(reports).values()) == 1
+
+
+async def test_sigterm_waits_for_submits_on_the_wire_and_stores_their_responses(
+    tmp_path: Path,
+) -> None:
+    async with _load_setup(tmp_path) as load:
+        cmpp = load.cmpp
+        async with (
+            platform_process(load.database, load.port, "all", load.log, grace=GRACE) as first,
+            load.client() as client,
+        ):
+            mids = await _send_load(client)
+
+            async def under_way() -> bool:
+                return len(cmpp.behaviour.received) >= LOAD // 10
+
+            await _wait(under_way)
+            cmpp.pause_submits()  # type: ignore[attr-defined]
+
+            async def window_full() -> bool:
+                return bool(cmpp.submits_in_flight == CMPP_WINDOW)  # type: ignore[attr-defined]
+
+            await _wait(window_full)
+            first.send_signal(signal.SIGTERM)
+
+            async def listener_closed() -> bool:
+                try:
+                    _reader, writer = await asyncio.open_connection(HOST, load.port)
+                except OSError:
+                    return True
+                writer.close()
+                return False
+
+            await _wait(listener_closed)  # the drain has begun ...
+            assert first.returncode is None  # ... and waits for the window's responses
+            cmpp.resume_submits()  # type: ignore[attr-defined]
+            assert await first.wait() == 0, load.log.read_text()
+        states, waiting = await _claims(load.url)
+        assert "submitting" not in states and waiting == 0
+        # What the carrier answered during the drain was stored, so it is not sent again.
+        assert states["submitted"] + states["done"] == sum(load.received().values())
+
+        await _restart_and_finish(load, mids)
+        received = load.received()
+        assert sum(received.values()) == LOAD and set(received.values()) == {1}

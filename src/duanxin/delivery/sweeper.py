@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -34,24 +35,31 @@ class Sweeper:
         self._task: asyncio.Task[None] | None = None
         self._sweeps = 0
         self._leases: list[tuple[datetime, list[str]]] = []  # (until, mids) published
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Let a sweep under way finish (its leases are then known), run no more."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.sweep()
             except BusError as error:
                 log.warning("sweep: the bus is unreachable: %s", error)
             except Exception:
                 log.exception("sweep failed")
-            await asyncio.sleep(self.platform.settings.sweep_interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), self.platform.settings.sweep_interval_seconds
+                )
 
     async def sweep(self) -> None:
         """One round of every chore."""

@@ -45,7 +45,7 @@ MAX_IN_FLIGHT = 4096
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 LINK_WAIT_SECONDS = 3.0  # how long a message waits for a link that is down before requeueing
 LINK_POLL_SECONDS = 0.05
-BUS_RETRY_SECONDS = 0.5  # pause after a failed bus read before reading again
+BUS_RETRY_SECONDS = 0.5  # pause after a failed read of the bus (or claim) before the next
 
 
 class NoChannelUp(Exception):
@@ -108,7 +108,11 @@ class DeliveryWorker:
             task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks))
-        await self.pool.close()  # then nothing more comes in: every result is stored below
+        # Results so far stored (and the reports and replies answered), the links closed,
+        # then what came in meanwhile stored too.
+        for batcher in self._batchers:
+            await batcher.flush()
+        await self.pool.close()
         for batcher in self._batchers:
             await batcher.stop()
         await self._release_claims()
@@ -157,8 +161,12 @@ class DeliveryWorker:
                 # The bus is down: what it held, and what is accepted meanwhile, is queued
                 # in the store; the sweeper publishes it again once the bus answers.
                 log.warning("delivery cannot read the bus: %s", error)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), BUS_RETRY_SECONDS)
+            except Exception:
+                log.exception("delivery could not take work")
+            else:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), BUS_RETRY_SECONDS)
 
     async def _consume_once(self) -> None:
         deliveries = await self._next_deliveries()
