@@ -114,6 +114,70 @@ def redis_url() -> str:
     return "redis://127.0.0.1:6379/0"
 
 
+class RedisServer:
+    """A redis-server of the test's own on a free port, without persistence, that the test
+    may stop and start again (same port, empty again, as after losing an unsaved server)."""
+
+    def __init__(self, binary: str, port: int) -> None:
+        self.binary = binary
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:  # until it accepts connections
+            try:
+                _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                assert asyncio.get_running_loop().time() < deadline, "redis-server did not start"
+                assert self._process.returncode is None, "redis-server exited"
+                await asyncio.sleep(0.02)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+
+    async def stop(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
+        self._process = None
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[RedisServer]:
+    """A Redis server of this test's own (the ``redis-server`` binary must be installed)."""
+    import shutil
+
+    from duanxin.runtime import free_port
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if REQUIRE_SERVICES:
+            pytest.fail("redis-server is not installed")
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(binary, free_port())
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database URL for store tests: a SQLite file, then the real PostgreSQL."""

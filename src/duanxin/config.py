@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # with the last carrier result (each channel's retries are bounded by its settings).
     submit_validity_seconds: float = 24 * 3600.0
     sweep_interval_seconds: float = 1.0
+    # On SIGTERM/SIGINT: how long submits already sent may take to be answered before the
+    # process gives its remaining claims back and exits.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     marketing_window: str = "08:00-22:00"  # platform local time; marketing outside is held
     policy_cache_seconds: float = 5.0  # how soon a policy change made elsewhere is seen

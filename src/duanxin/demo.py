@@ -24,7 +24,7 @@ from duanxin.api.params import ParamError, parse_params
 from duanxin.config import Settings
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
-from duanxin.runtime import RunningPlatform, running_platform
+from duanxin.runtime import RunningPlatform, running_platform, stop_signals
 from duanxin.service import admin, review
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
@@ -264,6 +264,7 @@ async def run_demo(
     announce: Callable[[DemoFacts], None],
 ) -> None:
     """Start the demo, call ``announce`` once the API answers, run until interrupted."""
-    async with demo_stack(host, port, data_dir) as (facts, _running, _simulators):
-        announce(facts)
-        await asyncio.Event().wait()
+    with stop_signals() as stop:
+        async with demo_stack(host, port, data_dir) as (facts, _running, _simulators):
+            announce(facts)
+            await stop.wait()

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from duanxin.bus.keys import Keys
 from duanxin.bus.limits import (
+    FallbackLimiter,
     MemoryLimiter,
     RateLimiter,
     RedisLimiter,
@@ -206,7 +207,21 @@ async def test_open_limiter() -> None:
         assert isinstance(limiter, MemoryLimiter)
         await limiter.close()
     limiter = open_limiter("redis://127.0.0.1:6379/0", prefix="x:")
-    assert isinstance(limiter, RedisLimiter)
+    assert isinstance(limiter, FallbackLimiter)
     await limiter.close()
     with pytest.raises(ValueError, match="unsupported"):
         open_limiter("memcached://localhost")
+
+
+async def test_limits_hold_in_this_process_while_redis_is_unreachable() -> None:
+    from duanxin.runtime import free_port
+
+    dead = RedisLimiter(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    limiter = FallbackLimiter(dead)
+    try:
+        assert await limiter.hit("m:13800138000", VERIFY_CODE, T0)
+        assert not await limiter.hit("m:13800138000", VERIFY_CODE, T0 + 59)  # 1/min still holds
+        assert await limiter.hit("m:13800138000", VERIFY_CODE, T0 + 60)
+        assert await limiter.hit("m:18600000000", VERIFY_CODE, T0 + 1)
+    finally:
+        await limiter.close()

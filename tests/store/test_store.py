@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from duanxin.config import Settings
 from duanxin.domain.billing import ChargeType
@@ -17,7 +17,7 @@ from duanxin.store import accounts as account_store
 from duanxin.store import inbox
 from duanxin.store import messages as message_store
 from duanxin.store.engine import migrate
-from duanxin.store.tables import ledger
+from duanxin.store.tables import ledger, messages
 
 NOW = datetime(2026, 11, 28, 12, 0, 0)
 
@@ -151,3 +151,50 @@ async def test_a_claim_whose_lease_ran_out_goes_back_to_the_queue(platform: Plat
         assert await message_store.release_stale_claims(conn, NOW + timedelta(minutes=11)) == 1
         again = await message_store.claim(conn, ["E" * 16], NOW + timedelta(minutes=20))
     assert [m.attempts for m in again] == [2]
+
+
+async def _due_now(platform: Platform, when: datetime) -> list[str]:
+    async with platform.engine.begin() as conn:
+        return await message_store.lease_due(
+            conn, when, created_before=when, lease_until=when + timedelta(seconds=30), limit=10
+        )
+
+
+async def test_claims_given_back_after_a_restart_are_due_at_once(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    async with platform.engine.begin() as conn:
+        await message_store.insert_messages(conn, [_message("F" * 16, account_id)])
+        await message_store.claim(conn, ["F" * 16], NOW + timedelta(minutes=10))
+        assert await message_store.reset_claimed(conn) == 1
+    # Not after the ten-minute claim lease: at the next look.
+    assert await _due_now(platform, NOW + timedelta(seconds=1)) == ["F" * 16]
+
+
+async def test_a_stopping_worker_gives_back_only_claims_still_held(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    held, recorded, other = "1" * 16, "2" * 16, "3" * 16
+    async with platform.engine.begin() as conn:
+        await message_store.insert_messages(
+            conn, [_message(m, account_id) for m in (held, recorded, other)]
+        )
+        await message_store.claim(conn, [held, recorded, other], NOW + timedelta(minutes=10))
+        await conn.execute(
+            update(messages).where(messages.c.mid == recorded).values(state="submitted")
+        )
+        released = await message_store.release_claims(conn, [held, recorded])
+    assert released == [held]
+    assert await _due_now(platform, NOW + timedelta(seconds=1)) == [held]  # other: still held
+
+
+async def test_leases_of_an_unpublished_batch_are_undone(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    async with platform.engine.begin() as conn:
+        await message_store.insert_messages(conn, [_message("4" * 16, account_id)])
+    when = NOW + timedelta(minutes=1)
+    assert await _due_now(platform, when) == ["4" * 16]
+    assert await _due_now(platform, when) == []  # leased
+    async with platform.engine.begin() as conn:
+        wrong = await message_store.release_leases(conn, ["4" * 16], when)
+        undone = await message_store.release_leases(conn, ["4" * 16], when + timedelta(seconds=30))
+    assert (wrong, undone) == (0, 1)
+    assert await _due_now(platform, when) == ["4" * 16]

@@ -19,12 +19,22 @@ from duanxin.api.operator import operator_routes
 from duanxin.api.seed import seed_routes
 from duanxin.metrics import CHANNEL_UP
 from duanxin.service.platform import Platform
+from duanxin.service.readiness import not_ready_reasons
 
 __all__ = ["ByListener", "create_app", "metrics_app"]
 
 
 async def _health(request: Request) -> Response:
+    """Liveness: the process answers."""
     return JSONResponse({"status": "ok"})
+
+
+async def _ready(request: Request) -> Response:
+    """Readiness: 503 with the reasons while the database, the bus or a carrier is away."""
+    reasons = await not_ready_reasons(request.app.state.platform)
+    if reasons:
+        return JSONResponse({"status": "not ready", "reasons": reasons}, status_code=503)
+    return JSONResponse({"status": "ready", "reasons": []})
 
 
 async def _metrics(request: Request) -> Response:
@@ -60,6 +70,7 @@ def create_app(platform: Platform, extra_routes: Sequence[BaseRoute] = ()) -> St
         routes=[
             *seed_routes(),
             Route("/healthz", _health),
+            Route("/readyz", _ready),
             *metrics,
             *operator_routes(),
             *customer_routes(),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -12,7 +14,7 @@ from duanxin.api.http_guard import HttpLimits, guarded_protocol
 from duanxin.config import Settings, split_host_port
 from duanxin.service.platform import Platform
 
-__all__ = ["http_server", "listening_socket"]
+__all__ = ["QuietServer", "http_server", "listening_socket"]
 
 BACKLOG = 2048  # uvicorn's default
 
@@ -32,6 +34,15 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn without signal handlers of its own: it would stop only the HTTP server (and
+    re-raise SIGTERM, killing the process mid-drain); ``runtime.stop_signals`` handles them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def http_server(
@@ -63,4 +74,4 @@ def http_server(
         # only; uvicorn's own handling would trust it from any local peer.
         proxy_headers=False,
     )
-    return uvicorn.Server(config), sockets
+    return QuietServer(config), sockets

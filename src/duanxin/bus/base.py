@@ -77,6 +77,10 @@ class Bus(Protocol):
         """Take over up to ``count`` entries pending for at least ``min_idle`` seconds."""
         ...
 
+    async def ping(self) -> None:
+        """Raise :class:`BusError` if the backend does not answer (readiness checks)."""
+        ...
+
     async def close(self) -> None:
         """Release connections; the bus is not used afterwards."""
         ...

@@ -19,6 +19,7 @@ concurrent hits from many processes never exceed a limit).
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from bisect import bisect_right, insort
@@ -31,9 +32,17 @@ from redis.exceptions import RedisError
 from duanxin.bus.base import BusError
 from duanxin.bus.keys import DEFAULT_PREFIX, Keys
 
-__all__ = ["Limits", "MemoryLimiter", "RateLimiter", "RedisLimiter", "open_limiter"]
+__all__ = [
+    "FallbackLimiter",
+    "Limits",
+    "MemoryLimiter",
+    "RateLimiter",
+    "RedisLimiter",
+    "open_limiter",
+]
 
 Limits = Sequence[tuple[int, float]]
+log = logging.getLogger(__name__)
 
 
 class RateLimiter(Protocol):
@@ -133,10 +142,39 @@ class RedisLimiter:
         await self._redis.aclose()
 
 
+class FallbackLimiter:
+    """The shared limiter, and while it fails (Redis unreachable) this process's own counts:
+    limits then hold per process instead of across the cluster, and sends are not refused
+    because the shared counter is away."""
+
+    def __init__(self, shared: RateLimiter, local: RateLimiter | None = None) -> None:
+        self._shared = shared
+        self._local = local if local is not None else MemoryLimiter()
+        self._failing = False
+
+    async def hit(self, key: str, limits: Limits, now: float) -> bool:
+        try:
+            allowed = await self._shared.hit(key, limits, now)
+        except BusError as error:
+            if not self._failing:
+                log.warning("shared rate limits unreachable, counting in this process: %s", error)
+                self._failing = True
+            return await self._local.hit(key, limits, now)
+        if self._failing:
+            log.warning("shared rate limits reachable again")
+            self._failing = False
+        return allowed
+
+    async def close(self) -> None:
+        await self._shared.close()
+        await self._local.close()
+
+
 def open_limiter(url: str | None, *, prefix: str = DEFAULT_PREFIX) -> RateLimiter:
-    """The limiter for a settings URL: ``None``/``memory://`` in-process, ``redis://`` Redis."""
+    """The limiter for a settings URL: ``None``/``memory://`` in-process, ``redis://`` Redis
+    (with in-process counts while Redis is unreachable)."""
     if url is None or url == "memory://":
         return MemoryLimiter()
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisLimiter(url, prefix=prefix)
+        return FallbackLimiter(RedisLimiter(url, prefix=prefix))
     raise ValueError(f"unsupported limiter URL {url!r}: use memory:// or redis://")

@@ -174,6 +174,9 @@ class MemoryBus:
             self._ack(state, grp, dropped)
         return out
 
+    async def ping(self) -> None:
+        return None  # in this process: always there
+
     async def close(self) -> None:
         """Wake blocked consumers (they return what is there, usually nothing)."""
         self._closed = True

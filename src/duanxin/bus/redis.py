@@ -192,5 +192,9 @@ class RedisBus:
                 break
         return claimed
 
+    async def ping(self) -> None:
+        async with _mapped("ping"):
+            await self._redis.ping()
+
     async def close(self) -> None:
         await self._redis.aclose()

@@ -31,14 +31,19 @@ def serve(
     role: Annotated[str | None, typer.Option(help="all, api or worker.")] = None,
 ) -> None:
     """Run the platform: HTTP API, delivery workers, sweeper."""
-    from duanxin.runtime import running_platform
+    from duanxin.runtime import running_platform, stop_signals
 
     settings = _settings(database_url, host=host, port=port, bus_url=bus_url, role=role)
 
     async def run() -> None:
-        async with running_platform(settings) as running:
-            console.print(f"duanxin serving on {running.url} (role {settings.role})")
-            await asyncio.Event().wait()
+        with stop_signals() as stop:
+            async with running_platform(settings) as running:
+                console.print(f"duanxin serving on {running.url} (role {settings.role})")
+                await stop.wait()
+                console.print(
+                    f"stopping (up to {settings.shutdown_grace_seconds:g} s for submits "
+                    "on the wire)"
+                )
 
     _run(run())
 

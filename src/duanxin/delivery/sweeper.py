@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 
+from duanxin.bus import BusError
 from duanxin.delivery.records import fail_messages
 from duanxin.delivery.worker import DeliveryWorker
 from duanxin.domain.status import DxStat
@@ -32,22 +34,32 @@ class Sweeper:
         self.worker = worker
         self._task: asyncio.Task[None] | None = None
         self._sweeps = 0
+        self._leases: list[tuple[datetime, list[str]]] = []  # (until, mids) published
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Let a sweep under way finish (its leases are then known), run no more."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.sweep()
+            except BusError as error:
+                log.warning("sweep: the bus is unreachable: %s", error)
             except Exception:
                 log.exception("sweep failed")
-            await asyncio.sleep(self.platform.settings.sweep_interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), self.platform.settings.sweep_interval_seconds
+                )
 
     async def sweep(self) -> None:
         """One round of every chore."""
@@ -61,9 +73,16 @@ class Sweeper:
                 await self.worker.reload()
 
     async def publish_due(self, *, created_before_now: bool = False) -> int:
-        """Hand scheduled, retried and orphaned queued messages to the delivery workers."""
+        """Hand scheduled, retried and orphaned queued messages to the delivery workers.
+
+        Messages a send could not publish (the bus was down) go first, as soon as the bus
+        answers again; if publishing fails, the leases just taken are undone, so nothing
+        waits a lease out for a bus that was not there.
+        """
+        await self._publish_unpublished()
         now = self.platform.clock()
         created_before = now + timedelta(seconds=1) if created_before_now else now - PUBLISH_GRACE
+        lease_until = now + LEASE
         async with self.platform.engine.begin() as conn:
             released = await message_store.release_stale_claims(conn, now)
             if released:
@@ -71,11 +90,41 @@ class Sweeper:
                     "%d messages claimed by a worker that stopped are queued again", released
                 )
             mids = await message_store.lease_due(
-                conn, now, created_before=created_before, lease_until=now + LEASE, limit=BATCH
+                conn, now, created_before=created_before, lease_until=lease_until, limit=BATCH
             )
         if mids:
-            await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+            try:
+                await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+            except BusError:
+                async with self.platform.engine.begin() as conn:
+                    await message_store.release_leases(conn, mids, lease_until)
+                raise
+            self._leases = [(u, m) for u, m in self._leases if u > now]
+            self._leases.append((lease_until, mids))
         return len(mids)
+
+    async def release_leases(self) -> int:
+        """At stop: undo the leases still running, so that messages published but not yet
+        claimed (an in-process bus dies with the process) are due at once after a restart."""
+        now = self.platform.clock()
+        leases, self._leases = [(u, m) for u, m in self._leases if u > now], []
+        released = 0
+        if leases:
+            async with self.platform.engine.begin() as conn:
+                for lease_until, mids in leases:
+                    released += await message_store.release_leases(conn, mids, lease_until)
+        return released
+
+    async def _publish_unpublished(self) -> None:
+        mids = self.platform.take_unpublished()
+        if not mids:
+            return
+        try:
+            await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+        except BusError:
+            self.platform.keep_unpublished(mids)
+            raise
+        log.info("%d messages accepted while the bus was down are published", len(mids))
 
     async def expire_reports(self) -> None:
         """Messages without a report after the report window end as UNKNOWN."""
@@ -102,9 +151,15 @@ class Sweeper:
             )
 
     async def recover(self) -> int:
-        """At start-up: give back what a dead process had claimed, and publish all due work."""
+        """At start-up of the embedded process: give back what the process before had
+        claimed, and publish all due work at once (not only the first batch)."""
         async with self.platform.engine.begin() as conn:
             reset = await message_store.reset_claimed(conn)
         if reset:
             log.info("recovered %d messages claimed before a restart", reset)
-        return await self.publish_due(created_before_now=True)
+        published = 0
+        while True:
+            count = await self.publish_due(created_before_now=True)
+            published += count
+            if count < BATCH:
+                return published

@@ -19,13 +19,15 @@ batched through :class:`WriteBehind`, and so are submit results and history even
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum, auto
 from typing import Any
 
+from duanxin.bus import BusError, Delivery
 from duanxin.delivery.batch import WriteBehind
 from duanxin.delivery.channels import Channel, ChannelPool
 from duanxin.delivery.records import (
@@ -69,6 +71,7 @@ MAX_IN_FLIGHT = 4096
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 LINK_WAIT_SECONDS = 3.0  # how long a message waits for a link that is down before requeueing
 LINK_POLL_SECONDS = 0.05
+BUS_RETRY_SECONDS = 0.5  # pause after a failed read of the bus (or claim) before the next
 
 
 class _Verdict(Enum):
@@ -113,7 +116,10 @@ class DeliveryWorker:
         self.consumer = consumer
         self.pool = ChannelPool(self._on_inbound)
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: dict[asyncio.Task[Any], str] = {}  # delivery task -> its message
+        self._claimed: set[str] = set()  # claims held by this worker, given back at stop
+        self._on_wire: dict[str, int] = {}  # messages with a submit awaiting its response
+        self._stopping = asyncio.Event()
         # Submit results and history events, in one transaction per batch.
         self._submits: WriteBehind[tuple[Submitted, str, LongReport] | MessageEvent] = WriteBehind(
             self._write_submits
@@ -137,21 +143,67 @@ class DeliveryWorker:
         }
         for batcher in self._batchers:
             batcher.start()
+        self._stopping.clear()
         self._runner = asyncio.get_running_loop().create_task(self._consume())
 
     @property
     def _batchers(self) -> tuple[WriteBehind[Any], ...]:
         return (self._submits, self._reports, self._replies, self._failures, self._retries)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Drain: claim nothing more, give submits already on the wire up to ``grace``
+        seconds for their responses, store every result, then give back every claim still
+        held (queued again, due at once, and republished for the other workers)."""
+        self._stopping.set()
         if self._runner is not None:
-            self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        for task, mid in list(self._tasks.items()):
+            if mid not in self._on_wire:
+                task.cancel()
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+            await asyncio.wait(list(self._tasks), timeout=max(grace, 0.0))
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+        # Results so far stored (and the reports and replies answered), the links closed,
+        # then what came in meanwhile stored too.
+        for batcher in self._batchers:
+            await batcher.flush()
+        await self.pool.close()
         for batcher in self._batchers:
             await batcher.stop()
-        await self.pool.close()
+        await self._release_claims()
+
+    async def _release_claims(self) -> None:
+        mids = list(self._claimed)
+        if not mids:
+            return
+        async with self.platform.engine.begin() as conn:
+            released = await message_store.release_claims(conn, mids)
+        self._claimed.clear()
+        if not released:
+            return
+        log.warning("%d claimed messages given back at stop, due at once", len(released))
+        try:
+            await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": released}])
+        except BusError as error:  # the sweeper's recovery finds them in the store
+            log.warning("could not republish released messages: %s", error)
+
+    @contextlib.contextmanager
+    def _submitting(self, mid: str) -> Iterator[None]:
+        """Wrap the wait for a carrier's submit response: a stopping worker waits (up to its
+        grace) for the submits on the wire, and lets no new one start."""
+        if self._stopping.is_set():
+            raise asyncio.CancelledError  # the claim is given back by stop()
+        self._on_wire[mid] = self._on_wire.get(mid, 0) + 1
+        try:
+            yield
+        finally:
+            remaining = self._on_wire.pop(mid) - 1
+            if remaining:
+                self._on_wire[mid] = remaining
 
     async def reload(self) -> None:
         """Pick up channels and routes added since start."""
@@ -161,13 +213,23 @@ class DeliveryWorker:
     # ------------------------------------------------------------- sending
 
     async def _consume(self) -> None:
-        bus = self.platform.bus
-        while True:
-            deliveries = await bus.consume(
-                SUBMIT_STREAM, SUBMIT_GROUP, self.consumer, count=64, block=1.0
-            )
-            if not deliveries:
+        while not self._stopping.is_set():
+            try:
+                await self._consume_once()
+            except BusError as error:
+                # The bus is down: what it held, and what is accepted meanwhile, is queued
+                # in the store; the sweeper publishes it again once the bus answers.
+                log.warning("delivery cannot read the bus: %s", error)
+            except Exception:
+                log.exception("delivery could not take work")
+            else:
                 continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), BUS_RETRY_SECONDS)
+
+    async def _consume_once(self) -> None:
+        deliveries = await self._next_deliveries()
+        if deliveries:
             mids = [m for d in deliveries for m in d.payload.get("mids", [])]
             async with self.platform.engine.begin() as conn:
                 lease = self.platform.clock() + CLAIM_LEASE
@@ -175,17 +237,66 @@ class DeliveryWorker:
                 again = [m.mid for m in pending if m.attempts > 1]
                 if again:  # tried before: some segments may be accepted already
                     self._resumed.update(await message_store.accepted_segments(conn, again))
-            await bus.ack(SUBMIT_STREAM, SUBMIT_GROUP, [d.id for d in deliveries])
-            for message in pending:
-                await self._slots.acquire()
-                task = asyncio.get_running_loop().create_task(self._deliver(message))
-                self._tasks.add(task)
-                task.add_done_callback(self._task_done)
+            self._claimed.update(message.mid for message in pending)
+            await self._start_deliveries(pending)
+            await self.platform.bus.ack(SUBMIT_STREAM, SUBMIT_GROUP, [d.id for d in deliveries])
+
+    async def _start_deliveries(self, pending: Sequence[PendingMessage]) -> None:
+        loop = asyncio.get_running_loop()
+        for message in pending:
+            if not await self._slot():
+                return  # stopping: stop() gives the remaining claims back
+            task = loop.create_task(self._deliver(message))
+            self._tasks[task] = message.mid
+            task.add_done_callback(self._task_done)
+
+    async def _next_deliveries(self) -> list[Delivery]:
+        """The next entries of the submit stream, or none once the worker is stopping."""
+        consume = asyncio.ensure_future(
+            self.platform.bus.consume(
+                SUBMIT_STREAM, SUBMIT_GROUP, self.consumer, count=64, block=1.0
+            )
+        )
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait((consume, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not consume.done():
+            # Entries a Redis read hands out as it is cancelled stay pending in the group;
+            # their messages are queued in the store, where the sweeper finds them.
+            consume.cancel()
+            await asyncio.gather(consume, return_exceptions=True)
+            return []
+        return consume.result()
+
+    async def _slot(self) -> bool:
+        """Wait for a free delivery slot; False once the worker is stopping."""
+        if self._stopping.is_set():
+            return False
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: returns at once
+            return True
+        acquire = asyncio.ensure_future(self._slots.acquire())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait((acquire, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not acquire.done():
+            acquire.cancel()
+            await asyncio.gather(acquire, return_exceptions=True)
+            if acquire.cancelled():
+                return False
+        if self._stopping.is_set():
+            self._slots.release()
+            return False
+        return True
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
+        mid = self._tasks.pop(task, None)
         self._slots.release()
-        if not task.cancelled() and task.exception() is not None:
+        if task.cancelled():
+            return  # stop() gives the claim back
+        if mid is not None:
+            self._claimed.discard(mid)
+        if task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
 
     async def _deliver(self, message: PendingMessage) -> None:
@@ -284,7 +395,8 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         sent_at = loop.time()
         try:
-            result = await channel.pick().submit(outbound)
+            with self._submitting(message.mid):
+                result = await channel.pick().submit(outbound)
         except (ResponseTimeout, SessionClosed, OSError) as error:  # no segment answered
             log.info("channel %s could not take %s: %s", channel.name, message.mid, error)
             silent = isinstance(error, ResponseTimeout)

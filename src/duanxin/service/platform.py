@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,6 +69,10 @@ class Platform:
 
     #: Set by the delivery worker of this process: channel name -> logged in.
     channel_states: Callable[[], dict[str, bool]] = dict
+    #: Accepted and committed messages a send could not publish (the bus was down); the
+    #: sweeper publishes them once it answers (another process's sweeper finds them in the
+    #: store after its publish grace if this process stops first).
+    _unpublished: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.reader = self._own_reader or self.engine
@@ -90,6 +94,13 @@ class Platform:
             limiter=limiter,
             _own_reader=create_reader(settings.database_url),
         )
+
+    def keep_unpublished(self, mids: Sequence[str]) -> None:
+        self._unpublished.extend(mids)
+
+    def take_unpublished(self) -> list[str]:
+        mids, self._unpublished = self._unpublished, []
+        return mids
 
     def forget_cached(self) -> None:
         """Drop cached accounts and routes (after an operator change in this process)."""

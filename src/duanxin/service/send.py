@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from duanxin.bus import BusError
 from duanxin.domain.accounts import Account
 from duanxin.domain.msgid import format_mid
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
@@ -40,6 +42,7 @@ from duanxin.store.tables import channels, idempotency, number_overrides, routes
 
 __all__ = ["MAX_NUMBERS", "SendItem", "SendRequest", "SendResult", "send"]
 
+log = logging.getLogger(__name__)
 MAX_NUMBERS = 500
 EXTNO_MAX_DIGITS = 12
 
@@ -169,8 +172,18 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
             MESSAGES_REFUSED.labels(str(number.result)).inc()
     if not_before is None or not_before <= now:
         ready = [m for m, n in zip(mids, numbers, strict=True) if n.result == Result.ACCEPTED]
-        await platform.bus.publish(SUBMIT_STREAM, [{"mids": ready}])
+        await _publish(platform, ready)
     return body
+
+
+async def _publish(platform: Platform, mids: list[str]) -> None:
+    """Hand committed messages to delivery. The store is the record: with the bus down the
+    send is still accepted, and the sweeper publishes the messages once it answers."""
+    try:
+        await platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+    except BusError as error:
+        log.warning("bus unreachable; %d accepted messages wait in the store: %s", len(mids), error)
+        platform.keep_unpublished(mids)
 
 
 async def _limit_frequency(

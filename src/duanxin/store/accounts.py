@@ -12,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
-from duanxin.store.tables import accounts, api_keys, audit_log, customers, ledger
+from duanxin.store.tables import (
+    accounts,
+    api_keys,
+    audit_log,
+    channels,
+    customers,
+    ledger,
+    routes,
+)
 
 __all__ = [
     "account_from_row",
@@ -24,6 +32,7 @@ __all__ = [
     "find_account",
     "get_account_by_id",
     "list_accounts",
+    "routed_channels",
     "secret_for",
     "update_account",
     "write_audit",
@@ -195,3 +204,15 @@ async def write_audit(
             actor=actor, action=action, subject=subject, detail=dict(detail), created_at=now
         )
     )
+
+
+async def routed_channels(conn: AsyncConnection) -> list[tuple[str, str, str]]:
+    """Every route as ``(account, carrier, channel name)``, enabled channels only."""
+    rows = await conn.execute(
+        select(accounts.c.account, routes.c.carrier, channels.c.name)
+        .join(accounts, accounts.c.id == routes.c.account_id)
+        .join(channels, channels.c.id == routes.c.channel_id)
+        .where(channels.c.enabled.is_(True))
+        .order_by(accounts.c.account, routes.c.carrier, routes.c.priority)
+    )
+    return [(str(a), str(c), str(n)) for a, c, n in rows]

@@ -163,10 +163,34 @@ def connect(database: str, **kwargs: Any) -> Connection:
     return Connection(database, **kwargs)
 
 
-def checkpoint(database: str) -> None:
-    """Copy the write-ahead log into the database file (blocking: call from a thread)."""
-    connection = sqlite3.connect(database, timeout=30)
+#: A log longer than this (in pages of the WAL) is reset, not only copied back.
+RESET_ABOVE_PAGES = 1024  # about 4 MB
+#: How long the resetting checkpoint may keep the event loop's writer and readers waiting.
+RESET_WAIT_MS = 100
+
+
+def checkpoint(
+    database: str, *, reset_above_pages: int = RESET_ABOVE_PAGES, wait_ms: int = RESET_WAIT_MS
+) -> tuple[int, int]:
+    """Copy the write-ahead log into the database file, and reset the log once it has grown
+    past ``reset_above_pages`` (blocking: call from a thread). Returns the log's length in
+    pages before and after.
+
+    The passive checkpoint never waits, but it cannot shrink the log: SQLite starts the log
+    over only when a writer finds every frame copied, and a writer that never pauses has
+    always appended new frames by then — under sustained load the ``-wal`` file grows
+    without end. So a long log is then checkpointed with ``TRUNCATE``, which holds new
+    writers and waits for readers while it copies the few frames appended since the passive
+    pass, then empties the file. The writer and readers run on the event loop, which such a
+    wait stalls: it is bounded by ``wait_ms``, after which this checkpoint gives up (busy)
+    and the next one tries again.
+    """
+    connection = sqlite3.connect(database, timeout=wait_ms / 1000)
     try:
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        _busy, before, _copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if before <= reset_above_pages:
+            return before, before
+        _busy, after, _copied = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return before, max(after, 0)
     finally:
         connection.close()

@@ -30,6 +30,8 @@ __all__ = [
     "overdue_submitted",
     "park_orphans",
     "record_submits",
+    "release_claims",
+    "release_leases",
     "release_stale_claims",
     "requeue",
     "reset_claimed",
@@ -159,11 +161,43 @@ async def release_stale_claims(conn: AsyncConnection, now: datetime) -> int:
 
 
 async def reset_claimed(conn: AsyncConnection) -> int:
-    """After a restart: messages a dead worker had claimed go back to the queue."""
+    """After a restart of the embedded process: every claim belonged to the process that
+    stopped, so every claimed message goes back to the queue, due at once (the claim
+    lease in ``not_before`` is cleared)."""
     result = await conn.execute(
         update(messages)
         .where(messages.c.state == MessageState.SUBMITTING.value)
-        .values(state=MessageState.QUEUED.value)
+        .values(state=MessageState.QUEUED.value, not_before=None)
+    )
+    return result.rowcount or 0
+
+
+async def release_claims(conn: AsyncConnection, mids: Sequence[str]) -> list[str]:
+    """A stopping worker gives back its claims on ``mids``: those still ``submitting`` are
+    queued again, due at once; returns them (the others were recorded or requeued)."""
+    if not mids:
+        return []
+    result = await conn.execute(
+        update(messages)
+        .where(messages.c.mid.in_(list(mids)), messages.c.state == MessageState.SUBMITTING.value)
+        .values(state=MessageState.QUEUED.value, not_before=None)
+        .returning(messages.c.mid)
+    )
+    return [row[0] for row in result]
+
+
+async def release_leases(conn: AsyncConnection, mids: Sequence[str], lease_until: datetime) -> int:
+    """Undo :func:`lease_due` for ``mids`` whose publication failed: due again at once."""
+    if not mids:
+        return 0
+    result = await conn.execute(
+        update(messages)
+        .where(
+            messages.c.mid.in_(list(mids)),
+            messages.c.state == MessageState.QUEUED.value,
+            messages.c.not_before == lease_until,
+        )
+        .values(not_before=None)
     )
     return result.rowcount or 0
 
