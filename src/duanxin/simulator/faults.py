@@ -23,6 +23,11 @@ parsed by :func:`parse_faults` into a frozen :class:`Faults`. Items:
 
 The shares of throttle, busy, refuse and silent are drawn from one seeded random number per
 submit (``SimulatorConfig.seed``), so they never add up to more than 1.
+
+``drop-every``, as a real carrier: the submit that triggers the drop was received (it is
+recorded and reported, the report kept until the SP logs in again), and so were the
+submits whose responses were still held back (``slow``); submits still unread on the
+socket, or read with the triggering one after it, were not.
 """
 
 from __future__ import annotations
