@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from duanxin.config import Settings
 from duanxin.domain.billing import ChargeType
+from duanxin.domain.policy import TemplateKind
 from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
@@ -151,3 +152,18 @@ async def test_a_claim_whose_lease_ran_out_goes_back_to_the_queue(platform: Plat
         assert await message_store.release_stale_claims(conn, NOW + timedelta(minutes=11)) == 1
         again = await message_store.claim(conn, ["E" * 16], NOW + timedelta(minutes=20))
     assert [m.attempts for m in again] == [2]
+
+
+async def test_an_accounts_default_kind_is_stored_and_cleared(platform: Platform) -> None:
+    customer = await admin.create_customer(platform, "kinds")
+    spec = admin.AccountSpec("kinds", "pw", "922011", default_kind=TemplateKind.MARKETING)
+    account_id = await admin.create_account(platform, customer, spec)
+    async with platform.engine.connect() as conn:
+        found = await account_store.get_account_by_id(conn, account_id)
+    assert found is not None and found.default_kind is TemplateKind.MARKETING
+    changed = await admin.set_account(platform, "kinds", {"default_kind": "verification"})
+    assert changed.default_kind is TemplateKind.VERIFICATION
+    cleared = await admin.set_account(platform, "kinds", {"default_kind": None})
+    assert cleared.default_kind is None
+    with pytest.raises(ValueError, match="default_kind"):
+        await admin.set_account(platform, "kinds", {"default_kind": "spam"})

@@ -4,6 +4,8 @@ The checks, after the account's (SPEC 2.2): the content against the account's po
 (signature, sensitive words, templates, opt-out hint; :mod:`duanxin.service.policy`),
 then each number: valid, not blacklisted or opted out, routed, within its frequency
 limits. Marketing accepted outside the sending window is stored held until it opens.
+Limits and window go by the content's kind: its template's, else the account's default
+kind, else the free-text classifier's (templates or not, the same rules apply).
 
 The response exists only after the messages and the charge are committed, so anything
 answered with status 0 survives a crash; delivery picks it up from the store.
