@@ -66,7 +66,10 @@ WEAK_PROMO_CUES_NEEDED = 2
 
 # What a listed word is a cue of: bits, so that one int collects a text's cues (an Enum's
 # hash is a Python call, too slow here).
-_OPT_OUT_ANCHOR = 1 << 0  # 退订, 拒收, reply ...: then the opt-out regex decides
+_OPT_OUT_WORD = 1 << 10  # 退订, 拒收: then 回T before it or 回T after it decides
+_OPT_OUT_TAIL = 1 << 11  # T退 (回T退): then 回 before it decides
+_OPT_OUT_REPLY = 1 << 12  # reply, text ...: then STOP after it decides
+_OPT_OUT_SURE = 1 << 0  # unsubscribe, opt out
 _NOT_CODE_WORD = 1 << 1  # 取件码, promo code: its 码/code is no code word
 _CODE_WORD = 1 << 2  # 验证码, verification code, otp
 _GENERIC_CODE_WORD = 1 << 3  # code, pin
@@ -76,12 +79,16 @@ _SAFETY = 1 << 6  # 请勿泄露, 分钟内有效 ...
 _STRONG_PROMO = 1 << 7
 _WEAK_PROMO = 1 << 8
 _PROMO_ANCHOR = 1 << 9  # 折, 减: then a pattern (5折, 满299减50) decides
+_OPT_OUT_ANCHOR = _OPT_OUT_WORD | _OPT_OUT_TAIL | _OPT_OUT_REPLY
+# The cues whose positions the rules look at.
 _SPANNED = _NOT_CODE_WORD | _CODE_WORD | _GENERIC_CODE_WORD | _NOT_CODE_PREFIX
+_SPANNED |= _OPT_OUT_ANCHOR | _PROMO_ANCHOR
 
 _WORDS: dict[int, str] = {
-    _OPT_OUT_ANCHOR: (
-        "退订 拒收 取消订阅 不再接收 reply text txt send unsubscribe opt-out opt_out"
-    ),
+    _OPT_OUT_WORD: "退订 拒收 取消订阅 不再接收",
+    _OPT_OUT_TAIL: "t退 td退 n退 r退",
+    _OPT_OUT_REPLY: "reply text txt send",
+    _OPT_OUT_SURE: "unsubscribe opt-out opt_out",
     _NOT_CODE_WORD: (
         "取件码 取货码 提货码 取餐码 取票码 取车码 兑换码 优惠码 折扣码 邀请码 推荐码 "
         "券码 提取码 订单码 运单码 快递码 promo_code promotion_code coupon_code "
@@ -157,27 +164,10 @@ def _automaton_of(entries: list[tuple[str, _Entry]]) -> ahocorasick.Automaton:
 
 _AUTOMATON = _automaton_of(_entries())
 
-_OPT_OUT = re.compile(
-    r"(?:"
-    # 回T退订, 回复TD退订, 回R拒收, 发送TD退订, 回N退
-    r"(?:回复?|发送?|回覆|短信|编辑)\s*[\"“”'‘’「」]?(?:td|t|n|r|0000|stop|qx)[\"“”'‘’「」]?\s*"
-    r"(?:退订|拒收|退|取消)"
-    # 退订回T, 拒收请回复R, 退订请回复TD, 取消订阅发送N
-    r"|(?:退订|拒收|取消订阅|不再接收)\s*请?\s*(?:回复?|发送?|回覆|短信|编辑)\s*[\"“”'‘’「」]?"
-    r"[a-z0-9]{1,4}(?![a-z0-9])"
-    r"|(?<![a-z])(?:reply|text|txt|send)\s+(?:stop|std|td|t|n)(?![a-z])"
-    r"|unsubscribe|(?<![a-z])opt[\s_-]?out(?![a-z])"
-    r")"
-)
-_PROMO_PATTERN = re.compile(
-    r"满\d+元?减"  # 满299减50
-    r"|(?<![0-9])[0-9一二三四五六七八九](?:\.[0-9])?折(?![叠旧返算射线合])"  # 5折, 8.8折
-)
 
-
-# The verification rules run on the text's UTF-8 form, the automaton's (``_b``: a text's
-# bytes as one latin-1 character each), so spans and gaps are counted in bytes there: a
-# Chinese character is three, a Latin letter or digit one.
+# Every pattern runs on the text's UTF-8 form, the automaton's (``_b``: a text's bytes as
+# one latin-1 character each), anchored where the automaton found a cue: spans and gaps
+# are counted in bytes there (a Chinese character is three, a Latin letter or digit one).
 def _b(text: str) -> str:
     return re.escape(as_key(text))
 
@@ -188,9 +178,35 @@ def _any_of(texts: str, lookahead: str = "") -> str:
     )
 
 
-# Maximal runs of ASCII letters and digits (and full-width digits), or 123-456; on the
-# text itself (a third of the length of its UTF-8 form in Chinese: faster to scan).
-_CODE_RUN = re.compile("[0-9]{3}-[0-9]{3}(?![0-9a-z-])|[0-9a-z０-９]+")
+_SPACES = f"(?: |{_b(chr(0x3000))})*"
+_QUOTE = f"(?:{_any_of(chr(34) + ' “ ” ' + chr(39) + ' ‘ ’ 「 」')})?"
+_REPLY = f"(?:{_any_of('回复 回覆 回 发送 发 短信 编辑')})"
+# 回T退订, 回复 "TD" 拒收, 发送TD退订: before an opt-out word (its start is the end here).
+_REPLY_BEFORE_WORD = re.compile(
+    f"{_REPLY}{_SPACES}{_QUOTE}(?:td|t|n|r|0000|stop|qx){_QUOTE}{_SPACES}$"
+)
+# 退订回T, 拒收请回复R, 退订请回复TD, 取消订阅发送N: from an opt-out word on.
+_WORD_THEN_REPLY = re.compile(
+    f"(?:{_any_of('退订 拒收 取消订阅 不再接收')}){_SPACES}(?:{_b('请')})?{_SPACES}{_REPLY}"
+    f"{_SPACES}{_QUOTE}[a-z0-9]{{1,4}}(?![a-z0-9])"
+)
+_REPLY_BEFORE_TAIL = re.compile(f"{_REPLY}{_SPACES}$")  # 回T退
+_STOP_AFTER_REPLY = re.compile(" +(?:stop|std|td|t|n)(?![a-z])")  # Reply STOP
+_DIGITS_BEFORE_DISCOUNT = re.compile(  # 5折, 8.8折, 九折
+    f"(?<![0-9])(?:[0-9]|{_any_of('一 二 三 四 五 六 七 八 九')})(?:\\.[0-9])?$"
+)
+_DISCOUNT = as_key("折")
+_NOT_A_DISCOUNT = re.compile(_any_of("叠 旧 返 算 射 线 合"))  # 折叠, 折旧 ...
+_FULL_BEFORE_MINUS = re.compile(f"{_b('满')}[0-9]+(?:{_b('元')})?$")  # 满299减
+_ANCHOR_LOOKBACK_BYTES = 30
+
+# Runs of ASCII letters and digits (full-width digits: the slower pattern, when present).
+_CODE_RUN = re.compile("[0-9a-z]+")
+_FULLWIDTH_DIGIT = re.compile("\xef\xbc[\x90-\x99]")  # ０ to ９: EF BC 90 to EF BC 99
+_CODE_RUN_WIDE = re.compile("(?:[0-9a-z]|\xef\xbc[\x90-\x99])+")
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
+_RUN_GOES_ON = _ALNUM | {"-"}
+_MAX_CODE_BYTES = 24  # 8 full-width digits
 _NOT_CODE_AFTER = re.compile(
     f"(?: |{_b(chr(0x3000))})*(?:"
     + _any_of(
@@ -217,8 +233,7 @@ def classify(content: str) -> TemplateKind:
 
 def classify_body(body: str) -> TemplateKind:
     """:func:`classify` for a body already stripped of its signatures."""
-    text = body.lower()
-    key = as_key(text)
+    key = as_key(body.lower())
     cues = 0
     spans: list[tuple[int, int, int]] = []  # (cue, start, end) in bytes, code-related cues
     weak: set[str] = set()
@@ -232,13 +247,11 @@ def classify_body(body: str) -> TemplateKind:
                 spans.append((cue, start, end))
             elif cue == _WEAK_PROMO:
                 weak.add(key[start:end])
-    if cues & _OPT_OUT_ANCHOR and _OPT_OUT.search(text):
+    if cues & _OPT_OUT_SURE or (cues & _OPT_OUT_ANCHOR and _opts_out(key, spans)):
         return TemplateKind.MARKETING
-    promotional = bool(cues & _STRONG_PROMO) or bool(
-        cues & _PROMO_ANCHOR and _PROMO_PATTERN.search(text)
-    )
+    promotional = bool(cues & _STRONG_PROMO) or bool(cues & _PROMO_ANCHOR and _promotes(key, spans))
     if cues & (_CODE_WORD | _GENERIC_CODE_WORD | _CONTEXT) and _is_verification(
-        text, key, spans, cues, promotional
+        key, spans, cues, promotional
     ):
         return TemplateKind.VERIFICATION
     if promotional or len(weak) >= WEAK_PROMO_CUES_NEEDED:
@@ -253,15 +266,51 @@ def _word_bounded(key: str, start: int, end: int) -> bool:
     return not (before.isascii() and before.isalpha()) and not (after.isascii() and after.isalpha())
 
 
+def _opts_out(key: str, spans: list[tuple[int, int, int]]) -> bool:
+    """An opt-out hint around one of the anchors the automaton found."""
+    for cue, start, end in spans:
+        back = max(0, start - _ANCHOR_LOOKBACK_BYTES)
+        if cue == _OPT_OUT_WORD:
+            if _WORD_THEN_REPLY.match(key, start) or _REPLY_BEFORE_WORD.search(key, back, start):
+                return True
+        elif cue == _OPT_OUT_TAIL:
+            if _REPLY_BEFORE_TAIL.search(key, back, start):
+                return True
+        elif cue == _OPT_OUT_REPLY and _STOP_AFTER_REPLY.match(key, end):
+            return True
+    return False
+
+
+def _promotes(key: str, spans: list[tuple[int, int, int]]) -> bool:
+    """满299减, 5折 at one of the anchors the automaton found."""
+    for cue, start, end in spans:
+        if cue != _PROMO_ANCHOR:
+            continue
+        back = max(0, start - _ANCHOR_LOOKBACK_BYTES)
+        if key[start:end] == _DISCOUNT:
+            if _DIGITS_BEFORE_DISCOUNT.search(key, back, start) and not _NOT_A_DISCOUNT.match(
+                key, end
+            ):
+                return True
+        elif _FULL_BEFORE_MINUS.search(key, back, start):
+            return True
+    return False
+
+
 def _is_verification(
-    text: str, key: str, spans: list[tuple[int, int, int]], cues: int, promotional: bool
+    key: str, spans: list[tuple[int, int, int]], cues: int, promotional: bool
 ) -> bool:
     words = _code_words(spans, promotional)
     plain = bool(cues & _CONTEXT and cues & _SAFETY)
     if not words and not plain:
         return False
     prefixes = [end for cue, _start, end in spans if cue == _NOT_CODE_PREFIX]
-    codes = [span for span in _codes(text) if _is_code(key, span, prefixes)]
+    if plain:
+        low, high = 0, len(key)
+    else:
+        low = max(0, min(s for s, _e in words) - CODE_BEFORE_WORD_BYTES - _MAX_CODE_BYTES)
+        high = max(e for _s, e in words) + CODE_AFTER_WORD_BYTES + _MAX_CODE_BYTES
+    codes = [span for span in _codes(key, low, high) if _is_code(key, span, prefixes)]
     if not codes:
         return False
     for word in words:
@@ -281,14 +330,24 @@ def _code_words(spans: list[tuple[int, int, int]], promotional: bool) -> list[Sp
     ]
 
 
-def _codes(text: str) -> list[Span]:
-    """Byte spans of the runs that have the shape of a code: 4 to 8 characters, a digit."""
+def _codes(key: str, low: int, high: int) -> list[Span]:
+    """Spans of the runs between ``low`` and ``high`` that have the shape of a code:
+    4 to 8 characters with a digit, not part of a longer run; or 123-456."""
+    wide = _FULLWIDTH_DIGIT.search(key, low, high) is not None
+    runs = (_CODE_RUN_WIDE if wide else _CODE_RUN).finditer(key, low, high)
     spans = []
-    for found in _CODE_RUN.finditer(text):
+    for found in runs:
+        start, end = found.span()
+        if (start and key[start - 1] in _ALNUM) or (end < len(key) and key[end] in _ALNUM):
+            continue  # cut by the window
         run = found.group()
-        if 4 <= len(run) <= 8 and not run.isalpha():
-            start = len(as_key(text[: found.start()]))
-            spans.append((start, start + len(as_key(run))))
+        chars = len(run) - 2 * run.count("\xef") if wide else len(run)
+        if 4 <= chars <= 8 and not run.isalpha():
+            spans.append((start, end))
+        elif chars == 3 and run.isdigit() and key[end : end + 1] == "-":
+            tail = key[end + 1 : end + 5]  # 123-456
+            if tail[:3].isdigit() and len(tail) >= 3 and tail[3:] not in _RUN_GOES_ON:
+                spans.append((start, end + 4))
     return spans
 
 
