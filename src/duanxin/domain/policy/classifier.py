@@ -5,18 +5,20 @@ matching an approved template has the template's kind; one that matches none tak
 account's declared default kind; only without one does :func:`classify_body` decide,
 from the text alone. The rules, in this order (case-insensitive):
 
-1. **Marketing by its opt-out hint**: ``回T退订``, ``退订回TD``, ``拒收请回复R``,
-   ``Reply STOP``, ``unsubscribe``, ``opt out`` anywhere in the text. Verification codes
+1. **Marketing by its opt-out hint**: ``回T退订``, ``回复"TD"拒收``, ``退订回TD``,
+   ``拒收请回复R``, ``回T退``, ``Reply STOP``, ``unsubscribe``, ``opt out`` anywhere
+   in the text (reply keywords after 退订/拒收: 1 to 4 letters or digits). Verification codes
    and notifications never carry one, so this decides first (a promotion quoting a
    ``code`` such as ``SAVE20`` is still marketing).
 2. **Verification by a code near its name**: a run of 4 to 8 digits (or of 4 to 8 ASCII
    letters and digits with at least one digit, or ``123-456``), not part of a longer
    run, close to a code word: 验证码, 校验码, 动态码, 确认码, 动态密码, 动态口令, 短信码,
    安全码, 认证码, 授权码, 登录码, 激活码 ..., ``verification code``, ``OTP``,
-   ``passcode``, ``one-time password``. The code follows the word within
-   :data:`CODE_AFTER_WORD_CHARS` characters of the same sentence (``验证码：123456``,
-   ``Your code is 4821``) or precedes it within :data:`CODE_BEFORE_WORD_CHARS` of the
-   same clause (``123456是您的登录验证码``, ``482913 is your Google verification code``).
+   ``passcode``, ``one-time password``. The code follows the word in the same sentence
+   within :data:`CODE_AFTER_WORD_BYTES` bytes of UTF-8 (8 Chinese characters or 24 Latin
+   ones: ``验证码：123456``, ``Your code is 4821``) or precedes it in the same clause
+   within :data:`CODE_BEFORE_WORD_BYTES` (``123456是您的登录验证码``, ``482913 is your
+   Google verification code``).
    The generic words ``code`` and ``PIN`` count only in a text without a strong
    promotional cue. Without any code word, a code still counts when the text has both a
    login-type context (登录, 注册, 绑定, 找回密码, 身份, 验证, ``sign in`` ...) and a
