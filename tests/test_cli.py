@@ -102,6 +102,26 @@ def test_channel_alphabet_set_on_add_and_changed_by_edit(tmp_path: Path) -> None
     assert missing.exit_code == 1 and "no channel" in missing.output
 
 
+def test_account_default_kind_is_set_on_create_and_edit(tmp_path: Path) -> None:
+    db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"]
+    invoke("init", *db)
+    account = ["acme", "--password", "s3cret", "--customer", "ACME"]
+    invoke("account", "create", *account, "--default-kind", "marketing", *db)
+    assert json.loads(invoke("account", "show", "acme", *db))["default_kind"] == "marketing"
+    assert "default kind verification" in invoke(
+        "account", "edit", "acme", "--default-kind", "verification", *db
+    )
+    assert json.loads(invoke("account", "show", "acme", *db))["default_kind"] == "verification"
+    assert "classified" in invoke("account", "edit", "acme", "--default-kind", "none", *db)
+    assert json.loads(invoke("account", "show", "acme", *db))["default_kind"] is None
+    bad = runner.invoke(app, ["account", "edit", "acme", "--default-kind", "spam", *db])
+    assert bad.exit_code == 1 and "default_kind must be one of" in bad.output
+    bad = runner.invoke(app, ["account", "create", "b", "--password", "p", "--customer", "B",
+                              "--default-kind", "spam", *db])  # fmt: skip
+    assert bad.exit_code == 1 and "default_kind must be one of" in bad.output
+    assert runner.invoke(app, ["account", "edit", "acme", *db]).exit_code == 1
+
+
 def test_failures_exit_non_zero_with_a_reason(tmp_path: Path) -> None:
     db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"]
     result = runner.invoke(app, ["account", "recharge", "nobody", "5", *db])

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from duanxin.config import Settings
 from duanxin.domain.billing import ChargeType
+from duanxin.domain.policy import TemplateKind
 from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
@@ -198,3 +199,18 @@ async def test_leases_of_an_unpublished_batch_are_undone(platform: Platform) -> 
         undone = await message_store.release_leases(conn, ["4" * 16], when + timedelta(seconds=30))
     assert (wrong, undone) == (0, 1)
     assert await _due_now(platform, when) == ["4" * 16]
+
+
+async def test_an_accounts_default_kind_is_stored_and_cleared(platform: Platform) -> None:
+    customer = await admin.create_customer(platform, "kinds")
+    spec = admin.AccountSpec("kinds", "pw", "922011", default_kind=TemplateKind.MARKETING)
+    account_id = await admin.create_account(platform, customer, spec)
+    async with platform.engine.connect() as conn:
+        found = await account_store.get_account_by_id(conn, account_id)
+    assert found is not None and found.default_kind is TemplateKind.MARKETING
+    changed = await admin.set_account(platform, "kinds", {"default_kind": "verification"})
+    assert changed.default_kind is TemplateKind.VERIFICATION
+    cleared = await admin.set_account(platform, "kinds", {"default_kind": None})
+    assert cleared.default_kind is None
+    with pytest.raises(ValueError, match="default_kind"):
+        await admin.set_account(platform, "kinds", {"default_kind": "spam"})

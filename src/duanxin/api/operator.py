@@ -130,6 +130,7 @@ async def _create_account(request: Request, platform: Platform, actor: str) -> A
         charge_type=ChargeType(body.get("charge_type", ChargeType.PRECHARGE.value)),
         access_type=AccessType(body.get("access_type", AccessType.HTTP.value)),
         default_signature=str(body.get("default_signature", "")),
+        default_kind=admin.default_kind(body.get("default_kind")),
     )
     customer_id, key = await admin.find_or_create_customer(platform, customer, actor)
     await admin.create_account(platform, customer_id, spec, actor)

@@ -18,6 +18,14 @@ __all__ = ["account_app"]
 
 account_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
 
+DefaultKindOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Kind of content matching no template: verification, notification, marketing, "
+        "or none (the classifier decides). Frequency limits and the marketing window go by it.",
+    ),
+]
+
 
 @account_app.command("create")
 def account_create(
@@ -29,9 +37,14 @@ def account_create(
     charge_type: Annotated[ChargeType, typer.Option()] = ChargeType.PRECHARGE,
     access_type: Annotated[AccessType, typer.Option()] = AccessType.HTTP,
     default_signature: Annotated[str, typer.Option()] = "",
+    default_kind: DefaultKindOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Create an account (and its customer and API key if the customer is new)."""
+    try:
+        kind = admin.default_kind(default_kind)
+    except ValueError as error:
+        raise _fail(str(error)) from None
 
     async def action(platform: Platform) -> None:
         customer_id, key = await admin.find_or_create_customer(platform, customer, "cli")
@@ -46,6 +59,7 @@ def account_create(
                 charge_type=charge_type,
                 access_type=access_type,
                 default_signature=default_signature,
+                default_kind=kind,
             ),
         )
         console.print(f"account {account} created for customer {customer}")
@@ -116,6 +130,25 @@ def account_disable(account: str, database_url: DatabaseOption = None) -> None:
 def account_enable(account: str, database_url: DatabaseOption = None) -> None:
     """Enable an account again."""
     _set_state(account, "active", database_url)
+
+
+@account_app.command("edit")
+def account_edit(
+    account: str,
+    default_kind: DefaultKindOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Change an account's settings by option (any field: `account set`)."""
+    changes: dict[str, Any] = {}
+    if default_kind is not None:
+        changes["default_kind"] = default_kind
+    if not changes:
+        raise _fail("nothing to change: give an option, e.g. --default-kind marketing")
+    updated = _with_platform(
+        _settings(database_url), lambda p: admin.set_account(p, account, changes, actor="cli")
+    )
+    shown = updated.default_kind.value if updated.default_kind else "none (classified)"
+    console.print(f"{account}: default kind {shown}", highlight=False)
 
 
 @account_app.command("set")

@@ -72,6 +72,7 @@ def _print_demo(facts: Any, data_dir: Path) -> None:
     console.print(f"SecretKey:  {facts.secret_key}", highlight=False)
     console.print(f"account:    {facts.account}   password: {facts.password}", highlight=False)
     console.print(f"facts in:   {data_dir / 'demo.json'}", highlight=False)
+    # One number per example: a verification code goes to a number at most once a minute.
     console.print("\nSend an SMS (signed request, as the published samples do):", highlight=False)
     console.print(
         f"  duanxin send --url {facts.url} --secret-id {facts.secret_id} "
@@ -87,7 +88,7 @@ def _print_demo(facts: Any, data_dir: Path) -> None:
         "  from duanxin.client import Client\n"
         f"  c = Client({facts.url!r}, {facts.secret_id!r}, {facts.secret_key!r}, "
         f"{facts.account!r}, {facts.password!r})\n"
-        "  print(c.send('13800138000', '您的验证码是1234'))\n"
+        "  print(c.send('18600000000', '您的验证码是1234'))\n"
         "  print(c.reports())",
         highlight=False,
         soft_wrap=True,
@@ -103,7 +104,7 @@ def _curl_example(facts: Any) -> str:
         f'-H "Authorization: hmac id=\\"{facts.secret_id}\\", algorithm=\\"hmac-sha1\\", '
         f'headers=\\"x-date x-source\\", signature=\\"$S\\"" '
         f"--data-urlencode account={facts.account} --data-urlencode password={facts.password} "
-        "--data-urlencode mobile=13800138000 --data-urlencode 'content=您的验证码是1234'"
+        "--data-urlencode mobile=13900139000 --data-urlencode 'content=您的验证码是1234'"
     )
 
 

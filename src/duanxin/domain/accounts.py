@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from duanxin.domain.billing import ChargeType
+from duanxin.domain.policy.templates import TemplateKind
 from duanxin.domain.status import Status, StatusError
 
 __all__ = [
@@ -58,6 +59,8 @@ class Account:
     max_concurrency: int
     template_required: bool
     default_signature: str
+    # The kind of its content that matches no template (None: the classifier decides).
+    default_kind: TemplateKind | None = None
 
     def allows_interface(self, interface: Interface) -> bool:
         return self.access_type is AccessType.BOTH or self.access_type.value == interface.value

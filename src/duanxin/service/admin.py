@@ -21,6 +21,7 @@ from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.numbers import Carrier, normalise_mobile
+from duanxin.domain.policy import TemplateKind
 from duanxin.domain.reports import LongReport
 from duanxin.service import review
 from duanxin.service.platform import Platform
@@ -37,6 +38,7 @@ __all__ = [
     "create_account",
     "create_customer",
     "create_operator_token",
+    "default_kind",
     "find_or_create_customer",
     "issue_api_key",
     "list_channels",
@@ -61,6 +63,7 @@ ACCOUNT_FIELDS = frozenset(
         "max_concurrency",
         "template_required",
         "default_signature",
+        "default_kind",
     }
 )
 
@@ -107,6 +110,7 @@ class AccountSpec:
     max_concurrency: int = 0
     template_required: bool = False
     default_signature: str = ""
+    default_kind: TemplateKind | None = None  # of content matching no template
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +184,7 @@ async def create_account(
         "max_concurrency": spec.max_concurrency,
         "template_required": spec.template_required,
         "default_signature": "",
+        "default_kind": spec.default_kind.value if spec.default_kind else None,
     }
     async with platform.engine.begin() as conn:
         account_id = await account_store.create_account(conn, values, now)
@@ -248,6 +253,9 @@ def _checked_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
             value = AccessType(value).value
         elif name == "charge_type":
             value = ChargeType(value).value
+        elif name == "default_kind":
+            kind = default_kind(value)
+            value = kind.value if kind else None
         elif name == "max_concurrency":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError("max_concurrency must be a whole number >= 0 (0: unlimited)")
@@ -261,6 +269,17 @@ def _checked_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError("extno must be digits")
         checked[name] = value
     return checked
+
+
+def default_kind(value: object) -> TemplateKind | None:
+    """An account's default kind as given (a kind's name; None, "" or "none": no default)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        return None
+    try:
+        return TemplateKind(str(value).strip().lower())
+    except ValueError:
+        kinds = ", ".join(kind.value for kind in TemplateKind)
+        raise ValueError(f"default_kind must be one of {kinds}, or null") from None
 
 
 def _whitelist(text: str) -> str:

@@ -63,7 +63,8 @@ __all__ = [
 
 
 def content_policy(account: Account, rules: AccountRules, platform_words: Any) -> ContentPolicy:
-    """The account's snapshot: its default signature counts only once approved."""
+    """The account's snapshot: its default signature counts only once approved; content
+    matching none of its templates takes its declared default kind, else the classifier's."""
     default = _canonical(account.default_signature)
     return ContentPolicy(
         approved_signatures=rules.signatures,
@@ -71,6 +72,7 @@ def content_policy(account: Account, rules: AccountRules, platform_words: Any) -
         template_required=account.template_required,
         templates=rules.templates,
         words=platform_words,
+        default_kind=account.default_kind,
     )
 
 
@@ -120,7 +122,7 @@ async def frequency_allows(
     rules: FrequencyRules,
     account_id: int,
     mobile: str,
-    kind: TemplateKind | None,
+    kind: TemplateKind,
     now: datetime,
 ) -> bool:
     """Count one message to ``mobile``; False (nothing more counted) at the first limit hit."""
@@ -131,7 +133,7 @@ async def frequency_allows(
     return True
 
 
-def marketing_hold(platform: Platform, kind: TemplateKind | None, at: datetime) -> datetime | None:
+def marketing_hold(platform: Platform, kind: TemplateKind, at: datetime) -> datetime | None:
     """When marketing to be sent at ``at`` must wait for the window to open (else None)."""
     if kind is not TemplateKind.MARKETING:
         return None

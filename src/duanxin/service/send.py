@@ -4,6 +4,8 @@ The checks, after the account's (SPEC 2.2): the content against the account's po
 (signature, sensitive words, templates, opt-out hint; :mod:`duanxin.service.policy`),
 then each number: valid, not blacklisted or opted out, routed, within its frequency
 limits. Marketing accepted outside the sending window is stored held until it opens.
+Limits and window go by the content's kind: its template's, else the account's default
+kind, else the free-text classifier's (templates or not, the same rules apply).
 
 The response exists only after the messages and the charge are committed, so anything
 answered with status 0 survives a crash; delivery picks it up from the store.
@@ -12,9 +14,10 @@ answered with status 0 survives a crash; delivery picks it up from the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,10 +118,38 @@ async def send(platform: Platform, request: SendRequest, caller: Caller) -> byte
     """Run one send; return the response body (the stored one for a repeated key)."""
     try:
         account = await authenticate(platform, request.account, request.password, caller)
-        async with platform.request_slot(account.id, account.max_concurrency):
+        async with (
+            platform.request_slot(account.id, account.max_concurrency),
+            _one_at_a_time(platform, account.id, request.idempotency_key),
+        ):
             return await _send(platform, account, request)
     except StatusError as error:
         return SendResult.failure(error).body
+
+
+# Requests with the same idempotency key in this process, run one after the other: a
+# repeat that overtook the first would count its numbers against the frequency limits
+# again and be refused (status 5) instead of getting the first answer.
+_SAME_KEY: dict[tuple[int, int, str], tuple[asyncio.Lock, list[int]]] = {}
+
+
+@contextlib.asynccontextmanager
+async def _one_at_a_time(
+    platform: Platform, account_id: int, key: str | None
+) -> AsyncIterator[None]:
+    if not key:
+        yield
+        return
+    slot = (id(platform), account_id, key)
+    lock, users = _SAME_KEY.setdefault(slot, (asyncio.Lock(), [0]))
+    users[0] += 1
+    try:
+        async with lock:
+            yield
+    finally:
+        users[0] -= 1
+        if not users[0]:
+            del _SAME_KEY[slot]
 
 
 async def _send(platform: Platform, account: Account, request: SendRequest) -> bytes:

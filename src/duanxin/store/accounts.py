@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
+from duanxin.domain.policy import TemplateKind
 from duanxin.store.tables import (
     accounts,
     api_keys,
@@ -56,6 +57,7 @@ def account_from_row(row: RowMapping) -> Account:
         max_concurrency=row["max_concurrency"],
         template_required=row["template_required"],
         default_signature=row["default_signature"],
+        default_kind=TemplateKind(row["default_kind"]) if row["default_kind"] else None,
     )
 
 

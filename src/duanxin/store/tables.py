@@ -99,6 +99,9 @@ accounts = Table(
     Column("template_required", Boolean, nullable=False, default=False),
     Column("default_signature", String(32), nullable=False, default=""),
     Column("created_at", DateTime, nullable=False),
+    # verification | notification | marketing: the kind of content matching no template
+    # (NULL: the classifier of domain/policy/classifier.py decides).
+    Column("default_kind", String(16), nullable=True),
 )
 
 channels = Table(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,6 +12,7 @@ from duanxin.domain.policy import (
     TEMPLATE_MISMATCH,
     ContentDecision,
     ContentPolicy,
+    KindSource,
     PolicyError,
     PolicyRefusal,
     SensitiveWords,
@@ -86,12 +89,34 @@ def test_template_required() -> None:
     assert code_too_short.msg == TEMPLATE_MISMATCH
 
 
-def test_template_not_required_gives_kind_none() -> None:
-    assert policy(required=False).check("【ABC】随便说点什么") == ContentDecision(
-        "【ABC】随便说点什么", None, None
+def test_free_text_is_classified() -> None:
+    free = policy(required=False)
+    assert free.check("【ABC】随便说点什么") == ContentDecision(
+        "【ABC】随便说点什么", TemplateKind.NOTIFICATION, None, KindSource.CLASSIFIER
     )
-    decision = policy(required=False).check("【ABC】您的验证码是4821，5分钟内有效")
+    code = free.check("【ABC】登录验证码：902211，请勿泄露")  # no template has this text
+    assert (code.kind, code.template_id, code.kind_source) == (
+        TemplateKind.VERIFICATION,
+        None,
+        KindSource.CLASSIFIER,
+    )
+    sale = free.check("【ABC】会员日全场满200减30")  # no opt-out hint: free text is not refused
+    assert (sale.kind, sale.kind_source) == (TemplateKind.MARKETING, KindSource.CLASSIFIER)
+    decision = free.check("【ABC】您的验证码是4821，5分钟内有效")
     assert (decision.kind, decision.template_id) == (TemplateKind.VERIFICATION, 1)
+
+
+def test_the_template_kind_comes_first_then_the_accounts_then_the_classifiers() -> None:
+    declared = dataclasses.replace(policy(required=False), default_kind=TemplateKind.MARKETING)
+    matched = declared.check("您的订单A1已发货【ABC】")  # template 2, a notification
+    assert (matched.kind, matched.kind_source) == (TemplateKind.NOTIFICATION, KindSource.TEMPLATE)
+    free = declared.check("【ABC】登录验证码：902211，请勿泄露")
+    assert (free.kind, free.kind_source) == (TemplateKind.MARKETING, KindSource.ACCOUNT)
+    built = ContentPolicy.build(signatures=["ABC"], default_kind="verification")
+    assert built.check("【ABC】你好").kind is TemplateKind.VERIFICATION
+    assert ContentPolicy.build(default_kind=None).default_kind is None
+    with pytest.raises(ValueError):
+        ContentPolicy.build(default_kind="spam")
 
 
 def test_marketing_must_end_with_an_opt_out_hint() -> None:
@@ -105,7 +130,9 @@ def test_account_without_approved_signatures_sends_nothing() -> None:
     assert "not approved" in refusal(empty, "【谁都行】你好").msg
     assert refusal(empty, "没有签名").status is Status.OTHER
     only = ContentPolicy(approved_signatures=frozenset({"【谁都行】"}))
-    assert only.check("【谁都行】你好") == ContentDecision("【谁都行】你好", None, None)
+    assert only.check("【谁都行】你好") == ContentDecision(
+        "【谁都行】你好", TemplateKind.NOTIFICATION, None, KindSource.CLASSIFIER
+    )
 
 
 def test_build_validates_stored_signatures() -> None:
@@ -161,4 +188,5 @@ def test_random_content_never_crashes(content: str, required: bool, default: str
         assert refused.msg
     else:
         assert decision.content.endswith(content)
-        assert (decision.kind is None) == (decision.template_id is None)
+        assert decision.kind in TemplateKind
+        assert (decision.kind_source is KindSource.TEMPLATE) == (decision.template_id is not None)

@@ -11,18 +11,23 @@ Modules, one concept each:
 - :mod:`.frequency`: :class:`FrequencyRules` and :func:`frequency_checks`, the
   ``(key, limits)`` pairs for :class:`duanxin.bus.limits.RateLimiter`.
 - :mod:`.window`: :class:`SendWindow`, :func:`hold_until` (marketing sending hours).
-- :mod:`.engine`: :class:`ContentPolicy`, an account's snapshot, and its ``check``.
+- :mod:`.classifier`: :func:`classify`, the kind of a free-text content (verification,
+  marketing, notification) when no template and no account default gives one.
+- :mod:`.engine`: :class:`ContentPolicy`, an account's snapshot, and its ``check``
+  (which gives every accepted content a kind, see :class:`KindSource`).
 - :mod:`.bench`: :func:`benchmark_policy`, the micro-benchmark.
 
 Errors: :class:`PolicyError` (a definition is invalid) and :class:`PolicyRefusal` (a
 content is refused, with its SPEC status); see :mod:`.errors`.
 """
 
+from duanxin.domain.policy.classifier import classify
 from duanxin.domain.policy.engine import (
     MAX_CONTENT_CHARS,
     TEMPLATE_MISMATCH,
     ContentDecision,
     ContentPolicy,
+    KindSource,
 )
 from duanxin.domain.policy.errors import PolicyError, PolicyRefusal
 from duanxin.domain.policy.frequency import (
@@ -66,6 +71,7 @@ __all__ = [
     "ContentDecision",
     "ContentPolicy",
     "FrequencyRules",
+    "KindSource",
     "Limits",
     "PolicyError",
     "PolicyRefusal",
@@ -78,6 +84,7 @@ __all__ = [
     "WordEntry",
     "WordHit",
     "apply_signature",
+    "classify",
     "compile_template",
     "format_limits",
     "frequency_checks",

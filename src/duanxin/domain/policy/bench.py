@@ -6,6 +6,10 @@ templates share fixed fragments as real ones do) and ``template_required`` set; 
 list has ``words`` entries in several categories. The messages fill random templates
 with random values; one in twenty matches no template and is refused. Everything is
 generated from ``seed``; ``time.perf_counter`` is read only around the checks.
+
+With ``free_text`` (issue 7 §5) the account does not require templates and that share of
+the messages is free text (random phrases around a verification code, a promotion with an
+opt-out hint, or an order notice with its number), which the classifier gives a kind.
 """
 
 from __future__ import annotations
@@ -52,10 +56,31 @@ def _fill(rng: random.Random, template: Template) -> str:
     return _SIGNATURE + "".join(parts)
 
 
+def _free_text(rng: random.Random) -> str:
+    """A content matching no template, of one of the three kinds' shapes."""
+    before, after = _text(rng, 3, 20), _text(rng, 3, 20)
+    number = str(rng.randint(100000, 999999))
+    shape = rng.randrange(3)
+    if shape == 0:
+        middle = f"验证码：{number}，5分钟内有效"
+    elif shape == 1:
+        middle = f"限时优惠满{number[:3]}减{number[3:5]}，回T退订"
+    else:
+        middle = f"订单号{number}{number}已发货"
+    return _SIGNATURE + before + middle + after
+
+
 def build_scenario(
-    templates: int = 1000, words: int = 10000, messages: int = 20000, seed: int = 1
+    templates: int = 1000,
+    words: int = 10000,
+    messages: int = 20000,
+    seed: int = 1,
+    free_text: float = 0.0,
 ) -> tuple[ContentPolicy, list[str]]:
-    """The benchmark's account policy and its messages (deterministic for a seed)."""
+    """The benchmark's account policy and its messages (deterministic for a seed).
+
+    ``free_text`` > 0: templates not required, that share of the messages is free text.
+    """
     rng = random.Random(seed)
     phrases = [_text(rng, 2, 6) for _ in range(400)]
     kinds = [TemplateKind.VERIFICATION, TemplateKind.NOTIFICATION, TemplateKind.MARKETING]
@@ -73,10 +98,16 @@ def build_scenario(
     ]
     policy = ContentPolicy.build(
         signatures=[_SIGNATURE],
-        template_required=True,
+        template_required=not free_text,
         templates=TemplateSet(compiled),
         words=SensitiveWords(entries),
     )
+    if free_text:
+        contents = [
+            _free_text(rng) if rng.random() < free_text else _fill(rng, rng.choice(compiled))
+            for _ in range(messages)
+        ]
+        return policy, contents
     contents = [
         _SIGNATURE + _text(rng, 10, 60) if rng.random() < 0.05 else _fill(rng, rng.choice(compiled))
         for _ in range(messages)
@@ -85,10 +116,14 @@ def build_scenario(
 
 
 def benchmark_policy(
-    templates: int = 1000, words: int = 10000, messages: int = 20000, seed: int = 1
+    templates: int = 1000,
+    words: int = 10000,
+    messages: int = 20000,
+    seed: int = 1,
+    free_text: float = 0.0,
 ) -> float:
     """Mean cost of one ``ContentPolicy.check`` in microseconds (refusals included)."""
-    policy, contents = build_scenario(templates, words, messages, seed)
+    policy, contents = build_scenario(templates, words, messages, seed, free_text)
     check = policy.check
     started = time.perf_counter()
     refused = 0

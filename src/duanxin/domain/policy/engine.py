@@ -8,8 +8,14 @@
    category, never the word);
 3. template: the first approved template the content matches gives its kind and id;
    with ``template_required`` a content matching none is refused (status 100, msg
-   exactly ``"template mismatch"``); without it, it passes with kind None;
+   exactly ``"template mismatch"``);
 4. opt-out hint: content of a marketing template must end with one (status 5).
+
+Every accepted content gets a kind (:class:`KindSource` says where it came from): the
+matched template's; else the account's declared ``default_kind``; else the free-text
+classifier's (:func:`~duanxin.domain.policy.classifier.classify_body`). The opt-out rule
+stays a template rule: free text the classifier calls marketing is held by the window,
+not refused.
 
 What the caller does next with the decision: frequency limits per number by ``kind``
 (:mod:`~duanxin.domain.policy.frequency`), the marketing window
@@ -21,7 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
+from duanxin.domain.policy.classifier import classify_body
 from duanxin.domain.policy.errors import PolicyRefusal
 from duanxin.domain.policy.optout import has_opt_out_hint
 from duanxin.domain.policy.signatures import (
@@ -33,7 +41,13 @@ from duanxin.domain.policy.templates import TemplateKind, TemplateSet
 from duanxin.domain.policy.words import SensitiveWords
 from duanxin.domain.status import Status
 
-__all__ = ["MAX_CONTENT_CHARS", "TEMPLATE_MISMATCH", "ContentDecision", "ContentPolicy"]
+__all__ = [
+    "MAX_CONTENT_CHARS",
+    "TEMPLATE_MISMATCH",
+    "ContentDecision",
+    "ContentPolicy",
+    "KindSource",
+]
 
 TEMPLATE_MISMATCH = "template mismatch"
 MAX_CONTENT_CHARS = 1000  # SPEC 2.4: longer content is malformed (status 1), checked first
@@ -41,13 +55,22 @@ _NO_WORDS = SensitiveWords()
 _NO_TEMPLATES = TemplateSet()
 
 
+class KindSource(StrEnum):
+    """Where a content's kind came from, in the order they are tried."""
+
+    TEMPLATE = "template"  # the approved template it matches
+    ACCOUNT = "account"  # the account's declared default kind
+    CLASSIFIER = "classifier"  # the free-text classifier
+
+
 @dataclass(frozen=True, slots=True)
 class ContentDecision:
     """Content accepted by policy: the text to send, and what it was recognised as."""
 
     content: str  # as it will be sent (default signature prepended if it had none)
-    kind: TemplateKind | None  # None: matched no template (frequency: as notification)
-    template_id: int | None
+    kind: TemplateKind  # frequency limits and the marketing window go by it
+    template_id: int | None  # None: matched no template
+    kind_source: KindSource = KindSource.TEMPLATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +81,8 @@ class ContentPolicy:
     signature, template flag or templates change; ``words`` is the platform-wide list,
     shared by reference between every account's snapshot (swap it on change).
     ``approved_signatures`` hold canonical forms (``validate_signature``); use
-    :meth:`build` to pass them in any accepted spelling.
+    :meth:`build` to pass them in any accepted spelling. ``default_kind`` is the kind
+    of content matching no template (None: the classifier decides).
     """
 
     approved_signatures: frozenset[str] = frozenset()
@@ -66,6 +90,7 @@ class ContentPolicy:
     template_required: bool = False
     templates: TemplateSet = field(default=_NO_TEMPLATES)
     words: SensitiveWords = field(default=_NO_WORDS)
+    default_kind: TemplateKind | None = None
 
     @classmethod
     def build(
@@ -76,6 +101,7 @@ class ContentPolicy:
         template_required: bool = False,
         templates: TemplateSet | None = None,
         words: SensitiveWords | None = None,
+        default_kind: TemplateKind | str | None = None,
     ) -> ContentPolicy:
         """A snapshot from stored values; signatures (and the default) are canonicalised.
 
@@ -89,6 +115,7 @@ class ContentPolicy:
             template_required=template_required,
             templates=templates if templates is not None else _NO_TEMPLATES,
             words=words if words is not None else _NO_WORDS,
+            default_kind=TemplateKind(default_kind) if default_kind else None,
         )
 
     def check(self, content: str) -> ContentDecision:
@@ -106,7 +133,9 @@ class ContentPolicy:
         if template is None:
             if self.template_required:
                 raise PolicyRefusal(Status.INTERNAL, TEMPLATE_MISMATCH)
-            return ContentDecision(signed, None, None)
+            if self.default_kind is not None:
+                return ContentDecision(signed, self.default_kind, None, KindSource.ACCOUNT)
+            return ContentDecision(signed, classify_body(body), None, KindSource.CLASSIFIER)
         if template.kind is TemplateKind.MARKETING and not has_opt_out_hint(body):
             raise PolicyRefusal(
                 Status.OTHER, "marketing content must end with an opt-out hint, e.g. 拒收请回复R"
