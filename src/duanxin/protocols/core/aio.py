@@ -81,7 +81,7 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flush_scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._answering: set[asyncio.Future[P | None]] = set()  # slow handlers' answers
         self.closed: asyncio.Future[str] = self._loop.create_future()
         self.peer: tuple[str, int] | None = None
         self.on_late_response: LateHandler[P] | None = None
@@ -221,20 +221,25 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
             self.abort(str(error))
             return
         if isinstance(result, Awaitable):
-            task = self._loop.create_task(self._answer_later(result))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            # The handler's own coroutine runs as the task: cancelled before its first step
+            # (the session closed at once), it leaves no coroutine behind un-awaited.
+            answer = asyncio.ensure_future(result, loop=self._loop)
+            self._answering.add(answer)
+            answer.add_done_callback(self._answer_ready)
         elif result is not None and self.is_open:
             # Sent by the caller's _after_core_call, with the rest of this read's answers.
             self.core.send_response(result, self._loop.time())
 
-    async def _answer_later(self, pending: Awaitable[P | None]) -> None:
-        try:
-            response = await pending
-        except Exception:
-            log.exception("handler failed for a PDU from %s", self.peer)
+    def _answer_ready(self, answer: asyncio.Future[P | None]) -> None:
+        self._answering.discard(answer)
+        if answer.cancelled():
+            return
+        error = answer.exception()
+        if error is not None:
+            log.error("handler failed for a PDU from %s", self.peer, exc_info=error)
             self.abort("handler failed")
             return
+        response = answer.result()
         if response is not None:
             try:
                 self.send_response(response)
@@ -293,8 +298,8 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
             if not future.done():
                 future.set_exception(SessionClosed(reason))
         self._queued.clear()
-        for task in self._tasks:  # their answers can no longer be sent
-            task.cancel()
+        for answer in self._answering:  # they can no longer be sent
+            answer.cancel()
         if not self.closed.done():
             self.closed.set_result(reason)
 
