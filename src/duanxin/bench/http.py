@@ -188,9 +188,9 @@ async def _send_phase(
     latencies: list[float] = []
     requests = messages = errors = 0
     counter = first_number
-    clock = _Clock(target.server_pid)
-    deadline = clock.started + seconds
     async with _senders(target, client, concurrency) as senders:
+        clock = _Clock(target.server_pid)  # from the first request, not the client set-up
+        deadline = clock.started + seconds
 
         async def worker(sender: _Sender | RawConnection) -> None:
             nonlocal requests, messages, errors, counter

@@ -42,7 +42,7 @@ from duanxin.protocols.smpp.receipt import (
     format_receipt_time,
     state_for_stat,
 )
-from duanxin.protocols.smpp.tlv import TlvTag, int_tlv, text_tlv
+from duanxin.protocols.smpp.tlv import Tlv, TlvTag, int_tlv, text_tlv
 from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
 from duanxin.simulator.faults import ReceiptIds, SubmitFate
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now
@@ -104,8 +104,10 @@ def _concat(pdu: p.SubmitSm) -> tuple[ConcatInfo | None, bytes]:
     return sar_concat(pdu.tlvs), body
 
 
-def _notice(submit: p.SubmitSm, esm_class: int, text: str) -> Pdu:
-    """An SME acknowledgement or intermediate notification deliver_sm about ``submit``."""
+def _about(
+    submit: p.SubmitSm, esm_class: int, short_message: bytes, tlvs: tuple[Tlv, ...] = ()
+) -> Pdu:
+    """A deliver_sm about ``submit``: from its destination, back to its source."""
     return p.DeliverSm(
         source_addr_ton=submit.dest_addr_ton,
         source_addr_npi=submit.dest_addr_npi,
@@ -114,8 +116,14 @@ def _notice(submit: p.SubmitSm, esm_class: int, text: str) -> Pdu:
         dest_addr_npi=submit.source_addr_npi,
         destination_addr=submit.source_addr,
         esm_class=esm_class,
-        short_message=text.encode("ascii"),
+        short_message=short_message,
+        tlvs=tlvs,
     )
+
+
+def _notice(submit: p.SubmitSm, esm_class: int, text: str) -> Pdu:
+    """An SME acknowledgement or intermediate notification deliver_sm about ``submit``."""
+    return _about(submit, esm_class, text.encode("ascii"))
 
 
 class SmppSimulator:
@@ -358,16 +366,11 @@ class SmppSimulator:
                 err=ERR_NONE if delivered or stat == ENROUTE else ERR_FAILED,
             )
         )
-        return p.DeliverSm(
-            source_addr_ton=submit.dest_addr_ton,
-            source_addr_npi=submit.dest_addr_npi,
-            source_addr=submit.destination_addr,
-            dest_addr_ton=submit.source_addr_ton,
-            dest_addr_npi=submit.source_addr_npi,
-            destination_addr=submit.source_addr,
-            esm_class=p.ESM_DELIVERY_RECEIPT,
-            short_message=text.encode("latin-1", errors="replace"),
-            tlvs=(
+        return _about(
+            submit,
+            p.ESM_DELIVERY_RECEIPT,
+            text.encode("latin-1", errors="replace"),
+            (
                 text_tlv(TlvTag.RECEIPTED_MESSAGE_ID, receipt_id),
                 int_tlv(TlvTag.MESSAGE_STATE, state_for_stat(stat), MESSAGE_STATE_SIZE),
             ),
