@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from duanxin.cli.common import DatabaseOption, _fail, _run, _settings, _with_platform, console
+from duanxin.domain.encoding import Alphabet
 from duanxin.service import admin
 
 __all__ = ["demo", "init", "send", "serve", "simulate"]
@@ -152,6 +153,9 @@ def simulate(
         ),
     ] = "",
     seed: Annotated[int | None, typer.Option(help="Seed for failure and fault draws.")] = None,
+    alphabet: Annotated[
+        Alphabet, typer.Option(help="SMPP: what data_coding 0 is on this gateway.")
+    ] = Alphabet.ASCII,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print traffic.")] = False,
     sp_host: Annotated[str, typer.Option(help="SGIP: the SP's listener host.")] = "127.0.0.1",
     sp_port: Annotated[
@@ -189,6 +193,7 @@ def simulate(
                 verbose=verbose,
                 seed=seed,
                 faults=profile,
+                alphabet=alphabet,
             )
             simulator = create_simulator(name, config)
             if name == "sgip" and sp_port is not None:

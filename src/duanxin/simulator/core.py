@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from duanxin.domain.encoding import Alphabet
 from duanxin.domain.segments import ConcatInfo, Reassembler
 from duanxin.domain.throttle import TokenBucket
 from duanxin.simulator.faults import Faults, SubmitFate
@@ -58,6 +59,7 @@ class SimulatorConfig:
     faults: Faults = field(default_factory=Faults)  # see duanxin.simulator.faults
     login_timeout: float = 10.0  # a connection not logged in by then is closed
     max_connections_per_address: int = 64  # more from one address are closed at once
+    alphabet: Alphabet = Alphabet.ASCII  # SMPP: what data_coding 0 is on this gateway
 
 
 @dataclass(frozen=True, slots=True)

@@ -303,7 +303,7 @@ class SmppSimulator:
         value = self._ids.next_id(submitted)
         carrier_id = self._render_id(value, receipt=False)
         concat, body = _concat(pdu)
-        text = decode_text(body, pdu.data_coding)
+        text = decode_text(body, pdu.data_coding, self.config.alphabet)
         self.behaviour.record(
             pdu.source_addr, pdu.destination_addr, text, concat, carrier_id, loop.time()
         )
@@ -327,7 +327,7 @@ class SmppSimulator:
 
     def _accept_data(self, pdu: p.DataSm) -> str:
         carrier_id = format_mid(self._ids.next_id(datetime.now()))
-        text = decode_text(message_body(pdu), pdu.data_coding)
+        text = decode_text(message_body(pdu), pdu.data_coding, self.config.alphabet)
         now = asyncio.get_running_loop().time()
         self.behaviour.record(pdu.source_addr, pdu.destination_addr, text, None, carrier_id, now)
         return carrier_id
@@ -411,7 +411,7 @@ class SmppSimulator:
         self._mo_reference = (self._mo_reference + 1) & 0xFF
         items = [
             (Kind.MO, _mo_deliver(source, destination, segment))
-            for segment in split_message(text, self._mo_reference)
+            for segment in split_message(text, self._mo_reference, self.config.alphabet)
         ]
         answers = self._outbox.send_now(None, items) if keep else self._outbox.try_send(None, items)
         if answers is None:

@@ -3,6 +3,8 @@ back intact, over real loopback sockets (the SMSC is written with the project's 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from duanxin.domain.encoding import Alphabet, DataCoding, decode_text
@@ -108,19 +110,21 @@ async def test_the_same_bytes_read_differently_on_an_ascii_channel(
     assert isinstance(received, CarrierMO) and received.text != TEXT
 
 
-async def test_gsm_mt_reaches_the_built_in_simulator_byte_for_byte() -> None:
-    """The simulator reads coding 0 as ASCII; septets are all below 0x80, so what it read
-    gives back the exact octets it received."""
-    simulator = SmppSimulator(SimulatorConfig(report_delay=60))
+async def test_the_built_in_simulator_speaks_the_gsm_alphabet_both_ways() -> None:
+    simulator = SmppSimulator(SimulatorConfig(report_delay=60, alphabet=Alphabet.GSM7))
     await simulator.start()
     settings = ChannelSettings("127.0.0.1", simulator.port, "esme", "pw", alphabet=Alphabet.GSM7)
-    client = open_client(settings, lambda inbound: None)
+    inbox: asyncio.Queue[object] = asyncio.Queue()
+    client = open_client(settings, inbox.put_nowait)
     try:
         await client.start()
         assert await client.wait_up(5)
         assert (await client.submit(OutboundMessage(SENDER, "13800138000", TEXT))).accepted
         (received,) = simulator.behaviour.received
-        assert received.text.encode("ascii") == encode_gsm(TEXT)
+        assert received.text == TEXT
+        await simulator.inject_mo("13800138000", SENDER, WHOLE_TABLE)  # fits one message
+        reply = await asyncio.wait_for(inbox.get(), 5)
+        assert isinstance(reply, CarrierMO) and reply.text == WHOLE_TABLE
     finally:
         await client.close()
         await simulator.stop()
