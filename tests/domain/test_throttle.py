@@ -35,6 +35,23 @@ def test_a_throttle_cuts_to_what_the_carrier_accepted_and_spends_the_burst() -> 
     assert rate.wait_time(0.3) > 0
 
 
+def test_throttles_while_the_carrier_keeps_accepting_do_not_sink_the_rate() -> None:
+    rate = AdaptiveRate(2000, 0.0)
+    now = 0.0
+
+    def carrier_accepts(seconds: float) -> None:
+        nonlocal now
+        for _ in range(round(seconds * 300)):
+            now += 1 / 300
+            rate.accepted(now)
+
+    carrier_accepts(2.0)  # it takes 300/s, and throttles what goes above its allowance
+    for _ in range(10):
+        assert rate.throttled(now, now)
+        carrier_accepts(0.5)
+    assert rate.rate is not None and 0.9 * 300 <= rate.rate < 300
+
+
 def test_throttled_answers_to_submits_sent_before_a_cut_count_once() -> None:
     rate = AdaptiveRate(100, 0.0)
     assert rate.throttled(0.0, 0.01)

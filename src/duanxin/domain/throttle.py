@@ -41,11 +41,14 @@ class AdaptiveRate:
 
     - Never above ``ceiling`` (the channel's configured TPS); ``None``: no configured limit,
       and no limit at all until the carrier first throttles.
-    - A throttled submit cuts the rate to ``decrease`` times itself, or to a little below
-      what the carrier accepted over the last seconds when that is lower (so a 2,000 TPS
-      channel in front of a 300 TPS carrier settles in one step, not ten). Only submits
-      sent after the last cut count: a full window of throttled answers is one congestion
-      signal, not sixteen.
+    - A throttled submit cuts the rate to a little below what the carrier accepted over the
+      last seconds (so a 2,000 TPS channel in front of a 300 TPS carrier settles in one
+      step, not ten), and never lower on a further throttle while the carrier keeps
+      accepting that much: a carrier whose allowance was drained goes on throttling for a
+      moment at any rate, and cutting again each time would sink the rate far below what it
+      takes. Only when it accepted nothing lately is the rate multiplied by ``decrease``.
+      Only submits sent after the last cut count: a full window of throttled answers is one
+      congestion signal, not sixteen.
     - Every accepted submit raises the rate additively by ``increase`` of itself per second
       elapsed (at least ``min_step`` per second) back up to the ceiling, starting ``hold``
       seconds after the last cut (the carrier's rate was just measured: stay there a while
@@ -179,9 +182,7 @@ class AdaptiveRate:
             rate = max(carrier_rate, self.floor)
             if self.peak is None or rate > self.peak:
                 self.peak = rate
-        cut = rate * self.decrease
-        if carrier_rate > 0:
-            cut = min(cut, carrier_rate * self.MARGIN)
+        cut = min(rate, carrier_rate * self.MARGIN) if carrier_rate > 0 else rate * self.decrease
         self._rate = max(self.floor, cut)
         self._tokens = 0.0
         self._burst = self.CAUTIOUS_BURST
