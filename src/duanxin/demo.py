@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -100,20 +101,30 @@ class DemoFacts:
 
 
 async def start_simulators(
-    host: str, report_delay: float, *, sgip_listen_port: int = 0
+    host: str,
+    report_delay: float,
+    *,
+    sgip_listen_port: int = 0,
+    like: SimulatorConfig | None = None,
 ) -> tuple[dict[str, SimulatorServer], dict[str, CarrierEndpoint]]:
     """One simulator per network in this process, and the endpoints to provision for them.
 
     SGIP's gateway connects back to our listener: give its port when the platform runs in
     another process; with 0 the listener takes any free port, and :func:`demo_stack` tells
-    the simulator which once the platform is up.
+    the simulator which once the platform is up. ``like``: the simulators' other settings
+    (fault profile, seed, TPS ...).
     """
     simulators: dict[str, SimulatorServer] = {}
     endpoints: dict[str, CarrierEndpoint] = {}
     for protocol in ACCESS_CODES:
         account, password = demo_credentials(protocol)
-        config = SimulatorConfig(
-            host=host, port=0, account=account, password=password, report_delay=report_delay
+        config = dataclasses.replace(
+            like or SimulatorConfig(),
+            host=host,
+            port=0,
+            account=account,
+            password=password,
+            report_delay=report_delay,
         )
         simulator = create_simulator(protocol, config)
         sp_port = None
@@ -214,11 +225,13 @@ async def demo_stack(
     report_delay: float = REPORT_DELAY,
     settings: Settings | None = None,
     carriers: Mapping[str, CarrierEndpoint] | None = None,
+    simulators_like: SimulatorConfig | None = None,
 ) -> AsyncIterator[tuple[DemoFacts, RunningPlatform, dict[str, SimulatorServer]]]:
     """The demo's parts, running: simulators, a provisioned store, the platform.
 
     With ``carriers``, the gateways already run elsewhere (e.g. ``duanxin simulate`` in
-    another process) and no simulator is started here.
+    another process) and no simulator is started here; ``simulators_like`` gives the other
+    settings of those started here (fault profile, seed ...).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     if settings is None:
@@ -228,7 +241,7 @@ async def demo_stack(
         settings = Settings(database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port)
     await asyncio.to_thread(migrate, settings.database_url)
     if carriers is None:
-        simulators, endpoints = await start_simulators(host, report_delay)
+        simulators, endpoints = await start_simulators(host, report_delay, like=simulators_like)
     else:
         simulators, endpoints = {}, dict(carriers)
     try:

@@ -19,7 +19,7 @@ import httpx
 from sqlalchemy import func, select, update
 
 from duanxin.config import Settings
-from duanxin.demo import SPID, CarrierEndpoint, DemoFacts, demo_credentials, provision
+from duanxin.demo import SPID, CarrierEndpoint, DemoFacts, demo_credentials, demo_stack, provision
 from duanxin.runtime import running_platform
 from duanxin.service import admin
 from duanxin.service.platform import Platform
@@ -314,3 +314,24 @@ async def test_links_dropped_again_and_again_lose_no_message(tmp_path: Path) -> 
         assert sim(stack).behaviour.dropped >= 1
         received = {m.destination for m in sim(stack).behaviour.received}
         assert received == set(CMCC[:6])
+
+
+async def test_sgip_smgp_and_cmpp_carriers_that_throttle_half_lose_nothing(
+    tmp_path: Path,
+) -> None:
+    """Each protocol's own flow-control code (CMPP 8, SGIP 11, SMGP 1) is back-pressure."""
+    throttling = SimulatorConfig(faults=parse_faults("throttle:0.5"), seed=7)
+    numbers = ["13800138001", "13800138002", "18600186001", "18600186002"]
+    numbers += ["18900189001", "18900189002"]  # China Mobile, Unicom and Telecom
+    async with demo_stack(
+        "127.0.0.1", 0, tmp_path, report_delay=TEST_REPORT_DELAY, simulators_like=throttling
+    ) as (facts, running, simulators):
+        stack = Stack(facts, running, simulators)
+        mids = await send(stack, numbers, "您的订单已发货")
+        stats = await final_stats(stack, mids)
+    assert set(stats.values()) == {"DELIVRD"}, stats
+    for name, simulator in simulators.items():
+        assert simulator.behaviour.throttled > 0, name
+        received = Counter(m.destination[-11:] for m in simulator.behaviour.received)
+        assert set(received.values()) == {1}, (name, received)  # each once, none twice
+    assert sum(len(s.behaviour.received) for s in simulators.values()) == len(numbers)

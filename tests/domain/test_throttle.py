@@ -102,6 +102,14 @@ def test_an_unlimited_channel_is_limited_by_throttling_and_unlimited_again_later
     assert rate.take(now)
 
 
+def test_an_unlimited_channel_throttled_at_its_first_submits_keeps_a_useful_rate() -> None:
+    rate = AdaptiveRate(None, 0.0)
+    for _ in range(6):
+        assert rate.take(0.0)
+    assert rate.throttled(0.0, 0.01)  # nothing accepted yet: start from what was sent
+    assert rate.rate is not None and 6 * 0.5 <= rate.rate < 6
+
+
 def test_retry_delay_doubles_up_to_its_cap() -> None:
     assert [retry_delay(n, 0.1, 1.0) for n in range(6)] == [0.0, 0.1, 0.2, 0.4, 0.8, 1.0]
     assert retry_delay(100, 0.1, 5.0) == 5.0

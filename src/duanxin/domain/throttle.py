@@ -66,6 +66,8 @@ class AdaptiveRate:
         "_last_raise",
         "_origin",
         "_rate",
+        "_sent_now",
+        "_sent_prev",
         "_stamp",
         "_tokens",
         "_window_start",
@@ -114,6 +116,8 @@ class AdaptiveRate:
         self._window_start = self._origin = now
         self._accepted_now = 0
         self._accepted_prev = 0
+        self._sent_now = 0
+        self._sent_prev = 0
 
     @property
     def rate(self) -> float | None:
@@ -126,6 +130,8 @@ class AdaptiveRate:
         """Spend one token if there is one (always, while unlimited)."""
         rate = self._rate
         if rate is None:
+            self._roll(now)
+            self._sent_now += 1
             return True
         self._tokens = min(max(1.0, rate * self._burst), self._tokens + (now - self._stamp) * rate)
         self._stamp = now
@@ -178,8 +184,10 @@ class AdaptiveRate:
             return False
         self._roll(now)
         carrier_rate = self.accepted_rate(now)
-        if rate is None:  # unlimited until now: start from what the carrier took
-            rate = max(carrier_rate, self.floor)
+        if rate is None:  # unlimited until now: start from what the carrier took, or, when
+            # it took nothing yet (it throttled the very first submits), from what was sent
+            sent_rate = self._windowed(self._sent_prev, self._sent_now, now)
+            rate = max(carrier_rate or sent_rate, self.floor)
             if self.peak is None or rate > self.peak:
                 self.peak = rate
         cut = min(rate, carrier_rate * self.MARGIN) if carrier_rate > 0 else rate * self.decrease
@@ -195,8 +203,12 @@ class AdaptiveRate:
     def accepted_rate(self, now: float) -> float:
         """Submits per second the carrier accepted lately (a sliding-window estimate)."""
         self._roll(now)
+        return self._windowed(self._accepted_prev, self._accepted_now, now)
+
+    def _windowed(self, previous: int, current: int, now: float) -> float:
+        """Events per second from the counts of the last window and of this one."""
         elapsed = (now - self._window_start) / self.WINDOW
-        count = self._accepted_prev * max(0.0, 1.0 - elapsed) + self._accepted_now
+        count = previous * max(0.0, 1.0 - elapsed) + current
         # Over the window, or the time seen so far when shorter, but at least a second: a
         # burst the carrier took at once is its per-second allowance, not a rate above it.
         span = max(1.0, min(self.WINDOW, now - self._origin))
@@ -206,8 +218,10 @@ class AdaptiveRate:
         passed = now - self._window_start
         if passed < self.WINDOW:
             return
-        self._accepted_prev = self._accepted_now if passed < 2 * self.WINDOW else 0
-        self._accepted_now = 0
+        recent = passed < 2 * self.WINDOW
+        self._accepted_prev = self._accepted_now if recent else 0
+        self._sent_prev = self._sent_now if recent else 0
+        self._accepted_now = self._sent_now = 0
         self._window_start = now if passed >= 2 * self.WINDOW else self._window_start + self.WINDOW
 
 
