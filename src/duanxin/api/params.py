@@ -27,6 +27,7 @@ from email.utils import collapse_rfc2231_value
 from urllib.parse import parse_qsl
 
 from duanxin.domain.policy.engine import MAX_CONTENT_CHARS
+from duanxin.domain.wire import SEED_TIME_FORMAT
 
 __all__ = [
     "MAX_BODY",
@@ -440,7 +441,7 @@ def parse_sendtime(
     if not text:
         return None
     try:
-        when = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=now.tzinfo)
+        when = datetime.strptime(text, SEED_TIME_FORMAT).replace(tzinfo=now.tzinfo)
     except ValueError:
         raise ParamError("sendtime must be YYYY-MM-DD HH:MM:SS") from None
     if when < now - grace:
