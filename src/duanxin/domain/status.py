@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
+from duanxin.domain.numbers import MAX_NUMBERS
+
 __all__ = [
     "CARRIER_STAT_PREFIXES",
     "DELIVERED",
@@ -46,7 +48,7 @@ _MESSAGES = {
     Status.ACCOUNT_STATE: "account is disabled, frozen or expired",
     Status.TOO_MANY_CONNECTIONS: "too many concurrent requests for this account",
     Status.INTERNAL: "internal error",
-    Status.TOO_MANY_NUMBERS: "too many numbers: at most 500 per request",
+    Status.TOO_MANY_NUMBERS: f"too many numbers: at most {MAX_NUMBERS} per request",
 }
 
 

@@ -29,7 +29,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from duanxin.bus import BusError
 from duanxin.domain.accounts import Account
 from duanxin.domain.msgid import format_mid
-from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
+from duanxin.domain.numbers import (
+    EXTNO_MAX_DIGITS,
+    MAX_NUMBERS,
+    Carrier,
+    TooManyNumbers,
+    detect_carrier,
+    distinct_mobiles,
+    normalise_mobile,
+    valid_extno,
+)
 from duanxin.domain.policy import ContentDecision, FrequencyRules
 from duanxin.domain.segments import count_segments
 from duanxin.domain.status import DxStat, NumberResult, Status, StatusError
@@ -46,8 +55,6 @@ from duanxin.store.tables import channels, idempotency, number_overrides, routes
 __all__ = ["MAX_NUMBERS", "SendRequest", "send"]
 
 log = logging.getLogger(__name__)
-MAX_NUMBERS = 500
-EXTNO_MAX_DIGITS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,21 +206,18 @@ async def _limit_frequency(
 
 
 def _check_extno(extno: str) -> None:
-    if extno and (not extno.isdigit() or not extno.isascii() or len(extno) > EXTNO_MAX_DIGITS):
+    if extno and not valid_extno(extno):
         raise StatusError(Status.MALFORMED, f"extno must be at most {EXTNO_MAX_DIGITS} digits")
 
 
 def _distinct(mobiles: Sequence[str]) -> list[str]:
-    seen: dict[str, str] = {}
-    for raw in mobiles:
-        raw = raw.strip()
-        if raw:
-            seen.setdefault(normalise_mobile(raw) or raw, raw)
-    if not seen:
+    try:
+        entries = distinct_mobiles(mobiles, limit=MAX_NUMBERS)
+    except TooManyNumbers:
+        raise StatusError(Status.TOO_MANY_NUMBERS) from None
+    if not entries:
         raise StatusError(Status.MALFORMED, "mobile is empty")
-    if len(seen) > MAX_NUMBERS:
-        raise StatusError(Status.TOO_MANY_NUMBERS)
-    return list(seen.values())
+    return [e.raw for e in entries]
 
 
 def _fingerprint(request: SendRequest) -> str:
