@@ -214,3 +214,16 @@ async def test_an_accounts_default_kind_is_stored_and_cleared(platform: Platform
     assert cleared.default_kind is None
     with pytest.raises(ValueError, match="default_kind"):
         await admin.set_account(platform, "kinds", {"default_kind": "spam"})
+
+
+async def test_operator_tokens_and_accounts_are_found_through_the_service(
+    platform: Platform,
+) -> None:
+    token = await admin.create_operator_token(platform, "alice")
+    assert await admin.operator_for_token(platform, token) == "alice"
+    assert await admin.operator_for_token(platform, token + "x") is None
+    await _account(platform, ChargeType.PRECHARGE, 10)
+    assert [a.account for a in await admin.list_accounts(platform)] == ["acme"]
+    assert (await admin.find_account(platform, "acme")).balance == 10
+    with pytest.raises(LookupError, match="no account 'nobody'"):
+        await admin.find_account(platform, "nobody")

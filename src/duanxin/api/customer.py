@@ -33,6 +33,7 @@ from duanxin.api.params import ParamError, parse_params
 from duanxin.api.responses import json_response
 from duanxin.domain.accounts import Account
 from duanxin.domain.status import Status, StatusError
+from duanxin.domain.wire import SEED_TIME_FORMAT
 from duanxin.service import review
 from duanxin.service.accounts import authenticate
 from duanxin.service.platform import Platform
@@ -40,14 +41,13 @@ from duanxin.service.platform import Platform
 __all__ = ["customer_routes"]
 
 log = logging.getLogger(__name__)
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_BODY = 64 * 1024
 
 Handler = Callable[[Platform, Account, dict[str, str]], Awaitable[dict[str, Any]]]
 
 
 def _time(value: datetime | None) -> str | None:
-    return value.strftime(TIME_FORMAT) if value else None
+    return value.strftime(SEED_TIME_FORMAT) if value else None
 
 
 def _view(row: dict[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,8 @@ from duanxin.api.signature import (
 )
 from duanxin.domain.accounts import Interface, ip_in_networks
 from duanxin.domain.wire import json_bytes
-from duanxin.service.accounts import Caller
+from duanxin.service.accounts import Caller, api_key_secret
 from duanxin.service.platform import Platform
-from duanxin.store import accounts as account_store
 
 __all__ = ["GatewayRefusal", "caller_for", "client_ip"]
 
@@ -41,14 +40,6 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     return address
 
 
-async def _secret(platform: Platform, secret_id: str) -> tuple[str, int] | None:
-    async def load() -> tuple[str, int] | None:
-        async with platform.reader.connect() as conn:
-            return await account_store.secret_for(conn, secret_id)
-
-    return await platform.api_keys.get(secret_id, load)
-
-
 async def caller_for(request: Request, platform: Platform, now: datetime) -> Caller:
     """Check the gateway signature (unless turned off) and say who is calling."""
     ip = client_ip(request, platform.settings.trusted_proxies)
@@ -56,7 +47,7 @@ async def caller_for(request: Request, platform: Platform, now: datetime) -> Cal
         return Caller(Interface.HTTP, ip, None)
     try:
         parsed = parse_authorization(request.headers.get("authorization"))
-        found = await _secret(platform, parsed.secret_id)
+        found = await api_key_secret(platform, parsed.secret_id)
         window = timedelta(seconds=platform.settings.signature_window_seconds)
         if found is None:
             refuse_unknown_id(parsed, request.headers, now, window)

@@ -8,13 +8,11 @@ Authenticated with an operator token (``Authorization: Bearer dxop_...``, from
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -26,8 +24,6 @@ from duanxin.domain.billing import ChargeType
 from duanxin.domain.reports import LongReport
 from duanxin.service import admin, lists, review
 from duanxin.service.platform import Platform
-from duanxin.store import accounts as account_store
-from duanxin.store.tables import operator_tokens
 
 __all__ = ["operator_name", "operator_routes"]
 
@@ -50,16 +46,10 @@ async def operator_name(request: Request, platform: Platform) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise OperatorError(401, "operator token required: Authorization: Bearer <token>")
-    digest = hashlib.sha256(token.strip().encode()).hexdigest()
-    async with platform.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(operator_tokens.c.name).where(operator_tokens.c.token_hash == digest)
-            )
-        ).first()
-    if row is None:
+    name = await admin.operator_for_token(platform, token.strip())
+    if name is None:
         raise OperatorError(401, "unknown operator token")
-    return str(row[0])
+    return name
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -100,9 +90,7 @@ def _endpoint(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def _accounts(request: Request, platform: Platform, actor: str) -> Any:
-    async with platform.engine.connect() as conn:
-        found = await account_store.list_accounts(conn)
-    return [_account_view(a) for a in found]
+    return [_account_view(a) for a in await admin.list_accounts(platform)]
 
 
 def _account_view(account: Any) -> dict[str, Any]:
@@ -112,10 +100,10 @@ def _account_view(account: Any) -> dict[str, Any]:
 
 
 async def _account(request: Request, platform: Platform, actor: str) -> Any:
-    async with platform.engine.connect() as conn:
-        found = await account_store.find_account(conn, request.path_params["account"])
-    if found is None:
-        raise LookupError("no such account")
+    try:
+        found = await admin.find_account(platform, request.path_params["account"])
+    except LookupError:
+        raise LookupError("no such account") from None
     return _account_view(found)
 
 

@@ -18,7 +18,6 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -26,7 +25,17 @@ from email.parser import BytesParser
 from email.utils import collapse_rfc2231_value
 from urllib.parse import parse_qsl
 
+from duanxin.domain.numbers import (
+    COUNTRY_CODE,
+    MAX_NUMBERS,
+    MobileEntry,
+    distinct_mobiles,
+    valid_extno,
+)
+from duanxin.domain.numbers import EXTNO_MAX_DIGITS as MAX_EXTNO_DIGITS
+from duanxin.domain.numbers import TooManyNumbers as TooManyDistinct
 from duanxin.domain.policy.engine import MAX_CONTENT_CHARS
+from duanxin.domain.wire import SEED_TIME_FORMAT
 
 __all__ = [
     "MAX_BODY",
@@ -58,8 +67,6 @@ __all__ = [
 MAX_BODY = 1 << 20
 """Largest body :func:`parse_params` reads (500 numbers and 1000 characters fit in ~20 KiB)."""
 MAX_FIELDS = 1000
-MAX_NUMBERS = 500
-MAX_EXTNO_DIGITS = 12
 MAX_IDEMPOTENCY_KEY = 64
 MULTILINE_FIELDS = frozenset({"content"})
 """Parameters that may hold CR, LF and TAB; every other control character is refused."""
@@ -266,16 +273,7 @@ def require(params: Mapping[str, str], name: str, *, max_len: int = 128) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class MobileEntry:
-    """One number of a ``mobile`` list: as sent (stripped) and normalised to 11 digits,
-    or ``normalised=None`` when it is not a valid mainland mobile number."""
-
-    raw: str
-    normalised: str | None
-
-
-_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")
+_MOBILE = re.compile(rf"(?:\+{COUNTRY_CODE}|00{COUNTRY_CODE}|{COUNTRY_CODE})?(1[3-9][0-9]{{9}})")
 _MOBILE_SEPARATORS = re.compile("[,\uff0c]")
 _MOBILE_NOISE = str.maketrans("", "", " -()")
 _MAX_MOBILE_TEXT = 40
@@ -311,20 +309,16 @@ def parse_mobiles(
     Raises :class:`ParamError` when no entry remains and :class:`TooManyNumbers` as soon
     as more than ``limit`` distinct entries are seen.
     """
-    entries: list[MobileEntry] = []
-    seen: set[str] = set()
-    for piece in _MOBILE_SEPARATORS.split(raw or ""):
-        text = piece.strip()
-        if not text:
-            continue
-        normalised = normalise(clean_mobile(text)) if len(text) <= _MAX_MOBILE_TEXT else None
-        key = normalised if normalised is not None else "\0" + text
-        if key in seen:
-            continue
-        seen.add(key)
-        entries.append(MobileEntry(text, normalised))
-        if len(entries) > limit:
-            raise TooManyNumbers(f"too many numbers, at most {limit} per request")
+
+    def normalise_typed(text: str) -> str | None:
+        return normalise(clean_mobile(text)) if len(text) <= _MAX_MOBILE_TEXT else None
+
+    try:
+        entries = distinct_mobiles(
+            _MOBILE_SEPARATORS.split(raw or ""), limit=limit, normalise=normalise_typed
+        )
+    except TooManyDistinct as error:
+        raise TooManyNumbers(str(error)) from None
     if not entries:
         raise ParamError("missing parameter: mobile")
     return entries
@@ -352,7 +346,7 @@ def check_extno(raw: str | None) -> str | None:
     text = (raw or "").strip()
     if not text:
         return None
-    if not (text.isascii() and text.isdigit() and len(text) <= MAX_EXTNO_DIGITS):
+    if not valid_extno(text):
         raise ParamError(f"extno must be digits only, at most {MAX_EXTNO_DIGITS}")
     return text
 
@@ -440,7 +434,7 @@ def parse_sendtime(
     if not text:
         return None
     try:
-        when = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=now.tzinfo)
+        when = datetime.strptime(text, SEED_TIME_FORMAT).replace(tzinfo=now.tzinfo)
     except ValueError:
         raise ParamError("sendtime must be YYYY-MM-DD HH:MM:SS") from None
     if when < now - grace:

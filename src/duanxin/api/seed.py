@@ -1,8 +1,8 @@
 """The four endpoints of the published API page (SPEC 2.4–2.7), at ``/x`` and ``/release/x``.
 
-Each handler reads the parameters, checks their syntax, and calls the service; the answer
-is the service's JSON. Refusals use each endpoint's own failure shape, with ``status`` as a
-string or an integer exactly as the page has it.
+Each handler reads the parameters, checks their syntax, calls the service and renders its
+typed outcome (:mod:`duanxin.api.render`); refusals of the parameters are rendered the same
+way, in each endpoint's own failure shape.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ from duanxin.api.params import (
     parse_sendtime,
     report_size,
 )
+from duanxin.api.render import render_balance, render_pull, render_send
 from duanxin.api.responses import json_response
 from duanxin.domain.numbers import normalise_mobile
-from duanxin.domain.status import Status
-from duanxin.domain.wire import json_bytes
+from duanxin.domain.status import Status, StatusError
 from duanxin.service import pull
 from duanxin.service.platform import Platform
+from duanxin.service.results import BalanceOutcome, PullOutcome, SendOutcome
 from duanxin.service.send import SendRequest, send
 
 __all__ = ["seed_routes"]
@@ -46,17 +47,13 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Request, Platform, dict[str, str], Any], Awaitable[bytes]]
 
 
-def _failure(shape: str, status: int, msg: str) -> bytes:
+def _failure(shape: str, status: Status, msg: str) -> bytes:
+    error = StatusError(status, msg)
     if shape == "overage":
-        document: dict[str, Any] = {
-            "status": status,
-            "balance": 0,
-            "chargeType": "PRECHARGE",
-            "msg": msg,
-        }
-    else:
-        document = {"status": str(status), "balance": 0, "list": None, "msg": msg}
-    return json_bytes(document)
+        return render_balance(BalanceOutcome.failure(error))
+    if shape == "send":
+        return render_send(SendOutcome.failure(error))
+    return render_pull(PullOutcome.failure(error))
 
 
 def _credentials(params: Mapping[str, str]) -> pull.Credentials:
@@ -78,7 +75,7 @@ async def _send(request: Request, platform: Platform, params: dict[str, str], ca
             request.headers.get("idempotency-key") or params.get("reqid")
         ),
     )
-    return await send(platform, send_request, caller)
+    return render_send(await send(platform, send_request, caller))
 
 
 async def _overage(
@@ -87,7 +84,9 @@ async def _overage(
     check_action(params.get("action"), "balance")
     check_rt(params.get("rt"))
     content = params.get("content")
-    return await pull.balance(platform, _credentials(params), caller, content or None)
+    return render_balance(
+        await pull.balance(platform, _credentials(params), caller, content or None)
+    )
 
 
 async def _report(
@@ -95,13 +94,16 @@ async def _report(
 ) -> bytes:
     check_action(params.get("action"), "report")
     check_rt(params.get("rt"))
-    return await pull.pull_reports(platform, _credentials(params), caller, report_size(params))
+    outcome = await pull.pull_reports(platform, _credentials(params), caller, report_size(params))
+    return render_pull(outcome)
 
 
 async def _mo(request: Request, platform: Platform, params: dict[str, str], caller: Any) -> bytes:
     check_action(params.get("action"), "mo")
     check_rt(params.get("rt"))
-    return await pull.pull_replies(platform, _credentials(params), caller, mo_size(params))
+    return render_pull(
+        await pull.pull_replies(platform, _credentials(params), caller, mo_size(params))
+    )
 
 
 def _endpoint(shape: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -120,7 +122,7 @@ def _endpoint(shape: str, handler: Handler) -> Callable[[Request], Awaitable[Res
             check_version(params.get("version"))
             return json_response(await handler(request, platform, params, caller))
         except ParamError as error:
-            return json_response(_failure(shape, error.status, error.msg))
+            return json_response(_failure(shape, Status(error.status), error.msg))
         except ClientDisconnect:
             raise  # nobody to answer: logged by the request guard
         except Exception:

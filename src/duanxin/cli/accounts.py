@@ -74,10 +74,7 @@ def account_list(database_url: DatabaseOption = None) -> None:
     """List accounts."""
 
     async def action(platform: Platform) -> None:
-        from duanxin.store.accounts import list_accounts
-
-        async with platform.engine.connect() as conn:
-            rows = await list_accounts(conn)
+        rows = await admin.list_accounts(platform)
         table = Table("account", "spid", "state", "charge", "balance", "access")
         for a in rows:
             table.add_row(a.account, a.spid, a.state, a.charge_type, str(a.balance), a.access_type)
@@ -91,12 +88,7 @@ def account_show(account: str, database_url: DatabaseOption = None) -> None:
     """Show one account's settings (password hidden)."""
 
     async def action(platform: Platform) -> None:
-        from duanxin.store.accounts import find_account
-
-        async with platform.engine.connect() as conn:
-            found = await find_account(conn, account)
-        if found is None:
-            raise LookupError(f"no account {account!r}")
+        found = await admin.find_account(platform, account)
         shown = {k: v for k, v in found.__class__.__dataclass_fields__.items() if k != "password"}
         console.print_json(json.dumps({k: getattr(found, k) for k in shown}, default=str))
 

@@ -39,6 +39,7 @@ from duanxin.delivery.records import (
     write_submits,
 )
 from duanxin.domain.msgid import format_mid
+from duanxin.domain.numbers import without_country_code
 from duanxin.domain.reports import LongReport, normalise_carrier_id, route_reply
 from duanxin.domain.segments import Reassembler
 from duanxin.domain.status import DxStat, carrier_stat
@@ -627,7 +628,7 @@ class DeliveryWorker:
             log.warning("reply to %s matches no account; dropped", destination)
             return None
         mid = format_mid(self.platform.ids.next_id(now))
-        mobile = source[-11:] if len(source) > 11 and source.startswith("86") else source
+        mobile = without_country_code(source)
         return self._replies.add(ReceivedReply(account_id, mid, mobile, destination, text, now))
 
     def flush_expired_replies(self) -> None:

@@ -32,7 +32,8 @@ number costs a few string operations and one dict look-up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
@@ -42,11 +43,20 @@ import phonenumbers
 from phonenumbers import PhoneNumberType, carrier
 
 __all__ = [
+    "COUNTRY_CODE",
+    "EXTNO_MAX_DIGITS",
     "FALLBACK_PREFIXES",
+    "MAX_NUMBERS",
+    "NATIONAL_DIGITS",
     "SEGMENT_DIGITS",
     "Carrier",
+    "MobileEntry",
+    "TooManyNumbers",
     "detect_carrier",
+    "distinct_mobiles",
     "normalise_mobile",
+    "valid_extno",
+    "without_country_code",
 ]
 
 
@@ -62,6 +72,12 @@ class Carrier(StrEnum):
 
 
 SEGMENT_DIGITS: Final = 5
+#: Digits of a mainland mobile number in its national form.
+NATIONAL_DIGITS: Final = 11
+#: The country code of mainland numbers, as written before the 11 digits (``86138...``).
+COUNTRY_CODE: Final = "86"
+# How the country code is written before a number: +86, 0086, 86 (tried in this order).
+_COUNTRY_PREFIXES: Final = ("+" + COUNTRY_CODE, "00" + COUNTRY_CODE, COUNTRY_CODE)
 
 _NAMES: Final[Mapping[str, Carrier]] = {
     "China Mobile": Carrier.MOBILE,
@@ -99,13 +115,16 @@ _MOBILE_TYPES: Final = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_
 def _national(raw: str) -> str | None:
     """11 ASCII digits starting with 1 after stripping +86 / 0086 / 86, else None."""
     number = raw.strip()
-    if len(number) == 14 and number.startswith("+86"):
-        number = number[3:]
-    elif len(number) == 15 and number.startswith("0086"):
-        number = number[4:]
-    elif len(number) == 13 and number.startswith("86"):
-        number = number[2:]
-    if len(number) != 11 or number[0] != "1" or not (number.isascii() and number.isdigit()):
+    if len(number) > NATIONAL_DIGITS:
+        for prefix in _COUNTRY_PREFIXES:
+            if len(number) == len(prefix) + NATIONAL_DIGITS and number.startswith(prefix):
+                number = number[len(prefix) :]
+                break
+    if (
+        len(number) != NATIONAL_DIGITS
+        or number[0] != "1"
+        or not (number.isascii() and number.isdigit())
+    ):
         return None
     return number
 
@@ -152,3 +171,65 @@ def detect_carrier(number: str, overrides: Mapping[str, Carrier] = _NO_OVERRIDES
         if moved is not None:
             return moved
     return _segment(national[:SEGMENT_DIGITS])[1]
+
+
+# -- the limits of a send, for every front door ------------------------------------------
+
+#: Distinct numbers one send may name (SPEC 2.4; more is status 102).
+MAX_NUMBERS: Final = 500
+#: Digits of the extension a send may append to the account's access code (SPEC 2.4).
+EXTNO_MAX_DIGITS: Final = 12
+
+
+class TooManyNumbers(ValueError):
+    """More than the limit of distinct numbers in one send."""
+
+
+@dataclass(frozen=True, slots=True)
+class MobileEntry:
+    """One number of a send: as given (stripped) and normalised to 11 digits, or
+    ``normalised=None`` when it is not a valid mainland mobile number."""
+
+    raw: str
+    normalised: str | None
+
+
+def valid_extno(text: str) -> bool:
+    """Whether ``text`` may extend the access code: 1 to 12 ASCII digits."""
+    return text.isascii() and text.isdigit() and len(text) <= EXTNO_MAX_DIGITS
+
+
+def distinct_mobiles(
+    texts: Iterable[str],
+    *,
+    limit: int = MAX_NUMBERS,
+    normalise: Callable[[str], str | None] = normalise_mobile,
+) -> list[MobileEntry]:
+    """The numbers of a send, stripped, blanks skipped, each once, in the order given.
+
+    Two entries are the same number when they normalise to the same 11 digits (``+86``
+    spellings included), or, when invalid, when their texts are equal. Raises
+    :class:`TooManyNumbers` as soon as more than ``limit`` distinct entries are seen.
+    """
+    entries: list[MobileEntry] = []
+    seen: set[str] = set()
+    for piece in texts:
+        text = piece.strip()
+        if not text:
+            continue
+        normalised = normalise(text)
+        key = normalised if normalised is not None else "\0" + text
+        if key in seen:
+            continue
+        seen.add(key)
+        entries.append(MobileEntry(text, normalised))
+        if len(entries) > limit:
+            raise TooManyNumbers(f"too many numbers, at most {limit} per request")
+    return entries
+
+
+def without_country_code(number: str) -> str:
+    """``8613800138000`` -> ``13800138000``; any other number as it is."""
+    if len(number) > NATIONAL_DIGITS and number.startswith(COUNTRY_CODE):
+        return number[-NATIONAL_DIGITS:]
+    return number

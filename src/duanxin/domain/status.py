@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
-__all__ = ["CARRIER_STAT_PREFIXES", "DxStat", "Status", "StatusError", "carrier_stat"]
+from duanxin.domain.numbers import MAX_NUMBERS
+
+__all__ = [
+    "CARRIER_STAT_PREFIXES",
+    "DELIVERED",
+    "DxStat",
+    "NumberResult",
+    "Status",
+    "StatusError",
+    "carrier_stat",
+]
 
 
 class Status(IntEnum):
@@ -38,7 +48,7 @@ _MESSAGES = {
     Status.ACCOUNT_STATE: "account is disabled, frozen or expired",
     Status.TOO_MANY_CONNECTIONS: "too many concurrent requests for this account",
     Status.INTERNAL: "internal error",
-    Status.TOO_MANY_NUMBERS: "too many numbers: at most 500 per request",
+    Status.TOO_MANY_NUMBERS: f"too many numbers: at most {MAX_NUMBERS} per request",
 }
 
 
@@ -49,6 +59,15 @@ class StatusError(Exception):
         super().__init__(message or status.default_message)
         self.status = status
         self.message = message or status.default_message
+
+
+class NumberResult(IntEnum):
+    """The per-number ``result`` of a send (``/smssend``'s list; SPEC 2.4)."""
+
+    ACCEPTED = 0
+    INVALID = 1
+    REFUSED = 5  # blacklisted, opted out or frequency-limited
+    NO_CHANNEL = 100
 
 
 class DxStat(StrEnum):
@@ -64,9 +83,15 @@ class DxStat(StrEnum):
     @classmethod
     def for_result(cls, result: int) -> DxStat:
         """The report stat for a per-number ``result`` code of ``/smssend``."""
-        return {1: cls.INVALID_NUMBER, 5: cls.REFUSED}.get(result, cls.NO_CHANNEL)
+        return _STAT_FOR_RESULT.get(result, cls.NO_CHANNEL)
 
 
+_STAT_FOR_RESULT: dict[int, DxStat] = {
+    NumberResult.INVALID: DxStat.INVALID_NUMBER,
+    NumberResult.REFUSED: DxStat.REFUSED,
+}
+
+#: The report stat of a delivered message (every protocol's receipt text).
 DELIVERED = "DELIVRD"
 
 

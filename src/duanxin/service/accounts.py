@@ -8,7 +8,7 @@ from duanxin.domain.accounts import Account, Interface, check_account
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
 
-__all__ = ["Caller", "authenticate"]
+__all__ = ["Caller", "api_key_secret", "authenticate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,16 @@ class Caller:
     interface: Interface
     ip: str | None = None
     customer_id: int | None = None  # from the API key; None when gateway auth is off
+
+
+async def api_key_secret(platform: Platform, secret_id: str) -> tuple[str, int] | None:
+    """The SecretKey and customer of an API key's SecretId (cached), or None if unknown."""
+
+    async def load() -> tuple[str, int] | None:
+        async with platform.reader.connect() as conn:
+            return await account_store.secret_for(conn, secret_id)
+
+    return await platform.api_keys.get(secret_id, load)
 
 
 async def authenticate(

@@ -39,9 +39,12 @@ __all__ = [
     "create_customer",
     "create_operator_token",
     "default_kind",
+    "find_account",
     "find_or_create_customer",
     "issue_api_key",
+    "list_accounts",
     "list_channels",
+    "operator_for_token",
     "recharge",
     "set_account",
     "set_channel_enabled",
@@ -471,13 +474,38 @@ async def set_number_override(
         )
 
 
+async def list_accounts(platform: Platform) -> list[Account]:
+    """Every account, oldest first."""
+    async with platform.engine.connect() as conn:
+        return await account_store.list_accounts(conn)
+
+
+async def find_account(platform: Platform, account: str) -> Account:
+    """The named account; raises LookupError when there is none."""
+    async with platform.engine.connect() as conn:
+        found = await account_store.find_account(conn, account)
+    if found is None:
+        raise LookupError(f"no account {account!r}")
+    return found
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def operator_for_token(platform: Platform, token: str) -> str | None:
+    """The name of the operator a token was issued to, or None for an unknown token."""
+    async with platform.engine.connect() as conn:
+        return await account_store.operator_for_token(conn, _token_hash(token))
+
+
 async def create_operator_token(platform: Platform, name: str = "operator") -> str:
     """A new operator token (printed once; only its hash is stored)."""
     token = "dxop_" + random_token(40)
     async with platform.engine.begin() as conn:
         await conn.execute(
             operator_tokens.insert().values(
-                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                token_hash=_token_hash(token),
                 name=name,
                 created_at=platform.clock(),
             )

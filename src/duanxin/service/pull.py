@@ -6,17 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from duanxin.domain.segments import count_segments
-from duanxin.domain.status import StatusError
-from duanxin.domain.wire import json_bytes
+from duanxin.domain.status import Status, StatusError
 from duanxin.service.accounts import Caller, authenticate
 from duanxin.service.platform import Platform
 from duanxin.service.policy import priced_content
+from duanxin.service.results import BalanceOutcome, PullOutcome, Reply, Report
 from duanxin.store import inbox
 
-__all__ = ["balance", "pull_replies", "pull_reports"]
-
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-REPORT_FLAG, REPLY_FLAG = 1, 0
+__all__ = ["Credentials", "balance", "pull_replies", "pull_reports"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +24,7 @@ class Credentials:
 
 async def balance(
     platform: Platform, credentials: Credentials, caller: Caller, content: str | None = None
-) -> bytes:
+) -> BalanceOutcome:
     """``/smsoverage``: the balance, and what ``content`` would cost per number if given."""
     try:
         account = await authenticate(
@@ -36,29 +33,17 @@ async def balance(
         async with platform.request_slot(account.id, account.max_concurrency):
             pass  # SPEC 2.2: over the connection limit is 21 on every endpoint
     except StatusError as error:
-        return json_bytes(
-            {
-                "status": int(error.status),
-                "balance": 0,
-                "chargeType": "PRECHARGE",
-                "msg": error.message,
-            }
-        )
-    document: dict[str, Any] = {
-        "status": 0,
-        "balance": account.balance,
-        "chargeType": account.charge_type.value,
-        "msg": "ok",
-    }
-    if content:
-        # What one number would cost: the content as it would be sent, signature included.
-        document["segments"] = count_segments(priced_content(account, content))
-    return json_bytes(document)
+        return BalanceOutcome.failure(error)
+    # What one number would cost: the content as it would be sent, signature included.
+    segments = count_segments(priced_content(account, content)) if content else None
+    return BalanceOutcome(
+        Status.OK, account.balance, account.charge_type, Status.OK.default_message, segments
+    )
 
 
 async def _pull(
     platform: Platform, credentials: Credentials, caller: Caller, size: int, replies: bool
-) -> bytes:
+) -> PullOutcome:
     try:
         account = await authenticate(platform, credentials.account, credentials.password, caller)
         pull = inbox.pull_replies if replies else inbox.pull_reports
@@ -68,46 +53,37 @@ async def _pull(
         ):
             rows = await pull(conn, account.id, size)
     except StatusError as error:
-        return json_bytes(
-            {"status": str(int(error.status)), "balance": 0, "list": None, "msg": error.message}
-        )
-    listing = [_reply(row) if replies else _report(row) for row in rows]
-    return json_bytes({"status": "0", "balance": account.balance, "list": listing, "msg": "ok"})
+        return PullOutcome.failure(error)
+    items = tuple(_reply(row) for row in rows) if replies else tuple(_report(row) for row in rows)
+    return PullOutcome(Status.OK, account.balance, items, Status.OK.default_message)
 
 
-def _report(row: Any) -> dict[str, Any]:
-    return {
-        "flag": REPORT_FLAG,
-        "mid": row["mid"],
-        "spid": row["spid"],
-        "accessCode": row["access_code"],
-        "mobile": row["mobile"],
-        "stat": row["stat"],
-        "time": row["reported_at"].strftime(TIME_FORMAT),
-    }
+def _report(row: Any) -> Report:
+    return Report(
+        row["mid"], row["spid"], row["access_code"], row["mobile"], row["stat"], row["reported_at"]
+    )
 
 
-def _reply(row: Any) -> dict[str, Any]:
-    return {
-        "flag": REPLY_FLAG,
-        "mid": row["mid"],
-        "spid": row["spid"],
-        "accessCode": row["access_code"],
-        "mobile": row["mobile"],
-        "content": row["content"],
-        "time": row["received_at"].strftime(TIME_FORMAT),
-    }
+def _reply(row: Any) -> Reply:
+    return Reply(
+        row["mid"],
+        row["spid"],
+        row["access_code"],
+        row["mobile"],
+        row["content"],
+        row["received_at"],
+    )
 
 
 async def pull_reports(
     platform: Platform, credentials: Credentials, caller: Caller, size: int
-) -> bytes:
+) -> PullOutcome:
     """``/smsreport``: up to ``size`` reports not yet pulled, oldest first."""
     return await _pull(platform, credentials, caller, size, replies=False)
 
 
 async def pull_replies(
     platform: Platform, credentials: Credentials, caller: Caller, size: int
-) -> bytes:
+) -> PullOutcome:
     """``/smsmo``: up to ``size`` replies not yet pulled, oldest first."""
     return await _pull(platform, credentials, caller, size, replies=True)

@@ -29,34 +29,32 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from duanxin.bus import BusError
 from duanxin.domain.accounts import Account
 from duanxin.domain.msgid import format_mid
-from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
+from duanxin.domain.numbers import (
+    EXTNO_MAX_DIGITS,
+    MAX_NUMBERS,
+    Carrier,
+    TooManyNumbers,
+    detect_carrier,
+    distinct_mobiles,
+    normalise_mobile,
+    valid_extno,
+)
 from duanxin.domain.policy import ContentDecision, FrequencyRules
 from duanxin.domain.segments import count_segments
-from duanxin.domain.status import DxStat, Status, StatusError
-from duanxin.domain.wire import json_bytes
+from duanxin.domain.status import DxStat, NumberResult, Status, StatusError
 from duanxin.metrics import MESSAGES_ACCEPTED, MESSAGES_REFUSED
 from duanxin.service import policy
 from duanxin.service.accounts import Caller, authenticate
 from duanxin.service.platform import SUBMIT_STREAM, Platform
+from duanxin.service.results import SendEntry, SendOutcome
 from duanxin.store import accounts as account_store
 from duanxin.store import inbox, messages
 from duanxin.store.commits import Refusal
 from duanxin.store.tables import channels, idempotency, number_overrides, routes
 
-__all__ = ["MAX_NUMBERS", "SendItem", "SendRequest", "SendResult", "send"]
+__all__ = ["MAX_NUMBERS", "SendRequest", "send"]
 
 log = logging.getLogger(__name__)
-MAX_NUMBERS = 500
-EXTNO_MAX_DIGITS = 12
-
-
-class Result:
-    """Per-number ``result`` codes of ``/smssend``."""
-
-    ACCEPTED = 0
-    INVALID = 1
-    REFUSED = 5
-    NO_CHANNEL = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,51 +69,15 @@ class SendRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class SendItem:
-    mid: str
-    mobile: str
-    result: int
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """What ``/smssend`` answers; ``body`` is the exact JSON (kept for idempotent repeats)."""
-
-    status: Status
-    balance: int
-    items: tuple[SendItem, ...] | None
-    msg: str
-
-    @property
-    def body(self) -> bytes:
-        listing = (
-            None
-            if self.items is None
-            else [{"mid": i.mid, "mobile": i.mobile, "result": i.result} for i in self.items]
-        )
-        document = {
-            "status": str(int(self.status)),
-            "balance": self.balance,
-            "list": listing,
-            "msg": self.msg,
-        }
-        return json_bytes(document)
-
-    @classmethod
-    def failure(cls, error: StatusError) -> SendResult:
-        return cls(error.status, 0, None, error.message)
-
-
-@dataclass(frozen=True, slots=True)
 class _Number:
     raw: str
     mobile: str | None
     carrier: Carrier | None
-    result: int = Result.ACCEPTED
+    result: NumberResult = NumberResult.ACCEPTED
 
 
-async def send(platform: Platform, request: SendRequest, caller: Caller) -> bytes:
-    """Run one send; return the response body (the stored one for a repeated key)."""
+async def send(platform: Platform, request: SendRequest, caller: Caller) -> SendOutcome:
+    """Run one send; a repeated idempotency key gets the first request's outcome."""
     try:
         account = await authenticate(platform, request.account, request.password, caller)
         async with (
@@ -124,7 +86,7 @@ async def send(platform: Platform, request: SendRequest, caller: Caller) -> byte
         ):
             return await _send(platform, account, request)
     except StatusError as error:
-        return SendResult.failure(error).body
+        return SendOutcome.failure(error)
 
 
 # Requests with the same idempotency key in this process, run one after the other: a
@@ -152,7 +114,7 @@ async def _one_at_a_time(
             del _SAME_KEY[slot]
 
 
-async def _send(platform: Platform, account: Account, request: SendRequest) -> bytes:
+async def _send(platform: Platform, account: Account, request: SendRequest) -> SendOutcome:
     _check_extno(request.extno)
     fingerprint = _fingerprint(request)
     now = platform.clock()
@@ -169,12 +131,14 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
     async with platform.reader.connect() as conn:
         numbers = await _classify(platform, conn, account.id, raws)
     numbers = await _limit_frequency(platform, account, numbers, decision, frequency, now)
-    accepted = [n for n in numbers if n.result == Result.ACCEPTED]
+    accepted = [n for n in numbers if n.result == NumberResult.ACCEPTED]
     if not accepted:
         results = {n.result for n in numbers}
-        if results == {Result.INVALID}:
+        if results == {NumberResult.INVALID}:
             raise StatusError(Status.MALFORMED, "no valid mobile number")
-        if Result.REFUSED not in results:  # the page's example of 100: no exit for the carrier
+        if (
+            NumberResult.REFUSED not in results
+        ):  # the page's example of 100: no exit for the carrier
             raise StatusError(Status.INTERNAL, "no usable channel for these numbers' carriers")
         raise StatusError(
             Status.OTHER, "no number could be accepted (blacklisted, opted out or rate-limited)"
@@ -186,7 +150,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
     mids = [format_mid(i) for i in platform.ids.next_ids(now, len(numbers))]
     outgoing = _Outgoing(content, segments, not_before)
     try:
-        body = await _commit(platform, account, request, outgoing, numbers, mids, now)
+        outcome = await _commit(platform, account, request, outgoing, numbers, mids, now)
     except IntegrityError:
         # Another request with the same idempotency key won the race: answer as it did.
         async with platform.engine.connect() as conn:
@@ -199,12 +163,12 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> b
         return stored
     MESSAGES_ACCEPTED.inc(len(accepted))
     for number in numbers:
-        if number.result != Result.ACCEPTED:
+        if number.result != NumberResult.ACCEPTED:
             MESSAGES_REFUSED.labels(str(number.result)).inc()
     if not_before is None or not_before <= now:
-        ready = [m for m, n in zip(mids, numbers, strict=True) if n.result == Result.ACCEPTED]
+        ready = [m for m, n in zip(mids, numbers, strict=True) if n.result == NumberResult.ACCEPTED]
         await _publish(platform, ready)
-    return body
+    return outcome
 
 
 async def _publish(platform: Platform, mids: list[str]) -> None:
@@ -228,13 +192,13 @@ async def _limit_frequency(
     """Count the message against each accepted number's limits; refuse those over one."""
 
     async def check(number: _Number) -> _Number:
-        if number.result != Result.ACCEPTED or number.mobile is None:
+        if number.result != NumberResult.ACCEPTED or number.mobile is None:
             return number
         if await policy.frequency_allows(
             platform, rules, account.id, number.mobile, decision.kind, now
         ):
             return number
-        return _Number(number.raw, number.mobile, number.carrier, Result.REFUSED)
+        return _Number(number.raw, number.mobile, number.carrier, NumberResult.REFUSED)
 
     if len(numbers) == 1:  # the common case: no task to schedule
         return [await check(numbers[0])]
@@ -242,21 +206,18 @@ async def _limit_frequency(
 
 
 def _check_extno(extno: str) -> None:
-    if extno and (not extno.isdigit() or not extno.isascii() or len(extno) > EXTNO_MAX_DIGITS):
+    if extno and not valid_extno(extno):
         raise StatusError(Status.MALFORMED, f"extno must be at most {EXTNO_MAX_DIGITS} digits")
 
 
 def _distinct(mobiles: Sequence[str]) -> list[str]:
-    seen: dict[str, str] = {}
-    for raw in mobiles:
-        raw = raw.strip()
-        if raw:
-            seen.setdefault(normalise_mobile(raw) or raw, raw)
-    if not seen:
+    try:
+        entries = distinct_mobiles(mobiles, limit=MAX_NUMBERS)
+    except TooManyNumbers:
+        raise StatusError(Status.TOO_MANY_NUMBERS) from None
+    if not entries:
         raise StatusError(Status.MALFORMED, "mobile is empty")
-    if len(seen) > MAX_NUMBERS:
-        raise StatusError(Status.TOO_MANY_NUMBERS)
-    return list(seen.values())
+    return [e.raw for e in entries]
 
 
 def _fingerprint(request: SendRequest) -> str:
@@ -270,7 +231,7 @@ def _cutoff(platform: Platform, now: datetime) -> datetime:
 
 async def _stored_response(
     conn: AsyncConnection, account_id: int, key: str, fingerprint: str, cutoff: datetime
-) -> bytes | None:
+) -> SendOutcome | None:
     row = (
         await conn.execute(
             select(idempotency.c.fingerprint, idempotency.c.response).where(
@@ -284,7 +245,7 @@ async def _stored_response(
         return None
     if row[0] != fingerprint:
         raise StatusError(Status.MALFORMED, "idempotency key reused with different parameters")
-    return bytes(row[1])
+    return SendOutcome.from_record(bytes(row[1]))
 
 
 async def _classify(
@@ -307,11 +268,11 @@ async def _classify(
         detected = detect_carrier(mobile, overrides) if mobile else None
         carrier = detected.routes_as() if detected else None
         if mobile is None or carrier is None:
-            numbers.append(_Number(raw, None, None, Result.INVALID))
+            numbers.append(_Number(raw, None, None, NumberResult.INVALID))
         elif mobile in refused:
-            numbers.append(_Number(raw, mobile, carrier, Result.REFUSED))
+            numbers.append(_Number(raw, mobile, carrier, NumberResult.REFUSED))
         elif carrier.value not in routed:
-            numbers.append(_Number(raw, mobile, carrier, Result.NO_CHANNEL))
+            numbers.append(_Number(raw, mobile, carrier, NumberResult.NO_CHANNEL))
         else:
             numbers.append(_Number(raw, mobile, carrier))
     return numbers
@@ -348,21 +309,22 @@ async def _commit(
     numbers: list[_Number],
     mids: list[str],
     now: datetime,
-) -> bytes:
-    accepted = sum(1 for n in numbers if n.result == Result.ACCEPTED)
+) -> SendOutcome:
+    accepted = sum(1 for n in numbers if n.result == NumberResult.ACCEPTED)
     cost = outgoing.segments * accepted
 
-    async def write(conn: AsyncConnection) -> bytes:
+    async def write(conn: AsyncConnection) -> SendOutcome:
         balance = await account_store.charge(conn, account.id, cost, mids[0], now)
         if balance is None:
             raise Refusal(StatusError(Status.OTHER, "balance insufficient"))
         rows, finals = _message_rows(account, request.extno, outgoing, numbers, mids, now)
         await messages.insert_messages(conn, rows)
         await inbox.finish(conn, finals, mark_messages=False)
-        items = tuple(
-            SendItem(mid, n.mobile or n.raw, n.result) for mid, n in zip(mids, numbers, strict=True)
+        entries = tuple(
+            SendEntry(mid, n.mobile or n.raw, n.result)
+            for mid, n in zip(mids, numbers, strict=True)
         )
-        body = SendResult(Status.OK, balance, items, "ok").body
+        outcome = SendOutcome(Status.OK, balance, entries, Status.OK.default_message)
         if request.idempotency_key:
             await conn.execute(
                 delete(idempotency).where(
@@ -376,11 +338,11 @@ async def _commit(
                     account_id=account.id,
                     key=request.idempotency_key,
                     fingerprint=_fingerprint(request),
-                    response=body,
+                    response=outcome.to_record(),
                     created_at=now,
                 )
             )
-        return body
+        return outcome
 
     return await platform.commits.run(write)
 
@@ -398,7 +360,7 @@ def _message_rows(
     extno = account.extno + request_extno
     segments = outgoing.segments
     for mid, number in zip(mids, numbers, strict=True):
-        accepted = number.result == Result.ACCEPTED
+        accepted = number.result == NumberResult.ACCEPTED
         state = messages.MessageState.QUEUED if accepted else messages.MessageState.DONE
         stat = None if accepted else DxStat.for_result(number.result).value
         rows.append(

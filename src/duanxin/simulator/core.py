@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.segments import ConcatInfo, Reassembler
+from duanxin.domain.status import DELIVERED
 from duanxin.domain.throttle import TokenBucket
 from duanxin.simulator.faults import Faults, SubmitFate
 
@@ -180,7 +181,7 @@ class CarrierBehaviour:
         """The final status of one submitted segment."""
         if self.config.fail_ratio > 0 and self._random.random() < self.config.fail_ratio:
             return self._random.choice(list(self.config.failure_stats))
-        return "DELIVRD"
+        return DELIVERED
 
     def record(
         self,

@@ -30,6 +30,7 @@ from typing import Any
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
+from duanxin.domain.status import DELIVERED
 from duanxin.protocols.core.aio import SessionClosed, SessionProtocol, serve
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.session import SessionConfig
@@ -93,7 +94,7 @@ def _content(submit: Submit) -> tuple[ConcatInfo | None, bytes]:
 
 def stat_to_report(stat: str) -> tuple[int, int]:
     """(State, ErrorCode) of a Report for the stat ``behaviour.draw_stat()`` chose."""
-    if stat == "DELIVRD":
+    if stat == DELIVERED:
         return ReportState.DELIVERED, Result.OK
     coded = _CODED_STAT.fullmatch(stat)
     if coded is not None:
@@ -353,7 +354,7 @@ class SgipSimulator:
         if flag == ReportFlag.NONE:
             return []
         stat = self.behaviour.draw_stat()
-        if flag == ReportFlag.FAILURE_ONLY and stat == "DELIVRD":
+        if flag == ReportFlag.FAILURE_ONLY and stat == DELIVERED:
             return []
         items: list[tuple[Kind, Report]] = []
         if self.config.faults.enroute:

@@ -18,6 +18,7 @@ from typing import Any
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
+from duanxin.domain.status import DELIVERED
 from duanxin.protocols.core.aio import SessionProtocol, serve
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.session import SessionConfig
@@ -56,7 +57,7 @@ _SENDING_MODES = (LoginMode.SEND, LoginMode.TRANSMIT)
 _RECEIVING_MODES = (LoginMode.RECEIVE, LoginMode.TRANSMIT)
 # Report err codes for the stats a simulator draws (notes §5.6); anything else is 999.
 _REPORT_ERRORS = {
-    "DELIVRD": "000",
+    DELIVERED: "000",
     "ENROUTE": "000",
     "EXPIRED": "001",
     "UNDELIV": "006",

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.msgid import MessageIdGenerator, format_mid
 from duanxin.domain.segments import ConcatInfo, Segment, parse_udh, split_message
+from duanxin.domain.status import DELIVERED
 from duanxin.protocols.core.aio import (
     SessionProtocol,
     serve,
@@ -54,7 +55,6 @@ log = logging.getLogger("duanxin.simulator.smpp")
 TON_INTERNATIONAL, NPI_ISDN = 1, 1
 MESSAGE_STATE_SIZE = 1
 VERSION_SIZE = 1  # sc_interface_version TLV
-DELIVERED = "DELIVRD"
 ERR_NONE, ERR_FAILED = "000", "001"
 
 #: submit_sm_resp command_status the fault profiles answer with (notes §8).

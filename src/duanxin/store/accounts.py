@@ -20,6 +20,7 @@ from duanxin.store.tables import (
     channels,
     customers,
     ledger,
+    operator_tokens,
     routes,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "find_account",
     "get_account_by_id",
     "list_accounts",
+    "operator_for_token",
     "routed_channels",
     "secret_for",
     "update_account",
@@ -116,6 +118,16 @@ async def get_account_by_id(conn: AsyncConnection, account_id: int) -> Account |
 async def list_accounts(conn: AsyncConnection) -> list[Account]:
     rows = (await conn.execute(select(accounts).order_by(accounts.c.id))).mappings()
     return [account_from_row(r) for r in rows]
+
+
+async def operator_for_token(conn: AsyncConnection, token_hash: str) -> str | None:
+    """The name of the operator whose token hashes to ``token_hash``, if any."""
+    row = (
+        await conn.execute(
+            select(operator_tokens.c.name).where(operator_tokens.c.token_hash == token_hash)
+        )
+    ).first()
+    return None if row is None else str(row[0])
 
 
 async def update_account(conn: AsyncConnection, account_id: int, values: Mapping[str, Any]) -> None:
