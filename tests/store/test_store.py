@@ -15,8 +15,10 @@ from duanxin.domain.policy import TemplateKind
 from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
+from duanxin.store import idempotency as idempotency_store
 from duanxin.store import inbox
 from duanxin.store import messages as message_store
+from duanxin.store import numbers as number_store
 from duanxin.store.engine import migrate
 from duanxin.store.tables import ledger, messages
 
@@ -227,3 +229,43 @@ async def test_operator_tokens_and_accounts_are_found_through_the_service(
     assert (await admin.find_account(platform, "acme")).balance == 10
     with pytest.raises(LookupError, match="no account 'nobody'"):
         await admin.find_account(platform, "nobody")
+
+
+async def test_an_idempotent_answer_is_kept_found_and_expired(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    answer = idempotency_store.StoredAnswer("f" * 64, b'{"status":"0"}')
+    async with platform.engine.begin() as conn:
+        await idempotency_store.keep(conn, account_id, "k1", answer, NOW, since=NOW)
+        assert await idempotency_store.find(conn, account_id, "k1", NOW) == answer
+        assert await idempotency_store.find(conn, account_id, "k2", NOW) is None
+        later = NOW + timedelta(hours=1)
+        assert await idempotency_store.find(conn, account_id, "k1", later) is None  # too old
+        again = idempotency_store.StoredAnswer("e" * 64, b'{"status":"1"}')
+        await idempotency_store.keep(conn, account_id, "k1", again, later, since=later)
+        assert await idempotency_store.find(conn, account_id, "k1", later) == again
+        assert await idempotency_store.expire(conn, later + timedelta(seconds=1)) == 1
+        assert await idempotency_store.find(conn, account_id, "k1", NOW) is None
+
+
+async def test_number_overrides_are_set_read_and_forgotten(platform: Platform) -> None:
+    async with platform.engine.begin() as conn:
+        assert not await number_store.any_overrides(conn)
+        await number_store.set_override(conn, "13800138000", "ctcc")
+        await number_store.set_override(conn, "13800138000", "cucc")  # replaces
+        assert await number_store.any_overrides(conn)
+        found = await number_store.carrier_overrides(conn, ["13800138000", "13900139000"])
+        assert found == {"13800138000": "cucc"}
+        await number_store.set_override(conn, "13800138000", None)
+        assert not await number_store.any_overrides(conn)
+
+
+async def test_routed_carriers_are_those_with_an_enabled_channel(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    spec = admin.ChannelSpec("c1", "cmpp", "127.0.0.1", 7890, "901234", "pw", "1069")
+    await admin.add_channel(platform, spec)
+    await admin.add_route(platform, "acme", "cmcc", ["c1"])
+    async with platform.engine.connect() as conn:
+        assert await account_store.routed_carriers(conn, account_id) == {"cmcc"}
+    await admin.set_channel_enabled(platform, "c1", False)
+    async with platform.engine.connect() as conn:
+        assert await account_store.routed_carriers(conn, account_id) == frozenset()

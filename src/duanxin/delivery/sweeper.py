@@ -7,15 +7,13 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
-
 from duanxin.bus import BusError
 from duanxin.delivery.records import fail_messages
 from duanxin.delivery.worker import DeliveryWorker
 from duanxin.domain.status import DxStat
 from duanxin.service.platform import SUBMIT_STREAM, Platform
+from duanxin.store import idempotency as idempotency_store
 from duanxin.store import messages as message_store
-from duanxin.store.tables import idempotency
 
 __all__ = ["Sweeper"]
 
@@ -144,11 +142,7 @@ class Sweeper:
             await message_store.expire_orphans(
                 conn, now - timedelta(minutes=settings.orphan_report_minutes)
             )
-            await conn.execute(
-                delete(idempotency).where(
-                    idempotency.c.created_at < now - timedelta(hours=settings.idempotency_hours)
-                )
-            )
+            await idempotency_store.expire(conn, now - timedelta(hours=settings.idempotency_hours))
 
     async def recover(self) -> int:
         """At start-up of the embedded process: give back what the process before had

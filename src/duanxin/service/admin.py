@@ -26,7 +26,8 @@ from duanxin.domain.reports import LongReport
 from duanxin.service import review
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
-from duanxin.store.tables import channels, customers, number_overrides, operator_tokens, routes
+from duanxin.store import numbers as number_store
+from duanxin.store.tables import channels, customers, operator_tokens, routes
 
 __all__ = [
     "AccountSpec",
@@ -464,11 +465,7 @@ async def set_number_override(
     network = None if carrier is None else Carrier(carrier)
     now = platform.clock()
     async with platform.engine.begin() as conn:
-        await conn.execute(delete(number_overrides).where(number_overrides.c.mobile == number))
-        if network is not None:
-            await conn.execute(
-                number_overrides.insert().values(mobile=number, carrier=network.value)
-            )
+        await number_store.set_override(conn, number, None if network is None else network.value)
         await account_store.write_audit(
             conn, actor, "number.override", number, {"carrier": carrier}, now
         )

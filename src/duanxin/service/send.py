@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,9 +47,10 @@ from duanxin.service.accounts import Caller, authenticate
 from duanxin.service.platform import SUBMIT_STREAM, Platform
 from duanxin.service.results import SendEntry, SendOutcome
 from duanxin.store import accounts as account_store
+from duanxin.store import idempotency as idempotency_store
 from duanxin.store import inbox, messages
+from duanxin.store import numbers as number_store
 from duanxin.store.commits import Refusal
-from duanxin.store.tables import channels, idempotency, number_overrides, routes
 
 __all__ = ["MAX_NUMBERS", "SendRequest", "send"]
 
@@ -232,20 +232,12 @@ def _cutoff(platform: Platform, now: datetime) -> datetime:
 async def _stored_response(
     conn: AsyncConnection, account_id: int, key: str, fingerprint: str, cutoff: datetime
 ) -> SendOutcome | None:
-    row = (
-        await conn.execute(
-            select(idempotency.c.fingerprint, idempotency.c.response).where(
-                idempotency.c.account_id == account_id,
-                idempotency.c.key == key,
-                idempotency.c.created_at >= cutoff,
-            )
-        )
-    ).first()
-    if row is None:
+    stored = await idempotency_store.find(conn, account_id, key, cutoff)
+    if stored is None:
         return None
-    if row[0] != fingerprint:
+    if stored.fingerprint != fingerprint:
         raise StatusError(Status.MALFORMED, "idempotency key reused with different parameters")
-    return SendOutcome.from_record(bytes(row[1]))
+    return SendOutcome.from_record(stored.record)
 
 
 async def _classify(
@@ -254,15 +246,13 @@ async def _classify(
     normalised = {raw: normalise_mobile(raw) for raw in raws}
     valid = [m for m in normalised.values() if m]
     overrides: dict[str, Carrier] = {}
-    if valid and await platform.has_overrides.get(None, lambda: _any_overrides(conn)):
-        rows = await conn.execute(
-            select(number_overrides.c.mobile, number_overrides.c.carrier).where(
-                number_overrides.c.mobile.in_(valid)
-            )
-        )
-        overrides = {mobile: Carrier(carrier) for mobile, carrier in rows}
+    if valid and await platform.has_overrides.get(None, lambda: number_store.any_overrides(conn)):
+        found = await number_store.carrier_overrides(conn, valid)
+        overrides = {mobile: Carrier(carrier) for mobile, carrier in found.items()}
     refused = await policy.refused_numbers(conn, account_id, valid)
-    routed = await platform.routed.get(account_id, lambda: _routed_carriers(conn, account_id))
+    routed = await platform.routed.get(
+        account_id, lambda: account_store.routed_carriers(conn, account_id)
+    )
     numbers = []
     for raw, mobile in normalised.items():
         detected = detect_carrier(mobile, overrides) if mobile else None
@@ -276,20 +266,6 @@ async def _classify(
         else:
             numbers.append(_Number(raw, mobile, carrier))
     return numbers
-
-
-async def _routed_carriers(conn: AsyncConnection, account_id: int) -> frozenset[str]:
-    rows = await conn.execute(
-        select(routes.c.carrier)
-        .join(channels, channels.c.id == routes.c.channel_id)
-        .where(routes.c.account_id == account_id, channels.c.enabled.is_(True))
-        .distinct()
-    )
-    return frozenset(rows.scalars())
-
-
-async def _any_overrides(conn: AsyncConnection) -> bool:
-    return (await conn.execute(select(number_overrides.c.mobile).limit(1))).first() is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,21 +302,14 @@ async def _commit(
         )
         outcome = SendOutcome(Status.OK, balance, entries, Status.OK.default_message)
         if request.idempotency_key:
-            await conn.execute(
-                delete(idempotency).where(
-                    idempotency.c.account_id == account.id,
-                    idempotency.c.key == request.idempotency_key,
-                    idempotency.c.created_at < _cutoff(platform, now),
-                )
-            )
-            await conn.execute(
-                idempotency.insert().values(
-                    account_id=account.id,
-                    key=request.idempotency_key,
-                    fingerprint=_fingerprint(request),
-                    response=outcome.to_record(),
-                    created_at=now,
-                )
+            answer = idempotency_store.StoredAnswer(_fingerprint(request), outcome.to_record())
+            await idempotency_store.keep(
+                conn,
+                account.id,
+                request.idempotency_key,
+                answer,
+                now,
+                since=_cutoff(platform, now),
             )
         return outcome
 

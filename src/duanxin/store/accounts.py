@@ -35,6 +35,7 @@ __all__ = [
     "get_account_by_id",
     "list_accounts",
     "operator_for_token",
+    "routed_carriers",
     "routed_channels",
     "secret_for",
     "update_account",
@@ -218,6 +219,17 @@ async def write_audit(
             actor=actor, action=action, subject=subject, detail=dict(detail), created_at=now
         )
     )
+
+
+async def routed_carriers(conn: AsyncConnection, account_id: int) -> frozenset[str]:
+    """The carriers ``account_id`` has a route to over an enabled channel."""
+    rows = await conn.execute(
+        select(routes.c.carrier)
+        .join(channels, channels.c.id == routes.c.channel_id)
+        .where(routes.c.account_id == account_id, channels.c.enabled.is_(True))
+        .distinct()
+    )
+    return frozenset(rows.scalars())
 
 
 async def routed_channels(conn: AsyncConnection) -> list[tuple[str, str, str]]:
