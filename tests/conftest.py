@@ -44,12 +44,17 @@ class Stack:
 
     async def wait_for(self, predicate: object, timeout: float = 10.0) -> None:
         """Poll an async predicate until it is true (no fixed sleeps in tests)."""
-        assert callable(predicate)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not await predicate():
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("condition not met in time")
-            await asyncio.sleep(0.02)
+        await wait_until(predicate, timeout)
+
+
+async def wait_until(predicate: object, timeout: float = 10.0) -> None:
+    """Poll an async predicate (a state in another process, say) until it is true."""
+    assert callable(predicate)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

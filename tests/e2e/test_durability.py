@@ -33,6 +33,7 @@ from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorServer
 from duanxin.store.engine import migrate
 from duanxin.store.tables import channels, messages
+from tests.conftest import wait_until
 from tests.e2e.helpers import MOBILE, TELECOM, UNICOM, in_future
 
 SCRIPT = Path(__file__).with_name("platform_process.py")
@@ -75,12 +76,7 @@ def kill_hard(process: asyncio.subprocess.Process) -> None:
 
 
 async def _wait(predicate: object, timeout: float = 30.0) -> None:
-    assert callable(predicate)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+    await wait_until(predicate, timeout)
 
 
 async def _states(url: str) -> Counter[str]:

@@ -135,6 +135,14 @@ class Gateway:
     async def close_client(self) -> None:
         await self.clients.pop().close()
 
+    async def settle(self) -> None:
+        """Round-trip a marker MO: whatever the gateway wrote before it has been read (and
+        any duplicate due by now would have come first). The marker leaves the inbox."""
+        marker = f"marker {len(self.inbox.items)}"
+        await self.simulator.inject_mo(HANDSET, ACCESS_CODES[self.protocol] + "99", marker)
+        await until(lambda: any(getattr(i, "text", None) == marker for i in self.inbox.items))
+        self.inbox.items = [i for i in self.inbox.items if getattr(i, "text", None) != marker]
+
     async def submit(self, text: str = "你好", *, reference: int = 0) -> SubmitResult:
         message = OutboundMessage(
             source=ACCESS_CODES[self.protocol] + "01",

@@ -79,7 +79,7 @@ async def test_duplicate_reports_sends_every_report_twice(
     await until(lambda: len(report_stats(gw.received)) == 4)
     assert gw.behaviour.duplicate_reports == 2
     assert gw.behaviour.reports_sent == 4
-    await asyncio.sleep(0.05)  # no third copy
+    await gw.settle()  # no third copy
     assert len(report_stats(gw.received)) == 4
 
 
@@ -155,7 +155,7 @@ async def test_reports_due_while_no_link_is_up_are_kept_and_sent_once_back(
     )
     assert gw.simulator.kept_reports == 0
     assert gw.behaviour.replayed == 3
-    await asyncio.sleep(0.05)
+    await gw.settle()
     assert len(gw.inbox.items) == 3  # each once
 
 
@@ -187,7 +187,7 @@ async def test_mo_kept_while_no_link_is_up_is_delivered_in_order_once_back(
     replies = await gw.inbox.wait_for(3)
     assert [r.text for r in replies] == ["reply 0", "reply 1", "reply 2"]  # type: ignore[union-attr]
     assert gw.behaviour.replayed == 3
-    await asyncio.sleep(0.05)
+    await gw.settle()
     assert len(gw.inbox.items) == 3
 
 

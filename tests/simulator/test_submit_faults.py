@@ -118,7 +118,7 @@ async def test_silent_never_answers_and_does_not_receive(
     await gw.connect()
     pending = asyncio.ensure_future(gw.submit())
     await until(lambda: gw.behaviour.silenced == 1)
-    await asyncio.sleep(0.05)  # a response would be back long before this
+    await gw.settle()  # a response written before the marker would be in by now
     assert not pending.done()
     assert gw.behaviour.received == []
     pending.cancel()

@@ -344,9 +344,9 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         while True:
             if pinned is None:
-                order = await self._ready_order(remaining)
-                if order:
-                    return order[0]
+                ready = await self._next_ready(remaining)
+                if ready is not None:
+                    return ready
                 if not remaining or not await self._wait_until_up(remaining, LINK_WAIT_SECONDS):
                     return None
                 continue
@@ -531,20 +531,19 @@ class DeliveryWorker:
             await asyncio.sleep(LINK_POLL_SECONDS)
         return False
 
-    async def _ready_order(self, channels: Sequence[Channel]) -> list[Channel]:
-        """Up channels, the first one with a TPS token first; waits for a token if none has."""
-        loop = asyncio.get_running_loop()
+    async def _next_ready(self, channels: Sequence[Channel]) -> Channel | None:
+        """The first up channel with a TPS token, its token taken; when every one is at its
+        rate, the one whose turn comes first, once it comes. None: no channel is up."""
         up = [c for c in channels if c.is_up]
         if not up:
-            return []
-        now = loop.time()
-        for index, channel in enumerate(up):
+            return None
+        now = asyncio.get_running_loop().time()
+        for channel in up:
             if channel.take_token(now):
-                return [channel, *up[:index], *up[index + 1 :]]
-        # Every one is at its rate: queue for the one whose turn comes first.
+                return channel
         best = min(up, key=lambda c: c.expected_wait(now))
         await best.wait_token()
-        return [best, *(c for c in up if c is not best)]
+        return best
 
     # ------------------------------------------------------------- inbound
 
