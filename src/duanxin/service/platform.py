@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -73,6 +74,11 @@ class Platform:
     #: sweeper publishes them once it answers (another process's sweeper finds them in the
     #: store after its publish grace if this process stops first).
     _unpublished: list[str] = field(default_factory=list)
+    #: Sends with the same idempotency key in this process, run one after the other: a
+    #: repeat that overtook the first would count its numbers against the frequency limits
+    #: again and be refused instead of getting the first answer. (account, key) -> (the
+    #: lock, how many sends hold or wait for it).
+    same_key: dict[tuple[int, str], tuple[asyncio.Lock, list[int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.reader = self._own_reader or self.engine

@@ -89,12 +89,6 @@ async def send(platform: Platform, request: SendRequest, caller: Caller) -> Send
         return SendOutcome.failure(error)
 
 
-# Requests with the same idempotency key in this process, run one after the other: a
-# repeat that overtook the first would count its numbers against the frequency limits
-# again and be refused (status 5) instead of getting the first answer.
-_SAME_KEY: dict[tuple[int, int, str], tuple[asyncio.Lock, list[int]]] = {}
-
-
 @contextlib.asynccontextmanager
 async def _one_at_a_time(
     platform: Platform, account_id: int, key: str | None
@@ -102,8 +96,8 @@ async def _one_at_a_time(
     if not key:
         yield
         return
-    slot = (id(platform), account_id, key)
-    lock, users = _SAME_KEY.setdefault(slot, (asyncio.Lock(), [0]))
+    registry, slot = platform.same_key, (account_id, key)
+    lock, users = registry.setdefault(slot, (asyncio.Lock(), [0]))
     users[0] += 1
     try:
         async with lock:
@@ -111,7 +105,7 @@ async def _one_at_a_time(
     finally:
         users[0] -= 1
         if not users[0]:
-            del _SAME_KEY[slot]
+            del registry[slot]
 
 
 async def _send(platform: Platform, account: Account, request: SendRequest) -> SendOutcome:
