@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,10 @@ from starlette.routing import Route
 from duanxin.api.bodies import read_body
 from duanxin.api.params import ParamError, parse_params
 from duanxin.config import Settings
+from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
-from duanxin.runtime import RunningPlatform, running_platform, stop_signals
+from duanxin.runtime import RunningPlatform, free_port, running_platform, stop_signals
 from duanxin.service import admin, review
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
@@ -47,6 +49,7 @@ SPID = "922011"
 ACCESS_CODES = {"cmpp": "106901234", "sgip": "106551234", "smgp": "106591234"}
 NETWORKS = {"cmpp": Carrier.MOBILE, "sgip": Carrier.UNICOM, "smgp": Carrier.TELECOM}
 REPORT_DELAY = 1.0
+CMPP_ACCESS_PORT, SMPP_ACCESS_PORT = 7890, 2775  # the settings' defaults, when free
 DEMO_MO_BODY = 64 * 1024  # one played reply
 
 
@@ -86,6 +89,25 @@ class DemoFacts:
     spid: str
     access_code: str
     simulators: dict[str, dict[str, Any]]
+    # The customer CMPP/SMPP servers: {"cmpp": {"host", "port"}, "smpp": {...}}.
+    access: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def access_snippet(self) -> str:
+        """A ready-to-run smpplib session against the demo's SMPP server."""
+        smpp = self.access.get("smpp")
+        if smpp is None:
+            return ""
+        return (
+            "import smpplib.client, smpplib.consts\n"
+            f"c = smpplib.client.Client({smpp['host']!r}, {smpp['port']})\n"
+            "c.set_message_received_handler(lambda pdu: print('got', pdu.short_message))\n"
+            "c.connect()\n"
+            f"c.bind_transceiver(system_id={self.account!r}, password={self.password!r})\n"
+            "c.send_message(destination_addr='13800138000', short_message="
+            "'【duanxin】您的验证码是1234'.encode('utf-16-be'), "
+            "data_coding=smpplib.consts.SMPP_ENCODING_ISO10646, registered_delivery=1)\n"
+            "c.listen()"
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +119,7 @@ class DemoFacts:
             "spid": self.spid,
             "access_code": self.access_code,
             "simulators": self.simulators,
+            "access": self.access,
         }
 
 
@@ -153,6 +176,7 @@ async def provision(
             password=password,
             spid=SPID,
             charge_type=ChargeType.POSTCHARGE,
+            access_type=AccessType.ALL,  # HTTP, and the customer CMPP and SMPP servers
         ),
     )
     # SPEC 6: the signature registered by the customer, approved, and set as the default.
@@ -226,19 +250,27 @@ async def demo_stack(
     settings: Settings | None = None,
     carriers: Mapping[str, CarrierEndpoint] | None = None,
     simulators_like: SimulatorConfig | None = None,
+    access_ports: tuple[int, int] = (0, 0),
 ) -> AsyncIterator[tuple[DemoFacts, RunningPlatform, dict[str, SimulatorServer]]]:
     """The demo's parts, running: simulators, a provisioned store, the platform.
 
     With ``carriers``, the gateways already run elsewhere (e.g. ``duanxin simulate`` in
     another process) and no simulator is started here; ``simulators_like`` gives the other
-    settings of those started here (fault profile, seed ...).
+    settings of those started here (fault profile, seed ...). ``access_ports``: the
+    customer CMPP and SMPP servers' ports (0: any free one) when ``settings`` is not given.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     if settings is None:
         database = data_dir / "duanxin.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
-        settings = Settings(database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port)
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{database}",
+            host=host,
+            port=port,
+            access_cmpp_port=access_ports[0] or free_port(host),
+            access_smpp_port=access_ports[1] or free_port(host),
+        )
     await asyncio.to_thread(migrate, settings.database_url)
     if carriers is None:
         simulators, endpoints = await start_simulators(host, report_delay, like=simulators_like)
@@ -260,6 +292,7 @@ async def demo_stack(
                 spid=SPID,
                 access_code=ACCESS_CODES["cmpp"],
                 simulators={p: e.as_json(p) for p, e in endpoints.items()},
+                access=running.access.addresses() if running.access is not None else {},
             )
             (data_dir / "demo.json").write_text(json.dumps(facts.as_json(), indent=2))
             _connect_sgip_back(running, simulators)
@@ -267,6 +300,14 @@ async def demo_stack(
     finally:
         for simulator in simulators.values():
             await simulator.stop()
+
+
+def _free_or_any(host: str, port: int) -> int:
+    """``port`` when nothing listens there, else 0 (any free port)."""
+    with contextlib.suppress(OSError), socket.socket() as probe:
+        probe.bind((host, port))
+        return port
+    return 0
 
 
 async def run_demo(
@@ -277,7 +318,8 @@ async def run_demo(
     announce: Callable[[DemoFacts], None],
 ) -> None:
     """Start the demo, call ``announce`` once the API answers, run until interrupted."""
+    ports = (_free_or_any(host, CMPP_ACCESS_PORT), _free_or_any(host, SMPP_ACCESS_PORT))
     with stop_signals() as stop:
-        async with demo_stack(host, port, data_dir) as (facts, _running, _simulators):
+        async with demo_stack(host, port, data_dir, access_ports=ports) as (facts, _, _):
             announce(facts)
             await stop.wait()

@@ -94,6 +94,12 @@ def _print_demo(facts: Any, data_dir: Path) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    for protocol, where in facts.access.items():  # the customer CMPP/SMPP servers
+        console.print(f"\n{protocol.upper()} access: {where['host']}:{where['port']} "
+                      f"(log in as {facts.account} / {facts.password})", highlight=False)  # fmt: skip
+    if facts.access_snippet():
+        console.print("\nOver SMPP with smpplib (pip install smpplib):", highlight=False)
+        console.print(facts.access_snippet(), highlight=False, soft_wrap=True)
 
 
 def _curl_example(facts: Any) -> str:

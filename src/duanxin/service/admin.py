@@ -68,6 +68,7 @@ ACCOUNT_FIELDS = frozenset(
         "template_required",
         "default_signature",
         "default_kind",
+        "tps",
     }
 )
 
@@ -115,6 +116,7 @@ class AccountSpec:
     template_required: bool = False
     default_signature: str = ""
     default_kind: TemplateKind | None = None  # of content matching no template
+    tps: int = 0  # messages per second over every front door (0: no limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,7 @@ async def create_account(
         "template_required": spec.template_required,
         "default_signature": "",
         "default_kind": spec.default_kind.value if spec.default_kind else None,
+        "tps": spec.tps,
     }
     async with platform.engine.begin() as conn:
         account_id = await account_store.create_account(conn, values, now)
@@ -260,9 +263,9 @@ def _checked_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
         elif name == "default_kind":
             kind = default_kind(value)
             value = kind.value if kind else None
-        elif name == "max_concurrency":
+        elif name in ("max_concurrency", "tps"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError("max_concurrency must be a whole number >= 0 (0: unlimited)")
+                raise ValueError(f"{name} must be a whole number >= 0 (0: unlimited)")
         elif _TYPES[name] is str and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # digits typed on a command line: a password, spid or extno
         elif not isinstance(value, _TYPES[name]):

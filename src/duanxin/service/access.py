@@ -1,0 +1,293 @@
+"""Customer CMPP/SMPP access, the service side: logins, who is connected, deliveries.
+
+The front doors in :mod:`duanxin.access` parse PDUs and render answers; what they ask of
+the platform goes through here and through :func:`duanxin.service.send.send` (the same
+call as ``/smssend``):
+
+- :func:`login` applies SPEC 2.2 to a CMPP CONNECT or an SMPP bind.
+- :class:`Connections` holds who is logged in, refuses logins over the account's
+  connection limit (``max_concurrency``), and records each connection in the store for
+  ``duanxin access connections``.
+- :func:`run_deliveries` hands an account's reports and replies to one of its
+  connections: claimed from the inbox under the connection's consumer name, sent, then
+  acknowledged when the customer answered OK, or released (for any consumer, this
+  connection again included) on a refusal, a timeout or a lost connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from duanxin.domain.accounts import Account, Interface, check_account
+from duanxin.domain.status import Status, StatusError
+from duanxin.service.accounts import Caller
+from duanxin.service.platform import Platform
+from duanxin.store import access as access_store
+from duanxin.store import accounts as account_store
+from duanxin.store import inbox
+
+__all__ = [
+    "Connection",
+    "Connections",
+    "DeliverySink",
+    "ReplyItem",
+    "ReportItem",
+    "list_connections",
+    "login",
+    "run_deliveries",
+]
+
+log = logging.getLogger(__name__)
+
+
+async def login(
+    platform: Platform, name: str, proves: Callable[[str], bool], caller: Caller
+) -> Account:
+    """The account ``name`` once SPEC 2.2's checks pass; raises StatusError otherwise.
+
+    ``proves`` says whether the login proves knowledge of the account's password (a CMPP
+    AuthenticatorSource digest, an SMPP password compared in constant time).
+    """
+    found = None
+    if name:
+        async with platform.reader.connect() as conn:
+            found = await account_store.find_account(conn, name)
+    if found is None or not proves(found.password):
+        raise StatusError(Status.WRONG_ACCOUNT)
+    return check_account(
+        found, found.password, customer_id=None, ip=caller.ip, interface=caller.interface
+    )
+
+
+@dataclass(eq=False)
+class Connection:
+    """One logged-in customer connection."""
+
+    consumer: str  # the inbox consumer name its deliveries are claimed under
+    account: Account
+    protocol: Interface
+    bind_type: str
+    peer: str
+    since: datetime
+    receives: bool  # may be sent reports and replies (not an SMPP transmitter)
+
+
+class Connections:
+    """Who is logged in on this process's customer servers."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._open: dict[str, Connection] = {}
+        self._numbers = itertools.count(1)
+        self._run = secrets.token_hex(4)  # consumer names never repeat across restarts
+
+    async def clear_stale(self) -> None:
+        """Forget connections a previous run of this node left recorded."""
+        async with self._platform.engine.begin() as conn:
+            await access_store.forget_node(conn, self._platform.settings.node_id)
+
+    async def open(
+        self, account: Account, protocol: Interface, bind_type: str, peer: str, receives: bool
+    ) -> Connection:
+        """Record a login; StatusError 21 when the account has its limit of connections."""
+        limit = account.max_concurrency
+        current = sum(1 for c in self._open.values() if c.account.id == account.id)
+        if limit and current >= limit:
+            raise StatusError(
+                Status.TOO_MANY_CONNECTIONS, f"account already has {current} connections"
+            )
+        platform = self._platform
+        node = platform.settings.node_id
+        consumer = f"{protocol.value}:{node}:{self._run}:{next(self._numbers)}"
+        connection = Connection(
+            consumer, account, protocol, bind_type, peer, platform.clock(), receives
+        )
+        self._open[consumer] = connection  # counted at once: logins race otherwise
+        try:
+            async with platform.engine.begin() as conn:
+                await access_store.keep_connection(
+                    conn,
+                    access_store.ConnectionRow(
+                        consumer,
+                        platform.settings.node_id,
+                        account.account,
+                        protocol.value,
+                        bind_type,
+                        peer,
+                        connection.since,
+                    ),
+                )
+        except BaseException:
+            del self._open[consumer]
+            raise
+        return connection
+
+    async def close(self, connection: Connection) -> None:
+        """Forget a connection and give back every delivery it still holds."""
+        if self._open.pop(connection.consumer, None) is None:
+            return
+        async with self._platform.engine.begin() as conn:
+            await access_store.forget_connection(conn, connection.consumer)
+            for kind in inbox.Kind:
+                await inbox.release(conn, kind, None, connection.consumer)
+
+    def of_account(self, account_id: int) -> list[Connection]:
+        return [c for c in self._open.values() if c.account.id == account_id]
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+
+async def list_connections(platform: Platform) -> list[access_store.ConnectionRow]:
+    """Every logged-in customer connection, with the deliveries each holds unanswered."""
+    async with platform.reader.connect() as conn:
+        return await access_store.list_connections(conn, platform.clock())
+
+
+# ------------------------------------------------------------------ deliveries
+
+
+@dataclass(frozen=True, slots=True)
+class ReportItem:
+    """A final report to deliver: one DELIVER / deliver_sm per id the customer was given."""
+
+    mid: str
+    given_ids: tuple[str, ...]
+    mobile: str
+    stat: str
+    access_code: str
+    submitted: datetime
+    done: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyItem:
+    mid: str
+    mobile: str
+    access_code: str
+    content: str
+    received: datetime
+
+
+class DeliverySink(Protocol):
+    """A connection that takes deliveries; the front door renders them to its PDUs."""
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def deliver_report(self, item: ReportItem) -> Awaitable[bool]:
+        """Send the report; True once the customer answered OK for every given id."""
+        ...
+
+    def deliver_reply(self, item: ReplyItem) -> Awaitable[bool]:
+        """Send the reply (in segments if long); True once the customer answered OK."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTimes:
+    """How a connection's deliveries run."""
+
+    batch: int = 64  # items claimed at a time
+    claim_seconds: float = 120.0  # a claim nobody answers ends by itself (a crash)
+    idle_seconds: float = 0.1  # wait before looking again when nothing was waiting
+
+
+async def run_deliveries(
+    platform: Platform,
+    connection: Connection,
+    sink: DeliverySink,
+    times: DeliveryTimes = DeliveryTimes(),
+    wake: asyncio.Event | None = None,
+) -> None:
+    """Deliver the account's waiting reports and replies on ``sink`` while it is open."""
+    try:
+        while sink.is_open:
+            delivered = await _one_round(platform, connection, sink, times)
+            if delivered or not sink.is_open:
+                continue
+            if wake is None:
+                await asyncio.sleep(times.idle_seconds)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), times.idle_seconds)
+                wake.clear()
+    finally:
+        with contextlib.suppress(Exception):
+            async with platform.engine.begin() as conn:
+                for kind in inbox.Kind:
+                    await inbox.release(conn, kind, None, connection.consumer)
+
+
+async def _one_round(
+    platform: Platform, connection: Connection, sink: DeliverySink, times: DeliveryTimes
+) -> int:
+    now = platform.clock()
+    until = now + timedelta(seconds=times.claim_seconds)
+    consumer, account_id = connection.consumer, connection.account.id
+    async with platform.engine.begin() as conn:
+        reports = await inbox.claim(
+            conn, inbox.Kind.REPORTS, account_id, consumer, times.batch, now, until
+        )
+        replies = await inbox.claim(
+            conn, inbox.Kind.REPLIES, account_id, consumer, times.batch, now, until
+        )
+        mids = [r["mid"] for r in reports]
+        given = await access_store.given_ids(conn, mids)
+        submitted = await access_store.submitted_at(conn, mids)
+    if not reports and not replies:
+        return 0
+    sends: list[Awaitable[bool]] = [
+        sink.deliver_report(_report_item(row, given, submitted)) for row in reports
+    ]
+    sends += [sink.deliver_reply(_reply_item(row)) for row in replies]
+    outcomes = await asyncio.gather(*sends, return_exceptions=True)
+    done = [outcome is True for outcome in outcomes]
+    await _settle(platform, consumer, reports, done[: len(reports)], inbox.Kind.REPORTS)
+    await _settle(platform, consumer, replies, done[len(reports) :], inbox.Kind.REPLIES)
+    return sum(done)
+
+
+async def _settle(
+    platform: Platform, consumer: str, rows: Sequence[Any], done: list[bool], kind: inbox.Kind
+) -> None:
+    if not rows:
+        return
+    acked = [row["id"] for row, ok in zip(rows, done, strict=True) if ok]
+    failed = [row["id"] for row, ok in zip(rows, done, strict=True) if not ok]
+    async with platform.engine.begin() as conn:
+        await inbox.ack(conn, kind, acked, consumer)
+        await inbox.release(conn, kind, failed, consumer)
+
+
+def _report_item(
+    row: Any, given: dict[str, list[str]], submitted: dict[str, datetime]
+) -> ReportItem:
+    mid = row["mid"]
+    return ReportItem(
+        mid=mid,
+        given_ids=tuple(given.get(mid) or [mid]),
+        mobile=row["mobile"],
+        stat=row["stat"],
+        access_code=row["access_code"],
+        submitted=submitted.get(mid, row["reported_at"]),
+        done=row["reported_at"],
+    )
+
+
+def _reply_item(row: Any) -> ReplyItem:
+    return ReplyItem(
+        mid=row["mid"],
+        mobile=row["mobile"],
+        access_code=row["access_code"],
+        content=row["content"],
+        received=row["received_at"],
+    )
