@@ -95,8 +95,9 @@ def _print_demo(facts: Any, data_dir: Path) -> None:
         soft_wrap=True,
     )
     for protocol, where in facts.access.items():  # the customer CMPP/SMPP servers
-        console.print(f"\n{protocol.upper()} access: {where['host']}:{where['port']} "
-                      f"(log in as {facts.account} / {facts.password})", highlight=False)  # fmt: skip
+        address = f"{where['host']}:{where['port']}"
+        login = f"log in as {facts.account} / {facts.password}"
+        console.print(f"\n{protocol.upper()} access: {address} ({login})", highlight=False)
     if facts.access_snippet():
         console.print("\nOver SMPP with smpplib (pip install smpplib):", highlight=False)
         console.print(facts.access_snippet(), highlight=False, soft_wrap=True)
