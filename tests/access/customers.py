@@ -25,9 +25,9 @@ from duanxin.protocols.cmpp.pdu import (
 from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.aio import SessionProtocol, connect
 from duanxin.protocols.core.session import SessionConfig
+from duanxin.protocols.core.state import Role
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.dialect import SmppDialect
-from duanxin.protocols.core.state import Role
 
 CONFIG = SessionConfig(heartbeat_interval=None, response_timeout=10.0, max_attempts=1)
 
@@ -52,7 +52,9 @@ class CmppCustomer:
     def replies(self) -> list[CmppDeliver]:
         return [d for d in self.delivers if not d.registered_delivery]
 
-    async def submit(self, mobiles: Sequence[str], content: bytes, **fields: int | str) -> CmppSubmitResp:
+    async def submit(
+        self, mobiles: Sequence[str], content: bytes, **fields: int | str
+    ) -> CmppSubmitResp:
         version = self.session.dialect.version  # type: ignore[attr-defined]
         answer = await self.session.request(
             CmppSubmit(
@@ -107,8 +109,9 @@ class SmppCustomer:
 
     async def submit(self, destination: str, message: bytes, **fields: object) -> p.SubmitSmResp:
         answer = await self.session.request(
-            p.SubmitSm(destination_addr=destination, short_message=message,
-                       registered_delivery=1, **fields)  # type: ignore[arg-type]  # fmt: skip
+            p.SubmitSm(
+                destination_addr=destination, short_message=message, registered_delivery=1, **fields
+            )  # type: ignore[arg-type]  # fmt: skip
         )
         assert isinstance(answer, p.SubmitSmResp)
         return answer

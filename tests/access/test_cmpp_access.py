@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from duanxin.demo import ACCESS_CODES
 from duanxin.domain.accounts import AccessType
 from duanxin.domain.segments import split_message
 from duanxin.domain.status import DELIVERED
@@ -17,7 +18,6 @@ from duanxin.store import inbox
 from tests.access.conftest import StackFactory, address
 from tests.access.customers import CmppCustomer, cmpp_customer
 from tests.conftest import Stack
-from duanxin.demo import ACCESS_CODES
 from tests.e2e.helpers import add_account, answer, assert_list_failure, post
 
 MOBILE = "13800138001"
