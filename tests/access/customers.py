@@ -62,7 +62,7 @@ class CmppCustomer:
                 dest_terminal_ids=tuple(mobiles),
                 msg_content=content,
                 registered_delivery=1,
-                **fields,  # type: ignore[arg-type]
+                **fields,
             )
         )
         assert isinstance(answer, CmppSubmitResp)
@@ -84,8 +84,9 @@ async def cmpp_customer(
             customer.arrived.set()
             if not customer.answering:
                 return None
-            return CmppDeliverResp(sequence_id=pdu.sequence_id, version=pdu.version,
-                                   msg_id=pdu.msg_id, result=0)  # fmt: skip
+            return CmppDeliverResp(
+                sequence_id=pdu.sequence_id, version=pdu.version, msg_id=pdu.msg_id, result=0
+            )
         return None
 
     session = await connect(host, port, CmppDialect(version), handle, CONFIG)
@@ -111,7 +112,7 @@ class SmppCustomer:
         answer = await self.session.request(
             p.SubmitSm(
                 destination_addr=destination, short_message=message, registered_delivery=1, **fields
-            )  # type: ignore[arg-type]  # fmt: skip
+            )
         )
         assert isinstance(answer, p.SubmitSmResp)
         return answer

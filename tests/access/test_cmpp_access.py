@@ -122,8 +122,10 @@ async def test_tps_limit_answers_result_8(stack: Stack) -> None:
     platform.monotonic = lambda: 1000.0  # a clock that stands still: no token comes back
     await admin.set_account(platform, stack.facts.account, {"tps": 2})
     customer = await login(stack)
-    results = [(await customer.submit([m], b"order shipped")).result for m in
-               ("13800138011", "13800138012", "13800138013")]  # fmt: skip
+    results = [
+        (await customer.submit([m], b"order shipped")).result
+        for m in ("13800138011", "13800138012", "13800138013")
+    ]
     assert results == [0, 0, 8]
     await customer.close()
 
@@ -235,8 +237,11 @@ async def test_deliveries_in_flight_come_again_after_reconnection_exactly_once(
         waiting = await inbox.count_waiting(conn, inbox.Kind.REPORTS, demo.id, platform.clock())
     assert waiting == 0
     pulled = answer(
-        await post(stack, "/smsreport", data={"account": stack.facts.account,
-                                              "password": stack.facts.password})
-    )  # fmt: skip
+        await post(
+            stack,
+            "/smsreport",
+            data={"account": stack.facts.account, "password": stack.facts.password},
+        )
+    )
     assert pulled["status"] == "0" and pulled["list"] == []  # never handed to pulls as well
     await again.close()

@@ -153,7 +153,7 @@ async def test_long_message_in_sar_segments(stack: Stack) -> None:
                     registered_delivery=1,
                     short_message=chunk,
                     tlvs=_sar(300, len(chunks), n),
-                )  # fmt: skip
+                )
             )
             for n, chunk in enumerate(chunks, start=1)
         )
@@ -181,7 +181,7 @@ async def test_long_message_in_udh_segments(stack: Stack) -> None:
                     registered_delivery=1,
                     esm_class=p.ESM_UDHI,
                     short_message=s.user_data,
-                )  # fmt: skip
+                )
             )
             for s in segments
         )
