@@ -21,10 +21,12 @@ import contextlib
 import itertools
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.accounts import Account, Interface, check_account
 from duanxin.domain.status import Status, StatusError
@@ -196,9 +198,27 @@ class DeliverySink(Protocol):
 class DeliveryTimes:
     """How a connection's deliveries run."""
 
-    batch: int = 64  # items claimed at a time
+    batch: int = 256  # items claimed at a time
     claim_seconds: float = 120.0  # a claim nobody answers ends by itself (a crash)
     idle_seconds: float = 0.1  # wait before looking again when nothing was waiting
+    gather_seconds: float = 0.02  # after a round that was not full, let more arrive
+
+
+@dataclass(slots=True)
+class _Settled:
+    """What the customer answered in a round, written with the next round's claim."""
+
+    acked: dict[inbox.Kind, list[int]] = field(default_factory=dict)
+    failed: dict[inbox.Kind, list[int]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return any(self.acked.values()) or any(self.failed.values())
+
+    async def write(self, conn: AsyncConnection, consumer: str) -> None:
+        for kind, ids in self.acked.items():
+            await inbox.ack(conn, kind, ids, consumer)
+        for kind, ids in self.failed.items():
+            await inbox.release(conn, kind, ids, consumer)
 
 
 async def run_deliveries(
@@ -206,66 +226,81 @@ async def run_deliveries(
     connection: Connection,
     sink: DeliverySink,
     times: DeliveryTimes = DeliveryTimes(),
-    wake: asyncio.Event | None = None,
 ) -> None:
-    """Deliver the account's waiting reports and replies on ``sink`` while it is open."""
+    """Deliver the account's waiting reports and replies on ``sink`` while it is open.
+
+    Each round claims what waits (in one write transaction with the answers of the round
+    before: SQLite has one writer), sends it, and collects the customer's answers.
+    """
+    settled = _Settled()
     try:
         while sink.is_open:
-            delivered = await _one_round(platform, connection, sink, times)
-            if delivered or not sink.is_open:
-                continue
-            if wake is None:
+            if not settled and not await _anything_waiting(platform, connection.account.id):
                 await asyncio.sleep(times.idle_seconds)
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), times.idle_seconds)
-                wake.clear()
+                continue
+            reports, replies = await _claim(platform, connection, times, settled)
+            settled = _Settled()
+            if not reports and not replies:
+                await asyncio.sleep(times.idle_seconds)
+                continue
+            settled = await _deliver(platform, sink, reports, replies)
+            if len(reports) < times.batch and len(replies) < times.batch:
+                await asyncio.sleep(times.gather_seconds)
     finally:
         with contextlib.suppress(Exception):
             async with platform.engine.begin() as conn:
+                await settled.write(conn, connection.consumer)
                 for kind in inbox.Kind:
                     await inbox.release(conn, kind, None, connection.consumer)
 
 
-async def _one_round(
-    platform: Platform, connection: Connection, sink: DeliverySink, times: DeliveryTimes
-) -> int:
+async def _anything_waiting(platform: Platform, account_id: int) -> bool:
+    now = platform.clock()
+    async with platform.reader.connect() as conn:
+        for kind in inbox.Kind:
+            if await inbox.count_waiting(conn, kind, account_id, now):
+                return True
+    return False
+
+
+async def _claim(
+    platform: Platform, connection: Connection, times: DeliveryTimes, settled: _Settled
+) -> tuple[list[Any], list[Any]]:
     now = platform.clock()
     until = now + timedelta(seconds=times.claim_seconds)
     consumer, account_id = connection.consumer, connection.account.id
     async with platform.engine.begin() as conn:
+        await settled.write(conn, consumer)
         reports = await inbox.claim(
             conn, inbox.Kind.REPORTS, account_id, consumer, times.batch, now, until
         )
         replies = await inbox.claim(
             conn, inbox.Kind.REPLIES, account_id, consumer, times.batch, now, until
         )
-        mids = [r["mid"] for r in reports]
+    return reports, replies
+
+
+async def _deliver(
+    platform: Platform, sink: DeliverySink, reports: list[Any], replies: list[Any]
+) -> _Settled:
+    mids = [r["mid"] for r in reports]
+    async with platform.reader.connect() as conn:
         given = await access_store.given_ids(conn, mids)
         submitted = await access_store.submitted_at(conn, mids)
-    if not reports and not replies:
-        return 0
     sends: list[Awaitable[bool]] = [
         sink.deliver_report(_report_item(row, given, submitted)) for row in reports
     ]
     sends += [sink.deliver_reply(_reply_item(row)) for row in replies]
     outcomes = await asyncio.gather(*sends, return_exceptions=True)
     done = [outcome is True for outcome in outcomes]
-    await _settle(platform, consumer, reports, done[: len(reports)], inbox.Kind.REPORTS)
-    await _settle(platform, consumer, replies, done[len(reports) :], inbox.Kind.REPLIES)
-    return sum(done)
-
-
-async def _settle(
-    platform: Platform, consumer: str, rows: Sequence[Any], done: list[bool], kind: inbox.Kind
-) -> None:
-    if not rows:
-        return
-    acked = [row["id"] for row, ok in zip(rows, done, strict=True) if ok]
-    failed = [row["id"] for row, ok in zip(rows, done, strict=True) if not ok]
-    async with platform.engine.begin() as conn:
-        await inbox.ack(conn, kind, acked, consumer)
-        await inbox.release(conn, kind, failed, consumer)
+    settled = _Settled()
+    for kind, rows, oks in (
+        (inbox.Kind.REPORTS, reports, done[: len(reports)]),
+        (inbox.Kind.REPLIES, replies, done[len(reports) :]),
+    ):
+        settled.acked[kind] = [row["id"] for row, ok in zip(rows, oks, strict=True) if ok]
+        settled.failed[kind] = [row["id"] for row, ok in zip(rows, oks, strict=True) if not ok]
+    return settled
 
 
 def _report_item(
