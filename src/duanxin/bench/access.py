@@ -39,7 +39,7 @@ from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.aio import SessionProtocol, connect
 from duanxin.protocols.core.session import SessionConfig
 
-__all__ = ["AccessRun", "run_access"]
+__all__ = ["AccessRun", "drive", "run_access"]
 
 REPORT_DELAY = 0.05
 FIRST_MOBILE = 13_800_000_000
@@ -79,13 +79,15 @@ async def _measure(messages: int, window: int, timeout: float) -> AccessRun:
         ):
             await admin.set_account(running.platform, facts.account, {"max_concurrency": 0})
             where = facts.access["cmpp"]
-            return await _drive(where["host"], where["port"], facts.account, facts.password,
+            return await drive(where["host"], where["port"], facts.account, facts.password,
                                 messages, window, timeout)  # fmt: skip
 
 
-async def _drive(
+async def drive(
     host: str, port: int, account: str, password: str, messages: int, window: int, timeout: float
 ) -> AccessRun:
+    """Log in to the CMPP server at ``host:port``, submit ``messages`` one-number messages
+    with ``window`` outstanding, and wait (up to ``timeout``) for every report DELIVER."""
     reports: Counter[int] = Counter()
     all_in = asyncio.Event()
     wanted: set[int] = set()
