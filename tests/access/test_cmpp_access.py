@@ -245,3 +245,49 @@ async def test_deliveries_in_flight_come_again_after_reconnection_exactly_once(
     )
     assert pulled["status"] == "0" and pulled["list"] == []  # never handed to pulls as well
     await again.close()
+
+
+async def test_group_submit_shares_one_msg_id_with_a_report_per_destination(stack: Stack) -> None:
+    customer = await login(stack)
+    mobiles = ["13800138071", "13800138072"]
+    answer_ = await customer.submit(mobiles, b"order shipped")
+    assert answer_.result == 0
+    await stack.wait_for(has_reports(customer, 2))
+    assert [r.msg_id for r in customer.reports] == [answer_.msg_id] * 2
+    assert sorted(r.dest_terminal_id for r in customer.reports) == mobiles
+    await customer.close()
+
+
+async def test_long_message_is_billed_per_segment(stack: Stack) -> None:
+    platform = stack.running.platform
+    customer = await login(stack)
+
+    async def balance() -> int:
+        async with platform.engine.connect() as conn:
+            found = await account_store.find_account(conn, stack.facts.account)
+        assert found is not None
+        return found.balance
+
+    before = await balance()
+    text = "您的订单已发货，预计明天送达，请保持电话畅通。" * 6  # 138 + signature: 3 segments
+    segments = split_message(text, 11)
+    version = customer.session.dialect.version  # type: ignore[attr-defined]
+    answers = await asyncio.gather(
+        *(
+            customer.session.send_request(
+                CmppSubmit(
+                    version=version,
+                    tp_udhi=1,
+                    msg_fmt=UCS2,
+                    dest_terminal_ids=(MOBILE,),
+                    msg_content=s.user_data,
+                    pk_total=s.total,
+                    pk_number=s.number,
+                )
+            )
+            for s in segments
+        )
+    )
+    assert all(isinstance(a, CmppSubmitResp) and a.result == 0 for a in answers)
+    assert before - await balance() == 3
+    await customer.close()
