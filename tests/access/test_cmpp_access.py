@@ -11,7 +11,13 @@ from duanxin.demo import ACCESS_CODES
 from duanxin.domain.accounts import AccessType
 from duanxin.domain.segments import split_message
 from duanxin.domain.status import DELIVERED
-from duanxin.protocols.cmpp.pdu import CmppSubmit, CmppSubmitResp, CmppVersion
+from duanxin.protocols.cmpp.pdu import (
+    CmppActiveTest,
+    CmppActiveTestResp,
+    CmppSubmit,
+    CmppSubmitResp,
+    CmppVersion,
+)
 from duanxin.service import admin
 from duanxin.store import accounts as account_store
 from duanxin.store import inbox
@@ -291,3 +297,30 @@ async def test_long_message_is_billed_per_segment(stack: Stack) -> None:
     assert all(isinstance(a, CmppSubmitResp) and a.result == 0 for a in answers)
     assert before - await balance() == 3
     await customer.close()
+
+
+async def test_active_test_is_answered(stack: Stack) -> None:
+    customer = await login(stack)
+    answer_ = await customer.session.request(CmppActiveTest())
+    assert isinstance(answer_, CmppActiveTestResp)
+    await customer.close()
+
+
+async def test_the_server_sends_active_test_when_the_link_is_idle(
+    custom_stack: StackFactory,
+) -> None:
+    async with custom_stack(access_heartbeat_seconds=0.1) as stack:
+        customer = await login(stack)
+        heard = asyncio.Event()
+        dialect = customer.session.dialect
+        observe = dialect.observe
+
+        def spy(pdu: object, direction: object) -> None:
+            if isinstance(pdu, CmppActiveTest):
+                heard.set()
+            observe(pdu, direction)  # type: ignore[arg-type]
+
+        dialect.observe = spy  # type: ignore[method-assign]
+        await asyncio.wait_for(heard.wait(), 10)
+        assert customer.session.is_open  # answered, so the server keeps the link
+        await customer.close()

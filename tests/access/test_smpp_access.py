@@ -217,3 +217,10 @@ async def test_reply_is_an_ordinary_deliver_sm(stack: Stack) -> None:
     assert reply.esm_class == 0 and reply.short_message == b"reply 1"
     assert reply.source_addr == MOBILE
     await customer.close()
+
+
+async def test_enquire_link_is_answered(stack: Stack) -> None:
+    customer = await bind(stack)
+    answer = await customer.session.request(p.EnquireLink())
+    assert isinstance(answer, p.EnquireLinkResp) and answer.command_status == 0
+    await customer.close()
