@@ -198,15 +198,15 @@ class DeliverySink(Protocol):
 class DeliveryTimes:
     """How a connection's deliveries run."""
 
-    batch: int = 256  # items claimed at a time
+    batch: int = 256  # items under way at once per connection
     claim_seconds: float = 120.0  # a claim nobody answers ends by itself (a crash)
     idle_seconds: float = 0.1  # wait before looking again when nothing was waiting
-    gather_seconds: float = 0.02  # after a round that was not full, let more arrive
+    gather_seconds: float = 0.02  # after a claim that was not full, let more arrive
 
 
 @dataclass(slots=True)
 class _Settled:
-    """What the customer answered in a round, written with the next round's claim."""
+    """What the customer answered, written with the next claim (one write transaction)."""
 
     acked: dict[inbox.Kind, list[int]] = field(default_factory=dict)
     failed: dict[inbox.Kind, list[int]] = field(default_factory=dict)
@@ -214,11 +214,49 @@ class _Settled:
     def __bool__(self) -> bool:
         return any(self.acked.values()) or any(self.failed.values())
 
+    def note(self, kind: inbox.Kind, item_id: int, ok: bool) -> None:
+        (self.acked if ok else self.failed).setdefault(kind, []).append(item_id)
+
     async def write(self, conn: AsyncConnection, consumer: str) -> None:
         for kind, ids in self.acked.items():
             await inbox.ack(conn, kind, ids, consumer)
         for kind, ids in self.failed.items():
             await inbox.release(conn, kind, ids, consumer)
+
+
+@dataclass(slots=True)
+class _Flight:
+    """A connection's deliveries under way: each item answered on its own, so one the
+    customer leaves unanswered holds up only its own window slot."""
+
+    settled: _Settled = field(default_factory=_Settled)
+    outstanding: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def take_settled(self) -> _Settled:
+        settled, self.settled = self.settled, _Settled()
+        return settled
+
+    def start(self, kind: inbox.Kind, item_id: int, delivery: Awaitable[bool]) -> None:
+        self.outstanding += 1
+        task = asyncio.ensure_future(self._run(kind, item_id, delivery))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, kind: inbox.Kind, item_id: int, delivery: Awaitable[bool]) -> None:
+        try:
+            ok = await delivery
+        except Exception:
+            ok = False  # refused, timed out or the connection closed: waits again
+        self.outstanding -= 1
+        self.settled.note(kind, item_id, ok is True)
+        self.changed.set()
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), seconds)
+        self.changed.clear()
 
 
 async def run_deliveries(
@@ -229,27 +267,31 @@ async def run_deliveries(
 ) -> None:
     """Deliver the account's waiting reports and replies on ``sink`` while it is open.
 
-    Each round claims what waits (in one write transaction with the answers of the round
-    before: SQLite has one writer), sends it, and collects the customer's answers.
+    Up to ``times.batch`` items are under way at once (the session's window decides how
+    many are on the wire); the answers are written with the next claim.
     """
-    settled = _Settled()
+    flight = _Flight()
     try:
         while sink.is_open:
-            if not settled and not await _anything_waiting(platform, connection.account.id):
-                await asyncio.sleep(times.idle_seconds)
-                continue
-            reports, replies = await _claim(platform, connection, times, settled)
-            settled = _Settled()
-            if not reports and not replies:
-                await asyncio.sleep(times.idle_seconds)
-                continue
-            settled = await _deliver(platform, sink, reports, replies)
-            if len(reports) < times.batch and len(replies) < times.batch:
-                await asyncio.sleep(times.gather_seconds)
+            free = times.batch - flight.outstanding
+            claimed = 0
+            if flight.settled or (
+                free > 0 and await _anything_waiting(platform, connection.account.id)
+            ):
+                reports, replies = await _claim(
+                    platform, connection, max(free, 0), flight.take_settled(), times
+                )
+                claimed = len(reports) + len(replies)
+                if claimed:
+                    await _start(platform, sink, reports, replies, flight)
+            if not claimed or claimed < free:
+                await flight.wait(times.gather_seconds if claimed else times.idle_seconds)
     finally:
+        if flight.tasks:
+            await asyncio.gather(*flight.tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             async with platform.engine.begin() as conn:
-                await settled.write(conn, connection.consumer)
+                await flight.take_settled().write(conn, connection.consumer)
                 for kind in inbox.Kind:
                     await inbox.release(conn, kind, None, connection.consumer)
 
@@ -264,43 +306,42 @@ async def _anything_waiting(platform: Platform, account_id: int) -> bool:
 
 
 async def _claim(
-    platform: Platform, connection: Connection, times: DeliveryTimes, settled: _Settled
+    platform: Platform,
+    connection: Connection,
+    size: int,
+    settled: _Settled,
+    times: DeliveryTimes,
 ) -> tuple[list[Any], list[Any]]:
     now = platform.clock()
     until = now + timedelta(seconds=times.claim_seconds)
     consumer, account_id = connection.consumer, connection.account.id
+    reports: list[Any] = []
+    replies: list[Any] = []
     async with platform.engine.begin() as conn:
         await settled.write(conn, consumer)
-        reports = await inbox.claim(
-            conn, inbox.Kind.REPORTS, account_id, consumer, times.batch, now, until
-        )
-        replies = await inbox.claim(
-            conn, inbox.Kind.REPLIES, account_id, consumer, times.batch, now, until
-        )
+        if size > 0:
+            reports = await inbox.claim(
+                conn, inbox.Kind.REPORTS, account_id, consumer, size, now, until
+            )
+        if size > len(reports):
+            replies = await inbox.claim(
+                conn, inbox.Kind.REPLIES, account_id, consumer, size - len(reports), now, until
+            )
     return reports, replies
 
 
-async def _deliver(
-    platform: Platform, sink: DeliverySink, reports: list[Any], replies: list[Any]
-) -> _Settled:
+async def _start(
+    platform: Platform, sink: DeliverySink, reports: list[Any], replies: list[Any], flight: _Flight
+) -> None:
     mids = [r["mid"] for r in reports]
     async with platform.reader.connect() as conn:
         given = await access_store.given_ids(conn, mids)
         submitted = await access_store.submitted_at(conn, mids)
-    sends: list[Awaitable[bool]] = [
-        sink.deliver_report(_report_item(row, given, submitted)) for row in reports
-    ]
-    sends += [sink.deliver_reply(_reply_item(row)) for row in replies]
-    outcomes = await asyncio.gather(*sends, return_exceptions=True)
-    done = [outcome is True for outcome in outcomes]
-    settled = _Settled()
-    for kind, rows, oks in (
-        (inbox.Kind.REPORTS, reports, done[: len(reports)]),
-        (inbox.Kind.REPLIES, replies, done[len(reports) :]),
-    ):
-        settled.acked[kind] = [row["id"] for row, ok in zip(rows, oks, strict=True) if ok]
-        settled.failed[kind] = [row["id"] for row, ok in zip(rows, oks, strict=True) if not ok]
-    return settled
+    for row in reports:
+        item = _report_item(row, given, submitted)
+        flight.start(inbox.Kind.REPORTS, row["id"], sink.deliver_report(item))
+    for row in replies:
+        flight.start(inbox.Kind.REPLIES, row["id"], sink.deliver_reply(_reply_item(row)))
 
 
 def _report_item(
