@@ -40,6 +40,10 @@ def serve(
         with stop_signals() as stop:
             async with running_platform(settings) as running:
                 console.print(f"duanxin serving on {running.url} (role {settings.role})")
+                for protocol, where in (
+                    running.access.addresses() if running.access else {}
+                ).items():
+                    console.print(f"customer {protocol.upper()} on {where['host']}:{where['port']}")
                 await stop.wait()
                 console.print(
                     f"stopping (up to {settings.shutdown_grace_seconds:g} s for submits "
