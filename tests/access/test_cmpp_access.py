@@ -19,6 +19,7 @@ from duanxin.protocols.cmpp.pdu import (
     CmppVersion,
 )
 from duanxin.service import admin
+from duanxin.store import access as access_store
 from duanxin.store import accounts as account_store
 from duanxin.store import inbox
 from tests.access.conftest import StackFactory, address
@@ -324,3 +325,21 @@ async def test_the_server_sends_active_test_when_the_link_is_idle(
         await asyncio.wait_for(heard.wait(), 10)
         assert customer.session.is_open  # answered, so the server keeps the link
         await customer.close()
+
+
+async def test_stopping_gives_deliveries_in_flight_back(custom_stack: StackFactory) -> None:
+    async with custom_stack() as stack:
+        customer = await login(stack)
+        customer.answering = False
+        await customer.submit(["13800138081"], b"order shipped")
+        await stack.wait_for(has_reports(customer, 1))
+        access = stack.running.access
+        assert access is not None
+        await access.stop()
+        platform = stack.running.platform
+        async with platform.engine.connect() as conn:
+            demo = await account_store.find_account(conn, stack.facts.account)
+            assert demo is not None
+            now = platform.clock()
+            assert await inbox.count_waiting(conn, inbox.Kind.REPORTS, demo.id, now) == 1
+            assert await access_store.list_connections(conn, now) == []

@@ -233,7 +233,9 @@ class AccessServer(Generic[P]):
             self._server.close()
         for link in list(self._links):
             link.session.abort("server stopping")
-        await asyncio.gather(*self._closing, return_exceptions=True)
+        await asyncio.sleep(0)  # the sessions' closed callbacks start the closing tasks
+        while self._closing:  # each gives its connection's deliveries back
+            await asyncio.gather(*list(self._closing), return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
