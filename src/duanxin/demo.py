@@ -27,7 +27,7 @@ from duanxin.config import Settings
 from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
-from duanxin.runtime import RunningPlatform, free_port, running_platform, stop_signals
+from duanxin.runtime import RunningPlatform, running_platform, stop_signals
 from duanxin.service import admin, review
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
@@ -50,6 +50,7 @@ ACCESS_CODES = {"cmpp": "106901234", "sgip": "106551234", "smgp": "106591234"}
 NETWORKS = {"cmpp": Carrier.MOBILE, "sgip": Carrier.UNICOM, "smgp": Carrier.TELECOM}
 REPORT_DELAY = 1.0
 CMPP_ACCESS_PORT, SMPP_ACCESS_PORT = 7890, 2775  # the settings' defaults, when free
+ANY_FREE_PORT = -1  # an access port setting: let the system pick
 DEMO_MO_BODY = 64 * 1024  # one played reply
 
 
@@ -269,8 +270,8 @@ async def demo_stack(
             database_url=f"sqlite+aiosqlite:///{database}",
             host=host,
             port=port,
-            access_cmpp_port=access_ports[0] or free_port(host),
-            access_smpp_port=access_ports[1] or free_port(host),
+            access_cmpp_port=access_ports[0] or ANY_FREE_PORT,
+            access_smpp_port=access_ports[1] or ANY_FREE_PORT,
         )
     await asyncio.to_thread(migrate, settings.database_url)
     if carriers is None:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from duanxin.protocols.cmpp.auth import connect_request
 from duanxin.protocols.cmpp.codec import encode
-from duanxin.protocols.cmpp.pdu import CmppCommand, CmppSubmit, CmppVersion
+from duanxin.protocols.cmpp.pdu import CmppActiveTestResp, CmppCommand, CmppSubmit, CmppVersion
 from duanxin.protocols.smpp import codec as smpp_codec
 from duanxin.protocols.smpp import pdu as p
 from duanxin.store import accounts as account_store
@@ -124,9 +124,13 @@ async def test_silent_customer_is_closed_and_its_deliveries_released(
             sender = await smpp_customer(*address(stack, "smpp"), stack.facts.account,
                                          stack.facts.password, p.BindTransmitter)  # fmt: skip
             assert (await sender.submit(MOBILE, b"order shipped")).command_status == 0
-            commands = set()
-            while CmppCommand.DELIVER not in commands:  # the report, never answered
-                commands.add((await read_frame(reader))[0])
+            while True:  # alive until the report comes, which is never answered
+                command, frame = await read_frame(reader)
+                if command == CmppCommand.DELIVER:
+                    break
+                if command == CmppCommand.ACTIVE_TEST:
+                    (sequence,) = struct.unpack_from(">I", frame, 8)
+                    writer.write(encode(CmppActiveTestResp(sequence_id=sequence)))
             await sender.close()
             await closed_by_server(reader)  # silent past the heartbeat timeout: closed
 

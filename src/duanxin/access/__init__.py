@@ -24,7 +24,8 @@ __all__ = ["AccessConfig", "AccessServers", "CmppAccessServer", "SmppAccessServe
 
 @dataclass
 class AccessServers:
-    """The customer servers the settings ask for (a port of 0: that one is off)."""
+    """The customer servers the settings ask for (port 0: that one is off; -1: any free
+    port)."""
 
     platform: Platform
     config: AccessConfig

@@ -224,8 +224,12 @@ class AccessServer(Generic[P]):
         return list(self._links)
 
     async def start(self, port: int) -> None:
+        """Listen on ``port`` (-1: any free one; :attr:`port` then tells which)."""
         self._server = await serve(
-            self.config.host, port, self._new_session, max_per_address=self.config.max_per_address
+            self.config.host,
+            max(port, 0),
+            self._new_session,
+            max_per_address=self.config.max_per_address,
         )
 
     async def stop(self) -> None:
