@@ -17,6 +17,7 @@ from duanxin.api.customer import customer_routes
 from duanxin.api.http_guard import RequestGuard
 from duanxin.api.operator import operator_routes
 from duanxin.api.seed import seed_routes
+from duanxin.logs import AccessLog
 from duanxin.metrics import CHANNEL_UP
 from duanxin.service.platform import Platform
 from duanxin.service.readiness import not_ready_reasons
@@ -76,7 +77,7 @@ def create_app(platform: Platform, extra_routes: Sequence[BaseRoute] = ()) -> St
             *customer_routes(),
             *extra_routes,
         ],
-        middleware=[Middleware(RequestGuard)],
+        middleware=[Middleware(AccessLog), Middleware(RequestGuard)],
     )
     app.state.platform = platform
     return app
