@@ -7,13 +7,15 @@ from collections.abc import Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from duanxin.api.customer import customer_routes
+from duanxin.api.errors import error_response
 from duanxin.api.http_guard import RequestGuard
 from duanxin.api.operator import operator_routes
 from duanxin.api.seed import seed_routes
@@ -78,9 +80,27 @@ def create_app(platform: Platform, extra_routes: Sequence[BaseRoute] = ()) -> St
             *extra_routes,
         ],
         middleware=[Middleware(AccessLog), Middleware(RequestGuard)],
+        exception_handlers={404: _not_routed, 405: _not_routed},
     )
     app.state.platform = platform
     return app
+
+
+REST_PREFIXES = ("/admin/", "/customer/")
+
+
+async def _not_routed(request: Request, exc: Exception) -> Response:
+    """An unknown path or method: the REST error shape under /admin and /customer (an
+    unknown action is a 404 there, never another action), Starlette's plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith(REST_PREFIXES):
+        what = "path" if exc.status_code == 404 else f"method {request.method} for this path"
+        response = error_response(exc.status_code, f"no such {what}: {request.url.path}")
+    else:
+        response = PlainTextResponse(exc.detail, exc.status_code)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def metrics_app(platform: Platform) -> Starlette:

@@ -13,7 +13,8 @@ Parameters come as a form, a JSON object or the query string, like the seed endp
 - ``GET|POST /customer/templates/list``, also ``GET /customer/templates``.
 
 Answers: ``{"status": 0, "msg": "ok", "signature"|"template": {...}}`` or
-``{"status": 0, "msg": "ok", "list": [...]}``; refusals ``{"status": N, "msg": "..."}``.
+``{"status": 0, "msg": "ok", "list": [...]}``; refusals ``{"status": N, "msg": "..."}``,
+the REST error shape of :mod:`duanxin.api.errors` (HTTP 200, ``N`` a platform status).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from duanxin.api.bodies import read_body
+from duanxin.api.errors import error_response
 from duanxin.api.gateway import GatewayRefusal, caller_for
 from duanxin.api.params import ParamError, parse_params
 from duanxin.api.responses import json_response
@@ -113,16 +115,16 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             async with platform.request_slot(account.id, account.max_concurrency):
                 document = await handler(platform, account, params)
         except ParamError as error:
-            return json_response({"status": int(error.status), "msg": error.msg})
+            return error_response(int(error.status), error.msg, http_status=200)
         except StatusError as error:
-            return json_response({"status": int(error.status), "msg": error.message})
+            return error_response(int(error.status), error.message, http_status=200)
         except ValueError as error:  # PolicyError included: the definition is refused
-            return json_response({"status": int(Status.MALFORMED), "msg": str(error)})
+            return error_response(int(Status.MALFORMED), str(error), http_status=200)
         except ClientDisconnect:
             raise  # nobody to answer: logged by the request guard
         except Exception:
             log.exception("%s failed", request.url.path)
-            return json_response({"status": int(Status.INTERNAL), "msg": "internal error"})
+            return error_response(int(Status.INTERNAL), "internal error", http_status=200)
         return json_response({"status": 0, "msg": "ok", **document})
 
     return endpoint
