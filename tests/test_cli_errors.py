@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from duanxin.cli import app
 from duanxin.runtime import free_port
+from tests.conftest import Stack
 
 runner = CliRunner()
 DUANXIN = [sys.executable, "-m", "duanxin.cli"]
@@ -159,3 +160,29 @@ def test_a_missing_database_is_not_created_silently(tmp_path: Path) -> None:
     result = runner.invoke(app, ["account", "list", *_db(tmp_path)])
     assert result.exit_code == 1 and "duanxin init" in result.output
     assert not (tmp_path / "ops.db").exists()
+
+
+async def test_send_prints_the_wire_answer_with_sendtime_and_idempotency_key(
+    stack: Stack,
+) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    facts = stack.facts
+    credentials = [
+        *("--url", facts.url, "--secret-id", facts.secret_id, "--secret-key", facts.secret_key),
+        *("--account", facts.account, "--password", facts.password),
+    ]
+    later = (stack.running.platform.clock() + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    args = ["send", *credentials, "--sendtime", later, "--idempotency-key", "k-1",
+            "13900139000", "您的验证码是1234"]  # fmt: skip
+    first = await asyncio.to_thread(runner.invoke, app, args)
+    again = await asyncio.to_thread(runner.invoke, app, args)
+    assert first.exit_code == 0, first.output
+    answer = json.loads(first.output)
+    assert answer["status"] == "0" and answer["list"][0]["result"] == 0
+    assert again.output == first.output  # the first answer, byte for byte
+    refused = await asyncio.to_thread(
+        runner.invoke, app, ["balance", *credentials[:-2], "--password", "wrong"]
+    )
+    assert refused.exit_code == 1 and json.loads(refused.output)["status"] == 3

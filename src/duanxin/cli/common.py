@@ -146,6 +146,8 @@ def failure_line(error: BaseException) -> str | None:
         return f"database error: {str(error).splitlines()[0]}; check that the database runs"
     if isinstance(error, LookupError | ValueError):
         return str(error).strip("'\"")
+    if isinstance(error, OSError):  # a port in use, a file that cannot be read ...
+        return f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
     return None
 
 
