@@ -11,7 +11,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect, Request
@@ -49,6 +48,7 @@ from duanxin.api.wire_models import (
 from duanxin.domain.numbers import normalise_mobile
 from duanxin.domain.status import Status, StatusError
 from duanxin.service import pull
+from duanxin.service.accounts import Caller
 from duanxin.service.platform import Platform
 from duanxin.service.results import BalanceOutcome, PullOutcome, SendOutcome
 from duanxin.service.send import SendRequest, send
@@ -56,7 +56,7 @@ from duanxin.service.send import SendRequest, send
 __all__ = ["METHODS", "PREFIXES", "SEED_ENDPOINTS", "SeedEndpoint", "seed_routes"]
 
 log = logging.getLogger(__name__)
-Handler = Callable[[Request, Platform, dict[str, str], Any], Awaitable[bytes]]
+Handler = Callable[[Request, Platform, dict[str, str], Caller], Awaitable[bytes]]
 
 
 def _failure(shape: str, status: Status, msg: str) -> bytes:
@@ -72,7 +72,9 @@ def _credentials(params: Mapping[str, str]) -> pull.Credentials:
     return pull.Credentials(params.get("account", "").strip(), params.get("password", ""))
 
 
-async def _send(request: Request, platform: Platform, params: dict[str, str], caller: Any) -> bytes:
+async def _send(
+    request: Request, platform: Platform, params: dict[str, str], caller: Caller
+) -> bytes:
     check_action(params.get("action"), "send")
     check_rt(params.get("rt"))
     entries = parse_mobiles(params.get("mobile"), normalise=normalise_mobile)
@@ -91,7 +93,7 @@ async def _send(request: Request, platform: Platform, params: dict[str, str], ca
 
 
 async def _overage(
-    request: Request, platform: Platform, params: dict[str, str], caller: Any
+    request: Request, platform: Platform, params: dict[str, str], caller: Caller
 ) -> bytes:
     check_action(params.get("action"), "balance")
     check_rt(params.get("rt"))
@@ -102,7 +104,7 @@ async def _overage(
 
 
 async def _report(
-    request: Request, platform: Platform, params: dict[str, str], caller: Any
+    request: Request, platform: Platform, params: dict[str, str], caller: Caller
 ) -> bytes:
     check_action(params.get("action"), "report")
     check_rt(params.get("rt"))
@@ -110,7 +112,9 @@ async def _report(
     return render_pull(outcome)
 
 
-async def _mo(request: Request, platform: Platform, params: dict[str, str], caller: Any) -> bytes:
+async def _mo(
+    request: Request, platform: Platform, params: dict[str, str], caller: Caller
+) -> bytes:
     check_action(params.get("action"), "mo")
     check_rt(params.get("rt"))
     return render_pull(
