@@ -2,7 +2,7 @@
 recoverable secrets (SecretKeys, account and carrier passwords) encrypted at rest
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02 01:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from duanxin.store import crypto
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
