@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shlex
@@ -143,11 +144,15 @@ def print_demo(facts: Any, data_dir: Path) -> None:
 
 
 def _python_example(facts: Any) -> str:
+    def q(text: str) -> str:  # a double-quoted literal: no quote to escape in the shell
+        return json.dumps(text, ensure_ascii=False)
+
+    args = ", ".join(
+        q(v) for v in (facts.url, facts.secret_id, facts.secret_key, facts.account, facts.password)
+    )
     return (
-        "from duanxin.client import Client; "
-        f"c = Client({facts.url!r}, {facts.secret_id!r}, {facts.secret_key!r}, "
-        f"{facts.account!r}, {facts.password!r}); "
-        "print(c.send('18600000000', '您的验证码是1234')); print(c.balance())"
+        f"from duanxin.client import Client; c = Client({args}); "
+        f"print(c.send({q('18600000000')}, {q('您的验证码是1234')})); print(c.balance())"
     )
 
 
