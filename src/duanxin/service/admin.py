@@ -200,11 +200,14 @@ async def open_account(
     """The customer (created, with its first API key, if new) and the account, in one
     transaction: a refused account (``Conflict`` for a taken name) leaves nothing."""
     _checked_spec(spec)
-    async with platform.engine.begin() as conn:
-        if await account_store.account_exists(conn, spec.account):
-            raise Conflict(f"account {spec.account!r} already exists")
-        customer_id, key = await _customer(conn, platform, customer, actor)
-        account_id = await _create_account(conn, platform, customer_id, spec, actor)
+    try:
+        async with platform.engine.begin() as conn:
+            if await account_store.account_exists(conn, spec.account):
+                raise Conflict(f"account {spec.account!r} already exists")
+            customer_id, key = await _customer(conn, platform, customer, actor)
+            account_id = await _create_account(conn, platform, customer_id, spec, actor)
+    except IntegrityError:  # created meanwhile by another process: rolled back whole
+        raise Conflict(f"account {spec.account!r} or customer {customer!r} exists") from None
     return OpenedAccount(account_id, spec.account, customer, key)
 
 
