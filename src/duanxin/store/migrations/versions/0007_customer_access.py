@@ -1,7 +1,7 @@
 """customer CMPP/SMPP access: access types as sets, account TPS, given ids, connections
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-02 01:20:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
