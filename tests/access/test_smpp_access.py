@@ -224,3 +224,35 @@ async def test_enquire_link_is_answered(stack: Stack) -> None:
     answer = await customer.session.request(p.EnquireLink())
     assert isinstance(answer, p.EnquireLinkResp) and answer.command_status == 0
     await customer.close()
+
+
+async def test_receipts_in_flight_come_again_on_another_bind_exactly_once(stack: Stack) -> None:
+    silent = await bind(stack)
+    silent.answering = False
+    ids = [(await silent.submit(m, b"order shipped")).message_id
+           for m in ("13800138091", "13800138092")]  # fmt: skip
+    await stack.wait_for(has_receipts(silent, 2))
+    silent.session.abort("customer crashed")
+    again = await bind(stack, p.BindReceiver)
+    await stack.wait_for(has_receipts(again, 2))
+    sender = await bind(stack, p.BindTransmitter)
+    marker = await sender.submit("13800138093", b"order shipped")
+    await stack.wait_for(has_receipts(again, 3))
+    got = sorted(tlv_text(r.tlvs, TlvTag.RECEIPTED_MESSAGE_ID) or "" for r in receipts(again))
+    assert got == sorted([*ids, marker.message_id])
+    await sender.close()
+    await again.close()
+
+
+async def test_long_reply_goes_as_udh_deliver_sm(stack: Stack) -> None:
+    customer = await bind(stack, p.BindReceiver)
+    text = "这是一条很长的回复，" * 12
+    await stack.simulators["cmpp"].inject_mo(MOBILE, ACCESS_CODES["cmpp"], text)
+
+    async def arrived() -> bool:
+        return len(customer.delivers) >= 2
+
+    await stack.wait_for(arrived)
+    assert all(d.esm_class & p.ESM_UDHI for d in customer.delivers)
+    assert "".join(d.short_message[6:].decode("utf-16-be") for d in customer.delivers) == text
+    await customer.close()
