@@ -33,7 +33,7 @@ from duanxin.protocols.smgp.pdu import (
     SmgpDeliver,
     SmgpDeliverResp,
     SmgpLogin,
-    SmgpPdu,
+    Pdu,
     SmgpQuery,
     SmgpQueryResp,
     SmgpStatus,
@@ -78,7 +78,7 @@ INTERMEDIATE_STAT = "ENROUTE"
 class _Link:
     """One client connection and what its login settled."""
 
-    session: SessionProtocol[SmgpPdu]
+    session: SessionProtocol[Pdu]
     dialect: SmgpDialect
     login_mode: int | None = None
     account: str = ""  # the ClientID it logged in with
@@ -164,13 +164,13 @@ class SmgpSimulator:
         """Reports waiting for a receiving login of their account."""
         return self._outbox.kept()
 
-    def _new_session(self) -> SessionProtocol[SmgpPdu]:
+    def _new_session(self) -> SessionProtocol[Pdu]:
         dialect = SmgpDialect()
         link: _Link
 
         def handle(
-            session: SessionProtocol[SmgpPdu], pdu: SmgpPdu
-        ) -> Awaitable[SmgpPdu | None] | SmgpPdu | None:
+            session: SessionProtocol[Pdu], pdu: Pdu
+        ) -> Awaitable[Pdu | None] | Pdu | None:
             return self._handle(link, pdu)
 
         # The client keeps the link alive; the gateway only answers its Active_Tests.
@@ -183,7 +183,7 @@ class SmgpSimulator:
 
     # ---------------------------------------------------------------- requests
 
-    def _handle(self, link: _Link, pdu: SmgpPdu) -> Awaitable[SmgpPdu | None] | SmgpPdu | None:
+    def _handle(self, link: _Link, pdu: Pdu) -> Awaitable[Pdu | None] | Pdu | None:
         if isinstance(pdu, SmgpSubmit):
             return self._submit(link, pdu)
         if isinstance(pdu, SmgpLogin):
@@ -196,7 +196,7 @@ class SmgpSimulator:
             )
         return None
 
-    def _login(self, link: _Link, login: SmgpLogin) -> SmgpPdu:
+    def _login(self, link: _Link, login: SmgpLogin) -> Pdu:
         secret = self.config.password or ""
         status = self._login_status(login, secret)
         if status == SmgpStatus.OK:
@@ -220,7 +220,7 @@ class SmgpSimulator:
 
     def _submit(
         self, link: _Link, submit: SmgpSubmit
-    ) -> Awaitable[SmgpPdu | None] | SmgpPdu | None:
+    ) -> Awaitable[Pdu | None] | Pdu | None:
         if not link.session.is_open:
             return None  # read with a PDU that dropped the link: never received
         loop = asyncio.get_running_loop()
@@ -249,7 +249,7 @@ class SmgpSimulator:
             return self.config.faults.refuse_code or REFUSE_STATUS
         return BUSY_STATUS if fate is SubmitFate.BUSY else THROTTLE_STATUS
 
-    def _accept(self, link: _Link, submit: SmgpSubmit) -> tuple[SmgpPdu, list[asyncio.Future[Any]]]:
+    def _accept(self, link: _Link, submit: SmgpSubmit) -> tuple[Pdu, list[asyncio.Future[Any]]]:
         now = asyncio.get_running_loop().time()
         when = china_standard_time()
         ids = self._ids.next_ids(when, len(submit.dest_term_ids))
@@ -271,7 +271,7 @@ class SmgpSimulator:
             return SmgpStatus.ILLEGAL_DEST_TERM_ID
         return SmgpStatus.OK
 
-    async def _answer_when_released(self, link: _Link, response: SmgpPdu) -> SmgpPdu:
+    async def _answer_when_released(self, link: _Link, response: Pdu) -> Pdu:
         link.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, link.in_flight)
         try:
@@ -280,7 +280,7 @@ class SmgpSimulator:
             link.in_flight -= 1
         return response
 
-    def _query(self, query: SmgpQuery) -> SmgpPdu:
+    def _query(self, query: SmgpQuery) -> Pdu:
         return SmgpQueryResp(
             sequence_id=query.sequence_id,
             query_time=query.query_time,

@@ -41,12 +41,12 @@ from duanxin.protocols.cmpp.pdu import (
     CmppDeliverResp,
     CmppDeliverResult,
     CmppFeeUserType,
-    CmppPdu,
     CmppRegisteredDelivery,
     CmppSubmit,
     CmppSubmitResp,
     CmppSubmitResult,
     CmppVersion,
+    Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.clock import china_report_time as parse_report_time
@@ -92,7 +92,7 @@ class CmppAdapter:
         self._last_connect = connect
         return connect
 
-    def login_status(self, response: CmppPdu) -> int:
+    def login_status(self, response: Pdu) -> int:
         if not isinstance(response, CmppConnectResp):
             raise ProtocolError(f"login answered with {type(response).__name__}")
         if response.status == 0 and self._last_connect is not None:
@@ -107,7 +107,7 @@ class CmppAdapter:
         if expected != response.authenticator_ismg:
             log.info("%s: AuthenticatorISMG does not match", self.settings.host)
 
-    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[CmppPdu]:
+    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[Pdu]:
         settings = self.settings
         report = CmppRegisteredDelivery.YES if message.want_report else CmppRegisteredDelivery.NO
         return [
@@ -132,7 +132,7 @@ class CmppAdapter:
             for segment in segments
         ]
 
-    def submit_outcome(self, response: CmppPdu) -> SubmitOutcome:
+    def submit_outcome(self, response: Pdu) -> SubmitOutcome:
         if not isinstance(response, CmppSubmitResp):
             raise ProtocolError(f"submit answered with {type(response).__name__}")
         accepted = response.result == CmppSubmitResult.OK
@@ -142,7 +142,7 @@ class CmppAdapter:
             retryable=response.result == CmppSubmitResult.FLOW_CONTROL,
         )
 
-    def inbound(self, request: CmppPdu) -> tuple[CmppPdu | None, Inbound | None]:
+    def inbound(self, request: Pdu) -> tuple[Pdu | None, Inbound | None]:
         if not isinstance(request, CmppDeliver):
             return None, None
         if request.registered_delivery == CmppRegisteredDelivery.YES:
@@ -191,4 +191,4 @@ def _carrier_mo(deliver: CmppDeliver) -> CarrierMO:
 
 def open_client(settings: ChannelSettings, on_inbound: InboundHandler) -> CarrierClient:
     """A reconnecting CMPP client for one gateway account (call ``start()`` on it)."""
-    return CarrierSessionClient[CmppPdu](CmppAdapter(settings), settings, on_inbound)
+    return CarrierSessionClient[Pdu](CmppAdapter(settings), settings, on_inbound)

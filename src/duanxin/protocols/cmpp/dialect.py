@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from duanxin.protocols.cmpp.auth import negotiated_version
-from duanxin.protocols.cmpp.codec import CmppFrameError, Decoder, encode
+from duanxin.protocols.cmpp.codec import Decoder, FrameError, encode
 from duanxin.protocols.cmpp.pdu import (
     CmppActiveTest,
     CmppActiveTestResp,
     CmppCancel,
     CmppCancelResp,
-    CmppCommand,
     CmppConnect,
     CmppConnectResp,
     CmppConnectStatus,
     CmppDeliver,
     CmppDeliverResp,
-    CmppPdu,
     CmppQuery,
     CmppQueryResp,
     CmppSubmit,
@@ -23,6 +21,8 @@ from duanxin.protocols.cmpp.pdu import (
     CmppTerminate,
     CmppTerminateResp,
     CmppVersion,
+    CommandId,
+    Pdu,
 )
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.sequence import SequenceCounter, with_field
@@ -60,29 +60,29 @@ class CmppDialect:
     def __init__(self, version: int = CmppVersion.V30, *, first_sequence: int = SEQUENCE_FIRST):
         self.version: CmppVersion = negotiated_version(version)
         self._decoder = Decoder(self.version)
-        self.decoder: SessionDecoder[CmppPdu] = self._decoder
+        self.decoder: SessionDecoder[Pdu] = self._decoder
         self._next_sequence = SequenceCounter(
             first=SEQUENCE_FIRST, last=SEQUENCE_LAST, start=first_sequence
         )
 
-    def encode(self, pdu: CmppPdu) -> bytes:
+    def encode(self, pdu: Pdu) -> bytes:
         return encode(pdu)
 
-    def kind(self, pdu: CmppPdu) -> Kind:
+    def kind(self, pdu: Pdu) -> Kind:
         if isinstance(pdu, CmppConnectResp):
             return Kind.BIND_OK if pdu.status == CmppConnectStatus.OK else Kind.BIND_REFUSED
         return _KINDS[type(pdu)]
 
-    def sequence(self, pdu: CmppPdu) -> int:
+    def sequence(self, pdu: Pdu) -> int:
         return pdu.sequence_id
 
-    def with_next_sequence(self, pdu: CmppPdu) -> CmppPdu:
+    def with_next_sequence(self, pdu: Pdu) -> Pdu:
         return with_field(pdu, "sequence_id", self._next_sequence())
 
     def heartbeat(self) -> CmppActiveTest:
         return CmppActiveTest()
 
-    def answer(self, request: CmppPdu) -> CmppPdu | None:
+    def answer(self, request: Pdu) -> Pdu | None:
         if isinstance(request, CmppActiveTest):
             return CmppActiveTestResp(sequence_id=request.sequence_id)
         if isinstance(request, CmppTerminate):
@@ -92,23 +92,27 @@ class CmppDialect:
     def unbind(self) -> CmppTerminate:
         return CmppTerminate()
 
-    def observe(self, pdu: CmppPdu, direction: Direction) -> None:
+    def observe(self, pdu: Pdu, direction: Direction) -> None:
         if isinstance(pdu, CmppConnect):
             self.version = negotiated_version(pdu.version)
             self._decoder.version = self.version
 
-    def reject(self, error: ProtocolError) -> CmppPdu | None:
+    def reject(self, error: ProtocolError) -> Pdu | None:
         """The response to a request whose body was malformed, when one exists."""
-        if not isinstance(error, CmppFrameError) or error.status is None:
+        if not isinstance(error, FrameError) or error.status is None:
             return None
-        sequence_id, status, version = error.sequence_id, error.status, self.version
+        sequence_id, status, version = (
+            error.sequence if isinstance(error.sequence, int) else 0,
+            error.status,
+            self.version,
+        )
         command = error.command_id
-        if command == CmppCommand.CONNECT:
+        if command == CommandId.CONNECT:
             return CmppConnectResp(sequence_id=sequence_id, status=status, version=version)
-        if command == CmppCommand.SUBMIT:
+        if command == CommandId.SUBMIT:
             return CmppSubmitResp(sequence_id=sequence_id, result=status, version=version)
-        if command == CmppCommand.DELIVER:
+        if command == CommandId.DELIVER:
             return CmppDeliverResp(sequence_id=sequence_id, result=status, version=version)
-        if command == CmppCommand.CANCEL:
+        if command == CommandId.CANCEL:
             return CmppCancelResp(sequence_id=sequence_id, success_id=status, version=version)
         return None

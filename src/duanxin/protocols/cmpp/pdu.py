@@ -40,7 +40,6 @@ __all__ = [
     "CmppCancel",
     "CmppCancelResp",
     "CmppCancelResult",
-    "CmppCommand",
     "CmppConnect",
     "CmppConnectResp",
     "CmppConnectStatus",
@@ -49,7 +48,6 @@ __all__ = [
     "CmppDeliverResult",
     "CmppFeeUserType",
     "CmppMsgFmt",
-    "CmppPdu",
     "CmppQuery",
     "CmppQueryResp",
     "CmppRegisteredDelivery",
@@ -60,6 +58,8 @@ __all__ = [
     "CmppTerminate",
     "CmppTerminateResp",
     "CmppVersion",
+    "CommandId",
+    "Pdu",
     "layout_of",
 ]
 
@@ -77,7 +77,7 @@ def layout_of(version: int) -> CmppVersion:
     return CmppVersion.V30 if version >= CmppVersion.V30 else CmppVersion.V20
 
 
-class CmppCommand(IntEnum):
+class CommandId(IntEnum):
     """Command_Id values; a response is its request with the top bit set."""
 
     CONNECT = 0x00000001
@@ -370,7 +370,7 @@ class CmppActiveTestResp:
     sequence_id: int = 0
 
 
-CmppPdu = (
+Pdu = (
     CmppConnect
     | CmppConnectResp
     | CmppTerminate

@@ -36,10 +36,10 @@ from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import canonical_id
 from duanxin.protocols.smgp.pdu import (
     LoginMode,
+    Pdu,
     SmgpDeliver,
     SmgpDeliverResp,
     SmgpLoginResp,
-    SmgpPdu,
     SmgpStatus,
     SmgpSubmit,
     SmgpSubmitResp,
@@ -75,17 +75,17 @@ class SmgpAdapter:
     def new_dialect(self) -> SmgpDialect:
         return SmgpDialect()
 
-    def login_request(self, settings: ChannelSettings) -> SmgpPdu:
+    def login_request(self, settings: ChannelSettings) -> Pdu:
         return build_login(
             settings.account, settings.password, self._clock(), login_mode=self.login_mode
         )
 
-    def login_status(self, response: SmgpPdu) -> int:
+    def login_status(self, response: Pdu) -> int:
         if not isinstance(response, SmgpLoginResp):
             return SmgpStatus.BAD_COMMAND
         return response.status
 
-    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[SmgpPdu]:
+    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[Pdu]:
         """One Submit per segment, to the one destination; long ones flagged by TLVs."""
         base_tlvs: tuple[Tlv, ...] = ()
         if self.settings.sp_code:
@@ -108,7 +108,7 @@ class SmgpAdapter:
             for segment in segments
         ]
 
-    def submit_outcome(self, response: SmgpPdu) -> SubmitOutcome:
+    def submit_outcome(self, response: Pdu) -> SubmitOutcome:
         if not isinstance(response, SmgpSubmitResp):
             return SubmitOutcome(SmgpStatus.BAD_COMMAND, "")
         status = response.status
@@ -116,7 +116,7 @@ class SmgpAdapter:
             return SubmitOutcome(status, "", retryable=_retryable(status))
         return SubmitOutcome(status, canonical_id(response.msg_id))
 
-    def inbound(self, request: SmgpPdu) -> tuple[SmgpPdu | None, Inbound | None]:
+    def inbound(self, request: Pdu) -> tuple[Pdu | None, Inbound | None]:
         """Answer every Deliver at once; turn it into a report or an MO segment."""
         if not isinstance(request, SmgpDeliver):
             return None, None
@@ -179,4 +179,4 @@ def mo_of(deliver: SmgpDeliver) -> CarrierMO:
 
 def open_client(settings: ChannelSettings, on_inbound: InboundHandler) -> CarrierClient:
     """A reconnecting SMGP client for one gateway account."""
-    return CarrierSessionClient[SmgpPdu](SmgpAdapter(settings), settings, on_inbound)
+    return CarrierSessionClient[Pdu](SmgpAdapter(settings), settings, on_inbound)

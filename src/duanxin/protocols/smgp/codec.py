@@ -21,16 +21,16 @@ from duanxin.protocols.core.framing import LengthPrefixedFramer
 from duanxin.protocols.smgp.pdu import (
     AUTHENTICATOR_SIZE,
     MSG_ID_SIZE,
+    CommandId,
+    Pdu,
     SmgpActiveTest,
     SmgpActiveTestResp,
-    SmgpCommand,
     SmgpDeliver,
     SmgpDeliverResp,
     SmgpExit,
     SmgpExitResp,
     SmgpLogin,
     SmgpLoginResp,
-    SmgpPdu,
     SmgpQuery,
     SmgpQueryResp,
     SmgpStatus,
@@ -155,7 +155,7 @@ class _Spec:
 
     def __init__(self, cls: type[Any], fields: tuple[_Field, ...], tail: tuple[_Tail, ...] = ()):
         self.cls = cls
-        self.command: SmgpCommand = cls.command
+        self.command: CommandId = cls.command
         self.block = struct.Struct(
             ">" + "".join(f"{f.size or ''}{f.type.struct_code}" for f in fields)
         )
@@ -268,7 +268,7 @@ _BY_COMMAND: dict[int, _Spec] = {spec.command: spec for spec in _SPECS}
 # ------------------------------------------------------------------ encoding
 
 
-def encode(pdu: SmgpPdu) -> bytes:
+def encode(pdu: Pdu) -> bytes:
     """The wire bytes of ``pdu``; raises :class:`LocalProtocolError` for invalid values."""
     spec = _BY_CLASS[type(pdu)]
     sequence_id, *fields = spec.getter(pdu)
@@ -320,7 +320,7 @@ def _encode_tlv(tlv: Tlv) -> bytes:
 # ------------------------------------------------------------------ decoding
 
 
-def decode_pdu(frame: bytes) -> SmgpPdu:
+def decode_pdu(frame: bytes) -> Pdu:
     """Decode one whole frame (header included) into its PDU."""
     if len(frame) < HEADER_SIZE:
         raise RemoteProtocolError(f"frame of {len(frame)} bytes is shorter than the header")
@@ -341,7 +341,7 @@ def decode_pdu(frame: bytes) -> SmgpPdu:
         values[name] = decode_fixed(value) if is_text else value
     if spec.tail:
         _decode_tail(spec, view, spec.fixed_size, values)
-    pdu: SmgpPdu = spec.cls(**values)
+    pdu: Pdu = spec.cls(**values)
     return pdu
 
 
@@ -424,7 +424,7 @@ class Decoder:
         """Bytes held that do not yet make a whole PDU."""
         return self._framer.buffered
 
-    def pdus(self) -> Iterator[SmgpPdu]:
+    def pdus(self) -> Iterator[Pdu]:
         """Yield each complete PDU buffered so far, decoding one frame at a time."""
         for frame in self._framer.frames():
             yield decode_pdu(frame)

@@ -19,18 +19,18 @@ __all__ = [
     "MSG_ID_SIZE",
     "SMGP_VERSION",
     "TLV_VALUE_SIZES",
+    "CommandId",
     "LoginMode",
     "MsgFormat",
+    "Pdu",
     "SmgpActiveTest",
     "SmgpActiveTestResp",
-    "SmgpCommand",
     "SmgpDeliver",
     "SmgpDeliverResp",
     "SmgpExit",
     "SmgpExitResp",
     "SmgpLogin",
     "SmgpLoginResp",
-    "SmgpPdu",
     "SmgpQuery",
     "SmgpQueryResp",
     "SmgpStatus",
@@ -48,7 +48,7 @@ AUTHENTICATOR_SIZE = 16
 RESPONSE_BIT = 0x80000000
 
 
-class SmgpCommand(IntEnum):
+class CommandId(IntEnum):
     """RequestID values; a response is its request OR 0x80000000."""
 
     LOGIN = 0x00000001
@@ -253,7 +253,7 @@ def tlv_uint8(tlvs: tuple[Tlv, ...], tag: int) -> int | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpLogin:
-    command: ClassVar[SmgpCommand] = SmgpCommand.LOGIN
+    command: ClassVar[CommandId] = CommandId.LOGIN
     sequence_id: int = 0
     client_id: str
     authenticator_client: bytes
@@ -264,7 +264,7 @@ class SmgpLogin:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpLoginResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.LOGIN_RESP
+    command: ClassVar[CommandId] = CommandId.LOGIN_RESP
     sequence_id: int = 0
     status: int
     authenticator_server: bytes = bytes(AUTHENTICATOR_SIZE)
@@ -273,7 +273,7 @@ class SmgpLoginResp:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpSubmit:
-    command: ClassVar[SmgpCommand] = SmgpCommand.SUBMIT
+    command: ClassVar[CommandId] = CommandId.SUBMIT
     sequence_id: int = 0
     msg_type: int = 6  # MT
     need_report: int = 1
@@ -294,7 +294,7 @@ class SmgpSubmit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpSubmitResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.SUBMIT_RESP
+    command: ClassVar[CommandId] = CommandId.SUBMIT_RESP
     sequence_id: int = 0
     msg_id: bytes
     status: int
@@ -304,7 +304,7 @@ class SmgpSubmitResp:
 class SmgpDeliver:
     """An MO message (``is_report`` 0) or a status report (1, see :mod:`.report`)."""
 
-    command: ClassVar[SmgpCommand] = SmgpCommand.DELIVER
+    command: ClassVar[CommandId] = CommandId.DELIVER
     sequence_id: int = 0
     msg_id: bytes
     is_report: int = 0
@@ -318,7 +318,7 @@ class SmgpDeliver:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpDeliverResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.DELIVER_RESP
+    command: ClassVar[CommandId] = CommandId.DELIVER_RESP
     sequence_id: int = 0
     msg_id: bytes
     status: int
@@ -326,31 +326,31 @@ class SmgpDeliverResp:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpActiveTest:
-    command: ClassVar[SmgpCommand] = SmgpCommand.ACTIVE_TEST
+    command: ClassVar[CommandId] = CommandId.ACTIVE_TEST
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpActiveTestResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.ACTIVE_TEST_RESP
+    command: ClassVar[CommandId] = CommandId.ACTIVE_TEST_RESP
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpExit:
-    command: ClassVar[SmgpCommand] = SmgpCommand.EXIT
+    command: ClassVar[CommandId] = CommandId.EXIT
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpExitResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.EXIT_RESP
+    command: ClassVar[CommandId] = CommandId.EXIT_RESP
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpQuery:
-    command: ClassVar[SmgpCommand] = SmgpCommand.QUERY
+    command: ClassVar[CommandId] = CommandId.QUERY
     sequence_id: int = 0
     query_time: str  # YYYYMMDD
     query_type: int = 0  # 0 totals, 1 by service code
@@ -359,7 +359,7 @@ class SmgpQuery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpQueryResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.QUERY_RESP
+    command: ClassVar[CommandId] = CommandId.QUERY_RESP
     sequence_id: int = 0
     query_time: str
     query_type: int = 0
@@ -374,7 +374,7 @@ class SmgpQueryResp:
     mo_fl: int = 0
 
 
-SmgpPdu = (
+Pdu = (
     SmgpLogin
     | SmgpLoginResp
     | SmgpSubmit
