@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from duanxin.protocols.smgp import (
     Decoder,
+    FrameError,
     Pdu,
     SmgpActiveTest,
     SmgpActiveTestResp,
-    SmgpDecodeError,
     SmgpDeliver,
     SmgpDeliverResp,
     SmgpExit,
@@ -334,9 +334,9 @@ def test_malformed_bodies_raise_remote_errors(wire: bytes, status: int) -> None:
 
 
 def test_body_errors_name_the_command_and_sequence() -> None:
-    with pytest.raises(SmgpDecodeError) as caught:
+    with pytest.raises(FrameError) as caught:
         decode_all(b"\x00\x00\x00\x96" + SUBMIT_BYTES[4:-1])
-    assert (caught.value.command, caught.value.sequence_id) == (2, 2)
+    assert (caught.value.command_id, caught.value.sequence) == (2, 2)
 
 
 @pytest.mark.parametrize("length", [0, 11, 1_000_000])

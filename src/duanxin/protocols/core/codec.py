@@ -46,6 +46,7 @@ __all__ = [
     "Int",
     "Items",
     "Kind",
+    "Malformed",
     "Octets",
     "Record",
     "Reserved",
@@ -204,6 +205,15 @@ Kind = Int | Text | Octets | Reserved | Absent | CString | Bytes | Record | Item
 Spec = Kind  # the name the SMPP tests know
 Table = tuple[tuple[str, Kind], ...]
 _FIXED = (Int, Text, Octets, Reserved)
+
+
+def _fixed(kind: Kind) -> bool:
+    """Fixed-size: goes into a struct run (a record of integers too)."""
+    if isinstance(kind, Record):
+        return issubclass(kind.cls, tuple) and all(isinstance(k, Int) for _, k in kind.table)
+    return isinstance(kind, _FIXED)
+
+
 _TLV_HEAD = struct.Struct(">HH")
 _TLV_MAX = 0xFFFF
 
@@ -268,6 +278,9 @@ class _Run:
         self.names: list[str] = []
         texts: list[tuple[int, int]] = []
         octets: list[tuple[int, int]] = []
+        text_positions: list[int] = []  # in the unpacked tuple, where records take several
+        groups: list[tuple[int, int, Callable[..., object]]] = []
+        position = 0
         for name, kind in fields:
             if isinstance(kind, Reserved):
                 codes.append(f"{kind.size}x")
@@ -276,15 +289,29 @@ class _Run:
             self.names.append(name)
             if isinstance(kind, Int):
                 codes.append(kind.code)
-            elif isinstance(kind, Text | Octets):
-                codes.append(f"{kind.size}s")
-                (texts if isinstance(kind, Text) else octets).append((index, kind.size))
+            elif isinstance(kind, Record):  # a named tuple of integers, flattened
+                codes.extend(part.code for _, part in kind.table if isinstance(part, Int))
+                groups.append((index, len(kind.table), kind.cls))
+                position += len(kind.table) - 1
+            else:
+                codes.append(f"{kind.size}s")  # type: ignore[union-attr]
+                (texts if isinstance(kind, Text) else octets).append((index, kind.size))  # type: ignore[union-attr]
+                if isinstance(kind, Text):
+                    text_positions.append(position)
+            position += 1
         self.kinds = [kind for _, kind in fields if not isinstance(kind, Reserved)]
         self.struct = struct.Struct("".join(codes))
         self.size = self.struct.size
         self.start, self.stop = start, start + len(self.names)
         self.texts, self.octets = tuple(texts), tuple(octets)
-        self.text_indices = tuple(index for index, _ in texts)
+        self.text_indices = tuple(text_positions)
+        # Records, last first, by their place among the names (write) and in the tuple (read).
+        self.flatten = tuple(index for index, _, _ in reversed(groups))
+        at = 0
+        self.regroup: list[tuple[int, int, Callable[..., object]]] = []
+        for index, width, cls in groups:
+            self.regroup.insert(0, (index + at, width, cls))
+            at += width - 1
         self.padding = bytes(self.size)
 
     def write(self, values: Sequence[object], out: list[bytes]) -> None:
@@ -302,6 +329,8 @@ class _Run:
                 value = args[index]
                 if type(value) is not bytes or len(value) != size:
                     raise ValueError(index)
+            for index in self.flatten:
+                args[index : index + 1] = args[index]
             out.append(self.struct.pack(*args))
         except (AttributeError, UnicodeError, ValueError, TypeError, struct.error):
             self._explain(values[self.start : self.stop])
@@ -309,25 +338,9 @@ class _Run:
     def _explain(self, values: Sequence[object]) -> None:
         """The slow way, which says which field is wrong."""
         for name, kind, value in zip(self.names, self.kinds, values, strict=True):
-            if isinstance(kind, Text):
-                if not isinstance(value, str):
-                    raise LocalProtocolError(f"{name} must be text, not {type(value).__name__}")
-                if not value.isascii():
-                    raise LocalProtocolError(f"{name} must be ASCII: {value!r}")
-                if len(value) > kind.size:
-                    raise LocalProtocolError(
-                        f"{name} is {len(value)} bytes, at most {kind.size} allowed"
-                    )
-            elif isinstance(kind, Octets):
-                if not isinstance(value, bytes) or len(value) != kind.size:
-                    raise LocalProtocolError(f"{name} must be exactly {kind.size} bytes")
-            elif isinstance(kind, Int):
-                if not isinstance(value, int):
-                    raise LocalProtocolError(f"{name} must be an int, not {type(value).__name__}")
-                try:
-                    struct.pack(">" + kind.code, value)
-                except struct.error:
-                    raise LocalProtocolError(f"{name} out of range: {value}") from None
+            problem = _problem(kind, value)
+            if problem:
+                raise LocalProtocolError(f"{name} {problem}")
         raise LocalProtocolError(f"cannot encode {self.names}")
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
@@ -335,14 +348,41 @@ class _Run:
         if stop > end:
             raise Malformed(f"body ends inside {self.names[0] if self.names else 'padding'}")
         raw = self.struct.unpack_from(frame, offset)
-        if self.text_indices:
+        if self.text_indices or self.regroup:
             decoded = list(raw)
             for index in self.text_indices:
                 decoded[index] = decode_fixed(decoded[index])
+            for index, width, cls in self.regroup:
+                decoded[index : index + width] = [cls(*decoded[index : index + width])]
             out.extend(decoded)
         else:
             out.extend(raw)
         return stop
+
+
+def _problem(kind: Kind, value: object) -> str:
+    """What is wrong with ``value`` for a fixed field of ``kind`` ("" if nothing is)."""
+    if isinstance(kind, Text):
+        if not isinstance(value, str):
+            return f"must be text, not {type(value).__name__}"
+        if not value.isascii():
+            return f"must be ASCII: {value!r}"
+        if len(value) > kind.size:
+            return f"is {len(value)} bytes, at most {kind.size} allowed"
+    elif isinstance(kind, Octets):
+        if not isinstance(value, bytes) or len(value) != kind.size:
+            return f"must be exactly {kind.size} bytes"
+    elif isinstance(kind, Record):
+        if not isinstance(value, tuple) or len(value) != len(kind.table):
+            return f"must be a {kind.cls.__name__}"
+    elif isinstance(kind, Int):
+        if not isinstance(value, int):
+            return f"must be an int, not {type(value).__name__}"
+        try:
+            struct.pack(">" + kind.code, value)
+        except struct.error:
+            return f"out of range: {value}"
+    return ""
 
 
 def _c_string(name: str, max_size: int) -> tuple[Callable[[object], bytes], Reader]:
@@ -534,7 +574,7 @@ class _Compiled:
                 self.constants[name] = kind.value
                 if kind.checked:
                     self.checks.append((name, kind.value, kind.why))
-            elif isinstance(kind, _FIXED):
+            elif _fixed(kind):
                 run.append((name, kind))
             else:
                 variable = self._flush(run, variable)

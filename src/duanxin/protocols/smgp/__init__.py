@@ -19,7 +19,7 @@ from duanxin.protocols.smgp.auth import (
     verify_login,
 )
 from duanxin.protocols.smgp.client import SmgpAdapter, open_client
-from duanxin.protocols.smgp.codec import Decoder, SmgpDecodeError, decode_pdu, encode
+from duanxin.protocols.smgp.codec import Decoder, FrameError, decode, encode
 from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import MsgIdGenerator, canonical_id, make_msg_id
 from duanxin.protocols.smgp.pdu import (
@@ -51,6 +51,7 @@ __all__ = [
     "CHINA_STANDARD_TIME",
     "CommandId",
     "Decoder",
+    "FrameError",
     "LoginMode",
     "MsgFormat",
     "MsgIdGenerator",
@@ -58,7 +59,6 @@ __all__ = [
     "SmgpActiveTest",
     "SmgpActiveTestResp",
     "SmgpAdapter",
-    "SmgpDecodeError",
     "SmgpDeliver",
     "SmgpDeliverResp",
     "SmgpDialect",
@@ -77,7 +77,7 @@ __all__ = [
     "build_login",
     "canonical_id",
     "client_authenticator",
-    "decode_pdu",
+    "decode",
     "decode_report",
     "encode",
     "encode_report",

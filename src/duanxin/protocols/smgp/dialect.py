@@ -8,7 +8,7 @@ from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.sequence import SequenceCounter, with_field
 from duanxin.protocols.core.session import Decoder as SessionDecoder
 from duanxin.protocols.core.state import Direction, Kind
-from duanxin.protocols.smgp.codec import Decoder, SmgpDecodeError, encode
+from duanxin.protocols.smgp.codec import Decoder, FrameError, encode
 from duanxin.protocols.smgp.pdu import (
     MSG_ID_SIZE,
     CommandId,
@@ -93,15 +93,16 @@ class SmgpDialect:
         SMGP has no generic negative acknowledgement, so only requests whose response has
         a Status field (Login, Submit, Deliver) can be answered; the link closes anyway.
         """
-        if not isinstance(error, SmgpDecodeError) or error.status is None:
+        if not isinstance(error, FrameError) or error.status is None:
             return None
-        sequence_id, status = error.sequence_id, error.status
-        if error.command == CommandId.SUBMIT:
+        sequence_id = error.sequence if isinstance(error.sequence, int) else 0
+        status = error.status
+        if error.command_id == CommandId.SUBMIT:
             return SmgpSubmitResp(sequence_id=sequence_id, msg_id=bytes(MSG_ID_SIZE), status=status)
-        if error.command == CommandId.DELIVER:
+        if error.command_id == CommandId.DELIVER:
             return SmgpDeliverResp(
                 sequence_id=sequence_id, msg_id=bytes(MSG_ID_SIZE), status=status
             )
-        if error.command == CommandId.LOGIN:
+        if error.command_id == CommandId.LOGIN:
             return SmgpLoginResp(sequence_id=sequence_id, status=status)
         return None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.fields import encode_fixed
 
@@ -208,11 +209,8 @@ TLV_VALUE_SIZES: dict[TlvTag, int | None] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Tlv:
+class Tlv(codec.Tlv):
     """One optional parameter; ``tag`` stays an ``int`` so unknown tags survive a round trip."""
-
-    tag: int
-    value: bytes
 
     @classmethod
     def of(cls, tag: TlvTag, value: int | str | bytes) -> Tlv:
