@@ -35,13 +35,13 @@ from duanxin.protocols.cmpp.pdu import (
     CmppConnectStatus,
     CmppDeliver,
     CmppMsgFmt,
-    Pdu,
     CmppQuery,
     CmppQueryResp,
     CmppRegisteredDelivery,
     CmppSubmit,
     CmppSubmitResp,
     CmppSubmitResult,
+    Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.aio import SessionProtocol, serve

@@ -638,18 +638,24 @@ class Block(Generic[T]):
         self.size = self._compiled.fixed_size
         self._make = constructor(cls, self._compiled.names, self._compiled.constants)
 
-    def pack(self, obj: T) -> bytes:
+    def pack(self, obj: object) -> bytes:
         """The bytes of ``obj``'s fields."""
         parts: list[bytes] = []
         self._compiled.write_all(self._compiled.get(obj), parts)
         return b"".join(parts)
 
+    def read(self, frame: bytes, offset: int, end: int) -> tuple[T, int]:
+        """The record at ``offset`` and the offset after it."""
+        values: Values = []
+        offset = self._compiled.read_all(frame, offset, end, values)
+        return self._make(*values), offset
+
     def unpack(self, data: bytes) -> T:
         """The record in ``data``, which must be exactly its size."""
-        values: Values = []
-        if self._compiled.read_all(data, 0, len(data), values) != len(data):
+        record, offset = self.read(data, 0, len(data))
+        if offset != len(data):
             raise RemoteProtocolError(f"{len(data)} bytes where {self.size} were expected")
-        return self._make(*values)
+        return record
 
 
 # ------------------------------------------------------------------------- codec
@@ -741,7 +747,7 @@ class Codec(Generic[P]):
         try:
             for write in compiled.writers:
                 write(values, parts)
-        except struct.error as error:
+        except (struct.error, OverflowError, TypeError, AttributeError) as error:
             raise LocalProtocolError(f"cannot encode {type(pdu).__name__}: {error}") from error
         body = b"".join(parts)
         return _PREFIX.pack(_PREFIX.size + len(body), layout.command_id) + body

@@ -17,7 +17,7 @@ from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError
 from duanxin.protocols.core.sequence import SequenceCounter, with_field
 from duanxin.protocols.core.state import Direction, Kind, Role
 from duanxin.protocols.smpp import pdu as p
-from duanxin.protocols.smpp.codec import Decoder, SmppDecodeError, encode
+from duanxin.protocols.smpp.codec import Decoder, FrameError, encode
 from duanxin.protocols.smpp.pdu import CommandId, CommandStatus, Pdu
 
 __all__ = ["BindType", "SmppDialect", "response_to"]
@@ -168,9 +168,9 @@ class SmppDialect:
             self._bind_answered(pdu.command_status)
 
     def reject(self, error: ProtocolError) -> Pdu | None:
-        if isinstance(error, SmppDecodeError):
+        if isinstance(error, FrameError):
             return p.GenericNack(
-                sequence_number=error.sequence_number or 0,
+                sequence_number=error.sequence if isinstance(error.sequence, int) else 0,
                 command_status=error.status or CommandStatus.ESME_RINVCMDLEN,
             )
         offending = self.decoder.last

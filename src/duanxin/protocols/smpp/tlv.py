@@ -7,9 +7,9 @@ decode/encode round trip untouched. The helpers here build and read the named on
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import IntEnum
 
+from duanxin.protocols.core.codec import Tlv
 from duanxin.protocols.core.errors import LocalProtocolError
 
 __all__ = [
@@ -21,9 +21,6 @@ __all__ = [
     "tlv_int",
     "tlv_text",
 ]
-
-TLV_HEADER_SIZE = 4  # tag (2) + length (2)
-TLV_MAX_VALUE = 0xFFFF
 
 
 class TlvTag(IntEnum):
@@ -71,14 +68,6 @@ class TlvTag(IntEnum):
     ALERT_ON_MESSAGE_DELIVERY = 0x130C
     ITS_REPLY_TYPE = 0x1380
     ITS_SESSION_INFO = 0x1383
-
-
-@dataclass(frozen=True, slots=True)
-class Tlv:
-    """One optional parameter: its tag and raw value bytes."""
-
-    tag: int
-    value: bytes = b""
 
 
 def int_tlv(tag: int, value: int, size: int) -> Tlv:
