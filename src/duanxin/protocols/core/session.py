@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from duanxin.protocols.core.state import Direction, Kind, Role, State, next_state
+from duanxin.protocols.core.state import MODES, Direction, Kind, Mode, Role, State, moves
 
 __all__ = [
     "ConnectionClosed",
@@ -31,7 +31,17 @@ __all__ = [
 
 P = TypeVar("P")
 P_co = TypeVar("P_co", covariant=True)
-_BOUND, _REQUEST, _RESPONSE = State.BOUND, Kind.REQUEST, Kind.RESPONSE
+_ANSWERS = frozenset(
+    (
+        Kind.RESPONSE,
+        Kind.BIND_OK,
+        Kind.BIND_REFUSED,
+        Kind.UNBIND_RESP,
+        Kind.HEARTBEAT_RESP,
+        Kind.NACK,
+    )
+)
+_MISSING = object()
 #: How long a given-up request may still be answered, in its full retry times.
 LATE_HORIZON = 4
 #: At most this many given-up requests are remembered per connection.
@@ -177,6 +187,9 @@ class SessionCore(Generic[P]):
     # is when they are forgotten.
     _late: dict[Hashable, _Outstanding[P]] = field(default_factory=dict)
     _login_deadline: float | None = None
+    mode: Mode = Mode.TRANSCEIVER  # what the login asked for (SMPP bind type, SMGP mode)
+    _moves: tuple[dict[Kind, State | None], ...] = ()
+    _moves_state: State | None = None
 
     def __post_init__(self) -> None:
         self._last_received = self.now
@@ -267,13 +280,7 @@ class SessionCore(Generic[P]):
         kind = dialect.kind(pdu)
         self._transition(Direction.RECEIVE, kind)
         dialect.observe(pdu, Direction.RECEIVE)
-        if kind in (
-            Kind.RESPONSE,
-            Kind.BIND_OK,
-            Kind.BIND_REFUSED,
-            Kind.UNBIND_RESP,
-            Kind.HEARTBEAT_RESP,
-        ):
+        if kind in _ANSWERS:
             self._receive_response(pdu, kind, events)
             return
         answer = dialect.answer(pdu)
@@ -296,23 +303,30 @@ class SessionCore(Generic[P]):
             events.append(ResponseReceived(outstanding.pdu, pdu))
             if outstanding.attempts > 1:  # the copies sent again may be answered too
                 self._remember_late(key, outstanding)
-        if kind is Kind.UNBIND_RESP:
-            events.append(ConnectionClosed("logged out"))
-        elif kind is Kind.BIND_REFUSED:
-            events.append(ConnectionClosed("login refused"))
+        if self.state is State.CLOSED:
+            events.append(
+                ConnectionClosed("logged out" if kind is Kind.UNBIND_RESP else "login refused")
+            )
 
     def _transition(self, direction: Direction, kind: Kind) -> None:
-        if self.state is _BOUND and (kind is _REQUEST or kind is _RESPONSE):
+        state = self.state
+        if state is not self._moves_state:  # the table of this state, looked up once
+            self._moves, self._moves_state = moves(self.role, state, self.mode), state
+        new_state = self._moves[direction].get(kind, _MISSING)
+        if new_state is state:
             return  # traffic on a bound link, either way: the table's commonest entry
-        new_state = next_state(self.role, self.state, direction, kind)
-        if new_state is None:
+        if new_state is _MISSING or new_state is None:
             error_type = (
                 RemoteProtocolError if direction is Direction.RECEIVE else LocalProtocolError
             )
+            doing = "refused" if new_state is None else "not allowed"
             raise error_type(
-                f"{direction.name.lower()} {kind.name} not allowed in {self.state.name}"
+                f"{direction.name.lower()} {kind.name} {doing} in {state.name} {self.mode.name}",
+                close=new_state is not None,
             )
-        self.state = new_state
+        if state is State.OPEN:
+            self.mode = MODES[kind]
+        self.state = new_state  # type: ignore[assignment]
 
     def _fail(self, error: ProtocolError) -> ConnectionClosed | None:
         """Answer a bad PDU where the protocol has an answer; close unless it says not to."""

@@ -294,7 +294,7 @@ class SmgpSubmit:
 class SmgpSubmitResp:
     command: ClassVar[CommandId] = CommandId.SUBMIT_RESP
     sequence_id: int = 0
-    msg_id: bytes
+    msg_id: bytes = bytes(MSG_ID_SIZE)
     status: int
 
 
@@ -304,7 +304,7 @@ class SmgpDeliver:
 
     command: ClassVar[CommandId] = CommandId.DELIVER
     sequence_id: int = 0
-    msg_id: bytes
+    msg_id: bytes = bytes(MSG_ID_SIZE)
     is_report: int = 0
     msg_format: int = MsgFormat.ASCII
     recv_time: str = ""  # YYYYMMDDHHMMSS
@@ -318,7 +318,7 @@ class SmgpDeliver:
 class SmgpDeliverResp:
     command: ClassVar[CommandId] = CommandId.DELIVER_RESP
     sequence_id: int = 0
-    msg_id: bytes
+    msg_id: bytes = bytes(MSG_ID_SIZE)
     status: int
 
 
