@@ -62,11 +62,14 @@ class ChannelSettings:
     extra: dict[str, Any] = field(default_factory=dict)  # protocol-specific knobs
     alphabet: Alphabet = Alphabet.ASCII  # SMPP: what data_coding 0 means to this carrier
 
-    def session_config(self) -> SessionConfig:
+    def session_config(self, *, idle_timeout: float | None = None) -> SessionConfig:
+        """The session settings of this channel; ``idle_timeout`` for links logged out
+        when idle (SGIP)."""
         return SessionConfig(
             window=self.window,
             response_timeout=self.response_timeout,
             heartbeat_interval=self.heartbeat_interval,
+            idle_timeout=idle_timeout,
         )
 
 
@@ -219,11 +222,15 @@ class CarrierSessionClient(Generic[P]):
         on_inbound: InboundHandler,
         *,
         backoff: Backoff | None = None,
+        config: SessionConfig | None = None,
     ) -> None:
         self.adapter = adapter
         self.settings = settings
         self._on_inbound = on_inbound
         self._backoff = backoff or Backoff()
+        self._config = config or settings.session_config()
+        self._wanted = asyncio.Event()  # cleared while parked: logged out for idleness
+        self._wanted.set()
         self._session: SessionProtocol[P] | None = None
         self._up = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
@@ -234,6 +241,16 @@ class CarrierSessionClient(Generic[P]):
     @property
     def is_up(self) -> bool:
         return self._session is not None and self._session.is_bound
+
+    @property
+    def is_parked(self) -> bool:
+        """Logged out of an idle link (``SessionConfig.idle_timeout``): the next submit
+        logs in again."""
+        return not self._wanted.is_set()
+
+    def unpark(self) -> None:
+        """Log in again after an idle logout (``submit`` does this itself)."""
+        self._wanted.set()
 
     async def start(self) -> None:
         """Start connecting in the background; returns at once."""
@@ -256,6 +273,10 @@ class CarrierSessionClient(Generic[P]):
         others get a retryable outcome (:data:`NO_RESPONSE`, :data:`LINK_LOST`), so that the
         accepted ones are kept.
         """
+        if self.is_parked and not self._stopping:
+            self.unpark()
+            if not await self.wait_up(self.settings.response_timeout):
+                raise SessionClosed(self.last_error or "login failed")
         session = self._session
         if session is None or not session.is_bound:
             raise SessionClosed("not logged in")
@@ -336,6 +357,10 @@ class CarrierSessionClient(Generic[P]):
                 self.last_error = reason
                 if self._stopping:
                     return
+                if session.core.idle_closed:  # parked until a submit wants the link
+                    self._wanted.clear()
+                    await self._wanted.wait()
+                    continue
             await asyncio.sleep(self._backoff.next_delay())
 
     async def _login(self) -> SessionProtocol[P]:
@@ -345,7 +370,7 @@ class CarrierSessionClient(Generic[P]):
             settings.port,
             self.adapter.new_dialect(),
             self._handle_request,
-            settings.session_config(),
+            self._config,
         )
         try:
             response = await asyncio.wait_for(

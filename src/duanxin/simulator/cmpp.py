@@ -244,9 +244,7 @@ class CmppSimulator:
         with contextlib.suppress(ValueError):
             self._connections.remove(connection)
 
-    def _handle(
-        self, connection: _Connection, pdu: Pdu
-    ) -> Awaitable[Pdu | None] | Pdu | None:
+    def _handle(self, connection: _Connection, pdu: Pdu) -> Awaitable[Pdu | None] | Pdu | None:
         if isinstance(pdu, CmppConnect):
             return self._login(connection, pdu)
         if isinstance(pdu, CmppSubmit):

@@ -168,9 +168,7 @@ class SmgpSimulator:
         dialect = SmgpDialect()
         link: _Link
 
-        def handle(
-            session: SessionProtocol[Pdu], pdu: Pdu
-        ) -> Awaitable[Pdu | None] | Pdu | None:
+        def handle(session: SessionProtocol[Pdu], pdu: Pdu) -> Awaitable[Pdu | None] | Pdu | None:
             return self._handle(link, pdu)
 
         # The client keeps the link alive; the gateway only answers its Active_Tests.
@@ -218,9 +216,7 @@ class SmgpSimulator:
             return SmgpStatus.OK  # an open gateway takes any secret
         return status
 
-    def _submit(
-        self, link: _Link, submit: SmgpSubmit
-    ) -> Awaitable[Pdu | None] | Pdu | None:
+    def _submit(self, link: _Link, submit: SmgpSubmit) -> Awaitable[Pdu | None] | Pdu | None:
         if not link.session.is_open:
             return None  # read with a PDU that dropped the link: never received
         loop = asyncio.get_running_loop()

@@ -109,6 +109,9 @@ class SessionConfig:
     # A server closes a connection that has not logged in this long after it opened (a
     # port full of idle, never-logged-in connections is an attack); None: never.
     login_timeout: float | None = 10.0
+    # A client logs out of a link idle this long, with nothing in flight (SGIP, which has
+    # no heartbeat: the gateway drops idle links itself); None: never.
+    idle_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,8 @@ class SessionCore(Generic[P]):
     # request is moved to the end.
     _outstanding: dict[Hashable, _Outstanding[P]] = field(default_factory=dict)
     _last_received: float = 0.0
+    _last_request: float = 0.0  # the last request sent, for the idle timer
+    idle_closed: bool = False  # logged out for idleness (a client binds again on demand)
     _missed_heartbeats: int = 0
     # Requests that may still be answered although they are done with: given up after
     # every attempt, or answered while resent copies were out. Oldest first; ``deadline``
@@ -192,7 +197,7 @@ class SessionCore(Generic[P]):
     _moves_state: State | None = None
 
     def __post_init__(self) -> None:
-        self._last_received = self.now
+        self._last_received = self._last_request = self.now
         timeout = self.config.login_timeout
         if self.role is Role.SERVER and timeout is not None:
             self._login_deadline = self.now + timeout
@@ -216,6 +221,7 @@ class SessionCore(Generic[P]):
         """
         if self.window_available <= 0:
             raise LocalProtocolError("window full", close=False)
+        self._last_request = now
         return self._send_request(pdu, now, internal=False, tag=tag)
 
     def send_response(self, pdu: P, now: float) -> None:
@@ -355,7 +361,17 @@ class SessionCore(Generic[P]):
             oldest = next(iter(self._outstanding.values())).deadline
             if deadline is None or oldest < deadline:
                 return oldest
+            return deadline
+        idle = self._idle_deadline()
+        if idle is not None and (deadline is None or idle < deadline):
+            return idle
         return deadline
+
+    def _idle_deadline(self) -> float | None:
+        timeout = self.config.idle_timeout
+        if timeout is None or self.state is not State.BOUND or self.role is not Role.CLIENT:
+            return None
+        return max(self._last_request, self._last_received) + timeout
 
     def _heartbeat_deadline(self) -> float | None:
         interval = self.config.heartbeat_interval
@@ -364,8 +380,9 @@ class SessionCore(Generic[P]):
         return self._last_received + interval * (self._missed_heartbeats + 1)
 
     def handle_timer(self, now: float) -> list[Event[P]]:
-        """Resend or give up requests whose time is up; send a heartbeat when idle; close a
-        server connection that has not logged in within ``config.login_timeout``."""
+        """Resend or give up requests whose time is up; send a heartbeat when idle, or log
+        out of a link idle for ``config.idle_timeout``; close a server connection that has
+        not logged in within ``config.login_timeout``."""
         self.now = now
         events: list[Event[P]] = []
         if self._login_expired(now):
@@ -374,6 +391,11 @@ class SessionCore(Generic[P]):
             return events
         self._expire_requests(now, events)
         if self.state is State.CLOSED:
+            return events
+        idle = self._idle_deadline()
+        if idle is not None and now >= idle and not self._outstanding:
+            self.idle_closed = True
+            self.start_unbind(now)
             return events
         heartbeat_at = self._heartbeat_deadline()
         if heartbeat_at is not None and now >= heartbeat_at:

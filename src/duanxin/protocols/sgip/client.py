@@ -4,7 +4,8 @@ SGIP links carry commands one way only. :class:`SgipClient` therefore runs two t
 
 * the MT side, a :class:`CarrierSessionClient` that binds to the SMG with LoginType 1 and
   sends Submits. SGIP has no heartbeat, so the link is unbound after ``idle_timeout``
-  seconds without traffic and bound again by the next submit;
+  seconds without traffic (the session core's idle timer) and bound again by the next
+  submit;
 * a listener (:class:`duanxin.protocols.sgip.listener.SgipListener`) the SMG connects to with
   LoginType 2 to push Deliver (MO) and Report.
 
@@ -27,12 +28,9 @@ Settings used from ``ChannelSettings.extra`` (all optional):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.segments import Segment, parse_udh
@@ -251,7 +249,11 @@ def report_to_inbound(report: Report) -> CarrierReport | None:
 
 
 class SgipClient:
-    """An SP's SGIP connection pair: the MT link to the SMG and the listener for its links."""
+    """An SP's SGIP connection pair: the MT link to the SMG and the listener for its links.
+
+    The MT link logs out after ``idle_timeout`` without traffic (the session core's idle
+    timer) and is parked: the next submit binds again.
+    """
 
     def __init__(
         self,
@@ -263,43 +265,29 @@ class SgipClient:
     ) -> None:
         self.settings = dataclasses.replace(settings, heartbeat_interval=None)
         self.adapter = SgipAdapter(self.settings, now=now)
-        self._on_inbound = on_inbound
-        self._backoff = backoff
-        extra: dict[str, Any] = settings.extra
-        idle = extra.get("idle_timeout", DEFAULT_IDLE_TIMEOUT)
+        idle = settings.extra.get("idle_timeout", DEFAULT_IDLE_TIMEOUT)
         self.idle_timeout: float | None = None if idle is None else float(idle)
         self.listener = SgipListener(self.adapter, self.settings, on_inbound)
-        self._mt = self._new_mt()
-        self._earlier_login_failures = 0
+        config = self.settings.session_config(idle_timeout=self.idle_timeout)
+        self._mt = CarrierSessionClient(
+            self.adapter, self.settings, on_inbound, backoff=backoff, config=config
+        )
         self._started = False
         self._closed = False
-        self._parked = False  # MT link unbound for idleness; the next submit binds again
-        self._lock = asyncio.Lock()
-        self._busy = 0
-        self._last_used = 0.0
-        self._idle_handle: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def _new_mt(self) -> CarrierSessionClient[Pdu]:
-        return CarrierSessionClient(
-            self.adapter, self.settings, self._on_inbound, backoff=self._backoff
-        )
-
-    # ------------------------------------------------------------------ state
 
     @property
     def is_up(self) -> bool:
         """Bound to the SMG, or parked after idleness (the next submit binds again)."""
-        return self._started and not self._closed and (self._parked or self._mt.is_up)
+        return self._started and not self._closed and (self._mt.is_parked or self._mt.is_up)
 
     @property
     def is_bound(self) -> bool:
         """The MT link is bound right now."""
-        return self._mt.is_up and not self._parked
+        return self._mt.is_up
 
     @property
     def is_parked(self) -> bool:
-        return self._parked
+        return self._mt.is_parked
 
     @property
     def listen_port(self) -> int:
@@ -312,9 +300,7 @@ class SgipClient:
 
     @property
     def login_failures(self) -> int:
-        return self._earlier_login_failures + self._mt.login_failures
-
-    # -------------------------------------------------------------- lifecycle
+        return self._mt.login_failures
 
     async def start(self) -> None:
         """Bind the listener (before returning) and start binding the MT link."""
@@ -323,84 +309,23 @@ class SgipClient:
         await self.listener.start()
         await self._mt.start()
         self._started = True
-        self._touch()
 
     async def wait_up(self, timeout: float) -> bool:
         """Wait until the MT link is bound (binding again first if it was parked)."""
-        if self._parked:
-            await self._unpark()
+        self._mt.unpark()
         return await self._mt.wait_up(timeout)
 
     async def submit(self, message: OutboundMessage) -> SubmitResult:
         """Submit every segment; binds first when the link was parked for idleness."""
         if self._closed:
             raise SessionClosed("client closed")
-        if self._parked:
-            await self._unpark()
-            if not await self._mt.wait_up(self.settings.response_timeout):
-                raise SessionClosed(self._mt.last_error or "bind failed")
-        self._busy += 1
-        try:
-            return await self._mt.submit(message)
-        finally:
-            self._busy -= 1
-            self._touch()
+        return await self._mt.submit(message)
 
     async def close(self) -> None:
         """Unbind the MT link, close the listener and every link the SMG opened."""
         self._closed = True
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await self._mt.close()
         await self.listener.close()
-
-    # ------------------------------------------------------------ idle links
-
-    def _touch(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._last_used = loop.time()
-        if self.idle_timeout is None or self._closed or self._parked:
-            if self._idle_handle is not None:
-                self._idle_handle.cancel()
-                self._idle_handle = None
-        elif self._idle_handle is None:  # an armed timer looks at _last_used when it fires
-            self._idle_handle = loop.call_at(self._last_used + self.idle_timeout, self._on_idle)
-
-    def _on_idle(self) -> None:
-        self._idle_handle = None
-        if self._busy or not self._mt.is_up:
-            self._touch()  # still working, or not bound yet: look again a period later
-            return
-        if self.idle_timeout is not None and not self._closed and not self._parked:
-            loop = asyncio.get_running_loop()
-            idle_at = self._last_used + self.idle_timeout
-            if loop.time() < idle_at:  # used since the timer was armed
-                self._idle_handle = loop.call_at(idle_at, self._on_idle)
-                return
-        task = asyncio.get_running_loop().create_task(self._park())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _park(self) -> None:
-        async with self._lock:
-            if self._parked or self._closed:
-                return
-            self._parked = True
-            self._earlier_login_failures += self._mt.login_failures
-            await self._mt.close()  # Unbind, wait for Unbind_Resp, stop reconnecting
-
-    async def _unpark(self) -> None:
-        async with self._lock:
-            if not self._parked or self._closed:
-                return
-            self._mt = self._new_mt()
-            self._parked = False
-            await self._mt.start()
-            self._touch()
 
 
 def open_client(
