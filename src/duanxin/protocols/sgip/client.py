@@ -34,17 +34,7 @@ from datetime import datetime
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.segments import Segment, parse_udh
-from duanxin.protocols.carrier import (
-    CarrierMO,
-    CarrierReport,
-    CarrierSessionClient,
-    ChannelSettings,
-    Inbound,
-    InboundHandler,
-    OutboundMessage,
-    SubmitOutcome,
-    SubmitResult,
-)
+from duanxin.protocols import carrier
 from duanxin.protocols.core.aio import SessionClosed
 from duanxin.protocols.core.clock import CHINA_STANDARD_TIME, china_standard_time
 from duanxin.protocols.core.sequence import Backoff
@@ -137,7 +127,7 @@ def report_stat(state: int, error_code: int) -> str | None:
     return f"ER:{error_code:04d}" if error_code else "UNDELIV"
 
 
-def _default_node_id(settings: ChannelSettings) -> int:
+def _default_node_id(settings: carrier.ChannelSettings) -> int:
     corp = settings.sp_code
     return SP_NODE_BASE + (int(corp) if corp.isdigit() and len(corp) <= 5 else 0)
 
@@ -146,7 +136,10 @@ class SgipAdapter:
     """SGIP's part of a carrier client: Bind, Submits, and what Deliver/Report carry."""
 
     def __init__(
-        self, settings: ChannelSettings, *, now: Callable[[], datetime] = china_standard_time
+        self,
+        settings: carrier.ChannelSettings,
+        *,
+        now: Callable[[], datetime] = china_standard_time,
     ) -> None:
         extra = settings.extra
         self.settings = settings
@@ -167,7 +160,7 @@ class SgipAdapter:
     def new_dialect(self) -> SgipDialect:
         return SgipDialect(self.node_id, self._now, counter=self._counter)
 
-    def login_request(self, settings: ChannelSettings) -> Pdu:
+    def login_request(self, settings: carrier.ChannelSettings) -> Pdu:
         return Bind(
             login_type=LoginType.SP_TO_SMG,
             login_name=settings.account,
@@ -177,7 +170,9 @@ class SgipAdapter:
     def login_status(self, response: Pdu) -> int:
         return response.result if isinstance(response, BindResp) else Result.ILLEGAL_LOGIN
 
-    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[Pdu]:
+    def submit_requests(
+        self, message: carrier.OutboundMessage, segments: list[Segment]
+    ) -> list[Pdu]:
         """One Submit per segment, one recipient each; long ones carry the UDH (TP_udhi 1)."""
         base = dataclasses.replace(
             self._template,
@@ -195,14 +190,14 @@ class SgipAdapter:
             for segment in segments
         ]
 
-    def submit_outcome(self, response: Pdu) -> SubmitOutcome:
+    def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
         if not isinstance(response, SubmitResp):
-            return SubmitOutcome(Result.SYSTEM_FAILURE, "")
+            return carrier.SubmitOutcome(Result.SYSTEM_FAILURE, "")
         if response.result != Result.OK:
-            return SubmitOutcome(response.result, "", response.result in RETRYABLE_RESULTS)
-        return SubmitOutcome(Result.OK, canonical_id(response.sequence))
+            return carrier.SubmitOutcome(response.result, "", response.result in RETRYABLE_RESULTS)
+        return carrier.SubmitOutcome(Result.OK, canonical_id(response.sequence))
 
-    def inbound(self, request: Pdu) -> tuple[Pdu | None, Inbound | None]:
+    def inbound(self, request: Pdu) -> tuple[Pdu | None, carrier.Inbound | None]:
         """Answer a command from the SMG and say what it carried.
 
         Deliver and Report are accepted on either link: a gateway that breaks the
@@ -222,13 +217,13 @@ class SgipAdapter:
         return SubmitResp(sequence=sequence, result=Result.FUNCTION_NOT_PROVIDED), None
 
 
-def deliver_to_mo(deliver: Deliver) -> CarrierMO:
+def deliver_to_mo(deliver: Deliver) -> carrier.CarrierMO:
     """The platform's view of one Deliver (one segment of a long MO when TP_udhi is set)."""
     content = deliver.message_content
     concat = None
     if deliver.tp_udhi & 1:
         concat, content = parse_udh(content)
-    return CarrierMO(
+    return carrier.CarrierMO(
         source=strip_country_code(deliver.user_number),
         destination=deliver.sp_number,
         text=decode_text(content, deliver.message_coding),
@@ -236,12 +231,12 @@ def deliver_to_mo(deliver: Deliver) -> CarrierMO:
     )
 
 
-def report_to_inbound(report: Report) -> CarrierReport | None:
+def report_to_inbound(report: Report) -> carrier.CarrierReport | None:
     """A final report about one of our Submits; ``None`` for pending or forwarded ones."""
     stat = report_stat(report.state, report.error_code)
     if stat is None or report.report_type != 0:
         return None
-    return CarrierReport(
+    return carrier.CarrierReport(
         carrier_id=canonical_id(report.submit_sequence),
         destination=strip_country_code(report.user_number),
         stat=stat,
@@ -257,8 +252,8 @@ class SgipClient:
 
     def __init__(
         self,
-        settings: ChannelSettings,
-        on_inbound: InboundHandler,
+        settings: carrier.ChannelSettings,
+        on_inbound: carrier.InboundHandler,
         *,
         now: Callable[[], datetime] = china_standard_time,
         backoff: Backoff | None = None,
@@ -269,7 +264,7 @@ class SgipClient:
         self.idle_timeout: float | None = None if idle is None else float(idle)
         self.listener = SgipListener(self.adapter, self.settings, on_inbound)
         config = self.settings.session_config(idle_timeout=self.idle_timeout)
-        self._mt = CarrierSessionClient(
+        self._mt = carrier.CarrierSessionClient(
             self.adapter, self.settings, on_inbound, backoff=backoff, config=config
         )
         self._started = False
@@ -315,7 +310,7 @@ class SgipClient:
         self._mt.unpark()
         return await self._mt.wait_up(timeout)
 
-    async def submit(self, message: OutboundMessage) -> SubmitResult:
+    async def submit(self, message: carrier.OutboundMessage) -> carrier.SubmitResult:
         """Submit every segment; binds first when the link was parked for idleness."""
         if self._closed:
             raise SessionClosed("client closed")
@@ -329,8 +324,8 @@ class SgipClient:
 
 
 def open_client(
-    settings: ChannelSettings,
-    on_inbound: InboundHandler,
+    settings: carrier.ChannelSettings,
+    on_inbound: carrier.InboundHandler,
     *,
     now: Callable[[], datetime] = china_standard_time,
 ) -> SgipClient:
