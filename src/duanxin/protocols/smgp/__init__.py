@@ -19,7 +19,7 @@ from duanxin.protocols.smgp.auth import (
     verify_login,
 )
 from duanxin.protocols.smgp.client import SmgpAdapter, open_client
-from duanxin.protocols.smgp.codec import Decoder, FrameError, decode, encode
+from duanxin.protocols.smgp.codec import MAX_PDU_SIZE, Decoder, FrameError, decode, encode
 from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import MsgIdGenerator, canonical_id, make_msg_id
 from duanxin.protocols.smgp.pdu import (
@@ -49,6 +49,7 @@ from duanxin.protocols.smgp.report import SmgpReport, decode_report, encode_repo
 
 __all__ = [
     "CHINA_STANDARD_TIME",
+    "MAX_PDU_SIZE",
     "CommandId",
     "Decoder",
     "FrameError",

@@ -148,12 +148,16 @@ _RETRYABLE = frozenset(
 
 
 class LoginMode(IntEnum):
+    """Login LoginMode: what the connection carries."""
+
     SEND = 0  # the SP only submits
     RECEIVE = 1  # the SMGW only delivers MO and reports
     TRANSMIT = 2  # both on one connection
 
 
 class MsgFormat(IntEnum):
+    """MsgFormat: the encoding of MsgContent."""
+
     ASCII = 0
     SIM_WRITE = 3
     BINARY = 4

@@ -28,6 +28,8 @@ MAX_SEQUENCE = 0x7FFFFFFF
 
 
 class BindType(Enum):
+    """The bind an ESME asked for: what it may send and be sent."""
+
     TRANSMITTER = "transmitter"
     RECEIVER = "receiver"
     TRANSCEIVER = "transceiver"

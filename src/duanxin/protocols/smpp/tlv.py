@@ -24,6 +24,8 @@ __all__ = [
 
 
 class TlvTag(IntEnum):
+    """Optional parameter tags of SMPP 3.4 (notes §5.3)."""
+
     DEST_ADDR_SUBUNIT = 0x0005
     DEST_NETWORK_TYPE = 0x0006
     DEST_BEARER_TYPE = 0x0007
