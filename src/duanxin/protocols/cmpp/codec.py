@@ -10,6 +10,8 @@ is recognised by its length.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.pdu import CmppVersion, CommandId, Pdu, layout_of
 from duanxin.protocols.core import codec
@@ -26,6 +28,7 @@ from duanxin.protocols.core.codec import (
     Table,
     Text,
 )
+from duanxin.protocols.core.errors import LocalProtocolError
 
 __all__ = ["CODEC", "MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 
@@ -174,17 +177,31 @@ MAX_PDU_SIZE = (
     + c.MAX_MSG_LENGTH
     + c.LINK_ID_SIZE
 )
-_VERSIONED = frozenset(CODEC.versioned)
 _CONNECT_RESP = CommandId.CONNECT_RESP.to_bytes(4, "big")
 #: CONNECT_RESP's layout by its length: a server may answer in a version we did not ask.
 _CONNECT_RESP_BY_LENGTH = {CODEC.layout(c.CmppConnectResp, v).size: v for v in (V20, V30)}
 
 
+def _encoder(cls: type[Pdu]) -> Callable[[Pdu], bytes]:
+    if cls not in CODEC.versioned:
+        return CODEC.layout(cls).encode
+    by_version = (CODEC.layout(cls, V20).encode, CODEC.layout(cls, V30).encode)
+
+    def encode_versioned(pdu: Pdu) -> bytes:
+        return by_version[pdu.version >= V30](pdu)  # type: ignore[union-attr]
+
+    return encode_versioned
+
+
+_ENCODERS = {cls: _encoder(cls) for cls in CODEC.by_class[None]}
+
+
 def encode(pdu: Pdu) -> bytes:
     """The wire bytes of ``pdu`` in the layout of its ``version``."""
-    if type(pdu) in _VERSIONED:
-        return CODEC.encode(pdu, layout_of(pdu.version))  # type: ignore[union-attr]
-    return CODEC.encode(pdu)
+    encoder = _ENCODERS.get(type(pdu))
+    if encoder is None:
+        raise LocalProtocolError(f"not a CMPP PDU: {type(pdu).__name__}")
+    return encoder(pdu)
 
 
 def decode(frame: bytes, version: object = V30) -> Pdu:

@@ -213,11 +213,17 @@ def is_error_response(command_id: int, command_status: int) -> bool:
     return bool(command_id & p.RESPONSE_BIT) and command_status != CommandStatus.ESME_ROK
 
 
+_ENCODERS = {cls: layout.encode for cls, layout in CODEC.by_class[None].items()}
+
+
 def encode(pdu: Pdu) -> bytes:
     """The wire bytes of ``pdu``; a response with a non-zero status is its header alone."""
     if pdu.command_status and pdu.command_id & p.RESPONSE_BIT:
         return CODEC.encode_header(pdu)
-    return CODEC.encode(pdu)
+    encoder = _ENCODERS.get(type(pdu))
+    if encoder is None:
+        raise LocalProtocolError(f"not an SMPP PDU: {type(pdu).__name__}")
+    return encoder(pdu)
 
 
 def decode(frame: bytes, variant: Hashable = None) -> Pdu:
