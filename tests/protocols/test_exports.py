@@ -125,7 +125,7 @@ EXPECTED: dict[str, set[str]] = {
         "login_timestamp",
         "make_msg_id",
         "server_authenticator",
-        "tlv_uint8",
+        "tlv_int",
         "verify_login",
     },
     "smpp": COMMON

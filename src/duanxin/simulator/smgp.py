@@ -23,6 +23,7 @@ from duanxin.protocols.core.aio import SessionProtocol, serve
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Role
+from duanxin.protocols.core.table import tlv_int
 from duanxin.protocols.smgp.auth import login_response, verify_login
 from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import MsgIdGenerator, canonical_id, smgw_code
@@ -41,7 +42,6 @@ from duanxin.protocols.smgp.pdu import (
     SmgpSubmitResp,
     Tlv,
     TlvTag,
-    tlv_uint8,
 )
 from duanxin.protocols.smgp.report import SmgpReport, encode_report
 from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
@@ -396,6 +396,6 @@ def _submit_resp(submit: SmgpSubmit, msg_id: bytes, status: int) -> SmgpSubmitRe
 def _submitted_text(submit: SmgpSubmit) -> tuple[str, ConcatInfo | None]:
     content = submit.msg_content
     concat: ConcatInfo | None = None
-    if tlv_uint8(submit.tlvs, TlvTag.TP_UDHI):
+    if tlv_int(submit.tlvs, TlvTag.TP_UDHI):
         concat, content = parse_udh(content)
     return decode_text(content, submit.msg_format), concat

@@ -44,7 +44,7 @@ from duanxin.protocols.smgp import (
     login_timestamp,
     make_msg_id,
     server_authenticator,
-    tlv_uint8,
+    tlv_int,
     verify_login,
 )
 
@@ -290,7 +290,7 @@ def test_long_segment_tlvs_from_the_notes() -> None:
     assert wire[:4] == (151 + 15).to_bytes(4, "big")
     decoded = decode_all(wire)[0]
     assert isinstance(decoded, SmgpSubmit)
-    assert tlv_uint8(decoded.tlvs, TlvTag.PK_TOTAL) == 2
+    assert tlv_int(decoded.tlvs, TlvTag.PK_TOTAL) == 2
     assert Tlv.of(TlvTag.LINK_ID, "abc").value == b"abc".ljust(20, b"\x00")
 
 
@@ -299,7 +299,7 @@ def test_unknown_tlvs_are_kept() -> None:
     decoded = decode_all(encode(deliver))[0]
     assert decoded == deliver
     assert isinstance(decoded, SmgpDeliver)
-    assert find_tlv(decoded.tlvs, 0x7777) == b"\x01\x02"
+    assert find_tlv(decoded.tlvs, 0x7777) == Tlv(0x7777, b"\x01\x02")
     assert decoded.tlvs[0].name == "0x7777"
 
 

@@ -11,7 +11,7 @@ records, TLVs, fields a layout leaves off the wire, and a protocol's own rule
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
@@ -42,7 +42,10 @@ __all__ = [
     "Tlvs",
     "Values",
     "constructor",
+    "find_tlv",
     "is_fixed",
+    "tlv_int",
+    "tlv_text",
 ]
 
 T = TypeVar("T")
@@ -169,6 +172,30 @@ class Tlv:
 
     tag: int
     value: bytes = b""
+
+
+def find_tlv(tlvs: Iterable[Tlv], tag: int) -> Tlv | None:
+    """The first TLV with ``tag``, if any."""
+    for tlv in tlvs:
+        if tlv.tag == tag:
+            return tlv
+    return None
+
+
+def tlv_int(tlvs: Iterable[Tlv], tag: int) -> int | None:
+    """The big-endian integer value of TLV ``tag``; None when absent or empty."""
+    tlv = find_tlv(tlvs, tag)
+    if tlv is None or not tlv.value:
+        return None
+    return int.from_bytes(tlv.value, "big")
+
+
+def tlv_text(tlvs: Iterable[Tlv], tag: int) -> str | None:
+    """The text of C-octet string TLV ``tag`` (cut at the first NUL); None when absent."""
+    tlv = find_tlv(tlvs, tag)
+    if tlv is None:
+        return None
+    return tlv.value.split(b"\x00", 1)[0].decode("latin-1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@
 - :mod:`.client`  the carrier client (:func:`open_client`)
 """
 
+from duanxin.protocols.core.table import find_tlv, tlv_int
 from duanxin.protocols.smgp.auth import (
     CHINA_STANDARD_TIME,
     build_login,
@@ -42,8 +43,6 @@ from duanxin.protocols.smgp.pdu import (
     SmgpSubmitResp,
     Tlv,
     TlvTag,
-    find_tlv,
-    tlv_uint8,
 )
 from duanxin.protocols.smgp.report import SmgpReport, decode_report, encode_report
 
@@ -88,6 +87,6 @@ __all__ = [
     "make_msg_id",
     "open_client",
     "server_authenticator",
-    "tlv_uint8",
+    "tlv_int",
     "verify_login",
 ]

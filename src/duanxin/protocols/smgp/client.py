@@ -21,6 +21,7 @@ from duanxin.protocols import carrier
 from duanxin.protocols.core.clock import china_report_time as parse_report_time
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
+from duanxin.protocols.core.table import tlv_int
 from duanxin.protocols.smgp.auth import build_login
 from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import canonical_id
@@ -35,7 +36,6 @@ from duanxin.protocols.smgp.pdu import (
     SmgpSubmitResp,
     Tlv,
     TlvTag,
-    tlv_uint8,
 )
 from duanxin.protocols.smgp.report import SmgpReport, decode_report
 
@@ -162,7 +162,7 @@ def mo_of(deliver: SmgpDeliver) -> carrier.CarrierMO:
     """The platform's view of an MO Deliver (one segment when TP_udhi is set)."""
     content = deliver.msg_content
     concat = None
-    if tlv_uint8(deliver.tlvs, TlvTag.TP_UDHI):
+    if tlv_int(deliver.tlvs, TlvTag.TP_UDHI):
         concat, content = parse_udh(content)
     return carrier.CarrierMO(
         source=deliver.src_term_id,

@@ -39,8 +39,6 @@ __all__ = [
     "SmgpSubmitResp",
     "Tlv",
     "TlvTag",
-    "find_tlv",
-    "tlv_uint8",
 ]
 
 SMGP_VERSION = 0x30
@@ -237,20 +235,6 @@ class Tlv(codec.Tlv):
             return TlvTag(self.tag).name
         except ValueError:
             return f"0x{self.tag:04x}"
-
-
-def find_tlv(tlvs: tuple[Tlv, ...], tag: int) -> bytes | None:
-    """The value of the first parameter with ``tag``, if present."""
-    for tlv in tlvs:
-        if tlv.tag == tag:
-            return tlv.value
-    return None
-
-
-def tlv_uint8(tlvs: tuple[Tlv, ...], tag: int) -> int | None:
-    """A one-byte parameter as an integer (its first byte), if present and non-empty."""
-    value = find_tlv(tlvs, tag)
-    return value[0] if value else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
