@@ -114,6 +114,26 @@ class _Run:
 
     def _text_writer(self) -> Writer:
         pack, start, stop = self.struct.pack, self.start, self.stop
+        if (
+            self.kinds
+            and len(self.kinds) == 1
+            and self.texts
+            and self.struct.size == self.texts[0][1]
+        ):
+            size, explain_one = self.texts[0][1], self._explain
+
+            def write_text(values: Sequence[object], out: list[bytes]) -> None:
+                value = values[start]
+                try:
+                    raw = value.encode("ascii")  # type: ignore[attr-defined]
+                    if len(raw) <= size:
+                        out.append(raw.ljust(size, b"\0"))
+                        return
+                except (AttributeError, UnicodeError):
+                    pass
+                explain_one(values[start:stop])
+
+            return write_text
         texts, octets, flatten = self.texts, self.octets, self.flatten
         explain = self._explain
 
