@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.segments import ConcatInfo, Segment, split_message
@@ -59,8 +59,23 @@ class ChannelSettings:
     window: int = 16
     response_timeout: float = 60.0
     heartbeat_interval: float | None = 180.0
-    extra: dict[str, Any] = field(default_factory=dict)  # protocol-specific knobs
+    extra: Mapping[str, object] = field(default_factory=dict)  # protocol knobs, as JSON gives them
     alphabet: Alphabet = Alphabet.ASCII  # SMPP: what data_coding 0 means to this carrier
+
+    def int_knob(self, name: str, default: int) -> int:
+        """The protocol knob ``name`` (``extra``) as an integer; ``default`` when unset."""
+        value = self.extra.get(name, default)
+        return int(value) if isinstance(value, int | float | str) else default
+
+    def str_knob(self, name: str, default: str) -> str:
+        """The protocol knob ``name`` (``extra``) as text; ``default`` when unset."""
+        value = self.extra.get(name, default)
+        return default if value is None else str(value)
+
+    def float_knob(self, name: str, default: float | None) -> float | None:
+        """The protocol knob ``name`` (``extra``) as a number; None when set to null."""
+        value = self.extra.get(name, default)
+        return float(value) if isinstance(value, int | float | str) else None
 
     def session_config(self, *, idle_timeout: float | None = None) -> SessionConfig:
         """The session settings of this channel; ``idle_timeout`` for links logged out

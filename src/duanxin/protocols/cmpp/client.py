@@ -69,12 +69,11 @@ class CmppAdapter:
         self.version: int = settings.version or CmppVersion.V30  # sent as is in CONNECT
         self._clock = clock
         self._last_connect: CmppConnect | None = None
-        extra = settings.extra
-        self._fee_user_type = int(extra.get("fee_user_type", CmppFeeUserType.DESTINATION))
-        self._fee_type = str(extra.get("fee_type", "01"))
-        self._fee_code = str(extra.get("fee_code", "000000"))
-        self._msg_level = int(extra.get("msg_level", 0))
-        self._fee_terminal_id = str(extra.get("fee_terminal_id", ""))
+        self._fee_user_type = settings.int_knob("fee_user_type", CmppFeeUserType.DESTINATION)
+        self._fee_type = settings.str_knob("fee_type", "01")
+        self._fee_code = settings.str_knob("fee_code", "000000")
+        self._msg_level = settings.int_knob("msg_level", 0)
+        self._fee_terminal_id = settings.str_knob("fee_terminal_id", "")
 
     def new_dialect(self) -> CmppDialect:
         return CmppDialect(self.version)

@@ -141,20 +141,19 @@ class SgipAdapter:
         *,
         now: Callable[[], datetime] = china_standard_time,
     ) -> None:
-        extra = settings.extra
         self.settings = settings
-        self.node_id = int(extra.get("node_id") or _default_node_id(settings))
+        self.node_id = settings.int_knob("node_id", 0) or _default_node_id(settings)
         self._now = now
         # One counter for every link of this node: triples must never repeat between links.
         self._counter = new_counter()
         self._template = Submit(
-            charge_number=str(extra.get("charge_number", SP_PAYS)),
+            charge_number=settings.str_knob("charge_number", SP_PAYS),
             corp_id=settings.sp_code,
             service_type=settings.service_id,
-            fee_type=int(extra.get("fee_type", FeeType.FREE)),
-            fee_value=str(extra.get("fee_value", "0")),
-            morelateto_mt_flag=int(extra.get("morelateto_mt_flag", 2)),
-            priority=int(extra.get("priority", 0)),
+            fee_type=settings.int_knob("fee_type", FeeType.FREE),
+            fee_value=settings.str_knob("fee_value", "0"),
+            morelateto_mt_flag=settings.int_knob("morelateto_mt_flag", 2),
+            priority=settings.int_knob("priority", 0),
         )
 
     def new_dialect(self) -> SgipDialect:
@@ -260,8 +259,7 @@ class SgipClient:
     ) -> None:
         self.settings = dataclasses.replace(settings, heartbeat_interval=None)
         self.adapter = SgipAdapter(self.settings, now=now)
-        idle = settings.extra.get("idle_timeout", DEFAULT_IDLE_TIMEOUT)
-        self.idle_timeout: float | None = None if idle is None else float(idle)
+        self.idle_timeout = settings.float_knob("idle_timeout", DEFAULT_IDLE_TIMEOUT)
         self.listener = SgipListener(self.adapter, self.settings, on_inbound)
         config = self.settings.session_config(idle_timeout=self.idle_timeout)
         self._mt = carrier.CarrierSessionClient(

@@ -58,12 +58,11 @@ class SmgpAdapter:
     ) -> None:
         self.settings = settings
         self._clock = clock
-        extra = settings.extra
-        self.login_mode = int(extra.get("login_mode", LoginMode.TRANSMIT))
-        self._fee_type = str(extra.get("fee_type", "00"))
-        self._fee_code = str(extra.get("fee_code", "000000"))
-        self._fixed_fee = str(extra.get("fixed_fee", "000000"))
-        self._priority = int(extra.get("priority", PRIORITY_NORMAL))
+        self.login_mode = settings.int_knob("login_mode", LoginMode.TRANSMIT)
+        self._fee_type = settings.str_knob("fee_type", "00")
+        self._fee_code = settings.str_knob("fee_code", "000000")
+        self._fixed_fee = settings.str_knob("fixed_fee", "000000")
+        self._priority = settings.int_knob("priority", PRIORITY_NORMAL)
 
     def new_dialect(self) -> SmgpDialect:
         return SmgpDialect()

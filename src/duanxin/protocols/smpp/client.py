@@ -156,10 +156,10 @@ class SmppAdapter:
     def __init__(self, settings: carrier.ChannelSettings) -> None:
         self.settings = settings
         extra = settings.extra
-        self.bind_type: str = extra.get("bind_type", "transceiver")
+        self.bind_type = settings.str_knob("bind_type", "transceiver")
         if self.bind_type not in _BINDS:
             raise ValueError(f"bind_type must be one of {sorted(_BINDS)}")
-        self.country_code: str = extra.get("country_code", "86")
+        self.country_code = settings.str_knob("country_code", "86")
         self.use_sar = extra.get("long_messages", "udh") == "sar"
 
     def new_dialect(self) -> SmppDialect:
@@ -169,8 +169,8 @@ class SmppAdapter:
         return _BINDS[self.bind_type](
             system_id=settings.account,
             password=settings.password,
-            system_type=settings.extra.get("system_type", ""),
-            address_range=settings.extra.get("address_range", ""),
+            system_type=settings.str_knob("system_type", ""),
+            address_range=settings.str_knob("address_range", ""),
         )
 
     def login_status(self, response: Pdu) -> int:
@@ -224,10 +224,13 @@ class SmppAdapter:
         )
 
     def _source_numbering(self, source: str) -> tuple[int, int]:
-        extra = self.settings.extra
+        knobs = self.settings
         if source.isdigit():
-            return extra.get("source_ton", TON_UNKNOWN), extra.get("source_npi", NPI_ISDN)
-        return extra.get("source_ton", TON_ALPHANUMERIC), extra.get("source_npi", NPI_UNKNOWN)
+            return knobs.int_knob("source_ton", TON_UNKNOWN), knobs.int_knob("source_npi", NPI_ISDN)
+        return (
+            knobs.int_knob("source_ton", TON_ALPHANUMERIC),
+            knobs.int_knob("source_npi", NPI_UNKNOWN),
+        )
 
     def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
         status = response.command_status
