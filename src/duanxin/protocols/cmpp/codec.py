@@ -29,6 +29,7 @@ from duanxin.protocols.core.codec import (
     Text,
 )
 from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.query import COUNTERS
 
 __all__ = ["CODEC", "MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 
@@ -106,7 +107,7 @@ _QUERY: Table = (
     ("query_type", U8),
     ("query_code", Text(c.QUERY_CODE_SIZE)),
 )
-_COUNTERS = ("mt_tl_msg", "mt_tl_usr", "mt_scs", "mt_wt", "mt_fl", "mo_scs", "mo_wt", "mo_fl")
+_COUNTERS = ("mt_tl_msg", "mt_tl_usr", *COUNTERS)
 
 
 CODEC: codec.Codec[Pdu] = codec.Codec(

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from duanxin.protocols.core.query import QueryCounters
+
 __all__ = [
     "ACTIVE_TEST_RESERVED_SIZE",
     "AUTHENTICATOR_SIZE",
@@ -332,19 +334,13 @@ class CmppQuery:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppQueryResp:
+class CmppQueryResp(QueryCounters):
     sequence_id: int = 0
     time: str = ""
     query_type: int = 0
     query_code: str = ""
     mt_tl_msg: int = 0
     mt_tl_usr: int = 0
-    mt_scs: int = 0
-    mt_wt: int = 0
-    mt_fl: int = 0
-    mo_scs: int = 0
-    mo_wt: int = 0
-    mo_fl: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

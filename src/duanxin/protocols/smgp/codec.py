@@ -21,6 +21,7 @@ from duanxin.protocols.core.codec import (
     Text,
     Tlvs,
 )
+from duanxin.protocols.core.query import COUNTERS
 from duanxin.protocols.smgp import pdu as s
 from duanxin.protocols.smgp.pdu import AUTHENTICATOR_SIZE, MSG_ID_SIZE, CommandId, Pdu, SmgpStatus
 
@@ -41,7 +42,7 @@ _TAIL: Table = (
 )
 _RESULT: Table = (("msg_id", Octets(MSG_ID_SIZE)), ("status", U32))
 _QUERY: Table = (("query_time", Text(8)), ("query_type", U8), ("query_code", Text(10)))
-_COUNTERS = ("mt_tlmsg", "mt_tlusr", "mt_scs", "mt_wt", "mt_fl", "mo_scs", "mo_wt", "mo_fl")
+_COUNTERS = ("mt_tlmsg", "mt_tlusr", *COUNTERS)
 
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "SMGP",

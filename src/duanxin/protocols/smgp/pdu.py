@@ -14,6 +14,7 @@ from typing import ClassVar
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.fields import encode_fixed
+from duanxin.protocols.core.query import QueryCounters
 
 __all__ = [
     "AUTHENTICATOR_SIZE",
@@ -344,7 +345,7 @@ class SmgpQuery:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpQueryResp:
+class SmgpQueryResp(QueryCounters):
     command: ClassVar[CommandId] = CommandId.QUERY_RESP
     sequence_id: int = 0
     query_time: str
@@ -352,12 +353,6 @@ class SmgpQueryResp:
     query_code: str = ""
     mt_tlmsg: int = 0
     mt_tlusr: int = 0
-    mt_scs: int = 0
-    mt_wt: int = 0
-    mt_fl: int = 0
-    mo_scs: int = 0
-    mo_wt: int = 0
-    mo_fl: int = 0
 
 
 Pdu = (
