@@ -10,7 +10,7 @@ is recognised by its length.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 
 from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.pdu import CmppVersion, CommandId, Pdu, layout_of
@@ -21,7 +21,6 @@ from duanxin.protocols.core.codec import (
     U64,
     Absent,
     Bytes,
-    FrameError,
     Items,
     Octets,
     Reserved,
@@ -30,6 +29,7 @@ from duanxin.protocols.core.codec import (
 )
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.query import COUNTERS
+from duanxin.protocols.core.table import SEQUENCE_ID_HEADER, FrameError
 
 __all__ = ["CODEC", "MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 
@@ -110,55 +110,56 @@ _QUERY: Table = (
 _COUNTERS = ("mt_tl_msg", "mt_tl_usr", *COUNTERS)
 
 
+#: Each PDU class: its command id and field table (per version where they differ).
+_PDUS: dict[type[Pdu], tuple[int, Table] | Mapping[Hashable, tuple[int, Table]]] = {
+    c.CmppConnect: (
+        CommandId.CONNECT,
+        (
+            ("source_addr", Text(c.SOURCE_ADDR_SIZE)),
+            ("authenticator_source", Octets(c.AUTHENTICATOR_SIZE)),
+            ("version", U8),
+            ("timestamp", U32),
+        ),
+    ),
+    c.CmppConnectResp: {
+        v: (
+            CommandId.CONNECT_RESP,
+            (
+                ("status", _RESULT[v]),
+                ("authenticator_ismg", Octets(c.AUTHENTICATOR_SIZE)),
+                ("version", U8),
+            ),
+        )
+        for v in (V20, V30)
+    },
+    c.CmppTerminate: (CommandId.TERMINATE, ()),
+    c.CmppTerminateResp: (CommandId.TERMINATE_RESP, ()),
+    c.CmppSubmit: {v: (CommandId.SUBMIT, _submit(v)) for v in (V20, V30)},
+    c.CmppSubmitResp: {
+        v: (CommandId.SUBMIT_RESP, _versioned(v, (("msg_id", U64), ("result", _RESULT[v]))))
+        for v in (V20, V30)
+    },
+    c.CmppDeliver: {v: (CommandId.DELIVER, _deliver(v)) for v in (V20, V30)},
+    c.CmppDeliverResp: {
+        v: (CommandId.DELIVER_RESP, _versioned(v, (("msg_id", U64), ("result", _RESULT[v]))))
+        for v in (V20, V30)
+    },
+    c.CmppQuery: (CommandId.QUERY, (*_QUERY, ("reserve", Reserved(c.QUERY_RESERVE_SIZE)))),
+    c.CmppQueryResp: (CommandId.QUERY_RESP, (*_QUERY, *((n, U32) for n in _COUNTERS))),
+    c.CmppCancel: (CommandId.CANCEL, (("msg_id", U64),)),
+    c.CmppCancelResp: {
+        v: (CommandId.CANCEL_RESP, _versioned(v, (("success_id", _RESULT[v]),))) for v in (V20, V30)
+    },
+    c.CmppActiveTest: (CommandId.ACTIVE_TEST, ()),
+    c.CmppActiveTestResp: (
+        CommandId.ACTIVE_TEST_RESP,
+        (("reserved", Reserved(c.ACTIVE_TEST_RESERVED_SIZE)),),
+    ),
+}
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "CMPP",
-    (("sequence_id", U32),),
-    {
-        c.CmppConnect: (
-            CommandId.CONNECT,
-            (
-                ("source_addr", Text(c.SOURCE_ADDR_SIZE)),
-                ("authenticator_source", Octets(c.AUTHENTICATOR_SIZE)),
-                ("version", U8),
-                ("timestamp", U32),
-            ),
-        ),
-        c.CmppConnectResp: {
-            v: (
-                CommandId.CONNECT_RESP,
-                (
-                    ("status", _RESULT[v]),
-                    ("authenticator_ismg", Octets(c.AUTHENTICATOR_SIZE)),
-                    ("version", U8),
-                ),
-            )
-            for v in (V20, V30)
-        },
-        c.CmppTerminate: (CommandId.TERMINATE, ()),
-        c.CmppTerminateResp: (CommandId.TERMINATE_RESP, ()),
-        c.CmppSubmit: {v: (CommandId.SUBMIT, _submit(v)) for v in (V20, V30)},
-        c.CmppSubmitResp: {
-            v: (CommandId.SUBMIT_RESP, _versioned(v, (("msg_id", U64), ("result", _RESULT[v]))))
-            for v in (V20, V30)
-        },
-        c.CmppDeliver: {v: (CommandId.DELIVER, _deliver(v)) for v in (V20, V30)},
-        c.CmppDeliverResp: {
-            v: (CommandId.DELIVER_RESP, _versioned(v, (("msg_id", U64), ("result", _RESULT[v]))))
-            for v in (V20, V30)
-        },
-        c.CmppQuery: (CommandId.QUERY, (*_QUERY, ("reserve", Reserved(c.QUERY_RESERVE_SIZE)))),
-        c.CmppQueryResp: (CommandId.QUERY_RESP, (*_QUERY, *((n, U32) for n in _COUNTERS))),
-        c.CmppCancel: (CommandId.CANCEL, (("msg_id", U64),)),
-        c.CmppCancelResp: {
-            v: (CommandId.CANCEL_RESP, _versioned(v, (("success_id", _RESULT[v]),)))
-            for v in (V20, V30)
-        },
-        c.CmppActiveTest: (CommandId.ACTIVE_TEST, ()),
-        c.CmppActiveTestResp: (
-            CommandId.ACTIVE_TEST_RESP,
-            (("reserved", Reserved(c.ACTIVE_TEST_RESERVED_SIZE)),),
-        ),
-    },
+    SEQUENCE_ID_HEADER,
+    _PDUS,
     statuses={
         CommandId.CONNECT: c.CmppConnectStatus.BAD_STRUCTURE,
         CommandId.SUBMIT: c.CmppSubmitResult.BAD_LENGTH,

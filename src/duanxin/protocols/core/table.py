@@ -19,6 +19,7 @@ from typing import TypeVar
 from duanxin.protocols.core.errors import RemoteProtocolError
 
 __all__ = [
+    "SEQUENCE_ID_HEADER",
     "U8",
     "U16",
     "U32",
@@ -269,3 +270,7 @@ def constructor(
     exec("\n".join(lines), namespace)
     made: Callable[..., T] = namespace["make"]  # type: ignore[assignment]
     return made
+
+
+#: The header after the command id where it is just a 4-byte sequence (CMPP, SMGP).
+SEQUENCE_ID_HEADER: Table = (("sequence_id", U32),)

@@ -22,6 +22,7 @@ from duanxin.protocols.core.codec import (
     Tlvs,
 )
 from duanxin.protocols.core.query import COUNTERS
+from duanxin.protocols.core.table import SEQUENCE_ID_HEADER
 from duanxin.protocols.smgp import pdu as s
 from duanxin.protocols.smgp.pdu import AUTHENTICATOR_SIZE, MSG_ID_SIZE, CommandId, Pdu, SmgpStatus
 
@@ -44,71 +45,73 @@ _RESULT: Table = (("msg_id", Octets(MSG_ID_SIZE)), ("status", U32))
 _QUERY: Table = (("query_time", Text(8)), ("query_type", U8), ("query_code", Text(10)))
 _COUNTERS = ("mt_tlmsg", "mt_tlusr", *COUNTERS)
 
+#: Each PDU class: its command id and field table.
+_PDUS: dict[type[Pdu], tuple[int, Table]] = {
+    s.SmgpLogin: (
+        CommandId.LOGIN,
+        (
+            ("client_id", Text(8)),
+            ("authenticator_client", Octets(AUTHENTICATOR_SIZE)),
+            ("login_mode", U8),
+            ("timestamp", U32),
+            ("client_version", U8),
+        ),
+    ),
+    s.SmgpLoginResp: (
+        CommandId.LOGIN_RESP,
+        (
+            ("status", U32),
+            ("authenticator_server", Octets(AUTHENTICATOR_SIZE)),
+            ("server_version", U8),
+        ),
+    ),
+    s.SmgpSubmit: (
+        CommandId.SUBMIT,
+        (
+            ("msg_type", U8),
+            ("need_report", U8),
+            ("priority", U8),
+            ("service_id", Text(10)),
+            ("fee_type", Text(2)),
+            ("fee_code", FEE),
+            ("fixed_fee", FEE),
+            ("msg_format", U8),
+            ("valid_time", TIME),
+            ("at_time", TIME),
+            ("src_term_id", TERM_ID),
+            ("charge_term_id", TERM_ID),
+            ("dest_term_ids", Items("B", TERM_ID, 0, 100)),
+            *_TAIL,
+        ),
+    ),
+    s.SmgpSubmitResp: (CommandId.SUBMIT_RESP, _RESULT),
+    s.SmgpDeliver: (
+        CommandId.DELIVER,
+        (
+            ("msg_id", Octets(MSG_ID_SIZE)),
+            ("is_report", U8),
+            ("msg_format", U8),
+            ("recv_time", Text(14)),
+            ("src_term_id", TERM_ID),
+            ("dest_term_id", TERM_ID),
+            *_TAIL,
+        ),
+    ),
+    s.SmgpDeliverResp: (CommandId.DELIVER_RESP, _RESULT),
+    s.SmgpActiveTest: (CommandId.ACTIVE_TEST, ()),
+    s.SmgpActiveTestResp: (CommandId.ACTIVE_TEST_RESP, ()),
+    s.SmgpExit: (CommandId.EXIT, ()),
+    s.SmgpExitResp: (CommandId.EXIT_RESP, ()),
+    s.SmgpQuery: (CommandId.QUERY, _QUERY),
+    s.SmgpQueryResp: (
+        CommandId.QUERY_RESP,
+        (*_QUERY, *((name, U32) for name in _COUNTERS), ("reserve", Reserved(8))),
+    ),
+}
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "SMGP",
-    (("sequence_id", U32),),
-    {
-        s.SmgpLogin: (
-            CommandId.LOGIN,
-            (
-                ("client_id", Text(8)),
-                ("authenticator_client", Octets(AUTHENTICATOR_SIZE)),
-                ("login_mode", U8),
-                ("timestamp", U32),
-                ("client_version", U8),
-            ),
-        ),
-        s.SmgpLoginResp: (
-            CommandId.LOGIN_RESP,
-            (
-                ("status", U32),
-                ("authenticator_server", Octets(AUTHENTICATOR_SIZE)),
-                ("server_version", U8),
-            ),
-        ),
-        s.SmgpSubmit: (
-            CommandId.SUBMIT,
-            (
-                ("msg_type", U8),
-                ("need_report", U8),
-                ("priority", U8),
-                ("service_id", Text(10)),
-                ("fee_type", Text(2)),
-                ("fee_code", FEE),
-                ("fixed_fee", FEE),
-                ("msg_format", U8),
-                ("valid_time", TIME),
-                ("at_time", TIME),
-                ("src_term_id", TERM_ID),
-                ("charge_term_id", TERM_ID),
-                ("dest_term_ids", Items("B", TERM_ID, 0, 100)),
-                *_TAIL,
-            ),
-        ),
-        s.SmgpSubmitResp: (CommandId.SUBMIT_RESP, _RESULT),
-        s.SmgpDeliver: (
-            CommandId.DELIVER,
-            (
-                ("msg_id", Octets(MSG_ID_SIZE)),
-                ("is_report", U8),
-                ("msg_format", U8),
-                ("recv_time", Text(14)),
-                ("src_term_id", TERM_ID),
-                ("dest_term_id", TERM_ID),
-                *_TAIL,
-            ),
-        ),
-        s.SmgpDeliverResp: (CommandId.DELIVER_RESP, _RESULT),
-        s.SmgpActiveTest: (CommandId.ACTIVE_TEST, ()),
-        s.SmgpActiveTestResp: (CommandId.ACTIVE_TEST_RESP, ()),
-        s.SmgpExit: (CommandId.EXIT, ()),
-        s.SmgpExitResp: (CommandId.EXIT_RESP, ()),
-        s.SmgpQuery: (CommandId.QUERY, _QUERY),
-        s.SmgpQueryResp: (
-            CommandId.QUERY_RESP,
-            (*_QUERY, *((name, U32) for name in _COUNTERS), ("reserve", Reserved(8))),
-        ),
-    },
+    SEQUENCE_ID_HEADER,
+    _PDUS,
     faults=dict.fromkeys(Fault, SmgpStatus.BAD_STRUCTURE),
     unknown_status=SmgpStatus.BAD_COMMAND,
 )
