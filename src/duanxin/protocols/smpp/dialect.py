@@ -45,10 +45,10 @@ class BindType(Enum):
         return self is not BindType.TRANSMITTER
 
 
-BIND_TYPES: dict[type[Pdu], BindType] = {
-    p.BindTransmitter: BindType.TRANSMITTER,
-    p.BindReceiver: BindType.RECEIVER,
-    p.BindTransceiver: BindType.TRANSCEIVER,
+BIND_TYPES: dict[CommandId, BindType] = {
+    CommandId.BIND_TRANSMITTER: BindType.TRANSMITTER,
+    CommandId.BIND_RECEIVER: BindType.RECEIVER,
+    CommandId.BIND_TRANSCEIVER: BindType.TRANSCEIVER,
 }
 #: Each request's response (generic_nack for those without one).
 RESPONSES: dict[int, type[Pdu]] = {
@@ -138,7 +138,7 @@ class SmppDialect(TableDialect[Pdu]):
         self._requested: BindType | None = None
 
     def answer(self, request: Pdu) -> Pdu | None:
-        if type(request) in BIND_TYPES:
+        if request.command_id in BIND_TYPES:
             bound = self.bind_type is not None  # else the application answers the login
             return response_to(request, CommandStatus.ESME_RALYBND) if bound else None
         return super().answer(request)
@@ -146,7 +146,7 @@ class SmppDialect(TableDialect[Pdu]):
     def observe(self, pdu: Pdu, direction: Direction) -> None:
         if direction is Direction.RECEIVE:
             self.received[pdu.command_id] += 1
-        requested = BIND_TYPES.get(type(pdu))
+        requested = BIND_TYPES.get(pdu.command_id)
         if requested is not None and self.bind_type is None:
             self._requested = requested
         elif self._kinds[type(pdu)] is Kind.BIND_OK and pdu.command_status == 0:
