@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.bus import BusError
+from duanxin.bus.limits import Hits
 from duanxin.domain.accounts import Account
 from duanxin.domain.msgid import format_mid
 from duanxin.domain.numbers import (
@@ -121,10 +122,33 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> S
         if stored is not None:
             return stored
     decision, frequency = await policy.check_content(platform, account, request.content)
-    content = decision.content
     async with platform.reader.connect() as conn:
         numbers = await _classify(platform, conn, account.id, raws)
-    numbers = await _limit_frequency(platform, account, numbers, decision, frequency, now)
+    numbers, hits = await _limit_frequency(platform, account, numbers, decision, frequency, now)
+    stored_here = False
+    try:
+        outcome, stored_here = await _accept(
+            platform, account, request, decision, numbers, now, fingerprint
+        )
+    finally:
+        if not stored_here and hits.recorded:
+            # Refused after the check (balance, an error) or answered as another request
+            # with the same key was: this request's frequency hits count for nothing.
+            await platform.limiter.undo(hits)
+    return outcome
+
+
+async def _accept(
+    platform: Platform,
+    account: Account,
+    request: SendRequest,
+    decision: ContentDecision,
+    numbers: list[_Number],
+    now: datetime,
+    fingerprint: str,
+) -> tuple[SendOutcome, bool]:
+    """Charge, store and publish; the outcome, and whether this request's messages were
+    stored (False: the answer of an earlier request with the same idempotency key)."""
     accepted = [n for n in numbers if n.result == NumberResult.ACCEPTED]
     if not accepted:
         results = {n.result for n in numbers}
@@ -137,6 +161,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> S
         raise StatusError(
             Status.OTHER, "no number could be accepted (blacklisted, opted out or rate-limited)"
         )
+    content = decision.content
     segments = count_segments(content)
     send_at = request.sendtime if request.sendtime is not None and request.sendtime > now else now
     held = policy.marketing_hold(platform, decision.kind, send_at)
@@ -154,7 +179,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> S
             )
         if stored is None:
             raise
-        return stored
+        return stored, False
     MESSAGES_ACCEPTED.inc(len(accepted))
     for number in numbers:
         if number.result != NumberResult.ACCEPTED:
@@ -162,7 +187,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> S
     if not_before is None or not_before <= now:
         ready = [m for m, n in zip(mids, numbers, strict=True) if n.result == NumberResult.ACCEPTED]
         await _publish(platform, ready)
-    return outcome
+    return outcome, True
 
 
 async def _publish(platform: Platform, mids: list[str]) -> None:
@@ -182,21 +207,22 @@ async def _limit_frequency(
     decision: ContentDecision,
     rules: FrequencyRules,
     now: datetime,
-) -> list[_Number]:
-    """Count the message against each accepted number's limits; refuse those over one."""
-
-    async def check(number: _Number) -> _Number:
-        if number.result != NumberResult.ACCEPTED or number.mobile is None:
-            return number
-        if await policy.frequency_allows(
-            platform, rules, account.id, number.mobile, decision.kind, now
-        ):
-            return number
-        return _Number(number.raw, number.mobile, number.carrier, NumberResult.REFUSED)
-
-    if len(numbers) == 1:  # the common case: no task to schedule
-        return [await check(numbers[0])]
-    return list(await asyncio.gather(*(check(n) for n in numbers)))
+) -> tuple[list[_Number], Hits]:
+    """Count the message against each accepted number's limits (one limiter call for the
+    request); refuse those over one. The hits, to take back if the send is not accepted."""
+    candidates = [
+        i for i, n in enumerate(numbers) if n.result == NumberResult.ACCEPTED and n.mobile
+    ]
+    mobiles = [numbers[i].mobile or "" for i in candidates]
+    if not mobiles:
+        return numbers, Hits([])
+    hits = await policy.frequency_hits(platform, rules, account.id, mobiles, decision.kind, now)
+    limited = list(numbers)
+    for index, allowed in zip(candidates, hits.allowed, strict=True):
+        if not allowed:
+            n = numbers[index]
+            limited[index] = _Number(n.raw, n.mobile, n.carrier, NumberResult.REFUSED)
+    return limited, hits
 
 
 def _check_extno(extno: str) -> None:
