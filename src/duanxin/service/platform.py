@@ -29,6 +29,7 @@ __all__ = ["SUBMIT_STREAM", "Platform"]
 SUBMIT_STREAM = "submit"
 SUBMIT_GROUP = "delivery"
 API_KEY_CACHE_SECONDS = 30.0
+EMBEDDED_NODE = 1  # the node id of a process that is not part of a cluster, unless set
 
 
 def local_now() -> datetime:
@@ -85,7 +86,8 @@ class Platform:
         self.commits = GroupCommitter(self.engine)
         ttl = self.settings.account_cache_seconds
         self.accounts, self.routed, self.has_overrides = TtlCache(ttl), TtlCache(ttl), TtlCache(ttl)
-        self.ids = MessageIdGenerator(self.settings.node_id)
+        node = self.settings.node_id
+        self.ids = MessageIdGenerator(EMBEDDED_NODE if node is None else node)
         self.marketing_window = parse_window(self.settings.marketing_window)
         self.policy.ttl = self.settings.policy_cache_seconds
 

@@ -23,7 +23,9 @@ __all__ = [
     "Submitted",
     "accepted_segments",
     "claim",
+    "claiming_nodes",
     "find_segments",
+    "hand_over",
     "insert_events",
     "insert_messages",
     "lease_due",
@@ -32,6 +34,7 @@ __all__ = [
     "record_submits",
     "release_claims",
     "release_leases",
+    "release_node_claims",
     "release_stale_claims",
     "requeue",
     "reset_claimed",
@@ -103,12 +106,17 @@ async def insert_messages(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
 
 
 async def claim(
-    conn: AsyncConnection, mids: Sequence[str], lease_until: datetime | None = None
+    conn: AsyncConnection,
+    mids: Sequence[str],
+    lease_until: datetime | None = None,
+    node: int | None = None,
 ) -> list[PendingMessage]:
     """Take queued messages for delivery; ones already taken or finished are skipped.
 
     A claim held past ``lease_until`` is taken to belong to a worker that died, and
-    :func:`release_stale_claims` gives the message back.
+    :func:`release_stale_claims` gives the message back; in a cluster ``node`` (the
+    claiming worker's node id) lets :func:`release_node_claims` do so as soon as that
+    worker's node lease is gone.
     """
     if not mids:
         return []
@@ -119,6 +127,7 @@ async def claim(
             state=MessageState.SUBMITTING.value,
             attempts=messages.c.attempts + 1,
             not_before=lease_until,
+            claimed_by=node,
         )
         .returning(
             messages.c.mid,
@@ -144,6 +153,55 @@ async def requeue(conn: AsyncConnection, mids: Sequence[str], not_before: dateti
             .where(messages.c.mid.in_(mids), messages.c.state == MessageState.SUBMITTING.value)
             .values(state=MessageState.QUEUED.value, not_before=not_before)
         )
+
+
+async def claiming_nodes(conn: AsyncConnection) -> list[int]:
+    """The node ids holding claims now."""
+    result = await conn.execute(
+        select(messages.c.claimed_by)
+        .where(
+            messages.c.state == MessageState.SUBMITTING.value,
+            messages.c.claimed_by.is_not(None),
+        )
+        .distinct()
+    )
+    return [int(row[0]) for row in result]
+
+
+async def release_node_claims(conn: AsyncConnection, nodes: Sequence[int]) -> list[str]:
+    """Give back the claims of workers that are gone (their node leases expired), or of
+    a node id's previous holder when a starting process takes it: queued, due at once."""
+    if not nodes:
+        return []
+    result = await conn.execute(
+        update(messages)
+        .where(
+            messages.c.state == MessageState.SUBMITTING.value,
+            messages.c.claimed_by.in_(list(nodes)),
+        )
+        .values(state=MessageState.QUEUED.value, not_before=None, claimed_by=None)
+        .returning(messages.c.mid)
+    )
+    return [row[0] for row in result]
+
+
+async def hand_over(conn: AsyncConnection, mids: Sequence[str]) -> list[str]:
+    """Claims a worker could not use (the channels are connected on another worker):
+    queued again, due at once, the claim not counted as an attempt."""
+    if not mids:
+        return []
+    result = await conn.execute(
+        update(messages)
+        .where(messages.c.mid.in_(list(mids)), messages.c.state == MessageState.SUBMITTING.value)
+        .values(
+            state=MessageState.QUEUED.value,
+            not_before=None,
+            claimed_by=None,
+            attempts=messages.c.attempts - 1,
+        )
+        .returning(messages.c.mid)
+    )
+    return [row[0] for row in result]
 
 
 async def release_stale_claims(conn: AsyncConnection, now: datetime) -> int:
