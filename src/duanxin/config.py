@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     role: Literal["all", "api", "worker"] = "all"
+    reuse_port: bool = False  # SO_REUSEPORT on the HTTP port (serve --workers N sets it)
     # The node id in message ids. Embedded mode: this or 1. Cluster (Redis bus): unset, a
     # free one is leased in Redis; set, it is leased, and a process refuses to start while
     # a live process holds it.

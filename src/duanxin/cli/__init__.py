@@ -14,7 +14,7 @@ import sys
 
 import typer
 
-from duanxin.cli import accounts, bench, channels, lists, platform, review
+from duanxin.cli import accounts, bench, channels, db, lists, platform, review
 
 __all__ = ["app", "main"]
 
@@ -25,6 +25,7 @@ app.command()(platform.demo)
 app.command()(platform.send)
 app.command()(platform.simulate)
 app.command("number-override")(channels.number_override)
+app.add_typer(db.db_app, name="db")
 app.add_typer(accounts.account_app, name="account")
 app.add_typer(channels.channel_app, name="channel")
 app.add_typer(bench.bench_app, name="bench")

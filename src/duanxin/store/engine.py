@@ -21,6 +21,7 @@ __all__ = [
     "checkpoint_periodically",
     "create_engine",
     "create_reader",
+    "current_revision",
     "is_sqlite",
     "migrate",
 ]
@@ -107,5 +108,13 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (blocking; call before serving)."""
+    """Bring the database at ``url`` to the newest schema (blocking; call before serving).
+    Processes starting together on PostgreSQL take turns (an advisory lock)."""
     command.upgrade(alembic_config(url), "head")
+
+
+def current_revision(url: str) -> str:
+    """The newest migration's revision (what :func:`migrate` brings a database to)."""
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config(url)).get_current_head())

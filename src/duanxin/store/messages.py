@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store.tables import message_events, messages, orphan_reports, segments
@@ -29,6 +29,7 @@ __all__ = [
     "insert_events",
     "insert_messages",
     "lease_due",
+    "lock_channels_for_matching",
     "overdue_submitted",
     "park_orphans",
     "record_submits",
@@ -447,6 +448,22 @@ async def segments_for(conn: AsyncConnection, mids: Sequence[str]) -> dict[str, 
     for row in result:
         found[row[0]].append(SegmentRow(*row))
     return found
+
+
+# The advisory-lock namespace of report matching (PostgreSQL): one lock per channel.
+_MATCH_LOCKS = 0x6478
+
+
+async def lock_channels_for_matching(conn: AsyncConnection, channel_ids: Iterable[int]) -> None:
+    """Serialise, per channel, storing carrier ids with matching reports to them, until the
+    transaction ends (PostgreSQL; SQLite has one writer anyway). Without it a report and
+    its submit response committed at once by two transactions (two workers of a cluster,
+    or two batches of one) each miss the other: the report parked, the submit stored, and
+    neither ever matched. Locks are taken in channel order, so two never deadlock."""
+    if conn.dialect.name != "postgresql":
+        return
+    for channel_id in sorted(set(channel_ids)):
+        await conn.execute(select(func.pg_advisory_xact_lock(_MATCH_LOCKS, channel_id)))
 
 
 async def park_orphans(
