@@ -112,6 +112,19 @@ class Cluster:
         self.processes.append(started)
         return started
 
+    async def stop_all(self) -> None:
+        """SIGTERM every process still running (a --workers parent stops its children),
+        SIGKILL what has not exited after the drain's grace."""
+        running = [p for p in self.processes if p.process.returncode is None]
+        for process in running:
+            process.terminate()
+        for process in running:
+            try:
+                await asyncio.wait_for(process.wait(), timeout=20)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
     def client(self, api: Process) -> AsyncClient:
         return AsyncClient(
             f"http://{HOST}:{api.port}",
@@ -181,10 +194,7 @@ async def local_cluster(
         yield cluster
     finally:
         if cluster is not None:
-            for process in cluster.processes:
-                if process.process.returncode is None:
-                    process.kill()
-                    await process.wait()
+            await cluster.stop_all()
         for simulator in simulators.values():
             await simulator.stop()
         await drop_keys(redis_url, prefix)

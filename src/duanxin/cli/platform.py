@@ -53,8 +53,9 @@ def serve(
 
     try:
         _run(run())
-    except StartupError as error:
-        raise _fail(f"cannot start: {error}") from None
+    except StartupError as error:  # one line, however narrow the terminal
+        console.print(f"[red]error:[/red] cannot start: {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
 
 
 def _serve_processes(settings: Any, workers: str) -> int:

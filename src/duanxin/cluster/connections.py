@@ -67,7 +67,10 @@ class ConnectionLeases:
         held = self._held.setdefault(channel_id, set())
         mine = sorted(held)
         kept = await self.leases.renew([names[s] for s in mine])
-        held.intersection_update(s for s, ok in zip(mine, kept, strict=True) if ok)
+        for slot, ok in zip(mine, kept, strict=True):
+            # Lost (Redis restarted empty): taken back at once unless another took it.
+            if not ok and not await self.leases.take(names[slot]):
+                held.discard(slot)
         share = math.ceil(slots / workers)
         holders = await self.leases.holders(names)
         for slot, holder in enumerate(holders):

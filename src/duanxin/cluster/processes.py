@@ -6,15 +6,19 @@ through ``SO_REUSEPORT`` (the kernel spreads new connections over them); with
 ``metrics_listen`` ``host:P``, process *i* answers ``/metrics`` on ``host:P+i``. SIGTERM or
 SIGINT to the parent is passed on to every child (each drains as a single process does);
 a child that exits on its own stops the others, and the parent exits with its status.
+On Linux a child also gets SIGTERM when the parent dies (killed itself), so none is left
+running unsupervised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from duanxin.config import Settings, split_host_port
 from duanxin.runtime import STOP_SIGNALS
@@ -51,10 +55,28 @@ def child_environments(
     return out
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook that has the child sent SIGTERM when its parent dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+    def hook() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return hook
+
+
 async def run_processes(environments: list[dict[str, str]]) -> int:
     """Run one ``duanxin serve`` per environment until a stop signal or a child's exit."""
+    hook = _die_with_parent()
     children = [
-        await asyncio.create_subprocess_exec(sys.executable, "-m", "duanxin.cli", "serve", env=env)
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "duanxin.cli", "serve", env=env, preexec_fn=hook
+        )
         for env in environments
     ]
     stop = asyncio.Event()

@@ -1,0 +1,85 @@
+"""Cluster processes: node ids leased (a held DUANXIN_NODE_ID refuses to start), a worker
+that cannot open its channels exits at once with one line, ``--workers N`` API processes
+share one port and count per-number frequency limits together."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from duanxin.config import Settings
+from duanxin.domain.msgid import unpack_msg_id
+from duanxin.service.platform import Platform
+from duanxin.store.tables import channels
+from tests.cluster.cluster import HOST, local_cluster
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(120)]
+
+
+async def test_a_node_id_held_by_a_live_process_refuses_to_start(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    async with local_cluster(postgres_url, redis_url, tmp_path) as cluster:
+        await cluster.serve("api", DUANXIN_NODE_ID="77")
+        second = await cluster.start("api", port=0, DUANXIN_NODE_ID="77")
+        output, _ = await asyncio.wait_for(second.communicate(), timeout=30)
+        assert second.returncode == 1
+        lines = output.decode().strip().splitlines()
+        assert len(lines) == 1 and "node id 77" in lines[0], output
+
+
+async def test_a_worker_that_cannot_bind_its_listener_exits_at_once(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    async with local_cluster(postgres_url, redis_url, tmp_path) as cluster:
+        platform = Platform.open(Settings(database_url=postgres_url))
+        try:
+            async with platform.engine.connect() as conn:
+                extra = (
+                    await conn.execute(
+                        select(channels.c.settings).where(channels.c.protocol == "sgip")
+                    )
+                ).scalar_one()
+        finally:
+            await platform.close()
+        with socket.socket() as squatter:  # another program holds the SGIP listener port
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            squatter.bind((HOST, int(extra["listen_port"])))
+            squatter.listen()
+            worker = await cluster.start("worker")
+            output, _ = await asyncio.wait_for(worker.communicate(), timeout=30)
+        assert worker.returncode == 1
+        lines = output.decode().strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: cannot start"), output
+        assert "Traceback" not in cluster.log.read_text()
+
+
+async def test_api_processes_sharing_a_port_count_frequency_limits_together(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Verification codes: once a minute per number, whichever process takes the request."""
+    async with local_cluster(postgres_url, redis_url, tmp_path) as cluster:
+        api = await cluster.serve("api", workers=2)
+        shared = [f"1380{i:07d}" for i in range(499)]
+        clients = [cluster.client(api) for _ in range(16)]  # 16 connections, spread by the kernel
+        try:
+            # 500 numbers each: the 499 shared ones and one of the request's own.
+            text = "您的验证码是1234"
+            sends = [c.send([*shared, f"1390{i:07d}"], text) for i, c in enumerate(clients)]
+            results = await asyncio.gather(*sends)
+        finally:
+            for client in clients:
+                await client.aclose()
+        assert all(r.status == 0 for r in results), [r for r in results if not r.ok][:1]
+        accepted = Counter(i.mobile for r in results for i in r.items if i.result == 0)
+        assert Counter({m: n for m, n in accepted.items() if m in shared}) == dict.fromkeys(
+            shared, 1
+        )  # each shared number once across both processes; the rest refused (result 5)
+        assert sum(1 for r in results for i in r.items if i.result == 5) == 15 * len(shared)
+        nodes = {unpack_msg_id(int(i.mid, 16)).node for r in results for i in r.items}
+        assert len(nodes) == 2  # both processes answered, each minting with its own node id
