@@ -288,3 +288,29 @@ async def test_a_batch_falls_back_to_this_process_and_undoes_there() -> None:
         assert (await limiter.hit_many([_checks("13800138000")], T0 + 2)).allowed == [True]
     finally:
         await limiter.close()
+
+
+@pytest.mark.redis
+async def test_concurrency_slots_are_shared_by_processes_and_expire() -> None:
+    from duanxin.bus.limits import SLOT_SECONDS, RedisSlots
+
+    prefix = f"duanxin-test:{uuid.uuid4().hex}:"
+    first, second = RedisSlots(REDIS_URL, prefix=prefix), RedisSlots(REDIS_URL, prefix=prefix)
+    try:
+        a = await first.take("inflight:7", 2, T0)
+        b = await second.take("inflight:7", 2, T0)
+        assert a and b
+        assert await first.take("inflight:7", 2, T0) is None  # two in flight, cluster-wide
+        assert await second.take("inflight:8", 2, T0)  # another account is not affected
+        await second.give_back("inflight:7", b)
+        assert await first.take("inflight:7", 2, T0 + 1)
+        # The slots of a process killed mid-request do not count for ever.
+        assert await first.take("inflight:7", 2, T0 + SLOT_SECONDS + 2)
+    finally:
+        await first.close()
+        await second.close()
+        admin = Redis.from_url(REDIS_URL)
+        keys = [k async for k in admin.scan_iter(match=Keys(prefix).pattern())]
+        if keys:
+            await admin.delete(*keys)
+        await admin.aclose()

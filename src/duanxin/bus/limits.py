@@ -48,6 +48,7 @@ __all__ = [
     "MemoryLimiter",
     "RateLimiter",
     "RedisLimiter",
+    "RedisSlots",
     "open_limiter",
 ]
 
@@ -301,3 +302,45 @@ def open_limiter(url: str | None, *, prefix: str = DEFAULT_PREFIX) -> RateLimite
     if url.startswith(("redis://", "rediss://", "unix://")):
         return FallbackLimiter(RedisLimiter(url, prefix=prefix))
     raise ValueError(f"unsupported limiter URL {url!r}: use memory:// or redis://")
+
+
+# KEYS[1]: sorted set of requests in flight (score: when the slot expires). ARGV: now (s),
+# expiry (s), the limit, this request's member. Slots of a process killed mid-request
+# expire after ``SLOT_SECONDS`` instead of counting forever.
+_TAKE_SLOT_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) - tonumber(ARGV[1])) + 1)
+return 1
+"""
+SLOT_SECONDS = 120.0  # longest a request may hold a concurrency slot (a killed process's)
+
+
+class RedisSlots:
+    """Requests in flight per key, counted across every process of a cluster (an account's
+    concurrency limit, SPEC status 21): a sorted set of the requests holding a slot."""
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._redis = Redis.from_url(url, decode_responses=True)
+        self._keys = Keys(prefix)
+        self._take = self._redis.register_script(_TAKE_SLOT_SCRIPT)
+
+    async def take(self, key: str, limit: int, now: float) -> str | None:
+        """A slot's token if fewer than ``limit`` requests hold one, else None."""
+        member = secrets.token_hex(8)
+        try:
+            args: list[str | int] = [repr(now), repr(now + SLOT_SECONDS), limit, member]
+            taken = await self._take(keys=[self._keys.limit(key)], args=args)
+        except RedisError as exc:
+            raise BusError(f"redis concurrency slot failed: {exc}") from exc
+        return member if taken else None
+
+    async def give_back(self, key: str, token: str) -> None:
+        try:
+            await self._redis.zrem(self._keys.limit(key), token)
+        except RedisError as exc:
+            raise BusError(f"redis concurrency slot failed: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._redis.aclose()

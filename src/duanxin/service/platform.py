@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from duanxin.bus import Bus, open_bus
-from duanxin.bus.limits import MemoryLimiter, RateLimiter, open_limiter
+from duanxin.bus import REDIS_SCHEMES, Bus, BusError, open_bus
+from duanxin.bus.limits import MemoryLimiter, RateLimiter, RedisSlots, open_limiter
 from duanxin.config import Settings
 from duanxin.domain.accounts import Account
 from duanxin.domain.msgid import MessageIdGenerator
@@ -62,6 +64,8 @@ class Platform:
     routed: TtlCache[int, frozenset[str]] = field(init=False)
     #: Whether the number-portability table has any rows (most deployments: none).
     has_overrides: TtlCache[None, bool] = field(init=False)
+    #: Requests in flight per account, shared by the cluster (None: this process counts).
+    slots: RedisSlots | None = None
     _own_reader: AsyncEngine | None = None
     _in_flight: dict[int, int] = field(default_factory=dict)
     #: SecretKey and customer of each SecretId seen (keys are revoked rarely).
@@ -95,11 +99,15 @@ class Platform:
     def open(cls, settings: Settings) -> Platform:
         bus = open_bus(settings.bus_url, prefix=settings.redis_prefix)
         limiter = open_limiter(settings.bus_url, prefix=settings.redis_prefix)
+        slots = None
+        if settings.bus_url.startswith(REDIS_SCHEMES):
+            slots = RedisSlots(settings.bus_url, prefix=settings.redis_prefix)
         return cls(
             settings,
             create_engine(settings.database_url),
             bus,
             limiter=limiter,
+            slots=slots,
             _own_reader=create_reader(settings.database_url),
         )
 
@@ -131,13 +139,31 @@ class Platform:
         await self.commits.close()
         await self.bus.close()
         await self.limiter.close()
+        if self.slots is not None:
+            await self.slots.close()
         await self.engine.dispose()
         if self._own_reader is not None:
             await self._own_reader.dispose()
 
     @asynccontextmanager
     async def request_slot(self, account_id: int, limit: int) -> AsyncIterator[None]:
-        """Count a request against the account's concurrency limit (0: unlimited)."""
+        """Count a request against the account's concurrency limit (0: unlimited): across
+        the cluster with a Redis bus (in this process while Redis does not answer)."""
+        if limit and self.slots is not None:
+            key = f"inflight:{account_id}"
+            try:
+                token = await self.slots.take(key, limit, time.time())
+            except BusError:
+                token = ""  # Redis away: counted in this process below
+            if token is None:
+                raise StatusError(Status.TOO_MANY_CONNECTIONS)
+            if token:
+                try:
+                    yield
+                finally:
+                    with contextlib.suppress(BusError):  # else it expires
+                        await self.slots.give_back(key, token)
+                return
         current = self._in_flight.get(account_id, 0)
         if limit and current >= limit:
             raise StatusError(Status.TOO_MANY_CONNECTIONS)
