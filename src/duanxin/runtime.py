@@ -29,7 +29,7 @@ from duanxin.config import Settings
 from duanxin.delivery.sweeper import Sweeper
 from duanxin.delivery.worker import DeliveryWorker, StartupError
 from duanxin.domain.msgid import MessageIdGenerator
-from duanxin.service.platform import SUBMIT_STREAM, Platform
+from duanxin.service.platform import SUBMIT_STREAM, Platform, submit_entries
 from duanxin.store import messages as message_store
 from duanxin.store.engine import checkpoint_periodically, migrate
 
@@ -123,7 +123,7 @@ async def _adopt_node(platform: Platform, node: NodeLease) -> None:
     if released:
         log.warning("%d claims of node %d's last holder queued again", len(released), node.node_id)
         with contextlib.suppress(BusError):
-            await platform.bus.publish(SUBMIT_STREAM, [{"mids": released}])
+            await platform.bus.publish(SUBMIT_STREAM, submit_entries(released))
     node.start()
 
 

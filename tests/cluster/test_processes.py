@@ -1,6 +1,7 @@
 """Cluster processes: node ids leased (a held DUANXIN_NODE_ID refuses to start), a worker
 that cannot open its channels exits at once with one line, ``--workers N`` API processes
-share one port and count per-number frequency limits together."""
+share one port and count per-number frequency limits together, and a channel's connections
+and TPS are shared by the workers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import select
 
 from duanxin.config import Settings
@@ -17,6 +19,7 @@ from duanxin.domain.msgid import unpack_msg_id
 from duanxin.service.platform import Platform
 from duanxin.store.tables import channels
 from tests.cluster.cluster import HOST, local_cluster
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(120)]
 
@@ -83,3 +86,56 @@ async def test_api_processes_sharing_a_port_count_frequency_limits_together(
         assert sum(1 for r in results for i in r.items if i.result == 5) == 15 * len(shared)
         nodes = {unpack_msg_id(int(i.mid, 16)).node for r in results for i in r.items}
         assert len(nodes) == 2  # both processes answered, each minting with its own node id
+
+
+async def test_channel_tps_and_connections_hold_across_workers(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Two workers share a channel of 2 connections and 100 TPS: one connection each, and
+    together no more than the channel's TPS (measured over a window at the carrier)."""
+    tps, count = 100, 500
+    async with local_cluster(
+        postgres_url, redis_url, tmp_path, cmpp_connections=2, cmpp_tps=tps
+    ) as cluster:
+        api = await cluster.serve("api")
+        await cluster.serve("worker")
+        await cluster.serve("worker")
+        redis = Redis.from_url(redis_url, decode_responses=True)
+
+        async def one_connection_each() -> bool:
+            keys = [k async for k in redis.scan_iter(match=cluster.prefix + "lease:conn:*")]
+            holders = await redis.mget(keys) if keys else []
+            cmpp = [h for k, h in zip(keys, holders, strict=True) if k.endswith((":0", ":1"))]
+            return len(cmpp) >= 2 and len(set(cmpp)) >= 2 and len(set(holders)) >= 2
+
+        try:
+            await wait_until(one_connection_each, 30)  # the first worker gave one back
+        finally:
+            await redis.aclose()
+        cmpp = cluster.simulators["cmpp"]
+
+        async def both_logged_in() -> bool:
+            return len(cmpp.sessions) == 2  # type: ignore[attr-defined]
+
+        await wait_until(both_logged_in, 30)
+        client = cluster.client(api)
+        try:
+            for start in range(0, count, 50):  # requests spread over both workers
+                numbers = [f"1380{i:07d}" for i in range(start, start + 50)]
+                result = await client.send(numbers, "您的通知：已发货")
+                assert result.ok, result
+            loop = asyncio.get_running_loop()
+
+            async def received(n: int) -> bool:
+                return len(cmpp.behaviour.received) >= n
+
+            await wait_until(lambda: received(tps), 30)  # past the first second's burst
+            start, started = len(cmpp.behaviour.received), loop.time()
+            await wait_until(lambda: received(start + 2 * tps), 30)
+            rate = (len(cmpp.behaviour.received) - start) / (loop.time() - started)
+        finally:
+            await client.aclose()
+        # Each worker alone would send at the channel's 100 TPS: together at most about it
+        # (a slow machine only lowers the rate).
+        assert rate <= tps * 1.3, rate
+        assert len(cmpp.sessions) <= 2  # type: ignore[attr-defined]

@@ -5,7 +5,8 @@ that opens it (SGIP channels have one slot: its holder alone binds the listener 
 gateway connects back to, so no two workers ever bind it). A worker takes at most its fair
 share of a channel's slots (``ceil(slots / live workers)``; live workers renew a member
 entry in ``workers``), renews what it holds every few seconds and takes free slots at each
-round, so a dead worker's connections are opened elsewhere within one lease expiry.
+round, so a dead worker's connections are opened elsewhere within one lease expiry; a
+worker holding more than its share (it started first) gives the extra slots back.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class ConnectionLeases:
             if not ok and not await self.leases.take(names[slot]):
                 held.discard(slot)
         share = math.ceil(slots / workers)
+        if len(held) > share:  # more workers now than when these were taken: give back
+            extra = sorted(held)[share:]
+            await self.leases.release([names[s] for s in extra])
+            held.difference_update(extra)
         holders = await self.leases.holders(names)
         for slot, holder in enumerate(holders):
             if len(held) >= share:

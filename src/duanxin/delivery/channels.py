@@ -95,6 +95,9 @@ class Channel:
     #: another worker holds any of this channel's slots.
     held: frozenset[int] = frozenset()
     elsewhere: bool = False
+    #: The channel's configured TPS (0: none); in a cluster a worker sends at the share of
+    #: it its connections are of the channel's, so the workers together keep to it.
+    tps: int = 0
     _next: int = 0
     # Senders waiting for a token, first come first served; one timer wakes the first.
     _waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
@@ -244,6 +247,7 @@ class ChannelPool:
             long_report=LongReport(row["long_report"]),
             clients=clients,
             rate=AdaptiveRate(row["tps"] or None, now),
+            tps=row["tps"] or 0,
             retry=RetryPolicy.from_settings(row["settings"]),
             factory=factory,
         )
@@ -283,7 +287,7 @@ class ChannelPool:
         for channel in list(self.channels.values()):
             plan = await self.leases.plan(channel.id, len(channel.clients), workers)
             for slot in sorted(channel.held - plan.held):
-                log.warning("channel %s: connection %d now held elsewhere", channel.name, slot)
+                log.info("channel %s: connection %d handed to another worker", channel.name, slot)
                 old = channel.clients[slot]
                 if channel.factory is not None:
                     channel.clients[slot] = channel.factory()
@@ -291,6 +295,9 @@ class ChannelPool:
             for slot in sorted(plan.held - channel.held):
                 await channel.clients[slot].start()
             channel.held, channel.elsewhere = plan.held, plan.elsewhere
+            if channel.tps:
+                share = max(1, len(plan.held)) / len(channel.clients)
+                channel.rate.set_ceiling(channel.tps * share)
 
     def start_leasing(self) -> None:
         """Renew leases and take free slots every few seconds (a cluster worker)."""

@@ -13,7 +13,7 @@ from duanxin.cluster.node import NodeLease
 from duanxin.delivery.records import fail_messages
 from duanxin.delivery.worker import DeliveryWorker
 from duanxin.domain.status import DxStat
-from duanxin.service.platform import SUBMIT_STREAM, Platform
+from duanxin.service.platform import SUBMIT_STREAM, Platform, submit_entries
 from duanxin.store import idempotency as idempotency_store
 from duanxin.store import messages as message_store
 
@@ -102,7 +102,7 @@ class Sweeper:
             )
         if mids:
             try:
-                await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+                await self.platform.bus.publish(SUBMIT_STREAM, submit_entries(mids))
             except BusError:
                 async with self.platform.engine.begin() as conn:
                     await message_store.release_leases(conn, mids, lease_until)
@@ -130,7 +130,7 @@ class Sweeper:
             self._missing.pop(n, None)
         if mids:
             log.warning("%d messages claimed by gone nodes %s are queued again", len(mids), gone)
-            await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+            await self.platform.bus.publish(SUBMIT_STREAM, submit_entries(mids))
         return len(mids)
 
     async def release_leases(self) -> int:
@@ -150,7 +150,7 @@ class Sweeper:
         if not mids:
             return
         try:
-            await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+            await self.platform.bus.publish(SUBMIT_STREAM, submit_entries(mids))
         except BusError:
             self.platform.keep_unpublished(mids)
             raise

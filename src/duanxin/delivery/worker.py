@@ -62,7 +62,7 @@ from duanxin.protocols.carrier import (
     SubmitResult,
 )
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed
-from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, Platform
+from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, Platform, submit_entries
 from duanxin.store import messages as message_store
 from duanxin.store.messages import EventKind, MessageEvent, PendingMessage, Submitted
 
@@ -70,6 +70,9 @@ __all__ = ["DeliveryWorker", "StartupError"]
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 4096
+# Submit-stream entries (of up to 50 messages) per read: few, so that the workers of a
+# cluster share a burst instead of the first reader taking it all.
+READ_ENTRIES = 4
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 LINK_WAIT_SECONDS = 3.0  # how long a message waits for a link that is down before requeueing
 LINK_POLL_SECONDS = 0.05
@@ -219,7 +222,7 @@ class DeliveryWorker:
             return
         log.warning("%d claimed messages given back at stop, due at once", len(released))
         try:
-            await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": released}])
+            await self.platform.bus.publish(SUBMIT_STREAM, submit_entries(released))
         except BusError as error:  # the sweeper's recovery finds them in the store
             log.warning("could not republish released messages: %s", error)
 
@@ -301,7 +304,7 @@ class DeliveryWorker:
                 return taken
         consume = asyncio.ensure_future(
             self.platform.bus.consume(
-                SUBMIT_STREAM, SUBMIT_GROUP, self.consumer, count=64, block=1.0
+                SUBMIT_STREAM, SUBMIT_GROUP, self.consumer, count=READ_ENTRIES, block=1.0
             )
         )
         stopping = asyncio.ensure_future(self._stopping.wait())
@@ -722,7 +725,7 @@ class DeliveryWorker:
         self._claimed.difference_update(handed)
         if handed:
             try:
-                await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": handed}])
+                await self.platform.bus.publish(SUBMIT_STREAM, submit_entries(handed))
             except BusError as error:  # queued and due: a sweeper publishes them
                 log.warning("could not hand %d messages over: %s", len(handed), error)
 

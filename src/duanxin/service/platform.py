@@ -26,11 +26,21 @@ from duanxin.store.commits import GroupCommitter
 from duanxin.store.engine import create_engine, create_reader
 from duanxin.store.tables import messages, replies
 
-__all__ = ["SUBMIT_STREAM", "Platform"]
+__all__ = ["SUBMIT_STREAM", "Platform", "submit_entries"]
 
 SUBMIT_STREAM = "submit"
 SUBMIT_GROUP = "delivery"
 API_KEY_CACHE_SECONDS = 30.0
+#: Message ids per submit-stream entry: a 500-number request becomes ten entries, so the
+#: workers of a cluster share it (each entry goes to one worker).
+ENTRY_MIDS = 50
+
+
+def submit_entries(mids: Sequence[str]) -> list[dict[str, list[str]]]:
+    """The submit-stream entries (payloads) that hand ``mids`` to the delivery workers."""
+    return [{"mids": list(mids[i : i + ENTRY_MIDS])} for i in range(0, len(mids), ENTRY_MIDS)]
+
+
 EMBEDDED_NODE = 1  # the node id of a process that is not part of a cluster, unless set
 
 

@@ -45,7 +45,7 @@ from duanxin.domain.status import DxStat, NumberResult, Status, StatusError
 from duanxin.metrics import MESSAGES_ACCEPTED, MESSAGES_REFUSED
 from duanxin.service import policy
 from duanxin.service.accounts import Caller, authenticate
-from duanxin.service.platform import SUBMIT_STREAM, Platform
+from duanxin.service.platform import SUBMIT_STREAM, Platform, submit_entries
 from duanxin.service.results import SendEntry, SendOutcome
 from duanxin.store import accounts as account_store
 from duanxin.store import idempotency as idempotency_store
@@ -194,7 +194,7 @@ async def _publish(platform: Platform, mids: list[str]) -> None:
     """Hand committed messages to delivery. The store is the record: with the bus down the
     send is still accepted, and the sweeper publishes the messages once it answers."""
     try:
-        await platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+        await platform.bus.publish(SUBMIT_STREAM, submit_entries(mids))
     except BusError as error:
         log.warning("bus unreachable; %d accepted messages wait in the store: %s", len(mids), error)
         platform.keep_unpublished(mids)
