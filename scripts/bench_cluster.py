@@ -36,7 +36,9 @@ REDIS = os.environ.get("DUANXIN_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-async def serve(env: dict[str, str], role: str, workers: int, port: int) -> asyncio.subprocess.Process:
+async def serve(
+    env: dict[str, str], role: str, workers: int, port: int
+) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "duanxin.cli", "serve", "--role", role,
         "--workers", str(workers), "--port", str(port),
@@ -61,7 +63,7 @@ async def run(workers: int, api: int, count: int) -> float:
     processes: list[asyncio.subprocess.Process] = []
     simulators, endpoints = await start_simulators("127.0.0.1", 0.05, sgip_listen_port=free_port())
     try:
-        await asyncio.to_thread(migrate, url)
+        await asyncio.to_thread(migrate, url, os.environ["DUANXIN_ENCRYPTION_KEY"])
         setup = Platform.open(Settings(database_url=url))
         key, account, password = await provision(setup, endpoints)
         async with setup.engine.begin() as conn:
@@ -75,13 +77,16 @@ async def run(workers: int, api: int, count: int) -> float:
         env.update(
             PYTHONPATH=str(SRC), DUANXIN_DATABASE_URL=url, DUANXIN_BUS_URL=REDIS,
             DUANXIN_REDIS_PREFIX=prefix, DUANXIN_HOST="127.0.0.1",
+            DUANXIN_ENCRYPTION_KEY=os.environ["DUANXIN_ENCRYPTION_KEY"],
         )  # fmt: skip
         port = free_port()
         processes.append(await serve(env, "api", api, port))
         for _ in range(workers):
             processes.append(await serve(env, "worker", 1, free_port()))
         base = f"http://127.0.0.1:{port}"
-        clients = [AsyncClient(base, key.secret_id, key.secret_key, account, password) for _ in range(8)]
+        clients = [
+            AsyncClient(base, key.secret_id, key.secret_key, account, password) for _ in range(8)
+        ]
         numbers = [f"138{i:08d}" for i in range(count)]
         chunks = [numbers[i : i + 500] for i in range(0, count, 500)]
         started = time.perf_counter()
@@ -115,6 +120,10 @@ async def run(workers: int, api: int, count: int) -> float:
 
 
 async def main() -> None:
+    from duanxin.store.crypto import generate_key
+
+    # The stored secrets' key: this process provisions with it, the servers read it.
+    os.environ.setdefault("DUANXIN_ENCRYPTION_KEY", generate_key())
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--api", type=int, default=2, help="API processes (serve --workers)")

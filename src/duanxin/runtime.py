@@ -29,7 +29,7 @@ from duanxin.config import Settings
 from duanxin.delivery.sweeper import Sweeper
 from duanxin.delivery.worker import DeliveryWorker, StartupError
 from duanxin.domain.msgid import MessageIdGenerator
-from duanxin.service.platform import SUBMIT_STREAM, Platform, submit_entries
+from duanxin.service.platform import SUBMIT_STREAM, Platform, submit_entries, use_encryption_key
 from duanxin.store import messages as message_store
 from duanxin.store.engine import checkpoint_periodically, migrate
 
@@ -132,7 +132,8 @@ async def running_platform(
     settings: Settings, extra_routes: Sequence[BaseRoute] = (), *, serve_http: bool = True
 ) -> AsyncIterator[RunningPlatform]:
     """Start everything ``settings.role`` asks for; stop it all on exit."""
-    await asyncio.to_thread(migrate, settings.database_url)
+    use_encryption_key(settings)  # refused before anything starts when there is none
+    await asyncio.to_thread(migrate, settings.database_url, settings.encryption_key)
     token = new_token()
     node = await _take_node(settings, token)
     platform = Platform.open(settings)

@@ -78,13 +78,22 @@ class Cluster:
             DUANXIN_HOST=HOST,
             DUANXIN_SWEEP_INTERVAL_SECONDS="0.2",
             DUANXIN_SHUTDOWN_GRACE_SECONDS="10",
+            # The stored secrets' key: the one the test process provisioned with.
+            DUANXIN_ENCRYPTION_KEY=os.environ["DUANXIN_ENCRYPTION_KEY"],
         )
         env.update(extra)
         return env
 
     async def start(
-        self, role: str, *, port: int | None = None, workers: int = 1, **extra: str
+        self,
+        role: str,
+        *,
+        port: int | None = None,
+        workers: int = 1,
+        capture: bool = False,
+        **extra: str,
     ) -> asyncio.subprocess.Process:
+        """A process; its stderr in the log, or (``capture``) piped for the test to read."""
         args = ["-m", "duanxin.cli", "serve", "--role", role, "--workers", str(workers)]
         if port is not None:
             args += ["--port", str(port)]
@@ -94,7 +103,7 @@ class Cluster:
                 *args,
                 env=self.environment(**extra),
                 stdout=asyncio.subprocess.PIPE,
-                stderr=errors,
+                stderr=asyncio.subprocess.PIPE if capture else errors,
             )
 
     async def serve(self, role: str, *, workers: int = 1, **extra: str) -> Process:

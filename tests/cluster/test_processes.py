@@ -29,8 +29,8 @@ async def test_a_node_id_held_by_a_live_process_refuses_to_start(
 ) -> None:
     async with local_cluster(postgres_url, redis_url, tmp_path) as cluster:
         await cluster.serve("api", DUANXIN_NODE_ID="77")
-        second = await cluster.start("api", port=0, DUANXIN_NODE_ID="77")
-        output, _ = await asyncio.wait_for(second.communicate(), timeout=30)
+        second = await cluster.start("api", port=0, capture=True, DUANXIN_NODE_ID="77")
+        _, output = await asyncio.wait_for(second.communicate(), timeout=30)
         assert second.returncode == 1
         lines = output.decode().strip().splitlines()
         assert len(lines) == 1 and "node id 77" in lines[0], output
@@ -54,8 +54,8 @@ async def test_a_worker_that_cannot_bind_its_listener_exits_at_once(
             squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             squatter.bind((HOST, int(extra["listen_port"])))
             squatter.listen()
-            worker = await cluster.start("worker")
-            output, _ = await asyncio.wait_for(worker.communicate(), timeout=30)
+            worker = await cluster.start("worker", capture=True)
+            _, output = await asyncio.wait_for(worker.communicate(), timeout=30)
         assert worker.returncode == 1
         lines = output.decode().strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: cannot start"), output

@@ -77,6 +77,7 @@ async def test_the_procfile_runs_a_cluster(
         DUANXIN_PORT=str(api_port),
         SIM_PORT=str(sim_port),
         SGIP_SP_PORT=str(sp_port),
+        DUANXIN_ENCRYPTION_KEY=os.environ["DUANXIN_ENCRYPTION_KEY"],
     )
     log = tmp_path / "honcho.log"
     with log.open("wb") as output:

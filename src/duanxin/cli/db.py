@@ -20,7 +20,7 @@ def upgrade(database_url: DatabaseOption = None) -> None:
 
     settings = _settings(database_url)
     try:
-        migrate(settings.database_url)
+        migrate(settings.database_url, settings.encryption_key)
         revision = current_revision(settings.database_url)
     except (SQLAlchemyError, OSError) as error:
         raise _fail(f"cannot upgrade {settings.database_url}: {error}".splitlines()[0]) from None

@@ -73,10 +73,12 @@ api_keys = Table(
     "api_keys",
     metadata,
     Column("secret_id", String(64), primary_key=True),
-    Column("secret_key", String(128), nullable=False),
+    Column("secret_key", String(255), nullable=False),  # encrypted (store/crypto.py)
     Column("customer_id", ForeignKey("customers.id"), nullable=False),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=True),  # None: until revoked
+    Column("revoked_at", DateTime, nullable=True),
 )
 
 accounts = Table(
@@ -86,7 +88,7 @@ accounts = Table(
     Column("customer_id", ForeignKey("customers.id"), nullable=False),
     Column("account", String(32), nullable=False, unique=True),
     # Kept as given: CMPP logins need the shared secret itself to check the MD5 digest.
-    Column("password", String(64), nullable=False),
+    Column("password", String(255), nullable=False),  # encrypted (store/crypto.py)
     Column("spid", String(16), nullable=False),
     Column("extno", String(12), nullable=False, default=""),
     Column("charge_type", String(16), nullable=False),
@@ -113,7 +115,7 @@ channels = Table(
     Column("host", String(255), nullable=False),
     Column("port", Integer, nullable=False),
     Column("account", String(32), nullable=False),
-    Column("password", String(64), nullable=False),
+    Column("password", String(255), nullable=False),  # encrypted (store/crypto.py)
     Column("access_code", String(21), nullable=False),
     Column("service_id", String(10), nullable=False, default=""),
     Column("sp_code", String(16), nullable=False, default=""),
@@ -218,7 +220,11 @@ reports = Table(
     Column("stat", String(7), nullable=False),
     Column("access_code", String(21), nullable=False),
     Column("reported_at", DateTime, nullable=False),
+    # True once handed out (pulled, pushed or delivered); while a consumer holds an item it
+    # is claimed (claimed_by, claimed_until) and no other consumer takes it until then.
     Column("pulled", Boolean, nullable=False, default=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", DateTime, nullable=True),
     Index("ix_reports_account_pulled", "account_id", "pulled", "id"),
 )
 
@@ -232,7 +238,9 @@ replies = Table(
     Column("access_code", String(21), nullable=False),
     Column("content", Text, nullable=False),
     Column("received_at", DateTime, nullable=False),
-    Column("pulled", Boolean, nullable=False, default=False),
+    Column("pulled", Boolean, nullable=False, default=False),  # as reports.pulled
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", DateTime, nullable=True),
     Index("ix_replies_account_pulled", "account_id", "pulled", "id"),
 )
 
@@ -280,6 +288,7 @@ operator_tokens = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("name", String(64), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
 )
 
 signatures = Table(
