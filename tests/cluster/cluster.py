@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
+import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -24,7 +26,6 @@ from sqlalchemy import select, update
 from duanxin.client import AsyncClient
 from duanxin.config import Settings
 from duanxin.demo import provision, start_simulators
-from duanxin.runtime import free_port
 from duanxin.service.admin import ApiKey
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorServer
@@ -34,6 +35,29 @@ from duanxin.store.tables import channels, messages
 HOST = "127.0.0.1"
 READY = b"duanxin serving on"
 SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+# Ports a process of the test must bind later (the SGIP listener, the API) are taken below
+# the kernel's ephemeral range: there, an outgoing connection of any process (to
+# PostgreSQL, Redis, a simulator) may hold the port by the time it is bound.
+LISTEN_PORTS = range(20000, 32000)
+
+
+def listen_port(count: int = 1) -> int:
+    """The first of ``count`` consecutive ports, outside the ephemeral range, free now."""
+    while True:
+        first = random.randrange(LISTEN_PORTS.start, LISTEN_PORTS.stop - count)
+        if all(_free(first + i) for i in range(count)):
+            return first
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
@@ -108,7 +132,7 @@ class Cluster:
 
     async def serve(self, role: str, *, workers: int = 1, **extra: str) -> Process:
         """A process (or ``workers`` of them behind one parent), once every one is serving."""
-        port = free_port() if role != "worker" else None
+        port = listen_port() if role != "worker" else None
         process = await self.start(role, port=port, workers=workers, **extra)
         assert process.stdout is not None
         ready = 0
@@ -175,7 +199,10 @@ async def local_cluster(
     report_delay: float = 0.05,
 ) -> AsyncIterator[Cluster]:
     await asyncio.to_thread(migrate, database_url)
-    simulators, endpoints = await start_simulators(HOST, report_delay, sgip_listen_port=free_port())
+    sgip_listener = listen_port()
+    simulators, endpoints = await start_simulators(
+        HOST, report_delay, sgip_listen_port=sgip_listener
+    )
     prefix = f"duanxin-test:{tmp_path.name}:"
     cluster: Cluster | None = None
     try:

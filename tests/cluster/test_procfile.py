@@ -16,34 +16,14 @@ import pytest
 from duanxin.client import AsyncClient
 from duanxin.config import Settings
 from duanxin.demo import CarrierEndpoint, demo_credentials, provision
-from duanxin.runtime import free_port
 from duanxin.service.platform import Platform
 from duanxin.store.engine import migrate
-from tests.cluster.cluster import HOST, SRC, drop_keys
+from tests.cluster.cluster import HOST, SRC, drop_keys, listen_port
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(120)]
 PROCFILE = SRC.parent / "Procfile"
 BIN = Path(sys.executable).parent
-
-
-def _free_block(size: int) -> int:
-    """The first of ``size`` consecutive free ports (the simulators take four in a row)."""
-    while True:
-        first = free_port()
-        if first + size < 65536 and all(_free(first + i) for i in range(size)):
-            return first
-
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 async def test_the_procfile_runs_a_cluster(
@@ -52,7 +32,7 @@ async def test_the_procfile_runs_a_cluster(
     honcho = shutil.which("honcho", path=str(BIN)) or shutil.which("honcho")
     if honcho is None:
         pytest.skip("honcho is not installed (pip install honcho)")
-    sim_port, sp_port, api_port = _free_block(4), free_port(), free_port()
+    sim_port, sp_port, api_port = listen_port(4), listen_port(), listen_port()
     await asyncio.to_thread(migrate, postgres_url)
     endpoints = {
         protocol: CarrierEndpoint(
