@@ -19,6 +19,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from duanxin.access import AccessConfig, AccessServers
 from duanxin.api.app import create_app
 from duanxin.api.server import http_server
 from duanxin.bus import REDIS_SCHEMES, BusError
@@ -89,6 +90,7 @@ class RunningPlatform:
     server: uvicorn.Server | None
     url: str
     node: NodeLease | None = None
+    access: AccessServers | None = None  # the customer CMPP/SMPP servers, when on
 
 
 def _is_cluster(settings: Settings) -> bool:
@@ -135,11 +137,7 @@ async def running_platform(
     use_encryption_key(settings)  # refused before anything starts when there is none
     await asyncio.to_thread(migrate, settings.database_url, settings.encryption_key)
     token = new_token()
-    node = await _take_node(settings, token)
-    platform = Platform.open(settings)
-    if node is not None:
-        await _adopt_node(platform, node)
-    await platform.resume_ids()
+    platform, node = await _open_platform(settings, token)
     checkpoints = asyncio.get_running_loop().create_task(
         checkpoint_periodically(settings.database_url, CHECKPOINT_SECONDS)
     )
@@ -148,6 +146,7 @@ async def running_platform(
     sweeper: Sweeper | None = None
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[None] | None = None
+    access: AccessServers | None = None
     try:
         if settings.role in ("all", "worker"):
             worker = _new_worker(platform, settings, node, token)
@@ -166,8 +165,15 @@ async def running_platform(
                 await asyncio.sleep(0.01)
         port = _bound_port(server) if server is not None else settings.port
         url = f"http://{settings.host}:{port}"
-        yield RunningPlatform(platform, app, worker, sweeper, server, url, node)
+        if settings.role in ("all", "api") and (
+            settings.access_cmpp_port or settings.access_smpp_port
+        ):
+            access = AccessServers(platform, AccessConfig.from_settings(settings))
+            await access.start(settings.access_cmpp_port, settings.access_smpp_port)
+        yield RunningPlatform(platform, app, worker, sweeper, server, url, node=node, access=access)
     finally:
+        if access is not None:
+            await access.stop()
         # The drain: no new connections, requests in flight answered; no more claims, and
         # submits on the wire given the grace period; every claim left given back.
         if server is not None and server_task is not None:
@@ -182,6 +188,16 @@ async def running_platform(
         checkpoints.cancel()
         await platform.close()
         await _leave_cluster(node, worker)
+
+
+async def _open_platform(settings: Settings, token: str) -> tuple[Platform, NodeLease | None]:
+    """The platform, minting with its leased node id in a cluster, after every stored id."""
+    node = await _take_node(settings, token)
+    platform = Platform.open(settings)
+    if node is not None:
+        await _adopt_node(platform, node)
+    await platform.resume_ids()
+    return platform, node
 
 
 def _new_worker(

@@ -4,7 +4,8 @@ One module per group of commands: :mod:`~duanxin.cli.platform` (``init``, ``serv
 ``demo``, ``simulate``, ``keygen``), :mod:`~duanxin.cli.customer` (``send``, ``balance``,
 ``reports``, ``replies``: the HTTP API, signed), :mod:`~duanxin.cli.accounts` (also API
 keys and operator tokens), :mod:`~duanxin.cli.channels` (also ``number-override``),
-:mod:`~duanxin.cli.bench`, :mod:`~duanxin.cli.review` (signatures and templates) and
+:mod:`~duanxin.cli.bench`, :mod:`~duanxin.cli.review` (signatures and templates),
+:mod:`~duanxin.cli.access` (customer CMPP/SMPP connections) and
 :mod:`~duanxin.cli.lists` (blacklist, opt-outs, words, frequency, audit); what they share
 is in :mod:`~duanxin.cli.common`. Commands are registered here, in the order
 ``duanxin --help`` lists them.
@@ -19,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from duanxin.cli import accounts, bench, channels, customer, db, lists, platform, review
+from duanxin.cli import access, accounts, bench, channels, customer, db, lists, platform, review
 from duanxin.cli.common import DEBUG_ENV, RootGroup
 from duanxin.config import CONFIG_ENV
 
@@ -76,6 +77,7 @@ app.add_typer(lists.optout_app, name="optout")
 app.add_typer(lists.words_app, name="words")
 app.add_typer(lists.frequency_app, name="frequency")
 app.add_typer(lists.audit_app, name="audit")
+app.add_typer(access.access_app, name="access")
 
 
 def main() -> None:
