@@ -104,6 +104,9 @@ class Cluster:
             DUANXIN_SHUTDOWN_GRACE_SECONDS="10",
             # The stored secrets' key: the one the test process provisioned with.
             DUANXIN_ENCRYPTION_KEY=os.environ["DUANXIN_ENCRYPTION_KEY"],
+            # No customer CMPP/SMPP access servers: their fixed ports are one per machine.
+            DUANXIN_ACCESS_CMPP_PORT="0",
+            DUANXIN_ACCESS_SMPP_PORT="0",
         )
         env.update(extra)
         return env

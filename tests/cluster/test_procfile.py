@@ -58,6 +58,8 @@ async def test_the_procfile_runs_a_cluster(
         SIM_PORT=str(sim_port),
         SGIP_SP_PORT=str(sp_port),
         DUANXIN_ENCRYPTION_KEY=os.environ["DUANXIN_ENCRYPTION_KEY"],
+        DUANXIN_ACCESS_CMPP_PORT="0",  # no customer access servers (fixed ports)
+        DUANXIN_ACCESS_SMPP_PORT="0",
     )
     log = tmp_path / "honcho.log"
     with log.open("wb") as output:
