@@ -95,7 +95,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     role: Literal["all", "api", "worker"] = "all"
-    node_id: int = Field(default=1, ge=0, le=(1 << 22) - 1)
+    reuse_port: bool = False  # SO_REUSEPORT on the HTTP port (serve --workers N sets it)
+    # The node id in message ids. Embedded mode: this or 1. Cluster (Redis bus): unset, a
+    # free one is leased in Redis; set, it is leased, and a process refuses to start while
+    # a live process holds it.
+    node_id: int | None = Field(default=None, ge=0, le=(1 << 22) - 1)
 
     gateway_auth: bool = True  # SPEC 2.1; turn off only on private networks
     signature_window_seconds: int = 900

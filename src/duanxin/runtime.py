@@ -1,4 +1,9 @@
-"""Running the platform in one process: store, delivery, sweeper and the HTTP server."""
+"""Running the platform in one process: store, delivery, sweeper and the HTTP server.
+
+With a Redis bus the process is one node of a cluster (:mod:`duanxin.cluster`): it leases
+its node id before minting any message id, and its delivery worker leases the carrier
+connections it opens.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +22,25 @@ from starlette.routing import BaseRoute
 from duanxin.access import AccessConfig, AccessServers
 from duanxin.api.app import create_app
 from duanxin.api.server import http_server
+from duanxin.bus import REDIS_SCHEMES, BusError
+from duanxin.cluster.connections import ConnectionLeases
+from duanxin.cluster.leases import Leases, new_token
+from duanxin.cluster.node import NodeIdTaken, NodeLease
 from duanxin.config import Settings
 from duanxin.delivery.sweeper import Sweeper
-from duanxin.delivery.worker import DeliveryWorker
-from duanxin.service.platform import Platform, use_encryption_key
+from duanxin.delivery.worker import DeliveryWorker, StartupError
+from duanxin.domain.msgid import MessageIdGenerator
+from duanxin.service.platform import SUBMIT_STREAM, Platform, submit_entries, use_encryption_key
+from duanxin.store import messages as message_store
 from duanxin.store.engine import checkpoint_periodically, migrate
 
-__all__ = ["RunningPlatform", "free_port", "running_platform", "stop_signals"]
+__all__ = [
+    "RunningPlatform",
+    "StartupError",
+    "free_port",
+    "running_platform",
+    "stop_signals",
+]
 
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 1.0
@@ -72,7 +89,44 @@ class RunningPlatform:
     sweeper: Sweeper | None
     server: uvicorn.Server | None
     url: str
+    node: NodeLease | None = None
     access: AccessServers | None = None  # the customer CMPP/SMPP servers, when on
+
+
+def _is_cluster(settings: Settings) -> bool:
+    return settings.bus_url.startswith(REDIS_SCHEMES)
+
+
+async def _take_node(settings: Settings, token: str) -> NodeLease | None:
+    """A cluster process's node id lease (None in the embedded mode); StartupError with a
+    one-line reason if the configured id is held or Redis does not answer."""
+    if not _is_cluster(settings):
+        return None
+    node = NodeLease(Leases(settings.bus_url, settings.redis_prefix, token))
+    try:
+        await node.take(settings.node_id)
+    except (NodeIdTaken, BusError) as error:
+        await node.leases.close()
+        raise StartupError(str(error)) from None
+    return node
+
+
+async def _adopt_node(platform: Platform, node: NodeLease) -> None:
+    """Mint with the leased node id; claims a previous holder of the id left are given back
+    (it is gone: the id was free)."""
+
+    def use(node_id: int) -> None:
+        platform.ids = MessageIdGenerator(node_id)
+
+    use(node.node_id)
+    node.on_change = use
+    async with platform.engine.begin() as conn:
+        released = await message_store.release_node_claims(conn, [node.node_id])
+    if released:
+        log.warning("%d claims of node %d's last holder queued again", len(released), node.node_id)
+        with contextlib.suppress(BusError):
+            await platform.bus.publish(SUBMIT_STREAM, submit_entries(released))
+    node.start()
 
 
 @contextlib.asynccontextmanager
@@ -82,8 +136,8 @@ async def running_platform(
     """Start everything ``settings.role`` asks for; stop it all on exit."""
     use_encryption_key(settings)  # refused before anything starts when there is none
     await asyncio.to_thread(migrate, settings.database_url, settings.encryption_key)
-    platform = Platform.open(settings)
-    await platform.resume_ids()
+    token = new_token()
+    platform, node = await _open_platform(settings, token)
     checkpoints = asyncio.get_running_loop().create_task(
         checkpoint_periodically(settings.database_url, CHECKPOINT_SECONDS)
     )
@@ -95,9 +149,9 @@ async def running_platform(
     access: AccessServers | None = None
     try:
         if settings.role in ("all", "worker"):
-            worker = DeliveryWorker(platform)
+            worker = _new_worker(platform, settings, node, token)
             await worker.start()
-            sweeper = Sweeper(platform, worker)
+            sweeper = Sweeper(platform, worker, node)
             if settings.bus_url == "memory://":
                 await sweeper.recover()
             sweeper.start()
@@ -116,7 +170,7 @@ async def running_platform(
         ):
             access = AccessServers(platform, AccessConfig.from_settings(settings))
             await access.start(settings.access_cmpp_port, settings.access_smpp_port)
-        yield RunningPlatform(platform, app, worker, sweeper, server, url, access)
+        yield RunningPlatform(platform, app, worker, sweeper, server, url, node=node, access=access)
     finally:
         if access is not None:
             await access.stop()
@@ -133,3 +187,39 @@ async def running_platform(
             await sweeper.release_leases()
         checkpoints.cancel()
         await platform.close()
+        await _leave_cluster(node, worker)
+
+
+async def _open_platform(settings: Settings, token: str) -> tuple[Platform, NodeLease | None]:
+    """The platform, minting with its leased node id in a cluster, after every stored id."""
+    node = await _take_node(settings, token)
+    platform = Platform.open(settings)
+    if node is not None:
+        await _adopt_node(platform, node)
+    await platform.resume_ids()
+    return platform, node
+
+
+def _new_worker(
+    platform: Platform, settings: Settings, node: NodeLease | None, token: str
+) -> DeliveryWorker:
+    leases = None
+    if node is not None:
+        connections = Leases(settings.bus_url, settings.redis_prefix, token)
+        leases = ConnectionLeases(connections, f"node-{node.node_id}")
+    return DeliveryWorker(platform, _consumer(node), leases)
+
+
+async def _leave_cluster(node: NodeLease | None, worker: DeliveryWorker | None) -> None:
+    """Release the node id (its connection leases went with the worker's stop)."""
+    if node is None:
+        return
+    await node.stop()
+    await node.leases.close()
+    if worker is not None and worker.pool.leases is not None:
+        await worker.pool.leases.leases.close()
+
+
+def _consumer(node: NodeLease | None) -> str:
+    """The worker's consumer name in the stream group (one per node in a cluster)."""
+    return "worker-1" if node is None else f"worker-{node.node_id}"

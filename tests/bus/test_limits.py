@@ -225,3 +225,92 @@ async def test_limits_hold_in_this_process_while_redis_is_unreachable() -> None:
         assert await limiter.hit("m:18600000000", VERIFY_CODE, T0 + 1)
     finally:
         await limiter.close()
+
+
+ACCOUNT = [(1, 60.0)]
+PLATFORM = [(2, 86400.0)]
+
+
+def _checks(number: str) -> list[tuple[str, Sequence[tuple[int, float]]]]:
+    return [(f"acct:{number}", ACCOUNT), (f"all:{number}", PLATFORM)]
+
+
+async def test_a_batch_counts_each_number_on_all_its_keys_or_none(limiter: RateLimiter) -> None:
+    numbers = [f"1380000{i:04d}" for i in range(500)]
+    first = await limiter.hit_many([_checks(n) for n in numbers], T0)
+    assert first.allowed == [True] * 500
+    assert len(first.recorded) == 1000
+    # A minute later the account scope allows again; the platform scope allows one more.
+    second = await limiter.hit_many([_checks(n) for n in numbers[:10]], T0 + 60)
+    assert second.allowed == [True] * 10
+    # The third send to a number is refused by the platform scope; its account-scope key
+    # is then not counted either, so after the day the account scope still allows it.
+    third = await limiter.hit_many([_checks(numbers[0])], T0 + 120)
+    assert third.allowed == [False] and third.recorded == []
+    assert await limiter.hit(f"acct:{numbers[0]}", ACCOUNT, T0 + 121)
+
+
+async def test_a_batch_judges_a_repeated_number_against_its_own_earlier_item(
+    limiter: RateLimiter,
+) -> None:
+    hits = await limiter.hit_many([_checks("13800138000"), _checks("13800138000")], T0)
+    assert hits.allowed == [True, False]
+
+
+async def test_undo_takes_a_refused_requests_hits_back(limiter: RateLimiter) -> None:
+    numbers = ["13800138000", "18600000000"]
+    hits = await limiter.hit_many([_checks(n) for n in numbers], T0)
+    assert hits.allowed == [True, True]
+    await limiter.undo(hits)
+    again = await limiter.hit_many([_checks(n) for n in numbers], T0 + 1)
+    assert again.allowed == [True, True]  # as if the first request had never been counted
+
+
+async def test_concurrent_batches_never_exceed_the_limit(limiters: Limiters) -> None:
+    processes = [limiters.new() for _ in range(4)]
+    numbers = [f"1860000{i:04d}" for i in range(100)]
+    batches = await asyncio.gather(
+        *(processes[i].hit_many([_checks(n) for n in numbers], T0) for i in range(4))
+    )
+    per_number = [sum(b.allowed[i] for b in batches) for i in range(len(numbers))]
+    assert per_number == [1] * len(numbers)  # 1/minute: one request of the four got each
+
+
+async def test_a_batch_falls_back_to_this_process_and_undoes_there() -> None:
+    from duanxin.runtime import free_port
+
+    limiter = FallbackLimiter(RedisLimiter(f"redis://127.0.0.1:{free_port()}/0"))
+    try:
+        hits = await limiter.hit_many([_checks("13800138000")], T0)
+        assert hits.allowed == [True] and hits.local
+        assert (await limiter.hit_many([_checks("13800138000")], T0 + 1)).allowed == [False]
+        await limiter.undo(hits)
+        assert (await limiter.hit_many([_checks("13800138000")], T0 + 2)).allowed == [True]
+    finally:
+        await limiter.close()
+
+
+@pytest.mark.redis
+async def test_concurrency_slots_are_shared_by_processes_and_expire() -> None:
+    from duanxin.bus.limits import SLOT_SECONDS, RedisSlots
+
+    prefix = f"duanxin-test:{uuid.uuid4().hex}:"
+    first, second = RedisSlots(REDIS_URL, prefix=prefix), RedisSlots(REDIS_URL, prefix=prefix)
+    try:
+        a = await first.take("inflight:7", 2, T0)
+        b = await second.take("inflight:7", 2, T0)
+        assert a and b
+        assert await first.take("inflight:7", 2, T0) is None  # two in flight, cluster-wide
+        assert await second.take("inflight:8", 2, T0)  # another account is not affected
+        await second.give_back("inflight:7", b)
+        assert await first.take("inflight:7", 2, T0 + 1)
+        # The slots of a process killed mid-request do not count for ever.
+        assert await first.take("inflight:7", 2, T0 + SLOT_SECONDS + 2)
+    finally:
+        await first.close()
+        await second.close()
+        admin = Redis.from_url(REDIS_URL)
+        keys = [k async for k in admin.scan_iter(match=Keys(prefix).pattern())]
+        if keys:
+            await admin.delete(*keys)
+        await admin.aclose()

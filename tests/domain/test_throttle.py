@@ -25,6 +25,22 @@ def test_never_above_the_configured_tps() -> None:
     assert rate.rate == 100
 
 
+def test_a_workers_share_of_the_ceiling_follows_its_connections() -> None:
+    rate = AdaptiveRate(100, 0.0)
+    rate.set_ceiling(50)  # one of the channel's two connections
+    sends(rate, 0.0, 1.0)
+    assert sends(rate, 1.0, 2.0) <= 101
+    rate.set_ceiling(100)  # it took over the other one
+    assert rate.rate == 100
+    throttled = AdaptiveRate(100, 0.0)
+    throttled.throttled(0.0, 0.5)
+    assert throttled.rate == 70  # cut by 30 %
+    throttled.set_ceiling(200)
+    assert throttled.rate == 70  # a carrier's cut stays when the share grows
+    throttled.set_ceiling(50)
+    assert throttled.rate == 50  # and comes down to a smaller share
+
+
 def test_a_throttle_cuts_to_what_the_carrier_accepted_and_spends_the_burst() -> None:
     rate = AdaptiveRate(2000, 0.0)
     for i in range(300):

@@ -123,6 +123,22 @@ async def test_prepaid_short_balance_is_5_and_charges_nothing(stack: Stack) -> N
     assert await balance(stack) == 0
 
 
+async def test_a_send_refused_for_balance_counts_against_no_frequency_limit(
+    stack: Stack,
+) -> None:
+    """Verification codes go to a number once a minute; a refused request sent nothing."""
+    platform = stack.running.platform
+    await admin.set_account(platform, stack.facts.account, {"charge_type": ChargeType.PRECHARGE})
+    fields = {"mobile": f"{MOBILE},{UNICOM}", "content": "您的验证码是1234"}
+    assert_list_failure(await send_form(stack, fields), 5)
+    await admin.recharge(platform, stack.facts.account, 2)
+    sent = assert_send_ok(await send_form(stack, fields))
+    assert [item["result"] for item in sent] == [0, 0]  # not "too frequent"
+    again = await send_form(stack, fields)  # now the minute's send is counted
+    assert_list_failure(again, 5)
+    assert "rate-limited" in again["msg"]
+
+
 async def test_postcharge_may_go_negative(stack: Stack) -> None:
     sent = await send_form(stack, {"mobile": MOBILE, "content": "通知"})
     assert sent["balance"] == -1

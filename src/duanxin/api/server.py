@@ -19,14 +19,17 @@ __all__ = ["QuietServer", "http_server", "listening_socket"]
 BACKLOG = 2048  # uvicorn's default
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A bound, listening TCP socket (port 0: an ephemeral one)."""
+def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A bound, listening TCP socket (port 0: an ephemeral one); ``reuse_port``: shared
+    with the other processes that bind it so (``SO_REUSEPORT``)."""
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         sock.listen(BACKLOG)
         sock.setblocking(False)
@@ -52,8 +55,10 @@ def http_server(
     ``settings.host``/``port`` itself). With ``settings.metrics_listen``, a second listener
     answers ``/metrics`` and nothing else; the API listener is always the first."""
     sockets: list[socket.socket] | None = None
+    if settings.reuse_port and not settings.metrics_listen:
+        sockets = [listening_socket(settings.host, settings.port, reuse_port=True)]
     if settings.metrics_listen:
-        api = listening_socket(settings.host, settings.port)
+        api = listening_socket(settings.host, settings.port, reuse_port=settings.reuse_port)
         try:
             metrics = listening_socket(*split_host_port(settings.metrics_listen))
         except OSError:

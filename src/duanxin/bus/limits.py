@@ -12,6 +12,13 @@ forgotten by the longest window of the current call. A hit stamped earlier than 
 already recorded (clocks of two processes disagreeing) is judged against the hits still
 held, which is exact as long as the disagreement is small against the windows.
 
+``hit_many(batch, now)`` does the same for a whole request at once: each item of the batch
+is one number's ``(key, limits)`` checks, allowed (and recorded on every key) only if every
+check allows it, else recorded on none. Redis runs the batch as one Lua script (one round
+trip for 500 numbers, never a connection per number). What it recorded comes back as
+:class:`Hits`; ``undo(hits)`` takes those hits back (a request refused after the check,
+for balance or by an error, counts nothing).
+
 Backends: :class:`MemoryLimiter` (a sorted list of hit times per key) and
 :class:`RedisLimiter` (a sorted set per key, checked and updated in one Lua script, so
 concurrent hits from many processes never exceed a limit).
@@ -24,6 +31,7 @@ import math
 import secrets
 from bisect import bisect_right, insort
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -33,21 +41,44 @@ from duanxin.bus.base import BusError
 from duanxin.bus.keys import DEFAULT_PREFIX, Keys
 
 __all__ = [
+    "Check",
     "FallbackLimiter",
+    "Hits",
     "Limits",
     "MemoryLimiter",
     "RateLimiter",
     "RedisLimiter",
+    "RedisSlots",
     "open_limiter",
 ]
 
 Limits = Sequence[tuple[int, float]]
+Check = tuple[str, Limits]  # one key and its limits
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hits:
+    """The outcome of :meth:`RateLimiter.hit_many`: which items were allowed, and the hits
+    recorded for them (``(key, member)`` pairs; what :meth:`RateLimiter.undo` removes)."""
+
+    allowed: list[bool]
+    recorded: list[tuple[str, str]] = field(default_factory=list)
+    local: bool = False  # recorded by the in-process fallback, not the shared backend
 
 
 class RateLimiter(Protocol):
     async def hit(self, key: str, limits: Limits, now: float) -> bool:
         """Record a hit on ``key`` at ``now`` if every limit allows it; True if recorded."""
+        ...
+
+    async def hit_many(self, batch: Sequence[Sequence[Check]], now: float) -> Hits:
+        """For each item (one number's checks): record a hit on each of its keys if every
+        check allows it, else on none; atomic per item, one round trip for the batch."""
+        ...
+
+    async def undo(self, hits: Hits) -> None:
+        """Take back the hits :meth:`hit_many` recorded (the request was not accepted)."""
         ...
 
     async def close(self) -> None: ...
@@ -71,17 +102,43 @@ class MemoryLimiter:
         self._since_sweep = 0
 
     async def hit(self, key: str, limits: Limits, now: float) -> bool:
+        return (await self.hit_many([[(key, limits)]], now)).allowed[0]
+
+    async def hit_many(self, batch: Sequence[Sequence[Check]], now: float) -> Hits:
+        hits = Hits([])
+        for checks in batch:
+            allowed = all(self._allows(key, limits, now) for key, limits in checks)
+            hits.allowed.append(allowed)
+            if allowed:
+                for key, limits in checks:
+                    self._record(key, limits, now)
+                    hits.recorded.append((key, repr(now)))
+        self._sweep(now)
+        return hits
+
+    def _allows(self, key: str, limits: Limits, now: float) -> bool:
         longest = _longest_window(limits)
         times = self._hits.get(key, [])
         del times[: bisect_right(times, now - longest)]
-        for count, window in limits:
-            if len(times) - bisect_right(times, now - window) >= count:
-                return False
+        return all(
+            len(times) - bisect_right(times, now - window) < count for count, window in limits
+        )
+
+    def _record(self, key: str, limits: Limits, now: float) -> None:
+        times = self._hits.setdefault(key, [])
         insort(times, now)
-        self._hits[key] = times
+        longest = _longest_window(limits)
         self._horizon[key] = max(self._horizon.get(key, -math.inf), now + longest)
-        self._sweep(now)
-        return True
+
+    async def undo(self, hits: Hits) -> None:
+        for key, member in hits.recorded:
+            times = self._hits.get(key)
+            if times is None:
+                continue
+            at = float(member)
+            index = bisect_right(times, at) - 1
+            if index >= 0 and times[index] == at:
+                del times[index]
 
     def _sweep(self, now: float) -> None:
         """Forget idle keys; amortised O(1) per hit (a full pass once per len(keys) hits)."""
@@ -97,20 +154,52 @@ class MemoryLimiter:
         self._horizon.clear()
 
 
-# KEYS[1]: sorted set of hit times (score = time). ARGV: score and unique member of this
-# hit, expiry in ms, cut-off of the longest window, then (count, "(" .. cut-off) pairs.
-# Cut-offs are computed in Python so both backends compare the very same floats.
-_HIT_SCRIPT = """
-local key = KEYS[1]
-redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[4])
-for i = 5, #ARGV, 2 do
-  if redis.call('ZCOUNT', key, ARGV[i + 1], '+inf') >= tonumber(ARGV[i]) then
-    return 0
+# A batch of items, each one number's checks. KEYS: the sorted sets of hit times (score =
+# time), every item's keys in order. ARGV[1]: the score of the hits; then per item the
+# number of its keys, and per key: the unique member of this hit, expiry in ms, cut-off of
+# the longest window, the number of limits, then (count, "(" .. cut-off) pairs. An item is
+# recorded on all its keys or none. Returns 1/0 per item. Cut-offs are computed in Python
+# so both backends compare the very same floats.
+_HIT_MANY_SCRIPT = """
+local score = ARGV[1]
+local a, k = 2, 1
+local out = {}
+for item = 1, 1000000 do
+  if a > #ARGV then break end
+  local nkeys = tonumber(ARGV[a]); a = a + 1
+  local ok = true
+  local first_a, first_k = a, k
+  for j = 1, nkeys do
+    local key = KEYS[k]
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[a + 2])
+    local nlimits = tonumber(ARGV[a + 3])
+    for i = 0, nlimits - 1 do
+      local count = tonumber(ARGV[a + 4 + 2 * i])
+      if ok and redis.call('ZCOUNT', key, ARGV[a + 5 + 2 * i], '+inf') >= count then
+        ok = false
+      end
+    end
+    a = a + 4 + 2 * nlimits; k = k + 1
+  end
+  if ok then
+    a, k = first_a, first_k
+    for j = 1, nkeys do
+      redis.call('ZADD', KEYS[k], score, ARGV[a])
+      redis.call('PEXPIRE', KEYS[k], ARGV[a + 1])
+      a = a + 4 + 2 * tonumber(ARGV[a + 3]); k = k + 1
+    end
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
   end
 end
-redis.call('ZADD', key, ARGV[1], ARGV[2])
-redis.call('PEXPIRE', key, ARGV[3])
-return 1
+return out
+"""
+
+# KEYS: sorted sets; ARGV: the member to remove from each, in the same order.
+_UNDO_SCRIPT = """
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i]) end
+return #KEYS
 """
 
 
@@ -120,23 +209,47 @@ class RedisLimiter:
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._redis = Redis.from_url(url, decode_responses=True)
         self._keys = Keys(prefix)
-        self._script = self._redis.register_script(_HIT_SCRIPT)
+        self._hit_many = self._redis.register_script(_HIT_MANY_SCRIPT)
+        self._undo = self._redis.register_script(_UNDO_SCRIPT)
 
     async def hit(self, key: str, limits: Limits, now: float) -> bool:
-        longest = _longest_window(limits)
-        args: list[str | int] = [
-            repr(float(now)),
-            secrets.token_hex(8),
-            max(1, math.ceil(longest * 1000)),
-            repr(now - longest),
-        ]
-        for count, window in limits:
-            args += [int(count), f"({now - window!r}"]
+        return (await self.hit_many([[(key, limits)]], now)).allowed[0]
+
+    async def hit_many(self, batch: Sequence[Sequence[Check]], now: float) -> Hits:
+        keys: list[str] = []
+        args: list[str | int] = [repr(float(now))]
+        members: list[list[tuple[str, str]]] = []
+        for checks in batch:
+            args.append(len(checks))
+            item: list[tuple[str, str]] = []
+            for key, limits in checks:
+                longest = _longest_window(limits)
+                member = secrets.token_hex(8)
+                keys.append(self._keys.limit(key))
+                item.append((key, member))
+                args += [member, max(1, math.ceil(longest * 1000)), repr(now - longest)]
+                args.append(len(limits))
+                for count, window in limits:
+                    args += [int(count), f"({now - window!r}"]
+            members.append(item)
+        if not batch:
+            return Hits([])
         try:
-            allowed = await self._script(keys=[self._keys.limit(key)], args=args)
+            reply = await self._hit_many(keys=keys, args=args)
         except RedisError as exc:
             raise BusError(f"redis rate limit failed: {exc}") from exc
-        return bool(allowed)
+        allowed = [bool(int(flag)) for flag in reply]
+        recorded = [hit for ok, item in zip(allowed, members, strict=True) if ok for hit in item]
+        return Hits(allowed, recorded)
+
+    async def undo(self, hits: Hits) -> None:
+        if not hits.recorded:
+            return
+        keys = [self._keys.limit(key) for key, _ in hits.recorded]
+        try:
+            await self._undo(keys=keys, args=[member for _, member in hits.recorded])
+        except RedisError as exc:
+            raise BusError(f"redis rate limit undo failed: {exc}") from exc
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -153,17 +266,28 @@ class FallbackLimiter:
         self._failing = False
 
     async def hit(self, key: str, limits: Limits, now: float) -> bool:
+        return (await self.hit_many([[(key, limits)]], now)).allowed[0]
+
+    async def hit_many(self, batch: Sequence[Sequence[Check]], now: float) -> Hits:
         try:
-            allowed = await self._shared.hit(key, limits, now)
+            hits = await self._shared.hit_many(batch, now)
         except BusError as error:
             if not self._failing:
                 log.warning("shared rate limits unreachable, counting in this process: %s", error)
                 self._failing = True
-            return await self._local.hit(key, limits, now)
+            hits = await self._local.hit_many(batch, now)
+            hits.local = True
+            return hits
         if self._failing:
             log.warning("shared rate limits reachable again")
             self._failing = False
-        return allowed
+        return hits
+
+    async def undo(self, hits: Hits) -> None:
+        try:
+            await (self._local if hits.local else self._shared).undo(hits)
+        except BusError as error:  # the hits expire with their windows
+            log.warning("could not take back rate-limit hits: %s", error)
 
     async def close(self) -> None:
         await self._shared.close()
@@ -178,3 +302,45 @@ def open_limiter(url: str | None, *, prefix: str = DEFAULT_PREFIX) -> RateLimite
     if url.startswith(("redis://", "rediss://", "unix://")):
         return FallbackLimiter(RedisLimiter(url, prefix=prefix))
     raise ValueError(f"unsupported limiter URL {url!r}: use memory:// or redis://")
+
+
+# KEYS[1]: sorted set of requests in flight (score: when the slot expires). ARGV: now (s),
+# expiry (s), the limit, this request's member. Slots of a process killed mid-request
+# expire after ``SLOT_SECONDS`` instead of counting forever.
+_TAKE_SLOT_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) - tonumber(ARGV[1])) + 1)
+return 1
+"""
+SLOT_SECONDS = 120.0  # longest a request may hold a concurrency slot (a killed process's)
+
+
+class RedisSlots:
+    """Requests in flight per key, counted across every process of a cluster (an account's
+    concurrency limit, SPEC status 21): a sorted set of the requests holding a slot."""
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._redis = Redis.from_url(url, decode_responses=True)
+        self._keys = Keys(prefix)
+        self._take = self._redis.register_script(_TAKE_SLOT_SCRIPT)
+
+    async def take(self, key: str, limit: int, now: float) -> str | None:
+        """A slot's token if fewer than ``limit`` requests hold one, else None."""
+        member = secrets.token_hex(8)
+        try:
+            args: list[str | int] = [repr(now), repr(now + SLOT_SECONDS), limit, member]
+            taken = await self._take(keys=[self._keys.limit(key)], args=args)
+        except RedisError as exc:
+            raise BusError(f"redis concurrency slot failed: {exc}") from exc
+        return member if taken else None
+
+    async def give_back(self, key: str, token: str) -> None:
+        try:
+            await self._redis.zrem(self._keys.limit(key), token)
+        except RedisError as exc:
+            raise BusError(f"redis concurrency slot failed: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from duanxin.cli import access, accounts, bench, channels, customer, lists, platform, review
+from duanxin.cli import access, accounts, bench, channels, customer, db, lists, platform, review
 from duanxin.cli.common import DEBUG_ENV, RootGroup
 from duanxin.config import CONFIG_ENV
 
@@ -64,6 +64,7 @@ app.command()(customer.replies)
 app.command()(platform.simulate)
 app.command()(platform.keygen)
 app.command("number-override")(channels.number_override)
+app.add_typer(db.db_app, name="db")
 app.add_typer(accounts.account_app, name="account")
 app.add_typer(accounts.key_app, name="key")
 app.add_typer(accounts.token_app, name="token")

@@ -51,12 +51,17 @@ def serve(
     database_url: DatabaseOption = None,
     bus_url: Annotated[str | None, typer.Option(help="memory:// or redis://...")] = None,
     role: Annotated[str | None, typer.Option(help="all, api or worker.")] = None,
+    workers: Annotated[
+        str, typer.Option(help="Processes of this role (sharing the port); auto: one per core.")
+    ] = "1",
 ) -> None:
     """Run the platform: HTTP API, delivery workers, sweeper."""
     from duanxin.logs import configure_logging
-    from duanxin.runtime import running_platform, stop_signals
+    from duanxin.runtime import StartupError, running_platform, stop_signals
 
     settings = _settings(database_url, host=host, port=port, bus_url=bus_url, role=role)
+    if workers != "1":
+        raise typer.Exit(code=_serve_processes(settings, workers))
     configure_logging(settings)
 
     async def run() -> None:
@@ -77,6 +82,31 @@ def serve(
         _run(run())
     except (SQLAlchemyError, ConnectionError) as error:
         raise database_failure(settings, error) from error
+    except StartupError as error:  # one line, at once (no retrying, no traceback)
+        raise _fail(f"cannot start: {error}") from None
+
+
+def _serve_processes(settings: Any, workers: str) -> int:
+    """``serve --workers N``: N child processes (see :mod:`duanxin.cluster.processes`)."""
+    import os
+
+    from duanxin.cluster.processes import child_environments, run_processes, worker_count
+
+    try:
+        count = worker_count(workers)
+        environments = child_environments(settings, count, os.environ)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    if count > 1 and settings.role != "worker" and settings.port == 0:
+        raise _fail("--workers with the HTTP API needs a fixed --port")
+    console.print(f"duanxin starting {count} processes (role {settings.role})")
+    codes: list[int] = []
+
+    async def run() -> None:
+        codes.append(await run_processes(environments))
+
+    _run(run())
+    return codes[0] if codes else 0
 
 
 def demo(

@@ -1,4 +1,9 @@
-"""Carrier channels as live connections, and the routing table over them."""
+"""Carrier channels as live connections, and the routing table over them.
+
+In a cluster (:class:`~duanxin.cluster.connections.ConnectionLeases` given) a worker opens
+only the connections whose slots it leased, so a channel's ``max_connections`` holds
+across every worker; the leases are renewed, and free slots taken, every few seconds.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from duanxin.bus import BusError
+from duanxin.cluster.connections import ConnectionLeases
+from duanxin.cluster.leases import RENEW_SECONDS
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.reports import LongReport
 from duanxin.domain.throttle import AdaptiveRate
@@ -82,6 +90,15 @@ class Channel:
     # carrier throttles.
     rate: AdaptiveRate = field(default_factory=lambda: AdaptiveRate(None, 0.0))
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Opens a new (not started) client for a connection slot.
+    factory: Callable[[], CarrierClient] | None = None
+    #: The connection slots this process holds (all of them outside a cluster); whether
+    #: another worker holds any of this channel's slots.
+    held: frozenset[int] = frozenset()
+    elsewhere: bool = False
+    #: The channel's configured TPS (0: none); in a cluster a worker sends at the share of
+    #: it its connections are of the channel's, so the workers together keep to it.
+    tps: int = 0
     _next: int = 0
     # Senders waiting for a token, first come first served; one timer wakes the first.
     _waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
@@ -178,6 +195,9 @@ class ChannelPool:
     channels: dict[int, Channel] = field(default_factory=dict)
     _routes: dict[tuple[int, str], list[int]] = field(default_factory=dict)
     _reply_prefixes: list[tuple[str, int]] = field(default_factory=list)
+    #: Connection leases of a cluster worker (None: this process opens every connection).
+    leases: ConnectionLeases | None = None
+    _leasing: asyncio.Task[None] | None = None
 
     async def load(self, conn: AsyncConnection) -> None:
         """Open clients for channels not yet open; refresh routes and reply prefixes."""
@@ -188,8 +208,12 @@ class ChannelPool:
                 continue
             channel = self._open(row, loop.time())
             self.channels[channel.id] = channel
-            for client in channel.clients:
-                await client.start()
+            if self.leases is None:
+                channel.held = frozenset(range(len(channel.clients)))
+                for client in channel.clients:
+                    await client.start()
+        if self.leases is not None:
+            await self.refresh_leases()
         route_rows = await conn.execute(
             select(routes.c.account_id, routes.c.carrier, routes.c.channel_id).order_by(
                 routes.c.priority, routes.c.id
@@ -211,7 +235,11 @@ class ChannelPool:
         settings = settings_from_row(row)
         # SGIP's gateway connects back to one listener of ours: one connection per channel.
         count = 1 if row["protocol"] == "sgip" else max(1, row["max_connections"])
-        clients = [open_carrier_client(row["protocol"], settings, deliver) for _ in range(count)]
+
+        def factory() -> CarrierClient:
+            return open_carrier_client(row["protocol"], settings, deliver)
+
+        clients = [factory() for _ in range(count)]
         channel = Channel(
             id=channel_id,
             name=row["name"],
@@ -220,7 +248,9 @@ class ChannelPool:
             long_report=LongReport(row["long_report"]),
             clients=clients,
             rate=AdaptiveRate(row["tps"] or None, now),
+            tps=row["tps"] or 0,
             retry=RetryPolicy.from_settings(row["settings"]),
+            factory=factory,
         )
         holder.append(channel)
         rate = channel.rate
@@ -249,8 +279,52 @@ class ChannelPool:
         ids = self._routes.get((account_id, carrier), [])
         return [self.channels[i] for i in ids if i in self.channels]
 
+    async def refresh_leases(self) -> None:
+        """One lease round: renew the slots held, open connections for slots taken, close
+        those of slots lost (a lease that ran out while Redis was away)."""
+        if self.leases is None:
+            return
+        workers = await self.leases.live_workers()
+        for channel in list(self.channels.values()):
+            plan = await self.leases.plan(channel.id, len(channel.clients), workers)
+            for slot in sorted(channel.held - plan.held):
+                log.info("channel %s: connection %d handed to another worker", channel.name, slot)
+                old = channel.clients[slot]
+                if channel.factory is not None:
+                    channel.clients[slot] = channel.factory()
+                await old.close()
+            for slot in sorted(plan.held - channel.held):
+                await channel.clients[slot].start()
+            channel.held, channel.elsewhere = plan.held, plan.elsewhere
+            if channel.tps:
+                share = max(1, len(plan.held)) / len(channel.clients)
+                channel.rate.set_ceiling(channel.tps * share)
+
+    def start_leasing(self) -> None:
+        """Renew leases and take free slots every few seconds (a cluster worker)."""
+        if self.leases is not None and self._leasing is None:
+            self._leasing = asyncio.get_running_loop().create_task(self._lease_forever())
+
+    async def _lease_forever(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                await self.refresh_leases()
+            except BusError as error:
+                log.warning("connection leases not renewed: %s", error)
+            except Exception:
+                log.exception("connection lease round failed")
+
     async def close(self) -> None:
+        if self._leasing is not None:
+            self._leasing.cancel()
+            await asyncio.gather(self._leasing, return_exceptions=True)
+            self._leasing = None
         await asyncio.gather(
             *(client.close() for c in self.channels.values() for client in c.clients)
         )
         self.channels.clear()
+        if self.leases is not None:
+            with contextlib.suppress(BusError):
+                await self.leases.release_all()
+                await self.leases.leave()

@@ -60,6 +60,7 @@ async def write_submits(
     """Store accepted submits and history events, then settle reports that arrived before
     their ids were known."""
     async with engine.begin() as conn:
+        await message_store.lock_channels_for_matching(conn, (s.channel_id for s, _, _ in done))
         await message_store.insert_events(conn, events)
         await message_store.record_submits(conn, [s for s, _, _ in done], now)
         orphans: list[ReceivedReport] = []
@@ -97,6 +98,7 @@ async def write_reports(
     engine: AsyncEngine, received: Sequence[ReceivedReport], now: datetime
 ) -> None:
     async with engine.begin() as conn:
+        await message_store.lock_channels_for_matching(conn, (r.channel_id for r in received))
         await _apply_reports(conn, received, now)
 
 

@@ -8,10 +8,12 @@ import logging
 from datetime import datetime, timedelta
 
 from duanxin.bus import BusError
+from duanxin.cluster.leases import RENEW_SECONDS
+from duanxin.cluster.node import NodeLease
 from duanxin.delivery.records import fail_messages
 from duanxin.delivery.worker import DeliveryWorker
 from duanxin.domain.status import DxStat
-from duanxin.service.platform import SUBMIT_STREAM, Platform
+from duanxin.service.platform import SUBMIT_STREAM, Platform, submit_entries
 from duanxin.store import idempotency as idempotency_store
 from duanxin.store import messages as message_store
 
@@ -22,14 +24,21 @@ PUBLISH_GRACE = timedelta(seconds=10)  # a fresh message's own bus entry should 
 LEASE = timedelta(seconds=30)
 BATCH = 2000
 RELOAD_EVERY = 5  # sweeps between reloads of channels and routes
+# A node whose lease is missing this long is gone (not a Redis restart its holder has not
+# noticed yet: holders take their lease again within one renewal).
+NODE_GONE_SECONDS = 2 * RENEW_SECONDS
 
 
 class Sweeper:
     """Runs :meth:`sweep` every ``settings.sweep_interval_seconds``."""
 
-    def __init__(self, platform: Platform, worker: DeliveryWorker | None) -> None:
+    def __init__(
+        self, platform: Platform, worker: DeliveryWorker | None, node: NodeLease | None = None
+    ) -> None:
         self.platform = platform
         self.worker = worker
+        self.node = node
+        self._missing: dict[int, float] = {}  # node id -> loop time first seen without lease
         self._task: asyncio.Task[None] | None = None
         self._sweeps = 0
         self._leases: list[tuple[datetime, list[str]]] = []  # (until, mids) published
@@ -62,6 +71,7 @@ class Sweeper:
     async def sweep(self) -> None:
         """One round of every chore."""
         self._sweeps += 1
+        await self.release_gone_nodes()
         await self.publish_due()
         await self.expire_reports()
         await self.drop_stale()
@@ -92,13 +102,35 @@ class Sweeper:
             )
         if mids:
             try:
-                await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+                await self.platform.bus.publish(SUBMIT_STREAM, submit_entries(mids))
             except BusError:
                 async with self.platform.engine.begin() as conn:
                     await message_store.release_leases(conn, mids, lease_until)
                 raise
             self._leases = [(u, m) for u, m in self._leases if u > now]
             self._leases.append((lease_until, mids))
+        return len(mids)
+
+    async def release_gone_nodes(self) -> int:
+        """Cluster: give back at once the claims of workers whose node lease is gone (killed,
+        or cut off), instead of waiting out the claim lease, and publish them."""
+        if self.node is None:
+            return 0
+        async with self.platform.engine.connect() as conn:
+            nodes = await message_store.claiming_nodes(conn)
+        alive = await self.node.alive([n for n in nodes if n != self.node.node_id])
+        now = asyncio.get_running_loop().time()
+        self._missing = {n: self._missing.get(n, now) for n, up in alive.items() if not up}
+        gone = [n for n, since in self._missing.items() if now - since >= NODE_GONE_SECONDS]
+        if not gone:
+            return 0
+        async with self.platform.engine.begin() as conn:
+            mids = await message_store.release_node_claims(conn, gone)
+        for n in gone:
+            self._missing.pop(n, None)
+        if mids:
+            log.warning("%d messages claimed by gone nodes %s are queued again", len(mids), gone)
+            await self.platform.bus.publish(SUBMIT_STREAM, submit_entries(mids))
         return len(mids)
 
     async def release_leases(self) -> int:
@@ -118,7 +150,7 @@ class Sweeper:
         if not mids:
             return
         try:
-            await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+            await self.platform.bus.publish(SUBMIT_STREAM, submit_entries(mids))
         except BusError:
             self.platform.keep_unpublished(mids)
             raise

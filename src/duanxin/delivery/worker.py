@@ -28,6 +28,7 @@ from enum import Enum, auto
 from typing import Any
 
 from duanxin.bus import BusError, Delivery
+from duanxin.cluster.connections import ConnectionLeases
 from duanxin.delivery.batch import WriteBehind
 from duanxin.delivery.channels import Channel, ChannelPool
 from duanxin.delivery.records import (
@@ -62,19 +63,30 @@ from duanxin.protocols.carrier import (
 )
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed
 from duanxin.protocols.core.sequence import Backoff
-from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, Platform
+from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, Platform, submit_entries
 from duanxin.store import messages as message_store
 from duanxin.store.messages import EventKind, MessageEvent, PendingMessage, Submitted
 
-__all__ = ["DeliveryWorker"]
+__all__ = ["DeliveryWorker", "StartupError"]
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 4096
+# Submit-stream entries (of up to 50 messages) per read: few, so that the workers of a
+# cluster share a burst instead of the first reader taking it all.
+READ_ENTRIES = 4
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 LINK_WAIT_SECONDS = 3.0  # how long a message waits for a link that is down before requeueing
 LINK_POLL_SECONDS = 0.05
 BUS_RETRY_MAX_SECONDS = 10.0  # the longest pause between reads while they keep failing
 BUS_RETRY_SECONDS = 0.5  # pause after a failed read of the bus (or claim) before the next
+# Stream entries read by a worker that died before acknowledging them are taken over by
+# another (XAUTOCLAIM) once idle this long; looked for every RECLAIM_EVERY seconds.
+RECLAIM_IDLE_SECONDS = 15.0
+RECLAIM_EVERY_SECONDS = 5.0
+
+
+class StartupError(Exception):
+    """The worker cannot start (a listener port taken, say); the message is one line."""
 
 
 class _Verdict(Enum):
@@ -114,10 +126,16 @@ class _Job:
 class DeliveryWorker:
     """Submits messages, records results, routes reports and replies."""
 
-    def __init__(self, platform: Platform, consumer: str = "worker-1") -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        consumer: str = "worker-1",
+        leases: ConnectionLeases | None = None,
+    ) -> None:
         self.platform = platform
         self.consumer = consumer
-        self.pool = ChannelPool(self._on_inbound)
+        self.pool = ChannelPool(self._on_inbound, leases=leases)
+        self._reclaimed_at = 0.0
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: dict[asyncio.Task[Any], str] = {}  # delivery task -> its message
         self._claimed: set[str] = set()  # claims held by this worker, given back at stop
@@ -131,6 +149,7 @@ class DeliveryWorker:
         self._replies: WriteBehind[ReceivedReply] = WriteBehind(self._write_replies)
         self._failures: WriteBehind[tuple[str, str]] = WriteBehind(self._write_failures)
         self._retries: WriteBehind[str] = WriteBehind(self._write_retries)
+        self._handovers: WriteBehind[str] = WriteBehind(self._write_handovers)
         self._reassembler = Reassembler(timeout=platform.settings.mo_merge_seconds)
         self._active: dict[str, _Job] = {}  # messages being sent, for late submit answers
         self._resumed: dict[str, set[int]] = {}  # claimed again: segments already accepted
@@ -139,10 +158,18 @@ class DeliveryWorker:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        async with self.platform.engine.connect() as conn:
-            await self.pool.load(conn)
+        """Connect the channels (this worker's leased slots in a cluster) and start taking
+        work; :class:`StartupError` if a channel cannot be opened (its listener port)."""
+        try:
+            async with self.platform.engine.connect() as conn:
+                await self.pool.load(conn)
+        except OSError as error:
+            await self.pool.close()
+            raise StartupError(f"cannot open the carrier channels: {error}") from None
+        self.pool.start_leasing()
+        # Up: logged in here, or (in a cluster) connected by another worker.
         self.platform.channel_states = lambda: {
-            c.name: c.is_up for c in self.pool.channels.values()
+            c.name: c.is_up or c.elsewhere for c in self.pool.channels.values()
         }
         for batcher in self._batchers:
             batcher.start()
@@ -151,7 +178,14 @@ class DeliveryWorker:
 
     @property
     def _batchers(self) -> tuple[WriteBehind[Any], ...]:
-        return (self._submits, self._reports, self._replies, self._failures, self._retries)
+        return (
+            self._submits,
+            self._reports,
+            self._replies,
+            self._failures,
+            self._retries,
+            self._handovers,
+        )
 
     async def stop(self, grace: float = 0.0) -> None:
         """Drain: claim nothing more, give submits already on the wire up to ``grace``
@@ -190,7 +224,7 @@ class DeliveryWorker:
             return
         log.warning("%d claimed messages given back at stop, due at once", len(released))
         try:
-            await self.platform.bus.publish(SUBMIT_STREAM, [{"mids": released}])
+            await self.platform.bus.publish(SUBMIT_STREAM, submit_entries(released))
         except BusError as error:  # the sweeper's recovery finds them in the store
             log.warning("could not republish released messages: %s", error)
 
@@ -243,7 +277,8 @@ class DeliveryWorker:
             mids = [m for d in deliveries for m in d.payload.get("mids", [])]
             async with self.platform.engine.begin() as conn:
                 lease = self.platform.clock() + CLAIM_LEASE
-                pending = await message_store.claim(conn, mids, lease)
+                node = self.platform.ids.node
+                pending = await message_store.claim(conn, mids, lease, node)
                 again = [m.mid for m in pending if m.attempts > 1]
                 if again:  # tried before: some segments may be accepted already
                     self._resumed.update(await message_store.accepted_segments(conn, again))
@@ -261,10 +296,24 @@ class DeliveryWorker:
             task.add_done_callback(self._task_done)
 
     async def _next_deliveries(self) -> list[Delivery]:
-        """The next entries of the submit stream, or none once the worker is stopping."""
+        """The next entries of the submit stream, or none once the worker is stopping;
+        every few seconds first those a dead worker read and never acknowledged."""
+        now = asyncio.get_running_loop().time()
+        if now - self._reclaimed_at >= RECLAIM_EVERY_SECONDS:
+            self._reclaimed_at = now
+            taken = await self.platform.bus.reclaim(
+                SUBMIT_STREAM,
+                SUBMIT_GROUP,
+                self.consumer,
+                min_idle=RECLAIM_IDLE_SECONDS,
+                count=64,
+            )
+            if taken:
+                log.warning("took over %d stream entries of a worker gone", len(taken))
+                return taken
         consume = asyncio.ensure_future(
             self.platform.bus.consume(
-                SUBMIT_STREAM, SUBMIT_GROUP, self.consumer, count=64, block=1.0
+                SUBMIT_STREAM, SUBMIT_GROUP, self.consumer, count=READ_ENTRIES, block=1.0
             )
         )
         stopping = asyncio.ensure_future(self._stopping.wait())
@@ -327,6 +376,9 @@ class DeliveryWorker:
         """
         remaining = list(channels)
         pinned: Channel | None = None  # the channel the last transient outcome came from
+        if self._connected_elsewhere(job, channels):
+            await self._handovers.add(job.message.mid)
+            return
         while not job.complete:
             channel = await self._choose(job, remaining, pinned)
             if channel is None:
@@ -502,6 +554,17 @@ class DeliveryWorker:
         )
         self._submits.add((submitted, channel.protocol, channel.long_report))
 
+    @staticmethod
+    def _connected_elsewhere(job: _Job, channels: Sequence[Channel]) -> bool:
+        """Whether the message's channels are all connected on other workers only (and
+        nothing of it is accepted yet): then it goes to them instead of waiting here."""
+        return (
+            not job.done
+            and bool(channels)
+            and all(not c.held for c in channels)
+            and any(c.elsewhere for c in channels)
+        )
+
     def _expired(self, job: _Job) -> bool:
         validity = timedelta(seconds=self.platform.settings.submit_validity_seconds)
         return self.platform.clock() - job.message.created_at > validity
@@ -664,6 +727,16 @@ class DeliveryWorker:
 
     async def _write_failures(self, items: Sequence[tuple[str, str]]) -> None:
         await fail_messages(self.platform.engine, items, self.platform.clock())
+
+    async def _write_handovers(self, mids: Sequence[str]) -> None:
+        async with self.platform.engine.begin() as conn:
+            handed = await message_store.hand_over(conn, mids)
+        self._claimed.difference_update(handed)
+        if handed:
+            try:
+                await self.platform.bus.publish(SUBMIT_STREAM, submit_entries(handed))
+            except BusError as error:  # queued and due: a sweeper publishes them
+                log.warning("could not hand %d messages over: %s", len(handed), error)
 
     async def _write_retries(self, mids: Sequence[str]) -> None:
         retry_at = self.platform.clock() + timedelta(

@@ -124,6 +124,22 @@ class AdaptiveRate:
         """Submits per second allowed now; ``None``: unlimited."""
         return self._rate
 
+    def set_ceiling(self, ceiling: float | None) -> None:
+        """A new configured TPS (a cluster worker's share of its channel's, which changes
+        with the connections it holds): a rate at or above it comes down to it; one at the
+        old ceiling follows it up."""
+        ceiling = ceiling if ceiling else None
+        at_top = self._rate == self.ceiling
+        self.ceiling = ceiling
+        if ceiling is None:
+            if at_top:
+                self._rate = None
+            return
+        self.peak = ceiling
+        if at_top or self._rate is None or self._rate > ceiling:
+            self._rate = ceiling
+        self._tokens = min(self._tokens, max(1.0, ceiling * self._burst))
+
     # ------------------------------------------------------------ sending
 
     def take(self, now: float) -> bool:

@@ -94,7 +94,7 @@ class Connections:
     async def clear_stale(self) -> None:
         """Forget connections a previous run of this node left recorded."""
         async with self._platform.engine.begin() as conn:
-            await access_store.forget_node(conn, self._platform.settings.node_id)
+            await access_store.forget_node(conn, self._platform.ids.node)
 
     async def open(
         self, account: Account, protocol: Interface, bind_type: str, peer: str, receives: bool
@@ -107,7 +107,7 @@ class Connections:
                 Status.TOO_MANY_CONNECTIONS, f"account already has {current} connections"
             )
         platform = self._platform
-        node = platform.settings.node_id
+        node = platform.ids.node
         consumer = f"{protocol.value}:{node}:{self._run}:{next(self._numbers)}"
         connection = Connection(
             consumer, account, protocol, bind_type, peer, platform.clock(), receives
@@ -119,7 +119,7 @@ class Connections:
                     conn,
                     access_store.ConnectionRow(
                         consumer,
-                        platform.settings.node_id,
+                        platform.ids.node,
                         account.account,
                         protocol.value,
                         bind_type,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -12,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from duanxin.bus import Bus, open_bus
-from duanxin.bus.limits import MemoryLimiter, RateLimiter, open_limiter
+from duanxin.bus import REDIS_SCHEMES, Bus, BusError, open_bus
+from duanxin.bus.limits import MemoryLimiter, RateLimiter, RedisSlots, open_limiter
 from duanxin.config import Settings, SettingsError
 from duanxin.domain.accounts import Account
 from duanxin.domain.msgid import MessageIdGenerator
@@ -28,11 +29,22 @@ from duanxin.store.commits import GroupCommitter
 from duanxin.store.engine import create_engine, create_reader
 from duanxin.store.tables import access_ids, messages, replies
 
-__all__ = ["SUBMIT_STREAM", "Platform", "use_encryption_key"]
+__all__ = ["SUBMIT_STREAM", "Platform", "submit_entries", "use_encryption_key"]
 
 SUBMIT_STREAM = "submit"
 SUBMIT_GROUP = "delivery"
 API_KEY_CACHE_SECONDS = 30.0
+#: Message ids per submit-stream entry: a 500-number request becomes ten entries, so the
+#: workers of a cluster share it (each entry goes to one worker).
+ENTRY_MIDS = 50
+
+
+def submit_entries(mids: Sequence[str]) -> list[dict[str, list[str]]]:
+    """The submit-stream entries (payloads) that hand ``mids`` to the delivery workers."""
+    return [{"mids": list(mids[i : i + ENTRY_MIDS])} for i in range(0, len(mids), ENTRY_MIDS)]
+
+
+EMBEDDED_NODE = 1  # the node id of a process that is not part of a cluster, unless set
 
 
 def use_encryption_key(settings: Settings) -> None:
@@ -75,6 +87,8 @@ class Platform:
     routed: TtlCache[int, frozenset[str]] = field(init=False)
     #: Whether the number-portability table has any rows (most deployments: none).
     has_overrides: TtlCache[None, bool] = field(init=False)
+    #: Requests in flight per account, shared by the cluster (None: this process counts).
+    slots: RedisSlots | None = None
     _own_reader: AsyncEngine | None = None
     _in_flight: dict[int, int] = field(default_factory=dict)
     #: SecretKey, customer and expiry of each SecretId seen (revocations in this process
@@ -105,7 +119,8 @@ class Platform:
         self.commits = GroupCommitter(self.engine)
         ttl = self.settings.account_cache_seconds
         self.accounts, self.routed, self.has_overrides = TtlCache(ttl), TtlCache(ttl), TtlCache(ttl)
-        self.ids = MessageIdGenerator(self.settings.node_id)
+        node = self.settings.node_id
+        self.ids = MessageIdGenerator(EMBEDDED_NODE if node is None else node)
         self.marketing_window = parse_window(self.settings.marketing_window)
         self.policy.ttl = self.settings.policy_cache_seconds
 
@@ -113,11 +128,15 @@ class Platform:
     def open(cls, settings: Settings) -> Platform:
         bus = open_bus(settings.bus_url, prefix=settings.redis_prefix)
         limiter = open_limiter(settings.bus_url, prefix=settings.redis_prefix)
+        slots = None
+        if settings.bus_url.startswith(REDIS_SCHEMES):
+            slots = RedisSlots(settings.bus_url, prefix=settings.redis_prefix)
         return cls(
             settings,
             create_engine(settings.database_url),
             bus,
             limiter=limiter,
+            slots=slots,
             _own_reader=create_reader(settings.database_url),
         )
 
@@ -152,6 +171,8 @@ class Platform:
         await self.commits.close()
         await self.bus.close()
         await self.limiter.close()
+        if self.slots is not None:
+            await self.slots.close()
         await self.engine.dispose()
         if self._own_reader is not None:
             await self._own_reader.dispose()
@@ -172,7 +193,23 @@ class Platform:
 
     @asynccontextmanager
     async def request_slot(self, account_id: int, limit: int) -> AsyncIterator[None]:
-        """Count a request against the account's concurrency limit (0: unlimited)."""
+        """Count a request against the account's concurrency limit (0: unlimited): across
+        the cluster with a Redis bus (in this process while Redis does not answer)."""
+        if limit and self.slots is not None:
+            key = f"inflight:{account_id}"
+            try:
+                token = await self.slots.take(key, limit, time.time())
+            except BusError:
+                token = ""  # Redis away: counted in this process below
+            if token is None:
+                raise StatusError(Status.TOO_MANY_CONNECTIONS)
+            if token:
+                try:
+                    yield
+                finally:
+                    with contextlib.suppress(BusError):  # else it expires
+                        await self.slots.give_back(key, token)
+                return
         current = self._in_flight.get(account_id, 0)
         if limit and current >= limit:
             raise StatusError(Status.TOO_MANY_CONNECTIONS)

@@ -2,8 +2,9 @@
 
 Sending (:mod:`duanxin.service.send` calls these): :func:`check_content` (the account's
 :class:`~duanxin.domain.policy.ContentPolicy`), :func:`refused_numbers` (global blacklist
-and the account's opt-outs, one query each per batch), :func:`frequency_allows` (the
-rate limiter on the platform), :func:`marketing_hold` (the sending window).
+and the account's opt-outs, one query each per batch), :func:`frequency_hits` (the
+rate limiter on the platform, one call for a request's numbers), :func:`marketing_hold`
+(the sending window).
 
 How customers and the operator change the policy is elsewhere: signatures and templates
 (registration and review) in :mod:`duanxin.service.review`; the blacklist, opt-outs,
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from duanxin.bus.limits import Hits
 from duanxin.domain.accounts import Account
 from duanxin.domain.policy import (
     MAX_CONTENT_CHARS,
@@ -52,7 +54,7 @@ __all__ = [
     "approve_template",
     "check_content",
     "content_policy",
-    "frequency_allows",
+    "frequency_hits",
     "marketing_hold",
     "priced_content",
     "refused_numbers",
@@ -117,20 +119,19 @@ async def refused_numbers(
     return await policy_store.refused(conn, account_id, mobiles)
 
 
-async def frequency_allows(
+async def frequency_hits(
     platform: Platform,
     rules: FrequencyRules,
     account_id: int,
-    mobile: str,
+    mobiles: Sequence[str],
     kind: TemplateKind,
     now: datetime,
-) -> bool:
-    """Count one message to ``mobile``; False (nothing more counted) at the first limit hit."""
-    moment = now.timestamp()
-    for key, limits in frequency_checks(rules, account_id, mobile, kind):
-        if not await platform.limiter.hit(key, limits, moment):
-            return False
-    return True
+) -> Hits:
+    """Count one message to each of ``mobiles`` in one limiter call: ``allowed[i]`` says
+    whether ``mobiles[i]`` is within its limits (counted on every scope, else on none).
+    Give the result to ``platform.limiter.undo`` if the request is not accepted after all."""
+    batch = [frequency_checks(rules, account_id, mobile, kind) for mobile in mobiles]
+    return await platform.limiter.hit_many(batch, now.timestamp())
 
 
 def marketing_hold(platform: Platform, kind: TemplateKind, at: datetime) -> datetime | None:

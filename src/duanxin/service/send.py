@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.bus import BusError
+from duanxin.bus.limits import Hits
 from duanxin.domain.accounts import Account, Interface
 from duanxin.domain.msgid import format_mid
 from duanxin.domain.numbers import (
@@ -44,7 +45,7 @@ from duanxin.domain.status import DxStat, NumberResult, Status, StatusError
 from duanxin.metrics import MESSAGES_ACCEPTED, MESSAGES_REFUSED
 from duanxin.service import policy
 from duanxin.service.accounts import Caller, authenticate
-from duanxin.service.platform import SUBMIT_STREAM, Platform
+from duanxin.service.platform import SUBMIT_STREAM, Platform, submit_entries
 from duanxin.service.results import SendEntry, SendOutcome
 from duanxin.store import access as access_store
 from duanxin.store import accounts as account_store
@@ -133,10 +134,33 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> S
         if stored is not None:
             return stored
     decision, frequency = await policy.check_content(platform, account, request.content)
-    content = decision.content
     async with platform.reader.connect() as conn:
         numbers = await _classify(platform, conn, account.id, raws)
-    numbers = await _limit_frequency(platform, account, numbers, decision, frequency, now)
+    numbers, hits = await _limit_frequency(platform, account, numbers, decision, frequency, now)
+    stored_here = False
+    try:
+        outcome, stored_here = await _accept(
+            platform, account, request, decision, numbers, now, fingerprint
+        )
+    finally:
+        if not stored_here and hits.recorded:
+            # Refused after the check (balance, an error) or answered as another request
+            # with the same key was: this request's frequency hits count for nothing.
+            await platform.limiter.undo(hits)
+    return outcome
+
+
+async def _accept(
+    platform: Platform,
+    account: Account,
+    request: SendRequest,
+    decision: ContentDecision,
+    numbers: list[_Number],
+    now: datetime,
+    fingerprint: str,
+) -> tuple[SendOutcome, bool]:
+    """Charge, store and publish; the outcome, and whether this request's messages were
+    stored (False: the answer of an earlier request with the same idempotency key)."""
     accepted = [n for n in numbers if n.result == NumberResult.ACCEPTED]
     if not accepted:
         results = {n.result for n in numbers}
@@ -149,6 +173,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> S
         raise StatusError(
             Status.OTHER, "no number could be accepted (blacklisted, opted out or rate-limited)"
         )
+    content = decision.content
     segments = count_segments(content)
     send_at = request.sendtime if request.sendtime is not None and request.sendtime > now else now
     held = policy.marketing_hold(platform, decision.kind, send_at)
@@ -166,7 +191,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> S
             )
         if stored is None:
             raise
-        return stored
+        return stored, False
     MESSAGES_ACCEPTED.inc(len(accepted))
     for number in numbers:
         if number.result != NumberResult.ACCEPTED:
@@ -174,14 +199,14 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> S
     if not_before is None or not_before <= now:
         ready = [m for m, n in zip(mids, numbers, strict=True) if n.result == NumberResult.ACCEPTED]
         await _publish(platform, ready)
-    return outcome
+    return outcome, True
 
 
 async def _publish(platform: Platform, mids: list[str]) -> None:
     """Hand committed messages to delivery. The store is the record: with the bus down the
     send is still accepted, and the sweeper publishes the messages once it answers."""
     try:
-        await platform.bus.publish(SUBMIT_STREAM, [{"mids": mids}])
+        await platform.bus.publish(SUBMIT_STREAM, submit_entries(mids))
     except BusError as error:
         log.warning("bus unreachable; %d accepted messages wait in the store: %s", len(mids), error)
         platform.keep_unpublished(mids)
@@ -194,21 +219,22 @@ async def _limit_frequency(
     decision: ContentDecision,
     rules: FrequencyRules,
     now: datetime,
-) -> list[_Number]:
-    """Count the message against each accepted number's limits; refuse those over one."""
-
-    async def check(number: _Number) -> _Number:
-        if number.result != NumberResult.ACCEPTED or number.mobile is None:
-            return number
-        if await policy.frequency_allows(
-            platform, rules, account.id, number.mobile, decision.kind, now
-        ):
-            return number
-        return _Number(number.raw, number.mobile, number.carrier, NumberResult.REFUSED)
-
-    if len(numbers) == 1:  # the common case: no task to schedule
-        return [await check(numbers[0])]
-    return list(await asyncio.gather(*(check(n) for n in numbers)))
+) -> tuple[list[_Number], Hits]:
+    """Count the message against each accepted number's limits (one limiter call for the
+    request); refuse those over one. The hits, to take back if the send is not accepted."""
+    candidates = [
+        i for i, n in enumerate(numbers) if n.result == NumberResult.ACCEPTED and n.mobile
+    ]
+    mobiles = [numbers[i].mobile or "" for i in candidates]
+    if not mobiles:
+        return numbers, Hits([])
+    hits = await policy.frequency_hits(platform, rules, account.id, mobiles, decision.kind, now)
+    limited = list(numbers)
+    for index, allowed in zip(candidates, hits.allowed, strict=True):
+        if not allowed:
+            n = numbers[index]
+            limited[index] = _Number(n.raw, n.mobile, n.carrier, NumberResult.REFUSED)
+    return limited, hits
 
 
 def _check_extno(extno: str) -> None:

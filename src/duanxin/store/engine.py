@@ -21,6 +21,7 @@ __all__ = [
     "checkpoint_periodically",
     "create_engine",
     "create_reader",
+    "current_revision",
     "is_sqlite",
     "migrate",
 ]
@@ -108,6 +109,7 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str, encryption_key: str | None = None) -> None:
     """Bring the database at ``url`` to the newest schema (blocking; call before serving).
+    Processes starting together on PostgreSQL take turns (an advisory lock).
 
     ``encryption_key``: the settings' key, which migration 0009 encrypts existing secrets
     with (without one, the migration reads the settings itself).
@@ -115,3 +117,10 @@ def migrate(url: str, encryption_key: str | None = None) -> None:
     if encryption_key:
         crypto.install(encryption_key)
     command.upgrade(alembic_config(url), "head")
+
+
+def current_revision(url: str) -> str:
+    """The newest migration's revision (what :func:`migrate` brings a database to)."""
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config(url)).get_current_head())

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store.tables import message_events, messages, orphan_reports, segments
@@ -23,15 +23,19 @@ __all__ = [
     "Submitted",
     "accepted_segments",
     "claim",
+    "claiming_nodes",
     "find_segments",
+    "hand_over",
     "insert_events",
     "insert_messages",
     "lease_due",
+    "lock_channels_for_matching",
     "overdue_submitted",
     "park_orphans",
     "record_submits",
     "release_claims",
     "release_leases",
+    "release_node_claims",
     "release_stale_claims",
     "requeue",
     "reset_claimed",
@@ -103,12 +107,17 @@ async def insert_messages(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
 
 
 async def claim(
-    conn: AsyncConnection, mids: Sequence[str], lease_until: datetime | None = None
+    conn: AsyncConnection,
+    mids: Sequence[str],
+    lease_until: datetime | None = None,
+    node: int | None = None,
 ) -> list[PendingMessage]:
     """Take queued messages for delivery; ones already taken or finished are skipped.
 
     A claim held past ``lease_until`` is taken to belong to a worker that died, and
-    :func:`release_stale_claims` gives the message back.
+    :func:`release_stale_claims` gives the message back; in a cluster ``node`` (the
+    claiming worker's node id) lets :func:`release_node_claims` do so as soon as that
+    worker's node lease is gone.
     """
     if not mids:
         return []
@@ -119,6 +128,7 @@ async def claim(
             state=MessageState.SUBMITTING.value,
             attempts=messages.c.attempts + 1,
             not_before=lease_until,
+            claimed_by=node,
         )
         .returning(
             messages.c.mid,
@@ -144,6 +154,55 @@ async def requeue(conn: AsyncConnection, mids: Sequence[str], not_before: dateti
             .where(messages.c.mid.in_(mids), messages.c.state == MessageState.SUBMITTING.value)
             .values(state=MessageState.QUEUED.value, not_before=not_before)
         )
+
+
+async def claiming_nodes(conn: AsyncConnection) -> list[int]:
+    """The node ids holding claims now."""
+    result = await conn.execute(
+        select(messages.c.claimed_by)
+        .where(
+            messages.c.state == MessageState.SUBMITTING.value,
+            messages.c.claimed_by.is_not(None),
+        )
+        .distinct()
+    )
+    return [int(row[0]) for row in result]
+
+
+async def release_node_claims(conn: AsyncConnection, nodes: Sequence[int]) -> list[str]:
+    """Give back the claims of workers that are gone (their node leases expired), or of
+    a node id's previous holder when a starting process takes it: queued, due at once."""
+    if not nodes:
+        return []
+    result = await conn.execute(
+        update(messages)
+        .where(
+            messages.c.state == MessageState.SUBMITTING.value,
+            messages.c.claimed_by.in_(list(nodes)),
+        )
+        .values(state=MessageState.QUEUED.value, not_before=None, claimed_by=None)
+        .returning(messages.c.mid)
+    )
+    return [row[0] for row in result]
+
+
+async def hand_over(conn: AsyncConnection, mids: Sequence[str]) -> list[str]:
+    """Claims a worker could not use (the channels are connected on another worker):
+    queued again, due at once, the claim not counted as an attempt."""
+    if not mids:
+        return []
+    result = await conn.execute(
+        update(messages)
+        .where(messages.c.mid.in_(list(mids)), messages.c.state == MessageState.SUBMITTING.value)
+        .values(
+            state=MessageState.QUEUED.value,
+            not_before=None,
+            claimed_by=None,
+            attempts=messages.c.attempts - 1,
+        )
+        .returning(messages.c.mid)
+    )
+    return [row[0] for row in result]
 
 
 async def release_stale_claims(conn: AsyncConnection, now: datetime) -> int:
@@ -389,6 +448,22 @@ async def segments_for(conn: AsyncConnection, mids: Sequence[str]) -> dict[str, 
     for row in result:
         found[row[0]].append(SegmentRow(*row))
     return found
+
+
+# The advisory-lock namespace of report matching (PostgreSQL): one lock per channel.
+_MATCH_LOCKS = 0x6478
+
+
+async def lock_channels_for_matching(conn: AsyncConnection, channel_ids: Iterable[int]) -> None:
+    """Serialise, per channel, storing carrier ids with matching reports to them, until the
+    transaction ends (PostgreSQL; SQLite has one writer anyway). Without it a report and
+    its submit response committed at once by two transactions (two workers of a cluster,
+    or two batches of one) each miss the other: the report parked, the submit stored, and
+    neither ever matched. Locks are taken in channel order, so two never deadlock."""
+    if conn.dialect.name != "postgresql":
+        return
+    for channel_id in sorted(set(channel_ids)):
+        await conn.execute(select(func.pg_advisory_xact_lock(_MATCH_LOCKS, channel_id)))
 
 
 async def park_orphans(

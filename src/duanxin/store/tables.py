@@ -164,6 +164,9 @@ messages = Table(
     Column("created_at", DateTime, nullable=False),
     Column("submitted_at", DateTime),
     Column("done_at", DateTime),
+    # The node id of the worker holding a "submitting" claim (cluster mode): another
+    # worker gives the claim back as soon as that node's lease is gone.
+    Column("claimed_by", Integer),
     Index("ix_messages_state_not_before", "state", "not_before"),
 )
 

@@ -4,8 +4,9 @@ and the concurrent-request limit (21)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
-from duanxin.bus.limits import Limits, MemoryLimiter
+from duanxin.bus.limits import Check, Hits, MemoryLimiter
 from duanxin.service import admin
 from tests.conftest import Stack
 from tests.e2e.helpers import MOBILE, assert_list_failure, assert_send_ok, send_form
@@ -60,10 +61,10 @@ class _Gate(MemoryLimiter):
         self.entered = 0
         self.gate = asyncio.Event()
 
-    async def hit(self, key: str, limits: Limits, now: float) -> bool:
+    async def hit_many(self, batch: Sequence[Sequence[Check]], now: float) -> Hits:
         self.entered += 1
         await self.gate.wait()
-        return await super().hit(key, limits, now)
+        return await super().hit_many(batch, now)
 
 
 async def test_concurrent_requests_over_the_limit_get_21(stack: Stack) -> None:

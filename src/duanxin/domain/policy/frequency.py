@@ -9,9 +9,10 @@ Limits are ``(count, window_seconds)`` pairs, the shape
 - per number across the platform, every kind and account together (default 40/day).
 
 Content that matched no template (kind None) counts as notification. This module does no
-I/O: the service asks :func:`frequency_checks` for the ``(key, limits)`` pairs and calls
-``RateLimiter.hit(key, limits, now)`` on each, in the order given; the number is refused
-(per-number result 5) at the first False. Keys are built here and only here.
+I/O: the service asks :func:`frequency_checks` for each number's ``(key, limits)`` pairs and
+gives a request's numbers to ``RateLimiter.hit_many`` in one call; a number is refused
+(per-number result 5) when any of its checks refuses, and then counted on none. Keys are
+built here and only here.
 """
 
 from __future__ import annotations
@@ -107,8 +108,7 @@ def frequency_checks(
     """The ``(key, limits)`` pairs to hit, account scope first; scopes without limits left out.
 
     ``number`` must be the canonical 11-digit form, so ``+86`` spellings share a key.
-    The hits are not one transaction: when the platform limit refuses, the account-scope
-    hit is already recorded (it errs on the side of refusing).
+    ``RateLimiter.hit_many`` records a number on all of them or, when one refuses, none.
     """
     checks: list[tuple[str, Limits]] = []
     own = rules.for_kind(kind)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from duanxin.store.engine import create_engine
@@ -18,6 +19,10 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Cluster processes starting at once: one migrates, the others then find the
+            # schema current (released at commit).
+            connection.execute(text("SELECT pg_advisory_xact_lock(7413)"))
         context.run_migrations()
 
 

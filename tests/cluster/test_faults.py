@@ -1,0 +1,95 @@
+"""Cluster faults: the Redis server restarted empty in the middle of a load, and an API
+process SIGKILLed in the middle of its requests: nothing accepted is lost, delivery resumes
+by itself, every accepted number gets one final report."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from duanxin.client import AsyncClient, TransportError
+from tests.cluster.cluster import local_cluster
+from tests.cluster.test_cluster import pull_everything, send_all
+from tests.conftest import RedisServer, wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
+
+LOAD = 1500
+TPS = 300
+OUTAGE_SECONDS = 5.0  # the fault itself: how long Redis is away (not a wait for a state)
+
+
+async def test_redis_restarted_empty_mid_load_loses_nothing(
+    postgres_url: str, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    async with local_cluster(
+        postgres_url, redis_server.url, tmp_path, cmpp_connections=2, cmpp_tps=TPS
+    ) as cluster:
+        api = await cluster.serve("api")
+        await cluster.serve("worker")
+        await cluster.serve("worker")
+        client = cluster.client(api)
+        try:
+            targets = [f"1380{i:07d}" for i in range(LOAD)]
+            mids = await send_all([client], targets)
+
+            async def under_way() -> bool:
+                return sum(cluster.received().values()) >= LOAD // 3
+
+            await wait_until(under_way, 30)
+            await redis_server.stop()
+            await asyncio.sleep(OUTAGE_SECONDS)
+            await redis_server.start()  # empty: streams, leases and limits all gone
+            pulled = await pull_everything([client], mids)
+        finally:
+            await client.aclose()
+        assert set(pulled) == mids and set(pulled.values()) == {1}
+        assert set(cluster.received()) == set(targets)
+        assert await cluster.states() == {"done": LOAD}
+        assert all(p.process.returncode is None for p in cluster.processes)
+
+
+async def test_sigkill_of_an_api_process_mid_load_loses_no_accepted_message(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    async with local_cluster(postgres_url, redis_url, tmp_path, cmpp_tps=TPS) as cluster:
+        doomed, survivor = await cluster.serve("api"), await cluster.serve("api")
+        await cluster.serve("worker")
+        clients = [cluster.client(doomed), cluster.client(survivor)]
+        answered: list[str] = []
+
+        async def keep_sending(client: AsyncClient, start: int) -> None:
+            for batch in range(start, start + 40):
+                numbers = [f"138{batch:04d}{i:04d}" for i in range(50)]
+                try:
+                    result = await client.send(numbers, "您的验证码是1234")
+                except (TransportError, OSError):  # killed under this request
+                    return
+                if result.ok:
+                    answered.extend(i.mid for i in result.items if i.result == 0)
+
+        try:
+            senders = [
+                asyncio.ensure_future(keep_sending(c, 40 * i)) for i, c in enumerate(clients)
+            ]
+
+            async def under_way() -> bool:
+                return len(answered) >= 500
+
+            await wait_until(under_way, 60)
+            doomed.kill()
+            assert await doomed.wait() == -signal.SIGKILL
+            await asyncio.gather(*senders)
+            pulled = await pull_everything([clients[1]], set(answered))
+        finally:
+            for client in clients:
+                await client.aclose()
+        # Every status-0 answer's messages delivered and reported once (the survivor pulls).
+        assert set(answered) <= set(pulled)
+        assert max(Counter(pulled).values()) == 1
+        received = cluster.received()
+        assert max(received.values()) == 1  # nothing sent twice
