@@ -59,6 +59,13 @@ def test_database_unreachable() -> None:
     assert "cannot use the database" in line and "--database-url" in line
 
 
+def test_several_processes_without_the_cluster_backends_are_refused(tmp_path: Path) -> None:
+    # Each process would have its own in-process bus and the same node id (colliding mids).
+    args = ["serve", "--workers", "2", "--port", str(free_port()), *_db(tmp_path)]
+    line = _one_line_failure(args, {"DUANXIN_BUS_URL": "memory://"})
+    assert "--workers needs the cluster backends" in line and "DUANXIN_BUS_URL" in line
+
+
 def test_bad_setting_names_it_and_the_accepted_values(tmp_path: Path) -> None:
     line = _one_line_failure(["serve", *_db(tmp_path)], {"DUANXIN_ROLE": "boss"})
     assert "role" in line and "DUANXIN_ROLE" in line and "'all', 'api' or 'worker'" in line

@@ -51,6 +51,7 @@ class AccessConfig:
     login_timeout: float = 10.0
     long_message_timeout: float = 60.0  # an incomplete set of segments is then refused
     max_per_address: int = 64
+    reuse_port: bool = False  # serve --workers N: the processes share each port
     deliveries: DeliveryTimes = field(default_factory=DeliveryTimes)
 
     @classmethod
@@ -64,6 +65,7 @@ class AccessConfig:
             login_timeout=settings.access_login_timeout_seconds,
             long_message_timeout=settings.access_long_message_seconds,
             max_per_address=settings.access_max_per_address,
+            reuse_port=settings.reuse_port,
         )
 
     def session_config(self) -> SessionConfig:
@@ -230,6 +232,7 @@ class AccessServer(Generic[P]):
             max(port, 0),
             self._new_session,
             max_per_address=self.config.max_per_address,
+            reuse_port=self.config.reuse_port,
         )
 
     async def stop(self) -> None:

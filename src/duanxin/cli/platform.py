@@ -97,6 +97,12 @@ def _serve_processes(settings: Any, workers: str) -> int:
         environments = child_environments(settings, count, os.environ)
     except ValueError as error:
         raise _fail(str(error)) from None
+    if count > 1 and not settings.bus_url.startswith("redis"):
+        # In-process buses and per-process node ids cannot be shared between processes.
+        raise _fail(
+            "--workers needs the cluster backends: set DUANXIN_BUS_URL=redis://... "
+            "(and DUANXIN_DATABASE_URL to PostgreSQL)"
+        )
     if count > 1 and settings.role != "worker" and settings.port == 0:
         raise _fail("--workers with the HTTP API needs a fixed --port")
     console.print(f"duanxin starting {count} processes (role {settings.role})")

@@ -351,12 +351,14 @@ async def serve(
     session_factory: Callable[[], SessionProtocol[P]],
     *,
     max_per_address: int | None = DEFAULT_MAX_PER_ADDRESS,
+    reuse_port: bool = False,
 ) -> asyncio.Server:
     """Listen for connections; each gets its own session from ``session_factory``.
 
     A connection from an address that already has ``max_per_address`` open ones is closed
     at once (``None``: no cap). Sessions close connections that do not log in within
-    their ``SessionConfig.login_timeout``.
+    their ``SessionConfig.login_timeout``. ``reuse_port``: several processes may listen on
+    the same port (SO_REUSEPORT), the kernel spreading connections among them.
     """
     loop = asyncio.get_running_loop()
     if max_per_address is None:
@@ -369,4 +371,6 @@ async def serve(
             session.admission = per_address.admit
             return session
 
-    return await loop.create_server(factory, host, port, reuse_address=True)
+    return await loop.create_server(
+        factory, host, port, reuse_address=True, reuse_port=reuse_port or None
+    )
