@@ -47,6 +47,7 @@ SPID = "922011"
 ACCESS_CODES = {"cmpp": "106901234", "sgip": "106551234", "smgp": "106591234"}
 NETWORKS = {"cmpp": Carrier.MOBILE, "sgip": Carrier.UNICOM, "smgp": Carrier.TELECOM}
 REPORT_DELAY = 1.0
+DEMO_PUSH_NETWORKS = ("127.0.0.0/8", "::1/128")  # the demo pushes to receivers on this machine
 DEMO_MO_BODY = 64 * 1024  # one played reply
 
 
@@ -238,7 +239,12 @@ async def demo_stack(
         database = data_dir / "duanxin.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
-        settings = Settings(database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port)
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{database}",
+            host=host,
+            port=port,
+            push_allowed_networks=list(DEMO_PUSH_NETWORKS),
+        )
     await asyncio.to_thread(migrate, settings.database_url)
     if carriers is None:
         simulators, endpoints = await start_simulators(host, report_delay, like=simulators_like)

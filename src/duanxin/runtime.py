@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 from duanxin.api.app import create_app
 from duanxin.api.server import http_server
 from duanxin.config import Settings
+from duanxin.delivery.push import PushWorker
 from duanxin.delivery.sweeper import Sweeper
 from duanxin.delivery.worker import DeliveryWorker
 from duanxin.service.platform import Platform
@@ -71,6 +72,7 @@ class RunningPlatform:
     sweeper: Sweeper | None
     server: uvicorn.Server | None
     url: str
+    push: PushWorker | None = None
 
 
 @contextlib.asynccontextmanager
@@ -87,6 +89,7 @@ async def running_platform(
     app = create_app(platform, extra_routes)
     worker: DeliveryWorker | None = None
     sweeper: Sweeper | None = None
+    push: PushWorker | None = None
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[None] | None = None
     try:
@@ -97,6 +100,8 @@ async def running_platform(
             if settings.bus_url == "memory://":
                 await sweeper.recover()
             sweeper.start()
+            push = PushWorker(platform)
+            await push.start()
         if serve_http and settings.role in ("all", "api"):
             server, sockets = http_server(app, platform, settings)
             server_task = asyncio.get_running_loop().create_task(server.serve(sockets=sockets))
@@ -107,13 +112,15 @@ async def running_platform(
                 await asyncio.sleep(0.01)
         port = _bound_port(server) if server is not None else settings.port
         url = f"http://{settings.host}:{port}"
-        yield RunningPlatform(platform, app, worker, sweeper, server, url)
+        yield RunningPlatform(platform, app, worker, sweeper, server, url, push)
     finally:
         # The drain: no new connections, requests in flight answered; no more claims, and
         # submits on the wire given the grace period; every claim left given back.
         if server is not None and server_task is not None:
             server.should_exit = True
             await asyncio.gather(server_task, return_exceptions=True)
+        if push is not None:
+            await push.stop()
         if sweeper is not None:
             await sweeper.stop()
         if worker is not None:

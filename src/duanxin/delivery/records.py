@@ -26,6 +26,7 @@ from duanxin.store import accounts as account_store
 from duanxin.store import inbox
 from duanxin.store import messages as message_store
 from duanxin.store import policy as policy_store
+from duanxin.store import stats as stats_store
 from duanxin.store.messages import Submitted
 from duanxin.store.tables import accounts, messages
 
@@ -69,6 +70,8 @@ async def write_submits(
     their ids were known."""
     async with engine.begin() as conn:
         await message_store.insert_events(conn, events)
+        moved = {s.mid: s.channel_id for s, _, _ in done if s.complete}
+        await stats_store.count_submitted(conn, moved)
         await message_store.record_submits(conn, [s for s, _, _ in done], now)
         orphans: list[ReceivedReport] = []
         by_channel: dict[int, list[tuple[Submitted, str, LongReport]]] = defaultdict(list)
@@ -177,18 +180,31 @@ async def _finish(conn: AsyncConnection, finals: Sequence[tuple[str, str]], now:
             messages.c.charged,
             messages.c.state,
             accounts.c.refund_on_failure,
+            messages.c.carrier,
+            messages.c.channel_id,
+            messages.c.created_at,
+            messages.c.submitted_at,
         )
         .join(accounts, accounts.c.id == messages.c.account_id)
         .where(messages.c.mid.in_(list(stats)))
     )
     reports = []
-    for mid, account_id, mobile, source, charged, state, refund in rows:
+    counted = []
+    for mid, account_id, mobile, source, charged, state, refund, *cell in rows:
         if state == message_store.MessageState.DONE.value:
             continue
         stat = stats[mid]
         reports.append(inbox.FinalReport(account_id, mid, mobile, stat, source, now))
-        if refund and charged and stat != DELIVERED:
+        refunded = charged if refund and charged and stat != DELIVERED else 0
+        if refunded:
             await account_store.adjust_balance(conn, account_id, charged, "refund", mid, now)
+        carrier, channel_id, created_at, submitted_at = cell
+        counted.append(
+            stats_store.Finished(
+                account_id, carrier, channel_id, created_at, submitted_at, stat, now, refunded
+            )
+        )
+    await stats_store.count_finished(conn, counted)
     await inbox.finish(conn, reports)
 
 

@@ -50,6 +50,7 @@ from duanxin.store import accounts as account_store
 from duanxin.store import idempotency as idempotency_store
 from duanxin.store import inbox, messages
 from duanxin.store import numbers as number_store
+from duanxin.store import stats as stats_store
 from duanxin.store.commits import Refusal
 
 __all__ = ["MAX_NUMBERS", "SendRequest", "send"]
@@ -84,7 +85,7 @@ async def send(platform: Platform, request: SendRequest, caller: Caller) -> Send
             platform.request_slot(account.id, account.max_concurrency),
             _one_at_a_time(platform, account.id, request.idempotency_key),
         ):
-            return await _send(platform, account, request)
+            return await _send(platform, account, request, caller)
     except StatusError as error:
         return SendOutcome.failure(error)
 
@@ -108,7 +109,9 @@ async def _one_at_a_time(
             del registry[slot]
 
 
-async def _send(platform: Platform, account: Account, request: SendRequest) -> SendOutcome:
+async def _send(
+    platform: Platform, account: Account, request: SendRequest, caller: Caller
+) -> SendOutcome:
     _check_extno(request.extno)
     fingerprint = _fingerprint(request)
     now = platform.clock()
@@ -142,7 +145,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> S
     held = policy.marketing_hold(platform, decision.kind, send_at)
     not_before = held or request.sendtime
     mids = [format_mid(i) for i in platform.ids.next_ids(now, len(numbers))]
-    outgoing = _Outgoing(content, segments, not_before)
+    outgoing = _Outgoing(content, segments, not_before, caller.interface.value, caller.key_id)
     try:
         outcome = await _commit(platform, account, request, outgoing, numbers, mids, now)
     except IntegrityError:
@@ -269,6 +272,8 @@ class _Outgoing:
     content: str
     segments: int
     not_before: datetime | None  # scheduled (sendtime) or held for the marketing window
+    via: str = ""  # the front door (message history shows it)
+    key_id: str | None = None  # the API key's SecretId
 
 
 async def _commit(
@@ -289,6 +294,7 @@ async def _commit(
             raise Refusal(StatusError(Status.OTHER, "balance insufficient"))
         rows, finals = _message_rows(account, request.extno, outgoing, numbers, mids, now)
         await messages.insert_messages(conn, rows)
+        await stats_store.count_sent(conn, rows)
         await inbox.finish(conn, finals, mark_messages=False)
         entries = tuple(
             SendEntry(mid, n.mobile or n.raw, n.result)
@@ -341,6 +347,8 @@ def _message_rows(
                 "stat": stat,
                 "created_at": now,
                 "done_at": None if accepted else now,
+                "via": outgoing.via or None,
+                "key_id": outgoing.key_id,
             }
         )
         if stat is not None:

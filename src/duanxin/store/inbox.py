@@ -41,6 +41,7 @@ __all__ = [
     "pull_replies",
     "pull_reports",
     "release",
+    "table_of",
 ]
 
 
@@ -111,6 +112,11 @@ class Kind(enum.Enum):
 
 
 _TABLES: dict[Kind, Table] = {Kind.REPORTS: reports, Kind.REPLIES: replies}
+
+
+def table_of(kind: Kind) -> Table:
+    """The table that holds items of ``kind``."""
+    return _TABLES[kind]
 
 
 def _waiting(table: Table, account_id: int, now: datetime) -> ColumnElement[bool]:
