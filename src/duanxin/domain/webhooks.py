@@ -85,4 +85,4 @@ def backoff_seconds(
     (5 s) doubling up to an hour, with jitter so that failed batches do not retry in step."""
     nominal = min(LONGEST_RETRY_SECONDS, first * 2 ** max(0, attempt - 1))
     draw: float = (rng or random.Random()).uniform(1 - JITTER, 1 + JITTER)
-    return nominal * draw
+    return float(nominal * draw)
