@@ -17,12 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from duanxin.api import views
 from duanxin.api.bodies import BodyTooLarge, read_body
 from duanxin.api.responses import json_response
 from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.reports import LongReport
-from duanxin.service import admin, lists, review
+from duanxin.domain.status import StatusError
+from duanxin.service import admin, callbacks, history, lists, review, stats
 from duanxin.service.platform import Platform
 
 __all__ = ["operator_name", "operator_routes"]
@@ -362,6 +364,113 @@ async def _frequency_set(request: Request, platform: Platform, actor: str) -> An
     return shown
 
 
+# ------------------------------------- callbacks, statistics, message lookup, ledger
+
+
+async def _account_id(platform: Platform, name: str) -> int:
+    try:
+        return (await admin.find_account(platform, name)).id
+    except LookupError:
+        raise LookupError("no such account") from None
+
+
+async def _callbacks(request: Request, platform: Platform, actor: str) -> Any:
+    account_id = await _account_id(platform, request.path_params["account"])
+    view = await callbacks.show_callbacks(platform, account_id)
+    if view is None:
+        raise LookupError("no callbacks set for this account")
+    return views.callback_view(view)
+
+
+async def _set_callbacks(request: Request, platform: Platform, actor: str) -> Any:
+    body = await _body(request)
+    urls = {k: body.get(k) for k in ("reports_url", "replies_url")}
+    if any(v is not None and not isinstance(v, str) for v in urls.values()):
+        raise OperatorError(400, "reports_url and replies_url are strings")
+    account_id = await _account_id(platform, request.path_params["account"])
+    try:
+        view = await callbacks.set_callbacks(
+            platform,
+            account_id,
+            reports_url=urls["reports_url"],
+            replies_url=urls["replies_url"],
+            rotate=body.get("rotate") is True,
+            actor=actor,
+        )
+    except StatusError as error:
+        raise OperatorError(400, error.message) from None
+    return views.callback_view(view)
+
+
+async def _test_callbacks(request: Request, platform: Platform, actor: str) -> Any:
+    account_id = await _account_id(platform, request.path_params["account"])
+    return views.test_view(await callbacks.test_callback(platform, account_id))
+
+
+async def _stats(request: Request, platform: Platform, actor: str) -> Any:
+    query_params = dict(request.query_params)
+    query = views.stats_params(query_params, stats.DIMENSIONS)
+    name = query_params.get("account")
+    account_id = await _account_id(platform, name) if name else None
+    lines = await stats.statistics(
+        platform,
+        grain=query.grain,
+        since=query.since,
+        until=query.until,
+        by=query.by,
+        account_id=account_id,
+    )
+    return views.stats_view(lines)
+
+
+async def _message(request: Request, platform: Platform, actor: str) -> Any:
+    found = await history.message_history(platform, request.path_params["mid"])
+    if found is None:
+        raise LookupError("no such message")
+    return views.history_view(found)
+
+
+async def _messages(request: Request, platform: Platform, actor: str) -> Any:
+    params = dict(request.query_params)
+    name = params.get("account")
+    found = await history.search_messages(
+        platform,
+        account_id=await _account_id(platform, name) if name else None,
+        mobile=params.get("mobile") or None,
+        since=views.optional_time(params, "since"),
+        until=views.optional_time(params, "until"),
+        limit=views.optional_int(params, "limit", 100) or 100,
+        offset=views.optional_int(params, "offset", 0) or 0,
+    )
+    return [views.history_view(h) for h in found]
+
+
+async def _ledger(request: Request, platform: Platform, actor: str) -> Any:
+    params = dict(request.query_params)
+    page = await history.ledger_page(
+        platform,
+        await _account_id(platform, request.path_params["account"]),
+        before=views.optional_int(params, "before"),
+        limit=views.optional_int(params, "limit", 100) or 100,
+        since=views.optional_time(params, "since"),
+        until=views.optional_time(params, "until"),
+        reason=params.get("reason") or None,
+    )
+    return views.ledger_view(page)
+
+
+def _insight_routes() -> list[Route]:
+    return [
+        Route("/admin/callbacks/{account}", _endpoint(_callbacks), methods=["GET"]),
+        Route("/admin/callbacks/{account}", _endpoint(_set_callbacks), methods=["PUT"]),
+        Route("/admin/callbacks/{account}/test", _endpoint(_test_callbacks), methods=["POST"]),
+        Route("/admin/stats", _endpoint(_stats), methods=["GET"]),
+        Route("/admin/messages", _endpoint(_messages), methods=["GET"]),
+        Route("/admin/messages/{mid}", _endpoint(_message), methods=["GET"]),
+        Route("/admin/ledger/{account}", _endpoint(_ledger), methods=["GET"]),
+    ]
+
+
 def operator_routes() -> list[Route]:
     return [
         Route("/admin/accounts", _endpoint(_accounts), methods=["GET"]),
@@ -375,6 +484,7 @@ def operator_routes() -> list[Route]:
         Route("/admin/routes/{account}/{carrier}", _endpoint(_set_route), methods=["PUT"]),
         Route("/admin/audit", _endpoint(_audit), methods=["GET"]),
         *_policy_routes(),
+        *_insight_routes(),
     ]
 
 

@@ -127,7 +127,7 @@ async def set_callbacks(
         await callback_store.save_callback(conn, account_id, values)
         row = await callback_store.find_callback(conn, account_id)
         assert row is not None
-        shown = {k: v for k, v in values.items() if "secret" not in k and k != "updated_at"}
+        shown = {k: v for k, v in values.items() if k in ("reports_url", "replies_url")}
         await account_store.write_audit(
             conn, actor, "callback.set", row.account, {**shown, "rotated": bool(secret)}, now
         )
