@@ -3,8 +3,9 @@
 One module per group of commands: :mod:`~duanxin.cli.platform` (``init``, ``serve``,
 ``demo``, ``send``, ``simulate``), :mod:`~duanxin.cli.accounts`, :mod:`~duanxin.cli.channels`
 (also ``number-override``), :mod:`~duanxin.cli.bench`, :mod:`~duanxin.cli.review`
-(signatures and templates) and :mod:`~duanxin.cli.lists` (blacklist, opt-outs, words,
-frequency, audit); what they share is in :mod:`~duanxin.cli.common`. Commands are registered
+(signatures and templates), :mod:`~duanxin.cli.lists` (blacklist, opt-outs, words,
+frequency, audit) and :mod:`~duanxin.cli.insight` (callback, stats, message, ledger);
+what they share is in :mod:`~duanxin.cli.common`. Commands are registered
 here, in the order ``duanxin --help`` lists them.
 """
 
@@ -14,7 +15,7 @@ import sys
 
 import typer
 
-from duanxin.cli import accounts, bench, channels, lists, platform, review
+from duanxin.cli import accounts, bench, channels, insight, lists, platform, review
 
 __all__ = ["app", "main"]
 
@@ -35,6 +36,10 @@ app.add_typer(lists.optout_app, name="optout")
 app.add_typer(lists.words_app, name="words")
 app.add_typer(lists.frequency_app, name="frequency")
 app.add_typer(lists.audit_app, name="audit")
+app.add_typer(insight.callback_app, name="callback")
+app.command("stats")(insight.stats_command)
+app.add_typer(insight.message_app, name="message")
+app.command("ledger")(insight.ledger)
 
 
 def main() -> None:
