@@ -65,6 +65,22 @@ def bench_http(
         raise _fail(str(error)) from None
 
 
+@bench_app.command("push")
+def bench_push(
+    messages: Annotated[int, typer.Option(help="Reports per phase.")] = 20_000,
+    arrangement: Annotated[
+        str, typer.Option(help="process (platform in a child process) or inprocess.")
+    ] = "process",
+) -> None:
+    """Push callbacks: reports per second to a local receiver, end to end and push only."""
+    from duanxin.bench.push import run_push
+
+    try:
+        run_push(messages, arrangement, console)
+    except (ValueError, RuntimeError) as error:
+        raise _fail(str(error)) from None
+
+
 @bench_app.command("throttled")
 def bench_throttled(
     messages: Annotated[int, typer.Option(help="Numbers to send.")] = 20_000,

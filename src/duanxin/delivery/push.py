@@ -124,11 +124,11 @@ class PushWorker:
     async def _run(self) -> None:
         poll = self.platform.settings.push_poll_seconds
         while not self._stop.is_set():
+            self._wake.clear()  # before the round: a wake during it makes another one
             try:
                 await self._tick()
             except Exception:
                 log.exception("push: a round failed; trying again")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)
 
