@@ -81,6 +81,18 @@ def bench_push(
         raise _fail(str(error)) from None
 
 
+@bench_app.command("stats")
+def bench_stats(
+    accounts: Annotated[int, typer.Option(help="Accounts with counters.")] = 10,
+    channels: Annotated[int, typer.Option(help="Channels per carrier.")] = 2,
+    repeat: Annotated[int, typer.Option(help="Times each question is asked.")] = 20,
+) -> None:
+    """Statistics queries over a year of counters: median and slowest answer."""
+    from duanxin.bench.stats import run_stats
+
+    run_stats(accounts, channels, repeat, console)
+
+
 @bench_app.command("throttled")
 def bench_throttled(
     messages: Annotated[int, typer.Option(help="Numbers to send.")] = 20_000,

@@ -403,9 +403,11 @@ STAT_DELAY_BUCKETS = 16
 stats = Table(
     "stats",
     metadata,
+    # Key order: one account's periods lie together (the customer's question); the index
+    # on (grain, period) serves the operator's, over every account.
     Column("grain", String(1), primary_key=True),  # h | d
-    Column("period", DateTime, primary_key=True),
     Column("account_id", Integer, primary_key=True),
+    Column("period", DateTime, primary_key=True),
     Column("carrier", String(8), primary_key=True),
     Column("channel_id", Integer, primary_key=True),
     Column("submitted", BigInteger, nullable=False, default=0),
@@ -414,16 +416,18 @@ stats = Table(
     Column("billed", BigInteger, nullable=False, default=0),
     Column("refunded", BigInteger, nullable=False, default=0),
     *(Column(f"d{i}", BigInteger, nullable=False, default=0) for i in range(STAT_DELAY_BUCKETS)),
+    Index("ix_stats_grain_period", "grain", "period"),
 )
 
 stat_failures = Table(
     "stat_failures",
     metadata,
     Column("grain", String(1), primary_key=True),
-    Column("period", DateTime, primary_key=True),
     Column("account_id", Integer, primary_key=True),
+    Column("period", DateTime, primary_key=True),
     Column("carrier", String(8), primary_key=True),
     Column("channel_id", Integer, primary_key=True),
     Column("stat", String(7), primary_key=True),
     Column("count", BigInteger, nullable=False, default=0),
+    Index("ix_stat_failures_grain_period", "grain", "period"),
 )

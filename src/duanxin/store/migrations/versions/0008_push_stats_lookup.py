@@ -2,7 +2,7 @@
 
 Revision ID: 0008
 Revises: 0006
-Create Date: 2026-12-02 01:01:27.824281
+Create Date: 2026-12-02 01:20:33.370410
 """
 
 from __future__ import annotations
@@ -21,27 +21,30 @@ def upgrade() -> None:
     op.create_table(
         "stat_failures",
         sa.Column("grain", sa.String(length=1), nullable=False),
-        sa.Column("period", sa.DateTime(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("period", sa.DateTime(), nullable=False),
         sa.Column("carrier", sa.String(length=8), nullable=False),
         sa.Column("channel_id", sa.Integer(), nullable=False),
         sa.Column("stat", sa.String(length=7), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
             "grain",
-            "period",
             "account_id",
+            "period",
             "carrier",
             "channel_id",
             "stat",
             name=op.f("pk_stat_failures"),
         ),
     )
+    with op.batch_alter_table("stat_failures", schema=None) as batch_op:
+        batch_op.create_index("ix_stat_failures_grain_period", ["grain", "period"], unique=False)
+
     op.create_table(
         "stats",
         sa.Column("grain", sa.String(length=1), nullable=False),
-        sa.Column("period", sa.DateTime(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("period", sa.DateTime(), nullable=False),
         sa.Column("carrier", sa.String(length=8), nullable=False),
         sa.Column("channel_id", sa.Integer(), nullable=False),
         sa.Column("submitted", sa.BigInteger(), nullable=False),
@@ -66,9 +69,12 @@ def upgrade() -> None:
         sa.Column("d14", sa.BigInteger(), nullable=False),
         sa.Column("d15", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "grain", "period", "account_id", "carrier", "channel_id", name=op.f("pk_stats")
+            "grain", "account_id", "period", "carrier", "channel_id", name=op.f("pk_stats")
         ),
     )
+    with op.batch_alter_table("stats", schema=None) as batch_op:
+        batch_op.create_index("ix_stats_grain_period", ["grain", "period"], unique=False)
+
     op.create_table(
         "callbacks",
         sa.Column(
@@ -140,6 +146,12 @@ def downgrade() -> None:
 
     op.drop_table("push_batches")
     op.drop_table("callbacks")
+    with op.batch_alter_table("stats", schema=None) as batch_op:
+        batch_op.drop_index("ix_stats_grain_period")
+
     op.drop_table("stats")
+    with op.batch_alter_table("stat_failures", schema=None) as batch_op:
+        batch_op.drop_index("ix_stat_failures_grain_period")
+
     op.drop_table("stat_failures")
     # ### end Alembic commands ###
