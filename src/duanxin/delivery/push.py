@@ -152,14 +152,24 @@ class PushWorker:
     async def _fill(self, callback: CallbackRow, kind: Kind, now: datetime) -> None:
         key = (callback.account_id, kind)
         async with self.platform.engine.connect() as conn:
-            waiting = await inbox.count_waiting(conn, kind, callback.account_id, now)
+            waiting = await inbox.count_waiting_up_to(
+                conn,
+                kind,
+                callback.account_id,
+                now,
+                MAX_BATCH * self.platform.settings.push_concurrency,
+            )
         if not waiting:
             self._first_seen.pop(key, None)
             return
         loop_now = asyncio.get_running_loop().time()
         first = self._first_seen.setdefault(key, loop_now)
         window_over = loop_now - first >= self.platform.settings.push_fill_seconds
-        while self._free(callback.account_id) and (waiting >= MAX_BATCH or window_over):
+        while (
+            waiting > 0
+            and self._free(callback.account_id)
+            and (waiting >= MAX_BATCH or window_over)
+        ):
             batch = await self._new_batch(callback.account_id, kind, now)
             if batch is None:
                 waiting = 0
@@ -234,17 +244,35 @@ class PushWorker:
     # ------------------------------------------------------------------ one try
 
     async def _deliver(self, batch: Batch) -> None:
+        """Send ``batch``; while it is answered 2xx and a full batch waits behind it, go
+        on with that one in the same slot (a backlog does not wait for the next round)."""
+        next_batch: Batch | None = batch
+        while next_batch is not None:
+            outcome = await self._try(next_batch)
+            next_batch = None
+            if outcome is Outcome.DELIVERED and not self._stop.is_set():
+                next_batch = await self._full_batch(batch.account_id, batch.kind)
+            task = asyncio.current_task()
+            if next_batch is not None and task is not None:
+                self._sending[task] = next_batch.id  # cut short at a stop: due again
+
+    async def _full_batch(self, account_id: int, kind: Kind) -> Batch | None:
+        now = self.platform.clock()
+        async with self.platform.engine.connect() as conn:
+            waiting = await inbox.count_waiting_up_to(conn, kind, account_id, now, MAX_BATCH)
+        return await self._new_batch(account_id, kind, now) if waiting >= MAX_BATCH else None
+
+    async def _try(self, batch: Batch) -> Outcome:
         async with self.platform.engine.connect() as conn:
             callback = await callback_store.find_callback(conn, batch.account_id)
         url = callback.url(batch.kind) if callback else ""
         if callback is None or not url:  # removed or disabled since: back to pull
-            await self._settle(batch, Outcome.GIVEN_UP, "callback removed")
-            return
+            return await self._settle(batch, Outcome.GIVEN_UP, "callback removed")
         secrets = callback.signing_secrets(self.platform.clock())
         outcome, error = await post_signed(self.client, url, secrets, batch.webhook_id, batch.body)
-        await self._settle(batch, outcome, error)
+        return await self._settle(batch, outcome, error)
 
-    async def _settle(self, batch: Batch, outcome: Outcome, error: str) -> None:
+    async def _settle(self, batch: Batch, outcome: Outcome, error: str) -> Outcome:
         now = self.platform.clock()
         consumer = consumer_of(batch.webhook_id)
         kind = batch.kind
@@ -274,6 +302,7 @@ class PushWorker:
             log.info("push %s to account %d: %s (%s)", batch.webhook_id, batch.account_id,
                      outcome.value, error)  # fmt: skip
         PUSHES.labels(kind.value, outcome.value).inc()
+        return outcome
 
     async def _update_gauges(self, active: Sequence[CallbackRow], now: datetime) -> None:
         async with self.platform.engine.connect() as conn:

@@ -30,11 +30,12 @@ __all__ = [
     "disable",
     "due_batches",
     "find_callback",
+    "make_due",
     "new_batch",
+    "oldest_waiting",
     "pending_batches",
     "postpone",
     "save_callback",
-    "waiting_by_account",
 ]
 
 CONSUMER_PREFIX = "push:"
@@ -132,19 +133,6 @@ async def disable(
         .where(callbacks.c.account_id == account_id)
         .values({column: reason[:64], "updated_at": now})
     )
-
-
-async def waiting_by_account(
-    conn: AsyncConnection, kind: Kind, account_ids: Sequence[int], now: datetime
-) -> dict[int, int]:
-    """How many items wait (not handed out, not claimed) per account of ``account_ids``."""
-    if not account_ids:
-        return {}
-    return {
-        account_id: count
-        for account_id in account_ids
-        if (count := await inbox.count_waiting(conn, kind, account_id, now))
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,15 +238,20 @@ async def oldest_waiting(
     conn: AsyncConnection, kind: Kind, account_ids: Sequence[int], now: datetime
 ) -> datetime | None:
     """When the oldest item not yet handed out (waiting or in a batch) arrived."""
-    if not account_ids:
-        return None
     table = inbox.table_of(kind)
     column = table.c.reported_at if kind is Kind.REPORTS else table.c.received_at
-    query = select(func.min(column)).where(
-        table.c.account_id.in_(list(account_ids)), table.c.pulled.is_(False)
-    )
-    oldest: datetime | None = (await conn.execute(query)).scalar_one_or_none()
-    return oldest
+    found = []
+    for account_id in account_ids:  # the oldest is the lowest id: one index probe each
+        query = (
+            select(column)
+            .where(table.c.account_id == account_id, table.c.pulled.is_(False))
+            .order_by(table.c.id)
+            .limit(1)
+        )
+        oldest = (await conn.execute(query)).scalar_one_or_none()
+        if oldest is not None:
+            found.append(oldest)
+    return min(found) if found else None
 
 
 async def make_due(conn: AsyncConnection, batch_id: int, now: datetime) -> None:
