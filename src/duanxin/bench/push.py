@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from duanxin.bench import machine_summary, run
-from duanxin.bench.http import CONTENT, numbers
+from duanxin.bench.http import CONTENT, _server_cpu, numbers
 from duanxin.bench.server import Target, platform_for
 from duanxin.client import AsyncClient, verify_webhook
 
@@ -43,10 +43,33 @@ class PushFigures:
     reports: int  # distinct reports the receiver got
     requests: int  # POSTs answered
     seconds: float
+    cpu_seconds: float  # this process (receiver, load generator; the platform too in process)
+    server_cpu_seconds: float | None  # the platform's child process, when there is one
 
     @property
     def reports_per_s(self) -> float:
         return self.reports / self.seconds if self.seconds else 0.0
+
+    @property
+    def reports_per_platform_cpu_s(self) -> float:
+        """What the machine's load does not change much: reports per CPU second spent by
+        the platform (its process; in process, this one's, receiver included)."""
+        used = self.server_cpu_seconds if self.server_cpu_seconds is not None else self.cpu_seconds
+        return self.reports / used if used else 0.0
+
+
+class _Cpu:
+    def __init__(self, pid: int | None) -> None:
+        self._pid = pid
+        self._own = time.process_time()
+        self._server = _server_cpu(pid)
+
+    def used(self) -> tuple[float, float | None]:
+        server = _server_cpu(self._pid)
+        start = self._server
+        return time.process_time() - self._own, (
+            None if server is None or start is None else server - start
+        )
 
 
 class Receiver:
@@ -138,11 +161,12 @@ async def push_end_to_end(
             raise RuntimeError(f"callback refused: {answer.msg}")
         receiver.secret = answer.secret or receiver.secret
         requests = receiver.requests
+        cpu = _Cpu(target.server_pid)
         began = asyncio.get_running_loop().time()
         mids = await _send(client, E2E_FIRST, messages, concurrency)
         done = await receiver.wait_for(mids, 600)
     return PushFigures("end to end (send → report → push → 2xx)", len(mids),
-                       receiver.requests - requests, done - began)  # fmt: skip
+                       receiver.requests - requests, done - began, *cpu.used())  # fmt: skip
 
 
 async def _all_reported(client: AsyncClient, expected: int, timeout: float) -> None:
@@ -167,13 +191,14 @@ async def push_backlog(
         mids = await _send(client, BACKLOG_FIRST, messages, concurrency)
         await _all_reported(client, before + len(mids), 600)
         requests = receiver.requests
+        cpu = _Cpu(target.server_pid)
         began = asyncio.get_running_loop().time()
         answer = await client.set_callbacks(reports_url=receiver.url)
         if not answer.ok:
             raise RuntimeError(f"callback refused: {answer.msg}")
         done = await receiver.wait_for(mids, 600)
     return PushFigures("push only (a waiting backlog → 2xx)", len(mids),
-                       receiver.requests - requests, done - began)  # fmt: skip
+                       receiver.requests - requests, done - began, *cpu.used())  # fmt: skip
 
 
 @contextlib.asynccontextmanager
@@ -195,10 +220,13 @@ async def _measure(messages: int, arrangement: str) -> tuple[str, list[PushFigur
 
 def run_push(messages: int, arrangement: str, console: Console) -> None:
     arranged, figures, verified = run(_measure(messages, arrangement))
-    table = Table("phase", "reports", "POSTs", "seconds", "reports/s")
+    table = Table("phase", "reports", "POSTs", "seconds", "reports/s", "platform CPU s",
+                  "reports per platform CPU s")  # fmt: skip
     for f in figures:
+        used = f.server_cpu_seconds if f.server_cpu_seconds is not None else f.cpu_seconds
         table.add_row(f.name, str(f.reports), str(f.requests), f"{f.seconds:.2f}",
-                      f"{f.reports_per_s:,.0f}")  # fmt: skip
+                      f"{f.reports_per_s:,.0f}", f"{used:.2f}",
+                      f"{f.reports_per_platform_cpu_s:,.0f}")  # fmt: skip
     console.print(table)
     console.print(f"{arranged}; receiver in this process (keep-alive, 204)", highlight=False)
     console.print(f"signature of the first batch verified: {verified}", highlight=False)
