@@ -73,11 +73,11 @@ class _Deltas:
             for name, count in counts.items():
                 row[name] += count
 
-    def fail(self, cell: _Cell, stat: str) -> None:
+    def fail(self, cell: _Cell, stat: str, count: int = 1) -> None:
         account_id, carrier, channel_id, accepted = cell
         for grain in (HOUR, DAY):
             key = (grain, period_of(grain, accepted), account_id, carrier, channel_id, stat)
-            self.failed[key] += 1
+            self.failed[key] += count
 
     async def write(self, conn: AsyncConnection) -> None:
         rows = [
@@ -94,6 +94,26 @@ class _Deltas:
         await _upsert(conn, stat_failures, fail_rows, ("count",), fail_key)
 
 
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert_statement(
+    dialect_name: str, table: Table, counters: Sequence[str], key: Sequence[str]
+) -> Any:
+    """The adding upsert of ``table``, built once per dialect (then SQLAlchemy's compiled
+    cache finds it at once: building it per call cost most of a send's time)."""
+    found = _UPSERTS.get((dialect_name, table.name))
+    if found is None:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        found = statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: table.c[name] + statement.excluded[name] for name in counters},
+        )
+        _UPSERTS[(dialect_name, table.name)] = found
+    return found
+
+
 async def _upsert(
     conn: AsyncConnection,
     table: Table,
@@ -101,27 +121,31 @@ async def _upsert(
     counters: Sequence[str],
     key: Sequence[str],
 ) -> None:
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(key),
-        set_={name: table.c[name] + statement.excluded[name] for name in counters},
-    )
-    await conn.execute(statement, rows)
+    if rows:
+        await conn.execute(_upsert_statement(conn.dialect.name, table, counters, key), rows)
 
 
 async def count_sent(conn: AsyncConnection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Count numbers just stored by a send (rows as for ``messages``): each is submitted
     and billed; one refused at once (it has its stat already) is failed too."""
-    deltas = _Deltas()
-    for row in rows:
+    cells: dict[_Cell, list[int]] = {}
+    failed: dict[tuple[_Cell, str], int] = defaultdict(int)
+    for row in rows:  # one send's rows share a few cells: add them up first
         cell = (row["account_id"], row["carrier"], 0, row["created_at"])
+        counts = cells.get(cell)
+        if counts is None:
+            counts = cells[cell] = [0, 0, 0]
         stat = row.get("stat")
-        deltas.add(cell, submitted=1, billed=row["charged"], failed=1 if stat else 0)
+        counts[0] += 1
+        counts[1] += row["charged"]
         if stat:
-            deltas.fail(cell, stat)
+            counts[2] += 1
+            failed[(cell, stat)] += 1
+    deltas = _Deltas()
+    for cell, (submitted, billed, failures) in cells.items():
+        deltas.add(cell, submitted=submitted, billed=billed, failed=failures)
+    for (cell, stat), count in failed.items():
+        deltas.fail(cell, stat, count)
     await deltas.write(conn)
 
 
