@@ -88,6 +88,7 @@ async def fast_retry_stack(tmp_path: Path) -> AsyncIterator[Stack]:
         port=0,
         push_allowed_networks=list(DEMO_PUSH_NETWORKS),
         push_first_retry_seconds=0.05,
+        push_timeout_seconds=0.5,
     )
     async with demo_stack(
         "127.0.0.1", 0, tmp_path, report_delay=TEST_REPORT_DELAY, settings=settings
@@ -168,6 +169,29 @@ async def test_receiver_failing_twice_gets_every_item_once_same_id(
 
         await wait_until(settled)
         assert (await pull_reports(stack))["list"] == []
+
+
+async def test_no_answer_within_the_timeout_is_retried_with_the_same_id(
+    fast_retry_stack: Stack,
+) -> None:
+    stack = fast_retry_stack
+    release = asyncio.Event()
+    seen: list[str] = []
+
+    async def silent_once(request: Received) -> int:
+        seen.append(request.webhook_id)
+        if len(seen) == 1:
+            await release.wait()  # answers only once the test is over
+        return 200
+
+    mids = await send(stack, mobiles(3))
+    await wait_until(lambda: reports_stored(stack, mids))
+    async with receiver(silent_once) as hook:
+        await set_reports_url(stack, hook.url)
+        await wait_until(lambda: _async(len(hook.delivered()) == 1))
+        assert len(seen) == 2 and seen[0] == seen[1]
+        assert sorted(hook.delivered_mids()) == sorted(mids)
+        release.set()
 
 
 async def test_receiver_down_past_the_retry_window_leaves_items_for_pull(stack: Stack) -> None:

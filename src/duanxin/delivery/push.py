@@ -45,6 +45,8 @@ CLAIM_MARGIN = timedelta(hours=1)  # items stay claimed a little past a batch's 
 TRY_MARGIN = timedelta(seconds=30)  # a try's lease beyond its timeout (then: due again)
 GAUGE_SECONDS = 1.0
 DUE_PER_TICK = 200
+DEFAULT_TIMEOUT = 5.0
+MAX_ANSWER = 64 * 1024  # bytes of a receiver's answer read at most
 
 
 class Outcome(StrEnum):
@@ -56,23 +58,47 @@ class Outcome(StrEnum):
 
 
 async def post_signed(
-    client: httpx.AsyncClient, url: str, secrets: Sequence[str], webhook_id: str, body: bytes
+    client: httpx.AsyncClient,
+    url: str,
+    secrets: Sequence[str],
+    webhook_id: str,
+    body: bytes,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> tuple[Outcome, str]:
-    """POST ``body`` signed with ``secrets``; the outcome and what went wrong ("" if not)."""
+    """POST ``body`` signed with ``secrets``; the outcome and what went wrong ("" if not).
+
+    The whole exchange gets ``timeout`` seconds (a receiver dripping its answer byte by byte
+    does not hold a slot longer); of the answer's body at most ``MAX_ANSWER`` bytes are read
+    (the rest is dropped with the connection)."""
     headers = webhook_headers(secrets, webhook_id, int(time.time()), body)
     try:
-        response = await client.post(url, content=body, headers=headers)
+        async with asyncio.timeout(timeout):
+            status = await _exchange(client, url, body, headers)
+    except TimeoutError:
+        return Outcome.FAILED, f"no answer within {timeout:g} s"
     except httpx.HTTPError as error:
         if isinstance(error.__cause__, AddressRefused) or isinstance(
             error, httpx.UnsupportedProtocol
         ):
             return Outcome.REFUSED, str(error)
         return Outcome.FAILED, f"{type(error).__name__}: {error}"
-    if 200 <= response.status_code < 300:
+    if 200 <= status < 300:
         return Outcome.DELIVERED, ""
-    if response.status_code == httpx.codes.GONE:
+    if status == httpx.codes.GONE:
         return Outcome.GONE, "410 Gone"
-    return Outcome.FAILED, f"HTTP {response.status_code}"
+    return Outcome.FAILED, f"HTTP {status}"
+
+
+async def _exchange(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+) -> int:
+    async with client.stream("POST", url, content=body, headers=headers) as response:
+        read = 0
+        async for chunk in response.aiter_raw():  # read to the end: the connection is reused
+            read += len(chunk)
+            if read > MAX_ANSWER:
+                break
+        return response.status_code
 
 
 class PushWorker:
@@ -269,7 +295,14 @@ class PushWorker:
         if callback is None or not url:  # removed or disabled since: back to pull
             return await self._settle(batch, Outcome.GIVEN_UP, "callback removed")
         secrets = callback.signing_secrets(self.platform.clock())
-        outcome, error = await post_signed(self.client, url, secrets, batch.webhook_id, batch.body)
+        outcome, error = await post_signed(
+            self.client,
+            url,
+            secrets,
+            batch.webhook_id,
+            batch.body,
+            self.platform.settings.push_timeout_seconds,
+        )
         return await self._settle(batch, outcome, error)
 
     async def _settle(self, batch: Batch, outcome: Outcome, error: str) -> Outcome:

@@ -158,7 +158,9 @@ async def test_callback(platform: Platform, account_id: int) -> list[CallbackTes
                 results.append(CallbackTest(kind, "", "none", "no URL set"))
                 continue
             secrets = row.signing_secrets(platform.clock())
-            outcome, detail = await post_signed(client, url, secrets, new_message_id(), b"[]")
+            outcome, detail = await post_signed(
+                client, url, secrets, new_message_id(), b"[]", settings.push_timeout_seconds
+            )
             results.append(CallbackTest(kind, url, outcome.value, detail or "2xx"))
     finally:
         await client.aclose()
