@@ -52,6 +52,7 @@ async def test_lookup_shows_every_step_of_a_long_message_retried_once(tmp_path: 
         assert sorted(s["number"] for s in submits) == [1, 2, 3]
         assert {s["channel"] for s in submits} == {"demo-cmpp"}
         assert all(s["carrier_id"] and s["stat"] == "DELIVRD" for s in submits)
+        assert all(s["reported_at"] and s["carrier_time"] for s in submits)  # arrival, carrier
         # The retry: segment 2 throttled, sent again, then all accepted.
         kinds = [e["kind"] for e in message["events"]]
         assert kinds[0] == "throttled" and "retried" in kinds and kinds[-1] == "submitted"

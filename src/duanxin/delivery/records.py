@@ -50,6 +50,7 @@ class ReceivedReport:
     mobile: str
     stat: str
     received_at: datetime
+    carrier_time: datetime | None = None  # the carrier's time of the report, if it gave one
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,7 @@ async def _match_channel_reports(
     for row in rows:
         by_id[row.carrier_id].append(row)
     stats: list[tuple[str, str]] = []
+    times: dict[str, datetime | None] = {}
     orphans: list[message_store.OrphanReport] = []
     touched: dict[str, LongReport] = {}
     for report in batch:
@@ -153,8 +155,9 @@ async def _match_channel_reports(
             )
             continue
         stats.extend((row.carrier_id, report.stat[:7]) for row in matched)
+        times.update((row.carrier_id, report.carrier_time) for row in matched)
         touched.update((row.mid, report.long_report) for row in matched)
-    await message_store.set_segment_stats(conn, channel_id, stats, now)
+    await message_store.set_segment_stats(conn, channel_id, stats, now, times)
     await message_store.park_orphans(conn, channel_id, orphans)
     return touched
 

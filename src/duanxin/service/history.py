@@ -38,7 +38,8 @@ class SegmentSubmit:
     channel: str
     carrier_id: str
     stat: str | None
-    reported_at: datetime | None
+    reported_at: datetime | None  # when its report arrived
+    carrier_time: datetime | None  # the report's own time, as the carrier wrote it
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,7 @@ async def _histories(platform: Platform, rows: Sequence[Any]) -> list[MessageHis
                         s["carrier_id"],
                         s["stat"],
                         s["reported_at"],
+                        s["carrier_time"],
                     )
                     for s in submits.get(mid, [])
                 ),

@@ -182,7 +182,8 @@ segments = Table(
     Column("channel_id", ForeignKey("channels.id"), nullable=False),
     Column("carrier_id", String(64), nullable=False),
     Column("stat", String(7)),
-    Column("reported_at", DateTime),
+    Column("reported_at", DateTime),  # when the report arrived
+    Column("carrier_time", DateTime, nullable=True),  # the report's own time (Done_Time ...)
     Index("ix_segments_channel_carrier_id", "channel_id", "carrier_id"),
     Index("ix_segments_mid", "mid"),
 )
