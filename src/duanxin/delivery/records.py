@@ -53,14 +53,6 @@ class ReceivedReport:
     carrier_time: datetime | None = None  # the carrier's time of the report, if it gave one
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A message no channel would take: it ends with a platform report."""
-
-    mid: str
-    stat: str
-
-
 async def write_submits(
     engine: AsyncEngine,
     done: Sequence[tuple[Submitted, str, LongReport]],
