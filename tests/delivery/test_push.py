@@ -320,8 +320,8 @@ async def test_slow_receiver_does_not_delay_other_accounts_or_delivery(stack: St
         await wait_until(lambda: _async(sorted(fast.delivered_mids()) == sorted(theirs)))
         await wait_until(lambda: reports_stored(stack, later))
         assert not release.is_set() and slow.requests == []
-        release.set()
-        await wait_until(lambda: _async(sorted(slow.delivered_mids()) == sorted(first + later)))
+        release.set()  # (a try the platform gave up on after 5 s comes again: at least once)
+        await wait_until(lambda: _async(set(slow.delivered_mids()) == set(first + later)))
 
 
 async def test_gone_disables_the_callback_and_gives_items_back(stack: Stack) -> None:

@@ -160,7 +160,8 @@ class PushWorker:
 
     async def _tick(self) -> None:
         now = self.platform.clock()
-        async with self.platform.engine.connect() as conn:
+        # Reads go to the read pool (SQLite: never queued behind the sends' writer).
+        async with self.platform.reader.connect() as conn:
             active = await callback_store.active_callbacks(conn)
         for callback in active:
             for kind in Kind:
@@ -177,7 +178,7 @@ class PushWorker:
 
     async def _fill(self, callback: CallbackRow, kind: Kind, now: datetime) -> None:
         key = (callback.account_id, kind)
-        async with self.platform.engine.connect() as conn:
+        async with self.platform.reader.connect() as conn:
             waiting = await inbox.count_waiting_up_to(
                 conn,
                 kind,
@@ -239,6 +240,9 @@ class PushWorker:
         return now + timedelta(seconds=self.platform.settings.push_timeout_seconds) + TRY_MARGIN
 
     async def _retry_due(self, now: datetime) -> None:
+        async with self.platform.reader.connect() as conn:
+            if not await callback_store.any_due(conn, now):
+                return
         async with self.platform.engine.begin() as conn:
             due = await callback_store.due_batches(conn, now, self._try_lease(now), DUE_PER_TICK)
             later = []
@@ -284,12 +288,12 @@ class PushWorker:
 
     async def _full_batch(self, account_id: int, kind: Kind) -> Batch | None:
         now = self.platform.clock()
-        async with self.platform.engine.connect() as conn:
+        async with self.platform.reader.connect() as conn:
             waiting = await inbox.count_waiting_up_to(conn, kind, account_id, now, MAX_BATCH)
         return await self._new_batch(account_id, kind, now) if waiting >= MAX_BATCH else None
 
     async def _try(self, batch: Batch) -> Outcome:
-        async with self.platform.engine.connect() as conn:
+        async with self.platform.reader.connect() as conn:
             callback = await callback_store.find_callback(conn, batch.account_id)
         url = callback.url(batch.kind) if callback else ""
         if callback is None or not url:  # removed or disabled since: back to pull
@@ -338,7 +342,7 @@ class PushWorker:
         return outcome
 
     async def _update_gauges(self, active: Sequence[CallbackRow], now: datetime) -> None:
-        async with self.platform.engine.connect() as conn:
+        async with self.platform.reader.connect() as conn:
             PUSH_RETRY_QUEUE.set(await callback_store.pending_batches(conn))
             oldest: list[Any] = []
             for kind in Kind:

@@ -147,11 +147,18 @@ async def _match_channel_reports(
             )
             continue
         stats.extend((row.carrier_id, report.stat[:7]) for row in matched)
-        times.update((row.carrier_id, report.carrier_time) for row in matched)
+        times.update((row.carrier_id, _local(report.carrier_time)) for row in matched)
         touched.update((row.mid, report.long_report) for row in matched)
     await message_store.set_segment_stats(conn, channel_id, stats, now, times)
     await message_store.park_orphans(conn, channel_id, orphans)
     return touched
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    """A carrier's time (in its zone) as the store keeps times: platform local, naive."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone().replace(tzinfo=None)
 
 
 async def fail_messages(

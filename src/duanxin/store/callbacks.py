@@ -25,6 +25,7 @@ __all__ = [
     "Batch",
     "CallbackRow",
     "active_callbacks",
+    "any_due",
     "consumer_of",
     "delete_batch",
     "disable",
@@ -189,6 +190,12 @@ async def new_batch(
     }
     result = await conn.execute(insert(push_batches).values(**values).returning(push_batches.c.id))
     return _batch({"id": result.scalar_one(), **values})
+
+
+async def any_due(conn: AsyncConnection, now: datetime) -> bool:
+    """Whether some batch's next try is due (a cheap look before leasing them)."""
+    query = select(push_batches.c.id).where(push_batches.c.next_attempt_at <= now).limit(1)
+    return (await conn.execute(query)).first() is not None
 
 
 async def due_batches(
