@@ -57,7 +57,15 @@ class AddressPolicy:
             address = address.ipv4_mapped
         if any(address in network for network in self._networks()):
             return True
-        return address.is_global and address not in METADATA
+        special = (
+            address.is_multicast
+            or address.is_reserved
+            or address.is_unspecified
+            or address.is_loopback
+            or address.is_link_local
+            or address.is_private
+        )
+        return address.is_global and not special and address not in METADATA
 
 
 async def resolve_allowed(policy: AddressPolicy, host: str, port: int) -> list[str]:
