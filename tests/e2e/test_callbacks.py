@@ -60,7 +60,11 @@ async def test_operator_sets_shows_and_tests_callbacks(stack: Stack) -> None:
         bad = await client.put(
             f"/admin/callbacks/{account}", json={"reports_url": "gopher://x"}, headers=headers
         )
-        assert bad.status_code == 400 and bad.json()["error"]
+        assert bad.status_code == 422 and bad.json()["status"] == 422 and bad.json()["msg"]
+        typed = await client.put(
+            f"/admin/callbacks/{account}", json={"reports_url": 5}, headers=headers
+        )
+        assert typed.status_code == 422 and typed.json()["field"] == "reports_url"
         tested = await client.post(f"/admin/callbacks/{account}/test", headers=headers)
         assert tested.status_code == 200
         outcomes = {t["kind"]: t["outcome"] for t in tested.json()}

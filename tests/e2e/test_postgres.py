@@ -111,7 +111,7 @@ async def test_push_and_statistics_on_postgres(postgres_url: str, tmp_path: Path
             async def pushed() -> bool:
                 return {m for r in hook.delivered() for m in (i["mid"] for i in r.items)} == mids
 
-            await stack.wait_for(pushed, timeout=30)
+            await stack.wait_for(pushed, timeout=60)
             for request in hook.delivered():
                 verify_webhook(request.headers, request.body, made.secret)
             assert len(await client.reports()) == 0

@@ -21,13 +21,15 @@ Parameters come as a form, a JSON object or the query string, like the seed endp
   ``reason``: charges, refunds and recharges with the balance after each, newest first.
 
 Answers: ``{"status": 0, "msg": "ok", "signature"|"template": {...}}`` or
-``{"status": 0, "msg": "ok", "list": [...]}``; refusals ``{"status": N, "msg": "..."}``.
+``{"status": 0, "msg": "ok", "list": [...]}``; refusals ``{"status": N, "msg": "..."}``,
+the REST error shape of :mod:`duanxin.api.errors` (HTTP 200, ``N`` a platform status).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,9 +39,11 @@ from starlette.routing import Route
 
 from duanxin.api import views
 from duanxin.api.bodies import read_body
+from duanxin.api.errors import error_response
 from duanxin.api.gateway import GatewayRefusal, caller_for
 from duanxin.api.params import ParamError, parse_params
 from duanxin.api.responses import json_response
+from duanxin.api.wire_models import AUTH_PARAMS, Param
 from duanxin.domain.accounts import Account
 from duanxin.domain.status import Status, StatusError
 from duanxin.domain.wire import SEED_TIME_FORMAT
@@ -47,7 +51,7 @@ from duanxin.service import callbacks, history, review, stats
 from duanxin.service.accounts import authenticate
 from duanxin.service.platform import Platform
 
-__all__ = ["customer_routes"]
+__all__ = ["CUSTOMER_ENDPOINTS", "CustomerEndpoint", "customer_routes"]
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -193,33 +197,114 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             async with platform.request_slot(account.id, account.max_concurrency):
                 document = await handler(platform, account, params)
         except ParamError as error:
-            return json_response({"status": int(error.status), "msg": error.msg})
+            return error_response(int(error.status), error.msg, http_status=200)
         except StatusError as error:
-            return json_response({"status": int(error.status), "msg": error.message})
+            return error_response(int(error.status), error.message, http_status=200)
         except ValueError as error:  # PolicyError included: the definition is refused
-            return json_response({"status": int(Status.MALFORMED), "msg": str(error)})
+            return error_response(int(Status.MALFORMED), str(error), http_status=200)
         except ClientDisconnect:
             raise  # nobody to answer: logged by the request guard
         except Exception:
             log.exception("%s failed", request.url.path)
-            return json_response({"status": int(Status.INTERNAL), "msg": "internal error"})
+            return error_response(int(Status.INTERNAL), "internal error", http_status=200)
         return json_response({"status": 0, "msg": "ok", **document})
 
     return endpoint
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerEndpoint:
+    """One customer REST endpoint, routed and documented from this declaration."""
+
+    path: str
+    methods: tuple[str, ...]
+    handler: Handler
+    summary: str
+    params: tuple[Param, ...]
+
+
+STATE = Param("state", "Only this state.", enum=("pending", "approved", "rejected"))
+SIGNATURE = Param("signature", "【公司名】 or 公司名, 2 to 12 characters.", required=True,
+                  example="【duanxin】")  # fmt: skip
+TEMPLATE = (
+    Param("kind", "The template's kind.", required=True,
+          enum=("verification", "notification", "marketing")),
+    Param("template", "Text with ${name} or {1} variables (also as content).", required=True,
+          example="您的验证码是${code}"),
+)  # fmt: skip
+CALLBACKS = (
+    Param(
+        "reports_url",
+        "Where reports are POSTed (http or https; empty removes).",
+        example="https://example.com/sms/reports",
+    ),
+    Param(
+        "replies_url",
+        "Where replies are POSTed (http or https; empty removes).",
+        example="https://example.com/sms/replies",
+    ),
+    Param(
+        "rotate", "1: a new signing secret (the old one signs too for 24 hours).", enum=("0", "1")
+    ),
+)
+SINCE = Param(
+    "since", "From this time (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, local).", example="2026-12-01"
+)
+UNTIL = Param("until", "Until this time (same forms).", example="2026-12-02 23:59:59")
+LIMIT = Param("limit", "At most this many (1 to 500; default 100).", example="100")
+STATS = (
+    Param("grain", "Per day (default) or hour.", enum=("day", "hour")),
+    SINCE,
+    UNTIL,
+    Param("by", "Split by carrier.", enum=("carrier",)),
+)
+MESSAGES = (
+    Param("mid", "One message by its id.", example="4C36654382720005"),
+    Param("mobile", "Messages to this number.", example="13800138000"),
+    SINCE,
+    UNTIL,
+    LIMIT,
+    Param("offset", "Skip this many (newest first).", example="0"),
+)
+LEDGER = (
+    Param("before", "Entries older than this entry id (the answer's next_before).", example="1234"),
+    LIMIT,
+    SINCE,
+    UNTIL,
+    Param("reason", "Only this kind of entry.", enum=("send", "refund", "recharge")),
+)
+CUSTOMER_ENDPOINTS = (
+    CustomerEndpoint("/customer/signatures", ("POST",), _register_signature,
+                     "Register a signature for review", (*AUTH_PARAMS, SIGNATURE)),
+    CustomerEndpoint("/customer/signatures", ("GET",), _signatures, "List signatures",
+                     (*AUTH_PARAMS, STATE)),
+    CustomerEndpoint("/customer/signatures/list", ("GET", "POST"), _signatures,
+                     "List signatures", (*AUTH_PARAMS, STATE)),
+    CustomerEndpoint("/customer/templates", ("POST",), _register_template,
+                     "Register a template for review", (*AUTH_PARAMS, *TEMPLATE)),
+    CustomerEndpoint("/customer/templates", ("GET",), _templates, "List templates",
+                     (*AUTH_PARAMS, STATE)),
+    CustomerEndpoint("/customer/templates/list", ("GET", "POST"), _templates,
+                     "List templates", (*AUTH_PARAMS, STATE)),
+    CustomerEndpoint("/customer/callbacks", ("POST",), _set_callbacks,
+                     "Set the push callback URLs (the answer shows a new signing secret once)",
+                     (*AUTH_PARAMS, *CALLBACKS)),
+    CustomerEndpoint("/customer/callbacks", ("GET",), _show_callbacks,
+                     "Show the push callback URLs", AUTH_PARAMS),
+    CustomerEndpoint("/customer/callbacks/show", ("POST",), _show_callbacks,
+                     "Show the push callback URLs", AUTH_PARAMS),
+    CustomerEndpoint("/customer/stats", ("GET", "POST"), _stats,
+                     "Delivery statistics per day or hour", (*AUTH_PARAMS, *STATS)),
+    CustomerEndpoint("/customer/messages", ("GET", "POST"), _messages,
+                     "Messages with their history, by mid or by mobile and time",
+                     (*AUTH_PARAMS, *MESSAGES)),
+    CustomerEndpoint("/customer/ledger", ("GET", "POST"), _ledger,
+                     "Charges, refunds and recharges with the balance after each, paged",
+                     (*AUTH_PARAMS, *LEDGER)),
+)  # fmt: skip
+
+
 def customer_routes() -> list[Route]:
     return [
-        Route("/customer/signatures", _endpoint(_register_signature), methods=["POST"]),
-        Route("/customer/signatures", _endpoint(_signatures), methods=["GET"]),
-        Route("/customer/signatures/list", _endpoint(_signatures), methods=["GET", "POST"]),
-        Route("/customer/templates", _endpoint(_register_template), methods=["POST"]),
-        Route("/customer/templates", _endpoint(_templates), methods=["GET"]),
-        Route("/customer/templates/list", _endpoint(_templates), methods=["GET", "POST"]),
-        Route("/customer/callbacks", _endpoint(_set_callbacks), methods=["POST"]),
-        Route("/customer/callbacks", _endpoint(_show_callbacks), methods=["GET"]),
-        Route("/customer/callbacks/show", _endpoint(_show_callbacks), methods=["POST"]),
-        Route("/customer/stats", _endpoint(_stats), methods=["GET", "POST"]),
-        Route("/customer/messages", _endpoint(_messages), methods=["GET", "POST"]),
-        Route("/customer/ledger", _endpoint(_ledger), methods=["GET", "POST"]),
+        Route(e.path, _endpoint(e.handler), methods=list(e.methods)) for e in CUSTOMER_ENDPOINTS
     ]
