@@ -14,6 +14,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from duanxin.access import AccessConfig, AccessServers
 from duanxin.api.app import create_app
 from duanxin.api.server import http_server
 from duanxin.config import Settings
@@ -72,7 +73,22 @@ class RunningPlatform:
     sweeper: Sweeper | None
     server: uvicorn.Server | None
     url: str
-    push: PushWorker | None = None
+    access: AccessServers | None = None  # the customer CMPP/SMPP servers, when on
+    push: PushWorker | None = None  # the push callbacks' sender, when delivery runs here
+
+
+async def _start_http(
+    app: Starlette, platform: Platform, settings: Settings
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """The HTTP server, serving once this returns."""
+    server, sockets = http_server(app, platform, settings)
+    server_task = asyncio.get_running_loop().create_task(server.serve(sockets=sockets))
+    while not server.started:
+        if server_task.done():
+            server_task.result()
+            raise RuntimeError("HTTP server stopped at start-up")
+        await asyncio.sleep(0.01)
+    return server, server_task
 
 
 @contextlib.asynccontextmanager
@@ -93,6 +109,7 @@ async def running_platform(
     push: PushWorker | None = None
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[None] | None = None
+    access: AccessServers | None = None
     try:
         if settings.role in ("all", "worker"):
             worker = DeliveryWorker(platform)
@@ -104,17 +121,18 @@ async def running_platform(
             push = PushWorker(platform)
             await push.start()
         if serve_http and settings.role in ("all", "api"):
-            server, sockets = http_server(app, platform, settings)
-            server_task = asyncio.get_running_loop().create_task(server.serve(sockets=sockets))
-            while not server.started:
-                if server_task.done():
-                    server_task.result()
-                    raise RuntimeError("HTTP server stopped at start-up")
-                await asyncio.sleep(0.01)
+            server, server_task = await _start_http(app, platform, settings)
         port = _bound_port(server) if server is not None else settings.port
         url = f"http://{settings.host}:{port}"
-        yield RunningPlatform(platform, app, worker, sweeper, server, url, push)
+        if settings.role in ("all", "api") and (
+            settings.access_cmpp_port or settings.access_smpp_port
+        ):
+            access = AccessServers(platform, AccessConfig.from_settings(settings))
+            await access.start(settings.access_cmpp_port, settings.access_smpp_port)
+        yield RunningPlatform(platform, app, worker, sweeper, server, url, access=access, push=push)
     finally:
+        if access is not None:
+            await access.stop()
         # The drain: no new connections, requests in flight answered; no more claims, and
         # submits on the wire given the grace period; every claim left given back.
         if server is not None and server_task is not None:
