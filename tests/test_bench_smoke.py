@@ -95,3 +95,19 @@ async def test_throttled_bench_delivers_every_message_through_a_throttling_carri
     assert figures.failed == 0
     assert figures.duplicates == 0
     assert figures.throttled > 0
+
+
+async def test_push_bench_counts_pushed_reports() -> None:
+    from duanxin.bench.push import Receiver, push_backlog, push_end_to_end
+
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        async with platform_for("inprocess") as target:
+            e2e = await push_end_to_end(target, receiver, 20)
+            backlog = await push_backlog(target, receiver, 20, before=e2e.reports)
+    finally:
+        await receiver.stop()
+    assert (e2e.reports, backlog.reports) == (20, 20)
+    assert e2e.requests >= 1 and backlog.requests >= 1
+    assert receiver.verified

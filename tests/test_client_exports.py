@@ -8,6 +8,7 @@ EXPECTED = {
     "AsyncClient",
     "AuthenticationError",
     "Balance",
+    "Callbacks",
     "Client",
     "DuanxinError",
     "PullResult",
@@ -17,6 +18,8 @@ EXPECTED = {
     "SendItem",
     "SendResult",
     "TransportError",
+    "WebhookVerificationError",
+    "verify_webhook",
 }
 
 
@@ -33,7 +36,12 @@ def test_exported_members_live_in_the_module() -> None:
 
 
 def test_exceptions_form_one_tree() -> None:
-    for name in ("TransportError", "AuthenticationError", "ResponseError"):
+    for name in (
+        "TransportError",
+        "AuthenticationError",
+        "ResponseError",
+        "WebhookVerificationError",
+    ):
         assert issubclass(getattr(duanxin.client, name), duanxin.client.DuanxinError)
 
 

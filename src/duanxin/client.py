@@ -23,12 +23,19 @@ DuanxinError                 base class of everything this module raises
 ├── AuthenticationError      HTTP 401: the gateway signature was refused (``message``
 │                            holds the server's reason: unknown SecretId, bad signature,
 │                            request date outside the window, ...)
-└── ResponseError            the server answered something that is not the API's JSON
-                             (``status_code`` holds the HTTP status)
+├── ResponseError            the server answered something that is not the API's JSON
+│                            (``status_code`` holds the HTTP status)
+└── WebhookVerificationError a pushed request (:func:`verify_webhook`) is not signed
+                             with the secret, or its timestamp is out of tolerance
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +50,7 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "Balance",
+    "Callbacks",
     "Client",
     "DuanxinError",
     "PullResult",
@@ -52,6 +60,8 @@ __all__ = [
     "SendItem",
     "SendResult",
     "TransportError",
+    "WebhookVerificationError",
+    "verify_webhook",
 ]
 
 T = TypeVar("T")
@@ -71,6 +81,79 @@ class AuthenticationError(DuanxinError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class WebhookVerificationError(DuanxinError):
+    """A pushed request's signature, id or timestamp did not check out."""
+
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+def verify_webhook(
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: str,
+    *,
+    now: float | None = None,
+    tolerance: float = WEBHOOK_TOLERANCE_SECONDS,
+) -> list[dict[str, Any]]:
+    """Check a callback request from the platform (Standard Webhooks 1.0) and return its
+    items (the pull endpoints' item format). ``headers`` as received (any case), ``body``
+    the raw bytes, ``secret`` the ``whsec_...`` signing secret. Raises
+    :class:`WebhookVerificationError` when a header is missing, the timestamp is further
+    than ``tolerance`` seconds from ``now`` (replays), or no signature matches."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    webhook_id = lowered.get("webhook-id", "")
+    stamp = lowered.get("webhook-timestamp", "")
+    signatures = lowered.get("webhook-signature", "")
+    if not (webhook_id and stamp and signatures):
+        raise WebhookVerificationError("missing webhook-id, webhook-timestamp or signature")
+    if not stamp.isdigit():
+        raise WebhookVerificationError("webhook-timestamp is not a number")
+    current = time.time() if now is None else now
+    if abs(current - int(stamp)) > tolerance:
+        raise WebhookVerificationError("webhook-timestamp is too old or too new")
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        raise WebhookVerificationError("the secret is not a whsec_ secret") from None
+    signed = f"{webhook_id}.{stamp}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    for candidate in signatures.split():
+        version, _, value = candidate.partition(",")
+        if version == "v1" and hmac.compare_digest(value, expected):
+            items = json.loads(body)
+            if not isinstance(items, list):
+                raise WebhookVerificationError("the body is not a JSON array")
+            return items
+    raise WebhookVerificationError("no signature matches")
+
+
+@dataclass(frozen=True, slots=True)
+class Callbacks:
+    """The account's callbacks after a change; ``secret`` only when it was just made."""
+
+    status: int
+    msg: str
+    reports_url: str = ""
+    replies_url: str = ""
+    secret: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+
+def _callbacks(data: Mapping[str, Any]) -> Callbacks:
+    secret = data.get("secret")
+    return Callbacks(
+        _int(data, "status"),
+        str(data.get("msg", "")),
+        str(data.get("reports_url", "")),
+        str(data.get("replies_url", "")),
+        secret if isinstance(secret, str) else None,
+    )
 
 
 class ResponseError(DuanxinError):
@@ -358,6 +441,18 @@ class _Base:
             params["content"] = content
         return self._call("/smsoverage", params, {})
 
+    def _callbacks_call(
+        self, reports_url: str | None, replies_url: str | None, rotate: bool
+    ) -> _Call:
+        params = {}
+        if reports_url is not None:
+            params["reports_url"] = reports_url
+        if replies_url is not None:
+            params["replies_url"] = replies_url
+        if rotate:
+            params["rotate"] = "1"
+        return self._call("/customer/callbacks", params, {})
+
     def _reports_call(self, size: int) -> _Call:
         return self._call("/smsreport", {"size": str(size)}, {})
 
@@ -451,6 +546,18 @@ class Client(_Base):
         """Pull up to ``size`` (10..1000) replies (MO) not pulled before, oldest first."""
         return _pull(self._post(self._replies_call(size)), _reply)
 
+    def set_callbacks(
+        self,
+        *,
+        reports_url: str | None = None,
+        replies_url: str | None = None,
+        rotate: bool = False,
+    ) -> Callbacks:
+        """Set where reports and replies are pushed ("" removes one, None leaves it);
+        ``rotate`` makes a new signing secret (the old one signs too for 24 hours). The
+        result's ``secret`` is shown only when it was just made: keep it."""
+        return _callbacks(self._post(self._callbacks_call(reports_url, replies_url, rotate)))
+
 
 class AsyncClient(_Base):
     """An asyncio client of the SMS API; the same arguments and methods as
@@ -527,3 +634,14 @@ class AsyncClient(_Base):
     async def replies(self, size: int = 1000) -> PullResult[Reply]:
         """Pull replies (MO); see :meth:`Client.replies`."""
         return _pull(await self._post(self._replies_call(size)), _reply)
+
+    async def set_callbacks(
+        self,
+        *,
+        reports_url: str | None = None,
+        replies_url: str | None = None,
+        rotate: bool = False,
+    ) -> Callbacks:
+        """Set the callback URLs; see :meth:`Client.set_callbacks`."""
+        call = self._callbacks_call(reports_url, replies_url, rotate)
+        return _callbacks(await self._post(call))

@@ -8,6 +8,7 @@ database, not here.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -129,6 +130,18 @@ class Settings(BaseSettings):
     # process gives its remaining claims back and exits.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
+    # Push callbacks (delivery/push.py): retries of a batch for this long, then its items
+    # wait for a pull again; networks callbacks may reach although not public (the demo:
+    # loopback); per account at most push_concurrency requests at once.
+    push_retry_hours: float = Field(default=24.0, gt=0)
+    push_first_retry_seconds: float = Field(default=5.0, gt=0)
+    push_timeout_seconds: float = Field(default=5.0, gt=0)
+    push_fill_seconds: float = Field(default=1.0, ge=0)  # longest wait for a batch to fill
+    push_poll_seconds: float = Field(default=0.1, gt=0)
+    push_concurrency: int = Field(default=4, ge=1)
+    push_max_connections: int = Field(default=256, ge=1)
+    push_allowed_networks: list[str] = Field(default_factory=list)
+
     marketing_window: str = "08:00-22:00"  # platform local time; marketing outside is held
     policy_cache_seconds: float = 5.0  # how soon a policy change made elsewhere is seen
 
@@ -159,6 +172,13 @@ class Settings(BaseSettings):
         if value:
             split_host_port(value)
         return value or None
+
+    @field_validator("push_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError: a settings error
+        return value
 
     @field_validator("marketing_window")
     @classmethod

@@ -56,6 +56,7 @@ SPID = "922011"
 ACCESS_CODES = {"cmpp": "106901234", "sgip": "106551234", "smgp": "106591234"}
 NETWORKS = {"cmpp": Carrier.MOBILE, "sgip": Carrier.UNICOM, "smgp": Carrier.TELECOM}
 REPORT_DELAY = 1.0
+DEMO_PUSH_NETWORKS = ("127.0.0.0/8", "::1/128")  # the demo pushes to receivers on this machine
 CMPP_ACCESS_PORT, SMPP_ACCESS_PORT = 7890, 2775  # the settings' defaults, when free
 ANY_FREE_PORT = -1  # an access port setting: let the system pick
 DEMO_MO_BODY = 64 * 1024  # one played reply
@@ -365,6 +366,7 @@ async def demo_stack(
             host=host,
             port=port,
             encryption_key=key,
+            push_allowed_networks=list(DEMO_PUSH_NETWORKS),
             access_cmpp_port=access_ports[0] or ANY_FREE_PORT,
             access_smpp_port=access_ports[1] or ANY_FREE_PORT,
         )

@@ -9,6 +9,9 @@ __all__ = [
     "CHANNEL_UP",
     "MESSAGES_ACCEPTED",
     "MESSAGES_REFUSED",
+    "PUSHES",
+    "PUSH_OLDEST_WAITING",
+    "PUSH_RETRY_QUEUE",
     "REPLIES_RECEIVED",
     "REPORTS_RECEIVED",
     "SUBMITS",
@@ -45,4 +48,16 @@ CHANNEL_RATE = Gauge(
     "Submits per second the channel may send now: its TPS, lowered while the carrier "
     "throttles (+Inf: no limit configured and no throttling seen)",
     ["channel"],
+)
+PUSHES = Counter(
+    "duanxin_pushes",
+    "Callback requests (batches of reports or replies), by kind and outcome: delivered, "
+    "failed (to be retried), refused (address not allowed), gone (410: disabled), "
+    "given_up (back to pull)",
+    ["kind", "outcome"],
+)
+PUSH_RETRY_QUEUE = Gauge("duanxin_push_retry_queue", "Callback batches waiting for a retry")
+PUSH_OLDEST_WAITING = Gauge(
+    "duanxin_push_oldest_waiting_seconds",
+    "Age of the oldest report or reply not yet handed out to an account with a callback",
 )

@@ -27,6 +27,7 @@ from duanxin.cluster.connections import ConnectionLeases
 from duanxin.cluster.leases import Leases, new_token
 from duanxin.cluster.node import NodeIdTaken, NodeLease
 from duanxin.config import Settings
+from duanxin.delivery.push import PushWorker
 from duanxin.delivery.sweeper import Sweeper
 from duanxin.delivery.worker import DeliveryWorker, StartupError
 from duanxin.domain.msgid import MessageIdGenerator
@@ -91,6 +92,21 @@ class RunningPlatform:
     url: str
     node: NodeLease | None = None
     access: AccessServers | None = None  # the customer CMPP/SMPP servers, when on
+    push: PushWorker | None = None  # the push callbacks' sender, when delivery runs here
+
+
+async def _start_http(
+    app: Starlette, platform: Platform, settings: Settings
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """The HTTP server, serving once this returns."""
+    server, sockets = http_server(app, platform, settings)
+    server_task = asyncio.get_running_loop().create_task(server.serve(sockets=sockets))
+    while not server.started:
+        if server_task.done():
+            server_task.result()
+            raise RuntimeError("HTTP server stopped at start-up")
+        await asyncio.sleep(0.01)
+    return server, server_task
 
 
 def _is_cluster(settings: Settings) -> bool:
@@ -144,6 +160,7 @@ async def running_platform(
     app = create_app(platform, extra_routes)
     worker: DeliveryWorker | None = None
     sweeper: Sweeper | None = None
+    push: PushWorker | None = None
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[None] | None = None
     access: AccessServers | None = None
@@ -155,14 +172,10 @@ async def running_platform(
             if settings.bus_url == "memory://":
                 await sweeper.recover()
             sweeper.start()
+            push = PushWorker(platform)
+            await push.start()
         if serve_http and settings.role in ("all", "api"):
-            server, sockets = http_server(app, platform, settings)
-            server_task = asyncio.get_running_loop().create_task(server.serve(sockets=sockets))
-            while not server.started:
-                if server_task.done():
-                    server_task.result()
-                    raise RuntimeError("HTTP server stopped at start-up")
-                await asyncio.sleep(0.01)
+            server, server_task = await _start_http(app, platform, settings)
         port = _bound_port(server) if server is not None else settings.port
         url = f"http://{settings.host}:{port}"
         if settings.role in ("all", "api") and (
@@ -170,7 +183,9 @@ async def running_platform(
         ):
             access = AccessServers(platform, AccessConfig.from_settings(settings))
             await access.start(settings.access_cmpp_port, settings.access_smpp_port)
-        yield RunningPlatform(platform, app, worker, sweeper, server, url, node=node, access=access)
+        yield RunningPlatform(
+            platform, app, worker, sweeper, server, url, node=node, access=access, push=push
+        )
     finally:
         if access is not None:
             await access.stop()
@@ -179,6 +194,8 @@ async def running_platform(
         if server is not None and server_task is not None:
             server.should_exit = True
             await asyncio.gather(server_task, return_exceptions=True)
+        if push is not None:
+            await push.stop()
         if sweeper is not None:
             await sweeper.stop()
         if worker is not None:

@@ -79,3 +79,41 @@ async def _drop_keys(url: str, prefix: str) -> None:
             await redis.delete(*keys)
     finally:
         await redis.aclose()
+
+
+async def test_push_and_statistics_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    """Reports pushed to a callback, and the statistics counters, on PostgreSQL."""
+    from duanxin.client import verify_webhook
+    from duanxin.service.stats import statistics
+    from tests.delivery.receivers import receiver
+
+    port = free_port()
+    settings = Settings(
+        database_url=postgres_url, host="127.0.0.1", port=port,
+        push_allowed_networks=["127.0.0.0/8"],
+    )  # fmt: skip
+    async with (
+        receiver() as hook,
+        demo_stack("127.0.0.1", port, tmp_path, report_delay=0.05, settings=settings) as (
+            facts,
+            running,
+            simulators,
+        ),
+    ):
+        stack = Stack(facts, running, simulators)
+        async with stack.client() as client:
+            made = await client.set_callbacks(reports_url=hook.url)
+            assert made.ok and made.secret
+            numbers = [f"138{i:08d}" for i in range(150)]
+            sent = await client.send(numbers, "验证码 8848")
+            mids = {item.mid for item in sent.items}
+
+            async def pushed() -> bool:
+                return {m for r in hook.delivered() for m in (i["mid"] for i in r.items)} == mids
+
+            await stack.wait_for(pushed, timeout=60)
+            for request in hook.delivered():
+                verify_webhook(request.headers, request.body, made.secret)
+            assert len(await client.reports()) == 0
+        (line,) = await statistics(running.platform)
+        assert (line.submitted, line.delivered, line.pending) == (150, 150, 0)

@@ -10,7 +10,15 @@ Parameters come as a form, a JSON object or the query string, like the seed endp
 - ``POST /customer/templates``: ``kind`` (``verification``, ``notification``,
   ``marketing``) and ``template`` (text with ``${name}`` or ``{1}`` variables); a
   template with problems is refused at once (status 1, ``msg`` names them);
-- ``GET|POST /customer/templates/list``, also ``GET /customer/templates``.
+- ``GET|POST /customer/templates/list``, also ``GET /customer/templates``;
+- ``POST /customer/callbacks``: ``reports_url`` and/or ``replies_url`` (empty: remove),
+  ``rotate=1`` for a new signing secret; the answer has ``secret`` (``whsec_...``) only
+  when it was just made; ``GET /customer/callbacks`` (or ``POST .../show``) shows them;
+- ``GET|POST /customer/stats``: ``grain`` (day, hour), ``since``, ``until``, ``by=carrier``;
+- ``GET|POST /customer/messages``: ``mid``, or ``mobile`` / ``since`` / ``until`` / ``limit`` /
+  ``offset``: each message with its history;
+- ``GET|POST /customer/ledger``: ``before`` (an entry id), ``limit``, ``since``, ``until``,
+  ``reason``: charges, refunds and recharges with the balance after each, newest first.
 
 Answers: ``{"status": 0, "msg": "ok", "signature"|"template": {...}}`` or
 ``{"status": 0, "msg": "ok", "list": [...]}``; refusals ``{"status": N, "msg": "..."}``,
@@ -29,6 +37,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from duanxin.api import views
 from duanxin.api.bodies import read_body
 from duanxin.api.errors import error_response
 from duanxin.api.gateway import GatewayRefusal, caller_for
@@ -38,7 +47,7 @@ from duanxin.api.wire_models import AUTH_PARAMS, Param
 from duanxin.domain.accounts import Account
 from duanxin.domain.status import Status, StatusError
 from duanxin.domain.wire import SEED_TIME_FORMAT
-from duanxin.service import review
+from duanxin.service import callbacks, history, review, stats
 from duanxin.service.accounts import authenticate
 from duanxin.service.platform import Platform
 
@@ -99,6 +108,77 @@ async def _templates(
     return {"list": [_view(r) for r in rows]}
 
 
+# ---------------------------------------- callbacks, statistics, messages, ledger
+
+
+def _flag(params: dict[str, str], name: str) -> bool:
+    return params.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+async def _set_callbacks(
+    platform: Platform, account: Account, params: dict[str, str]
+) -> dict[str, Any]:
+    view = await callbacks.set_callbacks(
+        platform,
+        account.id,
+        reports_url=params.get("reports_url"),
+        replies_url=params.get("replies_url"),
+        rotate=_flag(params, "rotate"),
+        actor=f"customer:{account.account}",
+    )
+    return views.callback_view(view)
+
+
+async def _show_callbacks(
+    platform: Platform, account: Account, params: dict[str, str]
+) -> dict[str, Any]:
+    view = await callbacks.show_callbacks(platform, account.id)
+    return {"callbacks": None if view is None else views.callback_view(view)}
+
+
+async def _stats(platform: Platform, account: Account, params: dict[str, str]) -> dict[str, Any]:
+    query = views.stats_params(params, stats.CUSTOMER_DIMENSIONS)
+    lines = await stats.statistics(
+        platform,
+        grain=query.grain,
+        since=query.since,
+        until=query.until,
+        by=query.by,
+        account_id=account.id,
+    )
+    return {"list": views.stats_view(lines)}
+
+
+async def _messages(platform: Platform, account: Account, params: dict[str, str]) -> dict[str, Any]:
+    mid = params.get("mid", "").strip()
+    if mid:
+        found = await history.message_history(platform, mid, account.id)
+        return {"list": [] if found is None else [views.history_view(found)]}
+    found_list = await history.search_messages(
+        platform,
+        account_id=account.id,
+        mobile=params.get("mobile", "").strip() or None,
+        since=views.optional_time(params, "since"),
+        until=views.optional_time(params, "until"),
+        limit=views.optional_int(params, "limit", 100) or 100,
+        offset=views.optional_int(params, "offset", 0) or 0,
+    )
+    return {"list": [views.history_view(h) for h in found_list]}
+
+
+async def _ledger(platform: Platform, account: Account, params: dict[str, str]) -> dict[str, Any]:
+    page = await history.ledger_page(
+        platform,
+        account.id,
+        before=views.optional_int(params, "before"),
+        limit=views.optional_int(params, "limit", 100) or 100,
+        since=views.optional_time(params, "since"),
+        until=views.optional_time(params, "until"),
+        reason=params.get("reason", "").strip() or None,
+    )
+    return views.ledger_view(page)
+
+
 def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         platform: Platform = request.app.state.platform
@@ -152,6 +232,47 @@ TEMPLATE = (
     Param("template", "Text with ${name} or {1} variables (also as content).", required=True,
           example="您的验证码是${code}"),
 )  # fmt: skip
+CALLBACKS = (
+    Param(
+        "reports_url",
+        "Where reports are POSTed (http or https; empty removes).",
+        example="https://example.com/sms/reports",
+    ),
+    Param(
+        "replies_url",
+        "Where replies are POSTed (http or https; empty removes).",
+        example="https://example.com/sms/replies",
+    ),
+    Param(
+        "rotate", "1: a new signing secret (the old one signs too for 24 hours).", enum=("0", "1")
+    ),
+)
+SINCE = Param(
+    "since", "From this time (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, local).", example="2026-12-01"
+)
+UNTIL = Param("until", "Until this time (same forms).", example="2026-12-02 23:59:59")
+LIMIT = Param("limit", "At most this many (1 to 500; default 100).", example="100")
+STATS = (
+    Param("grain", "Per day (default) or hour.", enum=("day", "hour")),
+    SINCE,
+    UNTIL,
+    Param("by", "Split by carrier.", enum=("carrier",)),
+)
+MESSAGES = (
+    Param("mid", "One message by its id.", example="4C36654382720005"),
+    Param("mobile", "Messages to this number.", example="13800138000"),
+    SINCE,
+    UNTIL,
+    LIMIT,
+    Param("offset", "Skip this many (newest first).", example="0"),
+)
+LEDGER = (
+    Param("before", "Entries older than this entry id (the answer's next_before).", example="1234"),
+    LIMIT,
+    SINCE,
+    UNTIL,
+    Param("reason", "Only this kind of entry.", enum=("send", "refund", "recharge")),
+)
 CUSTOMER_ENDPOINTS = (
     CustomerEndpoint("/customer/signatures", ("POST",), _register_signature,
                      "Register a signature for review", (*AUTH_PARAMS, SIGNATURE)),
@@ -165,6 +286,21 @@ CUSTOMER_ENDPOINTS = (
                      (*AUTH_PARAMS, STATE)),
     CustomerEndpoint("/customer/templates/list", ("GET", "POST"), _templates,
                      "List templates", (*AUTH_PARAMS, STATE)),
+    CustomerEndpoint("/customer/callbacks", ("POST",), _set_callbacks,
+                     "Set the push callback URLs (the answer shows a new signing secret once)",
+                     (*AUTH_PARAMS, *CALLBACKS)),
+    CustomerEndpoint("/customer/callbacks", ("GET",), _show_callbacks,
+                     "Show the push callback URLs", AUTH_PARAMS),
+    CustomerEndpoint("/customer/callbacks/show", ("POST",), _show_callbacks,
+                     "Show the push callback URLs", AUTH_PARAMS),
+    CustomerEndpoint("/customer/stats", ("GET", "POST"), _stats,
+                     "Delivery statistics per day or hour", (*AUTH_PARAMS, *STATS)),
+    CustomerEndpoint("/customer/messages", ("GET", "POST"), _messages,
+                     "Messages with their history, by mid or by mobile and time",
+                     (*AUTH_PARAMS, *MESSAGES)),
+    CustomerEndpoint("/customer/ledger", ("GET", "POST"), _ledger,
+                     "Charges, refunds and recharges with the balance after each, paged",
+                     (*AUTH_PARAMS, *LEDGER)),
 )  # fmt: skip
 
 

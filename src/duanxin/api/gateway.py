@@ -55,4 +55,4 @@ async def caller_for(request: Request, platform: Platform, now: datetime) -> Cal
         check_signature(parsed, request.headers, secret_key, now, window)
     except SignatureError as error:
         raise GatewayRefusal(error.reason) from None
-    return Caller(Interface.HTTP, ip, customer_id)
+    return Caller(Interface.HTTP, ip, customer_id, parsed.secret_id)

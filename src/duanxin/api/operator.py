@@ -1,6 +1,7 @@
 """Operator REST (``/admin/...``): accounts, API keys and operator tokens, channels,
 routes, recharges, the audit log, and the policy: review of signatures and templates,
-blacklist, opt-outs, sensitive words, frequency limits, default signatures.
+blacklist, opt-outs, sensitive words, frequency limits, default signatures; push callbacks,
+statistics, message lookup and ledgers (:mod:`duanxin.api.admin_insight`).
 
 Authenticated with an operator token (``Authorization: Bearer dxop_...``, from
 ``duanxin init`` or ``duanxin token create``); every change is audited under the token's
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from duanxin.api import admin_models as m
+from duanxin.api.admin_insight import INSIGHT_OPERATIONS
 from duanxin.api.errors import RestError
 from duanxin.api.rest import Call, Operation, routes
 from duanxin.domain.accounts import Account
@@ -402,6 +404,7 @@ OPERATIONS: tuple[Operation, ...] = (
               errors=(404,)),
     Operation("PUT", "/admin/frequency/{account}", _frequency_set, "Change an account's limits",
               P, body=m.FrequencyPatch, errors=(404,)),
+    *INSIGHT_OPERATIONS,  # callbacks, statistics, message lookup, ledgers
 )  # fmt: skip
 
 

@@ -6,12 +6,13 @@ integer in those of ``/smsoverage``, exactly as the page has it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from duanxin.domain.wire import SEED_TIME_FORMAT, json_bytes
 from duanxin.service.results import BalanceOutcome, PullOutcome, Reply, Report, SendOutcome
 
-__all__ = ["render_balance", "render_pull", "render_send"]
+__all__ = ["render_balance", "render_items", "render_pull", "render_send"]
 
 REPORT_FLAG, REPLY_FLAG = 1, 0
 
@@ -59,6 +60,11 @@ def render_pull(outcome: PullOutcome) -> bytes:
             "msg": outcome.msg,
         }
     )
+
+
+def render_items(items: Sequence[Report | Reply]) -> bytes:
+    """A JSON array of items exactly as a pull lists them (what a push callback gets)."""
+    return json_bytes([_item(item) for item in items])
 
 
 def _item(item: Report | Reply) -> dict[str, Any]:

@@ -5,9 +5,10 @@ One module per group of commands: :mod:`~duanxin.cli.platform` (``init``, ``serv
 ``reports``, ``replies``: the HTTP API, signed), :mod:`~duanxin.cli.accounts` (also API
 keys and operator tokens), :mod:`~duanxin.cli.channels` (also ``number-override``),
 :mod:`~duanxin.cli.bench`, :mod:`~duanxin.cli.review` (signatures and templates),
-:mod:`~duanxin.cli.access` (customer CMPP/SMPP connections) and
-:mod:`~duanxin.cli.lists` (blacklist, opt-outs, words, frequency, audit); what they share
-is in :mod:`~duanxin.cli.common`. Commands are registered here, in the order
+:mod:`~duanxin.cli.access` (customer CMPP/SMPP connections),
+:mod:`~duanxin.cli.lists` (blacklist, opt-outs, words, frequency, audit) and
+:mod:`~duanxin.cli.insight` (callback, stats, message, ledger); what they share is in
+:mod:`~duanxin.cli.common`. Commands are registered here, in the order
 ``duanxin --help`` lists them.
 """
 
@@ -20,7 +21,18 @@ from typing import Annotated
 
 import typer
 
-from duanxin.cli import access, accounts, bench, channels, customer, db, lists, platform, review
+from duanxin.cli import (
+    access,
+    accounts,
+    bench,
+    channels,
+    customer,
+    db,
+    insight,
+    lists,
+    platform,
+    review,
+)
 from duanxin.cli.common import DEBUG_ENV, RootGroup
 from duanxin.config import CONFIG_ENV
 
@@ -78,6 +90,10 @@ app.add_typer(lists.words_app, name="words")
 app.add_typer(lists.frequency_app, name="frequency")
 app.add_typer(lists.audit_app, name="audit")
 app.add_typer(access.access_app, name="access")
+app.add_typer(insight.callback_app, name="callback")
+app.command("stats")(insight.stats_command)
+app.add_typer(insight.message_app, name="message")
+app.command("ledger")(insight.ledger)
 
 
 def main() -> None:

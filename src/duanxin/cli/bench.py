@@ -65,6 +65,34 @@ def bench_http(
         raise _fail(str(error)) from None
 
 
+@bench_app.command("push")
+def bench_push(
+    messages: Annotated[int, typer.Option(help="Reports per phase.")] = 20_000,
+    arrangement: Annotated[
+        str, typer.Option(help="process (platform in a child process) or inprocess.")
+    ] = "process",
+) -> None:
+    """Push callbacks: reports per second to a local receiver, end to end and push only."""
+    from duanxin.bench.push import run_push
+
+    try:
+        run_push(messages, arrangement, console)
+    except (ValueError, RuntimeError) as error:
+        raise _fail(str(error)) from None
+
+
+@bench_app.command("stats")
+def bench_stats(
+    accounts: Annotated[int, typer.Option(help="Accounts with counters.")] = 10,
+    channels: Annotated[int, typer.Option(help="Channels per carrier.")] = 2,
+    repeat: Annotated[int, typer.Option(help="Times each question is asked.")] = 20,
+) -> None:
+    """Statistics queries over a year of counters: median and slowest answer."""
+    from duanxin.bench.stats import run_stats
+
+    run_stats(accounts, channels, repeat, console)
+
+
 @bench_app.command("access")
 def bench_access(
     messages: Annotated[int, typer.Option(help="One-number messages to submit.")] = 20_000,

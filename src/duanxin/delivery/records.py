@@ -26,6 +26,7 @@ from duanxin.store import accounts as account_store
 from duanxin.store import inbox
 from duanxin.store import messages as message_store
 from duanxin.store import policy as policy_store
+from duanxin.store import stats as stats_store
 from duanxin.store.messages import Submitted
 from duanxin.store.tables import accounts, messages
 
@@ -49,6 +50,7 @@ class ReceivedReport:
     mobile: str
     stat: str
     received_at: datetime
+    carrier_time: datetime | None = None  # the carrier's time of the report, if it gave one
 
 
 async def write_submits(
@@ -62,6 +64,8 @@ async def write_submits(
     async with engine.begin() as conn:
         await message_store.lock_channels_for_matching(conn, (s.channel_id for s, _, _ in done))
         await message_store.insert_events(conn, events)
+        moved = {s.mid: s.channel_id for s, _, _ in done if s.complete}
+        await stats_store.count_submitted(conn, moved)
         await message_store.record_submits(conn, [s for s, _, _ in done], now)
         orphans: list[ReceivedReport] = []
         by_channel: dict[int, list[tuple[Submitted, str, LongReport]]] = defaultdict(list)
@@ -131,6 +135,7 @@ async def _match_channel_reports(
     for row in rows:
         by_id[row.carrier_id].append(row)
     stats: list[tuple[str, str]] = []
+    times: dict[str, datetime | None] = {}
     orphans: list[message_store.OrphanReport] = []
     touched: dict[str, LongReport] = {}
     for report in batch:
@@ -144,10 +149,18 @@ async def _match_channel_reports(
             )
             continue
         stats.extend((row.carrier_id, report.stat[:7]) for row in matched)
+        times.update((row.carrier_id, _local(report.carrier_time)) for row in matched)
         touched.update((row.mid, report.long_report) for row in matched)
-    await message_store.set_segment_stats(conn, channel_id, stats, now)
+    await message_store.set_segment_stats(conn, channel_id, stats, now, times)
     await message_store.park_orphans(conn, channel_id, orphans)
     return touched
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    """A carrier's time (in its zone) as the store keeps times: platform local, naive."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone().replace(tzinfo=None)
 
 
 async def fail_messages(
@@ -171,18 +184,31 @@ async def _finish(conn: AsyncConnection, finals: Sequence[tuple[str, str]], now:
             messages.c.charged,
             messages.c.state,
             accounts.c.refund_on_failure,
+            messages.c.carrier,
+            messages.c.channel_id,
+            messages.c.created_at,
+            messages.c.submitted_at,
         )
         .join(accounts, accounts.c.id == messages.c.account_id)
         .where(messages.c.mid.in_(list(stats)))
     )
     reports = []
-    for mid, account_id, mobile, source, charged, state, refund in rows:
+    counted = []
+    for mid, account_id, mobile, source, charged, state, refund, *cell in rows:
         if state == message_store.MessageState.DONE.value:
             continue
         stat = stats[mid]
         reports.append(inbox.FinalReport(account_id, mid, mobile, stat, source, now))
-        if refund and charged and stat != DELIVERED:
+        refunded = charged if refund and charged and stat != DELIVERED else 0
+        if refunded:
             await account_store.adjust_balance(conn, account_id, charged, "refund", mid, now)
+        carrier, channel_id, created_at, submitted_at = cell
+        counted.append(
+            stats_store.Finished(
+                account_id, carrier, channel_id, created_at, submitted_at, stat, now, refunded
+            )
+        )
+    await stats_store.count_finished(conn, counted)
     await inbox.finish(conn, reports)
 
 

@@ -634,6 +634,7 @@ class DeliveryWorker:
                     inbound.destination,
                     inbound.stat,
                     now,
+                    inbound.done_time,
                 )
             )
         return self._on_reply(channel, inbound, now)

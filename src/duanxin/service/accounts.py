@@ -19,6 +19,7 @@ class Caller:
     interface: Interface
     ip: str | None = None
     customer_id: int | None = None  # from the API key; None when gateway auth is off
+    key_id: str | None = None  # the API key's SecretId (message history shows it)
 
 
 async def api_key_secret(platform: Platform, secret_id: str) -> tuple[str, int] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from duanxin.service.policy import priced_content
 from duanxin.service.results import BalanceOutcome, PullOutcome, Reply, Report
 from duanxin.store import inbox
 
-__all__ = ["Credentials", "balance", "pull_replies", "pull_reports"]
+__all__ = ["Credentials", "balance", "inbox_items", "pull_replies", "pull_reports"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,13 @@ async def _pull(
         return PullOutcome.failure(error)
     items = tuple(_reply(row) for row in rows) if replies else tuple(_report(row) for row in rows)
     return PullOutcome(Status.OK, account.balance, items, Status.OK.default_message)
+
+
+def inbox_items(kind: inbox.Kind, rows: Sequence[Any]) -> tuple[Report | Reply, ...]:
+    """Inbox rows (with the account's ``spid``) as the items a pull or a push hands out."""
+    if kind is inbox.Kind.REPLIES:
+        return tuple(_reply(row) for row in rows)
+    return tuple(_report(row) for row in rows)
 
 
 def _report(row: Any) -> Report:

@@ -52,6 +52,7 @@ from duanxin.store import accounts as account_store
 from duanxin.store import idempotency as idempotency_store
 from duanxin.store import inbox, messages
 from duanxin.store import numbers as number_store
+from duanxin.store import stats as stats_store
 from duanxin.store.commits import Refusal
 
 __all__ = ["MAX_NUMBERS", "SendRequest", "send"]
@@ -97,7 +98,7 @@ async def send(platform: Platform, request: SendRequest, caller: Caller) -> Send
             else contextlib.nullcontext()
         )
         async with slot, _one_at_a_time(platform, account.id, request.idempotency_key):
-            return await _send(platform, account, request)
+            return await _send(platform, account, request, caller)
     except StatusError as error:
         return SendOutcome.failure(error)
 
@@ -121,7 +122,9 @@ async def _one_at_a_time(
             del registry[slot]
 
 
-async def _send(platform: Platform, account: Account, request: SendRequest) -> SendOutcome:
+async def _send(
+    platform: Platform, account: Account, request: SendRequest, caller: Caller
+) -> SendOutcome:
     _check_extno(request.extno)
     fingerprint = _fingerprint(request)
     now = platform.clock()
@@ -140,7 +143,7 @@ async def _send(platform: Platform, account: Account, request: SendRequest) -> S
     stored_here = False
     try:
         outcome, stored_here = await _accept(
-            platform, account, request, decision, numbers, now, fingerprint
+            platform, account, request, caller, decision, numbers, now, fingerprint
         )
     finally:
         if not stored_here and hits.recorded:
@@ -154,6 +157,7 @@ async def _accept(
     platform: Platform,
     account: Account,
     request: SendRequest,
+    caller: Caller,
     decision: ContentDecision,
     numbers: list[_Number],
     now: datetime,
@@ -179,7 +183,7 @@ async def _accept(
     held = policy.marketing_hold(platform, decision.kind, send_at)
     not_before = held or request.sendtime
     mids = [format_mid(i) for i in platform.ids.next_ids(now, len(numbers))]
-    outgoing = _Outgoing(content, segments, not_before)
+    outgoing = _Outgoing(content, segments, not_before, caller.interface.value, caller.key_id)
     try:
         outcome = await _commit(platform, account, request, outgoing, numbers, mids, now)
     except IntegrityError:
@@ -307,6 +311,8 @@ class _Outgoing:
     content: str
     segments: int
     not_before: datetime | None  # scheduled (sendtime) or held for the marketing window
+    via: str = ""  # the front door (message history shows it)
+    key_id: str | None = None  # the API key's SecretId
 
 
 async def _commit(
@@ -327,6 +333,7 @@ async def _commit(
             raise Refusal(StatusError(Status.OTHER, "balance insufficient"))
         rows, finals = _message_rows(account, request.extno, outgoing, numbers, mids, now)
         await messages.insert_messages(conn, rows)
+        await stats_store.count_sent(conn, rows)
         await inbox.finish(conn, finals, mark_messages=False)
         await access_store.keep_given_ids(conn, _given_ids(request, mids))
         entries = tuple(
@@ -392,6 +399,8 @@ def _message_rows(
                 "stat": stat,
                 "created_at": now,
                 "done_at": None if accepted else now,
+                "via": outgoing.via or None,
+                "key_id": outgoing.key_id,
             }
         )
         if stat is not None:

@@ -35,12 +35,14 @@ __all__ = [
     "ack",
     "claim",
     "count_waiting",
+    "count_waiting_up_to",
     "finish",
     "insert_replies",
     "pull",
     "pull_replies",
     "pull_reports",
     "release",
+    "table_of",
 ]
 
 
@@ -111,6 +113,11 @@ class Kind(enum.Enum):
 
 
 _TABLES: dict[Kind, Table] = {Kind.REPORTS: reports, Kind.REPLIES: replies}
+
+
+def table_of(kind: Kind) -> Table:
+    """The table that holds items of ``kind``."""
+    return _TABLES[kind]
 
 
 def _waiting(table: Table, account_id: int, now: datetime) -> ColumnElement[bool]:
@@ -226,6 +233,16 @@ async def count_waiting(conn: AsyncConnection, kind: Kind, account_id: int, now:
     """How many items wait for a consumer (not handed out, not claimed)."""
     table = _TABLES[kind]
     query = select(func.count()).select_from(table).where(_waiting(table, account_id, now))
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def count_waiting_up_to(
+    conn: AsyncConnection, kind: Kind, account_id: int, now: datetime, cap: int
+) -> int:
+    """As :func:`count_waiting`, but counting no further than ``cap`` (cheap on a backlog)."""
+    table = _TABLES[kind]
+    waiting = select(table.c.id).where(_waiting(table, account_id, now)).limit(cap).subquery()
+    query = select(func.count()).select_from(waiting)
     return int((await conn.execute(query)).scalar_one())
 
 

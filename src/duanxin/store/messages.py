@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -419,10 +419,16 @@ async def find_segments(
 
 
 async def set_segment_stats(
-    conn: AsyncConnection, channel_id: int, stats: Sequence[tuple[str, str]], now: datetime
+    conn: AsyncConnection,
+    channel_id: int,
+    stats: Sequence[tuple[str, str]],
+    now: datetime,
+    carrier_times: Mapping[str, datetime | None] | None = None,
 ) -> None:
-    """Record ``(carrier_id, stat)`` for segments that have no stat yet."""
+    """Record ``(carrier_id, stat)`` for segments that have no stat yet (and the carrier's
+    own time of each report, by carrier id, where it gave one)."""
     if stats:
+        times = carrier_times or {}
         await conn.execute(
             update(segments)
             .where(
@@ -430,8 +436,8 @@ async def set_segment_stats(
                 segments.c.carrier_id == bindparam("b_carrier_id"),
                 segments.c.stat.is_(None),
             )
-            .values(stat=bindparam("b_stat"), reported_at=now),
-            [{"b_carrier_id": c, "b_stat": st} for c, st in stats],
+            .values(stat=bindparam("b_stat"), reported_at=now, carrier_time=bindparam("b_time")),
+            [{"b_carrier_id": c, "b_stat": st, "b_time": times.get(c)} for c, st in stats],
         )
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "api_keys",
     "audit_log",
     "blacklist",
+    "callbacks",
     "channels",
     "customers",
     "frequency_limits",
@@ -40,12 +41,15 @@ __all__ = [
     "operator_tokens",
     "optouts",
     "orphan_reports",
+    "push_batches",
     "replies",
     "reports",
     "routes",
     "segments",
     "sensitive_words",
     "signatures",
+    "stat_failures",
+    "stats",
     "templates",
 ]
 
@@ -167,7 +171,12 @@ messages = Table(
     # The node id of the worker holding a "submitting" claim (cluster mode): another
     # worker gives the claim back as soon as that node's lease is gone.
     Column("claimed_by", Integer),
+    # The front door it came through (http, cmpp, smpp ...) and the API key (SecretId).
+    Column("via", String(8), nullable=True),
+    Column("key_id", String(64), nullable=True),
     Index("ix_messages_state_not_before", "state", "not_before"),
+    Index("ix_messages_account_created", "account_id", "created_at"),
+    Index("ix_messages_mobile_created", "mobile", "created_at"),
 )
 
 # One row per copy of a segment a carrier accepted: usually one per segment number, more
@@ -181,7 +190,8 @@ segments = Table(
     Column("channel_id", ForeignKey("channels.id"), nullable=False),
     Column("carrier_id", String(64), nullable=False),
     Column("stat", String(7)),
-    Column("reported_at", DateTime),
+    Column("reported_at", DateTime),  # when the report arrived
+    Column("carrier_time", DateTime, nullable=True),  # the report's own time (Done_Time ...)
     Index("ix_segments_channel_carrier_id", "channel_id", "carrier_id"),
     Index("ix_segments_mid", "mid"),
 )
@@ -358,6 +368,79 @@ audit_log = Table(
     Column("created_at", DateTime, nullable=False),
 )
 
+# Push callbacks: per account a URL for reports and one for replies, and the signing secret
+# (Standard Webhooks ``whsec_...``); after a rotation the previous secret keeps signing
+# alongside until ``previous_until``.
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("reports_url", String(512), nullable=False, default=""),
+    Column("replies_url", String(512), nullable=False, default=""),
+    # Why the URL stopped being used ("" while in use): e.g. the receiver answered 410.
+    Column("reports_disabled", String(64), nullable=False, default=""),
+    Column("replies_disabled", String(64), nullable=False, default=""),
+    Column("secret", String(80), nullable=False),
+    Column("previous_secret", String(80), nullable=True),
+    Column("previous_until", DateTime, nullable=True),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# A batch of inbox items on its way to a callback: the items stay claimed by
+# ``push:<webhook_id>`` while it is retried; the body is kept so each retry sends the same.
+push_batches = Table(
+    "push_batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(40), nullable=False, unique=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(8), nullable=False),  # reports | replies
+    Column("item_ids", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("give_up_at", DateTime, nullable=False),
+    Column("last_error", String(128), nullable=False, default=""),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_push_batches_next_attempt_at", "next_attempt_at"),
+)
+
+# Statistics kept as messages move (store/stats.py): one row per period (an hour, and the
+# day) x account x carrier x channel (0: none yet). ``submitted`` counts every number the
+# customer sent (refused ones included), in the cell of the channel it is on now; the
+# report delay (carrier report after submit) is a histogram over fixed buckets d0..dN.
+STAT_DELAY_BUCKETS = 16
+stats = Table(
+    "stats",
+    metadata,
+    # Key order: one account's periods lie together (the customer's question); the index
+    # on (grain, period) serves the operator's, over every account.
+    Column("grain", String(1), primary_key=True),  # h | d
+    Column("account_id", Integer, primary_key=True),
+    Column("period", DateTime, primary_key=True),
+    Column("carrier", String(8), primary_key=True),
+    Column("channel_id", Integer, primary_key=True),
+    Column("submitted", BigInteger, nullable=False, default=0),
+    Column("delivered", BigInteger, nullable=False, default=0),
+    Column("failed", BigInteger, nullable=False, default=0),
+    Column("billed", BigInteger, nullable=False, default=0),
+    Column("refunded", BigInteger, nullable=False, default=0),
+    *(Column(f"d{i}", BigInteger, nullable=False, default=0) for i in range(STAT_DELAY_BUCKETS)),
+    Index("ix_stats_grain_period", "grain", "period"),
+)
+
+stat_failures = Table(
+    "stat_failures",
+    metadata,
+    Column("grain", String(1), primary_key=True),
+    Column("account_id", Integer, primary_key=True),
+    Column("period", DateTime, primary_key=True),
+    Column("carrier", String(8), primary_key=True),
+    Column("channel_id", Integer, primary_key=True),
+    Column("stat", String(7), primary_key=True),
+    Column("count", BigInteger, nullable=False, default=0),
+    Index("ix_stat_failures_grain_period", "grain", "period"),
+)
 
 # The ids a CMPP/SMPP customer was given for a message, when they are not just its mid:
 # each further segment of a long message has an id of its own, and every destination of

@@ -1,0 +1,291 @@
+"""Statistics counters, kept as messages move (never computed from the messages table).
+
+Each number sent adds to the counters of its cell: the hour and the day it was accepted,
+its account, carrier and the channel it is on (0 until a carrier accepted it). Accepted:
+``submitted`` and ``billed``; a refused number is also ``failed`` at once. Wholly accepted
+by a carrier: the counts move from the channel it was on to the new one. Final report:
+``delivered`` or ``failed`` (and its stat in ``stat_failures``), the report delay's
+histogram bucket, and ``refunded`` units. ``pending`` is ``submitted - delivered - failed``.
+
+Writes are upserts adding deltas (``ON CONFLICT DO UPDATE SET n = n + excluded.n``, the same
+on SQLite and PostgreSQL), in key order so concurrent transactions do not deadlock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from duanxin.domain.stats import BUCKETS, delay_bucket
+from duanxin.domain.status import DELIVERED
+from duanxin.store.tables import messages, stat_failures, stats
+
+__all__ = [
+    "COUNTERS",
+    "DIMENSIONS",
+    "Finished",
+    "Grain",
+    "StatRow",
+    "count_finished",
+    "count_sent",
+    "count_submitted",
+    "failures",
+    "period_of",
+    "totals",
+]
+
+HOUR, DAY = "h", "d"
+Grain = str
+DELAYS = tuple(f"d{i}" for i in range(BUCKETS))
+COUNTERS = ("submitted", "delivered", "failed", "billed", "refunded", *DELAYS)
+KEY = ("grain", "period", "account_id", "carrier", "channel_id")
+DIMENSIONS = {"account": "account_id", "carrier": "carrier", "channel": "channel_id"}
+
+_Cell = tuple[int, str, int, datetime]  # account, carrier, channel, accepted at
+
+
+def period_of(grain: Grain, moment: datetime) -> datetime:
+    """The start of the hour or day ``moment`` falls in."""
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    return hour.replace(hour=0) if grain == DAY else hour
+
+
+@dataclass
+class _Deltas:
+    counters: dict[tuple[Any, ...], dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+    )
+    failed: dict[tuple[Any, ...], int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, cell: _Cell, **counts: int) -> None:
+        account_id, carrier, channel_id, accepted = cell
+        for grain in (HOUR, DAY):
+            row = self.counters[
+                (grain, period_of(grain, accepted), account_id, carrier, channel_id)
+            ]
+            for name, count in counts.items():
+                row[name] += count
+
+    def fail(self, cell: _Cell, stat: str, count: int = 1) -> None:
+        account_id, carrier, channel_id, accepted = cell
+        for grain in (HOUR, DAY):
+            key = (grain, period_of(grain, accepted), account_id, carrier, channel_id, stat)
+            self.failed[key] += count
+
+    async def write(self, conn: AsyncConnection) -> None:
+        rows = [
+            {**dict(zip(KEY, key, strict=True)), **counts}
+            for key, counts in sorted(self.counters.items())
+            if any(counts.values())
+        ]
+        await _upsert(conn, stats, rows, COUNTERS, KEY)
+        fail_key = (*KEY, "stat")
+        fail_rows = [
+            {**dict(zip(fail_key, key, strict=True)), "count": count}
+            for key, count in sorted(self.failed.items())
+        ]
+        await _upsert(conn, stat_failures, fail_rows, ("count",), fail_key)
+
+
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert_statement(
+    dialect_name: str, table: Table, counters: Sequence[str], key: Sequence[str]
+) -> Any:
+    """The adding upsert of ``table``, built once per dialect (then SQLAlchemy's compiled
+    cache finds it at once: building it per call cost most of a send's time)."""
+    found = _UPSERTS.get((dialect_name, table.name))
+    if found is None:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        found = statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: table.c[name] + statement.excluded[name] for name in counters},
+        )
+        _UPSERTS[(dialect_name, table.name)] = found
+    return found
+
+
+async def _upsert(
+    conn: AsyncConnection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    counters: Sequence[str],
+    key: Sequence[str],
+) -> None:
+    if rows:
+        await conn.execute(_upsert_statement(conn.dialect.name, table, counters, key), rows)
+
+
+async def count_sent(conn: AsyncConnection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Count numbers just stored by a send (rows as for ``messages``): each is submitted
+    and billed; one refused at once (it has its stat already) is failed too."""
+    cells: dict[_Cell, list[int]] = {}
+    failed: dict[tuple[_Cell, str], int] = defaultdict(int)
+    for row in rows:  # one send's rows share a few cells: add them up first
+        cell = (row["account_id"], row["carrier"], 0, row["created_at"])
+        counts = cells.get(cell)
+        if counts is None:
+            counts = cells[cell] = [0, 0, 0]
+        stat = row.get("stat")
+        counts[0] += 1
+        counts[1] += row["charged"]
+        if stat:
+            counts[2] += 1
+            failed[(cell, stat)] += 1
+    deltas = _Deltas()
+    for cell, (submitted, billed, failures) in cells.items():
+        deltas.add(cell, submitted=submitted, billed=billed, failed=failures)
+    for (cell, stat), count in failed.items():
+        deltas.fail(cell, stat, count)
+    await deltas.write(conn)
+
+
+async def count_submitted(conn: AsyncConnection, moved: Mapping[str, int]) -> None:
+    """Messages now wholly accepted by a carrier (mid -> channel id), counted on that
+    channel from now on. Call before the messages rows record the new channel."""
+    if not moved:
+        return
+    result = await conn.execute(
+        select(
+            messages.c.mid,
+            messages.c.account_id,
+            messages.c.carrier,
+            messages.c.channel_id,
+            messages.c.created_at,
+            messages.c.charged,
+            messages.c.state,
+        ).where(messages.c.mid.in_(list(moved)))
+    )
+    deltas = _Deltas()
+    for mid, account_id, carrier, old, created_at, charged, state in result:
+        new = moved[mid]
+        if state == "done" or (old or 0) == new:
+            continue
+        deltas.add((account_id, carrier, old or 0, created_at), submitted=-1, billed=-charged)
+        deltas.add((account_id, carrier, new, created_at), submitted=1, billed=charged)
+    await deltas.write(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A message that just got its final report, as the counters need it."""
+
+    account_id: int
+    carrier: str
+    channel_id: int | None
+    created_at: datetime
+    submitted_at: datetime | None
+    stat: str
+    reported_at: datetime
+    refunded: int = 0
+
+
+async def count_finished(conn: AsyncConnection, finished: Sequence[Finished]) -> None:
+    """Count final reports: delivered or failed by stat, delay and refunds."""
+    deltas = _Deltas()
+    for item in finished:
+        cell = (item.account_id, item.carrier, item.channel_id or 0, item.created_at)
+        counts = {"refunded": item.refunded}
+        if item.stat == DELIVERED:
+            counts["delivered"] = 1
+        else:
+            counts["failed"] = 1
+            deltas.fail(cell, item.stat)
+        if item.submitted_at is not None:
+            delay = (item.reported_at - item.submitted_at).total_seconds()
+            counts[DELAYS[delay_bucket(max(0.0, delay))]] = 1
+        deltas.add(cell, **counts)
+    await deltas.write(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class StatRow:
+    """Summed counters of one period (and of the dimensions asked for)."""
+
+    period: datetime
+    account_id: int | None
+    carrier: str | None
+    channel_id: int | None
+    counters: dict[str, int]
+
+
+def _filters(
+    table: Table, grain: Grain, since: datetime, until: datetime, account_id: int | None
+) -> list[ColumnElement[bool]]:
+    where = [
+        table.c.grain == grain,
+        table.c.period >= period_of(grain, since),
+        table.c.period <= until,
+    ]
+    if account_id is not None:
+        where.append(table.c.account_id == account_id)
+    return where
+
+
+async def totals(
+    conn: AsyncConnection,
+    grain: Grain,
+    since: datetime,
+    until: datetime,
+    *,
+    account_id: int | None = None,
+    by: Sequence[str] = (),
+) -> list[StatRow]:
+    """The counters of every period from ``since`` to ``until``, summed over the cells,
+    per period and per each of ``by`` (``account``, ``carrier``, ``channel``)."""
+    dims = [stats.c[DIMENSIONS[d]] for d in by]
+    query = (
+        select(stats.c.period, *dims, *(func.sum(stats.c[c]).label(c) for c in COUNTERS))
+        .where(*_filters(stats, grain, since, until, account_id))
+        .group_by(stats.c.period, *dims)
+        .order_by(stats.c.period, *dims)
+    )
+    found = []
+    for row in (await conn.execute(query)).mappings():
+        found.append(
+            StatRow(
+                row["period"],
+                row["account_id"] if "account" in by else None,
+                row["carrier"] if "carrier" in by else None,
+                row["channel_id"] if "channel" in by else None,
+                {c: int(row[c] or 0) for c in COUNTERS},
+            )
+        )
+    return found
+
+
+async def failures(
+    conn: AsyncConnection,
+    grain: Grain,
+    since: datetime,
+    until: datetime,
+    *,
+    account_id: int | None = None,
+    by: Sequence[str] = (),
+) -> dict[tuple[Any, ...], dict[str, int]]:
+    """Failed counts by stat, keyed like :func:`totals` rows: (period, *dimensions)."""
+    table = stat_failures
+    dims = [table.c[DIMENSIONS[d]] for d in by]
+    query = (
+        select(table.c.period, *dims, table.c.stat, func.sum(table.c.count))
+        .where(*_filters(table, grain, since, until, account_id))
+        .group_by(table.c.period, *dims, table.c.stat)
+    )
+    found: dict[tuple[Any, ...], dict[str, int]] = defaultdict(dict)
+    for row in await conn.execute(query):
+        *key, stat, count = row
+        found[tuple(key)][stat] = int(count)
+    return dict(found)
+
+
+def day_after(moment: datetime) -> datetime:
+    return period_of(DAY, moment) + timedelta(days=1)

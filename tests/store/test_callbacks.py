@@ -1,0 +1,85 @@
+"""Callback batches on SQLite and on the real PostgreSQL: items claimed by their batch are
+not pulled, a due batch is leased to one sender, acknowledged items are handed out for good,
+released ones wait for a pull again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from duanxin.config import Settings
+from duanxin.service import admin
+from duanxin.service.platform import Platform
+from duanxin.store import callbacks as callback_store
+from duanxin.store import inbox
+from duanxin.store.engine import migrate
+from duanxin.store.inbox import Kind
+
+NOW = datetime(2026, 11, 28, 12, 0, 0)
+
+
+@pytest.fixture
+async def platform(database_url: str) -> AsyncIterator[Platform]:
+    await asyncio.to_thread(migrate, database_url)
+    platform = Platform.open(Settings(database_url=database_url))
+    try:
+        yield platform
+    finally:
+        await platform.close()
+
+
+async def test_a_batch_holds_its_items_until_acknowledged_or_released(platform: Platform) -> None:
+    customer = await admin.create_customer(platform, "acme")
+    account_id = await admin.create_account(
+        platform, customer, admin.AccountSpec("acme", "pw", "922011")
+    )
+    finals = [
+        inbox.FinalReport(account_id, f"{i:016X}", "13800138000", "DELIVRD", "1069", NOW)
+        for i in range(5)
+    ]
+    async with platform.engine.begin() as conn:
+        await inbox.finish(conn, finals, mark_messages=False)
+        await callback_store.save_callback(
+            conn, account_id, {"reports_url": "https://example.com/r", "secret": "whsec_x",
+                               "updated_at": NOW},
+        )  # fmt: skip
+        assert [c.account_id for c in await callback_store.active_callbacks(conn)] == [account_id]
+        assert await inbox.count_waiting_up_to(conn, Kind.REPORTS, account_id, NOW, 3) == 3
+        batches = []
+        for webhook_id in ("msg_a", "msg_b"):
+            rows = await inbox.claim(
+                conn, Kind.REPORTS, account_id, callback_store.consumer_of(webhook_id), 2,
+                NOW, NOW + timedelta(hours=25),
+            )  # fmt: skip
+            batches.append(
+                await callback_store.new_batch(
+                    conn, webhook_id=webhook_id, account_id=account_id, kind=Kind.REPORTS,
+                    item_ids=[r["id"] for r in rows], body=b"[]",
+                    lease_until=NOW + timedelta(seconds=35),
+                    give_up_at=NOW + timedelta(hours=24), now=NOW,
+                )
+            )  # fmt: skip
+    first, second = batches
+    later = NOW + timedelta(hours=1)
+    async with platform.engine.begin() as conn:
+        # Only the item no batch holds can be pulled.
+        pulled = await inbox.pull_reports(conn, account_id, 100, later)
+        assert [r["mid"] for r in pulled] == [finals[4].mid]
+        # A due batch is leased: asked again at once, it is not handed out twice.
+        due = await callback_store.due_batches(conn, later, later + timedelta(seconds=35), 10)
+        assert {b.webhook_id for b in due} == {"msg_a", "msg_b"}
+        assert await callback_store.due_batches(conn, later, later, 10) == []
+        await callback_store.postpone(conn, first.id, 1, later + timedelta(seconds=5), "HTTP 500")
+        assert await callback_store.pending_batches(conn) == 1
+        consumer = callback_store.consumer_of
+        assert await inbox.ack(conn, Kind.REPORTS, first.item_ids, consumer("msg_a")) == 2
+        await callback_store.delete_batch(conn, first.id)
+        assert await inbox.release(conn, Kind.REPORTS, second.item_ids, consumer("msg_b")) == 2
+        await callback_store.delete_batch(conn, second.id)
+    async with platform.engine.begin() as conn:
+        again = await inbox.pull_reports(conn, account_id, 100, later)
+        assert sorted(r["mid"] for r in again) == sorted(f.mid for f in finals[2:4])
+        assert await callback_store.pending_batches(conn) == 0
