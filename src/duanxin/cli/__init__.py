@@ -4,7 +4,7 @@ One module per group of commands: :mod:`~duanxin.cli.platform` (``init``, ``serv
 ``demo``, ``send``, ``simulate``), :mod:`~duanxin.cli.accounts`, :mod:`~duanxin.cli.channels`
 (also ``number-override``), :mod:`~duanxin.cli.bench`, :mod:`~duanxin.cli.review`
 (signatures and templates) and :mod:`~duanxin.cli.lists` (blacklist, opt-outs, words,
-frequency, audit); what they share is in :mod:`~duanxin.cli.common`. Commands are registered
+frequency, audit), :mod:`~duanxin.cli.operators` (console users); what they share is in :mod:`~duanxin.cli.common`. Commands are registered
 here, in the order ``duanxin --help`` lists them.
 """
 
@@ -14,7 +14,7 @@ import sys
 
 import typer
 
-from duanxin.cli import accounts, bench, channels, lists, platform, review
+from duanxin.cli import accounts, bench, channels, lists, operators, platform, review
 
 __all__ = ["app", "main"]
 
@@ -35,6 +35,7 @@ app.add_typer(lists.optout_app, name="optout")
 app.add_typer(lists.words_app, name="words")
 app.add_typer(lists.frequency_app, name="frequency")
 app.add_typer(lists.audit_app, name="audit")
+app.add_typer(operators.operator_app, name="operator")
 
 
 def main() -> None:

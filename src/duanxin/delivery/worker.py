@@ -61,7 +61,7 @@ from duanxin.protocols.carrier import (
     SubmitResult,
 )
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed
-from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, Platform
+from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, ChannelLive, Platform
 from duanxin.store import messages as message_store
 from duanxin.store.messages import EventKind, MessageEvent, PendingMessage, Submitted
 
@@ -141,6 +141,9 @@ class DeliveryWorker:
             await self.pool.load(conn)
         self.platform.channel_states = lambda: {
             c.name: c.is_up for c in self.pool.channels.values()
+        }
+        self.platform.channel_live = lambda: {
+            c.name: _live(c) for c in self.pool.channels.values()
         }
         for batcher in self._batchers:
             batcher.start()
@@ -662,3 +665,16 @@ class DeliveryWorker:
         )
         async with self.platform.engine.begin() as conn:
             await message_store.requeue(conn, mids, retry_at)
+
+
+def _live(channel: Channel) -> ChannelLive:
+    rate = channel.rate.rate
+    ceiling = channel.rate.ceiling
+    return ChannelLive(
+        up=channel.is_up,
+        connections_up=sum(1 for client in channel.clients if client.is_up),
+        connections=len(channel.clients),
+        in_flight=sum(int(getattr(client, "in_flight", 0)) for client in channel.clients),
+        rate=rate,
+        throttling=rate is not None and (ceiling is None or rate < ceiling),
+    )

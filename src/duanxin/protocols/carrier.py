@@ -235,6 +235,11 @@ class CarrierSessionClient(Generic[P]):
     def is_up(self) -> bool:
         return self._session is not None and self._session.is_bound
 
+    @property
+    def in_flight(self) -> int:
+        """Submits sent and not answered yet (the window in use)."""
+        return self._session.core.in_flight if self._session is not None else 0
+
     async def start(self) -> None:
         """Start connecting in the background; returns at once."""
         if self._runner is None:

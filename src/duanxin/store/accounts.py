@@ -31,6 +31,9 @@ __all__ = [
     "charge",
     "create_account",
     "create_customer",
+    "disable_api_key",
+    "list_api_keys",
+    "list_customers",
     "find_account",
     "get_account_by_id",
     "list_accounts",
@@ -242,3 +245,32 @@ async def routed_channels(conn: AsyncConnection) -> list[tuple[str, str, str]]:
         .order_by(accounts.c.account, routes.c.carrier, routes.c.priority)
     )
     return [(str(a), str(c), str(n)) for a, c, n in rows]
+
+
+async def list_api_keys(conn: AsyncConnection, customer_id: int) -> list[RowMapping]:
+    """A customer's SecretIds, whether enabled, and when made (never the SecretKeys)."""
+    rows = await conn.execute(
+        select(api_keys.c.secret_id, api_keys.c.enabled, api_keys.c.created_at)
+        .where(api_keys.c.customer_id == customer_id)
+        .order_by(api_keys.c.created_at, api_keys.c.secret_id)
+    )
+    return list(rows.mappings())
+
+
+async def disable_api_key(conn: AsyncConnection, customer_id: int, secret_id: str) -> bool:
+    """Revoke one of the customer's keys; False when it has no such enabled key."""
+    result = await conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.secret_id == secret_id,
+            api_keys.c.customer_id == customer_id,
+            api_keys.c.enabled.is_(True),
+        )
+        .values(enabled=False)
+    )
+    return bool(result.rowcount)
+
+
+async def list_customers(conn: AsyncConnection) -> list[RowMapping]:
+    rows = await conn.execute(select(customers).order_by(customers.c.id))
+    return list(rows.mappings())

@@ -29,6 +29,7 @@ __all__ = [
     "audit_log",
     "blacklist",
     "channels",
+    "console_sessions",
     "customers",
     "frequency_limits",
     "idempotency",
@@ -38,6 +39,7 @@ __all__ = [
     "metadata",
     "number_overrides",
     "operator_tokens",
+    "operator_users",
     "optouts",
     "orphan_reports",
     "replies",
@@ -45,6 +47,7 @@ __all__ = [
     "routes",
     "segments",
     "sensitive_words",
+    "signin_failures",
     "signatures",
     "templates",
 ]
@@ -341,4 +344,40 @@ audit_log = Table(
     Column("subject", String(128), nullable=False),
     Column("detail", JSON, nullable=False, default=dict),
     Column("created_at", DateTime, nullable=False),
+)
+
+# The web console (issue 12): operator users, signed-in sessions (both operators and
+# customers; only a hash of the cookie's token is kept), failed sign-ins (throttling).
+operator_users = Table(
+    "operator_users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("realm", String(16), nullable=False),  # operator | customer
+    Column("subject", String(64), nullable=False),  # operator name or account name
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Index("ix_console_sessions_expires_at", "expires_at"),
+)
+
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("realm", String(16), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index("ix_signin_failures_realm_name_at", "realm", "name", "at"),
+    Index("ix_signin_failures_address_at", "address", "at"),
 )
