@@ -17,6 +17,7 @@ from duanxin.api.customer import customer_routes
 from duanxin.api.http_guard import RequestGuard
 from duanxin.api.operator import operator_routes
 from duanxin.api.seed import seed_routes
+from duanxin.console import console_routes
 from duanxin.metrics import CHANNEL_UP
 from duanxin.service.platform import Platform
 from duanxin.service.readiness import not_ready_reasons
@@ -74,6 +75,7 @@ def create_app(platform: Platform, extra_routes: Sequence[BaseRoute] = ()) -> St
             *metrics,
             *operator_routes(),
             *customer_routes(),
+            *console_routes(),
             *extra_routes,
         ],
         middleware=[Middleware(RequestGuard)],

@@ -3,9 +3,10 @@
 One module per group of commands: :mod:`~duanxin.cli.platform` (``init``, ``serve``,
 ``demo``, ``send``, ``simulate``), :mod:`~duanxin.cli.accounts`, :mod:`~duanxin.cli.channels`
 (also ``number-override``), :mod:`~duanxin.cli.bench`, :mod:`~duanxin.cli.review`
-(signatures and templates) and :mod:`~duanxin.cli.lists` (blacklist, opt-outs, words,
-frequency, audit), :mod:`~duanxin.cli.operators` (console users); what they share is in :mod:`~duanxin.cli.common`. Commands are registered
-here, in the order ``duanxin --help`` lists them.
+(signatures and templates), :mod:`~duanxin.cli.lists` (blacklist, opt-outs, words,
+frequency, audit) and :mod:`~duanxin.cli.operators` (the console's users); what they share
+is in :mod:`~duanxin.cli.common`. Commands are registered here, in the order
+``duanxin --help`` lists them.
 """
 
 from __future__ import annotations

@@ -19,9 +19,7 @@ operator_app = typer.Typer(help="Operator users of the web console.", no_args_is
 @operator_app.command("add")
 def operator_add(
     name: Annotated[str, typer.Argument(help="The name to sign in with.")],
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     database_url: DatabaseOption = None,
 ) -> None:
     """Add an operator user (the password is stored as an argon2 hash)."""

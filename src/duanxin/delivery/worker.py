@@ -142,9 +142,7 @@ class DeliveryWorker:
         self.platform.channel_states = lambda: {
             c.name: c.is_up for c in self.pool.channels.values()
         }
-        self.platform.channel_live = lambda: {
-            c.name: _live(c) for c in self.pool.channels.values()
-        }
+        self.platform.channel_live = lambda: {c.name: _live(c) for c in self.pool.channels.values()}
         for batcher in self._batchers:
             batcher.start()
         self._stopping.clear()

@@ -116,9 +116,10 @@ async def sign_in(
     name: str,
     password: str,
     address: str,
-    limits: SignInLimits = SignInLimits(),
+    limits: SignInLimits | None = None,
 ) -> SignInOutcome:
     """Check a sign-in; a good one opens a session of ``SESSION_HOURS``."""
+    limits = limits or SignInLimits()
     name = name.strip()[:MAX_NAME_CHARS]
     now = platform.clock()
     async with platform.engine.connect() as conn:

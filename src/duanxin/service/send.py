@@ -43,7 +43,7 @@ from duanxin.domain.segments import count_segments
 from duanxin.domain.status import DxStat, NumberResult, Status, StatusError
 from duanxin.metrics import MESSAGES_ACCEPTED, MESSAGES_REFUSED
 from duanxin.service import policy
-from duanxin.service.accounts import Caller, authenticate
+from duanxin.service.accounts import Caller, authenticate, find_signed_in
 from duanxin.service.platform import SUBMIT_STREAM, Platform
 from duanxin.service.results import SendEntry, SendOutcome
 from duanxin.store import accounts as account_store
@@ -52,7 +52,7 @@ from duanxin.store import inbox, messages
 from duanxin.store import numbers as number_store
 from duanxin.store.commits import Refusal
 
-__all__ = ["MAX_NUMBERS", "SendRequest", "send"]
+__all__ = ["MAX_NUMBERS", "SendRequest", "send", "send_signed_in"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,21 @@ async def send(platform: Platform, request: SendRequest, caller: Caller) -> Send
             platform.request_slot(account.id, account.max_concurrency),
             _one_at_a_time(platform, account.id, request.idempotency_key),
         ):
+            return await _send(platform, account, request)
+    except StatusError as error:
+        return SendOutcome.failure(error)
+
+
+async def send_signed_in(
+    platform: Platform, account_name: str, mobiles: Sequence[str], content: str
+) -> SendOutcome:
+    """A send by an account signed in to the web console: the session stands for the
+    password (and the whitelist and interface, which are the API's); the account must be
+    active, and everything after is the same as :func:`send`."""
+    try:
+        account = await find_signed_in(platform, account_name)
+        request = SendRequest(account_name, "", list(mobiles), content)
+        async with platform.request_slot(account.id, account.max_concurrency):
             return await _send(platform, account, request)
     except StatusError as error:
         return SendOutcome.failure(error)

@@ -42,7 +42,10 @@ async def all_routes(conn: AsyncConnection) -> list[tuple[str, str, int, str, bo
     """Every route: (account, carrier, priority, channel, channel enabled)."""
     rows = await conn.execute(
         select(
-            accounts.c.account, routes.c.carrier, routes.c.priority, channels.c.name,
+            accounts.c.account,
+            routes.c.carrier,
+            routes.c.priority,
+            channels.c.name,
             channels.c.enabled,
         )
         .join(accounts, accounts.c.id == routes.c.account_id)

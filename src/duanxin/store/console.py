@@ -42,8 +42,9 @@ async def find_operator_user(conn: AsyncConnection, name: str) -> RowMapping | N
 
 async def list_operator_users(conn: AsyncConnection) -> list[RowMapping]:
     rows = await conn.execute(
-        select(operator_users.c.name, operator_users.c.enabled, operator_users.c.created_at)
-        .order_by(operator_users.c.id)
+        select(
+            operator_users.c.name, operator_users.c.enabled, operator_users.c.created_at
+        ).order_by(operator_users.c.id)
     )
     return list(rows.mappings())
 
@@ -86,10 +87,14 @@ async def find_session(
 async def delete_session(conn: AsyncConnection, token_hash: str) -> RowMapping | None:
     """Remove a session; the row it was, if there was one."""
     row = (
-        await conn.execute(
-            select(console_sessions).where(console_sessions.c.token_hash == token_hash)
+        (
+            await conn.execute(
+                select(console_sessions).where(console_sessions.c.token_hash == token_hash)
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     if row is not None:
         await conn.execute(
             delete(console_sessions).where(console_sessions.c.token_hash == token_hash)
@@ -98,7 +103,9 @@ async def delete_session(conn: AsyncConnection, token_hash: str) -> RowMapping |
 
 
 async def expire_sessions(conn: AsyncConnection, now: datetime) -> int:
-    result = await conn.execute(delete(console_sessions).where(console_sessions.c.expires_at <= now))
+    result = await conn.execute(
+        delete(console_sessions).where(console_sessions.c.expires_at <= now)
+    )
     return result.rowcount or 0
 
 

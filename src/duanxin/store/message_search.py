@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store.tables import accounts, channels, message_events, messages, replies
 
-__all__ = ["EventRow", "MessageRow", "ReplyRow", "find_messages", "find_replies", "events_of"]
+__all__ = ["EventRow", "MessageRow", "ReplyRow", "events_of", "find_messages", "find_replies"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ async def find_messages(
             messages.c.content,
             messages.c.state,
             messages.c.stat,
-            channels.c.name,
+            channels.c.name.label("channel"),
             messages.c.segments,
             messages.c.charged,
             messages.c.created_at,
@@ -93,7 +93,7 @@ async def find_messages(
         query = query.where(messages.c.created_at >= since)
     if until is not None:
         query = query.where(messages.c.created_at < until)
-    return [MessageRow(*row) for row in (await conn.execute(query)).all()]
+    return [MessageRow(**row) for row in (await conn.execute(query)).mappings()]
 
 
 async def events_of(conn: AsyncConnection, mid: str) -> list[EventRow]:

@@ -47,8 +47,8 @@ __all__ = [
     "routes",
     "segments",
     "sensitive_words",
-    "signin_failures",
     "signatures",
+    "signin_failures",
     "templates",
 ]
 

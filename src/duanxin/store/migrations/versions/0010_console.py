@@ -51,9 +51,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signin_failures")),
     )
-    op.create_index(
-        "ix_signin_failures_realm_name_at", "signin_failures", ["realm", "name", "at"]
-    )
+    op.create_index("ix_signin_failures_realm_name_at", "signin_failures", ["realm", "name", "at"])
     op.create_index("ix_signin_failures_address_at", "signin_failures", ["address", "at"])
 
 
