@@ -26,7 +26,7 @@ from duanxin.config import Settings
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
 from duanxin.runtime import RunningPlatform, running_platform, stop_signals
-from duanxin.service import admin, review
+from duanxin.service import admin, console_auth, review
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
 from duanxin.simulator.registry import create_simulator
@@ -38,6 +38,7 @@ __all__ = [
     "demo_credentials",
     "demo_stack",
     "provision",
+    "provision_operator",
     "run_demo",
     "start_simulators",
 ]
@@ -48,6 +49,7 @@ ACCESS_CODES = {"cmpp": "106901234", "sgip": "106551234", "smgp": "106591234"}
 NETWORKS = {"cmpp": Carrier.MOBILE, "sgip": Carrier.UNICOM, "smgp": Carrier.TELECOM}
 REPORT_DELAY = 1.0
 DEMO_MO_BODY = 64 * 1024  # one played reply
+DEMO_OPERATOR = "admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,18 @@ class DemoFacts:
     spid: str
     access_code: str
     simulators: dict[str, dict[str, Any]]
+    operator_user: str = ""
+    operator_password: str = ""
+
+    @property
+    def console_url(self) -> str:
+        """The operator's sign-in page of the web console."""
+        return f"{self.url}/console/login"
+
+    @property
+    def customer_console_url(self) -> str:
+        """The customers' sign-in page (the demo account and password sign in there)."""
+        return f"{self.url}/console/my/login"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +111,10 @@ class DemoFacts:
             "spid": self.spid,
             "access_code": self.access_code,
             "simulators": self.simulators,
+            "console_url": self.console_url,
+            "customer_console_url": self.customer_console_url,
+            "operator_user": self.operator_user,
+            "operator_password": self.operator_password,
         }
 
 
@@ -182,6 +200,13 @@ async def provision(
     return key, account, password
 
 
+async def provision_operator(platform: Platform) -> tuple[str, str]:
+    """The demo's operator user of the web console, with a fresh password."""
+    password = admin.random_token(16)
+    await console_auth.add_operator(platform, DEMO_OPERATOR, password, "demo")
+    return DEMO_OPERATOR, password
+
+
 def _connect_sgip_back(running: RunningPlatform, simulators: Mapping[str, SimulatorServer]) -> None:
     """Point an in-process SGIP simulator at the port our SGIP listener actually bound."""
     simulator = simulators.get("sgip")
@@ -248,6 +273,7 @@ async def demo_stack(
         setup = Platform.open(settings)
         try:
             key, account, password = await provision(setup, endpoints)
+            operator_user, operator_password = await provision_operator(setup)
         finally:
             await setup.close()
         async with running_platform(settings, [_mo_route(simulators)]) as running:
@@ -260,6 +286,8 @@ async def demo_stack(
                 spid=SPID,
                 access_code=ACCESS_CODES["cmpp"],
                 simulators={p: e.as_json(p) for p, e in endpoints.items()},
+                operator_user=operator_user,
+                operator_password=operator_password,
             )
             (data_dir / "demo.json").write_text(json.dumps(facts.as_json(), indent=2))
             _connect_sgip_back(running, simulators)

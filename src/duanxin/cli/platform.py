@@ -73,6 +73,19 @@ def _print_demo(facts: Any, data_dir: Path) -> None:
     console.print(f"SecretKey:  {facts.secret_key}", highlight=False)
     console.print(f"account:    {facts.account}   password: {facts.password}", highlight=False)
     console.print(f"facts in:   {data_dir / 'demo.json'}", highlight=False)
+    console.print("\nWeb console:", highlight=False)
+    console.print(
+        f"  operator:  {facts.console_url}   user: {facts.operator_user}   "
+        f"password: {facts.operator_password}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"  customer:  {facts.customer_console_url}   account: {facts.account}   "
+        f"password: {facts.password}",
+        highlight=False,
+        soft_wrap=True,
+    )
     # One number per example: a verification code goes to a number at most once a minute.
     console.print("\nSend an SMS (signed request, as the published samples do):", highlight=False)
     console.print(
