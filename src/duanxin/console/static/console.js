@@ -7,6 +7,12 @@
       if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
     });
   });
+  // A key shown once answers a POST: reloading must not post again (and issue another
+  // key), so the address becomes the page's own, which a reload merely shows.
+  var shown = document.getElementById("new-key");
+  if (shown && shown.getAttribute("data-then") && window.history.replaceState) {
+    window.history.replaceState(null, "", shown.getAttribute("data-then"));
+  }
   // The dashboard's TPS chart (uPlot, shipped with the package).
   var holder = document.getElementById("tps-chart");
   var source = document.getElementById("tps-data");
