@@ -60,9 +60,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
     async def serve() -> None:
         try:
-            async with demo_stack(
-                "127.0.0.1", 0, data_dir, report_delay=TEST_REPORT_DELAY
-            ) as (facts, running, _simulators):
+            async with demo_stack("127.0.0.1", 0, data_dir, report_delay=TEST_REPORT_DELAY) as (
+                facts,
+                running,
+                _simulators,
+            ):
                 stack = Live(facts, running, asyncio.get_running_loop())
                 started.set_result(stack)
                 await stack.stop.wait()

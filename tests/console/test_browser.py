@@ -57,7 +57,7 @@ def test_operator_sets_up_a_customer_who_sends_and_the_operator_finds_the_messag
     operator = new_page()
     sign_in(operator, facts.console_url, facts.operator_user, facts.operator_password)
     assert operator.url.endswith("/console/")
-    assert operator.is_visible("#tps-chart canvas")  # uPlot drew the TPS chart
+    operator.wait_for_selector("#tps-chart canvas")  # uPlot drew the TPS chart
     assert "demo-cmpp" in operator.inner_text("#health")
 
     # A new customer with its account, its first key shown once, funded and routed.

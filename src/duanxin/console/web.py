@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from duanxin.api.gateway import client_ip
 from duanxin.console.i18n import LANGUAGES, translate
+from duanxin.domain.accounts import ip_in_networks
 from duanxin.domain.signin import Realm
 from duanxin.service import console_auth
 from duanxin.service.console_auth import ConsoleSession
@@ -119,8 +120,15 @@ def _lang(request: Request) -> str:
     return "zh" if accept.startswith("zh") else "en"
 
 
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+def _secure(page: Page) -> bool:
+    """Served over TLS: by this process, or by a trusted proxy that says so."""
+    request = page.request
+    if request.url.scheme == "https":
+        return True
+    peer = request.client.host if request.client else None
+    proxies = page.platform.settings.trusted_proxies
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return forwarded == "https" and peer is not None and ip_in_networks(peer, proxies)
 
 
 def set_cookie(page: Page, response: Response, name: str, value: str | None) -> None:
@@ -133,7 +141,7 @@ def set_cookie(page: Page, response: Response, name: str, value: str | None) -> 
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict" if name == LANG_COOKIE else "lax",
-        secure=_secure(page.request),
+        secure=_secure(page),
         max_age=YEAR_SECONDS if name == LANG_COOKIE else None,
     )
 
