@@ -1,5 +1,8 @@
 """Fixtures of the console's browser tests: one live platform with simulators and one
-headless Chromium for the whole session; a fresh browser context (no cookies) per use.
+headless Chromium for the browser test module (the only one that uses them: Playwright's
+synchronous API holds an event loop in the main thread while its browser is open, so it
+must be closed before the suite's async tests run); a fresh browser context (no cookies)
+per use.
 
 The platform runs in a thread with its own event loop, so that the tests drive the
 browser with Playwright's synchronous API; :meth:`Live.call` runs a service call in the
@@ -52,9 +55,9 @@ class Live:
         return future.result(CALL_SECONDS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """The demo platform (SQLite, CMPP/SGIP/SMGP simulators), served for the session."""
+    """The demo platform (SQLite, CMPP/SGIP/SMGP simulators), served for the module."""
     data_dir = tmp_path_factory.mktemp("console")
     started: Future[Live] = Future()
 
@@ -81,7 +84,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     thread.join(START_SECONDS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium driven by Playwright (its own browser download is not used)."""
     if not CHROMIUM.exists():
