@@ -18,7 +18,7 @@ from duanxin.domain.accounts import AccessType, AccountState
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.numbers import Carrier
-from duanxin.domain.policy import TemplateKind
+from duanxin.domain.policy import TemplateKind, validate_signature
 from duanxin.domain.reports import LongReport
 from duanxin.service import admin, channel_admin, lists, message_search, overview, review
 from duanxin.service.message_search import MessageQuery
@@ -116,6 +116,8 @@ async def _create_account(page: Page) -> Response:
         pass
     else:
         raise ValueError(page.t("error.account_exists", account=account))
+    if spec.default_signature:
+        validate_signature(spec.default_signature)  # before the customer is made
     customer_id, key = await admin.find_or_create_customer(page.platform, customer, page.actor)
     await admin.create_account(page.platform, customer_id, spec, page.actor)
     return await _customers(page, created=account, key=key)

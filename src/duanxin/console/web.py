@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import UploadFile
@@ -222,6 +222,14 @@ async def _read_form(page: Page) -> None:
     await form.close()
 
 
+def _back(page: Page, realm: Realm | None) -> str:
+    """Where a form goes back to: the page it names, else the page it came from."""
+    referer = urlsplit(page.request.headers.get("referer", ""))
+    came_from = referer.path + ("?" + referer.query if referer.query else "")
+    home = "/console/my/" if realm is Realm.CUSTOMER else "/console/"
+    return local_path(page.form.get("back", ""), local_path(came_from, home))
+
+
 def _refused(page: Page, status: int, message: str) -> Response:
     return render(page, "error.html", status=status, message=message)
 
@@ -252,8 +260,7 @@ def _page(realm: Realm | None, handler: Handler) -> Callable[[Request], Awaitabl
             message = str(error).strip("'\"")
             if request.method != "POST":
                 return _refused(page, 404 if isinstance(error, LookupError) else 400, message)
-            back = local_path(page.form.get("back", ""), request.url.path)
-            return redirect(page, back, message, error=True)
+            return redirect(page, _back(page, realm), message, error=True)
 
     return endpoint
 
