@@ -20,12 +20,11 @@ from duanxin.bus import (
     MemoryBus,
     RedisBus,
     open_bus,
-    send_stream,
 )
 from duanxin.bus.keys import STREAM_FIELD
 
 REDIS_URL = os.environ.get("DUANXIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-STREAM = send_stream("ch1")
+STREAM = "send:ch1"
 
 
 class FakeClock:
@@ -175,9 +174,9 @@ async def test_groups_each_get_everything(h: Harness) -> None:
 
 
 async def test_streams_are_separate(h: Harness) -> None:
-    await h.bus.publish(send_stream("ch1"), [{"n": 1}])
-    await h.bus.publish(send_stream("ch2"), [{"n": 2}])
-    got = await h.bus.consume(send_stream("ch2"), "workers", "w", count=10, block=0)
+    await h.bus.publish("send:ch1", [{"n": 1}])
+    await h.bus.publish("send:ch2", [{"n": 2}])
+    got = await h.bus.consume("send:ch2", "workers", "w", count=10, block=0)
     assert payloads(got) == [{"n": 2}]
 
 

@@ -135,13 +135,72 @@ async def test_reports_are_pulled_once_oldest_first(platform: Platform) -> None:
         await inbox.finish(conn, finals)
         await inbox.finish(conn, finals[:3])  # a second final report for a mid is ignored
     async with platform.engine.begin() as conn:
-        first = await inbox.pull_reports(conn, account_id, 10)
+        first = await inbox.pull_reports(conn, account_id, 10, NOW)
     async with platform.engine.begin() as conn:
-        rest = await inbox.pull_reports(conn, account_id, 10)
+        rest = await inbox.pull_reports(conn, account_id, 10, NOW)
     async with platform.engine.begin() as conn:
-        none = await inbox.pull_reports(conn, account_id, 10)
+        none = await inbox.pull_reports(conn, account_id, 10, NOW)
     assert [r["mid"] for r in first + rest] == [f.mid for f in finals]
     assert none == []
+
+
+async def _finished_reports(platform: Platform, account_id: int, count: int) -> list[str]:
+    finals = [
+        inbox.FinalReport(account_id, f"{i:016X}", "13800138000", "DELIVRD", "1069", NOW)
+        for i in range(count)
+    ]
+    async with platform.engine.begin() as conn:
+        await message_store.insert_messages(conn, [_message(f.mid, account_id) for f in finals])
+        await inbox.finish(conn, finals)
+    return [f.mid for f in finals]
+
+
+async def test_claimed_items_are_not_pulled_until_released(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    mids = await _finished_reports(platform, account_id, 4)
+    until = NOW + timedelta(seconds=30)
+    async with platform.engine.begin() as conn:
+        held = await inbox.claim(conn, inbox.Kind.REPORTS, account_id, "push", 3, NOW, until)
+        other = await inbox.claim(conn, inbox.Kind.REPORTS, account_id, "cmpp:1", 10, NOW, until)
+        pulled = await inbox.pull_reports(conn, account_id, 10, NOW)
+    assert [r["mid"] for r in held] == mids[:3]
+    assert [r["mid"] for r in other] == mids[3:]
+    assert pulled == []
+    async with platform.engine.begin() as conn:
+        assert await inbox.release(conn, inbox.Kind.REPORTS, [held[0]["id"]], "push") == 1
+        assert await inbox.release(conn, inbox.Kind.REPORTS, [held[1]["id"]], "cmpp:1") == 0
+        assert await inbox.count_waiting(conn, inbox.Kind.REPORTS, account_id, NOW) == 1
+        again = await inbox.pull_reports(conn, account_id, 10, NOW)
+    assert [r["mid"] for r in again] == mids[:1]
+
+
+async def test_acknowledged_items_are_handed_out_for_good(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    mids = await _finished_reports(platform, account_id, 2)
+    until = NOW + timedelta(seconds=30)
+    async with platform.engine.begin() as conn:
+        held = await inbox.claim(conn, inbox.Kind.REPORTS, account_id, "push", 10, NOW, until)
+        ids = [r["id"] for r in held]
+        assert await inbox.ack(conn, inbox.Kind.REPORTS, ids, "someone-else") == 0
+        assert await inbox.ack(conn, inbox.Kind.REPORTS, ids, "push") == 2
+    after = until + timedelta(seconds=1)
+    async with platform.engine.begin() as conn:
+        assert await inbox.pull_reports(conn, account_id, 10, after) == []
+        assert await inbox.release(conn, inbox.Kind.REPORTS, None, "push") == 0
+    assert [r["mid"] for r in held] == mids
+
+
+async def test_a_claim_nobody_answers_ends_by_itself(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    mids = await _finished_reports(platform, account_id, 2)
+    until = NOW + timedelta(seconds=30)
+    async with platform.engine.begin() as conn:
+        await inbox.claim(conn, inbox.Kind.REPORTS, account_id, "smpp:7", 10, NOW, until)
+        assert await inbox.pull_reports(conn, account_id, 10, until - timedelta(seconds=1)) == []
+        late = await inbox.pull_reports(conn, account_id, 10, until)
+        # The consumer that lost its claim cannot hand the items out a second time.
+        assert await inbox.ack(conn, inbox.Kind.REPORTS, [r["id"] for r in late], "smpp:7") == 0
+    assert [r["mid"] for r in late] == mids
 
 
 async def test_a_claim_whose_lease_ran_out_goes_back_to_the_queue(platform: Platform) -> None:

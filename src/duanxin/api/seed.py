@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -37,6 +36,7 @@ from duanxin.api.responses import json_response
 from duanxin.domain.numbers import normalise_mobile
 from duanxin.domain.status import Status, StatusError
 from duanxin.service import pull
+from duanxin.service.accounts import Caller
 from duanxin.service.platform import Platform
 from duanxin.service.results import BalanceOutcome, PullOutcome, SendOutcome
 from duanxin.service.send import SendRequest, send
@@ -44,7 +44,7 @@ from duanxin.service.send import SendRequest, send
 __all__ = ["seed_routes"]
 
 log = logging.getLogger(__name__)
-Handler = Callable[[Request, Platform, dict[str, str], Any], Awaitable[bytes]]
+Handler = Callable[[Request, Platform, dict[str, str], Caller], Awaitable[bytes]]
 
 
 def _failure(shape: str, status: Status, msg: str) -> bytes:
@@ -60,7 +60,9 @@ def _credentials(params: Mapping[str, str]) -> pull.Credentials:
     return pull.Credentials(params.get("account", "").strip(), params.get("password", ""))
 
 
-async def _send(request: Request, platform: Platform, params: dict[str, str], caller: Any) -> bytes:
+async def _send(
+    request: Request, platform: Platform, params: dict[str, str], caller: Caller
+) -> bytes:
     check_action(params.get("action"), "send")
     check_rt(params.get("rt"))
     entries = parse_mobiles(params.get("mobile"), normalise=normalise_mobile)
@@ -79,7 +81,7 @@ async def _send(request: Request, platform: Platform, params: dict[str, str], ca
 
 
 async def _overage(
-    request: Request, platform: Platform, params: dict[str, str], caller: Any
+    request: Request, platform: Platform, params: dict[str, str], caller: Caller
 ) -> bytes:
     check_action(params.get("action"), "balance")
     check_rt(params.get("rt"))
@@ -90,7 +92,7 @@ async def _overage(
 
 
 async def _report(
-    request: Request, platform: Platform, params: dict[str, str], caller: Any
+    request: Request, platform: Platform, params: dict[str, str], caller: Caller
 ) -> bytes:
     check_action(params.get("action"), "report")
     check_rt(params.get("rt"))
@@ -98,7 +100,9 @@ async def _report(
     return render_pull(outcome)
 
 
-async def _mo(request: Request, platform: Platform, params: dict[str, str], caller: Any) -> bytes:
+async def _mo(
+    request: Request, platform: Platform, params: dict[str, str], caller: Caller
+) -> bytes:
     check_action(params.get("action"), "mo")
     check_rt(params.get("rt"))
     return render_pull(

@@ -379,9 +379,24 @@ def _share(used: float | None, seconds: float) -> str:
     return "-" if used is None or not seconds else f"{used / seconds:.0%}"
 
 
+def _per_request(used: float | None, requests: int) -> str:
+    """CPU per answered request: comparable across runs on a machine whose speed drifts."""
+    return "-" if used is None or not requests else f"{used * 1000 / requests:.2f}"
+
+
 def _table(e2e: EndToEndFigures, single: SendFigures, batch: SendFigures) -> Table:
     table = Table(title="duanxin bench http")
-    columns = ("phase", "req/s", "msg/s", "p50 ms", "p99 ms", "errors", "load CPU", "server CPU")
+    columns = (
+        "phase",
+        "req/s",
+        "msg/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "load CPU",
+        "server CPU",
+        "server CPU ms/req",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column == "phase" else "right")
     for figures, name in ((single, "1 number"), (batch, f"{BATCH} numbers")):
@@ -394,6 +409,7 @@ def _table(e2e: EndToEndFigures, single: SendFigures, batch: SendFigures) -> Tab
             f"{figures.errors:,}",
             _share(figures.cpu_seconds, figures.seconds),
             _share(figures.server_cpu_seconds, figures.seconds),
+            _per_request(figures.server_cpu_seconds, figures.requests),
         )
     table.add_row(
         "end to end",
@@ -404,6 +420,7 @@ def _table(e2e: EndToEndFigures, single: SendFigures, batch: SendFigures) -> Tab
         f"{e2e.messages - e2e.reports:,}",
         _share(e2e.cpu_seconds, e2e.seconds),
         _share(e2e.server_cpu_seconds, e2e.seconds),
+        "",
     )
     return table
 

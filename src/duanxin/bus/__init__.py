@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from duanxin.bus.base import SCHEMA_VERSION, Bus, BusError, Delivery
-from duanxin.bus.keys import DEFAULT_PREFIX, Keys, send_stream
+from duanxin.bus.keys import DEFAULT_PREFIX, Keys
 from duanxin.bus.memory import MemoryBus
 from duanxin.bus.redis import DEFAULT_MAXLEN, RedisBus
 
@@ -23,7 +23,6 @@ __all__ = [
     "MemoryBus",
     "RedisBus",
     "open_bus",
-    "send_stream",
 ]
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")

@@ -1,6 +1,6 @@
 """Every Redis key and stream name the platform uses, in one place.
 
-Callers name streams logically (``send_stream("ch7")`` → ``"send:ch7"``); the Redis
+Callers name streams logically (``"submit"``); the Redis
 backends turn logical names into keys with a :class:`Keys` built from the configured
 prefix, so two deployments (or two test runs) can share one Redis server.
 """
@@ -9,17 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PREFIX", "STREAM_FIELD", "Keys", "send_stream"]
+__all__ = ["DEFAULT_PREFIX", "STREAM_FIELD", "Keys"]
 
 DEFAULT_PREFIX = "duanxin:"
 
 # The single field of every stream entry; its value is the versioned JSON payload.
 STREAM_FIELD = "d"
-
-
-def send_stream(channel: str) -> str:
-    """Logical name of the per-channel work queue the delivery workers consume."""
-    return f"send:{channel}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,14 +51,6 @@ class ReceivedReport:
     received_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A message no channel would take: it ends with a platform report."""
-
-    mid: str
-    stat: str
-
-
 async def write_submits(
     engine: AsyncEngine,
     done: Sequence[tuple[Submitted, str, LongReport]],

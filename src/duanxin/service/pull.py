@@ -51,7 +51,7 @@ async def _pull(
             platform.request_slot(account.id, account.max_concurrency),
             platform.engine.begin() as conn,
         ):
-            rows = await pull(conn, account.id, size)
+            rows = await pull(conn, account.id, size, platform.clock())
     except StatusError as error:
         return PullOutcome.failure(error)
     items = tuple(_reply(row) for row in rows) if replies else tuple(_report(row) for row in rows)

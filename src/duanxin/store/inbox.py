@@ -1,18 +1,47 @@
-"""Final reports and replies waiting for their account to pull them (each handed out once)."""
+"""An account's inbox: final reports and replies waiting for their consumer.
+
+Each item is handed out once, to whichever consumer takes it first: an HTTP pull, a push
+to the account's callback, or a CMPP/SMPP DELIVER on one of the account's connections.
+Consumers that may fail after taking an item (push, DELIVER) claim it for a while first.
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store.tables import accounts, messages, replies, reports
 
-__all__ = ["FinalReport", "Reply", "finish", "insert_replies", "pull_replies", "pull_reports"]
+__all__ = [
+    "FinalReport",
+    "Kind",
+    "Reply",
+    "ack",
+    "claim",
+    "count_waiting",
+    "finish",
+    "insert_replies",
+    "pull",
+    "pull_replies",
+    "pull_reports",
+    "release",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,31 +103,130 @@ async def finish(
         )
 
 
-async def _pull(conn: AsyncConnection, table: Any, account_id: int, size: int) -> list[Any]:
+class Kind(enum.Enum):
+    """The two kinds of item an account's inbox holds."""
+
+    REPORTS = "reports"
+    REPLIES = "replies"
+
+
+_TABLES: dict[Kind, Table] = {Kind.REPORTS: reports, Kind.REPLIES: replies}
+
+
+def _waiting(table: Table, account_id: int, now: datetime) -> ColumnElement[bool]:
+    """Not handed out, and not held by a consumer whose claim is still running."""
+    return and_(
+        table.c.account_id == account_id,
+        table.c.pulled.is_(False),
+        or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now),
+    )
+
+
+async def _take(
+    conn: AsyncConnection, table: Table, account_id: int, size: int, now: datetime
+) -> list[RowMapping]:
     query = (
         select(table, accounts.c.spid)
         .join(accounts, accounts.c.id == table.c.account_id)
-        .where(table.c.account_id == account_id, table.c.pulled.is_(False))
+        .where(_waiting(table, account_id, now))
         .order_by(table.c.id)
         .limit(size)
     )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(of=table, skip_locked=True)
-    rows = list((await conn.execute(query)).mappings())
+    return list((await conn.execute(query)).mappings())
+
+
+async def pull(
+    conn: AsyncConnection, kind: Kind, account_id: int, size: int, now: datetime
+) -> list[RowMapping]:
+    """Up to ``size`` waiting items, oldest first, now handed out for good."""
+    table = _TABLES[kind]
+    rows = await _take(conn, table, account_id, size, now)
     if rows:
         await conn.execute(
-            update(table).where(table.c.id.in_([r["id"] for r in rows])).values(pulled=True)
+            update(table)
+            .where(table.c.id.in_([r["id"] for r in rows]))
+            .values(pulled=True, claimed_by=None, claimed_until=None)
         )
     return rows
 
 
-async def pull_reports(conn: AsyncConnection, account_id: int, size: int) -> list[Any]:
-    """Up to ``size`` unpulled reports, oldest first, now marked pulled."""
-    return await _pull(conn, reports, account_id, size)
+async def pull_reports(
+    conn: AsyncConnection, account_id: int, size: int, now: datetime
+) -> list[RowMapping]:
+    """Up to ``size`` waiting reports, oldest first, now marked pulled."""
+    return await pull(conn, Kind.REPORTS, account_id, size, now)
 
 
-async def pull_replies(conn: AsyncConnection, account_id: int, size: int) -> list[Any]:
-    return await _pull(conn, replies, account_id, size)
+async def pull_replies(
+    conn: AsyncConnection, account_id: int, size: int, now: datetime
+) -> list[RowMapping]:
+    return await pull(conn, Kind.REPLIES, account_id, size, now)
+
+
+async def claim(
+    conn: AsyncConnection,
+    kind: Kind,
+    account_id: int,
+    consumer: str,
+    size: int,
+    now: datetime,
+    until: datetime,
+) -> list[RowMapping]:
+    """Hold up to ``size`` waiting items for ``consumer`` until ``until``, oldest first.
+
+    A consumer that pushes or delivers items claims them, sends them, then either
+    :func:`ack`s them (handed out: no one else will see them) or :func:`release`s them
+    (waiting again, for any consumer, pulls included). A claim nobody answers ends by
+    itself at ``until``. Claiming again items the consumer already holds extends them.
+    """
+    table = _TABLES[kind]
+    rows = await _take(conn, table, account_id, size, now)
+    if rows:
+        await conn.execute(
+            update(table)
+            .where(table.c.id.in_([r["id"] for r in rows]))
+            .values(claimed_by=consumer, claimed_until=until)
+        )
+    return rows
+
+
+async def ack(conn: AsyncConnection, kind: Kind, ids: Sequence[int], consumer: str) -> int:
+    """Hand out for good the items ``consumer`` holds among ``ids``; how many were held.
+
+    An item whose claim ran out and that another consumer took since is not touched.
+    """
+    table = _TABLES[kind]
+    if not ids:
+        return 0
+    result = await conn.execute(
+        update(table)
+        .where(table.c.id.in_(list(ids)), table.c.claimed_by == consumer)
+        .values(pulled=True, claimed_by=None, claimed_until=None)
+    )
+    return result.rowcount
+
+
+async def release(
+    conn: AsyncConnection, kind: Kind, ids: Sequence[int] | None, consumer: str
+) -> int:
+    """Give back the items ``consumer`` holds among ``ids`` (all of them if ``None``)."""
+    table = _TABLES[kind]
+    query = update(table).where(table.c.claimed_by == consumer, table.c.pulled.is_(False))
+    if ids is not None:
+        if not ids:
+            return 0
+        query = query.where(table.c.id.in_(list(ids)))
+    result = await conn.execute(query.values(claimed_by=None, claimed_until=None))
+    return result.rowcount
+
+
+async def count_waiting(conn: AsyncConnection, kind: Kind, account_id: int, now: datetime) -> int:
+    """How many items wait for a consumer (not handed out, not claimed)."""
+    table = _TABLES[kind]
+    query = select(func.count()).select_from(table).where(_waiting(table, account_id, now))
+    return int((await conn.execute(query)).scalar_one())
 
 
 async def insert_replies(conn: AsyncConnection, items: Sequence[Reply]) -> None:

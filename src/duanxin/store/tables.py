@@ -218,7 +218,11 @@ reports = Table(
     Column("stat", String(7), nullable=False),
     Column("access_code", String(21), nullable=False),
     Column("reported_at", DateTime, nullable=False),
+    # True once handed out (pulled, pushed or delivered); while a consumer holds an item it
+    # is claimed (claimed_by, claimed_until) and no other consumer takes it until then.
     Column("pulled", Boolean, nullable=False, default=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", DateTime, nullable=True),
     Index("ix_reports_account_pulled", "account_id", "pulled", "id"),
 )
 
@@ -232,7 +236,9 @@ replies = Table(
     Column("access_code", String(21), nullable=False),
     Column("content", Text, nullable=False),
     Column("received_at", DateTime, nullable=False),
-    Column("pulled", Boolean, nullable=False, default=False),
+    Column("pulled", Boolean, nullable=False, default=False),  # as reports.pulled
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", DateTime, nullable=True),
     Index("ix_replies_account_pulled", "account_id", "pulled", "id"),
 )
 
