@@ -251,3 +251,7 @@ def test_pages_switch_language_and_fit_a_phone(live: Live, new_page: Callable[..
     page.click("text=☰ 菜单")
     page.click("nav >> text=发送测试短信")
     assert page.url.endswith("/console/my/send")
+    page.click("#sign-out")
+    assert page.url.endswith("/console/my/login") and "已退出登录" in flash(page)
+    page.goto(f"{facts.url}/console/my/send")  # the session is gone
+    assert "/console/my/login" in page.url

@@ -14,6 +14,7 @@ from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier
 from duanxin.domain.policy import TemplateKind
 from duanxin.domain.status import NumberResult
+from duanxin.service.lists import FREQUENCY_SCOPES
 from duanxin.store.messages import EventKind, MessageState
 from duanxin.store.policy import ReviewState
 
@@ -48,6 +49,7 @@ def test_every_code_shown_through_a_key_family_has_words() -> None:
         "access": list(AccessType),
         "kind": [*TemplateKind, "none"],
         "event": [*EventKind, "accepted", "reported"],
+        "frequency": list(FREQUENCY_SCOPES),
     }
     for family, codes in families.items():
         for code in codes:

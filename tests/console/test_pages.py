@@ -228,3 +228,24 @@ async def test_account_settings_are_checked_and_saved(stack: Stack, operator: We
     with pytest.raises(LookupError):
         await admin.find_account(platform, "beta")
     assert "Beta" not in (await keyring.customer_names(platform)).values()  # nothing half-made
+
+
+async def test_frequency_limits_are_set_and_reset(stack: Stack, operator: Web) -> None:
+    platform = stack.running.platform
+    saved = await operator.post(
+        "/console/accounts/demo/frequency", scope="verification", limits="1/min, 3/hour"
+    )
+    assert flash(saved) == "ok: Saved."
+    shown = await lists.frequency_show(platform, "demo")
+    assert shown["verification"]["overridden"] and shown["verification"]["pairs"] == [
+        [1, 60],
+        [3, 3600],
+    ]
+    assert "1/min" in (await operator.client.get("/console/accounts/demo")).text
+    bad = await operator.post("/console/accounts/demo/frequency", scope="verification", limits="x")
+    assert flash(bad).startswith("error: ")
+    reset = await operator.post(
+        "/console/accounts/demo/frequency", scope="verification", limits="", default="1"
+    )
+    assert flash(reset) == "ok: Saved."
+    assert not (await lists.frequency_show(platform, "demo"))["verification"]["overridden"]

@@ -204,6 +204,22 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "account.recharge": ("充值", "Recharge"),
     "account.recharge_hint": ("输入负数为扣减。", "A negative amount deducts."),
     "account.recharged": ("已充值，余额 {balance}。", "Recharged; balance {balance}."),
+    # frequency limits
+    "frequency.title": ("频率限制", "Frequency limits"),
+    "frequency.scope": ("范围", "Scope"),
+    "frequency.limits": ("限制", "Limits"),
+    "frequency.set": ("修改", "Change"),
+    "frequency.verification": ("验证码（每个号码）", "Verification (per number)"),
+    "frequency.notification": ("通知（每个号码）", "Notification (per number)"),
+    "frequency.marketing": ("营销（每个号码）", "Marketing (per number)"),
+    "frequency.platform": ("全部短信（每个号码）", "All messages (per number)"),
+    "frequency.none": ("不限", "none"),
+    "frequency.overridden": ("已单独设置", "set for this account"),
+    "frequency.reset": ("恢复默认", "Back to default"),
+    "frequency.hint": (
+        "格式如 1/min, 5/hour, 10/day；留空为不限。",
+        "Written as 1/min, 5/hour, 10/day; empty: no limit.",
+    ),
     # keys
     "keys.title": ("API 密钥", "API keys"),
     "keys.state": ("状态", "State"),

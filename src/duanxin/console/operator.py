@@ -20,7 +20,15 @@ from duanxin.domain.encoding import Alphabet
 from duanxin.domain.numbers import Carrier
 from duanxin.domain.policy import TemplateKind, validate_signature
 from duanxin.domain.reports import LongReport
-from duanxin.service import admin, channel_admin, lists, message_search, overview, review
+from duanxin.service import (
+    admin,
+    channel_admin,
+    keyring,
+    lists,
+    message_search,
+    overview,
+    review,
+)
 from duanxin.service.message_search import MessageQuery
 
 __all__ = ["operator_routes"]
@@ -86,8 +94,6 @@ async def _customers(page: Page, **extra: Any) -> Response:
 
 
 async def _customer_names(page: Page) -> dict[int, str]:
-    from duanxin.service import keyring
-
     return await keyring.customer_names(page.platform)
 
 
@@ -132,6 +138,7 @@ async def _account_page(page: Page, key: keys.ApiKey | None = None) -> Response:
     return render(
         page,
         "operator/account.html",
+        frequency=await lists.frequency_show(page.platform, account.account),
         account=account,
         customer=await keys.customer_name(page.platform, account.customer_id),
         keys=await keys.keys_of(page.platform, account.customer_id),
@@ -188,6 +195,14 @@ async def _recharge(page: Page) -> Response:
     amount = _int(page, "amount")
     balance = await admin.recharge(page.platform, name, amount, page.actor, page.field("note"))
     return redirect(page, _path("accounts", name), page.t("account.recharged", balance=balance))
+
+
+async def _frequency(page: Page) -> Response:
+    name = page.request.path_params["account"]
+    scope = page.field("scope")
+    limits = None if page.form.get("default") == "1" else page.field("limits")
+    await lists.frequency_set(page.platform, name, scope, limits, page.actor)
+    return redirect(page, _path("accounts", name), page.t("common.saved"))
 
 
 async def _issue_key(page: Page) -> Response:
@@ -518,6 +533,7 @@ def operator_routes() -> list[Route]:
         Route("/accounts/{account}", operator_page(_account_detail), methods=get),
         Route("/accounts/{account}/edit", operator_page(_edit_account), methods=post),
         Route("/accounts/{account}/recharge", operator_page(_recharge), methods=post),
+        Route("/accounts/{account}/frequency", operator_page(_frequency), methods=post),
         Route("/accounts/{account}/keys/issue", operator_page(_issue_key), methods=post),
         Route("/accounts/{account}/keys/revoke", operator_page(_revoke_key), methods=post),
         Route("/channels", operator_page(_channels), methods=get),
