@@ -54,7 +54,9 @@ class Dashboard:
     total: Tally
     by_carrier: list[tuple[str, Tally]]
     by_channel: list[tuple[str | None, Tally]]
-    report_delay_seconds: float | None  # mean, over the latest ``report_delay_sample``
+    #: Mean seconds from the carrier's acceptance to the report, over the latest
+    #: ``report_delay_sample`` messages accepted today that have their report.
+    report_delay_seconds: float | None
     report_delay_sample: int
     minutes: list[str]  # "HH:MM", oldest first
     accepted_tps: list[float]  # per minute: accepted / 60
@@ -92,8 +94,10 @@ async def dashboard(platform: Platform) -> Dashboard:
     first_minute = now.replace(second=0, microsecond=0) - timedelta(minutes=SERIES_MINUTES - 1)
     async with platform.reader.connect() as conn:
         rows = await overview_store.counts_since(conn, today)
-        accepted = await overview_store.per_minute(conn, first_minute, "created_at")
-        submitted = await overview_store.per_minute(conn, first_minute, "submitted_at")
+        accepted = await overview_store.per_minute(conn, first_minute, "created_at", first_minute)
+        # A message handed over in the last hour was accepted within its validity before.
+        oldest = first_minute - timedelta(seconds=platform.settings.submit_validity_seconds)
+        submitted = await overview_store.per_minute(conn, first_minute, "submitted_at", oldest)
         delays = await overview_store.report_delays(conn, today, DELAY_SAMPLE)
         errors = await overview_store.recent_errors(conn, RECENT_ERRORS)
     by_carrier: dict[str, Tally] = defaultdict(Tally)

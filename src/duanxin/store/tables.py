@@ -163,6 +163,7 @@ messages = Table(
     Column("submitted_at", DateTime),
     Column("done_at", DateTime),
     Index("ix_messages_state_not_before", "state", "not_before"),
+    Index("ix_messages_created_at", "created_at"),  # the console's day and hour figures
 )
 
 # One row per copy of a segment a carrier accepted: usually one per segment number, more

@@ -1,4 +1,4 @@
-"""console: operator users, console sessions, failed sign-ins
+"""console: operator users, console sessions, failed sign-ins; messages by time
 
 Revision ID: 0010
 Revises: 0006
@@ -53,9 +53,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_signin_failures_realm_name_at", "signin_failures", ["realm", "name", "at"])
     op.create_index("ix_signin_failures_address_at", "signin_failures", ["address", "at"])
+    op.create_index("ix_messages_created_at", "messages", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_created_at", table_name="messages")
     op.drop_index("ix_signin_failures_address_at", table_name="signin_failures")
     op.drop_index("ix_signin_failures_realm_name_at", table_name="signin_failures")
     op.drop_table("signin_failures")
