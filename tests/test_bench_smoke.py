@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from duanxin.bench.console import measure_console
 from duanxin.bench.http import CLIENTS, CONTENT, batch_sends, end_to_end, numbers, single_sends
 from duanxin.bench.protocols import PROTOCOLS, codec_bench, loopback_bench
 from duanxin.bench.rawhttp import RawClient, RawHttpError
@@ -95,3 +98,9 @@ async def test_throttled_bench_delivers_every_message_through_a_throttling_carri
     assert figures.failed == 0
     assert figures.duplicates == 0
     assert figures.throttled > 0
+
+
+async def test_console_bench_fills_the_store_and_times_the_dashboard(tmp_path: Path) -> None:
+    figures = await measure_console(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", 300, 3.0)
+    assert figures.messages == 300 and 0 <= figures.today <= 300
+    assert figures.dashboard_ms > 0 and figures.search_ms > 0

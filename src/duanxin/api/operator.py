@@ -3,7 +3,8 @@ and the policy: review of signatures and templates, blacklist, opt-outs, sensiti
 words, frequency limits, default signatures.
 
 Authenticated with an operator token (``Authorization: Bearer dxop_...``, from
-``duanxin init``); every change is audited under the token's name. The console uses these.
+``duanxin init``); every change is audited under the token's name. The web console
+(:mod:`duanxin.console`) calls the same service functions.
 """
 
 from __future__ import annotations
