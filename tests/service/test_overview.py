@@ -17,6 +17,7 @@ from duanxin.service.platform import Platform
 from duanxin.store import messages as message_store
 from duanxin.store.engine import migrate
 from duanxin.store.messages import MessageEvent
+from tests.conftest import Stack
 
 NOW = datetime(2026, 12, 1, 10, 30, 20)
 
@@ -149,3 +150,21 @@ async def test_search_and_history_keep_to_the_given_account(platform: Platform) 
         await message_search.find_messages(platform, MessageQuery(mid="nope"))
     with pytest.raises(LookupError):
         await message_search.find_messages(platform, MessageQuery(account="nobody"))
+
+
+async def test_health_shows_each_channel_live_from_the_delivery_worker(stack: Stack) -> None:
+    platform = stack.running.platform
+
+    async def all_up() -> bool:
+        health = await overview.health(platform)
+        return all(c.live is not None and c.live.up for c in health.channels)
+
+    await stack.wait_for(all_up)
+    health = await overview.health(platform)
+    assert health.delivery_here and health.database_error is None and health.bus_error is None
+    assert {c.name for c in health.channels} == {"demo-cmpp", "demo-sgip", "demo-smgp"}
+    for channel in health.channels:
+        assert channel.live is not None
+        assert (channel.live.connections_up, channel.live.connections) == (1, 1)
+        assert channel.live.in_flight == 0 and not channel.live.throttling
+        assert channel.live.rate is None  # no TPS configured, no throttling seen
