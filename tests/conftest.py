@@ -17,6 +17,11 @@ from duanxin.demo import DemoFacts, demo_stack
 from duanxin.runtime import RunningPlatform
 from duanxin.simulator.core import SimulatorServer
 
+# Every platform the suite starts encrypts its stored secrets with this key (subprocesses
+# inherit it); no settings file of the directory the suite runs in is read.
+os.environ.setdefault("DUANXIN_ENCRYPTION_KEY", "x1I7qBzc-0bYgUW6pZ3fhdTGc9gZ0JY2Wc5G8Jb5lMk=")
+os.environ.pop("DUANXIN_CONFIG", None)
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "DUANXIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -84,6 +84,7 @@ def test_operator_workflow_on_a_fresh_database(tmp_path: Path) -> None:
 
 def test_operator_users_are_added_once_with_a_hashed_password(tmp_path: Path) -> None:
     db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"]
+    invoke("init", *db)
     assert "operator alice added" in invoke(
         "operator", "add", "alice", "--password", "long-pass1", *db
     )
@@ -140,6 +141,9 @@ def test_account_default_kind_is_set_on_create_and_edit(tmp_path: Path) -> None:
 def test_failures_exit_non_zero_with_a_reason(tmp_path: Path) -> None:
     db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"]
     result = runner.invoke(app, ["account", "recharge", "nobody", "5", *db])
+    assert result.exit_code == 1 and "no database at" in result.output
+    invoke("init", *db)
+    result = runner.invoke(app, ["account", "recharge", "nobody", "5", *db])
     assert result.exit_code == 1 and "no account" in result.output
     result = runner.invoke(app, ["number-override", "12345", "cmcc", *db])
     assert result.exit_code == 1 and "not a mainland mobile number" in result.output
@@ -176,7 +180,7 @@ def demo(tmp_path: Path, process_env: dict[str, str]) -> Iterator[tuple[dict[str
         env=process_env,
     )
     try:
-        output = _wait_for_line(process, "print(c.reports())")
+        output = _wait_for_line(process, "/admin/accounts")
         facts = json.loads((tmp_path / "demo.json").read_text())
         yield facts, output
     finally:
@@ -202,12 +206,31 @@ def test_demo_prints_commands_that_send_and_whose_report_can_be_pulled(
     )
     sent = json.loads(answer.stdout)
     assert sent["status"] == "0" and sent["list"][0]["result"] == 0
+    # The printed commands run as pasted into a shell (no .venv/bin/ to add, no activation).
     send_line = next(line for line in output.splitlines() if "duanxin send" in line)
-    command = send_line.strip().split()
     by_cli = subprocess.run(
-        [*DUANXIN, *command[1:]], capture_output=True, text=True, timeout=60, env=process_env
+        ["bash", "-c", send_line], capture_output=True, text=True, timeout=60, env=process_env
     )
     assert by_cli.returncode == 0, by_cli.stdout + by_cli.stderr
+    assert json.loads(by_cli.stdout)["list"][0]["result"] == 0  # the wire answer, as JSON
+    python_line = next(line for line in output.splitlines() if " -c " in line)
+    by_python = subprocess.run(
+        ["bash", "-c", python_line], capture_output=True, text=True, timeout=60, env=process_env
+    )
+    assert by_python.returncode == 0 and "SendResult" in by_python.stdout, by_python.stderr
+    export = next(line for line in output.splitlines() if "export DUANXIN_CONFIG=" in line)
+    later = subprocess.run(
+        ["bash", "-c", f"{export.strip()} && {send_line.split(' send ')[0]} balance"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=process_env,
+    )
+    assert later.returncode == 0 and str(json.loads(later.stdout)["status"]) == "0", later.stderr
+    token = facts["operator_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    listed = httpx.get(facts["url"] + "/admin/accounts", headers=bearer)
+    assert listed.status_code == 200 and listed.json()[0]["account"] == facts["account"]
     with Client(
         facts["url"], facts["secret_id"], facts["secret_key"], facts["account"], facts["password"]
     ) as client:

@@ -1,18 +1,56 @@
-"""Settings: one typed object, from ``DUANXIN_*`` environment variables (and CLI flags).
+"""Settings: one typed object, from CLI flags, ``DUANXIN_*`` environment variables and a
+``duanxin.toml`` file (in that order of precedence).
 
-Business objects (accounts, channels, routes) live in the database, not here.
+The file is the one ``DUANXIN_CONFIG`` names (``duanxin --config`` sets it), else
+``./duanxin.toml`` when present. Business objects (accounts, channels, routes) live in the
+database, not here.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from duanxin.domain.policy.window import parse_window
 
-__all__ = ["Settings", "split_host_port"]
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_FILE",
+    "Settings",
+    "SettingsError",
+    "config_path",
+    "load_settings",
+    "split_host_port",
+]
+
+CONFIG_ENV = "DUANXIN_CONFIG"
+DEFAULT_CONFIG_FILE = "duanxin.toml"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used, said in one line (which setting, what is accepted)."""
+
+
+def config_path() -> Path | None:
+    """The settings file in use: ``$DUANXIN_CONFIG``, else ``./duanxin.toml`` if present."""
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"{CONFIG_ENV}={named}: no such settings file")
+        return path
+    local = Path(DEFAULT_CONFIG_FILE)
+    return local if local.is_file() else None
 
 
 def split_host_port(text: str) -> tuple[str, int]:
@@ -28,6 +66,28 @@ class Settings(BaseSettings):
     """Process settings; every field can be set as ``DUANXIN_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix="DUANXIN_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = config_path()
+        if path is None:
+            return init_settings, env_settings
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path)
+
+    # Logging (duanxin.logs): level, and "text" lines or one JSON object per line.
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = True  # one line per HTTP request
+    # Key that encrypts the secrets kept recoverable (SecretKeys, carrier and account
+    # passwords): a Fernet key (`duanxin keygen`). Required: there is no default.
+    encryption_key: str | None = Field(default=None, repr=False)
 
     database_url: str = "sqlite+aiosqlite:///duanxin.db"
     bus_url: str = "memory://"
@@ -68,6 +128,15 @@ class Settings(BaseSettings):
     marketing_window: str = "08:00-22:00"  # platform local time; marketing outside is held
     policy_cache_seconds: float = 5.0  # how soon a policy change made elsewhere is seen
 
+    @field_validator("encryption_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        from duanxin.store.crypto import valid_key
+
+        if value and not valid_key(value):
+            raise ValueError("must be a Fernet key: 32 bytes, url-safe base64 (duanxin keygen)")
+        return value or None
+
     @field_validator("metrics_listen")
     @classmethod
     def _listen(cls, value: str | None) -> str | None:
@@ -80,3 +149,23 @@ class Settings(BaseSettings):
     def _window(cls, value: str) -> str:
         parse_window(value)  # PolicyError is a ValueError: reported as a settings error
         return value
+
+
+def load_settings(**values: Any) -> Settings:
+    """Settings from ``values``, the environment and the settings file; a bad value raises
+    :class:`SettingsError` naming the setting and what it accepts."""
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise SettingsError(_one_line(error)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"settings file {config_path()}: {error}") from None
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]) or "settings"
+    message = first["msg"].removeprefix("Value error, ")
+    given = first.get("input")
+    shown = "" if name == "encryption_key" or isinstance(given, dict) else f" (got {given!r})"
+    return f"bad setting {name} (DUANXIN_{name.upper()}): {message}{shown}"

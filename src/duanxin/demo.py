@@ -3,6 +3,11 @@
 A fresh SQLite file, one simulator per Chinese network (CMPP for China Mobile, SGIP for
 China Unicom, SMGP for China Telecom), channels and routes to them, and a demo customer
 whose keys are printed with a ready-to-run signed request.
+
+The data directory gets ``duanxin.toml`` (the database, the encryption key and a
+``[client]`` table with the demo's API credentials: ``export DUANXIN_CONFIG=...`` makes
+every later ``duanxin`` command use the demo) and ``demo.json`` (the same facts, and the
+operator token). With ``keep`` a second start reuses both instead of starting afresh.
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ from duanxin.service import admin, console_auth, review
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
 from duanxin.simulator.registry import create_simulator
+from duanxin.store.crypto import generate_key
 from duanxin.store.engine import migrate
 
 __all__ = [
     "CarrierEndpoint",
     "DemoFacts",
+    "DemoFiles",
     "demo_credentials",
     "demo_stack",
     "provision",
@@ -88,6 +95,8 @@ class DemoFacts:
     spid: str
     access_code: str
     simulators: dict[str, dict[str, Any]]
+    operator_token: str = ""
+    config_file: str = ""  # the duanxin.toml the demo wrote ("" when given settings)
     operator_user: str = ""
     operator_password: str = ""
 
@@ -110,6 +119,8 @@ class DemoFacts:
             "password": self.password,
             "spid": self.spid,
             "access_code": self.access_code,
+            "operator_token": self.operator_token,
+            "config_file": self.config_file,
             "simulators": self.simulators,
             "console_url": self.console_url,
             "customer_console_url": self.customer_console_url,
@@ -118,24 +129,95 @@ class DemoFacts:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class DemoFiles:
+    """The demo's data directory: its database, settings file and facts file."""
+
+    data_dir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "duanxin.db"
+
+    @property
+    def config(self) -> Path:
+        return self.data_dir / "duanxin.toml"
+
+    @property
+    def facts(self) -> Path:
+        return self.data_dir / "demo.json"
+
+    def kept(self) -> dict[str, Any] | None:
+        """The facts of the previous start, when its files are all there."""
+        if not (self.database.exists() and self.config.exists() and self.facts.exists()):
+            return None
+        try:
+            facts = json.loads(self.facts.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return facts if isinstance(facts, dict) else None
+
+    def wipe(self) -> None:
+        for path in (self.database, self.config, self.facts):
+            for suffix in ("", "-wal", "-shm") if path == self.database else ("",):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    def encryption_key(self) -> str:
+        """The key of the settings file (kept), else a new one."""
+        if self.config.exists():
+            import tomllib
+
+            key = tomllib.loads(self.config.read_text("utf-8")).get("encryption_key")
+            if isinstance(key, str) and key:
+                return key
+        return generate_key()
+
+    def write(self, settings: Settings, facts: DemoFacts) -> None:
+        client = {
+            "url": facts.url,
+            "secret_id": facts.secret_id,
+            "secret_key": facts.secret_key,
+            "account": facts.account,
+            "password": facts.password,
+        }
+        lines = [
+            "# Written by `duanxin demo`: export DUANXIN_CONFIG=<this file> to use the demo.",
+            f"database_url = {_toml(settings.database_url)}",
+            f"encryption_key = {_toml(settings.encryption_key or '')}",
+            "",
+            "[client]  # what duanxin send|balance|reports|replies sign their requests with",
+            *(f"{k} = {_toml(v)}" for k, v in client.items()),
+        ]
+        self.config.write_text("\n".join(lines) + "\n", "utf-8")
+        self.config.chmod(0o600)
+        self.facts.write_text(json.dumps(facts.as_json(), indent=2), "utf-8")
+        self.facts.chmod(0o600)
+
+
+def _toml(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
 async def start_simulators(
     host: str,
     report_delay: float,
     *,
     sgip_listen_port: int = 0,
     like: SimulatorConfig | None = None,
+    logins: Mapping[str, tuple[str, str]] | None = None,
 ) -> tuple[dict[str, SimulatorServer], dict[str, CarrierEndpoint]]:
     """One simulator per network in this process, and the endpoints to provision for them.
 
     SGIP's gateway connects back to our listener: give its port when the platform runs in
     another process; with 0 the listener takes any free port, and :func:`demo_stack` tells
     the simulator which once the platform is up. ``like``: the simulators' other settings
-    (fault profile, seed, TPS ...).
+    (fault profile, seed, TPS ...); ``logins``: the account and password each gateway
+    accepts (default: new ones).
     """
     simulators: dict[str, SimulatorServer] = {}
     endpoints: dict[str, CarrierEndpoint] = {}
     for protocol in ACCESS_CODES:
-        account, password = demo_credentials(protocol)
+        account, password = (logins or {}).get(protocol) or demo_credentials(protocol)
         config = dataclasses.replace(
             like or SimulatorConfig(),
             host=host,
@@ -251,50 +333,102 @@ async def demo_stack(
     settings: Settings | None = None,
     carriers: Mapping[str, CarrierEndpoint] | None = None,
     simulators_like: SimulatorConfig | None = None,
+    keep: bool = False,
 ) -> AsyncIterator[tuple[DemoFacts, RunningPlatform, dict[str, SimulatorServer]]]:
     """The demo's parts, running: simulators, a provisioned store, the platform.
 
     With ``carriers``, the gateways already run elsewhere (e.g. ``duanxin simulate`` in
     another process) and no simulator is started here; ``simulators_like`` gives the other
-    settings of those started here (fault profile, seed ...).
+    settings of those started here (fault profile, seed ...). Without ``settings`` the
+    demo keeps its own files in ``data_dir`` (:class:`DemoFiles`), fresh unless ``keep``.
     """
+    data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    files = DemoFiles(data_dir)
+    kept = files.kept() if keep and settings is None else None
+    own_files = settings is None
     if settings is None:
-        database = data_dir / "duanxin.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-        settings = Settings(database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port)
-    await asyncio.to_thread(migrate, settings.database_url)
+        key = files.encryption_key() if kept else generate_key()
+        if kept is None:
+            files.wipe()
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{files.database}",
+            host=host,
+            port=port,
+            encryption_key=key,
+        )
+    await asyncio.to_thread(migrate, settings.database_url, settings.encryption_key)
     if carriers is None:
-        simulators, endpoints = await start_simulators(host, report_delay, like=simulators_like)
+        logins = _kept_logins(kept)
+        simulators, endpoints = await start_simulators(
+            host, report_delay, like=simulators_like, logins=logins
+        )
     else:
         simulators, endpoints = {}, dict(carriers)
     try:
         setup = Platform.open(settings)
         try:
-            key, account, password = await provision(setup, endpoints)
-            operator_user, operator_password = await provision_operator(setup)
+            if kept is None:
+                key_pair, account, password = await provision(setup, endpoints)
+                token = await admin.create_operator_token(setup, "demo")
+            else:
+                await _repoint_channels(setup, endpoints)
+                key_pair = admin.ApiKey(kept["secret_id"], kept["secret_key"])
+                account, password = kept["account"], kept["password"]
+                token = str(kept.get("operator_token", ""))
+            if kept is not None and kept.get("operator_user"):
+                operator_user = str(kept["operator_user"])
+                operator_password = str(kept.get("operator_password", ""))
+            else:
+                operator_user, operator_password = await provision_operator(setup)
         finally:
             await setup.close()
         async with running_platform(settings, [_mo_route(simulators)]) as running:
             facts = DemoFacts(
                 url=running.url,
-                secret_id=key.secret_id,
-                secret_key=key.secret_key,
+                secret_id=key_pair.secret_id,
+                secret_key=key_pair.secret_key,
                 account=account,
                 password=password,
                 spid=SPID,
                 access_code=ACCESS_CODES["cmpp"],
                 simulators={p: e.as_json(p) for p, e in endpoints.items()},
+                operator_token=token,
+                config_file=str(files.config) if own_files else "",
                 operator_user=operator_user,
                 operator_password=operator_password,
             )
-            (data_dir / "demo.json").write_text(json.dumps(facts.as_json(), indent=2))
+            if own_files:
+                files.write(settings, facts)
+            else:
+                files.facts.write_text(json.dumps(facts.as_json(), indent=2), "utf-8")
             _connect_sgip_back(running, simulators)
             yield facts, running, simulators
     finally:
         for simulator in simulators.values():
             await simulator.stop()
+
+
+def _kept_logins(kept: Mapping[str, Any] | None) -> dict[str, tuple[str, str]] | None:
+    if not kept or not isinstance(kept.get("simulators"), dict):
+        return None
+    return {
+        protocol: (str(e["account"]), str(e["password"]))
+        for protocol, e in kept["simulators"].items()
+        if isinstance(e, dict) and "account" in e and "password" in e
+    }
+
+
+async def _repoint_channels(platform: Platform, endpoints: Mapping[str, CarrierEndpoint]) -> None:
+    """A kept demo's channels, pointed at this start's simulators (new ports)."""
+    for protocol, endpoint in endpoints.items():
+        changes: dict[str, Any] = {
+            "host": endpoint.host,
+            "port": endpoint.port,
+            "account": endpoint.account,
+            "password": endpoint.password,
+        }
+        await admin.edit_channel(platform, f"demo-{protocol}", changes, actor="demo")
 
 
 async def run_demo(
@@ -303,9 +437,10 @@ async def run_demo(
     data_dir: Path,
     *,
     announce: Callable[[DemoFacts], None],
+    keep: bool = False,
 ) -> None:
     """Start the demo, call ``announce`` once the API answers, run until interrupted."""
     with stop_signals() as stop:
-        async with demo_stack(host, port, data_dir) as (facts, _running, _simulators):
+        async with demo_stack(host, port, data_dir, keep=keep) as (facts, _running, _sims):
             announce(facts)
             await stop.wait()

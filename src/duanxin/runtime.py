@@ -19,7 +19,7 @@ from duanxin.api.server import http_server
 from duanxin.config import Settings
 from duanxin.delivery.sweeper import Sweeper
 from duanxin.delivery.worker import DeliveryWorker
-from duanxin.service.platform import Platform
+from duanxin.service.platform import Platform, use_encryption_key
 from duanxin.store.engine import checkpoint_periodically, migrate
 
 __all__ = ["RunningPlatform", "free_port", "running_platform", "stop_signals"]
@@ -78,7 +78,8 @@ async def running_platform(
     settings: Settings, extra_routes: Sequence[BaseRoute] = (), *, serve_http: bool = True
 ) -> AsyncIterator[RunningPlatform]:
     """Start everything ``settings.role`` asks for; stop it all on exit."""
-    await asyncio.to_thread(migrate, settings.database_url)
+    use_encryption_key(settings)  # refused before anything starts when there is none
+    await asyncio.to_thread(migrate, settings.database_url, settings.encryption_key)
     platform = Platform.open(settings)
     await platform.resume_ids()
     checkpoints = asyncio.get_running_loop().create_task(

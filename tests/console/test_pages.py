@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from duanxin.service import admin, console_auth, keyring, lists, message_search, review
+from duanxin.service import admin, console_auth, customers, lists, message_search, review
 from duanxin.service.send import send_signed_in
 from tests.conftest import Stack
 
@@ -227,7 +227,7 @@ async def test_account_settings_are_checked_and_saved(stack: Stack, operator: We
     assert "2 to 12 characters" in flash(created)
     with pytest.raises(LookupError):
         await admin.find_account(platform, "beta")
-    assert "Beta" not in (await keyring.customer_names(platform)).values()  # nothing half-made
+    assert "Beta" not in (await customers.customer_names(platform)).values()  # nothing half-made
 
 
 async def test_frequency_limits_are_set_and_reset(stack: Stack, operator: Web) -> None:

@@ -17,7 +17,10 @@ async def test_requests_without_a_valid_token_are_refused(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.facts.url) as anonymous:
         assert (await anonymous.get("/admin/accounts")).status_code == 401
         bad = await anonymous.get("/admin/accounts", headers={"Authorization": "Bearer nope"})
-        assert bad.status_code == 401 and bad.json() == {"error": "unknown operator token"}
+        assert bad.status_code == 401 and bad.json() == {
+            "status": 401,
+            "msg": "unknown operator token",
+        }
 
 
 async def test_create_configure_recharge_and_route_an_account(stack: Stack) -> None:
@@ -47,10 +50,10 @@ async def test_create_configure_recharge_and_route_an_account(stack: Stack) -> N
 async def test_bad_requests_get_clear_errors(stack: Stack) -> None:
     async with await _operator(stack) as operator:
         missing = await operator.post("/admin/accounts", json={"customer": "x"})
-        assert missing.status_code == 400 and "account is required" in missing.json()["error"]
+        assert missing.status_code == 422 and missing.json()["field"] == "account"
         assert (await operator.get("/admin/accounts/nobody")).status_code == 404
         unknown = await operator.patch("/admin/accounts/demo", json={"balance": 10**9})
-        assert unknown.status_code == 400
+        assert unknown.status_code == 422 and unknown.json()["field"] == "balance"
         garbage = await operator.post("/admin/accounts/demo/recharge", content=b"\xff{")
         assert garbage.status_code == 400
 
@@ -117,11 +120,12 @@ async def test_channel_alphabet_is_checked(stack: Stack) -> None:
         unknown = await operator.post(
             "/admin/channels", json={**channel, "name": "bad", "settings": {"alphabet": "utf7"}}
         )
-        assert unknown.status_code == 400
-        assert "alphabet must be one of ascii, gsm7, latin1" in unknown.json()["error"]
+        assert unknown.status_code == 422
+        assert unknown.json()["field"] == "settings.alphabet"
+        assert "'ascii', 'gsm7' or 'latin1'" in unknown.json()["msg"]
         cmpp = {**channel, "protocol": "cmpp", "name": "cm", "settings": {"alphabet": "latin1"}}
         refused = await operator.post("/admin/channels", json=cmpp)
-        assert refused.status_code == 400 and "for SMPP channels" in refused.json()["error"]
+        assert refused.status_code == 422 and "for SMPP channels" in refused.json()["msg"]
         listed = {c["name"]: c for c in (await operator.get("/admin/channels")).json()}
     assert listed["intl"]["settings"] == {"alphabet": "gsm7"}
     assert "bad" not in listed and "cm" not in listed

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from duanxin.api.customer import customer_routes
+from duanxin.api.docs_page import render_docs
+from duanxin.api.errors import error_response
 from duanxin.api.http_guard import RequestGuard
+from duanxin.api.openapi import build_document
 from duanxin.api.operator import operator_routes
+from duanxin.api.responses import json_response
 from duanxin.api.seed import seed_routes
 from duanxin.console import console_routes
+from duanxin.logs import AccessLog
 from duanxin.metrics import CHANNEL_UP
 from duanxin.service.platform import Platform
 from duanxin.service.readiness import not_ready_reasons
@@ -75,13 +82,55 @@ def create_app(platform: Platform, extra_routes: Sequence[BaseRoute] = ()) -> St
             *metrics,
             *operator_routes(),
             *customer_routes(),
+            Route("/openapi.json", _openapi, methods=["GET"]),
+            Route("/docs", _docs, methods=["GET"]),
             *console_routes(),
             *extra_routes,
         ],
-        middleware=[Middleware(RequestGuard)],
+        middleware=[Middleware(AccessLog), Middleware(RequestGuard)],
+        exception_handlers={404: _not_routed, 405: _not_routed},
     )
     app.state.platform = platform
+    app.state.openapi = None
+    app.state.docs_html = None
     return app
+
+
+REST_PREFIXES = ("/admin/", "/customer/")
+
+
+def _document(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    if getattr(state, "openapi", None) is None:
+        state.openapi = build_document(request.app.routes)
+    document: dict[str, Any] = state.openapi
+    return document
+
+
+async def _openapi(request: Request) -> Response:
+    """The OpenAPI 3.1 document of this server."""
+    return json_response(_document(request))
+
+
+async def _docs(request: Request) -> Response:
+    """The API reference as an HTML page (from the OpenAPI document)."""
+    if getattr(request.app.state, "docs_html", None) is None:
+        request.app.state.docs_html = render_docs(_document(request))
+    return HTMLResponse(request.app.state.docs_html)
+
+
+async def _not_routed(request: Request, exc: Exception) -> Response:
+    """An unknown path or method: the REST error shape under /admin and /customer (an
+    unknown action is a 404 there, never another action), Starlette's plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith(REST_PREFIXES):
+        what = "path" if exc.status_code == 404 else f"method {request.method} for this path"
+        response = error_response(exc.status_code, f"no such {what}: {request.url.path}")
+    else:
+        response = PlainTextResponse(exc.detail, exc.status_code)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def metrics_app(platform: Platform) -> Starlette:

@@ -13,13 +13,15 @@ Parameters come as a form, a JSON object or the query string, like the seed endp
 - ``GET|POST /customer/templates/list``, also ``GET /customer/templates``.
 
 Answers: ``{"status": 0, "msg": "ok", "signature"|"template": {...}}`` or
-``{"status": 0, "msg": "ok", "list": [...]}``; refusals ``{"status": N, "msg": "..."}``.
+``{"status": 0, "msg": "ok", "list": [...]}``; refusals ``{"status": N, "msg": "..."}``,
+the REST error shape of :mod:`duanxin.api.errors` (HTTP 200, ``N`` a platform status).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +30,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from duanxin.api.bodies import read_body
+from duanxin.api.errors import error_response
 from duanxin.api.gateway import GatewayRefusal, caller_for
 from duanxin.api.params import ParamError, parse_params
 from duanxin.api.responses import json_response
+from duanxin.api.wire_models import AUTH_PARAMS, Param
 from duanxin.domain.accounts import Account
 from duanxin.domain.status import Status, StatusError
 from duanxin.domain.wire import SEED_TIME_FORMAT
@@ -38,7 +42,7 @@ from duanxin.service import review
 from duanxin.service.accounts import authenticate
 from duanxin.service.platform import Platform
 
-__all__ = ["customer_routes"]
+__all__ = ["CUSTOMER_ENDPOINTS", "CustomerEndpoint", "customer_routes"]
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -113,27 +117,58 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             async with platform.request_slot(account.id, account.max_concurrency):
                 document = await handler(platform, account, params)
         except ParamError as error:
-            return json_response({"status": int(error.status), "msg": error.msg})
+            return error_response(int(error.status), error.msg, http_status=200)
         except StatusError as error:
-            return json_response({"status": int(error.status), "msg": error.message})
+            return error_response(int(error.status), error.message, http_status=200)
         except ValueError as error:  # PolicyError included: the definition is refused
-            return json_response({"status": int(Status.MALFORMED), "msg": str(error)})
+            return error_response(int(Status.MALFORMED), str(error), http_status=200)
         except ClientDisconnect:
             raise  # nobody to answer: logged by the request guard
         except Exception:
             log.exception("%s failed", request.url.path)
-            return json_response({"status": int(Status.INTERNAL), "msg": "internal error"})
+            return error_response(int(Status.INTERNAL), "internal error", http_status=200)
         return json_response({"status": 0, "msg": "ok", **document})
 
     return endpoint
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerEndpoint:
+    """One customer REST endpoint, routed and documented from this declaration."""
+
+    path: str
+    methods: tuple[str, ...]
+    handler: Handler
+    summary: str
+    params: tuple[Param, ...]
+
+
+STATE = Param("state", "Only this state.", enum=("pending", "approved", "rejected"))
+SIGNATURE = Param("signature", "【公司名】 or 公司名, 2 to 12 characters.", required=True,
+                  example="【duanxin】")  # fmt: skip
+TEMPLATE = (
+    Param("kind", "The template's kind.", required=True,
+          enum=("verification", "notification", "marketing")),
+    Param("template", "Text with ${name} or {1} variables (also as content).", required=True,
+          example="您的验证码是${code}"),
+)  # fmt: skip
+CUSTOMER_ENDPOINTS = (
+    CustomerEndpoint("/customer/signatures", ("POST",), _register_signature,
+                     "Register a signature for review", (*AUTH_PARAMS, SIGNATURE)),
+    CustomerEndpoint("/customer/signatures", ("GET",), _signatures, "List signatures",
+                     (*AUTH_PARAMS, STATE)),
+    CustomerEndpoint("/customer/signatures/list", ("GET", "POST"), _signatures,
+                     "List signatures", (*AUTH_PARAMS, STATE)),
+    CustomerEndpoint("/customer/templates", ("POST",), _register_template,
+                     "Register a template for review", (*AUTH_PARAMS, *TEMPLATE)),
+    CustomerEndpoint("/customer/templates", ("GET",), _templates, "List templates",
+                     (*AUTH_PARAMS, STATE)),
+    CustomerEndpoint("/customer/templates/list", ("GET", "POST"), _templates,
+                     "List templates", (*AUTH_PARAMS, STATE)),
+)  # fmt: skip
+
+
 def customer_routes() -> list[Route]:
     return [
-        Route("/customer/signatures", _endpoint(_register_signature), methods=["POST"]),
-        Route("/customer/signatures", _endpoint(_signatures), methods=["GET"]),
-        Route("/customer/signatures/list", _endpoint(_signatures), methods=["GET", "POST"]),
-        Route("/customer/templates", _endpoint(_register_template), methods=["POST"]),
-        Route("/customer/templates", _endpoint(_templates), methods=["GET"]),
-        Route("/customer/templates/list", _endpoint(_templates), methods=["GET", "POST"]),
+        Route(e.path, _endpoint(e.handler), methods=list(e.methods)) for e in CUSTOMER_ENDPOINTS
     ]

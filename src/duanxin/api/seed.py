@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import BaseModel
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -33,6 +35,16 @@ from duanxin.api.params import (
 )
 from duanxin.api.render import render_balance, render_pull, render_send
 from duanxin.api.responses import json_response
+from duanxin.api.wire_models import (
+    BALANCE_PARAMS,
+    MO_PARAMS,
+    REPORT_PARAMS,
+    SEND_PARAMS,
+    BalanceAnswer,
+    Param,
+    PullAnswer,
+    SendAnswer,
+)
 from duanxin.domain.numbers import normalise_mobile
 from duanxin.domain.status import Status, StatusError
 from duanxin.service import pull
@@ -41,7 +53,7 @@ from duanxin.service.platform import Platform
 from duanxin.service.results import BalanceOutcome, PullOutcome, SendOutcome
 from duanxin.service.send import SendRequest, send
 
-__all__ = ["seed_routes"]
+__all__ = ["METHODS", "PREFIXES", "SEED_ENDPOINTS", "SeedEndpoint", "seed_routes"]
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request, Platform, dict[str, str], Caller], Awaitable[bytes]]
@@ -136,15 +148,34 @@ def _endpoint(shape: str, handler: Handler) -> Callable[[Request], Awaitable[Res
     return endpoint
 
 
+@dataclass(frozen=True, slots=True)
+class SeedEndpoint:
+    """One published endpoint: routed at ``/<name>`` and ``/release/<name>``, GET and POST,
+    and documented (:mod:`duanxin.api.openapi`) from the same declaration."""
+
+    name: str
+    shape: str
+    handler: Handler
+    summary: str
+    params: tuple[Param, ...]
+    answer: type[BaseModel]
+
+
+PREFIXES = ("", "/release")
+METHODS = ("POST", "GET")
+SEED_ENDPOINTS = (
+    SeedEndpoint("smssend", "send", _send, "Send SMS", SEND_PARAMS, SendAnswer),
+    SeedEndpoint("smsoverage", "overage", _overage, "Balance", BALANCE_PARAMS, BalanceAnswer),
+    SeedEndpoint("smsreport", "report", _report, "Pull delivery reports", REPORT_PARAMS,
+                 PullAnswer),
+    SeedEndpoint("smsmo", "mo", _mo, "Pull replies (MO)", MO_PARAMS, PullAnswer),
+)  # fmt: skip
+
+
 def seed_routes() -> list[Route]:
-    endpoints = {
-        "smssend": _endpoint("send", _send),
-        "smsoverage": _endpoint("overage", _overage),
-        "smsreport": _endpoint("report", _report),
-        "smsmo": _endpoint("mo", _mo),
-    }
     routes = []
-    for name, endpoint in endpoints.items():
-        for prefix in ("", "/release"):
-            routes.append(Route(f"{prefix}/{name}", endpoint, methods=["POST", "GET"]))
+    for seed in SEED_ENDPOINTS:
+        endpoint = _endpoint(seed.shape, seed.handler)
+        for prefix in PREFIXES:
+            routes.append(Route(f"{prefix}/{seed.name}", endpoint, methods=list(METHODS)))
     return routes

@@ -27,6 +27,7 @@ from duanxin.runtime import running_platform
 from duanxin.service.platform import Platform
 from duanxin.simulator.cmpp import CmppSimulator
 from duanxin.simulator.core import SimulatorConfig
+from duanxin.store.crypto import generate_key
 from duanxin.store.engine import migrate
 from duanxin.store.tables import channels, reports
 
@@ -58,14 +59,15 @@ async def throttled_run(
     """Send ``messages`` through a throttling carrier; wait for every report."""
     with tempfile.TemporaryDirectory(prefix="duanxin-bench-") as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        await asyncio.to_thread(migrate, url)
+        secrets_key = generate_key()  # a throwaway database: a throwaway key
+        await asyncio.to_thread(migrate, url, secrets_key)
         account, password = demo_credentials("cmpp")
         simulator = CmppSimulator(
             SimulatorConfig(account=account, password=password, tps=carrier_tps, report_delay=0.5)
         )
         await simulator.start()
         try:
-            setup = Platform.open(Settings(database_url=url))
+            setup = Platform.open(Settings(database_url=url, encryption_key=secrets_key))
             try:
                 endpoint = CarrierEndpoint("127.0.0.1", simulator.port, account, password)
                 key, login, secret = await provision(setup, {"cmpp": endpoint})
@@ -73,7 +75,9 @@ async def throttled_run(
                     await conn.execute(update(channels).values(tps=channel_tps))
             finally:
                 await setup.close()
-            settings = Settings(database_url=url, host="127.0.0.1", port=0)
+            settings = Settings(
+                database_url=url, host="127.0.0.1", port=0, encryption_key=secrets_key
+            )
             async with running_platform(settings) as running:
                 numbers = [f"138{i:08d}" for i in range(messages)]
                 async with AsyncClient(

@@ -1,22 +1,34 @@
-"""``duanxin account``: customer accounts."""
+"""``duanxin account``: customer accounts; ``duanxin key``: their API keys;
+``duanxin token``: operator tokens."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from duanxin.cli.common import DatabaseOption, _fail, _settings, _with_platform, console
-from duanxin.domain.accounts import AccessType
+from duanxin.cli.common import (
+    DatabaseOption,
+    JsonOption,
+    _fail,
+    _settings,
+    _with_platform,
+    console,
+    emit,
+)
+from duanxin.domain.accounts import AccessType, Account
 from duanxin.domain.billing import ChargeType
-from duanxin.service import admin
+from duanxin.service import admin, keys
 from duanxin.service.platform import Platform
 
-__all__ = ["account_app"]
+__all__ = ["account_app", "key_app", "token_app"]
 
 account_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys (SecretId/SecretKey) of customers.", no_args_is_help=True)
+token_app = typer.Typer(help="Operator tokens (the /admin REST API).", no_args_is_help=True)
 
 DefaultKindOption = Annotated[
     str | None,
@@ -47,10 +59,9 @@ def account_create(
         raise _fail(str(error)) from None
 
     async def action(platform: Platform) -> None:
-        customer_id, key = await admin.find_or_create_customer(platform, customer, "cli")
-        await admin.create_account(
+        opened = await admin.open_account(
             platform,
-            customer_id,
+            customer,
             admin.AccountSpec(
                 account=account,
                 password=password,
@@ -61,38 +72,45 @@ def account_create(
                 default_signature=default_signature,
                 default_kind=kind,
             ),
+            "cli",
         )
         console.print(f"account {account} created for customer {customer}")
+        key = opened.key
         if key is not None:
             console.print(f"SecretId:  {key.secret_id}\nSecretKey: {key.secret_key} (shown once)")
 
     _with_platform(_settings(database_url), action)
 
 
+def account_view(account: Account) -> dict[str, Any]:
+    """An account as shown (never its password)."""
+    view = asdict(account)
+    view.pop("password")
+    return view
+
+
 @account_app.command("list")
-def account_list(database_url: DatabaseOption = None) -> None:
+def account_list(as_json: JsonOption = False, database_url: DatabaseOption = None) -> None:
     """List accounts."""
+    rows = _with_platform(_settings(database_url), admin.list_accounts)
 
-    async def action(platform: Platform) -> None:
-        rows = await admin.list_accounts(platform)
-        table = Table("account", "spid", "state", "charge", "balance", "access")
+    def table() -> Table:
+        shown = Table("account", "spid", "state", "charge", "balance", "access")
         for a in rows:
-            table.add_row(a.account, a.spid, a.state, a.charge_type, str(a.balance), a.access_type)
-        console.print(table)
+            shown.add_row(a.account, a.spid, a.state, a.charge_type, str(a.balance), a.access_type)
+        return shown
 
-    _with_platform(_settings(database_url), action)
+    emit([account_view(a) for a in rows], as_json, table)
 
 
 @account_app.command("show")
-def account_show(account: str, database_url: DatabaseOption = None) -> None:
-    """Show one account's settings (password hidden)."""
-
-    async def action(platform: Platform) -> None:
-        found = await admin.find_account(platform, account)
-        shown = {k: v for k, v in found.__class__.__dataclass_fields__.items() if k != "password"}
-        console.print_json(json.dumps({k: getattr(found, k) for k in shown}, default=str))
-
-    _with_platform(_settings(database_url), action)
+def account_show(
+    account: str, as_json: JsonOption = True, database_url: DatabaseOption = None
+) -> None:
+    """Show one account's settings (password hidden), as JSON."""
+    found = _with_platform(_settings(database_url), lambda p: admin.find_account(p, account))
+    view = account_view(found)
+    emit(view, True, lambda: "")
 
 
 @account_app.command("recharge")
@@ -166,3 +184,90 @@ def _coerce(value: str) -> Any:
     if value.lower() in ("true", "false"):
         return value.lower() == "true"
     return int(value) if value.lstrip("-").isdigit() else value
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(sep=" ") if value else ""
+
+
+@key_app.command("issue")
+def key_issue(
+    customer: Annotated[str, typer.Argument(help="The customer (see `account create`).")],
+    expires: Annotated[
+        datetime | None, typer.Option(help="Refused from then on (platform local time).")
+    ] = None,
+    as_json: JsonOption = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Issue another SecretId/SecretKey pair to a customer (the SecretKey is shown once)."""
+    issued = _with_platform(
+        _settings(database_url), lambda p: keys.issue_key(p, customer, "cli", expires)
+    )
+    emit(
+        asdict(issued),
+        as_json,
+        lambda: f"SecretId:  {issued.secret_id}\nSecretKey: {issued.secret_key} (shown once)",
+    )
+
+
+@key_app.command("list")
+def key_list(
+    customer: Annotated[str | None, typer.Argument(help="Only this customer's.")] = None,
+    as_json: JsonOption = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List API keys (never their secrets)."""
+    rows = _with_platform(_settings(database_url), lambda p: keys.list_keys(p, customer))
+
+    def table() -> Table:
+        shown = Table("secret id", "customer", "state", "created", "expires", "revoked")
+        for k in rows:
+            shown.add_row(
+                k.secret_id,
+                k.customer,
+                k.state.value,
+                _when(k.created_at),
+                _when(k.expires_at),
+                _when(k.revoked_at),
+            )
+        return shown
+
+    emit([asdict(k) for k in rows], as_json, table)
+
+
+@key_app.command("revoke")
+def key_revoke(secret_id: str, database_url: DatabaseOption = None) -> None:
+    """Revoke an API key: its signatures are refused (401) from now on."""
+    _with_platform(_settings(database_url), lambda p: keys.revoke_key(p, secret_id, "cli"))
+    console.print(f"{secret_id}: revoked", highlight=False)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="Whose token (audited under this name).")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Issue an operator token (shown once)."""
+    token = _with_platform(_settings(database_url), lambda p: admin.create_operator_token(p, name))
+    console.print(f"operator token (shown once): {token}", highlight=False)
+
+
+@token_app.command("list")
+def token_list(as_json: JsonOption = False, database_url: DatabaseOption = None) -> None:
+    """List operator tokens by id (the start of their hash) and name."""
+    rows = _with_platform(_settings(database_url), keys.list_tokens)
+
+    def table() -> Table:
+        shown = Table("id", "name", "state", "created", "revoked")
+        for t in rows:
+            shown.add_row(t.id, t.name, t.state.value, _when(t.created_at), _when(t.revoked_at))
+        return shown
+
+    emit([asdict(t) for t in rows], as_json, table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, database_url: DatabaseOption = None) -> None:
+    """Revoke an operator token (by its id from `token list`)."""
+    _with_platform(_settings(database_url), lambda p: keys.revoke_token(p, token_id, "cli"))
+    console.print(f"{token_id}: revoked", highlight=False)

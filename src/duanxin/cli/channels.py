@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from duanxin.cli.common import DatabaseOption, _settings, _with_platform, console
+from duanxin.cli.common import (
+    DatabaseOption,
+    Failure,
+    JsonOption,
+    _settings,
+    _with_platform,
+    console,
+    emit,
+)
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.reports import LongReport
 from duanxin.service import admin
@@ -53,12 +61,7 @@ def channel_add(
     database_url: DatabaseOption = None,
 ) -> None:
     """Add a carrier channel."""
-    try:
-        extra = json.loads(settings)
-    except json.JSONDecodeError as error:
-        raise typer.BadParameter(f"--settings is not JSON: {error}") from None
-    if not isinstance(extra, dict):
-        raise typer.BadParameter("--settings must be a JSON object")
+    extra = _json_object(settings)
     if alphabet is not None:
         extra["alphabet"] = alphabet.value
     spec = admin.ChannelSpec(
@@ -82,42 +85,98 @@ def channel_add(
     console.print(f"channel {name} added")
 
 
+def _json_object(text: str) -> dict[str, object]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise Failure(f"--settings is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise Failure("--settings must be a JSON object, e.g. '{\"response_timeout\": 10}'")
+    return value
+
+
 @channel_app.command("edit")
 def channel_edit(
     name: str,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    account: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[str | None, typer.Option()] = None,
+    access_code: Annotated[str | None, typer.Option()] = None,
+    service_id: Annotated[str | None, typer.Option()] = None,
+    sp_code: Annotated[str | None, typer.Option()] = None,
+    version: Annotated[int | None, typer.Option()] = None,
+    window: Annotated[int | None, typer.Option()] = None,
+    tps: Annotated[int | None, typer.Option()] = None,
+    max_connections: Annotated[int | None, typer.Option()] = None,
+    long_report: Annotated[LongReport | None, typer.Option()] = None,
     alphabet: AlphabetOption = None,
+    settings: Annotated[
+        str | None, typer.Option(help="JSON object merged into the channel's settings.")
+    ] = None,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Change a channel's settings (a running platform uses them once restarted)."""
-    changes = {} if alphabet is None else {"alphabet": alphabet.value}
+    """Change a channel (a running platform uses the change once restarted)."""
+    given = {
+        "host": host,
+        "port": port,
+        "account": account,
+        "password": password,
+        "access_code": access_code,
+        "service_id": service_id,
+        "sp_code": sp_code,
+        "version": version,
+        "window": window,
+        "tps": tps,
+        "max_connections": max_connections,
+        "long_report": long_report.value if long_report else None,
+    }
+    changes: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+    extra = _json_object(settings) if settings is not None else {}
+    if alphabet is not None:
+        extra["alphabet"] = alphabet.value
+    if extra:
+        changes["settings"] = extra
     if not changes:
-        raise typer.BadParameter("nothing to change: give --alphabet")
-    settings = _with_platform(
-        _settings(database_url),
-        lambda p: admin.update_channel_settings(p, name, changes, actor="cli"),
+        raise Failure("nothing to change: give an option, e.g. --port 7891 or --alphabet gsm7")
+    _with_platform(
+        _settings(database_url), lambda p: admin.edit_channel(p, name, changes, actor="cli")
     )
-    console.print(f"channel {name}: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    flat = {**{k: v for k, v in changes.items() if k != "settings"}, **extra}
+    shown = ", ".join(f"{k}={'***' if k == 'password' else v}" for k, v in flat.items())
+    console.print(f"channel {name}: {shown}", highlight=False)
+
+
+@channel_app.command("remove")
+def channel_remove(name: str, database_url: DatabaseOption = None) -> None:
+    """Remove a channel and its routes (one that carried messages can only be disabled)."""
+    _with_platform(_settings(database_url), lambda p: admin.remove_channel(p, name, actor="cli"))
+    console.print(f"channel {name} removed", highlight=False)
 
 
 @channel_app.command("list")
-def channel_list(database_url: DatabaseOption = None) -> None:
+def channel_list(as_json: JsonOption = False, database_url: DatabaseOption = None) -> None:
     """List channels."""
     rows = _with_platform(_settings(database_url), admin.list_channels)
-    table = Table(
-        "name", "protocol", "address", "access code", "window", "tps", "alphabet", "enabled"
-    )
-    for row in rows:
-        table.add_row(
-            row["name"],
-            row["protocol"],
-            f"{row['host']}:{row['port']}",
-            row["access_code"],
-            str(row["window"]),
-            str(row["tps"]),
-            (row["settings"] or {}).get("alphabet", Alphabet.ASCII.value),
-            str(row["enabled"]),
+
+    def table() -> Table:
+        shown = Table(
+            "name", "protocol", "address", "access code", "window", "tps", "alphabet", "enabled"
         )
-    console.print(table)
+        for row in rows:
+            shown.add_row(
+                row["name"],
+                row["protocol"],
+                f"{row['host']}:{row['port']}",
+                row["access_code"],
+                str(row["window"]),
+                str(row["tps"]),
+                (row["settings"] or {}).get("alphabet", Alphabet.ASCII.value),
+                str(row["enabled"]),
+            )
+        return shown
+
+    emit(rows, as_json, table)
 
 
 @channel_app.command("route")
@@ -141,6 +200,7 @@ def channel_disable(name: str, database_url: DatabaseOption = None) -> None:
     _with_platform(
         _settings(database_url), lambda p: admin.set_channel_enabled(p, name, False, actor="cli")
     )
+    console.print(f"channel {name}: disabled", highlight=False)
 
 
 @channel_app.command("enable")
@@ -149,6 +209,7 @@ def channel_enable(name: str, database_url: DatabaseOption = None) -> None:
     _with_platform(
         _settings(database_url), lambda p: admin.set_channel_enabled(p, name, True, actor="cli")
     )
+    console.print(f"channel {name}: enabled", highlight=False)
 
 
 def number_override(

@@ -12,10 +12,12 @@ from rich.table import Table
 from duanxin.cli.common import (
     ActorOption,
     DatabaseOption,
+    JsonOption,
     _fail,
     _settings,
     _with_platform,
     console,
+    emit,
 )
 from duanxin.service.platform import Platform
 
@@ -96,6 +98,7 @@ def blacklist_remove(
 def blacklist_list(
     limit: Annotated[int, typer.Option()] = 1000,
     offset: Annotated[int, typer.Option()] = 0,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """List blacklisted numbers."""
@@ -104,6 +107,9 @@ def blacklist_list(
     total, rows = _with_platform(
         _settings(database_url), lambda p: lists.blacklist_list(p, limit, offset)
     )
+    if as_json:
+        emit({"total": total, "list": rows}, True, str)
+        return
     table = Table("mobile", "reason", "since")
     for row in rows:
         table.add_row(row["mobile"], row["reason"], str(row["created_at"]))
@@ -143,11 +149,16 @@ def optout_remove(
 
 
 @optout_app.command("list")
-def optout_list(account: str, database_url: DatabaseOption = None) -> None:
+def optout_list(
+    account: str, as_json: JsonOption = False, database_url: DatabaseOption = None
+) -> None:
     """List an account's opted-out numbers."""
     from duanxin.service import lists
 
     rows = _with_platform(_settings(database_url), lambda p: lists.optout_list(p, account))
+    if as_json:
+        emit(rows, True, str)
+        return
     for row in rows:
         console.print(f"{row['mobile']}  {row['created_at']}", highlight=False)
     console.print(f"{len(rows)} numbers opted out of {account}")
@@ -203,6 +214,7 @@ def words_remove(
 def words_list(
     show_words: Annotated[bool, typer.Option("--words", help="Print the words too.")] = False,
     category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """Words per category (the words themselves with --words)."""
@@ -214,6 +226,9 @@ def words_list(
         return categories, listed
 
     categories, listed = _with_platform(_settings(database_url), action)
+    if as_json:
+        emit({"categories": categories, "words": listed}, True, str)
+        return
     table = Table("category", "words")
     for name, count in categories.items():
         if category is None or name == category:
@@ -244,11 +259,16 @@ def frequency_set(
 
 
 @frequency_app.command("show")
-def frequency_show(account: str, database_url: DatabaseOption = None) -> None:
+def frequency_show(
+    account: str, as_json: JsonOption = False, database_url: DatabaseOption = None
+) -> None:
     """The per-number limits in force for an account."""
     from duanxin.service import lists
 
     shown = _with_platform(_settings(database_url), lambda p: lists.frequency_show(p, account))
+    if as_json:
+        emit(shown, True, str)
+        return
     _print_frequency(account, shown)
 
 
@@ -265,6 +285,7 @@ def audit_list(
     limit: Annotated[int, typer.Option()] = 50,
     actor: Annotated[str | None, typer.Option(help="Only this operator.")] = None,
     action: Annotated[str | None, typer.Option(help="Action prefix, e.g. signature.")] = None,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """Who did what, when: the latest operator decisions first."""
@@ -273,6 +294,9 @@ def audit_list(
     rows = _with_platform(
         _settings(database_url), lambda p: lists.audit_list(p, limit, actor, action)
     )
+    if as_json:
+        emit(rows, True, str)
+        return
     table = Table("when", "who", "action", "subject", "detail")
     for row in rows:
         detail = json.dumps(row["detail"], ensure_ascii=False, default=str)

@@ -1,27 +1,48 @@
-"""Running the platform: ``init``, ``serve``, ``demo``, ``send`` and ``simulate``."""
+"""Running the platform: ``init``, ``serve``, ``demo``, ``simulate`` and ``keygen``."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
-from duanxin.cli.common import DatabaseOption, _fail, _run, _settings, _with_platform, console
+from duanxin.cli.common import (
+    DatabaseOption,
+    _fail,
+    _run,
+    _settings,
+    _with_platform,
+    console,
+    database_failure,
+    shown_url,
+)
 from duanxin.domain.encoding import Alphabet
 from duanxin.service import admin
 
-__all__ = ["demo", "init", "send", "serve", "simulate"]
+__all__ = ["demo", "duanxin_command", "init", "keygen", "print_demo", "serve", "simulate"]
 
 
 def init(database_url: DatabaseOption = None) -> None:
     """Create or upgrade the database and print a new operator token."""
     settings = _settings(database_url)
-    token = _with_platform(settings, admin.create_operator_token)
-    console.print(f"database ready: {settings.database_url}")
-    console.print(f"operator token (shown once): {token}")
+    token = _with_platform(settings, admin.create_operator_token, create=True)
+    console.print(f"database ready: {shown_url(settings.database_url)}", highlight=False)
+    console.print(f"operator token (shown once): {token}", highlight=False)
+
+
+def keygen() -> None:
+    """Print a new key for the ``encryption_key`` setting (DUANXIN_ENCRYPTION_KEY)."""
+    from duanxin.store.crypto import generate_key
+
+    sys.stdout.write(generate_key() + "\n")
 
 
 def serve(
@@ -32,9 +53,11 @@ def serve(
     role: Annotated[str | None, typer.Option(help="all, api or worker.")] = None,
 ) -> None:
     """Run the platform: HTTP API, delivery workers, sweeper."""
+    from duanxin.logs import configure_logging
     from duanxin.runtime import running_platform, stop_signals
 
     settings = _settings(database_url, host=host, port=port, bus_url=bus_url, role=role)
+    configure_logging(settings)
 
     async def run() -> None:
         with stop_signals() as stop:
@@ -46,7 +69,10 @@ def serve(
                     "on the wire)"
                 )
 
-    _run(run())
+    try:
+        _run(run())
+    except (SQLAlchemyError, ConnectionError) as error:
+        raise database_failure(settings, error) from error
 
 
 def demo(
@@ -55,57 +81,84 @@ def demo(
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(
         "demo-data"
     ),
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Reuse the data directory and keys of the last run.")
+    ] = False,
 ) -> None:
     """Start everything with simulated carriers and print how to send a first SMS."""
     from duanxin.demo import DemoFacts, run_demo
 
     def announce(facts: DemoFacts) -> None:
-        _print_demo(facts, data_dir)
+        print_demo(facts, data_dir.resolve())
 
     logging.basicConfig(level=logging.WARNING)
-    _run(run_demo(host, port, data_dir, announce=announce))
+    _run(run_demo(host, port, data_dir, announce=announce, keep=keep))
 
 
-def _print_demo(facts: Any, data_dir: Path) -> None:
-    console.print("[bold green]duanxin demo is running[/bold green]", highlight=False)
-    console.print(f"API:        {facts.url}", highlight=False)
-    console.print(f"SecretId:   {facts.secret_id}", highlight=False)
-    console.print(f"SecretKey:  {facts.secret_key}", highlight=False)
-    console.print(f"account:    {facts.account}   password: {facts.password}", highlight=False)
-    console.print(f"facts in:   {data_dir / 'demo.json'}", highlight=False)
-    console.print("\nWeb console:", highlight=False)
-    console.print(
+def duanxin_command() -> str:
+    """How to run this very ``duanxin`` from any shell: the script next to this Python
+    (a virtualenv's), else this Python with ``-m duanxin.cli``."""
+    script = Path(sys.executable).parent / "duanxin"
+    if script.is_file() and os.access(script, os.X_OK):
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m duanxin.cli"
+
+
+def print_demo(facts: Any, data_dir: Path) -> None:
+    """What the demo tells: its facts, then commands that work when pasted as printed."""
+    q = shlex.quote
+    duanxin = duanxin_command()
+    lines = [
+        "[bold green]duanxin demo is running[/bold green]",
+        f"API:            {facts.url}",
+        f"SecretId:       {facts.secret_id}",
+        f"SecretKey:      {facts.secret_key}",
+        f"account:        {facts.account}   password: {facts.password}",
+        f"operator token: {facts.operator_token}",
+        f"facts in:       {data_dir / 'demo.json'}",
+        f"API docs:       {facts.url}/docs",
+        "",
+        "Web console:",
         f"  operator:  {facts.console_url}   user: {facts.operator_user}   "
         f"password: {facts.operator_password}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    console.print(
         f"  customer:  {facts.customer_console_url}   account: {facts.account}   "
         f"password: {facts.password}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    # One number per example: a verification code goes to a number at most once a minute.
-    console.print("\nSend an SMS (signed request, as the published samples do):", highlight=False)
-    console.print(
-        f"  duanxin send --url {facts.url} --secret-id {facts.secret_id} "
+        "",
+        "Use the demo from every later duanxin command (another shell):",
+        f"  export DUANXIN_CONFIG={q(facts.config_file)}",
+        "",
+        "Send an SMS (signed request, as the published samples do):",
+        # One number per example: a verification code goes to a number at most once a minute.
+        f"  {duanxin} send --url {facts.url} --secret-id {facts.secret_id} "
         f"--secret-key {facts.secret_key} --account {facts.account} "
         f"--password {facts.password} 13800138000 '您的验证码是1234'",
-        highlight=False,
-        soft_wrap=True,
+        "",
+        "Its delivery report, a second later:",
+        f"  DUANXIN_CONFIG={q(facts.config_file)} {duanxin} reports",
+        "",
+        "Or with curl:",
+        _curl_example(facts),
+        "",
+        "Or in Python:",
+        f"  {q(sys.executable)} -c {q(_python_example(facts))}",
+        "",
+        "Operator REST (accounts, channels, review):",
+        f"  curl -s -H 'Authorization: Bearer {facts.operator_token}' {facts.url}/admin/accounts",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True, markup=line.startswith("[bold"))
+
+
+def _python_example(facts: Any) -> str:
+    def q(text: str) -> str:  # a double-quoted literal: no quote to escape in the shell
+        return json.dumps(text, ensure_ascii=False)
+
+    args = ", ".join(
+        q(v) for v in (facts.url, facts.secret_id, facts.secret_key, facts.account, facts.password)
     )
-    console.print("\nOr with curl:", highlight=False)
-    console.print(_curl_example(facts), highlight=False, soft_wrap=True)
-    console.print("\nOr in Python:", highlight=False)
-    console.print(
-        "  from duanxin.client import Client\n"
-        f"  c = Client({facts.url!r}, {facts.secret_id!r}, {facts.secret_key!r}, "
-        f"{facts.account!r}, {facts.password!r})\n"
-        "  print(c.send('18600000000', '您的验证码是1234'))\n"
-        "  print(c.reports())",
-        highlight=False,
-        soft_wrap=True,
+    return (
+        f"from duanxin.client import Client; c = Client({args}); "
+        f"print(c.send({q('18600000000')}, {q('您的验证码是1234')})); print(c.balance())"
     )
 
 
@@ -120,33 +173,6 @@ def _curl_example(facts: Any) -> str:
         f"--data-urlencode account={facts.account} --data-urlencode password={facts.password} "
         "--data-urlencode mobile=13900139000 --data-urlencode 'content=您的验证码是1234'"
     )
-
-
-def send(
-    mobiles: Annotated[str, typer.Argument(help="Comma-separated numbers.")],
-    content: Annotated[str, typer.Argument(help="Text to send.")],
-    url: Annotated[str, typer.Option(help="API base URL.")] = "http://127.0.0.1:8080",
-    secret_id: Annotated[str, typer.Option(envvar="DUANXIN_SECRET_ID")] = "",
-    secret_key: Annotated[str, typer.Option(envvar="DUANXIN_SECRET_KEY")] = "",
-    account: Annotated[str, typer.Option(envvar="DUANXIN_ACCOUNT")] = "",
-    password: Annotated[str, typer.Option(envvar="DUANXIN_PASSWORD")] = "",
-    extno: Annotated[str | None, typer.Option(help="Extension number.")] = None,
-) -> None:
-    """Send an SMS through the HTTP API with a signed request; print the response."""
-    from duanxin.client import AuthenticationError, Client
-
-    if not (secret_id and secret_key and account and password):
-        raise _fail("--secret-id, --secret-key, --account and --password are required")
-    client = Client(url, secret_id, secret_key, account, password)
-    try:
-        result = client.send(mobiles, content, extno=extno)
-    except AuthenticationError as error:
-        raise _fail(f"signature refused: {error}") from None
-    except OSError as error:
-        raise _fail(f"cannot reach {url}: {error}") from None
-    console.print(result, highlight=False)
-    if result.status != 0:
-        raise typer.Exit(code=1)
 
 
 def simulate(

@@ -7,7 +7,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from duanxin.cli.common import ActorOption, DatabaseOption, _settings, _with_platform, console
+from duanxin.cli.common import (
+    ActorOption,
+    DatabaseOption,
+    JsonOption,
+    _settings,
+    _with_platform,
+    console,
+    emit,
+)
 from duanxin.service.platform import Platform
 
 __all__ = ["signature_app", "template_app"]
@@ -104,6 +112,7 @@ def signature_default(
 def signature_list(
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
     state: Annotated[str | None, typer.Option(help="pending, approved or rejected.")] = None,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """List signatures (e.g. --state pending: the review queue)."""
@@ -112,7 +121,7 @@ def signature_list(
     rows = _with_platform(
         _settings(database_url), lambda p: review.list_signatures(p, account, state)
     )
-    console.print(_review_table(rows, "signature"))
+    emit(rows, as_json, lambda: _review_table(rows, "signature"))
 
 
 @template_app.command("add")
@@ -170,6 +179,7 @@ def template_reject(
 def template_list(
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
     state: Annotated[str | None, typer.Option(help="pending, approved or rejected.")] = None,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
     """List templates (e.g. --state pending: the review queue)."""
@@ -178,4 +188,4 @@ def template_list(
     rows = _with_platform(
         _settings(database_url), lambda p: review.list_templates(p, account, state)
     )
-    console.print(_review_table(rows, "template"))
+    emit(rows, as_json, lambda: _review_table(rows, "template"))

@@ -107,7 +107,5 @@ def console_routes() -> list[BaseRoute]:
         *operator_routes(),
         *customer_routes(),
     ]
-    return [
-        Route(CONSOLE_PATH, _to("/console/")),
-        Mount(CONSOLE_PATH, routes=routes),
-    ]
+    # "/console" itself goes to "/console/" by the application's slash redirect.
+    return [Mount(CONSOLE_PATH, routes=routes)]

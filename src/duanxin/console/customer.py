@@ -27,14 +27,15 @@ async def _account(page: Page) -> Account:
     return await admin.find_account(page.platform, page.actor)
 
 
-async def _overview(page: Page, key: keys.ApiKey | None = None) -> Response:
+async def _overview(page: Page, key: keys.IssuedKey | None = None) -> Response:
     account = await _account(page)
+    customer = await keys.customer_name(page.platform, account.customer_id)
     base = str(page.request.base_url).rstrip("/")
     return render(
         page,
         "customer/overview.html",
         account=account,
-        keys=await keys.keys_of(page.platform, account.customer_id),
+        keys=await keys.keys_of(page.platform, customer),
         key=key,
         api_url=base,
     )
@@ -46,13 +47,15 @@ async def _overview_page(page: Page) -> Response:
 
 async def _issue_key(page: Page) -> Response:
     account = await _account(page)
-    key = await keys.issue(page.platform, account.customer_id, page.actor)
+    customer = await keys.customer_name(page.platform, account.customer_id)
+    key = await keys.issue(page.platform, customer, page.actor)
     return await _overview(page, key)
 
 
 async def _revoke_key(page: Page) -> Response:
     account = await _account(page)
-    await keys.revoke(page.platform, account.customer_id, page.field("secret_id"), page.actor)
+    customer = await keys.customer_name(page.platform, account.customer_id)
+    await keys.revoke(page.platform, customer, page.field("secret_id"), page.actor)
     return redirect(page, "/console/my/", page.t("keys.revoked_one"))
 
 

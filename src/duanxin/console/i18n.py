@@ -223,8 +223,10 @@ _PAIRS: dict[str, tuple[str, str]] = {
     # keys
     "keys.title": ("API 密钥", "API keys"),
     "keys.state": ("状态", "State"),
-    "keys.enabled": ("有效", "enabled"),
-    "keys.revoked": ("已吊销", "revoked"),
+    "keys.expires": ("到期", "Expires"),
+    "keystate.active": ("有效", "active"),
+    "keystate.expired": ("已过期", "expired"),
+    "keystate.revoked": ("已吊销", "revoked"),
     "keys.none": ("没有密钥", "No keys"),
     "keys.issue": ("签发新密钥", "Issue a key"),
     "keys.revoke": ("吊销", "Revoke"),

@@ -22,8 +22,8 @@ from duanxin.domain.policy import TemplateKind, validate_signature
 from duanxin.domain.reports import LongReport
 from duanxin.service import (
     admin,
-    channel_admin,
-    keyring,
+    channels,
+    customers,
     lists,
     message_search,
     overview,
@@ -94,7 +94,7 @@ async def _customers(page: Page, **extra: Any) -> Response:
 
 
 async def _customer_names(page: Page) -> dict[int, str]:
-    return await keyring.customer_names(page.platform)
+    return await customers.customer_names(page.platform)
 
 
 async def _customers_page(page: Page) -> Response:
@@ -129,19 +129,18 @@ async def _create_account(page: Page) -> Response:
     return await _customers(page, created=account, key=key)
 
 
-async def _account_page(page: Page, key: keys.ApiKey | None = None) -> Response:
+async def _account_page(page: Page, key: keys.IssuedKey | None = None) -> Response:
     account = await admin.find_account(page.platform, page.request.path_params["account"])
     approved = await review.list_signatures(page.platform, account.account, "approved")
-    routes = [
-        r for r in await channel_admin.list_routes(page.platform) if r.account == account.account
-    ]
+    routes = [r for r in await channels.list_routes(page.platform) if r.account == account.account]
+    customer = await keys.customer_name(page.platform, account.customer_id)
     return render(
         page,
         "operator/account.html",
         frequency=await lists.frequency_show(page.platform, account.account),
         account=account,
-        customer=await keys.customer_name(page.platform, account.customer_id),
-        keys=await keys.keys_of(page.platform, account.customer_id),
+        customer=customer,
+        keys=await keys.keys_of(page.platform, customer),
         key=key,
         routes=routes,
         charge_types=CHARGE_TYPES,
@@ -207,13 +206,15 @@ async def _frequency(page: Page) -> Response:
 
 async def _issue_key(page: Page) -> Response:
     account = await admin.find_account(page.platform, page.request.path_params["account"])
-    key = await keys.issue(page.platform, account.customer_id, page.actor)
+    customer = await keys.customer_name(page.platform, account.customer_id)
+    key = await keys.issue(page.platform, customer, page.actor)
     return await _account_page(page, key)
 
 
 async def _revoke_key(page: Page) -> Response:
     account = await admin.find_account(page.platform, page.request.path_params["account"])
-    await keys.revoke(page.platform, account.customer_id, page.field("secret_id"), page.actor)
+    customer = await keys.customer_name(page.platform, account.customer_id)
+    await keys.revoke(page.platform, customer, page.field("secret_id"), page.actor)
     return redirect(page, _path("accounts", account.account), page.t("keys.revoked_one"))
 
 
@@ -295,9 +296,11 @@ async def _edit_channel(page: Page) -> Response:
         for field in ("host", "account", "access_code", "service_id", "sp_code")
     }
     changes.update(_channel_numbers(page))
-    changes["password"] = page.form.get("password", "")
-    alphabet = page.field("alphabet") or None
-    await channel_admin.edit_channel(page.platform, name, changes, page.actor, alphabet)
+    if page.form.get("password"):
+        changes["password"] = page.form["password"]  # blank: keep the old one
+    if page.field("alphabet"):
+        changes["settings"] = {"alphabet": page.field("alphabet")}
+    await channels.edit_channel(page.platform, name, changes, page.actor)
     return redirect(page, _path("channels", name), page.t("common.saved"))
 
 
@@ -314,7 +317,7 @@ async def _channel_state(page: Page) -> Response:
 
 async def _remove_channel(page: Page) -> Response:
     name = page.request.path_params["name"]
-    await channel_admin.remove_channel(page.platform, name, page.actor)
+    await channels.remove_channel(page.platform, name, page.actor)
     return redirect(page, "/console/channels", page.t("channel.removed", name=name))
 
 
@@ -324,7 +327,7 @@ async def _routes(page: Page) -> Response:
     return render(
         page,
         "operator/routes.html",
-        routes=await channel_admin.list_routes(page.platform),
+        routes=await channels.list_routes(page.platform),
         account_choices=[(a.account, "=" + a.account) for a in accounts],
         selected_account=page.query("account"),
         carriers=CARRIERS,

@@ -2,8 +2,9 @@
 
 A page handler gets a :class:`Page` (the request, the platform, the signed-in session,
 the language, the form of a POST already checked against the session's CSRF token) and
-returns a response. Bad input from a service (``ValueError``) or an unknown name
-(``LookupError``) comes back to the page it was posted from as a flash message.
+returns a response. A service's refusal (``ValueError``, ``LookupError``, or one of
+:mod:`duanxin.service.errors`) comes back to the page it was posted from as a flash
+message.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from duanxin.domain.accounts import ip_in_networks
 from duanxin.domain.signin import Realm
 from duanxin.service import console_auth
 from duanxin.service.console_auth import ConsoleSession
+from duanxin.service.errors import AdminError
 from duanxin.service.platform import Platform
 
 __all__ = [
@@ -256,7 +258,7 @@ def _page(realm: Realm | None, handler: Handler) -> Callable[[Request], Awaitabl
                 return _refused(page, 403, page.t("error.csrf"))
         try:
             return await handler(page)
-        except (ValueError, LookupError) as error:
+        except (ValueError, LookupError, AdminError) as error:
             message = str(error).strip("'\"")
             if request.method != "POST":
                 return _refused(page, 404 if isinstance(error, LookupError) else 400, message)

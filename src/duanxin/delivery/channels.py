@@ -20,6 +20,7 @@ from duanxin.domain.reports import LongReport
 from duanxin.domain.throttle import AdaptiveRate
 from duanxin.metrics import CHANNEL_RATE, SUBMITS_RETRIED, SUBMITS_THROTTLED
 from duanxin.protocols.carrier import CarrierClient, ChannelSettings, Inbound
+from duanxin.store import crypto
 from duanxin.store.tables import accounts, channels, routes
 
 __all__ = ["Channel", "ChannelPool", "RetryPolicy", "open_carrier_client"]
@@ -156,7 +157,7 @@ def settings_from_row(row: Any) -> ChannelSettings:
         host=row["host"],
         port=row["port"],
         account=row["account"],
-        password=row["password"],
+        password=crypto.reveal(row["password"]),
         access_code=row["access_code"],
         service_id=row["service_id"],
         sp_code=row["sp_code"],

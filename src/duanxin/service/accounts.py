@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from duanxin.domain.accounts import Account, AccountState, Interface, check_account
 from duanxin.domain.status import Status, StatusError
+from duanxin.logs import note_account
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
 
@@ -22,13 +23,17 @@ class Caller:
 
 
 async def api_key_secret(platform: Platform, secret_id: str) -> tuple[str, int] | None:
-    """The SecretKey and customer of an API key's SecretId (cached), or None if unknown."""
+    """The SecretKey and customer of an API key's SecretId (cached), or None if unknown,
+    revoked or expired."""
 
-    async def load() -> tuple[str, int] | None:
+    async def load() -> account_store.KeySecret | None:
         async with platform.reader.connect() as conn:
             return await account_store.secret_for(conn, secret_id)
 
-    return await platform.api_keys.get(secret_id, load)
+    found = await platform.api_keys.get(secret_id, load)
+    if found is None or (found.expires_at is not None and found.expires_at <= platform.clock()):
+        return None
+    return found.secret_key, found.customer_id
 
 
 async def authenticate(
@@ -51,13 +56,15 @@ async def authenticate(
         found = await platform.accounts.get(account, load)
     else:
         found = await platform.accounts.get(account, load)
-    return check_account(
+    checked = check_account(
         found,
         password,
         customer_id=caller.customer_id,
         ip=caller.ip,
         interface=caller.interface,
     )
+    note_account(checked.account)
+    return checked
 
 
 async def find_signed_in(platform: Platform, account: str) -> Account:
@@ -68,4 +75,5 @@ async def find_signed_in(platform: Platform, account: str) -> Account:
         raise StatusError(Status.WRONG_ACCOUNT)
     if found.state is not AccountState.ACTIVE:
         raise StatusError(Status.ACCOUNT_STATE, f"account is {found.state.value}")
+    note_account(found.account)
     return found

@@ -1,52 +1,78 @@
-"""Operator actions: customers, keys, accounts, channels, routes, recharges, tokens.
+"""Operator actions: customers, keys, accounts, recharges, number overrides, tokens; the
+channel and route actions of :mod:`duanxin.service.channels` are re-exported here.
 
-Every change is written to the audit log with who made it, in the same transaction.
+Every change is written to the audit log with who made it, in the same transaction; a
+refusal (:mod:`duanxin.service.errors`: ``NotFound``, ``Conflict``, ``Invalid``) leaves
+nothing behind. API keys and operator tokens beyond the first are in service/keys.py.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ipaddress
 import secrets
 import string
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
-from duanxin.domain.encoding import Alphabet
 from duanxin.domain.numbers import Carrier, normalise_mobile
 from duanxin.domain.policy import TemplateKind
-from duanxin.domain.reports import LongReport
 from duanxin.service import review
+from duanxin.service.changes import account_named as _account
+from duanxin.service.changes import changes_accounts
+from duanxin.service.channels import (
+    ALPHABET_PROTOCOLS,
+    CHANNEL_FIELDS,
+    PROTOCOLS,
+    ChannelSpec,
+    add_channel,
+    add_route,
+    check_channel_settings,
+    edit_channel,
+    list_channels,
+    remove_channel,
+    set_channel_enabled,
+    update_channel_settings,
+)
+from duanxin.service.errors import Conflict, Invalid, NotFound
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
+from duanxin.store import keys as key_store
 from duanxin.store import numbers as number_store
-from duanxin.store.tables import channels, customers, operator_tokens, routes
 
 __all__ = [
+    "ALPHABET_PROTOCOLS",
+    "CHANNEL_FIELDS",
+    "PROTOCOLS",
     "AccountSpec",
     "ApiKey",
     "ChannelSpec",
+    "OpenedAccount",
     "add_channel",
     "add_route",
+    "changes_accounts",
     "check_channel_settings",
     "create_account",
     "create_customer",
     "create_operator_token",
     "default_kind",
+    "edit_channel",
     "find_account",
     "find_or_create_customer",
     "issue_api_key",
     "list_accounts",
     "list_channels",
+    "open_account",
     "operator_for_token",
     "recharge",
+    "remove_channel",
     "set_account",
     "set_channel_enabled",
     "set_number_override",
@@ -70,24 +96,6 @@ ACCOUNT_FIELDS = frozenset(
         "default_kind",
     }
 )
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def changes_accounts(action: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Mark an operator action whose effect requests must see at once in this process."""
-
-    @functools.wraps(action)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        result = await action(*args, **kwargs)
-        platform = args[0] if args else kwargs["platform"]
-        assert isinstance(platform, Platform)
-        platform.forget_cached()
-        return result
-
-    return run
 
 
 def random_token(length: int) -> str:
@@ -117,25 +125,6 @@ class AccountSpec:
     default_kind: TemplateKind | None = None  # of content matching no template
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelSpec:
-    name: str
-    protocol: str
-    host: str
-    port: int
-    account: str
-    password: str
-    access_code: str
-    service_id: str = ""
-    sp_code: str = ""
-    version: int | None = None
-    window: int = 16
-    tps: int = 0
-    long_report: LongReport = LongReport.ALL
-    settings: Mapping[str, Any] | None = None
-    max_connections: int = 1  # SGIP channels always use one (the gateway connects back)
-
-
 async def create_customer(platform: Platform, name: str, actor: str = "operator") -> int:
     now = platform.clock()
     async with platform.engine.begin() as conn:
@@ -148,29 +137,107 @@ async def find_or_create_customer(
     platform: Platform, name: str, actor: str = "operator"
 ) -> tuple[int, ApiKey | None]:
     """The customer called ``name``; a new one comes with its first API key."""
-    async with platform.engine.connect() as conn:
-        row = (await conn.execute(select(customers.c.id).where(customers.c.name == name))).first()
-    if row is not None:
-        return int(row[0]), None
-    customer_id = await create_customer(platform, name, actor)
-    return customer_id, await issue_api_key(platform, customer_id, actor)
+    async with platform.engine.begin() as conn:
+        return await _customer(conn, platform, name, actor)
 
 
-async def issue_api_key(platform: Platform, customer_id: int, actor: str = "operator") -> ApiKey:
+async def _customer(
+    conn: AsyncConnection, platform: Platform, name: str, actor: str
+) -> tuple[int, ApiKey | None]:
+    found = await account_store.customer_id_for(conn, name)
+    if found is not None:
+        return found, None
+    now = platform.clock()
+    customer_id = await account_store.create_customer(conn, name, now)
+    await account_store.write_audit(conn, actor, "customer.create", name, {}, now)
+    return customer_id, await _issue(conn, platform, customer_id, actor)
+
+
+async def issue_api_key(
+    platform: Platform,
+    customer_id: int,
+    actor: str = "operator",
+    expires_at: datetime | None = None,
+) -> ApiKey:
     """A new SecretId/SecretKey pair for the customer (the key is shown once)."""
+    async with platform.engine.begin() as conn:
+        return await _issue(conn, platform, customer_id, actor, expires_at)
+
+
+async def _issue(
+    conn: AsyncConnection,
+    platform: Platform,
+    customer_id: int,
+    actor: str,
+    expires_at: datetime | None = None,
+) -> ApiKey:
     key = ApiKey("AKID" + random_token(32), random_token(40))
     now = platform.clock()
-    async with platform.engine.begin() as conn:
-        await account_store.add_api_key(conn, customer_id, key.secret_id, key.secret_key, now)
-        await account_store.write_audit(
-            conn, actor, "apikey.issue", key.secret_id, {"customer_id": customer_id}, now
-        )
+    await account_store.add_api_key(
+        conn, customer_id, key.secret_id, key.secret_key, now, expires_at
+    )
+    detail: dict[str, Any] = {"customer_id": customer_id}
+    if expires_at is not None:
+        detail["expires_at"] = expires_at.isoformat()
+    await account_store.write_audit(conn, actor, "apikey.issue", key.secret_id, detail, now)
     return key
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedAccount:
+    """A new account; ``key`` is the customer's first API key when the customer is new."""
+
+    account_id: int
+    account: str
+    customer: str
+    key: ApiKey | None
+
+
+@changes_accounts
+async def open_account(
+    platform: Platform, customer: str, spec: AccountSpec, actor: str = "operator"
+) -> OpenedAccount:
+    """The customer (created, with its first API key, if new) and the account, in one
+    transaction: a refused account (``Conflict`` for a taken name) leaves nothing."""
+    _checked_spec(spec)
+    try:
+        async with platform.engine.begin() as conn:
+            if await account_store.account_exists(conn, spec.account):
+                raise Conflict(f"account {spec.account!r} already exists")
+            customer_id, key = await _customer(conn, platform, customer, actor)
+            account_id = await _create_account(conn, platform, customer_id, spec, actor)
+    except IntegrityError:  # created meanwhile by another process: rolled back whole
+        raise Conflict(f"account {spec.account!r} or customer {customer!r} exists") from None
+    return OpenedAccount(account_id, spec.account, customer, key)
 
 
 @changes_accounts
 async def create_account(
     platform: Platform, customer_id: int, spec: AccountSpec, actor: str = "operator"
+) -> int:
+    """A new account of an existing customer (``Conflict`` if the name is taken)."""
+    _checked_spec(spec)
+    try:
+        async with platform.engine.begin() as conn:
+            if await account_store.account_exists(conn, spec.account):
+                raise Conflict(f"account {spec.account!r} already exists")
+            return await _create_account(conn, platform, customer_id, spec, actor)
+    except IntegrityError:
+        raise Conflict(f"account {spec.account!r} already exists") from None
+
+
+def _checked_spec(spec: AccountSpec) -> None:
+    if not spec.account.strip() or not spec.password:
+        raise Invalid("account and password are required", "account")
+    _checked_changes({"spid": spec.spid, "extno": spec.extno})
+
+
+async def _create_account(
+    conn: AsyncConnection,
+    platform: Platform,
+    customer_id: int,
+    spec: AccountSpec,
+    actor: str,
 ) -> int:
     now = platform.clock()
     values = {
@@ -190,25 +257,17 @@ async def create_account(
         "default_signature": "",
         "default_kind": spec.default_kind.value if spec.default_kind else None,
     }
-    async with platform.engine.begin() as conn:
-        account_id = await account_store.create_account(conn, values, now)
-        await account_store.write_audit(
-            conn, actor, "account.create", spec.account, {"customer_id": customer_id}, now
+    account_id = await account_store.create_account(conn, values, now)
+    await account_store.write_audit(
+        conn, actor, "account.create", spec.account, {"customer_id": customer_id}, now
+    )
+    if spec.default_signature:
+        # The operator choosing an account's default signature approves it.
+        signature = await review.signature_on_create(
+            conn, account_id, spec.account, spec.default_signature, actor, now
         )
-        if spec.default_signature:
-            # The operator choosing an account's default signature approves it.
-            signature = await review.signature_on_create(
-                conn, account_id, spec.account, spec.default_signature, actor, now
-            )
-            await account_store.update_account(conn, account_id, {"default_signature": signature})
+        await account_store.update_account(conn, account_id, {"default_signature": signature})
     return account_id
-
-
-async def _account(conn: AsyncConnection, account: str) -> Account:
-    found = await account_store.find_account(conn, account)
-    if found is None:
-        raise LookupError(f"no account {account!r}")
-    return found
 
 
 @changes_accounts
@@ -218,7 +277,7 @@ async def set_account(
     """Change account settings (state, charge type, whitelist ...)."""
     unknown = set(changes) - ACCOUNT_FIELDS
     if unknown:
-        raise ValueError(f"unknown account fields: {', '.join(sorted(unknown))}")
+        raise Invalid(f"unknown account fields: {', '.join(sorted(unknown))}")
     changes = _checked_changes(changes)
     now = platform.clock()
     async with platform.engine.begin() as conn:
@@ -251,28 +310,44 @@ def _checked_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Account changes with their values checked and in stored form; ValueError if bad."""
     checked: dict[str, Any] = {}
     for name, value in changes.items():
-        if name == "state":
-            value = AccountState(value).value
-        elif name == "access_type":
-            value = AccessType(value).value
-        elif name == "charge_type":
-            value = ChargeType(value).value
-        elif name == "default_kind":
-            kind = default_kind(value)
-            value = kind.value if kind else None
-        elif name == "max_concurrency":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError("max_concurrency must be a whole number >= 0 (0: unlimited)")
-        elif _TYPES[name] is str and isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # digits typed on a command line: a password, spid or extno
-        elif not isinstance(value, _TYPES[name]):
-            raise ValueError(f"{name} must be a {getattr(_TYPES[name], '__name__', 'value')}")
-        if name == "ip_whitelist":
-            value = _whitelist(value)
-        if name == "extno" and value and not (value.isdigit() and value.isascii()):
-            raise ValueError("extno must be digits")
-        checked[name] = value
+        try:
+            checked[name] = _checked_value(name, value)
+        except Invalid:
+            raise
+        except ValueError as error:
+            raise Invalid(f"{name}: {error}", name) from None
     return checked
+
+
+_ENUMS: dict[str, type[AccountState] | type[AccessType] | type[ChargeType]] = {
+    "state": AccountState,
+    "access_type": AccessType,
+    "charge_type": ChargeType,
+}
+
+
+def _checked_value(name: str, value: Any) -> Any:
+    if name in _ENUMS:
+        choices = [member.value for member in _ENUMS[name]]
+        if value not in choices:
+            raise Invalid(f"{name} must be one of {', '.join(choices)}", name)
+        return value
+    if name == "default_kind":
+        kind = default_kind(value)
+        return kind.value if kind else None
+    if name == "max_concurrency":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise Invalid("max_concurrency must be a whole number >= 0 (0: unlimited)", name)
+        return value
+    if _TYPES[name] is str and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # digits typed on a command line: a password, spid or extno
+    elif not isinstance(value, _TYPES[name]):
+        raise Invalid(f"{name} must be a {getattr(_TYPES[name], '__name__', 'value')}", name)
+    if name == "ip_whitelist":
+        value = _whitelist(value)
+    if name in ("extno", "spid") and value and not (value.isdigit() and value.isascii()):
+        raise Invalid(f"{name} must be digits", name)
+    return value
 
 
 def default_kind(value: object) -> TemplateKind | None:
@@ -305,6 +380,8 @@ async def recharge(
     now = platform.clock()
     async with platform.engine.begin() as conn:
         found = await _account(conn, account)
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+            raise Invalid("amount must be a whole number of units, not 0", "amount")
         balance = await account_store.adjust_balance(
             conn, found.id, amount, "recharge", note or actor, now
         )
@@ -314,146 +391,6 @@ async def recharge(
     return balance
 
 
-#: Protocols whose coding 0 is the carrier's choice (the others' is ASCII by their specs).
-ALPHABET_PROTOCOLS = frozenset({"smpp"})
-
-
-def check_channel_settings(protocol: str, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``settings`` JSON to store for a ``protocol`` channel; ValueError when invalid.
-
-    ``alphabet`` (``ascii``, ``gsm7``, ``latin1``) is what an SMPP carrier takes
-    data_coding 0 to be; other protocols' coding 0 is ASCII, so only ``ascii`` fits them.
-    """
-    checked = dict(settings)
-    if "alphabet" not in checked:
-        return checked
-    try:
-        alphabet = Alphabet(checked["alphabet"])
-    except ValueError:
-        choices = ", ".join(a.value for a in Alphabet)
-        raise ValueError(f"alphabet must be one of {choices}") from None
-    if alphabet is not Alphabet.ASCII and protocol not in ALPHABET_PROTOCOLS:
-        raise ValueError(f"alphabet {alphabet.value} is for SMPP channels; {protocol} sends ASCII")
-    checked["alphabet"] = alphabet.value
-    return checked
-
-
-@changes_accounts
-async def add_channel(platform: Platform, spec: ChannelSpec, actor: str = "operator") -> int:
-    now = platform.clock()
-    settings = check_channel_settings(spec.protocol, spec.settings or {})
-    async with platform.engine.begin() as conn:
-        result = await conn.execute(
-            channels.insert()
-            .values(
-                name=spec.name,
-                protocol=spec.protocol,
-                host=spec.host,
-                port=spec.port,
-                account=spec.account,
-                password=spec.password,
-                access_code=spec.access_code,
-                service_id=spec.service_id,
-                sp_code=spec.sp_code,
-                version=spec.version,
-                window=spec.window,
-                tps=spec.tps,
-                max_connections=spec.max_connections,
-                long_report=spec.long_report.value,
-                enabled=True,
-                settings=settings,
-                created_at=now,
-            )
-            .returning(channels.c.id)
-        )
-        channel_id = int(result.scalar_one())
-        await account_store.write_audit(
-            conn, actor, "channel.add", spec.name, {"protocol": spec.protocol}, now
-        )
-    return channel_id
-
-
-@changes_accounts
-async def update_channel_settings(
-    platform: Platform, name: str, changes: Mapping[str, Any], actor: str = "operator"
-) -> dict[str, Any]:
-    """Merge ``changes`` into a channel's ``settings``; the running pool sees them on restart."""
-    now = platform.clock()
-    async with platform.engine.begin() as conn:
-        row = (
-            await conn.execute(
-                select(channels.c.protocol, channels.c.settings).where(channels.c.name == name)
-            )
-        ).first()
-        if row is None:
-            raise LookupError(f"no channel {name!r}")
-        settings = check_channel_settings(row.protocol, {**(row.settings or {}), **changes})
-        await conn.execute(
-            update(channels).where(channels.c.name == name).values(settings=settings)
-        )
-        await account_store.write_audit(conn, actor, "channel.edit", name, dict(changes), now)
-    return settings
-
-
-async def list_channels(platform: Platform) -> list[dict[str, Any]]:
-    async with platform.engine.connect() as conn:
-        rows = (await conn.execute(select(channels).order_by(channels.c.id))).mappings()
-        return [{k: v for k, v in row.items() if k != "password"} for row in rows]
-
-
-@changes_accounts
-async def set_channel_enabled(
-    platform: Platform, name: str, enabled: bool, actor: str = "operator"
-) -> None:
-    now = platform.clock()
-    async with platform.engine.begin() as conn:
-        result = await conn.execute(
-            update(channels).where(channels.c.name == name).values(enabled=enabled)
-        )
-        if not result.rowcount:
-            raise LookupError(f"no channel {name!r}")
-        await account_store.write_audit(
-            conn, actor, "channel.enable" if enabled else "channel.disable", name, {}, now
-        )
-
-
-@changes_accounts
-async def add_route(
-    platform: Platform,
-    account: str,
-    carrier: str,
-    channel_names: Sequence[str],
-    actor: str = "operator",
-) -> None:
-    """Set the account's ordered channel list for ``carrier`` (replacing the old one)."""
-    now = platform.clock()
-    async with platform.engine.begin() as conn:
-        found = await _account(conn, account)
-        ids = []
-        for name in channel_names:
-            row = (await conn.execute(select(channels.c.id).where(channels.c.name == name))).first()
-            if row is None:
-                raise LookupError(f"no channel {name!r}")
-            ids.append(row[0])
-        await conn.execute(
-            delete(routes).where(routes.c.account_id == found.id, routes.c.carrier == carrier)
-        )
-        for priority, channel_id in enumerate(ids):
-            await conn.execute(
-                routes.insert().values(
-                    account_id=found.id, carrier=carrier, priority=priority, channel_id=channel_id
-                )
-            )
-        await account_store.write_audit(
-            conn,
-            actor,
-            "route.set",
-            account,
-            {"carrier": carrier, "channels": list(channel_names)},
-            now,
-        )
-
-
 @changes_accounts
 async def set_number_override(
     platform: Platform, mobile: str, carrier: str | None, actor: str = "operator"
@@ -461,8 +398,12 @@ async def set_number_override(
     """Route ``mobile`` as ``carrier`` whatever its segment says (None: forget it)."""
     number = normalise_mobile(mobile)
     if number is None:
-        raise ValueError(f"{mobile!r} is not a mainland mobile number")
-    network = None if carrier is None else Carrier(carrier)
+        raise Invalid(f"{mobile!r} is not a mainland mobile number", "mobile")
+    try:
+        network = None if carrier is None else Carrier(carrier)
+    except ValueError:
+        choices = ", ".join(c.value for c in Carrier)
+        raise Invalid(f"carrier must be one of {choices}, or none", "carrier") from None
     now = platform.clock()
     async with platform.engine.begin() as conn:
         await number_store.set_override(conn, number, None if network is None else network.value)
@@ -482,7 +423,7 @@ async def find_account(platform: Platform, account: str) -> Account:
     async with platform.engine.connect() as conn:
         found = await account_store.find_account(conn, account)
     if found is None:
-        raise LookupError(f"no account {account!r}")
+        raise NotFound(f"no account {account!r}")
     return found
 
 
@@ -500,12 +441,6 @@ async def create_operator_token(platform: Platform, name: str = "operator") -> s
     """A new operator token (printed once; only its hash is stored)."""
     token = "dxop_" + random_token(40)
     async with platform.engine.begin() as conn:
-        await conn.execute(
-            operator_tokens.insert().values(
-                token_hash=_token_hash(token),
-                name=name,
-                created_at=platform.clock(),
-            )
-        )
+        await key_store.store_token(conn, _token_hash(token), name, platform.clock())
         await account_store.write_audit(conn, "cli", "token.create", name, {}, platform.clock())
     return token

@@ -13,22 +13,34 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from duanxin.bus import Bus, open_bus
 from duanxin.bus.limits import MemoryLimiter, RateLimiter, open_limiter
-from duanxin.config import Settings
+from duanxin.config import Settings, SettingsError
 from duanxin.domain.accounts import Account
 from duanxin.domain.msgid import MessageIdGenerator
 from duanxin.domain.policy import SendWindow, parse_window
 from duanxin.domain.status import Status, StatusError
 from duanxin.service.cache import TtlCache
 from duanxin.service.policy_cache import PolicyCache
+from duanxin.store import crypto
+from duanxin.store.accounts import KeySecret
 from duanxin.store.commits import GroupCommitter
 from duanxin.store.engine import create_engine, create_reader
 from duanxin.store.tables import messages, replies
 
-__all__ = ["SUBMIT_STREAM", "ChannelLive", "Platform"]
+__all__ = ["SUBMIT_STREAM", "ChannelLive", "Platform", "use_encryption_key"]
 
 SUBMIT_STREAM = "submit"
 SUBMIT_GROUP = "delivery"
 API_KEY_CACHE_SECONDS = 30.0
+
+
+def use_encryption_key(settings: Settings) -> None:
+    """Install the settings' key for the store's secrets; there is no default key."""
+    if not settings.encryption_key:
+        raise SettingsError(
+            "bad setting encryption_key (DUANXIN_ENCRYPTION_KEY): required, it encrypts "
+            "the stored secrets; make one with `duanxin keygen`"
+        )
+    crypto.install(settings.encryption_key)
 
 
 def local_now() -> datetime:
@@ -75,8 +87,9 @@ class Platform:
     has_overrides: TtlCache[None, bool] = field(init=False)
     _own_reader: AsyncEngine | None = None
     _in_flight: dict[int, int] = field(default_factory=dict)
-    #: SecretKey and customer of each SecretId seen (keys are revoked rarely).
-    api_keys: TtlCache[str, tuple[str, int] | None] = field(
+    #: SecretKey, customer and expiry of each SecretId seen (revocations in this process
+    #: drop their entry at once).
+    api_keys: TtlCache[str, KeySecret | None] = field(
         default_factory=lambda: TtlCache(API_KEY_CACHE_SECONDS)
     )
 
@@ -95,6 +108,7 @@ class Platform:
     same_key: dict[tuple[int, str], tuple[asyncio.Lock, list[int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        use_encryption_key(self.settings)
         self.reader = self._own_reader or self.engine
         self.commits = GroupCommitter(self.engine)
         ttl = self.settings.account_cache_seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.policy import TemplateKind
+from duanxin.store import crypto
 from duanxin.store.tables import (
     accounts,
     api_keys,
@@ -25,17 +27,18 @@ from duanxin.store.tables import (
 )
 
 __all__ = [
+    "KeySecret",
+    "account_exists",
     "account_from_row",
     "add_api_key",
     "adjust_balance",
     "charge",
     "create_account",
     "create_customer",
-    "disable_api_key",
+    "customer_id_for",
     "find_account",
     "get_account_by_id",
     "list_accounts",
-    "list_api_keys",
     "list_customers",
     "operator_for_token",
     "routed_carriers",
@@ -51,7 +54,7 @@ def account_from_row(row: RowMapping) -> Account:
         id=row["id"],
         customer_id=row["customer_id"],
         account=row["account"],
-        password=row["password"],
+        password=crypto.reveal(row["password"]),
         spid=row["spid"],
         extno=row["extno"],
         charge_type=ChargeType(row["charge_type"]),
@@ -75,34 +78,61 @@ async def create_customer(conn: AsyncConnection, name: str, now: datetime) -> in
 
 
 async def add_api_key(
-    conn: AsyncConnection, customer_id: int, secret_id: str, secret_key: str, now: datetime
+    conn: AsyncConnection,
+    customer_id: int,
+    secret_id: str,
+    secret_key: str,
+    now: datetime,
+    expires_at: datetime | None = None,
 ) -> None:
     await conn.execute(
         api_keys.insert().values(
             secret_id=secret_id,
-            secret_key=secret_key,
+            secret_key=crypto.conceal(secret_key),
             customer_id=customer_id,
             enabled=True,
             created_at=now,
+            expires_at=expires_at,
         )
     )
 
 
-async def secret_for(conn: AsyncConnection, secret_id: str) -> tuple[str, int] | None:
-    """The SecretKey and customer of an enabled SecretId."""
+@dataclass(frozen=True, slots=True)
+class KeySecret:
+    """What checking a signature needs of an API key."""
+
+    secret_key: str
+    customer_id: int
+    expires_at: datetime | None
+
+
+async def secret_for(conn: AsyncConnection, secret_id: str) -> KeySecret | None:
+    """The SecretKey, customer and expiry of a SecretId not revoked."""
     row = (
         await conn.execute(
-            select(api_keys.c.secret_key, api_keys.c.customer_id).where(
+            select(api_keys.c.secret_key, api_keys.c.customer_id, api_keys.c.expires_at).where(
                 api_keys.c.secret_id == secret_id, api_keys.c.enabled.is_(True)
             )
         )
     ).first()
-    return (row[0], row[1]) if row else None
+    return KeySecret(crypto.reveal(row[0]), int(row[1]), row[2]) if row else None
+
+
+async def customer_id_for(conn: AsyncConnection, name: str) -> int | None:
+    row = (await conn.execute(select(customers.c.id).where(customers.c.name == name))).first()
+    return None if row is None else int(row[0])
+
+
+def _stored(values: Mapping[str, Any]) -> dict[str, Any]:
+    stored = dict(values)
+    if "password" in stored:
+        stored["password"] = crypto.conceal(stored["password"])
+    return stored
 
 
 async def create_account(conn: AsyncConnection, values: Mapping[str, Any], now: datetime) -> int:
     result = await conn.execute(
-        accounts.insert().values(**values, created_at=now).returning(accounts.c.id)
+        accounts.insert().values(**_stored(values), created_at=now).returning(accounts.c.id)
     )
     return int(result.scalar_one())
 
@@ -111,6 +141,11 @@ async def find_account(conn: AsyncConnection, account: str) -> Account | None:
     row = (await conn.execute(select(accounts).where(accounts.c.account == account))).mappings()
     first = row.first()
     return account_from_row(first) if first else None
+
+
+async def account_exists(conn: AsyncConnection, account: str) -> bool:
+    row = (await conn.execute(select(accounts.c.id).where(accounts.c.account == account))).first()
+    return row is not None
 
 
 async def get_account_by_id(conn: AsyncConnection, account_id: int) -> Account | None:
@@ -128,14 +163,18 @@ async def operator_for_token(conn: AsyncConnection, token_hash: str) -> str | No
     """The name of the operator whose token hashes to ``token_hash``, if any."""
     row = (
         await conn.execute(
-            select(operator_tokens.c.name).where(operator_tokens.c.token_hash == token_hash)
+            select(operator_tokens.c.name).where(
+                operator_tokens.c.token_hash == token_hash, operator_tokens.c.revoked_at.is_(None)
+            )
         )
     ).first()
     return None if row is None else str(row[0])
 
 
 async def update_account(conn: AsyncConnection, account_id: int, values: Mapping[str, Any]) -> None:
-    await conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
+    await conn.execute(
+        update(accounts).where(accounts.c.id == account_id).values(**_stored(values))
+    )
 
 
 # Built once: every send runs these (see store/policy.py for why).
@@ -245,30 +284,6 @@ async def routed_channels(conn: AsyncConnection) -> list[tuple[str, str, str]]:
         .order_by(accounts.c.account, routes.c.carrier, routes.c.priority)
     )
     return [(str(a), str(c), str(n)) for a, c, n in rows]
-
-
-async def list_api_keys(conn: AsyncConnection, customer_id: int) -> list[RowMapping]:
-    """A customer's SecretIds, whether enabled, and when made (never the SecretKeys)."""
-    rows = await conn.execute(
-        select(api_keys.c.secret_id, api_keys.c.enabled, api_keys.c.created_at)
-        .where(api_keys.c.customer_id == customer_id)
-        .order_by(api_keys.c.created_at, api_keys.c.secret_id)
-    )
-    return list(rows.mappings())
-
-
-async def disable_api_key(conn: AsyncConnection, customer_id: int, secret_id: str) -> bool:
-    """Revoke one of the customer's keys; False when it has no such enabled key."""
-    result = await conn.execute(
-        update(api_keys)
-        .where(
-            api_keys.c.secret_id == secret_id,
-            api_keys.c.customer_id == customer_id,
-            api_keys.c.enabled.is_(True),
-        )
-        .values(enabled=False)
-    )
-    return bool(result.rowcount)
 
 
 async def list_customers(conn: AsyncConnection) -> list[RowMapping]:

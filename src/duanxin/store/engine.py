@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from duanxin.store import inline_sqlite
+from duanxin.store import crypto, inline_sqlite
 
 __all__ = [
     "checkpoint_periodically",
@@ -106,6 +106,12 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def migrate(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (blocking; call before serving)."""
+def migrate(url: str, encryption_key: str | None = None) -> None:
+    """Bring the database at ``url`` to the newest schema (blocking; call before serving).
+
+    ``encryption_key``: the settings' key, which migration 0009 encrypts existing secrets
+    with (without one, the migration reads the settings itself).
+    """
+    if encryption_key:
+        crypto.install(encryption_key)
     command.upgrade(alembic_config(url), "head")

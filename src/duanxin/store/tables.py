@@ -76,10 +76,12 @@ api_keys = Table(
     "api_keys",
     metadata,
     Column("secret_id", String(64), primary_key=True),
-    Column("secret_key", String(128), nullable=False),
+    Column("secret_key", String(255), nullable=False),  # encrypted (store/crypto.py)
     Column("customer_id", ForeignKey("customers.id"), nullable=False),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=True),  # None: until revoked
+    Column("revoked_at", DateTime, nullable=True),
 )
 
 accounts = Table(
@@ -89,7 +91,7 @@ accounts = Table(
     Column("customer_id", ForeignKey("customers.id"), nullable=False),
     Column("account", String(32), nullable=False, unique=True),
     # Kept as given: CMPP logins need the shared secret itself to check the MD5 digest.
-    Column("password", String(64), nullable=False),
+    Column("password", String(255), nullable=False),  # encrypted (store/crypto.py)
     Column("spid", String(16), nullable=False),
     Column("extno", String(12), nullable=False, default=""),
     Column("charge_type", String(16), nullable=False),
@@ -116,7 +118,7 @@ channels = Table(
     Column("host", String(255), nullable=False),
     Column("port", Integer, nullable=False),
     Column("account", String(32), nullable=False),
-    Column("password", String(64), nullable=False),
+    Column("password", String(255), nullable=False),  # encrypted (store/crypto.py)
     Column("access_code", String(21), nullable=False),
     Column("service_id", String(10), nullable=False, default=""),
     Column("sp_code", String(16), nullable=False, default=""),
@@ -287,6 +289,7 @@ operator_tokens = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("name", String(64), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
 )
 
 signatures = Table(

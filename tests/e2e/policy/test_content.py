@@ -96,9 +96,9 @@ async def test_default_signature_must_be_approved(stack: Stack) -> None:
         refused = await client.put(
             "/admin/accounts/demo/default-signature", json={"signature": "【未批准】"}
         )
-        assert refused.status_code == 400 and "not approved" in refused.json()["error"]
+        assert refused.status_code == 422 and "not approved" in refused.json()["msg"]
         patched = await client.patch("/admin/accounts/demo", json={"default_signature": "未批准"})
-        assert patched.status_code == 400
+        assert patched.status_code == 422
         await approve_signature(stack, "【新签名】")
         done = await client.put(
             "/admin/accounts/demo/default-signature", json={"signature": "新签名"}

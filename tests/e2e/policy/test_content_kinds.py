@@ -90,7 +90,7 @@ async def test_the_accounts_default_kind_decides_for_text_matching_no_template(
     clock = Clock(stack, tomorrow_at(23))
     async with await operator(stack) as client:
         bad = await client.patch("/admin/accounts/kinds", json={"default_kind": "spam"})
-        assert bad.status_code == 400 and "default_kind" in bad.json()["error"]
+        assert bad.status_code == 422 and "default_kind" in bad.json()["msg"]
         changed = await client.patch("/admin/accounts/kinds", json={"default_kind": "marketing"})
         assert changed.status_code == 200 and changed.json()["default_kind"] == "marketing"
         # Declared marketing: even a text the classifier calls a notification is held at night.

@@ -110,7 +110,7 @@ async def test_operator_overrides_an_accounts_limits(stack: Stack) -> None:
         assert (await _results(stack, MOBILE))[0] == 0
         assert (await _results(stack, MOBILE))[0] == 5
         bad = await client.put("/admin/frequency/demo", json={"verification": "often"})
-        assert bad.status_code == 400
+        assert bad.status_code == 422
         back = await client.put("/admin/frequency/demo", json={"verification": None})
         assert back.json()["verification"] == {
             "limits": "1/min, 5/hour, 10/day",

@@ -79,7 +79,7 @@ async def test_every_operator_decision_is_audited(stack: Stack) -> None:
             "state"
         ] == "approved"
         no_reason = await client.post(f"/admin/signatures/{sig2['id']}/reject", json={})
-        assert no_reason.status_code == 400
+        assert no_reason.status_code == 422
         rejected = await client.post(
             f"/admin/signatures/{sig2['id']}/reject", json={"reason": "不是公司名"}
         )
