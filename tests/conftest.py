@@ -27,6 +27,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REQUIRE_SERVICES = os.environ.get("DUANXIN_REQUIRE_SERVICES") == "1"
 TEST_REPORT_DELAY = 0.05
+# The customer CMPP/SMPP servers default to fixed ports (7890, 2775): off in tests unless a
+# test asks for them (demo_stack and tests/access start them on free ports).
+os.environ.setdefault("DUANXIN_ACCESS_CMPP_PORT", "0")
+os.environ.setdefault("DUANXIN_ACCESS_SMPP_PORT", "0")
 
 
 @dataclass

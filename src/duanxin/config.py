@@ -128,6 +128,18 @@ class Settings(BaseSettings):
     marketing_window: str = "08:00-22:00"  # platform local time; marketing outside is held
     policy_cache_seconds: float = 5.0  # how soon a policy change made elsewhere is seen
 
+    # Customer CMPP / SMPP servers (access/): port 0 = off, -1 = any free port (tests,
+    # the demo); host "" = the API's host.
+    access_host: str = ""
+    access_cmpp_port: int = Field(default=7890, ge=-1, le=65535)
+    access_smpp_port: int = Field(default=2775, ge=-1, le=65535)
+    access_window: int = Field(default=16, ge=1)  # DELIVERs unanswered per connection
+    access_response_timeout_seconds: float = Field(default=30.0, gt=0)
+    access_heartbeat_seconds: float = Field(default=60.0, ge=0)  # 0: never; silent x3: closed
+    access_login_timeout_seconds: float = Field(default=10.0, gt=0)
+    access_long_message_seconds: float = Field(default=60.0, gt=0)  # incomplete set: refused
+    access_max_per_address: int = Field(default=64, ge=1)
+
     @field_validator("encryption_key")
     @classmethod
     def _key(cls, value: str | None) -> str | None:

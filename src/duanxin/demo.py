@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from starlette.routing import Route
 from duanxin.api.bodies import read_body
 from duanxin.api.params import ParamError, parse_params
 from duanxin.config import Settings
+from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
 from duanxin.runtime import RunningPlatform, running_platform, stop_signals
@@ -55,6 +57,8 @@ SPID = "922011"
 ACCESS_CODES = {"cmpp": "106901234", "sgip": "106551234", "smgp": "106591234"}
 NETWORKS = {"cmpp": Carrier.MOBILE, "sgip": Carrier.UNICOM, "smgp": Carrier.TELECOM}
 REPORT_DELAY = 1.0
+CMPP_ACCESS_PORT, SMPP_ACCESS_PORT = 7890, 2775  # the settings' defaults, when free
+ANY_FREE_PORT = -1  # an access port setting: let the system pick
 DEMO_MO_BODY = 64 * 1024  # one played reply
 DEMO_OPERATOR = "admin"
 
@@ -110,6 +114,26 @@ class DemoFacts:
         """The customers' sign-in page (the demo account and password sign in there)."""
         return f"{self.url}/console/my/login"
 
+    # The customer CMPP/SMPP servers: {"cmpp": {"host", "port"}, "smpp": {...}}.
+    access: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def access_snippet(self) -> str:
+        """A ready-to-run smpplib session against the demo's SMPP server."""
+        smpp = self.access.get("smpp")
+        if smpp is None:
+            return ""
+        return (
+            "import smpplib.client, smpplib.consts\n"
+            f"c = smpplib.client.Client({smpp['host']!r}, {smpp['port']})\n"
+            "c.set_message_received_handler(lambda pdu: print('got', pdu.short_message))\n"
+            "c.connect()\n"
+            f"c.bind_transceiver(system_id={self.account!r}, password={self.password!r})\n"
+            "c.send_message(destination_addr='13800138000', short_message="
+            "'【duanxin】您的验证码是1234'.encode('utf-16-be'), "
+            "data_coding=smpplib.consts.SMPP_ENCODING_ISO10646, registered_delivery=1)\n"
+            "c.listen()"
+        )
+
     def as_json(self) -> dict[str, Any]:
         return {
             "url": self.url,
@@ -126,6 +150,7 @@ class DemoFacts:
             "customer_console_url": self.customer_console_url,
             "operator_user": self.operator_user,
             "operator_password": self.operator_password,
+            "access": self.access,
         }
 
 
@@ -244,7 +269,8 @@ async def provision(
     """The demo customer, its account, and a channel and route per network."""
     customer = await admin.create_customer(platform, "demo")
     key = await admin.issue_api_key(platform, customer)
-    account, password = "demo", admin.random_token(16)
+    # 8 characters: the longest password SMPP 3.4 can carry (bind password: C-Octet 9).
+    account, password = "demo", admin.random_token(8)
     await admin.create_account(
         platform,
         customer,
@@ -253,6 +279,7 @@ async def provision(
             password=password,
             spid=SPID,
             charge_type=ChargeType.POSTCHARGE,
+            access_type=AccessType.ALL,  # HTTP, and the customer CMPP and SMPP servers
         ),
     )
     # SPEC 6: the signature registered by the customer, approved, and set as the default.
@@ -333,6 +360,7 @@ async def demo_stack(
     settings: Settings | None = None,
     carriers: Mapping[str, CarrierEndpoint] | None = None,
     simulators_like: SimulatorConfig | None = None,
+    access_ports: tuple[int, int] = (0, 0),
     keep: bool = False,
 ) -> AsyncIterator[tuple[DemoFacts, RunningPlatform, dict[str, SimulatorServer]]]:
     """The demo's parts, running: simulators, a provisioned store, the platform.
@@ -341,6 +369,8 @@ async def demo_stack(
     another process) and no simulator is started here; ``simulators_like`` gives the other
     settings of those started here (fault profile, seed ...). Without ``settings`` the
     demo keeps its own files in ``data_dir`` (:class:`DemoFiles`), fresh unless ``keep``.
+    ``access_ports``: the customer CMPP and SMPP servers' ports (0: any free one) when
+    ``settings`` is not given.
     """
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -356,6 +386,8 @@ async def demo_stack(
             host=host,
             port=port,
             encryption_key=key,
+            access_cmpp_port=access_ports[0] or ANY_FREE_PORT,
+            access_smpp_port=access_ports[1] or ANY_FREE_PORT,
         )
     await asyncio.to_thread(migrate, settings.database_url, settings.encryption_key)
     if carriers is None:
@@ -393,6 +425,7 @@ async def demo_stack(
                 spid=SPID,
                 access_code=ACCESS_CODES["cmpp"],
                 simulators={p: e.as_json(p) for p, e in endpoints.items()},
+                access=running.access.addresses() if running.access is not None else {},
                 operator_token=token,
                 config_file=str(files.config) if own_files else "",
                 operator_user=operator_user,
@@ -407,6 +440,14 @@ async def demo_stack(
     finally:
         for simulator in simulators.values():
             await simulator.stop()
+
+
+def _free_or_any(host: str, port: int) -> int:
+    """``port`` when nothing listens there, else 0 (any free port)."""
+    with contextlib.suppress(OSError), socket.socket() as probe:
+        probe.bind((host, port))
+        return port
+    return 0
 
 
 def _kept_logins(kept: Mapping[str, Any] | None) -> dict[str, tuple[str, str]] | None:
@@ -440,7 +481,12 @@ async def run_demo(
     keep: bool = False,
 ) -> None:
     """Start the demo, call ``announce`` once the API answers, run until interrupted."""
+    ports = (_free_or_any(host, CMPP_ACCESS_PORT), _free_or_any(host, SMPP_ACCESS_PORT))
     with stop_signals() as stop:
-        async with demo_stack(host, port, data_dir, keep=keep) as (facts, _running, _sims):
+        async with demo_stack(host, port, data_dir, keep=keep, access_ports=ports) as (
+            facts,
+            _running,
+            _sims,
+        ):
             announce(facts)
             await stop.wait()

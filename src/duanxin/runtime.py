@@ -14,6 +14,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from duanxin.access import AccessConfig, AccessServers
 from duanxin.api.app import create_app
 from duanxin.api.server import http_server
 from duanxin.config import Settings
@@ -71,6 +72,7 @@ class RunningPlatform:
     sweeper: Sweeper | None
     server: uvicorn.Server | None
     url: str
+    access: AccessServers | None = None  # the customer CMPP/SMPP servers, when on
 
 
 @contextlib.asynccontextmanager
@@ -90,6 +92,7 @@ async def running_platform(
     sweeper: Sweeper | None = None
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[None] | None = None
+    access: AccessServers | None = None
     try:
         if settings.role in ("all", "worker"):
             worker = DeliveryWorker(platform)
@@ -108,8 +111,16 @@ async def running_platform(
                 await asyncio.sleep(0.01)
         port = _bound_port(server) if server is not None else settings.port
         url = f"http://{settings.host}:{port}"
-        yield RunningPlatform(platform, app, worker, sweeper, server, url)
+        if settings.role in ("all", "api") and (
+            settings.access_cmpp_port or settings.access_smpp_port
+        ):
+            access = AccessServers(platform, AccessConfig.from_settings(settings))
+            await access.start(settings.access_cmpp_port, settings.access_smpp_port)
+            app.state.access = access  # the console shows customers where to connect
+        yield RunningPlatform(platform, app, worker, sweeper, server, url, access)
     finally:
+        if access is not None:
+            await access.stop()
         # The drain: no new connections, requests in flight answered; no more claims, and
         # submits on the wire given the grace period; every claim left given back.
         if server is not None and server_task is not None:

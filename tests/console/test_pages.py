@@ -249,3 +249,19 @@ async def test_frequency_limits_are_set_and_reset(stack: Stack, operator: Web) -
     )
     assert flash(reset) == "ok: Saved."
     assert not (await lists.frequency_show(platform, "demo"))["verification"]["overridden"]
+
+
+async def test_a_customer_sees_where_its_cmpp_and_smpp_software_connects(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+        customer = Web(client)
+        await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
+        page = await client.get("/console/my/")
+    section = page.text.split('id="connections"', 1)[1].split("</section>", 1)[0]
+    for protocol in ("cmpp", "smpp"):
+        assert f"<code>{stack.facts.access[protocol]['port']}</code>" in section
+    assert f"system_id = {stack.facts.account}" in section
+    await admin.set_account(stack.running.platform, "demo", {"access_type": "http"})
+    async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+        customer = Web(client)
+        await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
+        assert 'id="connections"' not in (await client.get("/console/my/")).text

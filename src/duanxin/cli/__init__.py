@@ -5,6 +5,7 @@ One module per group of commands: :mod:`~duanxin.cli.platform` (``init``, ``serv
 ``reports``, ``replies``: the HTTP API, signed), :mod:`~duanxin.cli.accounts` (also API
 keys and operator tokens), :mod:`~duanxin.cli.channels` (also ``number-override``),
 :mod:`~duanxin.cli.bench`, :mod:`~duanxin.cli.review` (signatures and templates),
+:mod:`~duanxin.cli.access` (customer CMPP/SMPP connections),
 :mod:`~duanxin.cli.lists` (blacklist, opt-outs, words, frequency, audit) and
 :mod:`~duanxin.cli.operators` (the web console's users); what they share
 is in :mod:`~duanxin.cli.common`. Commands are registered here, in the order
@@ -20,7 +21,17 @@ from typing import Annotated
 
 import typer
 
-from duanxin.cli import accounts, bench, channels, customer, lists, operators, platform, review
+from duanxin.cli import (
+    access,
+    accounts,
+    bench,
+    channels,
+    customer,
+    lists,
+    operators,
+    platform,
+    review,
+)
 from duanxin.cli.common import DEBUG_ENV, RootGroup
 from duanxin.config import CONFIG_ENV
 
@@ -76,6 +87,7 @@ app.add_typer(lists.optout_app, name="optout")
 app.add_typer(lists.words_app, name="words")
 app.add_typer(lists.frequency_app, name="frequency")
 app.add_typer(lists.audit_app, name="audit")
+app.add_typer(access.access_app, name="access")
 app.add_typer(operators.operator_app, name="operator")
 
 

@@ -65,6 +65,18 @@ def bench_http(
         raise _fail(str(error)) from None
 
 
+@bench_app.command("access")
+def bench_access(
+    messages: Annotated[int, typer.Option(help="One-number messages to submit.")] = 20_000,
+    window: Annotated[int, typer.Option(help="The customer's CMPP window.")] = 16,
+    profile: Annotated[bool, typer.Option(help="Print the top of a cProfile.")] = False,
+) -> None:
+    """Customer CMPP client -> access server -> platform -> simulator, reports back."""
+    from duanxin.bench.access import run_access
+
+    run_access(messages, window, console, profile=profile)
+
+
 @bench_app.command("throttled")
 def bench_throttled(
     messages: Annotated[int, typer.Option(help="Numbers to send.")] = 20_000,

@@ -63,6 +63,10 @@ def serve(
         with stop_signals() as stop:
             async with running_platform(settings) as running:
                 console.print(f"duanxin serving on {running.url} (role {settings.role})")
+                for protocol, where in (
+                    running.access.addresses() if running.access else {}
+                ).items():
+                    console.print(f"customer {protocol.upper()} on {where['host']}:{where['port']}")
                 await stop.wait()
                 console.print(
                     f"stopping (up to {settings.shutdown_grace_seconds:g} s for submits "
@@ -160,6 +164,13 @@ def _python_example(facts: Any) -> str:
         f"from duanxin.client import Client; c = Client({args}); "
         f"print(c.send({q('18600000000')}, {q('您的验证码是1234')})); print(c.balance())"
     )
+    for protocol, where in facts.access.items():  # the customer CMPP/SMPP servers
+        address = f"{where['host']}:{where['port']}"
+        login = f"log in as {facts.account} / {facts.password}"
+        console.print(f"\n{protocol.upper()} access: {address} ({login})", highlight=False)
+    if facts.access_snippet():
+        console.print("\nOver SMPP with smpplib (pip install smpplib):", highlight=False)
+        console.print(facts.access_snippet(), highlight=False, soft_wrap=True)
 
 
 def _curl_example(facts: Any) -> str:

@@ -34,11 +34,28 @@ async def _overview(page: Page, key: keys.IssuedKey | None = None) -> Response:
     return render(
         page,
         "customer/overview.html",
+        connections=_connections(page, account),
         account=account,
         keys=await keys.keys_of(page.platform, customer),
         key=key,
         api_url=base,
     )
+
+
+def _connections(page: Page, account: Account) -> list[tuple[str, str, int]]:
+    """(protocol, host, port) of the customer CMPP/SMPP servers the account may use."""
+    servers = getattr(page.request.app.state, "access", None)
+    if servers is None:
+        return []
+    opened = account.access_type.interfaces
+    found = []
+    for protocol, where in servers.addresses().items():
+        if protocol in opened:
+            host = str(where["host"])
+            if host in ("", "0.0.0.0", "::"):  # every address: the one this page came by
+                host = page.request.url.hostname or host
+            found.append((protocol, host, int(where["port"])))
+    return found
 
 
 async def _overview_page(page: Page) -> Response:

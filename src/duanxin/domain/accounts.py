@@ -29,17 +29,47 @@ class AccountState(StrEnum):
     EXPIRED = "expired"
 
 
-class AccessType(StrEnum):
-    HTTP = "http"
-    CMPP = "cmpp"
-    BOTH = "both"
-
-
 class Interface(StrEnum):
     """The front door a request came through."""
 
     HTTP = "http"
     CMPP = "cmpp"
+    SMPP = "smpp"
+
+
+class AccessType(StrEnum):
+    """The interfaces an account is opened for: one, or a comma-separated set of them.
+
+    Any order and spacing is accepted (``"smpp, http"`` is ``HTTP_SMPP``); ``both`` is the
+    historical name of HTTP and CMPP.
+    """
+
+    HTTP = "http"
+    CMPP = "cmpp"
+    SMPP = "smpp"
+    BOTH = "both"  # http and cmpp
+    HTTP_SMPP = "http,smpp"
+    CMPP_SMPP = "cmpp,smpp"
+    ALL = "http,cmpp,smpp"
+
+    @classmethod
+    def _missing_(cls, value: object) -> AccessType | None:
+        if not isinstance(value, str):
+            return None
+        names = {n.strip().lower() for n in value.split(",") if n.strip()}
+        if "both" in names:
+            names = (names - {"both"}) | {"http", "cmpp"}
+        for member in cls:
+            if member.interfaces == names:
+                return member
+        return None
+
+    @property
+    def interfaces(self) -> frozenset[str]:
+        """The interface names this access type opens."""
+        if self is AccessType.BOTH:
+            return frozenset({"http", "cmpp"})
+        return frozenset(self.value.split(","))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +91,11 @@ class Account:
     default_signature: str
     # The kind of its content that matches no template (None: the classifier decides).
     default_kind: TemplateKind | None = None
+    # Messages per second the account may submit, every front door together (0: no limit).
+    tps: int = 0
 
     def allows_interface(self, interface: Interface) -> bool:
-        return self.access_type is AccessType.BOTH or self.access_type.value == interface.value
+        return interface.value in self.access_type.interfaces
 
     def allows_ip(self, ip: str | None) -> bool:
         """True when no whitelist is set or ``ip`` falls in one of its addresses/networks."""

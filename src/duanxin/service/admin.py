@@ -94,6 +94,7 @@ ACCOUNT_FIELDS = frozenset(
         "template_required",
         "default_signature",
         "default_kind",
+        "tps",
     }
 )
 
@@ -123,6 +124,7 @@ class AccountSpec:
     template_required: bool = False
     default_signature: str = ""
     default_kind: TemplateKind | None = None  # of content matching no template
+    tps: int = 0  # messages per second over every front door (0: no limit)
 
 
 async def create_customer(platform: Platform, name: str, actor: str = "operator") -> int:
@@ -256,6 +258,7 @@ async def _create_account(
         "template_required": spec.template_required,
         "default_signature": "",
         "default_kind": spec.default_kind.value if spec.default_kind else None,
+        "tps": spec.tps,
     }
     account_id = await account_store.create_account(conn, values, now)
     await account_store.write_audit(
@@ -327,6 +330,12 @@ _ENUMS: dict[str, type[AccountState] | type[AccessType] | type[ChargeType]] = {
 
 
 def _checked_value(name: str, value: Any) -> Any:
+    if name == "access_type":  # one interface or a set of them, in any order
+        try:
+            return AccessType(value).value
+        except ValueError:
+            names = ", ".join(member.value for member in AccessType)
+            raise Invalid(f"access_type must be one of {names}", name) from None
     if name in _ENUMS:
         choices = [member.value for member in _ENUMS[name]]
         if value not in choices:
@@ -335,9 +344,9 @@ def _checked_value(name: str, value: Any) -> Any:
     if name == "default_kind":
         kind = default_kind(value)
         return kind.value if kind else None
-    if name == "max_concurrency":
+    if name in ("max_concurrency", "tps"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise Invalid("max_concurrency must be a whole number >= 0 (0: unlimited)", name)
+            raise Invalid(f"{name} must be a whole number >= 0 (0: unlimited)", name)
         return value
     if _TYPES[name] is str and isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # digits typed on a command line: a password, spid or extno

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,13 +19,14 @@ from duanxin.domain.accounts import Account
 from duanxin.domain.msgid import MessageIdGenerator
 from duanxin.domain.policy import SendWindow, parse_window
 from duanxin.domain.status import Status, StatusError
+from duanxin.domain.throttle import TokenBucket
 from duanxin.service.cache import TtlCache
 from duanxin.service.policy_cache import PolicyCache
 from duanxin.store import crypto
 from duanxin.store.accounts import KeySecret
 from duanxin.store.commits import GroupCommitter
 from duanxin.store.engine import create_engine, create_reader
-from duanxin.store.tables import messages, replies
+from duanxin.store.tables import access_ids, messages, replies
 
 __all__ = ["SUBMIT_STREAM", "ChannelLive", "Platform", "use_encryption_key"]
 
@@ -106,6 +108,10 @@ class Platform:
     #: again and be refused instead of getting the first answer. (account, key) -> (the
     #: lock, how many sends hold or wait for it).
     same_key: dict[tuple[int, str], tuple[asyncio.Lock, list[int]]] = field(default_factory=dict)
+    #: Seconds for rate limits (the account TPS); tests give a fake one.
+    monotonic: Callable[[], float] = time.monotonic
+    #: Each account's TPS bucket in this process, with the rate it was made for.
+    _tps: dict[int, tuple[int, TokenBucket]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         use_encryption_key(self.settings)
@@ -148,6 +154,9 @@ class Platform:
                 (await conn.execute(select(func.max(table.c.mid)))).scalar_one_or_none()
                 for table in (messages, replies)
             ]
+            latest.append(
+                (await conn.execute(select(func.max(access_ids.c.given_id)))).scalar_one_or_none()
+            )
         now = self.clock()
         for mid in latest:
             if mid:
@@ -160,6 +169,20 @@ class Platform:
         await self.engine.dispose()
         if self._own_reader is not None:
             await self._own_reader.dispose()
+
+    def check_tps(self, account_id: int, tps: int) -> None:
+        """Count one submission against the account's TPS (0: no limit); raises
+        StatusError 21 when it is over (SPEC gives no code of its own for a rate)."""
+        if tps <= 0:
+            return
+        now = self.monotonic()
+        known = self._tps.get(account_id)
+        if known is None or known[0] != tps:
+            known = self._tps[account_id] = (tps, TokenBucket(tps, now))
+        if not known[1].take(now):
+            raise StatusError(
+                Status.TOO_MANY_CONNECTIONS, f"over the account's limit of {tps} messages/s"
+            )
 
     @asynccontextmanager
     async def request_slot(self, account_id: int, limit: int) -> AsyncIterator[None]:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.bus import BusError
-from duanxin.domain.accounts import Account
+from duanxin.domain.accounts import Account, Interface
 from duanxin.domain.msgid import format_mid
 from duanxin.domain.numbers import (
     EXTNO_MAX_DIGITS,
@@ -46,6 +46,7 @@ from duanxin.service import policy
 from duanxin.service.accounts import Caller, authenticate, find_signed_in
 from duanxin.service.platform import SUBMIT_STREAM, Platform
 from duanxin.service.results import SendEntry, SendOutcome
+from duanxin.store import access as access_store
 from duanxin.store import accounts as account_store
 from duanxin.store import idempotency as idempotency_store
 from duanxin.store import inbox, messages
@@ -66,6 +67,12 @@ class SendRequest:
     extno: str = ""
     sendtime: datetime | None = None
     idempotency_key: str | None = None
+    # For front doors that hand out ids of their own (customer CMPP/SMPP): the ids given
+    # for a long message's further segments, and whether every number shares the first
+    # number's mid (a group SUBMIT gets one Msg_Id). Stored with the message, so that each
+    # id given gets the message's report.
+    segment_ids: tuple[str, ...] = ()
+    shared_id: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +87,15 @@ async def send(platform: Platform, request: SendRequest, caller: Caller) -> Send
     """Run one send; a repeated idempotency key gets the first request's outcome."""
     try:
         account = await authenticate(platform, request.account, request.password, caller)
-        async with (
-            platform.request_slot(account.id, account.max_concurrency),
-            _one_at_a_time(platform, account.id, request.idempotency_key),
-        ):
+        platform.check_tps(account.id, account.tps)
+        # Over HTTP the connection limit counts requests in flight; a CMPP/SMPP customer's
+        # limit counts its logged-in connections instead (service.access.Connections).
+        slot = (
+            platform.request_slot(account.id, account.max_concurrency)
+            if caller.interface is Interface.HTTP
+            else contextlib.nullcontext()
+        )
+        async with slot, _one_at_a_time(platform, account.id, request.idempotency_key):
             return await _send(platform, account, request)
     except StatusError as error:
         return SendOutcome.failure(error)
@@ -305,6 +317,7 @@ async def _commit(
         rows, finals = _message_rows(account, request.extno, outgoing, numbers, mids, now)
         await messages.insert_messages(conn, rows)
         await inbox.finish(conn, finals, mark_messages=False)
+        await access_store.keep_given_ids(conn, _given_ids(request, mids))
         entries = tuple(
             SendEntry(mid, n.mobile or n.raw, n.result)
             for mid, n in zip(mids, numbers, strict=True)
@@ -323,6 +336,18 @@ async def _commit(
         return outcome
 
     return await platform.commits.run(write)
+
+
+def _given_ids(request: SendRequest, mids: list[str]) -> dict[str, list[str]]:
+    """The ids handed out for each mid, where they are more than (or not) the mid itself."""
+    if not request.segment_ids and not request.shared_id:
+        return {}
+    first = mids[0]
+    return {
+        mid: [first if request.shared_id else mid, *request.segment_ids]
+        for mid in mids
+        if request.segment_ids or mid != first
+    }
 
 
 def _message_rows(

@@ -67,6 +67,7 @@ def account_from_row(row: RowMapping) -> Account:
         template_required=row["template_required"],
         default_signature=row["default_signature"],
         default_kind=TemplateKind(row["default_kind"]) if row["default_kind"] else None,
+        tps=row["tps"],
     )
 
 

@@ -98,7 +98,8 @@ accounts = Table(
     Column("balance", BigInteger, nullable=False, default=0),
     Column("refund_on_failure", Boolean, nullable=False, default=False),
     Column("state", String(16), nullable=False),
-    Column("access_type", String(8), nullable=False),
+    # http, cmpp, smpp or a comma-separated set of them (domain.accounts.AccessType)
+    Column("access_type", String(16), nullable=False),
     Column("ip_whitelist", Text, nullable=False, default=""),
     Column("max_concurrency", Integer, nullable=False, default=0),
     Column("template_required", Boolean, nullable=False, default=False),
@@ -107,6 +108,8 @@ accounts = Table(
     # verification | notification | marketing: the kind of content matching no template
     # (NULL: the classifier of domain/policy/classifier.py decides).
     Column("default_kind", String(16), nullable=True),
+    # Messages per second over every front door (0: no limit).
+    Column("tps", Integer, nullable=False, default=0, server_default="0"),
 )
 
 channels = Table(
@@ -390,4 +393,29 @@ signin_failures = Table(
     Column("at", DateTime, nullable=False),
     Index("ix_signin_failures_realm_name_at", "realm", "name", "at"),
     Index("ix_signin_failures_address_at", "address", "at"),
+)
+
+# The ids a CMPP/SMPP customer was given for a message, when they are not just its mid:
+# each further segment of a long message has an id of its own, and every destination of
+# a group SUBMIT shares the first one's. Each given id gets the message's report.
+access_ids = Table(
+    "access_ids",
+    metadata,
+    Column("mid", String(16), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("given_id", String(16), nullable=False),
+)
+
+# Who is logged in on the customer CMPP/SMPP servers, for `duanxin access connections`.
+# ``consumer`` is the inbox consumer name the connection claims deliveries under.
+access_connections = Table(
+    "access_connections",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("node_id", Integer, nullable=False),
+    Column("account", String(32), nullable=False),
+    Column("protocol", String(8), nullable=False),
+    Column("bind_type", String(16), nullable=False),
+    Column("peer", String(64), nullable=False),
+    Column("since", DateTime, nullable=False),
 )

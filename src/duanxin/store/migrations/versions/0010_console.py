@@ -1,7 +1,7 @@
 """console: operator users, console sessions, failed sign-ins; messages by time
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0007
 Create Date: 2026-12-02 01:10:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
