@@ -12,7 +12,9 @@ platform's loop (to set up what a test needs, or check what a page did).
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -82,6 +84,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     yield stack
     stack.loop.call_soon_threadsafe(stack.stop.set)
     thread.join(START_SECONDS)
+    # Sockets the browser's keep-alive connections left to the server's closed loop are
+    # collected here, not during some later test (where their ResourceWarning would land).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 @pytest.fixture(scope="module")
