@@ -180,7 +180,7 @@ def demo(tmp_path: Path, process_env: dict[str, str]) -> Iterator[tuple[dict[str
         env=process_env,
     )
     try:
-        output = _wait_for_line(process, "/admin/accounts")
+        output = _wait_for_line(process, "c.listen()")  # the last line it prints
         facts = json.loads((tmp_path / "demo.json").read_text())
         yield facts, output
     finally:
@@ -257,6 +257,33 @@ def _signs_in(url: str, name: str, password: str) -> str | None:
         csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
         answer = browser.post(url, data={"csrf": csrf, "name": name, "password": password})
         return answer.headers.get("location") if answer.status_code == 303 else None
+
+
+def test_the_demos_smpp_snippet_runs_as_printed_and_gets_its_receipt(
+    demo: tuple[dict[str, str], str], process_env: dict[str, str]
+) -> None:
+    facts, output = demo
+    assert set(facts["access"]) == {"cmpp", "smpp"}
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "import smpplib" in line)
+    end = next(i for i, line in enumerate(lines) if line.startswith("c.listen()"))
+    command = "\n".join(lines[start : end + 1])
+    env = {**process_env, "PYTHONUNBUFFERED": "1"}
+    customer = subprocess.Popen(
+        ["bash", "-c", command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        received = _wait_for_line(customer, "got")  # the delivery receipt, as deliver_sm
+    finally:
+        customer.kill()
+        customer.wait()
+        assert customer.stdout is not None
+        customer.stdout.close()
+    assert "stat:DELIVRD" in received
 
 
 def _check_report_and_reply(client: Client, facts: dict[str, str], sent: dict[str, object]) -> None:

@@ -118,18 +118,23 @@ class DemoFacts:
     access: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def access_snippet(self) -> str:
-        """A ready-to-run smpplib session against the demo's SMPP server."""
+        """A ready-to-run smpplib session against the demo's SMPP server (double-quoted
+        literals only, so that it pastes inside single quotes in a shell)."""
         smpp = self.access.get("smpp")
         if smpp is None:
             return ""
+
+        def q(text: str) -> str:
+            return json.dumps(text, ensure_ascii=False)
+
         return (
             "import smpplib.client, smpplib.consts\n"
-            f"c = smpplib.client.Client({smpp['host']!r}, {smpp['port']})\n"
-            "c.set_message_received_handler(lambda pdu: print('got', pdu.short_message))\n"
+            f"c = smpplib.client.Client({q(smpp['host'])}, {smpp['port']})\n"
+            'c.set_message_received_handler(lambda pdu: print("got", pdu.short_message))\n'
             "c.connect()\n"
-            f"c.bind_transceiver(system_id={self.account!r}, password={self.password!r})\n"
-            "c.send_message(destination_addr='13800138000', short_message="
-            "'【duanxin】您的验证码是1234'.encode('utf-16-be'), "
+            f"c.bind_transceiver(system_id={q(self.account)}, password={q(self.password)})\n"
+            f"c.send_message(destination_addr={q('13700137000')}, "
+            f"short_message={q('【duanxin】您的验证码是1234')}.encode({q('utf-16-be')}), "
             "data_coding=smpplib.consts.SMPP_ENCODING_ISO10646, registered_delivery=1)\n"
             "c.listen()"
         )

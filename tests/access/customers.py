@@ -17,10 +17,10 @@ from duanxin.protocols.cmpp.pdu import (
     CmppConnectResp,
     CmppDeliver,
     CmppDeliverResp,
-    CmppPdu,
     CmppSubmit,
     CmppSubmitResp,
     CmppVersion,
+    Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.aio import SessionProtocol, connect
@@ -36,7 +36,7 @@ CONFIG = SessionConfig(heartbeat_interval=None, response_timeout=10.0, max_attem
 class CmppCustomer:
     """A CMPP SP client logged in (or refused) on the customer server."""
 
-    session: SessionProtocol[CmppPdu]
+    session: SessionProtocol[Pdu]
     login: CmppConnectResp
     delivers: list[CmppDeliver] = field(default_factory=list)
     answering: bool = True
@@ -77,7 +77,7 @@ async def cmpp_customer(
 ) -> CmppCustomer:
     holder: list[CmppCustomer] = []
 
-    def handle(session: SessionProtocol[CmppPdu], pdu: CmppPdu) -> CmppPdu | None:
+    def handle(session: SessionProtocol[Pdu], pdu: Pdu) -> Pdu | None:
         if isinstance(pdu, CmppDeliver):
             customer = holder[0]
             customer.delivers.append(pdu)

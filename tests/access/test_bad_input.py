@@ -12,7 +12,7 @@ from datetime import datetime
 
 from duanxin.protocols.cmpp.auth import connect_request
 from duanxin.protocols.cmpp.codec import encode
-from duanxin.protocols.cmpp.pdu import CmppActiveTestResp, CmppCommand, CmppSubmit, CmppVersion
+from duanxin.protocols.cmpp.pdu import CmppActiveTestResp, CmppSubmit, CmppVersion, CommandId
 from duanxin.protocols.smpp import codec as smpp_codec
 from duanxin.protocols.smpp import pdu as p
 from duanxin.store import accounts as account_store
@@ -120,15 +120,15 @@ async def test_silent_customer_is_closed_and_its_deliveries_released(
                 stack.facts.account, stack.facts.password, datetime.now(), CmppVersion.V30
             )
             writer.write(encode(login))
-            assert (await read_frame(reader))[0] == CmppCommand.CONNECT_RESP
+            assert (await read_frame(reader))[0] == CommandId.CONNECT_RESP
             sender = await smpp_customer(*address(stack, "smpp"), stack.facts.account,
                                          stack.facts.password, p.BindTransmitter)  # fmt: skip
             assert (await sender.submit(MOBILE, b"order shipped")).command_status == 0
             while True:  # alive until the report comes, which is never answered
                 command, frame = await read_frame(reader)
-                if command == CmppCommand.DELIVER:
+                if command == CommandId.DELIVER:
                     break
-                if command == CmppCommand.ACTIVE_TEST:
+                if command == CommandId.ACTIVE_TEST:
                     (sequence,) = struct.unpack_from(">I", frame, 8)
                     writer.write(encode(CmppActiveTestResp(sequence_id=sequence)))
             await sender.close()

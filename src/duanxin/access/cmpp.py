@@ -37,13 +37,13 @@ from duanxin.protocols.cmpp.pdu import (
     CmppDeliverResp,
     CmppDeliverResult,
     CmppMsgFmt,
-    CmppPdu,
     CmppQuery,
     CmppQueryResp,
     CmppRegisteredDelivery,
     CmppSubmit,
     CmppSubmitResp,
     CmppVersion,
+    Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.aio import SessionProtocol
@@ -60,10 +60,10 @@ _SEQUENCE_MASK = 0xFFFFFFFF
 _REFERENCE_MASK = 0xFF
 
 
-class _CmppLink(AccessLink[CmppPdu]):
+class _CmppLink(AccessLink[Pdu]):
     """One customer's CMPP connection; the delivery sink of its account's items."""
 
-    def __init__(self, server: CmppAccessServer, session: SessionProtocol[CmppPdu]) -> None:
+    def __init__(self, server: CmppAccessServer, session: SessionProtocol[Pdu]) -> None:
         super().__init__(server, session)
         self.dialect: CmppDialect = session.dialect  # type: ignore[assignment]
 
@@ -127,18 +127,18 @@ def _refusal(submit: CmppSubmit, status: Status) -> CmppSubmitResp:
     )
 
 
-def _refuse_incomplete(submit: CmppPdu) -> CmppPdu:
+def _refuse_incomplete(submit: Pdu) -> Pdu:
     assert isinstance(submit, CmppSubmit)
     return _refusal(submit, Status.MALFORMED)
 
 
-class CmppAccessServer(AccessServer[CmppPdu]):
+class CmppAccessServer(AccessServer[Pdu]):
     """Customers' CMPP logins, submits and deliveries."""
 
     interface = Interface.CMPP
 
-    def _new_session(self) -> SessionProtocol[CmppPdu]:
-        session: SessionProtocol[CmppPdu] = SessionProtocol(
+    def _new_session(self) -> SessionProtocol[Pdu]:
+        session: SessionProtocol[Pdu] = SessionProtocol(
             CmppDialect(),
             Role.SERVER,
             lambda session, pdu: self._handle(link, pdu),
@@ -148,7 +148,7 @@ class CmppAccessServer(AccessServer[CmppPdu]):
         self.track(link)
         return session
 
-    def _handle(self, link: _CmppLink, pdu: CmppPdu) -> Awaitable[CmppPdu | None] | CmppPdu | None:
+    def _handle(self, link: _CmppLink, pdu: Pdu) -> Awaitable[Pdu | None] | Pdu | None:
         if isinstance(pdu, CmppConnect):
             return self._login(link, pdu)
         if isinstance(pdu, CmppSubmit):
@@ -207,7 +207,7 @@ class CmppAccessServer(AccessServer[CmppPdu]):
 
     # --------------------------------------------------------------- submit
 
-    def _submit(self, link: _CmppLink, submit: CmppSubmit) -> Awaitable[None] | CmppPdu | None:
+    def _submit(self, link: _CmppLink, submit: CmppSubmit) -> Awaitable[None] | Pdu | None:
         if not submit.dest_terminal_ids:
             return _refusal(submit, Status.MALFORMED)
         if submit.tp_udhi & 1:

@@ -30,10 +30,10 @@ from duanxin.protocols.cmpp.pdu import (
     CmppDeliver,
     CmppDeliverResp,
     CmppMsgFmt,
-    CmppPdu,
     CmppSubmit,
     CmppSubmitResp,
     CmppVersion,
+    Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.aio import SessionProtocol, connect
@@ -92,7 +92,7 @@ async def drive(
     all_in = asyncio.Event()
     wanted: set[int] = set()
 
-    def handle(session: SessionProtocol[CmppPdu], pdu: CmppPdu) -> CmppPdu | None:
+    def handle(session: SessionProtocol[Pdu], pdu: Pdu) -> Pdu | None:
         if isinstance(pdu, CmppDeliver) and pdu.registered_delivery:
             reports[CmppStatusReport.decode(pdu.msg_content).msg_id] += 1
             if wanted and len(reports) >= len(wanted):

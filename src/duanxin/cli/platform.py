@@ -151,6 +151,18 @@ def print_demo(facts: Any, data_dir: Path) -> None:
     ]
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True, markup=line.startswith("[bold"))
+    for protocol, where in facts.access.items():  # the customer CMPP/SMPP servers
+        address = f"{where['host']}:{where['port']}"
+        login = f"log in as {facts.account} / {facts.password}"
+        console.print(f"\n{protocol.upper()} access: {address} ({login})", highlight=False)
+    if facts.access_snippet():
+        pip = shlex.quote(str(Path(sys.executable).parent / "pip"))
+        console.print(
+            f"\nOver SMPP with smpplib (first: {pip} install smpplib; Ctrl-C ends it):",
+            highlight=False,
+        )
+        python = f"  {shlex.quote(sys.executable)} -c {shlex.quote(facts.access_snippet())}"
+        console.print(python, highlight=False, soft_wrap=True)
 
 
 def _python_example(facts: Any) -> str:
@@ -164,13 +176,6 @@ def _python_example(facts: Any) -> str:
         f"from duanxin.client import Client; c = Client({args}); "
         f"print(c.send({q('18600000000')}, {q('您的验证码是1234')})); print(c.balance())"
     )
-    for protocol, where in facts.access.items():  # the customer CMPP/SMPP servers
-        address = f"{where['host']}:{where['port']}"
-        login = f"log in as {facts.account} / {facts.password}"
-        console.print(f"\n{protocol.upper()} access: {address} ({login})", highlight=False)
-    if facts.access_snippet():
-        console.print("\nOver SMPP with smpplib (pip install smpplib):", highlight=False)
-        console.print(facts.access_snippet(), highlight=False, soft_wrap=True)
 
 
 def _curl_example(facts: Any) -> str:

@@ -61,6 +61,7 @@ from duanxin.protocols.carrier import (
     SubmitResult,
 )
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed
+from duanxin.protocols.core.sequence import Backoff
 from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, ChannelLive, Platform
 from duanxin.store import messages as message_store
 from duanxin.store.messages import EventKind, MessageEvent, PendingMessage, Submitted
@@ -72,6 +73,7 @@ MAX_IN_FLIGHT = 4096
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 LINK_WAIT_SECONDS = 3.0  # how long a message waits for a link that is down before requeueing
 LINK_POLL_SECONDS = 0.05
+BUS_RETRY_MAX_SECONDS = 10.0  # the longest pause between reads while they keep failing
 BUS_RETRY_SECONDS = 0.5  # pause after a failed read of the bus (or claim) before the next
 
 
@@ -215,19 +217,26 @@ class DeliveryWorker:
     # ------------------------------------------------------------- sending
 
     async def _consume(self) -> None:
+        """Take work until stopped; a failing read or claim is retried with back-off, and
+        logged once per outage (and once when work flows again)."""
+        backoff = Backoff(initial=BUS_RETRY_SECONDS, maximum=BUS_RETRY_MAX_SECONDS)
+        failing = False
         while not self._stopping.is_set():
             try:
                 await self._consume_once()
-            except BusError as error:
-                # The bus is down: what it held, and what is accepted meanwhile, is queued
-                # in the store; the sweeper publishes it again once the bus answers.
-                log.warning("delivery cannot read the bus: %s", error)
-            except Exception:
-                log.exception("delivery could not take work")
+            except Exception as error:
+                if not failing:
+                    # The bus is down: what it held, and what is accepted meanwhile, is
+                    # queued in the store; the sweeper publishes it again once it answers.
+                    log.warning("delivery cannot take work, retrying: %r", error)
+                failing = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff.next_delay())
             else:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), BUS_RETRY_SECONDS)
+                if failing:
+                    log.warning("delivery takes work again")
+                    failing = False
+                    backoff.reset()
 
     async def _consume_once(self) -> None:
         deliveries = await self._next_deliveries()

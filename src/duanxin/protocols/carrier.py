@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.segments import ConcatInfo, Segment, split_message
@@ -59,14 +59,32 @@ class ChannelSettings:
     window: int = 16
     response_timeout: float = 60.0
     heartbeat_interval: float | None = 180.0
-    extra: dict[str, Any] = field(default_factory=dict)  # protocol-specific knobs
+    extra: Mapping[str, object] = field(default_factory=dict)  # protocol knobs, as JSON gives them
     alphabet: Alphabet = Alphabet.ASCII  # SMPP: what data_coding 0 means to this carrier
 
-    def session_config(self) -> SessionConfig:
+    def int_knob(self, name: str, default: int) -> int:
+        """The protocol knob ``name`` (``extra``) as an integer; ``default`` when unset."""
+        value = self.extra.get(name, default)
+        return int(value) if isinstance(value, int | float | str) else default
+
+    def str_knob(self, name: str, default: str) -> str:
+        """The protocol knob ``name`` (``extra``) as text; ``default`` when unset."""
+        value = self.extra.get(name, default)
+        return default if value is None else str(value)
+
+    def float_knob(self, name: str, default: float | None) -> float | None:
+        """The protocol knob ``name`` (``extra``) as a number; None when set to null."""
+        value = self.extra.get(name, default)
+        return float(value) if isinstance(value, int | float | str) else None
+
+    def session_config(self, *, idle_timeout: float | None = None) -> SessionConfig:
+        """The session settings of this channel; ``idle_timeout`` for links logged out
+        when idle (SGIP)."""
         return SessionConfig(
             window=self.window,
             response_timeout=self.response_timeout,
             heartbeat_interval=self.heartbeat_interval,
+            idle_timeout=idle_timeout,
         )
 
 
@@ -219,11 +237,15 @@ class CarrierSessionClient(Generic[P]):
         on_inbound: InboundHandler,
         *,
         backoff: Backoff | None = None,
+        config: SessionConfig | None = None,
     ) -> None:
         self.adapter = adapter
         self.settings = settings
         self._on_inbound = on_inbound
         self._backoff = backoff or Backoff()
+        self._config = config or settings.session_config()
+        self._wanted = asyncio.Event()  # cleared while parked: logged out for idleness
+        self._wanted.set()
         self._session: SessionProtocol[P] | None = None
         self._up = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
@@ -239,6 +261,16 @@ class CarrierSessionClient(Generic[P]):
     def in_flight(self) -> int:
         """Submits sent and not answered yet (the window in use)."""
         return self._session.core.in_flight if self._session is not None else 0
+
+    @property
+    def is_parked(self) -> bool:
+        """Logged out of an idle link (``SessionConfig.idle_timeout``): the next submit
+        logs in again."""
+        return not self._wanted.is_set()
+
+    def unpark(self) -> None:
+        """Log in again after an idle logout (``submit`` does this itself)."""
+        self._wanted.set()
 
     async def start(self) -> None:
         """Start connecting in the background; returns at once."""
@@ -261,6 +293,10 @@ class CarrierSessionClient(Generic[P]):
         others get a retryable outcome (:data:`NO_RESPONSE`, :data:`LINK_LOST`), so that the
         accepted ones are kept.
         """
+        if self.is_parked and not self._stopping:
+            self.unpark()
+            if not await self.wait_up(self.settings.response_timeout):
+                raise SessionClosed(self.last_error or "login failed")
         session = self._session
         if session is None or not session.is_bound:
             raise SessionClosed("not logged in")
@@ -341,6 +377,10 @@ class CarrierSessionClient(Generic[P]):
                 self.last_error = reason
                 if self._stopping:
                     return
+                if session.core.idle_closed:  # parked until a submit wants the link
+                    self._wanted.clear()
+                    await self._wanted.wait()
+                    continue
             await asyncio.sleep(self._backoff.next_delay())
 
     async def _login(self) -> SessionProtocol[P]:
@@ -350,7 +390,7 @@ class CarrierSessionClient(Generic[P]):
             settings.port,
             self.adapter.new_dialect(),
             self._handle_request,
-            settings.session_config(),
+            self._config,
         )
         try:
             response = await asyncio.wait_for(

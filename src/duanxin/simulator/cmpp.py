@@ -35,13 +35,13 @@ from duanxin.protocols.cmpp.pdu import (
     CmppConnectStatus,
     CmppDeliver,
     CmppMsgFmt,
-    CmppPdu,
     CmppQuery,
     CmppQueryResp,
     CmppRegisteredDelivery,
     CmppSubmit,
     CmppSubmitResp,
     CmppSubmitResult,
+    Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.aio import SessionProtocol, serve
@@ -80,7 +80,7 @@ class _SimulatorDialect(CmppDialect):
         super().__init__()
         self._simulator = simulator
 
-    def observe(self, pdu: CmppPdu, direction: Direction) -> None:
+    def observe(self, pdu: Pdu, direction: Direction) -> None:
         super().observe(pdu, direction)
         if direction is Direction.RECEIVE and isinstance(pdu, CmppActiveTest):
             self._simulator.heartbeats_received += 1
@@ -89,7 +89,7 @@ class _SimulatorDialect(CmppDialect):
 @dataclass(eq=False)
 class _Connection:
     dialect: CmppDialect
-    session: SessionProtocol[CmppPdu] | None = None
+    session: SessionProtocol[Pdu] | None = None
     account: str = ""
     throttle: TokenBucket | None = None
     bound: bool = False
@@ -172,7 +172,7 @@ class CmppSimulator:
         return int(self._server.sockets[0].getsockname()[1])
 
     @property
-    def sessions(self) -> list[SessionProtocol[CmppPdu]]:
+    def sessions(self) -> list[SessionProtocol[Pdu]]:
         """Logged-in connections, oldest first."""
         return [c.session for c in self._connections if c.bound and c.session is not None]
 
@@ -226,9 +226,9 @@ class CmppSimulator:
 
     # ---------------------------------------------------------- connections
 
-    def _new_session(self) -> SessionProtocol[CmppPdu]:
+    def _new_session(self) -> SessionProtocol[Pdu]:
         connection = _Connection(_SimulatorDialect(self))
-        session: SessionProtocol[CmppPdu] = SessionProtocol(
+        session: SessionProtocol[Pdu] = SessionProtocol(
             connection.dialect,
             Role.SERVER,
             lambda session, pdu: self._handle(connection, pdu),
@@ -244,9 +244,7 @@ class CmppSimulator:
         with contextlib.suppress(ValueError):
             self._connections.remove(connection)
 
-    def _handle(
-        self, connection: _Connection, pdu: CmppPdu
-    ) -> Awaitable[CmppPdu | None] | CmppPdu | None:
+    def _handle(self, connection: _Connection, pdu: Pdu) -> Awaitable[Pdu | None] | Pdu | None:
         if isinstance(pdu, CmppConnect):
             return self._login(connection, pdu)
         if isinstance(pdu, CmppSubmit):

@@ -2,14 +2,14 @@
 
 SGIP sends Deliver (MO) and Report over connections the gateway opens to a listener the SP
 runs. :class:`ReverseLink` keeps at most one such connection, binds it the first time it is
-needed, sends Unbind after ``idle_timeout`` seconds without traffic, and binds again on the
-next request.
+needed, sends Unbind after ``idle_timeout`` seconds without traffic (the session core's
+idle timer), and binds again on the next request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 from collections.abc import Callable
 
 from duanxin.protocols.core.aio import SessionProtocol, connect
@@ -39,16 +39,12 @@ class ReverseLink:
     ) -> None:
         self._new_dialect = new_dialect
         self._credentials = credentials
-        self._config = config
+        self._config = dataclasses.replace(config, idle_timeout=idle_timeout)
         self.idle_timeout = idle_timeout
         self._bind_timeout = bind_timeout
         self._session: SessionProtocol[Pdu] | None = None
         self._address: tuple[str, int] | None = None
         self._lock = asyncio.Lock()
-        self._busy = 0
-        self._idle_handle: asyncio.TimerHandle | None = None
-        self._last_used = 0.0
-        self._tasks: set[asyncio.Task[None]] = set()
         self.binds = 0
         self.unbinds = 0
 
@@ -63,12 +59,7 @@ class ReverseLink:
         refuses the Bind.
         """
         session = await self._bound_session(address)
-        self._busy += 1
-        try:
-            return await session.request(pdu)
-        finally:
-            self._busy -= 1
-            self._touch()
+        return await session.request(pdu)
 
     def send_if_bound(self, address: tuple[str, int], pdu: Pdu) -> asyncio.Future[Pdu] | None:
         """Send ``pdu`` at once on the connection to ``address`` if it is bound; else None.
@@ -83,10 +74,7 @@ class ReverseLink:
             or self._lock.locked()
         ):
             return None
-        self._busy += 1
-        answer = session.send_request(pdu)
-        answer.add_done_callback(self._answered)
-        return answer
+        return session.send_request(pdu)
 
     async def bind(self, address: tuple[str, int]) -> None:
         """Make sure a bound connection to ``address`` is up (raises as :meth:`request`)."""
@@ -98,19 +86,8 @@ class ReverseLink:
         if session is not None:
             session.abort("dropped by the simulator")
 
-    def _answered(self, _: asyncio.Future[Pdu]) -> None:
-        self._busy -= 1
-        self._touch()
-
     async def close(self) -> None:
         """Unbind (if bound) and forget the connection."""
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-            self._idle_handle = None
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         session, self._session = self._session, None
         if session is not None:
             await session.unbind(timeout=1.0)
@@ -139,39 +116,11 @@ class ReverseLink:
                 raise PermissionError(f"SP refused the LoginType 2 bind (result {status})")
             self.binds += 1
             self._session, self._address = session, address
+            session.closed.add_done_callback(lambda _: self._closed(session))
             return session
 
-    def _touch(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._last_used = loop.time()
-        if self.idle_timeout is None or self._session is None:
-            if self._idle_handle is not None:
-                self._idle_handle.cancel()
-                self._idle_handle = None
-        elif self._idle_handle is None:  # an armed timer looks at _last_used when it fires
-            self._idle_handle = loop.call_at(self._last_used + self.idle_timeout, self._on_idle)
-
-    def _on_idle(self) -> None:
-        self._idle_handle = None
-        if self._busy:
-            self._touch()
-            return
-        if self.idle_timeout is not None and self._session is not None:
-            loop = asyncio.get_running_loop()
-            idle_at = self._last_used + self.idle_timeout
-            if loop.time() < idle_at:  # used since the timer was armed
-                self._idle_handle = loop.call_at(idle_at, self._on_idle)
-                return
-        task = asyncio.get_running_loop().create_task(self._unbind_idle())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _unbind_idle(self) -> None:
-        async with self._lock:
-            if self._busy:
-                self._touch()
-                return
-            session, self._session = self._session, None
-            if session is not None and session.is_bound:
-                self.unbinds += 1
-                await session.unbind(timeout=5.0)
+    def _closed(self, session: SessionProtocol[Pdu]) -> None:
+        if session.core.idle_closed:
+            self.unbinds += 1
+        if self._session is session:
+            self._session = None

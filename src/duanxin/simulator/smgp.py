@@ -23,6 +23,7 @@ from duanxin.protocols.core.aio import SessionProtocol, serve
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Role
+from duanxin.protocols.core.table import tlv_int
 from duanxin.protocols.smgp.auth import login_response, verify_login
 from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import MsgIdGenerator, canonical_id, smgw_code
@@ -30,10 +31,10 @@ from duanxin.protocols.smgp.pdu import (
     MSG_ID_SIZE,
     LoginMode,
     MsgFormat,
+    Pdu,
     SmgpDeliver,
     SmgpDeliverResp,
     SmgpLogin,
-    SmgpPdu,
     SmgpQuery,
     SmgpQueryResp,
     SmgpStatus,
@@ -41,7 +42,6 @@ from duanxin.protocols.smgp.pdu import (
     SmgpSubmitResp,
     Tlv,
     TlvTag,
-    tlv_uint8,
 )
 from duanxin.protocols.smgp.report import SmgpReport, encode_report
 from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
@@ -78,7 +78,7 @@ INTERMEDIATE_STAT = "ENROUTE"
 class _Link:
     """One client connection and what its login settled."""
 
-    session: SessionProtocol[SmgpPdu]
+    session: SessionProtocol[Pdu]
     dialect: SmgpDialect
     login_mode: int | None = None
     account: str = ""  # the ClientID it logged in with
@@ -164,13 +164,11 @@ class SmgpSimulator:
         """Reports waiting for a receiving login of their account."""
         return self._outbox.kept()
 
-    def _new_session(self) -> SessionProtocol[SmgpPdu]:
+    def _new_session(self) -> SessionProtocol[Pdu]:
         dialect = SmgpDialect()
         link: _Link
 
-        def handle(
-            session: SessionProtocol[SmgpPdu], pdu: SmgpPdu
-        ) -> Awaitable[SmgpPdu | None] | SmgpPdu | None:
+        def handle(session: SessionProtocol[Pdu], pdu: Pdu) -> Awaitable[Pdu | None] | Pdu | None:
             return self._handle(link, pdu)
 
         # The client keeps the link alive; the gateway only answers its Active_Tests.
@@ -183,7 +181,7 @@ class SmgpSimulator:
 
     # ---------------------------------------------------------------- requests
 
-    def _handle(self, link: _Link, pdu: SmgpPdu) -> Awaitable[SmgpPdu | None] | SmgpPdu | None:
+    def _handle(self, link: _Link, pdu: Pdu) -> Awaitable[Pdu | None] | Pdu | None:
         if isinstance(pdu, SmgpSubmit):
             return self._submit(link, pdu)
         if isinstance(pdu, SmgpLogin):
@@ -196,7 +194,7 @@ class SmgpSimulator:
             )
         return None
 
-    def _login(self, link: _Link, login: SmgpLogin) -> SmgpPdu:
+    def _login(self, link: _Link, login: SmgpLogin) -> Pdu:
         secret = self.config.password or ""
         status = self._login_status(login, secret)
         if status == SmgpStatus.OK:
@@ -218,9 +216,7 @@ class SmgpSimulator:
             return SmgpStatus.OK  # an open gateway takes any secret
         return status
 
-    def _submit(
-        self, link: _Link, submit: SmgpSubmit
-    ) -> Awaitable[SmgpPdu | None] | SmgpPdu | None:
+    def _submit(self, link: _Link, submit: SmgpSubmit) -> Awaitable[Pdu | None] | Pdu | None:
         if not link.session.is_open:
             return None  # read with a PDU that dropped the link: never received
         loop = asyncio.get_running_loop()
@@ -249,7 +245,7 @@ class SmgpSimulator:
             return self.config.faults.refuse_code or REFUSE_STATUS
         return BUSY_STATUS if fate is SubmitFate.BUSY else THROTTLE_STATUS
 
-    def _accept(self, link: _Link, submit: SmgpSubmit) -> tuple[SmgpPdu, list[asyncio.Future[Any]]]:
+    def _accept(self, link: _Link, submit: SmgpSubmit) -> tuple[Pdu, list[asyncio.Future[Any]]]:
         now = asyncio.get_running_loop().time()
         when = china_standard_time()
         ids = self._ids.next_ids(when, len(submit.dest_term_ids))
@@ -271,7 +267,7 @@ class SmgpSimulator:
             return SmgpStatus.ILLEGAL_DEST_TERM_ID
         return SmgpStatus.OK
 
-    async def _answer_when_released(self, link: _Link, response: SmgpPdu) -> SmgpPdu:
+    async def _answer_when_released(self, link: _Link, response: Pdu) -> Pdu:
         link.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, link.in_flight)
         try:
@@ -280,7 +276,7 @@ class SmgpSimulator:
             link.in_flight -= 1
         return response
 
-    def _query(self, query: SmgpQuery) -> SmgpPdu:
+    def _query(self, query: SmgpQuery) -> Pdu:
         return SmgpQueryResp(
             sequence_id=query.sequence_id,
             query_time=query.query_time,
@@ -400,6 +396,6 @@ def _submit_resp(submit: SmgpSubmit, msg_id: bytes, status: int) -> SmgpSubmitRe
 def _submitted_text(submit: SmgpSubmit) -> tuple[str, ConcatInfo | None]:
     content = submit.msg_content
     concat: ConcatInfo | None = None
-    if tlv_uint8(submit.tlvs, TlvTag.TP_UDHI):
+    if tlv_int(submit.tlvs, TlvTag.TP_UDHI):
         concat, content = parse_udh(content)
     return decode_text(content, submit.msg_format), concat

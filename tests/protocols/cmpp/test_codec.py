@@ -20,8 +20,6 @@ from duanxin.protocols.cmpp import (
     CmppConnectStatus,
     CmppDeliver,
     CmppDeliverResp,
-    CmppFrameError,
-    CmppPdu,
     CmppQuery,
     CmppQueryResp,
     CmppStatusReport,
@@ -32,6 +30,8 @@ from duanxin.protocols.cmpp import (
     CmppTerminateResp,
     CmppVersion,
     Decoder,
+    FrameError,
+    Pdu,
     authenticator_ismg,
     authenticator_source,
     canonical_id,
@@ -157,7 +157,7 @@ REPORT = CmppStatusReport(
 )
 
 # (wire bytes, PDU, decoder version)
-SAMPLES: list[tuple[bytes, CmppPdu, CmppVersion]] = [
+SAMPLES: list[tuple[bytes, Pdu, CmppVersion]] = [
     (CONNECT_30, CONNECT_PDU, V30),
     (
         CONNECT_30[:0x22] + b"\x20" + CONNECT_30[0x23:],
@@ -227,7 +227,7 @@ IDS = [
 ]
 
 
-def decode_all(decoder: Decoder) -> list[CmppPdu]:
+def decode_all(decoder: Decoder) -> list[Pdu]:
     return list(decoder.pdus())
 
 
@@ -235,12 +235,12 @@ def decode_all(decoder: Decoder) -> list[CmppPdu]:
 
 
 @pytest.mark.parametrize(("wire", "pdu", "version"), SAMPLES, ids=IDS)
-def test_encode_matches_the_worked_example(wire: bytes, pdu: CmppPdu, version: int) -> None:
+def test_encode_matches_the_worked_example(wire: bytes, pdu: Pdu, version: int) -> None:
     assert encode(pdu) == wire
 
 
 @pytest.mark.parametrize(("wire", "pdu", "version"), SAMPLES, ids=IDS)
-def test_decode_whole(wire: bytes, pdu: CmppPdu, version: int) -> None:
+def test_decode_whole(wire: bytes, pdu: Pdu, version: int) -> None:
     decoder = Decoder(version)
     decoder.feed(wire)
     assert decode_all(decoder) == [pdu]
@@ -248,7 +248,7 @@ def test_decode_whole(wire: bytes, pdu: CmppPdu, version: int) -> None:
 
 
 @pytest.mark.parametrize(("wire", "pdu", "version"), SAMPLES, ids=IDS)
-def test_decode_one_byte_at_a_time(wire: bytes, pdu: CmppPdu, version: int) -> None:
+def test_decode_one_byte_at_a_time(wire: bytes, pdu: Pdu, version: int) -> None:
     decoder = Decoder(version)
     for byte in wire[:-1]:
         decoder.feed(bytes([byte]))
@@ -258,7 +258,7 @@ def test_decode_one_byte_at_a_time(wire: bytes, pdu: CmppPdu, version: int) -> N
 
 
 @pytest.mark.parametrize(("wire", "pdu", "version"), SAMPLES, ids=IDS)
-def test_decode_leaves_trailing_bytes_buffered(wire: bytes, pdu: CmppPdu, version: int) -> None:
+def test_decode_leaves_trailing_bytes_buffered(wire: bytes, pdu: Pdu, version: int) -> None:
     decoder = Decoder(version)
     decoder.feed(wire + wire[:5])
     assert decode_all(decoder) == [pdu]
@@ -354,16 +354,16 @@ def test_canonical_id() -> None:
 
 
 def test_unknown_command_is_refused_with_bad_command() -> None:
-    with pytest.raises(CmppFrameError) as caught:
+    with pytest.raises(FrameError) as caught:
         decode(bytes.fromhex("0000000c 00000009 00000005"))
     assert caught.value.status == CmppSubmitResult.BAD_COMMAND
-    assert caught.value.sequence_id == 5
+    assert caught.value.sequence == 5
 
 
 def test_truncated_submit_is_refused_with_bad_length() -> None:
     short = bytearray(SUBMIT_30[:-1])
     short[3] -= 1
-    with pytest.raises(CmppFrameError) as caught:
+    with pytest.raises(FrameError) as caught:
         decode(bytes(short))
     assert caught.value.status == CmppSubmitResult.BAD_LENGTH
     assert caught.value.command_id == 4
@@ -401,7 +401,7 @@ def test_length_outside_limits_is_refused_before_buffering() -> None:
         CmppActiveTest(sequence_id=1 << 32),
     ],
 )
-def test_invalid_values_raise_local_protocol_error(pdu: CmppPdu) -> None:
+def test_invalid_values_raise_local_protocol_error(pdu: Pdu) -> None:
     with pytest.raises(LocalProtocolError):
         encode(pdu)
 
@@ -554,7 +554,7 @@ def _layout(pdu: object) -> int:
 def test_every_pdu_round_trips(name: str) -> None:
     @settings(max_examples=150)
     @given(PDUS[name])
-    def round_trip(pdu: CmppPdu) -> None:
+    def round_trip(pdu: Pdu) -> None:
         wire = encode(pdu)
         decoder = Decoder(_layout(pdu))
         decoder.feed(wire)
@@ -608,5 +608,5 @@ def test_public_surface() -> None:
     assert sorted(cmpp.__all__) == sorted(set(cmpp.__all__))
     for name in cmpp.__all__:
         assert hasattr(cmpp, name), name
-    for name in ("encode", "Decoder", "open_client", "canonical_id", "CmppCommand"):
+    for name in ("encode", "Decoder", "open_client", "canonical_id", "CommandId"):
         assert name in cmpp.__all__

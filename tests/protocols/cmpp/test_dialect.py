@@ -10,15 +10,15 @@ from duanxin.protocols.cmpp import (
     CmppConnectResp,
     CmppConnectStatus,
     CmppDialect,
-    CmppPdu,
     CmppSubmit,
     CmppSubmitResp,
     CmppVersion,
+    Pdu,
     connect_request,
     connect_response,
     encode,
 )
-from duanxin.protocols.cmpp.codec import CmppFrameError
+from duanxin.protocols.cmpp.codec import FrameError
 from duanxin.protocols.core.session import (
     ConnectionClosed,
     RequestReceived,
@@ -32,14 +32,14 @@ SP_ID, SECRET = "901234", "secret"
 WHEN = datetime(2025, 11, 28, 14, 30, 15)
 
 
-def pair(version: int) -> tuple[SessionCore[CmppPdu], SessionCore[CmppPdu]]:
+def pair(version: int) -> tuple[SessionCore[Pdu], SessionCore[Pdu]]:
     config = SessionConfig(heartbeat_interval=10.0, response_timeout=5.0)
-    client: SessionCore[CmppPdu] = SessionCore(CmppDialect(version), Role.CLIENT, config)
-    server: SessionCore[CmppPdu] = SessionCore(CmppDialect(), Role.SERVER, config)
+    client: SessionCore[Pdu] = SessionCore(CmppDialect(version), Role.CLIENT, config)
+    server: SessionCore[Pdu] = SessionCore(CmppDialect(), Role.SERVER, config)
     return client, server
 
 
-def login(client: SessionCore[CmppPdu], server: SessionCore[CmppPdu], version: int) -> None:
+def login(client: SessionCore[Pdu], server: SessionCore[Pdu], version: int) -> None:
     client.send_request(connect_request(SP_ID, SECRET, WHEN, version), 0.0)
     (event,) = server.receive_data(client.data_to_send(), 0.0)
     assert isinstance(event, RequestReceived) and isinstance(event.pdu, CmppConnect)
@@ -100,7 +100,7 @@ def test_malformed_connect_is_answered_with_bad_structure() -> None:
     wire[3] -= 1
     (closed,) = server.receive_data(bytes(wire), 0.0)
     assert isinstance(closed, ConnectionClosed)
-    assert isinstance(closed.error, CmppFrameError)
+    assert isinstance(closed.error, FrameError)
     assert server.state is State.CLOSED
     answer = server.data_to_send()
     assert answer == encode(CmppConnectResp(sequence_id=0, status=CmppConnectStatus.BAD_STRUCTURE))

@@ -26,7 +26,6 @@ from duanxin.protocols.cmpp import (
     CmppCancelResult,
     CmppConnectResp,
     CmppConnectStatus,
-    CmppPdu,
     CmppQuery,
     CmppQueryResp,
     CmppSubmit,
@@ -34,6 +33,7 @@ from duanxin.protocols.cmpp import (
     CmppSubmitResult,
     CmppVersion,
     Decoder,
+    Pdu,
     connect_request,
     encode,
     open_client,
@@ -47,7 +47,7 @@ ACCESS_CODE, HANDSET = "1065712345", "13800138000"
 LONG_TEXT = "长短信测试" * 30  # 150 UCS-2 characters: three segments
 WAIT = 5.0
 
-Client = CarrierSessionClient[CmppPdu]
+Client = CarrierSessionClient[Pdu]
 
 
 async def until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
@@ -299,7 +299,7 @@ async def _raw_login(port: int, version: int) -> tuple[asyncio.StreamReader, asy
     return reader, writer
 
 
-async def _read_pdu(reader: asyncio.StreamReader, decoder: Decoder) -> CmppPdu:
+async def _read_pdu(reader: asyncio.StreamReader, decoder: Decoder) -> Pdu:
     header = await asyncio.wait_for(reader.readexactly(4), WAIT)
     (length,) = struct.unpack(">I", header)
     decoder.feed(header + await asyncio.wait_for(reader.readexactly(length - 4), WAIT))

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from duanxin.protocols.cmpp.fields import TEXT, U8, Block
 from duanxin.protocols.core.clock import CHINA_STANDARD_TIME
+from duanxin.protocols.core.codec import U8, Block, Text
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.fields import decode_fixed, parse_report_time
 
@@ -66,7 +66,7 @@ def test_decode_fixed_cuts_at_nul_and_strips_spaces(raw: bytes, text: str) -> No
 
 
 def test_cmpp_block_pack_still_names_the_bad_field() -> None:
-    block = Block(("service_id", TEXT, 4), ("msg_level", U8))
+    block = Block(_Fields, (("service_id", Text(4)), ("msg_level", U8)))
     assert block.pack(_Fields("AB", 3)) == b"AB\x00\x00\x03"
     with pytest.raises(LocalProtocolError, match="service_id"):
         block.pack(_Fields("TOOLONG", 3))

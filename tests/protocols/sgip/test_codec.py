@@ -39,7 +39,7 @@ from duanxin.protocols.sgip.client import (
     report_stat,
     strip_country_code,
 )
-from duanxin.protocols.sgip.codec import MAX_PDU_SIZE, decode_pdu
+from duanxin.protocols.sgip.codec import MAX_PDU_SIZE, decode
 from duanxin.protocols.sgip.dialect import COUNTER_MAX, SgipDialect
 from duanxin.protocols.sgip.pdu import SP_PAYS, sequence_time
 
@@ -242,11 +242,11 @@ def test_decode_errors_carry_sgip_result(wire: bytes, status: int) -> None:
     assert caught.value.status == status
 
 
-def test_decode_pdu_rejects_length_mismatch() -> None:
+def test_decode_rejects_length_mismatch() -> None:
     with pytest.raises(RemoteProtocolError):
-        decode_pdu(BIND_BYTES[:-1])
+        decode(BIND_BYTES[:-1])
     with pytest.raises(RemoteProtocolError):
-        decode_pdu(BIND_BYTES[:10])
+        decode(BIND_BYTES[:10])
 
 
 @pytest.mark.parametrize(

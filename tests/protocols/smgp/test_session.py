@@ -22,8 +22,8 @@ from duanxin.protocols.carrier import (
 from duanxin.protocols.smgp import (
     Decoder,
     LoginMode,
+    Pdu,
     SmgpLoginResp,
-    SmgpPdu,
     SmgpStatus,
     SmgpSubmit,
     SmgpSubmitResp,
@@ -82,12 +82,12 @@ async def simulator() -> AsyncIterator[SmgpSimulator]:
     await simulator.stop()
 
 
-ClientFactory = Callable[..., Awaitable[tuple[CarrierSessionClient[SmgpPdu], Inbox]]]
+ClientFactory = Callable[..., Awaitable[tuple[CarrierSessionClient[Pdu], Inbox]]]
 
 
 @pytest.fixture
 async def connect(simulator: SmgpSimulator) -> AsyncIterator[ClientFactory]:
-    clients: list[CarrierSessionClient[SmgpPdu]] = []
+    clients: list[CarrierSessionClient[Pdu]] = []
 
     async def start(
         *,
@@ -95,7 +95,7 @@ async def connect(simulator: SmgpSimulator) -> AsyncIterator[ClientFactory]:
         wait: bool = True,
         target: SmgpSimulator | None = None,
         **overrides: Any,
-    ) -> tuple[CarrierSessionClient[SmgpPdu], Inbox]:
+    ) -> tuple[CarrierSessionClient[Pdu], Inbox]:
         extra = {"login_mode": overrides.pop("login_mode", LoginMode.TRANSMIT)}
         settings = ChannelSettings(
             host="127.0.0.1",
@@ -297,7 +297,7 @@ async def raw_login(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWrit
     return reader, writer
 
 
-async def read_pdu(reader: asyncio.StreamReader) -> SmgpPdu:
+async def read_pdu(reader: asyncio.StreamReader) -> Pdu:
     header = await asyncio.wait_for(reader.readexactly(4), WAIT)
     rest = await asyncio.wait_for(reader.readexactly(int.from_bytes(header, "big") - 4), WAIT)
     decoder = Decoder()

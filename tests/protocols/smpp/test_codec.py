@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from duanxin.protocols.core.codec import CString, Int
 from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError
 from duanxin.protocols.smpp import (
     BindTransceiver,
@@ -22,9 +23,9 @@ from duanxin.protocols.smpp import (
     DeliverSmResp,
     EnquireLink,
     EnquireLinkResp,
+    FrameError,
     GenericNack,
     Pdu,
-    SmppDecodeError,
     SubmitSm,
     SubmitSmResp,
     Tlv,
@@ -32,16 +33,12 @@ from duanxin.protocols.smpp import (
     encode,
 )
 from duanxin.protocols.smpp import pdu as p
-from duanxin.protocols.smpp.codec import decode_pdu
-from duanxin.protocols.smpp.tables import (
-    FIELDS,
-    CString,
-    Int,
-    ShortMessage,
-    SubmitMultiDests,
-    Tlvs,
-    UnsuccessList,
-)
+from duanxin.protocols.smpp.codec import FIELDS
+from duanxin.protocols.smpp.codec import SHORT_MESSAGE as ShortMessage
+from duanxin.protocols.smpp.codec import SUBMIT_MULTI_DESTS as SubmitMultiDests
+from duanxin.protocols.smpp.codec import TLVS as Tlvs
+from duanxin.protocols.smpp.codec import UNSUCCESS_LIST as UnsuccessList
+from duanxin.protocols.smpp.codec import decode as decode_pdu
 from duanxin.protocols.smpp.tlv import int_tlv, text_tlv, tlv_int, tlv_text
 
 RECEIPT_TEXT = (
@@ -318,16 +315,16 @@ def frame(command_id: int, body: bytes, sequence: int = 5, length: int | None = 
 def test_malformed_frames(data: bytes, status: int, sequence: int | None) -> None:
     decoder = Decoder()
     decoder.feed(data)
-    with pytest.raises(SmppDecodeError) as raised:
+    with pytest.raises(FrameError) as raised:
         decode_all(decoder)
     assert raised.value.status == status
-    assert raised.value.sequence_number == sequence
+    assert raised.value.sequence == sequence
     assert raised.value.close
 
 
 def test_submit_multi_bad_dest_flag() -> None:
     body = b"\x00\x00\x00\x00" + b"\x01\x07"
-    with pytest.raises(SmppDecodeError) as raised:
+    with pytest.raises(FrameError) as raised:
         decode_pdu(frame(CommandId.SUBMIT_MULTI, body))
     assert raised.value.status == CommandStatus.ESME_RINVDESTFLAG
 

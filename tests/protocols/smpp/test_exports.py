@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import duanxin.protocols.smpp as smpp
-from duanxin.protocols.smpp.tables import FIELDS
+from duanxin.protocols.smpp.codec import FIELDS
 
 
 def test_exported_members() -> None:

@@ -17,7 +17,7 @@ from duanxin.protocols.cmpp.auth import (
     verify_connect,
 )
 from duanxin.protocols.cmpp.client import CmppAdapter, canonical_id, open_client
-from duanxin.protocols.cmpp.codec import MAX_PDU_LENGTH, CmppFrameError, Decoder, decode, encode
+from duanxin.protocols.cmpp.codec import MAX_PDU_SIZE, Decoder, FrameError, decode, encode
 from duanxin.protocols.cmpp.dialect import CmppDialect
 from duanxin.protocols.cmpp.pdu import (
     CmppActiveTest,
@@ -25,7 +25,6 @@ from duanxin.protocols.cmpp.pdu import (
     CmppCancel,
     CmppCancelResp,
     CmppCancelResult,
-    CmppCommand,
     CmppConnect,
     CmppConnectResp,
     CmppConnectStatus,
@@ -34,7 +33,6 @@ from duanxin.protocols.cmpp.pdu import (
     CmppDeliverResult,
     CmppFeeUserType,
     CmppMsgFmt,
-    CmppPdu,
     CmppQuery,
     CmppQueryResp,
     CmppRegisteredDelivery,
@@ -45,18 +43,19 @@ from duanxin.protocols.cmpp.pdu import (
     CmppTerminate,
     CmppTerminateResp,
     CmppVersion,
+    CommandId,
+    Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
 
 __all__ = [
-    "MAX_PDU_LENGTH",
+    "MAX_PDU_SIZE",
     "CmppActiveTest",
     "CmppActiveTestResp",
     "CmppAdapter",
     "CmppCancel",
     "CmppCancelResp",
     "CmppCancelResult",
-    "CmppCommand",
     "CmppConnect",
     "CmppConnectResp",
     "CmppConnectStatus",
@@ -65,9 +64,7 @@ __all__ = [
     "CmppDeliverResult",
     "CmppDialect",
     "CmppFeeUserType",
-    "CmppFrameError",
     "CmppMsgFmt",
-    "CmppPdu",
     "CmppQuery",
     "CmppQueryResp",
     "CmppRegisteredDelivery",
@@ -79,7 +76,10 @@ __all__ = [
     "CmppTerminate",
     "CmppTerminateResp",
     "CmppVersion",
+    "CommandId",
     "Decoder",
+    "FrameError",
+    "Pdu",
     "authenticator_ismg",
     "authenticator_source",
     "canonical_id",

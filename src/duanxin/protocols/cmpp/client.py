@@ -18,17 +18,7 @@ from datetime import datetime
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.reports import is_final_stat
 from duanxin.domain.segments import Segment, parse_udh
-from duanxin.protocols.carrier import (
-    CarrierClient,
-    CarrierMO,
-    CarrierReport,
-    CarrierSessionClient,
-    ChannelSettings,
-    Inbound,
-    InboundHandler,
-    OutboundMessage,
-    SubmitOutcome,
-)
+from duanxin.protocols import carrier
 from duanxin.protocols.cmpp.auth import (
     authenticator_ismg,
     connect_request,
@@ -41,12 +31,12 @@ from duanxin.protocols.cmpp.pdu import (
     CmppDeliverResp,
     CmppDeliverResult,
     CmppFeeUserType,
-    CmppPdu,
     CmppRegisteredDelivery,
     CmppSubmit,
     CmppSubmitResp,
     CmppSubmitResult,
     CmppVersion,
+    Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.clock import china_report_time as parse_report_time
@@ -72,27 +62,28 @@ def canonical_id(msg_id: int | bytes) -> str:
 class CmppAdapter:
     """CMPP's part of a :class:`CarrierSessionClient`."""
 
-    def __init__(self, settings: ChannelSettings, *, clock: Clock = china_standard_time) -> None:
+    def __init__(
+        self, settings: carrier.ChannelSettings, *, clock: Clock = china_standard_time
+    ) -> None:
         self.settings = settings
         self.version: int = settings.version or CmppVersion.V30  # sent as is in CONNECT
         self._clock = clock
         self._last_connect: CmppConnect | None = None
-        extra = settings.extra
-        self._fee_user_type = int(extra.get("fee_user_type", CmppFeeUserType.DESTINATION))
-        self._fee_type = str(extra.get("fee_type", "01"))
-        self._fee_code = str(extra.get("fee_code", "000000"))
-        self._msg_level = int(extra.get("msg_level", 0))
-        self._fee_terminal_id = str(extra.get("fee_terminal_id", ""))
+        self._fee_user_type = settings.int_knob("fee_user_type", CmppFeeUserType.DESTINATION)
+        self._fee_type = settings.str_knob("fee_type", "01")
+        self._fee_code = settings.str_knob("fee_code", "000000")
+        self._msg_level = settings.int_knob("msg_level", 0)
+        self._fee_terminal_id = settings.str_knob("fee_terminal_id", "")
 
     def new_dialect(self) -> CmppDialect:
         return CmppDialect(self.version)
 
-    def login_request(self, settings: ChannelSettings) -> CmppConnect:
+    def login_request(self, settings: carrier.ChannelSettings) -> CmppConnect:
         connect = connect_request(settings.account, settings.password, self._clock(), self.version)
         self._last_connect = connect
         return connect
 
-    def login_status(self, response: CmppPdu) -> int:
+    def login_status(self, response: Pdu) -> int:
         if not isinstance(response, CmppConnectResp):
             raise ProtocolError(f"login answered with {type(response).__name__}")
         if response.status == 0 and self._last_connect is not None:
@@ -107,7 +98,9 @@ class CmppAdapter:
         if expected != response.authenticator_ismg:
             log.info("%s: AuthenticatorISMG does not match", self.settings.host)
 
-    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[CmppPdu]:
+    def submit_requests(
+        self, message: carrier.OutboundMessage, segments: list[Segment]
+    ) -> list[Pdu]:
         settings = self.settings
         report = CmppRegisteredDelivery.YES if message.want_report else CmppRegisteredDelivery.NO
         return [
@@ -132,17 +125,17 @@ class CmppAdapter:
             for segment in segments
         ]
 
-    def submit_outcome(self, response: CmppPdu) -> SubmitOutcome:
+    def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
         if not isinstance(response, CmppSubmitResp):
             raise ProtocolError(f"submit answered with {type(response).__name__}")
         accepted = response.result == CmppSubmitResult.OK
-        return SubmitOutcome(
+        return carrier.SubmitOutcome(
             status=response.result,
             carrier_id=canonical_id(response.msg_id) if accepted else "",
             retryable=response.result == CmppSubmitResult.FLOW_CONTROL,
         )
 
-    def inbound(self, request: CmppPdu) -> tuple[CmppPdu | None, Inbound | None]:
+    def inbound(self, request: Pdu) -> tuple[Pdu | None, carrier.Inbound | None]:
         if not isinstance(request, CmppDeliver):
             return None, None
         if request.registered_delivery == CmppRegisteredDelivery.YES:
@@ -167,8 +160,8 @@ def _deliver_resp(request: CmppDeliver, result: int) -> CmppDeliverResp:
     )
 
 
-def _carrier_report(report: CmppStatusReport) -> CarrierReport:
-    return CarrierReport(
+def _carrier_report(report: CmppStatusReport) -> carrier.CarrierReport:
+    return carrier.CarrierReport(
         carrier_id=canonical_id(report.msg_id),
         destination=report.dest_terminal_id,
         stat=report.stat,
@@ -176,12 +169,12 @@ def _carrier_report(report: CmppStatusReport) -> CarrierReport:
     )
 
 
-def _carrier_mo(deliver: CmppDeliver) -> CarrierMO:
+def _carrier_mo(deliver: CmppDeliver) -> carrier.CarrierMO:
     concat = None
     body = deliver.msg_content
     if deliver.tp_udhi & 1:
         concat, body = parse_udh(body)
-    return CarrierMO(
+    return carrier.CarrierMO(
         source=deliver.src_terminal_id,
         destination=deliver.dest_id,
         text=decode_text(body, deliver.msg_fmt),
@@ -189,6 +182,8 @@ def _carrier_mo(deliver: CmppDeliver) -> CarrierMO:
     )
 
 
-def open_client(settings: ChannelSettings, on_inbound: InboundHandler) -> CarrierClient:
+def open_client(
+    settings: carrier.ChannelSettings, on_inbound: carrier.InboundHandler
+) -> carrier.CarrierClient:
     """A reconnecting CMPP client for one gateway account (call ``start()`` on it)."""
-    return CarrierSessionClient[CmppPdu](CmppAdapter(settings), settings, on_inbound)
+    return carrier.CarrierSessionClient[Pdu](CmppAdapter(settings), settings, on_inbound)

@@ -2,55 +2,52 @@
 
 from __future__ import annotations
 
+from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.auth import negotiated_version
-from duanxin.protocols.cmpp.codec import CmppFrameError, Decoder, encode
-from duanxin.protocols.cmpp.pdu import (
-    CmppActiveTest,
-    CmppActiveTestResp,
-    CmppCancel,
-    CmppCancelResp,
-    CmppCommand,
-    CmppConnect,
-    CmppConnectResp,
-    CmppConnectStatus,
-    CmppDeliver,
-    CmppDeliverResp,
-    CmppPdu,
-    CmppQuery,
-    CmppQueryResp,
-    CmppSubmit,
-    CmppSubmitResp,
-    CmppTerminate,
-    CmppTerminateResp,
-    CmppVersion,
-)
-from duanxin.protocols.core.errors import ProtocolError
-from duanxin.protocols.core.sequence import SequenceCounter, with_field
-from duanxin.protocols.core.session import Decoder as SessionDecoder
+from duanxin.protocols.cmpp.codec import CODEC, Decoder, encode
+from duanxin.protocols.cmpp.pdu import CmppVersion, CommandId, Pdu
+from duanxin.protocols.core.dialect import Rules, TableDialect
+from duanxin.protocols.core.sequence import SequenceCounter
 from duanxin.protocols.core.state import Direction, Kind
 
-__all__ = ["SEQUENCE_FIRST", "SEQUENCE_LAST", "CmppDialect"]
+__all__ = ["RULES", "SEQUENCE_FIRST", "SEQUENCE_LAST", "CmppDialect"]
 
 SEQUENCE_FIRST, SEQUENCE_LAST = 1, 0xFFFFFFFF
 
-_KINDS: dict[type, Kind] = {
-    CmppConnect: Kind.BIND,
-    CmppTerminate: Kind.UNBIND,
-    CmppTerminateResp: Kind.UNBIND_RESP,
-    CmppActiveTest: Kind.HEARTBEAT,
-    CmppActiveTestResp: Kind.HEARTBEAT_RESP,
-    CmppSubmit: Kind.REQUEST,
-    CmppDeliver: Kind.REQUEST,
-    CmppQuery: Kind.REQUEST,
-    CmppCancel: Kind.REQUEST,
-    CmppSubmitResp: Kind.RESPONSE,
-    CmppDeliverResp: Kind.RESPONSE,
-    CmppQueryResp: Kind.RESPONSE,
-    CmppCancelResp: Kind.RESPONSE,
-}
+RULES: Rules[Pdu] = Rules(
+    codec=CODEC,
+    encode=encode,
+    kinds={
+        c.CmppConnect: Kind.BIND,
+        c.CmppConnectResp: Kind.BIND_OK,
+        c.CmppTerminate: Kind.UNBIND,
+        c.CmppTerminateResp: Kind.UNBIND_RESP,
+        c.CmppActiveTest: Kind.HEARTBEAT,
+        c.CmppActiveTestResp: Kind.HEARTBEAT_RESP,
+        c.CmppSubmit: Kind.REQUEST,
+        c.CmppDeliver: Kind.REQUEST,
+        c.CmppQuery: Kind.REQUEST,
+        c.CmppCancel: Kind.REQUEST,
+        c.CmppSubmitResp: Kind.RESPONSE,
+        c.CmppDeliverResp: Kind.RESPONSE,
+        c.CmppQueryResp: Kind.RESPONSE,
+        c.CmppCancelResp: Kind.RESPONSE,
+    },
+    sequence_field="sequence_id",
+    bind_status="status",
+    unbind=c.CmppTerminate,
+    heartbeat=c.CmppActiveTest,
+    answers={c.CmppActiveTest: c.CmppActiveTestResp, c.CmppTerminate: c.CmppTerminateResp},
+    rejects={
+        CommandId.CONNECT: (c.CmppConnectResp, "status"),
+        CommandId.SUBMIT: (c.CmppSubmitResp, "result"),
+        CommandId.DELIVER: (c.CmppDeliverResp, "result"),
+        CommandId.CANCEL: (c.CmppCancelResp, "success_id"),
+    },
+)
 
 
-class CmppDialect:
+class CmppDialect(TableDialect[Pdu]):
     """CMPP for one connection: sequence numbers, heartbeats and the agreed version.
 
     The version is learned from CONNECT: a server from the one it receives, a client from
@@ -60,55 +57,13 @@ class CmppDialect:
     def __init__(self, version: int = CmppVersion.V30, *, first_sequence: int = SEQUENCE_FIRST):
         self.version: CmppVersion = negotiated_version(version)
         self._decoder = Decoder(self.version)
-        self.decoder: SessionDecoder[CmppPdu] = self._decoder
-        self._next_sequence = SequenceCounter(
-            first=SEQUENCE_FIRST, last=SEQUENCE_LAST, start=first_sequence
-        )
+        counter = SequenceCounter(first=SEQUENCE_FIRST, last=SEQUENCE_LAST, start=first_sequence)
+        super().__init__(RULES, self._decoder, counter)
 
-    def encode(self, pdu: CmppPdu) -> bytes:
-        return encode(pdu)
-
-    def kind(self, pdu: CmppPdu) -> Kind:
-        if isinstance(pdu, CmppConnectResp):
-            return Kind.BIND_OK if pdu.status == CmppConnectStatus.OK else Kind.BIND_REFUSED
-        return _KINDS[type(pdu)]
-
-    def sequence(self, pdu: CmppPdu) -> int:
-        return pdu.sequence_id
-
-    def with_next_sequence(self, pdu: CmppPdu) -> CmppPdu:
-        return with_field(pdu, "sequence_id", self._next_sequence())
-
-    def heartbeat(self) -> CmppActiveTest:
-        return CmppActiveTest()
-
-    def answer(self, request: CmppPdu) -> CmppPdu | None:
-        if isinstance(request, CmppActiveTest):
-            return CmppActiveTestResp(sequence_id=request.sequence_id)
-        if isinstance(request, CmppTerminate):
-            return CmppTerminateResp(sequence_id=request.sequence_id)
-        return None
-
-    def unbind(self) -> CmppTerminate:
-        return CmppTerminate()
-
-    def observe(self, pdu: CmppPdu, direction: Direction) -> None:
-        if isinstance(pdu, CmppConnect):
+    def observe(self, pdu: Pdu, direction: Direction) -> None:
+        if isinstance(pdu, c.CmppConnect):
             self.version = negotiated_version(pdu.version)
             self._decoder.version = self.version
 
-    def reject(self, error: ProtocolError) -> CmppPdu | None:
-        """The response to a request whose body was malformed, when one exists."""
-        if not isinstance(error, CmppFrameError) or error.status is None:
-            return None
-        sequence_id, status, version = error.sequence_id, error.status, self.version
-        command = error.command_id
-        if command == CmppCommand.CONNECT:
-            return CmppConnectResp(sequence_id=sequence_id, status=status, version=version)
-        if command == CmppCommand.SUBMIT:
-            return CmppSubmitResp(sequence_id=sequence_id, result=status, version=version)
-        if command == CmppCommand.DELIVER:
-            return CmppDeliverResp(sequence_id=sequence_id, result=status, version=version)
-        if command == CmppCommand.CANCEL:
-            return CmppCancelResp(sequence_id=sequence_id, success_id=status, version=version)
-        return None
+    def answer_fields(self) -> dict[str, object]:
+        return {"version": self.version}

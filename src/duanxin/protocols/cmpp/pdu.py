@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from duanxin.protocols.core.query import QueryCounters
+
 __all__ = [
     "ACTIVE_TEST_RESERVED_SIZE",
     "AUTHENTICATOR_SIZE",
@@ -40,7 +42,6 @@ __all__ = [
     "CmppCancel",
     "CmppCancelResp",
     "CmppCancelResult",
-    "CmppCommand",
     "CmppConnect",
     "CmppConnectResp",
     "CmppConnectStatus",
@@ -49,7 +50,6 @@ __all__ = [
     "CmppDeliverResult",
     "CmppFeeUserType",
     "CmppMsgFmt",
-    "CmppPdu",
     "CmppQuery",
     "CmppQueryResp",
     "CmppRegisteredDelivery",
@@ -60,6 +60,8 @@ __all__ = [
     "CmppTerminate",
     "CmppTerminateResp",
     "CmppVersion",
+    "CommandId",
+    "Pdu",
     "layout_of",
 ]
 
@@ -77,7 +79,7 @@ def layout_of(version: int) -> CmppVersion:
     return CmppVersion.V30 if version >= CmppVersion.V30 else CmppVersion.V20
 
 
-class CmppCommand(IntEnum):
+class CommandId(IntEnum):
     """Command_Id values; a response is its request with the top bit set."""
 
     CONNECT = 0x00000001
@@ -332,19 +334,13 @@ class CmppQuery:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppQueryResp:
+class CmppQueryResp(QueryCounters):
     sequence_id: int = 0
     time: str = ""
     query_type: int = 0
     query_code: str = ""
     mt_tl_msg: int = 0
     mt_tl_usr: int = 0
-    mt_scs: int = 0
-    mt_wt: int = 0
-    mt_fl: int = 0
-    mo_scs: int = 0
-    mo_wt: int = 0
-    mo_fl: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -370,7 +366,7 @@ class CmppActiveTestResp:
     sequence_id: int = 0
 
 
-CmppPdu = (
+Pdu = (
     CmppConnect
     | CmppConnectResp
     | CmppTerminate

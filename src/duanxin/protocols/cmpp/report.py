@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from duanxin.protocols.cmpp.fields import TEXT, U32, U64, Block
 from duanxin.protocols.cmpp.pdu import (
     REPORT_TIME_SIZE,
     STAT_SIZE,
@@ -16,24 +15,10 @@ from duanxin.protocols.cmpp.pdu import (
     CmppVersion,
     layout_of,
 )
+from duanxin.protocols.core.codec import U32, U64, Absent, Block, Text
 from duanxin.protocols.core.errors import RemoteProtocolError
 
 __all__ = ["REPORT_SIZE", "CmppStatusReport"]
-
-_BLOCKS = {
-    version: Block(
-        ("msg_id", U64),
-        ("stat", TEXT, STAT_SIZE),
-        ("submit_time", TEXT, REPORT_TIME_SIZE),
-        ("done_time", TEXT, REPORT_TIME_SIZE),
-        ("dest_terminal_id", TEXT, TERMINAL_ID_SIZE[version]),
-        ("smsc_sequence", U32),
-    )
-    for version in (CmppVersion.V20, CmppVersion.V30)
-}
-#: Msg_Length of a report DELIVER in each layout.
-REPORT_SIZE = {version: block.size for version, block in _BLOCKS.items()}
-_BY_SIZE = {block.size: (version, block) for version, block in _BLOCKS.items()}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,9 +40,28 @@ class CmppStatusReport:
     @classmethod
     def decode(cls, content: bytes) -> CmppStatusReport:
         """Read a report; its length (60 or 71) tells the layout."""
-        found = _BY_SIZE.get(len(content))
-        if found is None:
+        block = _BY_SIZE.get(len(content))
+        if block is None:
             sizes = " or ".join(str(size) for size in _BY_SIZE)
             raise RemoteProtocolError(f"status report is {len(content)} bytes, not {sizes}")
-        version, block = found
-        return cls(version=version, **block.unpack(content, 0))
+        return block.unpack(content)
+
+
+_BLOCKS = {
+    version: Block(
+        CmppStatusReport,
+        (
+            ("version", Absent(version, checked=False)),
+            ("msg_id", U64),
+            ("stat", Text(STAT_SIZE)),
+            ("submit_time", Text(REPORT_TIME_SIZE)),
+            ("done_time", Text(REPORT_TIME_SIZE)),
+            ("dest_terminal_id", Text(TERMINAL_ID_SIZE[version])),
+            ("smsc_sequence", U32),
+        ),
+    )
+    for version in (CmppVersion.V20, CmppVersion.V30)
+}
+#: Msg_Length of a report DELIVER in each layout.
+REPORT_SIZE = {version: block.size for version, block in _BLOCKS.items()}
+_BY_SIZE = {block.size: block for block in _BLOCKS.values()}

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError
 from duanxin.protocols.core.session import (
@@ -331,7 +331,7 @@ class _PerAddress:
         self.limit = limit
         self.open: Counter[str] = Counter()
 
-    def admit(self, session: SessionProtocol[Any]) -> bool:
+    def admit(self, session: SessionProtocol[P]) -> bool:
         address = session.peer[0] if session.peer else ""
         if self.open[address] >= self.limit:
             return False

@@ -1,17 +1,15 @@
-"""Field helpers shared by the codecs: fixed-length octet strings, C-octet strings, and
-the ``YYMMDDhhmm[ss]`` times of status reports."""
+"""Field helpers shared by the codecs: fixed-length text fields and the ``YYMMDDhhmm[ss]``
+times of status reports."""
 
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
 from functools import lru_cache
 
-from duanxin.protocols.core.errors import LocalProtocolError, RemoteProtocolError
+from duanxin.protocols.core.errors import LocalProtocolError
 
 __all__ = [
-    "decode_c_string",
     "decode_fixed",
-    "encode_c_string",
     "encode_fixed",
     "parse_report_time",
 ]
@@ -46,23 +44,6 @@ def decode_fixed(raw: bytes | memoryview) -> str:
                 _decoded.clear()
             _decoded[data] = text
     return text
-
-
-def encode_c_string(value: str, max_size: int, *, name: str = "field") -> bytes:
-    """Encode a NUL-terminated string whose ``max_size`` includes the NUL."""
-    raw = value.encode("latin-1")
-    if len(raw) + 1 > max_size:
-        raise LocalProtocolError(f"{name} is {len(raw)} bytes, at most {max_size - 1} allowed")
-    return raw + b"\x00"
-
-
-def decode_c_string(data: bytes | memoryview, offset: int, max_size: int) -> tuple[str, int]:
-    """Read a C-octet string at ``offset``; return it and the offset after its NUL."""
-    view = bytes(data[offset : offset + max_size])
-    end = view.find(b"\x00")
-    if end < 0:
-        raise RemoteProtocolError(f"C string at offset {offset} has no NUL within {max_size}")
-    return view[:end].decode("latin-1"), offset + end + 1
 
 
 _TIME_LAYOUTS = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S"}

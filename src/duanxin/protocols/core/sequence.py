@@ -6,12 +6,15 @@ import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["Backoff", "SequenceCounter", "with_field"]
 
 T = TypeVar("T")
-_Copier = Callable[[Any, Any], Any]
+_Copier = Callable[[object, object], object]
 _copiers: dict[tuple[type, str], _Copier] = {}
 
 
@@ -45,8 +48,7 @@ def with_field(obj: T, name: str, value: object) -> T:
     copier = _copiers.get(key)
     if copier is None:
         copier = _copiers[key] = _make_copier(type(obj), name)
-    result: T = copier(obj, value)
-    return result
+    return cast(T, copier(obj, value))
 
 
 def _make_copier(cls: type, name: str) -> _Copier:
@@ -63,9 +65,11 @@ def _make_copier(cls: type, name: str) -> _Copier:
         or "__dict__" in slots
         or not set(names) <= slots
     ):
-        return lambda obj, value: dataclasses.replace(obj, **{name: value})
+        return lambda obj, value: dataclasses.replace(
+            cast("DataclassInstance", obj), **{name: value}
+        )
     # One straight-line function per class and field, as dataclasses builds __init__.
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls}
     lines = ["def copy(obj, value):", "    new = _new(_cls)"]
     for index, field_name in enumerate(names):
         namespace[f"_set{index}"] = getattr(cls, field_name).__set__
@@ -73,8 +77,7 @@ def _make_copier(cls: type, name: str) -> _Copier:
         lines.append(f"    _set{index}(new, {source})")
     lines.append("    return new")
     exec("\n".join(lines), namespace)
-    copier: _Copier = namespace["copy"]
-    return copier
+    return cast(_Copier, namespace["copy"])
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from duanxin.protocols.core.state import Direction, Kind, Role, State, next_state
+from duanxin.protocols.core.state import MODES, Direction, Kind, Mode, Role, State, moves
 
 __all__ = [
     "ConnectionClosed",
@@ -31,7 +31,17 @@ __all__ = [
 
 P = TypeVar("P")
 P_co = TypeVar("P_co", covariant=True)
-_BOUND, _REQUEST, _RESPONSE = State.BOUND, Kind.REQUEST, Kind.RESPONSE
+_ANSWERS = frozenset(
+    (
+        Kind.RESPONSE,
+        Kind.BIND_OK,
+        Kind.BIND_REFUSED,
+        Kind.UNBIND_RESP,
+        Kind.HEARTBEAT_RESP,
+        Kind.NACK,
+    )
+)
+_MISSING = object()
 #: How long a given-up request may still be answered, in its full retry times.
 LATE_HORIZON = 4
 #: At most this many given-up requests are remembered per connection.
@@ -99,6 +109,9 @@ class SessionConfig:
     # A server closes a connection that has not logged in this long after it opened (a
     # port full of idle, never-logged-in connections is an attack); None: never.
     login_timeout: float | None = 10.0
+    # A client logs out of a link idle this long, with nothing in flight (SGIP, which has
+    # no heartbeat: the gateway drops idle links itself); None: never.
+    idle_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,15 +184,20 @@ class SessionCore(Generic[P]):
     # request is moved to the end.
     _outstanding: dict[Hashable, _Outstanding[P]] = field(default_factory=dict)
     _last_received: float = 0.0
+    _last_request: float = 0.0  # the last request sent, for the idle timer
+    idle_closed: bool = False  # logged out for idleness (a client binds again on demand)
     _missed_heartbeats: int = 0
     # Requests that may still be answered although they are done with: given up after
     # every attempt, or answered while resent copies were out. Oldest first; ``deadline``
     # is when they are forgotten.
     _late: dict[Hashable, _Outstanding[P]] = field(default_factory=dict)
     _login_deadline: float | None = None
+    mode: Mode = Mode.TRANSCEIVER  # what the login asked for (SMPP bind type, SMGP mode)
+    _moves: tuple[dict[Kind, State | None], ...] = ()
+    _moves_state: State | None = None
 
     def __post_init__(self) -> None:
-        self._last_received = self.now
+        self._last_received = self._last_request = self.now
         timeout = self.config.login_timeout
         if self.role is Role.SERVER and timeout is not None:
             self._login_deadline = self.now + timeout
@@ -203,6 +221,7 @@ class SessionCore(Generic[P]):
         """
         if self.window_available <= 0:
             raise LocalProtocolError("window full", close=False)
+        self._last_request = now
         return self._send_request(pdu, now, internal=False, tag=tag)
 
     def send_response(self, pdu: P, now: float) -> None:
@@ -267,13 +286,7 @@ class SessionCore(Generic[P]):
         kind = dialect.kind(pdu)
         self._transition(Direction.RECEIVE, kind)
         dialect.observe(pdu, Direction.RECEIVE)
-        if kind in (
-            Kind.RESPONSE,
-            Kind.BIND_OK,
-            Kind.BIND_REFUSED,
-            Kind.UNBIND_RESP,
-            Kind.HEARTBEAT_RESP,
-        ):
+        if kind in _ANSWERS:
             self._receive_response(pdu, kind, events)
             return
         answer = dialect.answer(pdu)
@@ -296,23 +309,30 @@ class SessionCore(Generic[P]):
             events.append(ResponseReceived(outstanding.pdu, pdu))
             if outstanding.attempts > 1:  # the copies sent again may be answered too
                 self._remember_late(key, outstanding)
-        if kind is Kind.UNBIND_RESP:
-            events.append(ConnectionClosed("logged out"))
-        elif kind is Kind.BIND_REFUSED:
-            events.append(ConnectionClosed("login refused"))
+        if self.state is State.CLOSED:
+            events.append(
+                ConnectionClosed("logged out" if kind is Kind.UNBIND_RESP else "login refused")
+            )
 
     def _transition(self, direction: Direction, kind: Kind) -> None:
-        if self.state is _BOUND and (kind is _REQUEST or kind is _RESPONSE):
+        state = self.state
+        if state is not self._moves_state:  # the table of this state, looked up once
+            self._moves, self._moves_state = moves(self.role, state, self.mode), state
+        new_state = self._moves[direction].get(kind, _MISSING)
+        if new_state is state:
             return  # traffic on a bound link, either way: the table's commonest entry
-        new_state = next_state(self.role, self.state, direction, kind)
-        if new_state is None:
+        if new_state is _MISSING or new_state is None:
             error_type = (
                 RemoteProtocolError if direction is Direction.RECEIVE else LocalProtocolError
             )
+            doing = "refused" if new_state is None else "not allowed"
             raise error_type(
-                f"{direction.name.lower()} {kind.name} not allowed in {self.state.name}"
+                f"{direction.name.lower()} {kind.name} {doing} in {state.name} {self.mode.name}",
+                close=new_state is not None,
             )
-        self.state = new_state
+        if state is State.OPEN:
+            self.mode = MODES[kind]
+        self.state = new_state  # type: ignore[assignment]
 
     def _fail(self, error: ProtocolError) -> ConnectionClosed | None:
         """Answer a bad PDU where the protocol has an answer; close unless it says not to."""
@@ -341,7 +361,17 @@ class SessionCore(Generic[P]):
             oldest = next(iter(self._outstanding.values())).deadline
             if deadline is None or oldest < deadline:
                 return oldest
+            return deadline
+        idle = self._idle_deadline()
+        if idle is not None and (deadline is None or idle < deadline):
+            return idle
         return deadline
+
+    def _idle_deadline(self) -> float | None:
+        timeout = self.config.idle_timeout
+        if timeout is None or self.state is not State.BOUND or self.role is not Role.CLIENT:
+            return None
+        return max(self._last_request, self._last_received) + timeout
 
     def _heartbeat_deadline(self) -> float | None:
         interval = self.config.heartbeat_interval
@@ -350,8 +380,9 @@ class SessionCore(Generic[P]):
         return self._last_received + interval * (self._missed_heartbeats + 1)
 
     def handle_timer(self, now: float) -> list[Event[P]]:
-        """Resend or give up requests whose time is up; send a heartbeat when idle; close a
-        server connection that has not logged in within ``config.login_timeout``."""
+        """Resend or give up requests whose time is up; send a heartbeat when idle, or log
+        out of a link idle for ``config.idle_timeout``; close a server connection that has
+        not logged in within ``config.login_timeout``."""
         self.now = now
         events: list[Event[P]] = []
         if self._login_expired(now):
@@ -360,6 +391,11 @@ class SessionCore(Generic[P]):
             return events
         self._expire_requests(now, events)
         if self.state is State.CLOSED:
+            return events
+        idle = self._idle_deadline()
+        if idle is not None and now >= idle and not self._outstanding:
+            self.idle_closed = True
+            self.start_unbind(now)
             return events
         heartbeat_at = self._heartbeat_deadline()
         if heartbeat_at is not None and now >= heartbeat_at:

@@ -1,16 +1,25 @@
 """The legal moves of a carrier session, as one table for all four protocols.
 
-Each protocol's dialect sorts every PDU into a :class:`Kind` (a bind, its response, a
-heartbeat, ordinary traffic...). The session then looks up ``(role, state, direction, kind)``
-here; a missing entry is the violation. The four protocols differ in their PDUs, not in the
-shape of their sessions, so one table serves them all.
+Each protocol's dialect sorts every PDU into a :class:`Kind`. The session looks up who
+moves (the side that logs in, or the one that accepts) and the kind in the table of its
+state; a missing entry is the violation, whatever the state, bound traffic included.
+
+Two extensions are declared here rather than coded in a dialect: bind *modes* (SMPP's
+transmitter / receiver / transceiver binds, SMGP's send / receive / transmit logins),
+which decide who may send :attr:`Kind.MT` and :attr:`Kind.MO` once bound; and refusals,
+the moves a mode forbids without breaking the link (the request is answered with the
+protocol's refusal and the session stays up). CMPP and SGIP bind as transceivers and
+sort their traffic as plain :attr:`Kind.REQUEST`, which either side may send.
+
+The session looks a move up in a dict precomputed per (role, state, mode) and keyed by
+:class:`Kind`, an ``IntEnum`` (hashed in C), so the lookup costs what a dict lookup costs.
 """
 
 from __future__ import annotations
 
-from enum import Enum, auto
+from enum import Enum, IntEnum, auto
 
-__all__ = ["Direction", "Kind", "Role", "State", "next_state"]
+__all__ = ["MODES", "REFUSED", "TABLE", "Direction", "Kind", "Mode", "Role", "State", "moves"]
 
 
 class Role(Enum):
@@ -26,58 +35,116 @@ class State(Enum):
     CLOSED = auto()
 
 
-class Direction(Enum):
-    SEND = auto()
-    RECEIVE = auto()
+class Direction(IntEnum):
+    SEND = 0
+    RECEIVE = 1
 
 
-class Kind(Enum):
-    BIND = auto()
+class Kind(IntEnum):
+    BIND = auto()  # a login for traffic both ways (CMPP, SGIP, SMPP transceiver, SMGP 2)
+    BIND_TX = auto()  # a login to send only (SMPP transmitter, SMGP login mode 0)
+    BIND_RX = auto()  # a login to receive only (SMPP receiver, SMGP login mode 1)
     BIND_OK = auto()
     BIND_REFUSED = auto()
     UNBIND = auto()
     UNBIND_RESP = auto()
     HEARTBEAT = auto()
     HEARTBEAT_RESP = auto()
-    REQUEST = auto()
+    MT = auto()  # a request only the client sends, on a bind that transmits (submit)
+    MO = auto()  # a request only the server sends, on a bind that receives (deliver)
+    REQUEST = auto()  # a request either side may send
     RESPONSE = auto()
+    NACK = auto()  # SMPP's generic_nack: an answer to anything, a refusal of a login
 
 
-_TRAFFIC = (Kind.REQUEST, Kind.RESPONSE, Kind.HEARTBEAT, Kind.HEARTBEAT_RESP)
-_S, _R = Direction.SEND, Direction.RECEIVE
+class Mode(Enum):
+    TRANSCEIVER = auto()
+    TRANSMITTER = auto()
+    RECEIVER = auto()
 
 
-def _table() -> dict[tuple[Role, State, Direction, Kind], State]:
-    table: dict[tuple[Role, State, Direction, Kind], State] = {}
-    client, server = Role.CLIENT, Role.SERVER
-    table[client, State.OPEN, _S, Kind.BIND] = State.BINDING
-    table[client, State.BINDING, _R, Kind.BIND_OK] = State.BOUND
-    table[client, State.BINDING, _R, Kind.BIND_REFUSED] = State.CLOSED
-    table[server, State.OPEN, _R, Kind.BIND] = State.BINDING
-    table[server, State.BINDING, _S, Kind.BIND_OK] = State.BOUND
-    table[server, State.BINDING, _S, Kind.BIND_REFUSED] = State.CLOSED
-    for role in Role:
-        for direction in Direction:
-            for kind in _TRAFFIC:
-                table[role, State.BOUND, direction, kind] = State.BOUND
-            # Late answers to what was in flight when the logout started.
-            table[role, State.UNBINDING, direction, Kind.RESPONSE] = State.UNBINDING
-            table[role, State.UNBINDING, direction, Kind.HEARTBEAT_RESP] = State.UNBINDING
-        table[role, State.BOUND, _S, Kind.UNBIND] = State.UNBINDING
-        table[role, State.BOUND, _R, Kind.UNBIND] = State.UNBINDING
-        table[role, State.UNBINDING, _R, Kind.UNBIND_RESP] = State.CLOSED
-        table[role, State.UNBINDING, _S, Kind.UNBIND_RESP] = State.CLOSED
+CLIENT, SERVER = Role.CLIENT, Role.SERVER
+OPEN, BINDING, BOUND, UNBINDING, CLOSED = State
+
+#: The mode each kind of login asks for.
+MODES = {Kind.BIND: Mode.TRANSCEIVER, Kind.BIND_TX: Mode.TRANSMITTER, Kind.BIND_RX: Mode.RECEIVER}
+
+#: state -> {(who moves, kind): next state}; "who moves" is the side that sends the PDU.
+TABLE: dict[State, dict[tuple[Role, Kind], State]] = {
+    OPEN: {
+        (CLIENT, Kind.BIND): BINDING,
+        (CLIENT, Kind.BIND_TX): BINDING,
+        (CLIENT, Kind.BIND_RX): BINDING,
+    },
+    BINDING: {
+        (SERVER, Kind.BIND_OK): BOUND,
+        (SERVER, Kind.BIND_REFUSED): CLOSED,
+        (SERVER, Kind.NACK): CLOSED,
+    },
+    BOUND: {
+        (CLIENT, Kind.MT): BOUND,
+        (SERVER, Kind.MO): BOUND,
+        (CLIENT, Kind.REQUEST): BOUND,
+        (SERVER, Kind.REQUEST): BOUND,
+        (CLIENT, Kind.RESPONSE): BOUND,
+        (SERVER, Kind.RESPONSE): BOUND,
+        (CLIENT, Kind.NACK): BOUND,
+        (SERVER, Kind.NACK): BOUND,
+        (CLIENT, Kind.HEARTBEAT): BOUND,
+        (SERVER, Kind.HEARTBEAT): BOUND,
+        (CLIENT, Kind.HEARTBEAT_RESP): BOUND,
+        (SERVER, Kind.HEARTBEAT_RESP): BOUND,
+        # A second login on a bound link is answered (SMPP: ESME_RALYBND), nothing more.
+        (CLIENT, Kind.BIND): BOUND,
+        (CLIENT, Kind.BIND_TX): BOUND,
+        (CLIENT, Kind.BIND_RX): BOUND,
+        (SERVER, Kind.BIND_REFUSED): BOUND,
+        (CLIENT, Kind.UNBIND): UNBINDING,
+        (SERVER, Kind.UNBIND): UNBINDING,
+    },
+    UNBINDING: {
+        # Late answers to what was in flight when the logout started.
+        (CLIENT, Kind.RESPONSE): UNBINDING,
+        (SERVER, Kind.RESPONSE): UNBINDING,
+        (CLIENT, Kind.NACK): UNBINDING,
+        (SERVER, Kind.NACK): UNBINDING,
+        (CLIENT, Kind.HEARTBEAT_RESP): UNBINDING,
+        (SERVER, Kind.HEARTBEAT_RESP): UNBINDING,
         # Both sides may start the logout at once.
-        table[role, State.UNBINDING, _R, Kind.UNBIND] = State.UNBINDING
-    return table
+        (CLIENT, Kind.UNBIND): UNBINDING,
+        (SERVER, Kind.UNBIND): UNBINDING,
+        (CLIENT, Kind.UNBIND_RESP): CLOSED,
+        (SERVER, Kind.UNBIND_RESP): CLOSED,
+    },
+    CLOSED: {},
+}
+
+#: Bound moves each mode refuses: answered with a refusal, the link stays up.
+REFUSED: dict[Mode, frozenset[tuple[Role, Kind]]] = {
+    Mode.TRANSCEIVER: frozenset(),
+    Mode.TRANSMITTER: frozenset({(SERVER, Kind.MO)}),
+    Mode.RECEIVER: frozenset({(CLIENT, Kind.MT)}),
+}
+
+#: What a move the mode refuses maps to in :func:`moves`.
+REFUSE = None
 
 
-_TRANSITIONS = _table()
+def _moves(role: Role, state: State, mode: Mode) -> tuple[dict[Kind, State | None], ...]:
+    by_direction: tuple[dict[Kind, State | None], ...] = ({}, {})
+    for (mover, kind), new_state in TABLE[state].items():
+        refused = state is BOUND and (mover, kind) in REFUSED[mode]
+        direction = Direction.SEND if mover is role else Direction.RECEIVE
+        by_direction[direction][kind] = REFUSE if refused else new_state
+    return by_direction
 
 
-def next_state(role: Role, state: State, direction: Direction, kind: Kind) -> State | None:
-    """The state after ``role`` in ``state`` sends or receives a PDU of ``kind``.
+_MOVES = {(r, s, m): _moves(r, s, m) for r in Role for s in State for m in Mode}
 
-    ``None`` means the move is illegal in that state.
+
+def moves(role: Role, state: State, mode: Mode) -> tuple[dict[Kind, State | None], ...]:
+    """For ``role`` in ``state`` and ``mode``: per :class:`Direction`, kind -> next state.
+
+    A kind missing from the dict is the violation; one mapped to ``None`` is refused.
     """
-    return _TRANSITIONS.get((role, state, direction, kind))
+    return _MOVES[role, state, mode]

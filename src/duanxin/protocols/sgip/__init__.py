@@ -7,7 +7,7 @@ its Submit's header sequence triple; see :func:`canonical_id`.
 """
 
 from duanxin.protocols.sgip.client import SgipAdapter, SgipClient, canonical_id, open_client
-from duanxin.protocols.sgip.codec import Decoder, encode
+from duanxin.protocols.sgip.codec import MAX_PDU_SIZE, Decoder, FrameError, decode, encode
 from duanxin.protocols.sgip.dialect import SgipDialect
 from duanxin.protocols.sgip.pdu import (
     Bind,
@@ -38,6 +38,7 @@ from duanxin.protocols.sgip.pdu import (
 )
 
 __all__ = [
+    "MAX_PDU_SIZE",
     "Bind",
     "BindResp",
     "CommandId",
@@ -45,6 +46,7 @@ __all__ = [
     "Deliver",
     "DeliverResp",
     "FeeType",
+    "FrameError",
     "LoginType",
     "MessageCoding",
     "Pdu",
@@ -68,6 +70,7 @@ __all__ = [
     "UserRpt",
     "UserRptResp",
     "canonical_id",
+    "decode",
     "encode",
     "open_client",
 ]

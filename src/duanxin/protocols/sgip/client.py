@@ -4,7 +4,8 @@ SGIP links carry commands one way only. :class:`SgipClient` therefore runs two t
 
 * the MT side, a :class:`CarrierSessionClient` that binds to the SMG with LoginType 1 and
   sends Submits. SGIP has no heartbeat, so the link is unbound after ``idle_timeout``
-  seconds without traffic and bound again by the next submit;
+  seconds without traffic (the session core's idle timer) and bound again by the next
+  submit;
 * a listener (:class:`duanxin.protocols.sgip.listener.SgipListener`) the SMG connects to with
   LoginType 2 to push Deliver (MO) and Report.
 
@@ -27,26 +28,13 @@ Settings used from ``ChannelSettings.extra`` (all optional):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.segments import Segment, parse_udh
-from duanxin.protocols.carrier import (
-    CarrierMO,
-    CarrierReport,
-    CarrierSessionClient,
-    ChannelSettings,
-    Inbound,
-    InboundHandler,
-    OutboundMessage,
-    SubmitOutcome,
-    SubmitResult,
-)
+from duanxin.protocols import carrier
 from duanxin.protocols.core.aio import SessionClosed
 from duanxin.protocols.core.clock import CHINA_STANDARD_TIME, china_standard_time
 from duanxin.protocols.core.sequence import Backoff
@@ -139,7 +127,7 @@ def report_stat(state: int, error_code: int) -> str | None:
     return f"ER:{error_code:04d}" if error_code else "UNDELIV"
 
 
-def _default_node_id(settings: ChannelSettings) -> int:
+def _default_node_id(settings: carrier.ChannelSettings) -> int:
     corp = settings.sp_code
     return SP_NODE_BASE + (int(corp) if corp.isdigit() and len(corp) <= 5 else 0)
 
@@ -148,28 +136,30 @@ class SgipAdapter:
     """SGIP's part of a carrier client: Bind, Submits, and what Deliver/Report carry."""
 
     def __init__(
-        self, settings: ChannelSettings, *, now: Callable[[], datetime] = china_standard_time
+        self,
+        settings: carrier.ChannelSettings,
+        *,
+        now: Callable[[], datetime] = china_standard_time,
     ) -> None:
-        extra = settings.extra
         self.settings = settings
-        self.node_id = int(extra.get("node_id") or _default_node_id(settings))
+        self.node_id = settings.int_knob("node_id", 0) or _default_node_id(settings)
         self._now = now
         # One counter for every link of this node: triples must never repeat between links.
         self._counter = new_counter()
         self._template = Submit(
-            charge_number=str(extra.get("charge_number", SP_PAYS)),
+            charge_number=settings.str_knob("charge_number", SP_PAYS),
             corp_id=settings.sp_code,
             service_type=settings.service_id,
-            fee_type=int(extra.get("fee_type", FeeType.FREE)),
-            fee_value=str(extra.get("fee_value", "0")),
-            morelateto_mt_flag=int(extra.get("morelateto_mt_flag", 2)),
-            priority=int(extra.get("priority", 0)),
+            fee_type=settings.int_knob("fee_type", FeeType.FREE),
+            fee_value=settings.str_knob("fee_value", "0"),
+            morelateto_mt_flag=settings.int_knob("morelateto_mt_flag", 2),
+            priority=settings.int_knob("priority", 0),
         )
 
     def new_dialect(self) -> SgipDialect:
         return SgipDialect(self.node_id, self._now, counter=self._counter)
 
-    def login_request(self, settings: ChannelSettings) -> Pdu:
+    def login_request(self, settings: carrier.ChannelSettings) -> Pdu:
         return Bind(
             login_type=LoginType.SP_TO_SMG,
             login_name=settings.account,
@@ -179,7 +169,9 @@ class SgipAdapter:
     def login_status(self, response: Pdu) -> int:
         return response.result if isinstance(response, BindResp) else Result.ILLEGAL_LOGIN
 
-    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[Pdu]:
+    def submit_requests(
+        self, message: carrier.OutboundMessage, segments: list[Segment]
+    ) -> list[Pdu]:
         """One Submit per segment, one recipient each; long ones carry the UDH (TP_udhi 1)."""
         base = dataclasses.replace(
             self._template,
@@ -197,14 +189,14 @@ class SgipAdapter:
             for segment in segments
         ]
 
-    def submit_outcome(self, response: Pdu) -> SubmitOutcome:
+    def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
         if not isinstance(response, SubmitResp):
-            return SubmitOutcome(Result.SYSTEM_FAILURE, "")
+            return carrier.SubmitOutcome(Result.SYSTEM_FAILURE, "")
         if response.result != Result.OK:
-            return SubmitOutcome(response.result, "", response.result in RETRYABLE_RESULTS)
-        return SubmitOutcome(Result.OK, canonical_id(response.sequence))
+            return carrier.SubmitOutcome(response.result, "", response.result in RETRYABLE_RESULTS)
+        return carrier.SubmitOutcome(Result.OK, canonical_id(response.sequence))
 
-    def inbound(self, request: Pdu) -> tuple[Pdu | None, Inbound | None]:
+    def inbound(self, request: Pdu) -> tuple[Pdu | None, carrier.Inbound | None]:
         """Answer a command from the SMG and say what it carried.
 
         Deliver and Report are accepted on either link: a gateway that breaks the
@@ -224,13 +216,13 @@ class SgipAdapter:
         return SubmitResp(sequence=sequence, result=Result.FUNCTION_NOT_PROVIDED), None
 
 
-def deliver_to_mo(deliver: Deliver) -> CarrierMO:
+def deliver_to_mo(deliver: Deliver) -> carrier.CarrierMO:
     """The platform's view of one Deliver (one segment of a long MO when TP_udhi is set)."""
     content = deliver.message_content
     concat = None
     if deliver.tp_udhi & 1:
         concat, content = parse_udh(content)
-    return CarrierMO(
+    return carrier.CarrierMO(
         source=strip_country_code(deliver.user_number),
         destination=deliver.sp_number,
         text=decode_text(content, deliver.message_coding),
@@ -238,12 +230,12 @@ def deliver_to_mo(deliver: Deliver) -> CarrierMO:
     )
 
 
-def report_to_inbound(report: Report) -> CarrierReport | None:
+def report_to_inbound(report: Report) -> carrier.CarrierReport | None:
     """A final report about one of our Submits; ``None`` for pending or forwarded ones."""
     stat = report_stat(report.state, report.error_code)
     if stat is None or report.report_type != 0:
         return None
-    return CarrierReport(
+    return carrier.CarrierReport(
         carrier_id=canonical_id(report.submit_sequence),
         destination=strip_country_code(report.user_number),
         stat=stat,
@@ -251,46 +243,35 @@ def report_to_inbound(report: Report) -> CarrierReport | None:
 
 
 class SgipClient:
-    """An SP's SGIP connection pair: the MT link to the SMG and the listener for its links."""
+    """An SP's SGIP connection pair: the MT link to the SMG and the listener for its links.
+
+    The MT link logs out after ``idle_timeout`` without traffic (the session core's idle
+    timer) and is parked: the next submit binds again.
+    """
 
     def __init__(
         self,
-        settings: ChannelSettings,
-        on_inbound: InboundHandler,
+        settings: carrier.ChannelSettings,
+        on_inbound: carrier.InboundHandler,
         *,
         now: Callable[[], datetime] = china_standard_time,
         backoff: Backoff | None = None,
     ) -> None:
         self.settings = dataclasses.replace(settings, heartbeat_interval=None)
         self.adapter = SgipAdapter(self.settings, now=now)
-        self._on_inbound = on_inbound
-        self._backoff = backoff
-        extra: dict[str, Any] = settings.extra
-        idle = extra.get("idle_timeout", DEFAULT_IDLE_TIMEOUT)
-        self.idle_timeout: float | None = None if idle is None else float(idle)
+        self.idle_timeout = settings.float_knob("idle_timeout", DEFAULT_IDLE_TIMEOUT)
         self.listener = SgipListener(self.adapter, self.settings, on_inbound)
-        self._mt = self._new_mt()
-        self._earlier_login_failures = 0
+        config = self.settings.session_config(idle_timeout=self.idle_timeout)
+        self._mt = carrier.CarrierSessionClient(
+            self.adapter, self.settings, on_inbound, backoff=backoff, config=config
+        )
         self._started = False
         self._closed = False
-        self._parked = False  # MT link unbound for idleness; the next submit binds again
-        self._lock = asyncio.Lock()
-        self._busy = 0
-        self._last_used = 0.0
-        self._idle_handle: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def _new_mt(self) -> CarrierSessionClient[Pdu]:
-        return CarrierSessionClient(
-            self.adapter, self.settings, self._on_inbound, backoff=self._backoff
-        )
-
-    # ------------------------------------------------------------------ state
 
     @property
     def is_up(self) -> bool:
         """Bound to the SMG, or parked after idleness (the next submit binds again)."""
-        return self._started and not self._closed and (self._parked or self._mt.is_up)
+        return self._started and not self._closed and (self._mt.is_parked or self._mt.is_up)
 
     @property
     def in_flight(self) -> int:
@@ -300,11 +281,11 @@ class SgipClient:
     @property
     def is_bound(self) -> bool:
         """The MT link is bound right now."""
-        return self._mt.is_up and not self._parked
+        return self._mt.is_up
 
     @property
     def is_parked(self) -> bool:
-        return self._parked
+        return self._mt.is_parked
 
     @property
     def listen_port(self) -> int:
@@ -317,9 +298,7 @@ class SgipClient:
 
     @property
     def login_failures(self) -> int:
-        return self._earlier_login_failures + self._mt.login_failures
-
-    # -------------------------------------------------------------- lifecycle
+        return self._mt.login_failures
 
     async def start(self) -> None:
         """Bind the listener (before returning) and start binding the MT link."""
@@ -328,89 +307,28 @@ class SgipClient:
         await self.listener.start()
         await self._mt.start()
         self._started = True
-        self._touch()
 
     async def wait_up(self, timeout: float) -> bool:
         """Wait until the MT link is bound (binding again first if it was parked)."""
-        if self._parked:
-            await self._unpark()
+        self._mt.unpark()
         return await self._mt.wait_up(timeout)
 
-    async def submit(self, message: OutboundMessage) -> SubmitResult:
+    async def submit(self, message: carrier.OutboundMessage) -> carrier.SubmitResult:
         """Submit every segment; binds first when the link was parked for idleness."""
         if self._closed:
             raise SessionClosed("client closed")
-        if self._parked:
-            await self._unpark()
-            if not await self._mt.wait_up(self.settings.response_timeout):
-                raise SessionClosed(self._mt.last_error or "bind failed")
-        self._busy += 1
-        try:
-            return await self._mt.submit(message)
-        finally:
-            self._busy -= 1
-            self._touch()
+        return await self._mt.submit(message)
 
     async def close(self) -> None:
         """Unbind the MT link, close the listener and every link the SMG opened."""
         self._closed = True
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await self._mt.close()
         await self.listener.close()
 
-    # ------------------------------------------------------------ idle links
-
-    def _touch(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._last_used = loop.time()
-        if self.idle_timeout is None or self._closed or self._parked:
-            if self._idle_handle is not None:
-                self._idle_handle.cancel()
-                self._idle_handle = None
-        elif self._idle_handle is None:  # an armed timer looks at _last_used when it fires
-            self._idle_handle = loop.call_at(self._last_used + self.idle_timeout, self._on_idle)
-
-    def _on_idle(self) -> None:
-        self._idle_handle = None
-        if self._busy or not self._mt.is_up:
-            self._touch()  # still working, or not bound yet: look again a period later
-            return
-        if self.idle_timeout is not None and not self._closed and not self._parked:
-            loop = asyncio.get_running_loop()
-            idle_at = self._last_used + self.idle_timeout
-            if loop.time() < idle_at:  # used since the timer was armed
-                self._idle_handle = loop.call_at(idle_at, self._on_idle)
-                return
-        task = asyncio.get_running_loop().create_task(self._park())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _park(self) -> None:
-        async with self._lock:
-            if self._parked or self._closed:
-                return
-            self._parked = True
-            self._earlier_login_failures += self._mt.login_failures
-            await self._mt.close()  # Unbind, wait for Unbind_Resp, stop reconnecting
-
-    async def _unpark(self) -> None:
-        async with self._lock:
-            if not self._parked or self._closed:
-                return
-            self._mt = self._new_mt()
-            self._parked = False
-            await self._mt.start()
-            self._touch()
-
 
 def open_client(
-    settings: ChannelSettings,
-    on_inbound: InboundHandler,
+    settings: carrier.ChannelSettings,
+    on_inbound: carrier.InboundHandler,
     *,
     now: Callable[[], datetime] = china_standard_time,
 ) -> SgipClient:

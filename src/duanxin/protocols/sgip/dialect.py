@@ -1,45 +1,52 @@
 """What the shared session engine needs to know about SGIP, for one connection.
 
-SGIP has no heartbeat: :meth:`SgipDialect.heartbeat` returns ``None`` and sessions run with
-``heartbeat_interval=None``; idle links are unbound by the client and bound again on demand.
+SGIP has no heartbeat: sessions run with ``heartbeat_interval=None``, and the client
+closes an idle link itself (``SessionConfig.idle_timeout``) and binds again on demand.
+Commands flow one way per link (LoginType decides which), so both sides' commands are
+plain requests here. SGIP has no generic error PDU: a malformed command just drops the
+connection.
 
 The dialect never reads the clock. The time part of each sequence triple comes from the
 ``now`` callable given to the constructor (the client passes a China Standard Time clock,
-:func:`duanxin.protocols.sgip.client.china_standard_time`).
+:func:`duanxin.protocols.core.clock.china_standard_time`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from datetime import datetime
 
-from duanxin.protocols.core.errors import ProtocolError
+from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.sequence import SequenceCounter, with_field
-from duanxin.protocols.core.session import Decoder as DecoderProtocol
-from duanxin.protocols.core.state import Direction, Kind
-from duanxin.protocols.sgip.codec import Decoder, encode
-from duanxin.protocols.sgip.pdu import (
-    Bind,
-    BindResp,
-    DeliverResp,
-    Pdu,
-    ReportResp,
-    Result,
-    SequenceNumber,
-    SubmitResp,
-    TraceResp,
-    Unbind,
-    UnbindResp,
-    UserRptResp,
-    sequence_time,
-)
+from duanxin.protocols.core.state import Kind
+from duanxin.protocols.sgip import pdu as s
+from duanxin.protocols.sgip.codec import CODEC, Decoder, encode
+from duanxin.protocols.sgip.pdu import Pdu, SequenceNumber, sequence_time
 
-__all__ = ["COUNTER_MAX", "SgipDialect", "new_counter"]
+__all__ = ["COUNTER_MAX", "RULES", "SgipDialect", "new_counter"]
 
 #: The third part of the triple counts 0, 1, ... COUNTER_MAX and then starts again at 0.
 COUNTER_MAX = 0xFFFFFFFF
 
-_RESPONSES = (SubmitResp, DeliverResp, ReportResp, UserRptResp, TraceResp)
+RULES: Rules[Pdu] = Rules(
+    codec=CODEC,
+    encode=encode,
+    kinds={
+        s.Bind: Kind.BIND,
+        s.BindResp: Kind.BIND_OK,
+        s.Unbind: Kind.UNBIND,
+        s.UnbindResp: Kind.UNBIND_RESP,
+        **dict.fromkeys((s.Submit, s.Deliver, s.Report, s.UserRpt, s.Trace), Kind.REQUEST),
+        **dict.fromkeys(
+            (s.SubmitResp, s.DeliverResp, s.ReportResp, s.UserRptResp, s.TraceResp),
+            Kind.RESPONSE,
+        ),
+    },
+    sequence_field="sequence",  # the whole triple: responses repeat all 12 bytes
+    bind_status="result",
+    unbind=s.Unbind,
+    answers={s.Unbind: s.UnbindResp},
+)
 
 
 def new_counter(start: int = 0) -> SequenceCounter:
@@ -47,64 +54,25 @@ def new_counter(start: int = 0) -> SequenceCounter:
     return SequenceCounter(first=0, last=COUNTER_MAX, start=start)
 
 
-class SgipDialect:
-    """SGIP for one connection: kinds, sequence triples, automatic Unbind answers."""
+class SgipDialect(TableDialect[Pdu]):
+    """SGIP for one connection: sequence triples made by this node."""
 
     def __init__(
         self,
         node_id: int,
         now: Callable[[], datetime],
-        counter: Callable[[], int] | None = None,
+        counter: SequenceCounter | None = None,
     ) -> None:
         """``counter`` is shared by every connection of one node, so that two links opened
         in the same second never create the same triple; by default each dialect counts
         on its own from 0."""
+        super().__init__(RULES, Decoder(), counter or new_counter())
         self.node_id = node_id
-        self.decoder: DecoderProtocol[Pdu] = Decoder()
         self._now = now
-        self._counter = counter or new_counter()
-
-    def encode(self, pdu: Pdu) -> bytes:
-        return encode(pdu)
-
-    def kind(self, pdu: Pdu) -> Kind:
-        if isinstance(pdu, Bind):
-            return Kind.BIND
-        if isinstance(pdu, BindResp):
-            return Kind.BIND_OK if pdu.result == Result.OK else Kind.BIND_REFUSED
-        if isinstance(pdu, Unbind):
-            return Kind.UNBIND
-        if isinstance(pdu, UnbindResp):
-            return Kind.UNBIND_RESP
-        if isinstance(pdu, _RESPONSES):
-            return Kind.RESPONSE
-        return Kind.REQUEST
-
-    def sequence(self, pdu: Pdu) -> Hashable:
-        """The whole (node, time, counter) triple: responses repeat all 12 bytes."""
-        return pdu.sequence
 
     def next_sequence(self) -> SequenceNumber:
         """A fresh triple created by this node now."""
-        return SequenceNumber(self.node_id, sequence_time(self._now()), self._counter())
+        return SequenceNumber(self.node_id, sequence_time(self._now()), self._next_sequence())
 
     def with_next_sequence(self, pdu: Pdu) -> Pdu:
         return with_field(pdu, "sequence", self.next_sequence())
-
-    def heartbeat(self) -> Pdu | None:
-        return None
-
-    def answer(self, request: Pdu) -> Pdu | None:
-        if isinstance(request, Unbind):
-            return UnbindResp(sequence=request.sequence)
-        return None
-
-    def unbind(self) -> Pdu:
-        return Unbind()
-
-    def observe(self, pdu: Pdu, direction: Direction) -> None:
-        """Nothing to learn: SGIP negotiates no version or options at login."""
-
-    def reject(self, error: ProtocolError) -> Pdu | None:
-        """SGIP has no generic error PDU: a malformed command just drops the connection."""
-        return None

@@ -58,12 +58,11 @@ class SgipListener:
         settings: ChannelSettings,
         on_inbound: InboundHandler,
     ) -> None:
-        extra = settings.extra
         self.adapter = adapter
-        self.host = str(extra.get("listen_host", DEFAULT_LISTEN_HOST))
-        self._wanted_port = int(extra.get("listen_port", 0))
-        self.account = str(extra.get("listen_account", settings.account))
-        self.password = str(extra.get("listen_password", settings.password))
+        self.host = settings.str_knob("listen_host", DEFAULT_LISTEN_HOST)
+        self._wanted_port = settings.int_knob("listen_port", 0)
+        self.account = settings.str_knob("listen_account", settings.account)
+        self.password = settings.str_knob("listen_password", settings.password)
         self._on_inbound = on_inbound
         self._config = SessionConfig(
             window=settings.window,

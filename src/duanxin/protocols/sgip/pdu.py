@@ -138,6 +138,8 @@ class Result(IntEnum):
 
 
 class LoginType(IntEnum):
+    """Bind LoginType: which link this is (who opened it, for what)."""
+
     SP_TO_SMG = 1
     SMG_TO_SP = 2
     SMG_TO_SMG = 3
@@ -148,6 +150,8 @@ class LoginType(IntEnum):
 
 
 class FeeType(IntEnum):
+    """FeeType: how the message is charged."""
+
     SEND = 0
     FREE = 1
     PER_MESSAGE = 2
@@ -156,6 +160,8 @@ class FeeType(IntEnum):
 
 
 class ReportFlag(IntEnum):
+    """ReportFlag: when the SMG sends a Report for a Submit."""
+
     FAILURE_ONLY = 0
     ALWAYS = 1
     NONE = 2
@@ -163,6 +169,8 @@ class ReportFlag(IntEnum):
 
 
 class MessageCoding(IntEnum):
+    """MessageCoding: the encoding of MessageContent."""
+
     ASCII = 0
     SIM_WRITE = 3
     BINARY = 4
@@ -171,12 +179,16 @@ class MessageCoding(IntEnum):
 
 
 class ReportState(IntEnum):
+    """Report State: the outcome of the reported Submit."""
+
     DELIVERED = 0
     WAITING = 1
     FAILED = 2
 
 
 class UserCondition(IntEnum):
+    """UserRpt UserCondition: the handset's subscription state."""
+
     DEREGISTERED = 0
     SUSPENDED = 1
     RESTORED = 2

@@ -9,6 +9,7 @@
 - :mod:`.client`  the carrier client (:func:`open_client`)
 """
 
+from duanxin.protocols.core.table import find_tlv, tlv_int
 from duanxin.protocols.smgp.auth import (
     CHINA_STANDARD_TIME,
     build_login,
@@ -19,22 +20,22 @@ from duanxin.protocols.smgp.auth import (
     verify_login,
 )
 from duanxin.protocols.smgp.client import SmgpAdapter, open_client
-from duanxin.protocols.smgp.codec import Decoder, SmgpDecodeError, decode_pdu, encode
+from duanxin.protocols.smgp.codec import MAX_PDU_SIZE, Decoder, FrameError, decode, encode
 from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import MsgIdGenerator, canonical_id, make_msg_id
 from duanxin.protocols.smgp.pdu import (
+    CommandId,
     LoginMode,
     MsgFormat,
+    Pdu,
     SmgpActiveTest,
     SmgpActiveTestResp,
-    SmgpCommand,
     SmgpDeliver,
     SmgpDeliverResp,
     SmgpExit,
     SmgpExitResp,
     SmgpLogin,
     SmgpLoginResp,
-    SmgpPdu,
     SmgpQuery,
     SmgpQueryResp,
     SmgpStatus,
@@ -42,22 +43,22 @@ from duanxin.protocols.smgp.pdu import (
     SmgpSubmitResp,
     Tlv,
     TlvTag,
-    find_tlv,
-    tlv_uint8,
 )
 from duanxin.protocols.smgp.report import SmgpReport, decode_report, encode_report
 
 __all__ = [
     "CHINA_STANDARD_TIME",
+    "MAX_PDU_SIZE",
+    "CommandId",
     "Decoder",
+    "FrameError",
     "LoginMode",
     "MsgFormat",
     "MsgIdGenerator",
+    "Pdu",
     "SmgpActiveTest",
     "SmgpActiveTestResp",
     "SmgpAdapter",
-    "SmgpCommand",
-    "SmgpDecodeError",
     "SmgpDeliver",
     "SmgpDeliverResp",
     "SmgpDialect",
@@ -65,7 +66,6 @@ __all__ = [
     "SmgpExitResp",
     "SmgpLogin",
     "SmgpLoginResp",
-    "SmgpPdu",
     "SmgpQuery",
     "SmgpQueryResp",
     "SmgpReport",
@@ -77,7 +77,7 @@ __all__ = [
     "build_login",
     "canonical_id",
     "client_authenticator",
-    "decode_pdu",
+    "decode",
     "decode_report",
     "encode",
     "encode_report",
@@ -87,6 +87,6 @@ __all__ = [
     "make_msg_id",
     "open_client",
     "server_authenticator",
-    "tlv_uint8",
+    "tlv_int",
     "verify_login",
 ]

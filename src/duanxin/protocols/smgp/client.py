@@ -17,35 +17,25 @@ from datetime import datetime
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.reports import is_final_stat
 from duanxin.domain.segments import Segment, parse_udh
-from duanxin.protocols.carrier import (
-    CarrierClient,
-    CarrierMO,
-    CarrierReport,
-    CarrierSessionClient,
-    ChannelSettings,
-    Inbound,
-    InboundHandler,
-    OutboundMessage,
-    SubmitOutcome,
-)
+from duanxin.protocols import carrier
 from duanxin.protocols.core.clock import china_report_time as parse_report_time
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
+from duanxin.protocols.core.table import tlv_int
 from duanxin.protocols.smgp.auth import build_login
 from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import canonical_id
 from duanxin.protocols.smgp.pdu import (
     LoginMode,
+    Pdu,
     SmgpDeliver,
     SmgpDeliverResp,
     SmgpLoginResp,
-    SmgpPdu,
     SmgpStatus,
     SmgpSubmit,
     SmgpSubmitResp,
     Tlv,
     TlvTag,
-    tlv_uint8,
 )
 from duanxin.protocols.smgp.report import SmgpReport, decode_report
 
@@ -61,31 +51,35 @@ class SmgpAdapter:
     """SMGP's part of a carrier client (see :class:`duanxin.protocols.carrier.CarrierAdapter`)."""
 
     def __init__(
-        self, settings: ChannelSettings, *, clock: Callable[[], datetime] = china_standard_time
+        self,
+        settings: carrier.ChannelSettings,
+        *,
+        clock: Callable[[], datetime] = china_standard_time,
     ) -> None:
         self.settings = settings
         self._clock = clock
-        extra = settings.extra
-        self.login_mode = int(extra.get("login_mode", LoginMode.TRANSMIT))
-        self._fee_type = str(extra.get("fee_type", "00"))
-        self._fee_code = str(extra.get("fee_code", "000000"))
-        self._fixed_fee = str(extra.get("fixed_fee", "000000"))
-        self._priority = int(extra.get("priority", PRIORITY_NORMAL))
+        self.login_mode = settings.int_knob("login_mode", LoginMode.TRANSMIT)
+        self._fee_type = settings.str_knob("fee_type", "00")
+        self._fee_code = settings.str_knob("fee_code", "000000")
+        self._fixed_fee = settings.str_knob("fixed_fee", "000000")
+        self._priority = settings.int_knob("priority", PRIORITY_NORMAL)
 
     def new_dialect(self) -> SmgpDialect:
         return SmgpDialect()
 
-    def login_request(self, settings: ChannelSettings) -> SmgpPdu:
+    def login_request(self, settings: carrier.ChannelSettings) -> Pdu:
         return build_login(
             settings.account, settings.password, self._clock(), login_mode=self.login_mode
         )
 
-    def login_status(self, response: SmgpPdu) -> int:
+    def login_status(self, response: Pdu) -> int:
         if not isinstance(response, SmgpLoginResp):
             return SmgpStatus.BAD_COMMAND
         return response.status
 
-    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[SmgpPdu]:
+    def submit_requests(
+        self, message: carrier.OutboundMessage, segments: list[Segment]
+    ) -> list[Pdu]:
         """One Submit per segment, to the one destination; long ones flagged by TLVs."""
         base_tlvs: tuple[Tlv, ...] = ()
         if self.settings.sp_code:
@@ -108,15 +102,15 @@ class SmgpAdapter:
             for segment in segments
         ]
 
-    def submit_outcome(self, response: SmgpPdu) -> SubmitOutcome:
+    def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
         if not isinstance(response, SmgpSubmitResp):
-            return SubmitOutcome(SmgpStatus.BAD_COMMAND, "")
+            return carrier.SubmitOutcome(SmgpStatus.BAD_COMMAND, "")
         status = response.status
         if status != SmgpStatus.OK:
-            return SubmitOutcome(status, "", retryable=_retryable(status))
-        return SubmitOutcome(status, canonical_id(response.msg_id))
+            return carrier.SubmitOutcome(status, "", retryable=_retryable(status))
+        return carrier.SubmitOutcome(status, canonical_id(response.msg_id))
 
-    def inbound(self, request: SmgpPdu) -> tuple[SmgpPdu | None, Inbound | None]:
+    def inbound(self, request: Pdu) -> tuple[Pdu | None, carrier.Inbound | None]:
         """Answer every Deliver at once; turn it into a report or an MO segment."""
         if not isinstance(request, SmgpDeliver):
             return None, None
@@ -153,9 +147,9 @@ def _retryable(status: int) -> bool:
         return False
 
 
-def report_of(report: SmgpReport, deliver: SmgpDeliver) -> CarrierReport:
+def report_of(report: SmgpReport, deliver: SmgpDeliver) -> carrier.CarrierReport:
     """The platform's view of a report carried by ``deliver``."""
-    return CarrierReport(
+    return carrier.CarrierReport(
         carrier_id=canonical_id(report.msg_id),
         destination=deliver.src_term_id,
         stat=report.stat,
@@ -163,13 +157,13 @@ def report_of(report: SmgpReport, deliver: SmgpDeliver) -> CarrierReport:
     )
 
 
-def mo_of(deliver: SmgpDeliver) -> CarrierMO:
+def mo_of(deliver: SmgpDeliver) -> carrier.CarrierMO:
     """The platform's view of an MO Deliver (one segment when TP_udhi is set)."""
     content = deliver.msg_content
     concat = None
-    if tlv_uint8(deliver.tlvs, TlvTag.TP_UDHI):
+    if tlv_int(deliver.tlvs, TlvTag.TP_UDHI):
         concat, content = parse_udh(content)
-    return CarrierMO(
+    return carrier.CarrierMO(
         source=deliver.src_term_id,
         destination=deliver.dest_term_id,
         text=decode_text(content, deliver.msg_format),
@@ -177,6 +171,8 @@ def mo_of(deliver: SmgpDeliver) -> CarrierMO:
     )
 
 
-def open_client(settings: ChannelSettings, on_inbound: InboundHandler) -> CarrierClient:
+def open_client(
+    settings: carrier.ChannelSettings, on_inbound: carrier.InboundHandler
+) -> carrier.CarrierClient:
     """A reconnecting SMGP client for one gateway account."""
-    return CarrierSessionClient[SmgpPdu](SmgpAdapter(settings), settings, on_inbound)
+    return carrier.CarrierSessionClient[Pdu](SmgpAdapter(settings), settings, on_inbound)

@@ -1,107 +1,75 @@
-"""What the shared session engine needs to know about SMGP, for one connection."""
+"""What the shared session engine needs to know about SMGP, for one connection.
+
+A Login's mode is its kind: 0 sends only (Submit from the SP), 1 receives only (Deliver
+from the SMGW), 2 both; the session's table refuses the rest, answered with BAD_COMMAND.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-
-from duanxin.protocols.core.errors import ProtocolError
-from duanxin.protocols.core.sequence import SequenceCounter, with_field
-from duanxin.protocols.core.session import Decoder as SessionDecoder
+from duanxin.protocols.core.dialect import Rules, TableDialect
+from duanxin.protocols.core.sequence import SequenceCounter
 from duanxin.protocols.core.state import Direction, Kind
-from duanxin.protocols.smgp.codec import Decoder, SmgpDecodeError, encode
-from duanxin.protocols.smgp.pdu import (
-    MSG_ID_SIZE,
-    SmgpActiveTest,
-    SmgpActiveTestResp,
-    SmgpCommand,
-    SmgpDeliverResp,
-    SmgpExit,
-    SmgpExitResp,
-    SmgpLoginResp,
-    SmgpPdu,
-    SmgpStatus,
-    SmgpSubmitResp,
-)
+from duanxin.protocols.smgp import pdu as s
+from duanxin.protocols.smgp.codec import CODEC, Decoder, encode
+from duanxin.protocols.smgp.pdu import CommandId, LoginMode, Pdu, SmgpStatus
 
-__all__ = ["SmgpDialect"]
+__all__ = ["RULES", "SmgpDialect"]
 
 MAX_SEQUENCE = 0xFFFFFFFF
+_LOGIN_KINDS: dict[int, Kind] = {LoginMode.SEND: Kind.BIND_TX, LoginMode.RECEIVE: Kind.BIND_RX}
 
-_KINDS: dict[SmgpCommand, Kind] = {
-    SmgpCommand.LOGIN: Kind.BIND,
-    SmgpCommand.EXIT: Kind.UNBIND,
-    SmgpCommand.EXIT_RESP: Kind.UNBIND_RESP,
-    SmgpCommand.ACTIVE_TEST: Kind.HEARTBEAT,
-    SmgpCommand.ACTIVE_TEST_RESP: Kind.HEARTBEAT_RESP,
-}
+RULES: Rules[Pdu] = Rules(
+    codec=CODEC,
+    encode=encode,
+    kinds={
+        s.SmgpLogin: Kind.BIND,
+        s.SmgpLoginResp: Kind.BIND_OK,
+        s.SmgpExit: Kind.UNBIND,
+        s.SmgpExitResp: Kind.UNBIND_RESP,
+        s.SmgpActiveTest: Kind.HEARTBEAT,
+        s.SmgpActiveTestResp: Kind.HEARTBEAT_RESP,
+        s.SmgpSubmit: Kind.MT,
+        s.SmgpDeliver: Kind.MO,
+        s.SmgpQuery: Kind.MT,
+        s.SmgpSubmitResp: Kind.RESPONSE,
+        s.SmgpDeliverResp: Kind.RESPONSE,
+        s.SmgpQueryResp: Kind.RESPONSE,
+    },
+    sequence_field="sequence_id",
+    bind_status="status",
+    unbind=s.SmgpExit,
+    heartbeat=s.SmgpActiveTest,
+    answers={s.SmgpActiveTest: s.SmgpActiveTestResp, s.SmgpExit: s.SmgpExitResp},
+    # SMGP has no generic negative acknowledgement: only requests whose response has a
+    # Status can be answered (the link closes anyway when the body was unreadable).
+    rejects={
+        CommandId.LOGIN: (s.SmgpLoginResp, "status"),
+        CommandId.SUBMIT: (s.SmgpSubmitResp, "status"),
+        CommandId.DELIVER: (s.SmgpDeliverResp, "status"),
+    },
+    refusal=SmgpStatus.BAD_COMMAND,
+)
 
 
-class SmgpDialect:
-    """SMGP rules for one connection: PDU kinds, sequence numbers, automatic answers.
-
-    Counts the heartbeats it sees in each direction, which simulators and tests read.
-    """
+class SmgpDialect(TableDialect[Pdu]):
+    """SMGP rules for one connection; counts the heartbeats it sees in each direction,
+    which simulators and tests read."""
 
     def __init__(self, *, first_sequence: int = 1) -> None:
-        # Typed as the session's protocol: it is a mutable member there, hence invariant.
-        self.decoder: SessionDecoder[SmgpPdu] = Decoder()
         # SMGP sequence numbers run over the whole 32-bit range, 0 included, and wrap.
-        self._next_sequence = SequenceCounter(first=0, last=MAX_SEQUENCE, start=first_sequence)
+        counter = SequenceCounter(first=0, last=MAX_SEQUENCE, start=first_sequence)
+        super().__init__(RULES, Decoder(), counter)
         self.heartbeats_sent = 0
         self.heartbeats_received = 0
 
-    def encode(self, pdu: SmgpPdu) -> bytes:
-        return encode(pdu)
+    def kind(self, pdu: Pdu) -> Kind:
+        if isinstance(pdu, s.SmgpLogin):
+            return _LOGIN_KINDS.get(pdu.login_mode, Kind.BIND)
+        return super().kind(pdu)
 
-    def kind(self, pdu: SmgpPdu) -> Kind:
-        if isinstance(pdu, SmgpLoginResp):
-            return Kind.BIND_OK if pdu.status == SmgpStatus.OK else Kind.BIND_REFUSED
-        kind = _KINDS.get(pdu.command)
-        if kind is not None:
-            return kind
-        return Kind.RESPONSE if pdu.command.is_response else Kind.REQUEST
-
-    def sequence(self, pdu: SmgpPdu) -> Hashable:
-        return pdu.sequence_id
-
-    def with_next_sequence(self, pdu: SmgpPdu) -> SmgpPdu:
-        return with_field(pdu, "sequence_id", self._next_sequence())
-
-    def heartbeat(self) -> SmgpPdu | None:
-        return SmgpActiveTest()
-
-    def answer(self, request: SmgpPdu) -> SmgpPdu | None:
-        if isinstance(request, SmgpActiveTest):
-            return SmgpActiveTestResp(sequence_id=request.sequence_id)
-        if isinstance(request, SmgpExit):
-            return SmgpExitResp(sequence_id=request.sequence_id)
-        return None
-
-    def unbind(self) -> SmgpPdu:
-        return SmgpExit()
-
-    def observe(self, pdu: SmgpPdu, direction: Direction) -> None:
-        if isinstance(pdu, SmgpActiveTest):
+    def observe(self, pdu: Pdu, direction: Direction) -> None:
+        if isinstance(pdu, s.SmgpActiveTest):
             if direction is Direction.SEND:
                 self.heartbeats_sent += 1
             else:
                 self.heartbeats_received += 1
-
-    def reject(self, error: ProtocolError) -> SmgpPdu | None:
-        """Answer a request with an unreadable body by its response carrying the status.
-
-        SMGP has no generic negative acknowledgement, so only requests whose response has
-        a Status field (Login, Submit, Deliver) can be answered; the link closes anyway.
-        """
-        if not isinstance(error, SmgpDecodeError) or error.status is None:
-            return None
-        sequence_id, status = error.sequence_id, error.status
-        if error.command == SmgpCommand.SUBMIT:
-            return SmgpSubmitResp(sequence_id=sequence_id, msg_id=bytes(MSG_ID_SIZE), status=status)
-        if error.command == SmgpCommand.DELIVER:
-            return SmgpDeliverResp(
-                sequence_id=sequence_id, msg_id=bytes(MSG_ID_SIZE), status=status
-            )
-        if error.command == SmgpCommand.LOGIN:
-            return SmgpLoginResp(sequence_id=sequence_id, status=status)
-        return None

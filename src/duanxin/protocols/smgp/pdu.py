@@ -11,26 +11,28 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.fields import encode_fixed
+from duanxin.protocols.core.query import QueryCounters
 
 __all__ = [
     "AUTHENTICATOR_SIZE",
     "MSG_ID_SIZE",
     "SMGP_VERSION",
     "TLV_VALUE_SIZES",
+    "CommandId",
     "LoginMode",
     "MsgFormat",
+    "Pdu",
     "SmgpActiveTest",
     "SmgpActiveTestResp",
-    "SmgpCommand",
     "SmgpDeliver",
     "SmgpDeliverResp",
     "SmgpExit",
     "SmgpExitResp",
     "SmgpLogin",
     "SmgpLoginResp",
-    "SmgpPdu",
     "SmgpQuery",
     "SmgpQueryResp",
     "SmgpStatus",
@@ -38,8 +40,6 @@ __all__ = [
     "SmgpSubmitResp",
     "Tlv",
     "TlvTag",
-    "find_tlv",
-    "tlv_uint8",
 ]
 
 SMGP_VERSION = 0x30
@@ -48,7 +48,7 @@ AUTHENTICATOR_SIZE = 16
 RESPONSE_BIT = 0x80000000
 
 
-class SmgpCommand(IntEnum):
+class CommandId(IntEnum):
     """RequestID values; a response is its request OR 0x80000000."""
 
     LOGIN = 0x00000001
@@ -147,12 +147,16 @@ _RETRYABLE = frozenset(
 
 
 class LoginMode(IntEnum):
+    """Login LoginMode: what the connection carries."""
+
     SEND = 0  # the SP only submits
     RECEIVE = 1  # the SMGW only delivers MO and reports
     TRANSMIT = 2  # both on one connection
 
 
 class MsgFormat(IntEnum):
+    """MsgFormat: the encoding of MsgContent."""
+
     ASCII = 0
     SIM_WRITE = 3
     BINARY = 4
@@ -208,11 +212,8 @@ TLV_VALUE_SIZES: dict[TlvTag, int | None] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Tlv:
+class Tlv(codec.Tlv):
     """One optional parameter; ``tag`` stays an ``int`` so unknown tags survive a round trip."""
-
-    tag: int
-    value: bytes
 
     @classmethod
     def of(cls, tag: TlvTag, value: int | str | bytes) -> Tlv:
@@ -237,23 +238,9 @@ class Tlv:
             return f"0x{self.tag:04x}"
 
 
-def find_tlv(tlvs: tuple[Tlv, ...], tag: int) -> bytes | None:
-    """The value of the first parameter with ``tag``, if present."""
-    for tlv in tlvs:
-        if tlv.tag == tag:
-            return tlv.value
-    return None
-
-
-def tlv_uint8(tlvs: tuple[Tlv, ...], tag: int) -> int | None:
-    """A one-byte parameter as an integer (its first byte), if present and non-empty."""
-    value = find_tlv(tlvs, tag)
-    return value[0] if value else None
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpLogin:
-    command: ClassVar[SmgpCommand] = SmgpCommand.LOGIN
+    command: ClassVar[CommandId] = CommandId.LOGIN
     sequence_id: int = 0
     client_id: str
     authenticator_client: bytes
@@ -264,7 +251,7 @@ class SmgpLogin:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpLoginResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.LOGIN_RESP
+    command: ClassVar[CommandId] = CommandId.LOGIN_RESP
     sequence_id: int = 0
     status: int
     authenticator_server: bytes = bytes(AUTHENTICATOR_SIZE)
@@ -273,7 +260,7 @@ class SmgpLoginResp:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpSubmit:
-    command: ClassVar[SmgpCommand] = SmgpCommand.SUBMIT
+    command: ClassVar[CommandId] = CommandId.SUBMIT
     sequence_id: int = 0
     msg_type: int = 6  # MT
     need_report: int = 1
@@ -294,9 +281,9 @@ class SmgpSubmit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpSubmitResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.SUBMIT_RESP
+    command: ClassVar[CommandId] = CommandId.SUBMIT_RESP
     sequence_id: int = 0
-    msg_id: bytes
+    msg_id: bytes = bytes(MSG_ID_SIZE)
     status: int
 
 
@@ -304,9 +291,9 @@ class SmgpSubmitResp:
 class SmgpDeliver:
     """An MO message (``is_report`` 0) or a status report (1, see :mod:`.report`)."""
 
-    command: ClassVar[SmgpCommand] = SmgpCommand.DELIVER
+    command: ClassVar[CommandId] = CommandId.DELIVER
     sequence_id: int = 0
-    msg_id: bytes
+    msg_id: bytes = bytes(MSG_ID_SIZE)
     is_report: int = 0
     msg_format: int = MsgFormat.ASCII
     recv_time: str = ""  # YYYYMMDDHHMMSS
@@ -318,39 +305,39 @@ class SmgpDeliver:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpDeliverResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.DELIVER_RESP
+    command: ClassVar[CommandId] = CommandId.DELIVER_RESP
     sequence_id: int = 0
-    msg_id: bytes
+    msg_id: bytes = bytes(MSG_ID_SIZE)
     status: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpActiveTest:
-    command: ClassVar[SmgpCommand] = SmgpCommand.ACTIVE_TEST
+    command: ClassVar[CommandId] = CommandId.ACTIVE_TEST
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpActiveTestResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.ACTIVE_TEST_RESP
+    command: ClassVar[CommandId] = CommandId.ACTIVE_TEST_RESP
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpExit:
-    command: ClassVar[SmgpCommand] = SmgpCommand.EXIT
+    command: ClassVar[CommandId] = CommandId.EXIT
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpExitResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.EXIT_RESP
+    command: ClassVar[CommandId] = CommandId.EXIT_RESP
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpQuery:
-    command: ClassVar[SmgpCommand] = SmgpCommand.QUERY
+    command: ClassVar[CommandId] = CommandId.QUERY
     sequence_id: int = 0
     query_time: str  # YYYYMMDD
     query_type: int = 0  # 0 totals, 1 by service code
@@ -358,23 +345,17 @@ class SmgpQuery:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpQueryResp:
-    command: ClassVar[SmgpCommand] = SmgpCommand.QUERY_RESP
+class SmgpQueryResp(QueryCounters):
+    command: ClassVar[CommandId] = CommandId.QUERY_RESP
     sequence_id: int = 0
     query_time: str
     query_type: int = 0
     query_code: str = ""
     mt_tlmsg: int = 0
     mt_tlusr: int = 0
-    mt_scs: int = 0
-    mt_wt: int = 0
-    mt_fl: int = 0
-    mo_scs: int = 0
-    mo_wt: int = 0
-    mo_fl: int = 0
 
 
-SmgpPdu = (
+Pdu = (
     SmgpLogin
     | SmgpLoginResp
     | SmgpSubmit

@@ -9,7 +9,7 @@
 """
 
 from duanxin.protocols.smpp.client import SmppAdapter, canonical_id, open_client
-from duanxin.protocols.smpp.codec import Decoder, SmppDecodeError, encode
+from duanxin.protocols.smpp.codec import MAX_PDU_SIZE, Decoder, FrameError, decode, encode
 from duanxin.protocols.smpp.dialect import BindType, SmppDialect
 from duanxin.protocols.smpp.pdu import (
     AlertNotification,
@@ -51,6 +51,7 @@ from duanxin.protocols.smpp.receipt import DeliveryReceipt, format_receipt, pars
 from duanxin.protocols.smpp.tlv import Tlv, TlvTag
 
 __all__ = [
+    "MAX_PDU_SIZE",
     "AlertNotification",
     "BindReceiver",
     "BindReceiverResp",
@@ -72,6 +73,7 @@ __all__ = [
     "DistributionList",
     "EnquireLink",
     "EnquireLinkResp",
+    "FrameError",
     "GenericNack",
     "MessageState",
     "Outbind",
@@ -82,7 +84,6 @@ __all__ = [
     "ReplaceSmResp",
     "SmeAddress",
     "SmppAdapter",
-    "SmppDecodeError",
     "SmppDialect",
     "SubmitMulti",
     "SubmitMultiResp",
@@ -94,6 +95,7 @@ __all__ = [
     "UnbindResp",
     "UnsuccessSme",
     "canonical_id",
+    "decode",
     "encode",
     "format_receipt",
     "open_client",

@@ -20,16 +20,7 @@ import logging
 
 from duanxin.domain.encoding import Alphabet, decode_text
 from duanxin.domain.segments import ConcatInfo, Segment, parse_udh
-from duanxin.protocols.carrier import (
-    CarrierMO,
-    CarrierReport,
-    CarrierSessionClient,
-    ChannelSettings,
-    Inbound,
-    InboundHandler,
-    OutboundMessage,
-    SubmitOutcome,
-)
+from duanxin.protocols import carrier
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.protocols.core.state import Role
 from duanxin.protocols.smpp import pdu as p
@@ -128,7 +119,7 @@ def report_stat(message_state: int | None, text_stat: str) -> str:
 _STATE_VALUES = frozenset(MessageState)
 
 
-def receipt_report(pdu: p.DeliverSm | p.DataSm) -> CarrierReport | None:
+def receipt_report(pdu: p.DeliverSm | p.DataSm) -> carrier.CarrierReport | None:
     """The report a delivery receipt carries; None while it is not final (ENROUTE) or when
     it names no message."""
     receipt = parse_receipt(message_body(pdu).decode("latin-1"))
@@ -143,12 +134,12 @@ def receipt_report(pdu: p.DeliverSm | p.DataSm) -> CarrierReport | None:
     if not is_final_receipt(state, text_stat):
         return None  # the final receipt that follows decides the report
     done = parse_receipt_time(receipt.done_date) if receipt else None
-    return CarrierReport(
+    return carrier.CarrierReport(
         canonical_id(message_id), pdu.source_addr, report_stat(state, text_stat), done
     )
 
 
-def _mo(pdu: p.DeliverSm | p.DataSm, alphabet: Alphabet) -> CarrierMO:
+def _mo(pdu: p.DeliverSm | p.DataSm, alphabet: Alphabet) -> carrier.CarrierMO:
     body = message_body(pdu)
     concat: ConcatInfo | None = None
     if pdu.esm_class & p.ESM_UDHI:
@@ -156,36 +147,38 @@ def _mo(pdu: p.DeliverSm | p.DataSm, alphabet: Alphabet) -> CarrierMO:
     else:
         concat = sar_concat(pdu.tlvs)
     text = decode_text(body, pdu.data_coding, alphabet)
-    return CarrierMO(pdu.source_addr, pdu.destination_addr, text, concat)
+    return carrier.CarrierMO(pdu.source_addr, pdu.destination_addr, text, concat)
 
 
 class SmppAdapter:
     """SMPP's part of a :class:`CarrierSessionClient`."""
 
-    def __init__(self, settings: ChannelSettings) -> None:
+    def __init__(self, settings: carrier.ChannelSettings) -> None:
         self.settings = settings
         extra = settings.extra
-        self.bind_type: str = extra.get("bind_type", "transceiver")
+        self.bind_type = settings.str_knob("bind_type", "transceiver")
         if self.bind_type not in _BINDS:
             raise ValueError(f"bind_type must be one of {sorted(_BINDS)}")
-        self.country_code: str = extra.get("country_code", "86")
+        self.country_code = settings.str_knob("country_code", "86")
         self.use_sar = extra.get("long_messages", "udh") == "sar"
 
     def new_dialect(self) -> SmppDialect:
         return SmppDialect(Role.CLIENT)
 
-    def login_request(self, settings: ChannelSettings) -> Pdu:
+    def login_request(self, settings: carrier.ChannelSettings) -> Pdu:
         return _BINDS[self.bind_type](
             system_id=settings.account,
             password=settings.password,
-            system_type=settings.extra.get("system_type", ""),
-            address_range=settings.extra.get("address_range", ""),
+            system_type=settings.str_knob("system_type", ""),
+            address_range=settings.str_knob("address_range", ""),
         )
 
     def login_status(self, response: Pdu) -> int:
         return response.command_status
 
-    def submit_requests(self, message: OutboundMessage, segments: list[Segment]) -> list[Pdu]:
+    def submit_requests(
+        self, message: carrier.OutboundMessage, segments: list[Segment]
+    ) -> list[Pdu]:
         source_ton, source_npi = self._source_numbering(message.source)
         destination = message.destination
         if len(destination) == MAINLAND_NUMBER_LENGTH and destination.startswith("1"):
@@ -197,7 +190,7 @@ class SmppAdapter:
 
     def _submit(
         self,
-        message: OutboundMessage,
+        message: carrier.OutboundMessage,
         segment: Segment,
         source_ton: int,
         source_npi: int,
@@ -231,18 +224,23 @@ class SmppAdapter:
         )
 
     def _source_numbering(self, source: str) -> tuple[int, int]:
-        extra = self.settings.extra
+        knobs = self.settings
         if source.isdigit():
-            return extra.get("source_ton", TON_UNKNOWN), extra.get("source_npi", NPI_ISDN)
-        return extra.get("source_ton", TON_ALPHANUMERIC), extra.get("source_npi", NPI_UNKNOWN)
+            return knobs.int_knob("source_ton", TON_UNKNOWN), knobs.int_knob("source_npi", NPI_ISDN)
+        return (
+            knobs.int_knob("source_ton", TON_ALPHANUMERIC),
+            knobs.int_knob("source_npi", NPI_UNKNOWN),
+        )
 
-    def submit_outcome(self, response: Pdu) -> SubmitOutcome:
+    def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
         status = response.command_status
         if status != 0 or not isinstance(response, p.SubmitSmResp):
-            return SubmitOutcome(status or CommandStatus.ESME_RUNKNOWNERR, "", status in RETRYABLE)
-        return SubmitOutcome(0, canonical_id(response.message_id))
+            return carrier.SubmitOutcome(
+                status or CommandStatus.ESME_RUNKNOWNERR, "", status in RETRYABLE
+            )
+        return carrier.SubmitOutcome(0, canonical_id(response.message_id))
 
-    def inbound(self, request: Pdu) -> tuple[Pdu | None, Inbound | None]:
+    def inbound(self, request: Pdu) -> tuple[Pdu | None, carrier.Inbound | None]:
         """Answer a PDU from the SMSC; a report only for a final delivery receipt, a reply
         only for a normal message (esm_class message type 0). Acknowledgements,
         intermediate notifications and ENROUTE receipts are answered and carry nothing."""
@@ -268,7 +266,12 @@ class SmppAdapter:
 
 
 def open_client(
-    settings: ChannelSettings, on_inbound: InboundHandler, *, backoff: Backoff | None = None
-) -> CarrierSessionClient[Pdu]:
+    settings: carrier.ChannelSettings,
+    on_inbound: carrier.InboundHandler,
+    *,
+    backoff: Backoff | None = None,
+) -> carrier.CarrierSessionClient[Pdu]:
     """A reconnecting SMPP client for one channel (call ``start()`` to connect)."""
-    return CarrierSessionClient(SmppAdapter(settings), settings, on_inbound, backoff=backoff)
+    return carrier.CarrierSessionClient(
+        SmppAdapter(settings), settings, on_inbound, backoff=backoff
+    )

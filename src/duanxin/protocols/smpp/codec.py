@@ -1,192 +1,211 @@
-"""SMPP 3.4 wire codec: ``encode(pdu) -> bytes`` and an incremental :class:`Decoder`.
+"""SMPP 3.4 codec: the field table of every PDU, run by the shared engine.
 
-One declarative field table per PDU class drives both directions. At import the tables are
-compiled into steps: runs of adjacent integers become one precompiled ``struct.Struct``,
-C-octet strings, the length-prefixed ``short_message``, submit_multi's address lists and the
-trailing TLVs get a step each.
-
-A response whose command_status is not 0 is sent as a bare 16-byte header: SMPP 3.4 §4.1
-and §4.4 say the body is not returned then. On receipt both forms are accepted (many SMSCs
-still send a body, often a lone NUL), and an error response's body that does not parse is
-ignored: the status is all it says.
-
-Decoding errors are :class:`SmppDecodeError` (a ``RemoteProtocolError``) carrying the status
-for the generic_nack and, when the header could be read, the offending sequence number.
+The tables (:data:`FIELDS`) are also the reference the tests generate every PDU from.
+SMPP's own rules: C-octet strings; submit_multi's destinations, each an SME address or a
+distribution list by its dest_flag; and a response whose command_status is not 0 goes as
+a bare 16-byte header (§4.1, §4.4). On receipt both forms are accepted (many SMSCs still
+send a body, often a lone NUL), and an error response's body that does not parse is
+ignored: the status is all it says. A decoding error is a :class:`FrameError` carrying the
+status for the generic_nack and, when the header could be read, the sequence number.
 """
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from operator import attrgetter
-from typing import Any
+from collections.abc import Hashable
 
-from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from duanxin.protocols.core.framing import LengthPrefixedFramer
-from duanxin.protocols.smpp import pdu as p
-from duanxin.protocols.smpp import wire
-from duanxin.protocols.smpp.pdu import CommandStatus, Pdu
-from duanxin.protocols.smpp.tables import (
-    FIELDS,
+from duanxin.protocols.core import codec
+from duanxin.protocols.core.codec import (
+    U8,
+    U32,
+    Bytes,
     CString,
-    Int,
-    ShortMessage,
-    Spec,
-    SubmitMultiDests,
+    Custom,
+    Fault,
+    FrameError,
+    Items,
+    Malformed,
+    Record,
     Table,
     Tlvs,
-    UnsuccessList,
 )
-from duanxin.protocols.smpp.wire import ShortBody
+from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.smpp import pdu as p
+from duanxin.protocols.smpp.pdu import CommandStatus, Pdu
 
 __all__ = [
+    "CODEC",
+    "FIELDS",
     "MAX_PDU_SIZE",
     "Decoder",
-    "SmppDecodeError",
-    "decode_pdu",
+    "FrameError",
+    "decode",
     "encode",
     "is_error_response",
 ]
 
 MAX_PDU_SIZE = 0x10000 + 0x400  # a full message_payload TLV plus the mandatory fields
-_HEADER = struct.Struct(">IIII")
+SHORT_MESSAGE = Bytes("B", p.SHORT_MESSAGE_MAX)
+TLVS = Tlvs()
+ADDRESS, LONG_ADDRESS = CString(p.ADDRESS_SIZE), CString(p.LONG_ADDRESS_SIZE)
+TIME, MESSAGE_ID = CString(p.TIME_SIZE), CString(p.MESSAGE_ID_SIZE)
+SERVICE_TYPE = ("service_type", CString(p.SERVICE_TYPE_SIZE))
+_DEST_ADDRESS: Table = (("dest_addr_ton", U8), ("dest_addr_npi", U8), ("destination_addr", ADDRESS))
+_DESTS: dict[int, codec.Block[p.SmeAddress] | codec.Block[p.DistributionList]] = {
+    p.DEST_FLAG_SME: codec.Block(p.SmeAddress, _DEST_ADDRESS),
+    p.DEST_FLAG_DISTRIBUTION_LIST: codec.Block(
+        p.DistributionList, (("dl_name", CString(p.DL_NAME_SIZE)),)
+    ),
+}
+_FLAGS = {p.SmeAddress: p.DEST_FLAG_SME, p.DistributionList: p.DEST_FLAG_DISTRIBUTION_LIST}
 
 
-class SmppDecodeError(RemoteProtocolError):
-    """A PDU that cannot be decoded; answer with generic_nack(``status``) and close."""
-
-    def __init__(self, message: str, *, status: int, sequence_number: int | None) -> None:
-        super().__init__(message, status=status, close=True)
-        self.sequence_number = sequence_number
-
-
-Values = dict[str, Any]
-
-
-# ------------------------------------------------------------------ compilation
-
-Writer = Callable[[Any, list[bytes]], None]
-Reader = Callable[[bytes, int, int, Values], int]
+def _write_dests(dests: object) -> bytes:
+    if not isinstance(dests, tuple) or len(dests) > 0xFF:
+        raise LocalProtocolError("dest_addresses must be a tuple of at most 255")
+    parts = [bytes((len(dests),))]
+    for dest in dests:
+        flag = _FLAGS.get(type(dest))
+        if flag is None:
+            raise LocalProtocolError(f"not a submit_multi destination: {dest!r}")
+        parts += (bytes((flag,)), _DESTS[flag].pack(dest))
+    return b"".join(parts)
 
 
-def _int_run(names: list[str], codes: str) -> tuple[Writer, Reader]:
-    layout = struct.Struct(">" + codes)
-    get = attrgetter(*names)
-    pack, unpack_from, size = layout.pack, layout.unpack_from, layout.size
-    fields = tuple(names)
-
-    if len(fields) == 1:
-
-        def write(pdu: Any, out: list[bytes]) -> None:
-            out.append(pack(get(pdu)))
-
-    else:
-
-        def write(pdu: Any, out: list[bytes]) -> None:
-            out.append(pack(*get(pdu)))
-
-    def read(frame: bytes, offset: int, end: int, values: Values) -> int:
-        if offset + size > end:
-            raise ShortBody(fields[0])
-        values.update(zip(fields, unpack_from(frame, offset), strict=True))
-        return offset + size
-
-    return write, read
+def _read_dests(frame: bytes, offset: int, end: int) -> tuple[object, int]:
+    if offset >= end:
+        raise Malformed("body ends inside number_of_dests")
+    count, offset = frame[offset], offset + 1
+    dests = []
+    for _ in range(count):
+        if offset >= end:
+            raise Malformed("body ends inside dest_flag")
+        block = _DESTS.get(frame[offset])
+        if block is None:
+            raise Malformed(f"dest_flag {frame[offset]}", Fault.CHOICE)
+        dest, offset = block.read(frame, offset + 1, end)
+        dests.append(dest)
+    return tuple(dests), offset
 
 
-def _c_string(name: str, max_size: int) -> tuple[Writer, Reader]:
-    def write(pdu: Any, out: list[bytes]) -> None:
-        out.append(wire.put_c_string(getattr(pdu, name), max_size, name))
+SUBMIT_MULTI_DESTS = Custom(_write_dests, _read_dests)
+UNSUCCESS_LIST = Items("B", Record(p.UnsuccessSme, (*_DEST_ADDRESS, ("error_status_code", U32))))
 
-    def read(frame: bytes, offset: int, end: int, values: Values) -> int:
-        # core.fields.decode_c_string, inlined: this is the decoder's hottest path.
-        stop = frame.find(b"\x00", offset, min(offset + max_size, end))
-        if stop < 0:
-            raise ShortBody(f"{name} (no NUL within {max_size} bytes)")
-        values[name] = frame[offset:stop].decode("latin-1")
-        return stop + 1
+_BIND: Table = (
+    ("system_id", CString(p.SYSTEM_ID_SIZE)),
+    ("password", CString(p.PASSWORD_SIZE)),
+    ("system_type", CString(p.SYSTEM_TYPE_SIZE)),
+    ("interface_version", U8),
+    ("addr_ton", U8),
+    ("addr_npi", U8),
+    ("address_range", CString(p.ADDRESS_RANGE_SIZE)),
+)
+_BIND_RESP: Table = (("system_id", CString(p.SYSTEM_ID_SIZE)), ("tlvs", TLVS))
+_MESSAGE_ID_RESP: Table = (("message_id", MESSAGE_ID), ("tlvs", TLVS))
+_SOURCE: Table = (("source_addr_ton", U8), ("source_addr_npi", U8), ("source_addr", ADDRESS))
+_MESSAGE_TAIL: Table = (
+    ("esm_class", U8),
+    ("protocol_id", U8),
+    ("priority_flag", U8),
+    ("schedule_delivery_time", TIME),
+    ("validity_period", TIME),
+    ("registered_delivery", U8),
+    ("replace_if_present_flag", U8),
+    ("data_coding", U8),
+    ("sm_default_msg_id", U8),
+    ("short_message", SHORT_MESSAGE),
+    ("tlvs", TLVS),
+)
+_SHORT_MESSAGE: Table = (SERVICE_TYPE, *_SOURCE, *_DEST_ADDRESS, *_MESSAGE_TAIL)
 
-    return write, read
+#: Every PDU's table, in wire order after the header.
+FIELDS: dict[type[Pdu], Table] = {
+    p.GenericNack: (),
+    p.BindTransmitter: _BIND,
+    p.BindReceiver: _BIND,
+    p.BindTransceiver: _BIND,
+    p.BindTransmitterResp: _BIND_RESP,
+    p.BindReceiverResp: _BIND_RESP,
+    p.BindTransceiverResp: _BIND_RESP,
+    p.Outbind: (("system_id", CString(p.SYSTEM_ID_SIZE)), ("password", CString(p.PASSWORD_SIZE))),
+    p.QuerySm: (("message_id", MESSAGE_ID), *_SOURCE),
+    p.QuerySmResp: (
+        ("message_id", MESSAGE_ID),
+        ("final_date", TIME),
+        ("message_state", U8),
+        ("error_code", U8),
+        ("tlvs", TLVS),
+    ),
+    p.SubmitSm: _SHORT_MESSAGE,
+    p.SubmitSmResp: _MESSAGE_ID_RESP,
+    p.DeliverSm: _SHORT_MESSAGE,
+    p.DeliverSmResp: _MESSAGE_ID_RESP,
+    p.Unbind: (),
+    p.UnbindResp: (),
+    p.ReplaceSm: (
+        ("message_id", MESSAGE_ID),
+        *_SOURCE,
+        ("schedule_delivery_time", TIME),
+        ("validity_period", TIME),
+        ("registered_delivery", U8),
+        ("sm_default_msg_id", U8),
+        ("short_message", SHORT_MESSAGE),
+    ),
+    p.ReplaceSmResp: (),
+    p.CancelSm: (SERVICE_TYPE, ("message_id", MESSAGE_ID), *_SOURCE, *_DEST_ADDRESS),
+    p.CancelSmResp: (),
+    p.EnquireLink: (),
+    p.EnquireLinkResp: (),
+    p.SubmitMulti: (
+        SERVICE_TYPE,
+        *_SOURCE,
+        ("dest_addresses", SUBMIT_MULTI_DESTS),
+        *_MESSAGE_TAIL,
+    ),
+    p.SubmitMultiResp: (
+        ("message_id", MESSAGE_ID),
+        ("unsuccess_smes", UNSUCCESS_LIST),
+        ("tlvs", TLVS),
+    ),
+    p.AlertNotification: (
+        ("source_addr_ton", U8),
+        ("source_addr_npi", U8),
+        ("source_addr", LONG_ADDRESS),
+        ("esme_addr_ton", U8),
+        ("esme_addr_npi", U8),
+        ("esme_addr", LONG_ADDRESS),
+        ("tlvs", TLVS),
+    ),
+    p.DataSm: (
+        SERVICE_TYPE,
+        ("source_addr_ton", U8),
+        ("source_addr_npi", U8),
+        ("source_addr", LONG_ADDRESS),
+        ("dest_addr_ton", U8),
+        ("dest_addr_npi", U8),
+        ("destination_addr", LONG_ADDRESS),
+        ("esm_class", U8),
+        ("registered_delivery", U8),
+        ("data_coding", U8),
+        ("tlvs", TLVS),
+    ),
+    p.DataSmResp: _MESSAGE_ID_RESP,
+}
 
-
-def _custom(
-    name: str,
-    put: Callable[[Any], bytes],
-    get: Callable[[bytes, int, int], tuple[Any, int]],
-) -> tuple[Writer, Reader]:
-    def write(pdu: Any, out: list[bytes]) -> None:
-        out.append(put(getattr(pdu, name)))
-
-    def read(frame: bytes, offset: int, end: int, values: Values) -> int:
-        values[name], offset = get(frame, offset, end)
-        return offset
-
-    return write, read
-
-
-def _tlv_step(name: str) -> tuple[Writer, Reader]:
-    def write(pdu: Any, out: list[bytes]) -> None:
-        tlvs = getattr(pdu, name)
-        if tlvs:
-            out.append(wire.put_tlvs(tlvs))
-
-    def read(frame: bytes, offset: int, end: int, values: Values) -> int:
-        values[name] = wire.get_tlvs(frame, offset, end)
-        return end
-
-    return write, read
-
-
-def _step(name: str, spec: Spec) -> tuple[Writer, Reader]:
-    if isinstance(spec, CString):
-        return _c_string(name, spec.max_size)
-    if spec is ShortMessage:
-        return _custom(name, lambda data: wire.put_octets(data, name), wire.get_octets)
-    if spec is SubmitMultiDests:
-        return _custom(name, wire.put_dests, wire.get_dests)
-    if spec is UnsuccessList:
-        return _custom(name, wire.put_unsuccess, wire.get_unsuccess)
-    if spec is Tlvs:
-        return _tlv_step(name)
-    raise TypeError(f"no step for {spec!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    cls: type[Pdu]
-    writers: tuple[Writer, ...]
-    readers: tuple[Reader, ...]
-    has_tlvs: bool
-
-
-def _compile(cls: type[Pdu], table: Table) -> _Layout:
-    steps: list[tuple[Writer, Reader]] = []
-    names: list[str] = []
-    codes = ""
-    for name, spec in table:
-        if isinstance(spec, Int):
-            names.append(name)
-            codes += spec.code
-            continue
-        if names:
-            steps.append(_int_run(names, codes))
-            names, codes = [], ""
-        steps.append(_step(name, spec))
-    if names:
-        steps.append(_int_run(names, codes))
-    return _Layout(
-        cls,
-        tuple(w for w, _ in steps),
-        tuple(r for _, r in steps),
-        any(spec is Tlvs for _, spec in table),
-    )
-
-
-_LAYOUTS: dict[type[Pdu], _Layout] = {cls: _compile(cls, table) for cls, table in FIELDS.items()}
-_BY_ID: dict[int, _Layout] = {cls.command_id: layout for cls, layout in _LAYOUTS.items()}
-
-# --------------------------------------------------------------------- public
+_LENGTH = CommandStatus.ESME_RINVCMDLEN
+CODEC: codec.Codec[Pdu] = codec.Codec(
+    "SMPP",
+    (("command_status", U32), ("sequence_number", U32)),
+    {cls: (cls.command_id, table) for cls, table in FIELDS.items()},
+    faults={
+        Fault.LENGTH: _LENGTH,
+        Fault.COUNT: _LENGTH,
+        Fault.TLV: CommandStatus.ESME_RINVOPTPARSTREAM,
+        Fault.CHOICE: CommandStatus.ESME_RINVDESTFLAG,
+    },
+    unknown_status=CommandStatus.ESME_RINVCMDID,
+    length_status=_LENGTH,
+)
+_CLASSES: dict[int, type[Pdu]] = {cls.command_id: cls for cls in FIELDS}
 
 
 def is_error_response(command_id: int, command_status: int) -> bool:
@@ -194,119 +213,38 @@ def is_error_response(command_id: int, command_status: int) -> bool:
     return bool(command_id & p.RESPONSE_BIT) and command_status != CommandStatus.ESME_ROK
 
 
+_ENCODERS = {cls: layout.encode for cls, layout in CODEC.by_class[None].items()}
+
+
 def encode(pdu: Pdu) -> bytes:
-    """The wire bytes of ``pdu``; raises LocalProtocolError for values SMPP cannot carry.
-
-    A response with a non-zero command_status is encoded as its header alone.
-    """
-    layout = _LAYOUTS.get(type(pdu))
-    if layout is None:
+    """The wire bytes of ``pdu``; a response with a non-zero status is its header alone."""
+    if pdu.command_status and pdu.command_id & p.RESPONSE_BIT:
+        return CODEC.encode_header(pdu)
+    encoder = _ENCODERS.get(type(pdu))
+    if encoder is None:
         raise LocalProtocolError(f"not an SMPP PDU: {type(pdu).__name__}")
-    parts: list[bytes] = []
-    try:
-        if not is_error_response(pdu.command_id, pdu.command_status):
-            for write in layout.writers:
-                write(pdu, parts)
-        body = b"".join(parts)
-        return (
-            _HEADER.pack(
-                p.HEADER_SIZE + len(body), pdu.command_id, pdu.command_status, pdu.sequence_number
-            )
-            + body
-        )
-    except (struct.error, OverflowError, TypeError, AttributeError) as error:
-        raise LocalProtocolError(f"cannot encode {type(pdu).__name__}: {error}") from error
+    return encoder(pdu)
 
 
-def decode_pdu(frame: bytes) -> Pdu:
+def decode(frame: bytes, variant: Hashable = None) -> Pdu:
     """Decode one whole PDU (``frame`` is exactly ``command_length`` bytes)."""
-    if len(frame) < p.HEADER_SIZE:
-        raise SmppDecodeError(
-            "PDU shorter than its header",
-            status=CommandStatus.ESME_RINVCMDLEN,
-            sequence_number=None,
-        )
-    length, command_id, status, sequence = _HEADER.unpack_from(frame)
-    layout = _BY_ID.get(command_id)
-    if layout is None:
-        raise SmppDecodeError(
-            f"unknown command_id 0x{command_id:08X}",
-            status=CommandStatus.ESME_RINVCMDID,
-            sequence_number=sequence,
-        )
-    if length != len(frame):
-        raise SmppDecodeError(
-            f"command_length {length} but {len(frame)} bytes",
-            status=CommandStatus.ESME_RINVCMDLEN,
-            sequence_number=sequence,
-        )
     try:
-        values = _read_body(layout, frame)
-    except ProtocolError as error:
-        if is_error_response(command_id, status):
-            # A failure's body says nothing the status does not; a garbled one is dropped.
-            return layout.cls(sequence_number=sequence, command_status=status)
-        raise SmppDecodeError(
-            f"{layout.cls.__name__}: {error}",
-            status=error.status or CommandStatus.ESME_RINVCMDLEN,
-            sequence_number=sequence,
-        ) from error
-    return layout.cls(sequence_number=sequence, command_status=status, **values)
+        return CODEC.decode(frame)
+    except FrameError as error:
+        command = error.command_id or 0
+        if not isinstance(error.__cause__, Malformed) or not command & p.RESPONSE_BIT:
+            raise
+        status, sequence = CODEC.header_values(frame)
+        if status == 0 and len(frame) > p.HEADER_SIZE:
+            raise
+        # No body, or a failure's garbled one: every field keeps its default.
+        return _CLASSES[command](sequence_number=sequence, command_status=status)  # type: ignore[arg-type]
 
 
-def _read_body(layout: _Layout, frame: bytes) -> Values:
-    values: Values = {}
-    end = len(frame)
-    offset = p.HEADER_SIZE
-    if offset == end and layout.cls.command_id & p.RESPONSE_BIT:
-        return values  # error responses omit the body: every field keeps its default
-    for read in layout.readers:
-        offset = read(frame, offset, end, values)
-    if offset != end:
-        raise RemoteProtocolError(
-            f"{end - offset} bytes after the last field", status=CommandStatus.ESME_RINVCMDLEN
-        )
-    return values
-
-
-class Decoder:
-    """Incremental decoder: feed received bytes, then iterate :meth:`pdus`.
-
-    ``last`` is the PDU most recently handed out (None while a frame is being decoded), so a
-    session can answer a PDU it refuses for the bind state with that PDU's own response.
-    """
-
-    __slots__ = ("_framer", "last")
+class Decoder(codec.Decoder[Pdu]):
+    """SMPP's incremental decoder; a frame length out of bounds is ESME_RINVCMDLEN."""
 
     def __init__(self, *, max_length: int = MAX_PDU_SIZE) -> None:
-        self._framer = LengthPrefixedFramer(min_length=p.HEADER_SIZE, max_length=max_length)
-        self.last: Pdu | None = None
-
-    def feed(self, data: bytes) -> None:
-        """Add bytes received from the peer."""
-        self._framer.feed(data)
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held that do not yet make a whole PDU."""
-        return self._framer.buffered
-
-    def pdus(self) -> Iterator[Pdu]:
-        """Yield each complete PDU buffered so far; a partial PDU stays buffered."""
-        frames = self._framer.frames()
-        try:
-            while True:
-                self.last = None
-                try:
-                    frame = next(frames)
-                except StopIteration:
-                    return
-                except RemoteProtocolError as error:
-                    raise SmppDecodeError(
-                        str(error), status=CommandStatus.ESME_RINVCMDLEN, sequence_number=None
-                    ) from error
-                pdu = decode_pdu(frame)
-                self.last = pdu
-                yield pdu
-        finally:
-            frames.close()
+        super().__init__(
+            decode, min_length=p.HEADER_SIZE, max_length=max_length, framing_status=_LENGTH
+        )

@@ -106,6 +106,8 @@ DEST_FLAG_DISTRIBUTION_LIST = 2
 
 
 class CommandId(IntEnum):
+    """command_id values; a response is its request with the top bit set."""
+
     GENERIC_NACK = 0x80000000
     BIND_RECEIVER = 0x00000001
     BIND_RECEIVER_RESP = 0x80000001

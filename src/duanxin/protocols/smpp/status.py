@@ -8,6 +8,8 @@ __all__ = ["CommandStatus", "MessageState"]
 
 
 class CommandStatus(IntEnum):
+    """command_status values (notes §10); 0 is success."""
+
     ESME_ROK = 0x00000000
     ESME_RINVMSGLEN = 0x00000001
     ESME_RINVCMDLEN = 0x00000002

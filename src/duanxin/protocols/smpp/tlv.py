@@ -6,11 +6,10 @@ decode/encode round trip untouched. The helpers here build and read the named on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import IntEnum
 
 from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.table import Tlv, find_tlv, tlv_int, tlv_text
 
 __all__ = [
     "Tlv",
@@ -22,11 +21,10 @@ __all__ = [
     "tlv_text",
 ]
 
-TLV_HEADER_SIZE = 4  # tag (2) + length (2)
-TLV_MAX_VALUE = 0xFFFF
-
 
 class TlvTag(IntEnum):
+    """Optional parameter tags of SMPP 3.4 (notes §5.3)."""
+
     DEST_ADDR_SUBUNIT = 0x0005
     DEST_NETWORK_TYPE = 0x0006
     DEST_BEARER_TYPE = 0x0007
@@ -73,14 +71,6 @@ class TlvTag(IntEnum):
     ITS_SESSION_INFO = 0x1383
 
 
-@dataclass(frozen=True, slots=True)
-class Tlv:
-    """One optional parameter: its tag and raw value bytes."""
-
-    tag: int
-    value: bytes = b""
-
-
 def int_tlv(tag: int, value: int, size: int) -> Tlv:
     """An integer TLV of ``size`` bytes (big-endian)."""
     try:
@@ -100,27 +90,3 @@ def text_tlv(tag: int, text: str) -> Tlv:
     if b"\x00" in raw:
         raise LocalProtocolError(f"TLV 0x{tag:04X} text contains NUL")
     return Tlv(tag, raw + b"\x00")
-
-
-def find_tlv(tlvs: Iterable[Tlv], tag: int) -> Tlv | None:
-    """The first TLV with ``tag``, if any."""
-    for tlv in tlvs:
-        if tlv.tag == tag:
-            return tlv
-    return None
-
-
-def tlv_int(tlvs: Iterable[Tlv], tag: int) -> int | None:
-    """The big-endian integer value of TLV ``tag``; None when absent or empty."""
-    tlv = find_tlv(tlvs, tag)
-    if tlv is None or not tlv.value:
-        return None
-    return int.from_bytes(tlv.value, "big")
-
-
-def tlv_text(tlvs: Iterable[Tlv], tag: int) -> str | None:
-    """The text of C-octet string TLV ``tag`` (cut at the first NUL); None when absent."""
-    tlv = find_tlv(tlvs, tag)
-    if tlv is None:
-        return None
-    return tlv.value.split(b"\x00", 1)[0].decode("latin-1")

@@ -1,0 +1,309 @@
+"""The one codec engine of the four protocols: declared field tables, compiled once.
+
+A protocol describes each PDU as a *table*: ``(name, kind)`` pairs in wire order, header
+fields after the command id first. The kinds are the vocabulary below: integers, fixed
+text and octets, padding, C-octet strings, length-prefixed octets, counted lists, nested
+records, TLVs, and fields a layout leaves off the wire. At import a table is compiled:
+runs of fixed-size fields become one precompiled ``struct.Struct``; each variable field
+gets a step of its own; and each PDU class gets a constructor generated once, which sets
+its slots from the decoded values in table order (no ``**kwargs``, no ``dict``).
+
+Every frame is ``length (4) + command id (4) + table``; the length is written from the
+encoded body. Decoding checks the length, looks the command up, reads the table, and
+requires the table to end exactly where the frame does. A body that does not parse is a
+:class:`FrameError` carrying the command, the header sequence and the protocol's status
+for that fault, so a session can answer it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from duanxin.protocols.core.compiled import Block, Compiled
+from duanxin.protocols.core.errors import LocalProtocolError, RemoteProtocolError
+from duanxin.protocols.core.framing import LengthPrefixedFramer
+from duanxin.protocols.core.table import (
+    U8,
+    U16,
+    U32,
+    U64,
+    Absent,
+    Bytes,
+    CString,
+    Custom,
+    Fault,
+    FrameError,
+    Int,
+    Items,
+    Kind,
+    Malformed,
+    Octets,
+    Record,
+    Reserved,
+    Table,
+    Text,
+    Tlv,
+    Tlvs,
+    Values,
+    constructor,
+)
+
+__all__ = [
+    "U8",
+    "U16",
+    "U32",
+    "U64",
+    "Absent",
+    "Block",
+    "Bytes",
+    "CString",
+    "Codec",
+    "Custom",
+    "Decoder",
+    "Fault",
+    "FrameError",
+    "Int",
+    "Items",
+    "Kind",
+    "Malformed",
+    "Octets",
+    "Record",
+    "Reserved",
+    "Table",
+    "Text",
+    "Tlv",
+    "Tlvs",
+    "constructor",
+]
+
+P = TypeVar("P")
+_PREFIX = struct.Struct(">II")  # length, command id
+
+
+@dataclass(slots=True)
+class _Layout(Generic[P]):
+    cls: type[P]
+    command_id: int
+    compiled: Compiled
+    make: Callable[..., P]
+    status: int | None  # the answer to a malformed body, when the PDU has its own
+    encode: Callable[[P], bytes] = lambda pdu: b""  # set by the codec
+
+    @property
+    def size(self) -> int:
+        """Frame bytes before the first variable field."""
+        return _PREFIX.size + self.compiled.fixed_size
+
+
+def _encoder(compiled: Compiled, command: int) -> Callable[[object], bytes]:
+    """One layout's encoder, everything it needs bound as locals (it runs once per PDU)."""
+    writers, get, prefix, join = tuple(compiled.writers), compiled.get, _PREFIX.pack, b"".join
+    check = compiled.check if compiled.check_get is not None else None
+
+    def encode(pdu: object) -> bytes:
+        if check is not None:
+            check(pdu)
+        parts: list[bytes] = []
+        values = get(pdu)
+        try:
+            for write in writers:
+                write(values, parts)
+        except (struct.error, OverflowError, TypeError, AttributeError) as error:
+            raise LocalProtocolError(f"cannot encode {type(pdu).__name__}: {error}") from error
+        body = join(parts)
+        return prefix(8 + len(body), command) + body
+
+    return encode
+
+
+class Codec(Generic[P]):
+    """Encoder and decoder of one protocol, from its header table and PDU tables.
+
+    ``pdus`` maps each PDU class to ``(command id, table)``, or to ``{variant: (command
+    id, table)}`` where layouts differ (CMPP 2.0 / 3.0). ``faults`` gives the status to
+    answer each :class:`Fault` with, ``statuses`` a command's own, overriding them;
+    ``length_status`` answers a frame whose length field lies.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        header: Table,
+        pdus: Mapping[type[P], tuple[int, Table] | Mapping[Hashable, tuple[int, Table]]],
+        *,
+        faults: Mapping[Fault, int] | None = None,
+        statuses: Mapping[int, int] | None = None,
+        unknown_status: int | None = None,
+        length_status: int | None = None,
+    ) -> None:
+        self.name = name
+        self.header = Compiled(header)
+        self.header_size = _PREFIX.size + self.header.fixed_size
+        self._faults = dict(faults or {})
+        self._statuses = dict(statuses or {})
+        self._unknown_status = unknown_status
+        self.length_status = length_status
+        shared: list[_Layout[P]] = []
+        variants: dict[Hashable, list[_Layout[P]]] = {}
+        self.versioned: set[type[P]] = set()
+        for cls, entry in pdus.items():
+            if not isinstance(entry, Mapping):
+                shared.append(self._layout(header, cls, *entry))
+                continue
+            self.versioned.add(cls)
+            for variant, (command, table) in entry.items():
+                variants.setdefault(variant, []).append(self._layout(header, cls, command, table))
+        #: Per variant (None: the protocol has one), every layout by class and by command.
+        self.by_class: dict[Hashable, dict[type[P], _Layout[P]]] = {}
+        self.by_command: dict[Hashable, dict[int, _Layout[P]]] = {}
+        for variant, own in (variants or {None: []}).items():
+            self.by_class[variant] = {layout.cls: layout for layout in (*shared, *own)}
+            self.by_command[variant] = {layout.command_id: layout for layout in (*shared, *own)}
+        self.by_class.setdefault(None, next(iter(self.by_class.values())))
+        self.by_command.setdefault(None, next(iter(self.by_command.values())))
+        self.tables: dict[type[P], Table] = {
+            cls: entry[1] for cls, entry in pdus.items() if not isinstance(entry, Mapping)
+        }
+
+    def _layout(self, header: Table, cls: type[P], command: int, table: Table) -> _Layout[P]:
+        compiled = Compiled(header + table)
+        make = constructor(cls, compiled.names, compiled.constants)
+        layout = _Layout(cls, command, compiled, make, self._statuses.get(command))
+        layout.encode = _encoder(compiled, command)
+        return layout
+
+    def layout(self, cls: type[P], variant: Hashable = None) -> _Layout[P]:
+        """The layout of ``cls`` in ``variant`` (or its only one)."""
+        layout = self.by_class[variant].get(cls)
+        if layout is None:
+            raise LocalProtocolError(f"not a {self.name} PDU: {cls.__name__}")
+        return layout
+
+    def encode(self, pdu: P, variant: Hashable = None) -> bytes:
+        """The wire bytes of ``pdu``; LocalProtocolError for values the protocol cannot carry."""
+        layout = self.by_class[variant].get(type(pdu))
+        if layout is None:
+            layout = self.layout(type(pdu))
+        return layout.encode(pdu)
+
+    def encode_header(self, pdu: P) -> bytes:
+        """The frame of ``pdu`` without its body (SMPP's error responses)."""
+        layout = self.layout(type(pdu))
+        parts: list[bytes] = []
+        self.header.write_all(self.header.get(pdu), parts)
+        body = b"".join(parts)
+        return _PREFIX.pack(_PREFIX.size + len(body), layout.command_id) + body
+
+    def decode(self, frame: bytes, variant: Hashable = None) -> P:
+        """Decode one whole frame (length prefix included)."""
+        end = len(frame)
+        if end < self.header_size:
+            raise FrameError(
+                f"frame of {end} bytes is shorter than the header", status=self.length_status
+            )
+        length, command = _PREFIX.unpack_from(frame)
+        layout = self.by_command[variant].get(command)
+        if layout is None:
+            raise FrameError(
+                f"unknown command id 0x{command:08x}",
+                status=self._unknown_status,
+                command_id=command,
+                sequence=self.sequence(frame),
+            )
+        if length != end:
+            raise FrameError(
+                f"length field {length} but the frame is {end} bytes",
+                status=self.length_status,
+                command_id=command,
+                sequence=self.sequence(frame),
+            )
+        values: Values = []
+        offset = _PREFIX.size
+        try:
+            for read in layout.compiled.readers:
+                offset = read(frame, offset, end, values)
+            if offset != end:
+                raise Malformed(f"{end - offset} bytes after the last field")
+        except Malformed as error:
+            raise self.malformed(layout, frame, error) from error
+        return layout.make(*values)
+
+    def malformed(self, layout: _Layout[P], frame: bytes, error: Malformed) -> FrameError:
+        """The error for a body that does not parse, with the status to answer it."""
+        status = layout.status if layout.status is not None else self._faults.get(error.fault)
+        return FrameError(
+            f"{layout.cls.__name__}: {error}",
+            status=status,
+            command_id=layout.command_id,
+            sequence=self.sequence(frame),
+        )
+
+    def header_values(self, frame: bytes) -> Values:
+        """The header fields of ``frame`` (whose header the caller knows is whole)."""
+        values: Values = []
+        self.header.read_all(frame, _PREFIX.size, len(frame), values)
+        return values
+
+    def sequence(self, frame: bytes) -> Hashable:
+        """The header's last field (every protocol's sequence number), when readable."""
+        if len(frame) < self.header_size:
+            return None
+        value = self.header_values(frame)[-1]
+        return value if isinstance(value, Hashable) else None
+
+
+class Decoder(Generic[P]):
+    """Incremental decoder: feed bytes, then iterate :meth:`pdus`.
+
+    ``variant`` picks the layout of PDUs not yet yielded (CMPP's version); ``last`` is
+    the PDU most recently handed out (None while a frame is being decoded), so a session
+    can answer a PDU it refuses with that PDU's own response.
+    """
+
+    __slots__ = ("_decode", "_framer", "_framing_status", "last", "variant")
+
+    def __init__(
+        self,
+        decode: Callable[[bytes, Hashable], P],
+        *,
+        min_length: int,
+        max_length: int,
+        framing_status: int | None = None,
+        variant: Hashable = None,
+    ) -> None:
+        self._framer = LengthPrefixedFramer(min_length=min_length, max_length=max_length)
+        self._decode = decode
+        self._framing_status = framing_status
+        self.variant = variant
+        self.last: P | None = None
+
+    def feed(self, data: bytes) -> None:
+        """Add bytes received from the peer."""
+        self._framer.feed(data)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that do not yet make a whole PDU."""
+        return self._framer.buffered
+
+    def pdus(self) -> Iterator[P]:
+        """Yield each complete PDU buffered so far; a partial one stays buffered."""
+        frames = self._framer.frames()
+        decode = self._decode
+        try:
+            while True:
+                self.last = None
+                try:
+                    frame = next(frames)
+                except StopIteration:
+                    return
+                except RemoteProtocolError as error:
+                    raise FrameError(str(error), status=self._framing_status) from error
+                pdu = decode(frame, self.variant)
+                self.last = pdu
+                yield pdu
+        finally:
+            frames.close()
