@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from duanxin.bench.console import measure_console
 from duanxin.bench.http import CLIENTS, CONTENT, batch_sends, end_to_end, numbers, single_sends
 from duanxin.bench.protocols import PROTOCOLS, codec_bench, loopback_bench
 from duanxin.bench.rawhttp import RawClient, RawHttpError
@@ -111,3 +114,9 @@ async def test_push_bench_counts_pushed_reports() -> None:
     assert (e2e.reports, backlog.reports) == (20, 20)
     assert e2e.requests >= 1 and backlog.requests >= 1
     assert receiver.verified
+
+
+async def test_console_bench_fills_the_store_and_times_the_dashboard(tmp_path: Path) -> None:
+    figures = await measure_console(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", 300, 3.0)
+    assert figures.messages == 300 and 0 <= figures.today <= 300
+    assert figures.dashboard_ms > 0 and figures.search_ms > 0

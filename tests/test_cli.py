@@ -30,7 +30,8 @@ def invoke(*args: str) -> str:
 
 
 def test_every_command_has_help() -> None:
-    for command in ([], ["account"], ["channel"], ["simulate"], ["demo"], ["send"], ["serve"]):
+    commands = ([], ["account"], ["channel"], ["simulate"], ["demo"], ["send"], ["serve"])
+    for command in (*commands, ["operator"], ["operator", "add"]):
         assert runner.invoke(app, [*command, "--help"]).exit_code == 0
 
 
@@ -79,6 +80,21 @@ def test_operator_workflow_on_a_fresh_database(tmp_path: Path) -> None:
     assert "cmcc-1" in invoke("channel", "list", *db)
     invoke("channel", "route", "acme", "cmcc", "cmcc-1", *db)
     invoke("number-override", "13800138000", "ctcc", *db)
+
+
+def test_operator_users_are_added_once_with_a_hashed_password(tmp_path: Path) -> None:
+    db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"]
+    invoke("init", *db)
+    assert "operator alice added" in invoke(
+        "operator", "add", "alice", "--password", "long-pass1", *db
+    )
+    again = runner.invoke(app, ["operator", "add", "alice", "--password", "long-pass2", *db])
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert "Traceback" not in again.output
+    short = runner.invoke(app, ["operator", "add", "bob", "--password", "short", *db])
+    assert short.exit_code == 1 and "at least 8" in short.output
+    listed = invoke("operator", "list", *db)
+    assert "alice" in listed and "bob" not in listed and "long-pass1" not in listed
 
 
 def test_channel_alphabet_set_on_add_and_changed_by_edit(tmp_path: Path) -> None:
@@ -219,6 +235,28 @@ def test_demo_prints_commands_that_send_and_whose_report_can_be_pulled(
         facts["url"], facts["secret_id"], facts["secret_key"], facts["account"], facts["password"]
     ) as client:
         _check_report_and_reply(client, facts, sent)
+    _check_console_sign_ins(facts, output)
+
+
+def _check_console_sign_ins(facts: dict[str, str], output: str) -> None:
+    """The demo prints both console sign-ins, and both sign in."""
+    assert facts["console_url"] == facts["url"] + "/console/login"
+    assert facts["customer_console_url"] == facts["url"] + "/console/my/login"
+    assert facts["console_url"] in output and facts["operator_password"] in output
+    assert facts["customer_console_url"] in output
+    signed_in = [
+        _signs_in(facts["console_url"], facts["operator_user"], facts["operator_password"]),
+        _signs_in(facts["customer_console_url"], facts["account"], facts["password"]),
+    ]
+    assert signed_in == ["/console/", "/console/my/"]
+
+
+def _signs_in(url: str, name: str, password: str) -> str | None:
+    with httpx.Client() as browser:
+        form = browser.get(url).text
+        csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        answer = browser.post(url, data={"csrf": csrf, "name": name, "password": password})
+        return answer.headers.get("location") if answer.status_code == 303 else None
 
 
 def test_the_demos_smpp_snippet_runs_as_printed_and_gets_its_receipt(

@@ -33,7 +33,7 @@ from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
 from duanxin.runtime import RunningPlatform, running_platform, stop_signals
-from duanxin.service import admin, review
+from duanxin.service import admin, console_auth, review
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
 from duanxin.simulator.registry import create_simulator
@@ -47,6 +47,7 @@ __all__ = [
     "demo_credentials",
     "demo_stack",
     "provision",
+    "provision_operator",
     "run_demo",
     "start_simulators",
 ]
@@ -60,6 +61,7 @@ DEMO_PUSH_NETWORKS = ("127.0.0.0/8", "::1/128")  # the demo pushes to receivers 
 CMPP_ACCESS_PORT, SMPP_ACCESS_PORT = 7890, 2775  # the settings' defaults, when free
 ANY_FREE_PORT = -1  # an access port setting: let the system pick
 DEMO_MO_BODY = 64 * 1024  # one played reply
+DEMO_OPERATOR = "admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,19 @@ class DemoFacts:
     simulators: dict[str, dict[str, Any]]
     operator_token: str = ""
     config_file: str = ""  # the duanxin.toml the demo wrote ("" when given settings)
+    operator_user: str = ""
+    operator_password: str = ""
+
+    @property
+    def console_url(self) -> str:
+        """The operator's sign-in page of the web console."""
+        return f"{self.url}/console/login"
+
+    @property
+    def customer_console_url(self) -> str:
+        """The customers' sign-in page (the demo account and password sign in there)."""
+        return f"{self.url}/console/my/login"
+
     # The customer CMPP/SMPP servers: {"cmpp": {"host", "port"}, "smpp": {...}}.
     access: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
@@ -137,6 +152,10 @@ class DemoFacts:
             "operator_token": self.operator_token,
             "config_file": self.config_file,
             "simulators": self.simulators,
+            "console_url": self.console_url,
+            "customer_console_url": self.customer_console_url,
+            "operator_user": self.operator_user,
+            "operator_password": self.operator_password,
             "access": self.access,
         }
 
@@ -296,6 +315,13 @@ async def provision(
     return key, account, password
 
 
+async def provision_operator(platform: Platform) -> tuple[str, str]:
+    """The demo's operator user of the web console, with a fresh password."""
+    password = admin.random_token(16)
+    await console_auth.add_operator(platform, DEMO_OPERATOR, password, "demo")
+    return DEMO_OPERATOR, password
+
+
 def _connect_sgip_back(running: RunningPlatform, simulators: Mapping[str, SimulatorServer]) -> None:
     """Point an in-process SGIP simulator at the port our SGIP listener actually bound."""
     simulator = simulators.get("sgip")
@@ -389,6 +415,11 @@ async def demo_stack(
                 key_pair = admin.ApiKey(kept["secret_id"], kept["secret_key"])
                 account, password = kept["account"], kept["password"]
                 token = str(kept.get("operator_token", ""))
+            if kept is not None and kept.get("operator_user"):
+                operator_user = str(kept["operator_user"])
+                operator_password = str(kept.get("operator_password", ""))
+            else:
+                operator_user, operator_password = await provision_operator(setup)
         finally:
             await setup.close()
         async with running_platform(settings, [_mo_route(simulators)]) as running:
@@ -404,6 +435,8 @@ async def demo_stack(
                 access=running.access.addresses() if running.access is not None else {},
                 operator_token=token,
                 config_file=str(files.config) if own_files else "",
+                operator_user=operator_user,
+                operator_password=operator_password,
             )
             if own_files:
                 files.write(settings, facts)

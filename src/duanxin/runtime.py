@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-CHECKPOINT_SECONDS = 1.0
+CHECKPOINT_SECONDS = 0.25
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # what systemd, containers and Ctrl-C send
 
 
@@ -183,6 +183,7 @@ async def running_platform(
         ):
             access = AccessServers(platform, AccessConfig.from_settings(settings))
             await access.start(settings.access_cmpp_port, settings.access_smpp_port)
+            app.state.access = access  # the console shows customers where to connect
         yield RunningPlatform(
             platform, app, worker, sweeper, server, url, node=node, access=access, push=push
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from duanxin.access.tables import STATUS_CODES
-from duanxin.domain.accounts import AccessType, Interface
+from duanxin.domain.accounts import ACCESS_INTERFACES, AccessType
 from duanxin.domain.status import Status
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -43,4 +43,4 @@ def test_access_types_are_sets_in_any_order() -> None:
     assert AccessType("smpp, http") is AccessType.HTTP_SMPP
     assert AccessType("http,cmpp") is AccessType.BOTH
     assert AccessType("both,smpp") is AccessType.ALL
-    assert AccessType.ALL.interfaces == {i.value for i in Interface}
+    assert AccessType.ALL.interfaces == {i.value for i in ACCESS_INTERFACES}

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import jsonschema
 from openapi_spec_validator import validate
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from duanxin.console import CONSOLE_PATH
 from duanxin.service import admin
 from tests.conftest import Stack
 
@@ -25,6 +26,8 @@ async def _document(stack: Stack) -> dict[str, Any]:
 def _served(stack: Stack) -> set[tuple[str, str]]:
     served = set()
     for route in stack.running.app.routes:
+        if isinstance(route, Mount) and route.path == CONSOLE_PATH:
+            continue  # the web console's pages: HTML, not part of the API
         assert isinstance(route, Route)
         path = route.path.replace("{id:int}", "{id}").replace("{action:str}", "{action}")
         for method in route.methods or {"GET"}:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from duanxin.config import Settings
-from duanxin.domain.accounts import AccessType, Interface
+from duanxin.domain.accounts import ACCESS_INTERFACES, AccessType, Interface
 from duanxin.service import access, admin
 from duanxin.service.platform import Platform
 from duanxin.store import access as access_store
@@ -51,7 +51,7 @@ async def test_account_with_tps_and_every_access_type(platform: Platform) -> Non
         account = await account_store.find_account(conn, "acme")
     assert account is not None and account.tps == 30
     assert account.access_type is AccessType.ALL
-    assert all(account.allows_interface(i) for i in Interface)
+    assert all(account.allows_interface(i) for i in ACCESS_INTERFACES)
     await admin.set_account(platform, "acme", {"access_type": "smpp,http", "tps": 0})
     async with platform.engine.connect() as conn:
         account = await account_store.find_account(conn, "acme")

@@ -27,8 +27,8 @@ from duanxin.store.tables import messages
 NOW = datetime(2026, 12, 1, 12, 0, 0)
 MESSAGES = 100_000
 PER_TRANSACTION = 250
-#: The bound README states: the log is reset once a checkpoint (every second) finds it past
-#: 4 MB, and the store's top write rate adds about 10 MB of log a second.
+#: The bound README states: the log is reset once a checkpoint (four a second) finds it past
+#: 4 MB, and the store's top write rate adds about 40 MB of log a second.
 WAL_BOUND_BYTES = 32 * 1024 * 1024
 
 

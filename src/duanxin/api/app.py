@@ -23,6 +23,7 @@ from duanxin.api.openapi import build_document
 from duanxin.api.operator import operator_routes
 from duanxin.api.responses import json_response
 from duanxin.api.seed import seed_routes
+from duanxin.console import console_routes
 from duanxin.logs import AccessLog
 from duanxin.metrics import CHANNEL_UP
 from duanxin.service.platform import Platform
@@ -83,6 +84,7 @@ def create_app(platform: Platform, extra_routes: Sequence[BaseRoute] = ()) -> St
             *customer_routes(),
             Route("/openapi.json", _openapi, methods=["GET"]),
             Route("/docs", _docs, methods=["GET"]),
+            *console_routes(),
             *extra_routes,
         ],
         middleware=[Middleware(AccessLog), Middleware(RequestGuard)],

@@ -7,7 +7,8 @@ Authenticated with an operator token (``Authorization: Bearer dxop_...``, from
 ``duanxin init`` or ``duanxin token create``); every change is audited under the token's
 name. Bodies and queries are the models of :mod:`duanxin.api.admin_models`; refusals
 have the shape of :mod:`duanxin.api.errors`. The operations are declared once
-(:data:`OPERATIONS`): the routes and the OpenAPI document both come from them.
+(:data:`OPERATIONS`): the routes and the OpenAPI document both come from them. The web
+console (:mod:`duanxin.console`) calls the same service functions.
 """
 
 from __future__ import annotations

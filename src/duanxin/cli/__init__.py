@@ -7,7 +7,8 @@ keys and operator tokens), :mod:`~duanxin.cli.channels` (also ``number-override`
 :mod:`~duanxin.cli.bench`, :mod:`~duanxin.cli.review` (signatures and templates),
 :mod:`~duanxin.cli.access` (customer CMPP/SMPP connections),
 :mod:`~duanxin.cli.lists` (blacklist, opt-outs, words, frequency, audit) and
-:mod:`~duanxin.cli.insight` (callback, stats, message, ledger); what they share is in
+:mod:`~duanxin.cli.insight` (callback, stats, message, ledger),
+:mod:`~duanxin.cli.operators` (the web console's users); what they share is in
 :mod:`~duanxin.cli.common`. Commands are registered here, in the order
 ``duanxin --help`` lists them.
 """
@@ -30,6 +31,7 @@ from duanxin.cli import (
     db,
     insight,
     lists,
+    operators,
     platform,
     review,
 )
@@ -94,6 +96,7 @@ app.add_typer(insight.callback_app, name="callback")
 app.command("stats")(insight.stats_command)
 app.add_typer(insight.message_app, name="message")
 app.command("ledger")(insight.ledger)
+app.add_typer(operators.operator_app, name="operator")
 
 
 def main() -> None:

@@ -142,3 +142,17 @@ def bench_policy(
             "(templates not required; free text gets its kind from the classifier)",
             highlight=False,
         )
+
+
+@bench_app.command("console")
+def bench_console(
+    messages: Annotated[int, typer.Option(help="Messages in the store.")] = 1_000_000,
+    days: Annotated[float, typer.Option(help="Days they spread over.")] = 30.0,
+    database_url: Annotated[
+        str | None, typer.Option(help="A fresh, empty database (default: temporary SQLite).")
+    ] = None,
+) -> None:
+    """The operator dashboard's and a message search's time over many days of messages."""
+    from duanxin.bench.console import run_console
+
+    run_console(messages, days, database_url, console)

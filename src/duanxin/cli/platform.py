@@ -158,6 +158,12 @@ def print_demo(facts: Any, data_dir: Path) -> None:
         f"facts in:       {data_dir / 'demo.json'}",
         f"API docs:       {facts.url}/docs",
         "",
+        "Web console:",
+        f"  operator:  {facts.console_url}   user: {facts.operator_user}   "
+        f"password: {facts.operator_password}",
+        f"  customer:  {facts.customer_console_url}   account: {facts.account}   "
+        f"password: {facts.password}",
+        "",
         "Use the demo from every later duanxin command (another shell):",
         f"  export DUANXIN_CONFIG={q(facts.config_file)}",
         "",

@@ -63,7 +63,13 @@ from duanxin.protocols.carrier import (
 )
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed
 from duanxin.protocols.core.sequence import Backoff
-from duanxin.service.platform import SUBMIT_GROUP, SUBMIT_STREAM, Platform, submit_entries
+from duanxin.service.platform import (
+    SUBMIT_GROUP,
+    SUBMIT_STREAM,
+    ChannelLive,
+    Platform,
+    submit_entries,
+)
 from duanxin.store import messages as message_store
 from duanxin.store.messages import EventKind, MessageEvent, PendingMessage, Submitted
 
@@ -171,6 +177,7 @@ class DeliveryWorker:
         self.platform.channel_states = lambda: {
             c.name: c.is_up or c.elsewhere for c in self.pool.channels.values()
         }
+        self.platform.channel_live = lambda: {c.name: _live(c) for c in self.pool.channels.values()}
         for batcher in self._batchers:
             batcher.start()
         self._stopping.clear()
@@ -745,3 +752,16 @@ class DeliveryWorker:
         )
         async with self.platform.engine.begin() as conn:
             await message_store.requeue(conn, mids, retry_at)
+
+
+def _live(channel: Channel) -> ChannelLive:
+    rate = channel.rate.rate
+    ceiling = channel.rate.ceiling
+    return ChannelLive(
+        up=channel.is_up,
+        connections_up=sum(1 for client in channel.clients if client.is_up),
+        connections=len(channel.clients),
+        in_flight=sum(int(getattr(client, "in_flight", 0)) for client in channel.clients),
+        rate=rate,
+        throttling=rate is not None and (ceiling is None or rate < ceiling),
+    )

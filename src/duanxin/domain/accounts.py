@@ -13,6 +13,7 @@ from duanxin.domain.policy.templates import TemplateKind
 from duanxin.domain.status import Status, StatusError
 
 __all__ = [
+    "ACCESS_INTERFACES",
     "AccessType",
     "Account",
     "AccountState",
@@ -35,6 +36,11 @@ class Interface(StrEnum):
     HTTP = "http"
     CMPP = "cmpp"
     SMPP = "smpp"
+    CONSOLE = "console"  # the web console's test send (signed in; no access type needed)
+
+
+#: The front doors an account must be opened for (its access type); the console is not one.
+ACCESS_INTERFACES = frozenset({Interface.HTTP, Interface.CMPP, Interface.SMPP})
 
 
 class AccessType(StrEnum):

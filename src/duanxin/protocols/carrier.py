@@ -258,6 +258,11 @@ class CarrierSessionClient(Generic[P]):
         return self._session is not None and self._session.is_bound
 
     @property
+    def in_flight(self) -> int:
+        """Submits sent and not answered yet (the window in use)."""
+        return self._session.core.in_flight if self._session is not None else 0
+
+    @property
     def is_parked(self) -> bool:
         """Logged out of an idle link (``SessionConfig.idle_timeout``): the next submit
         logs in again."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from duanxin.domain.accounts import Account, Interface, check_account
+from duanxin.domain.accounts import Account, AccountState, Interface, check_account
+from duanxin.domain.status import Status, StatusError
 from duanxin.logs import note_account
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
 
-__all__ = ["Caller", "api_key_secret", "authenticate"]
+__all__ = ["Caller", "api_key_secret", "authenticate", "find_signed_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +66,15 @@ async def authenticate(
     )
     note_account(checked.account)
     return checked
+
+
+async def find_signed_in(platform: Platform, account: str) -> Account:
+    """The account of a console session, read fresh; StatusError unless it is active."""
+    async with platform.reader.connect() as conn:
+        found = await account_store.find_account(conn, account)
+    if found is None:
+        raise StatusError(Status.WRONG_ACCOUNT)
+    if found.state is not AccountState.ACTIVE:
+        raise StatusError(Status.ACCOUNT_STATE, f"account is {found.state.value}")
+    note_account(found.account)
+    return found

@@ -25,11 +25,13 @@ __all__ = [
     "CHANNEL_FIELDS",
     "PROTOCOLS",
     "ChannelSpec",
+    "RouteRow",
     "add_channel",
     "add_route",
     "check_channel_settings",
     "edit_channel",
     "list_channels",
+    "list_routes",
     "remove_channel",
     "set_channel_enabled",
     "update_channel_settings",
@@ -282,3 +284,20 @@ async def add_route(
             {"carrier": network.value, "channels": list(channel_names)},
             now,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRow:
+    """One channel of an account's route for a carrier (``priority`` 0 is tried first)."""
+
+    account: str
+    carrier: str
+    priority: int
+    channel: str
+    channel_enabled: bool
+
+
+async def list_routes(platform: Platform) -> list[RouteRow]:
+    """Every route, by account, carrier and priority (over disabled channels too)."""
+    async with platform.engine.connect() as conn:
+        return [RouteRow(*row) for row in await channel_store.all_routes(conn)]

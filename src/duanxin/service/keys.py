@@ -111,12 +111,15 @@ async def list_keys(platform: Platform, customer: str | None = None) -> list[Key
     return [_key_info(row, now) for row in rows]
 
 
-async def revoke_key(platform: Platform, secret_id: str, actor: str = "operator") -> KeyInfo:
-    """Revoke a key: from now on its signatures get 401."""
+async def revoke_key(
+    platform: Platform, secret_id: str, actor: str = "operator", customer: str | None = None
+) -> KeyInfo:
+    """Revoke a key: from now on its signatures get 401. With ``customer``, only a key of
+    that customer (another's is ``NotFound``, as an unknown one: a customer revoking)."""
     now = platform.clock()
     async with platform.engine.begin() as conn:
         rows = await key_store.list_keys(conn, secret_id=secret_id)
-        if not rows:
+        if not rows or (customer is not None and rows[0].customer != customer):
             raise NotFound(f"no API key {secret_id!r}")
         if not await key_store.revoke_key(conn, secret_id, now):
             raise Conflict(f"API key {secret_id!r} is already revoked")

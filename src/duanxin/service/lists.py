@@ -35,6 +35,7 @@ __all__ = [
     "NumberImport",
     "audit_list",
     "blacklist_add",
+    "blacklist_contains",
     "blacklist_import",
     "blacklist_list",
     "blacklist_remove",
@@ -141,6 +142,15 @@ async def blacklist_list(
     return total, [dict(row) for row in rows]
 
 
+async def blacklist_contains(platform: Platform, mobiles: Iterable[str]) -> set[str]:
+    """Which of ``mobiles`` (normalised) are on the blacklist; ValueError for a bad one."""
+    valid, invalid = _numbers(mobiles)
+    if invalid:
+        raise ValueError(f"not a mainland mobile number: {invalid[0]}")
+    async with platform.engine.connect() as conn:
+        return await policy_store.blacklisted(conn, sorted(set(valid)))
+
+
 async def optout_add(
     platform: Platform, account: str, mobiles: Iterable[str], actor: str
 ) -> NumberImport:
@@ -230,14 +240,17 @@ async def words_categories(platform: Platform) -> dict[str, int]:
         return await policy_store.word_categories(conn)
 
 
-async def words_list(platform: Platform, category: str | None = None) -> list[dict[str, str]]:
-    """The words themselves, for the operator's own tools (never shown to customers)."""
+async def words_list(
+    platform: Platform, category: str | None = None, containing: str | None = None
+) -> list[dict[str, str]]:
+    """The words themselves, for the operator's own tools (never shown to customers);
+    of one ``category``, and/or those ``containing`` a text."""
     async with platform.engine.connect() as conn:
         entries = await policy_store.list_words(conn)
     return [
         {"word": e.word, "category": e.category}
         for e in entries
-        if category is None or e.category == category
+        if (category is None or e.category == category) and (not containing or containing in e.word)
     ]
 
 

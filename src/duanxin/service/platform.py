@@ -29,7 +29,7 @@ from duanxin.store.commits import GroupCommitter
 from duanxin.store.engine import create_engine, create_reader
 from duanxin.store.tables import access_ids, messages, replies
 
-__all__ = ["SUBMIT_STREAM", "Platform", "submit_entries", "use_encryption_key"]
+__all__ = ["SUBMIT_STREAM", "ChannelLive", "Platform", "submit_entries", "use_encryption_key"]
 
 SUBMIT_STREAM = "submit"
 SUBMIT_GROUP = "delivery"
@@ -59,6 +59,18 @@ def use_encryption_key(settings: Settings) -> None:
 
 def local_now() -> datetime:
     return datetime.now().replace(microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLive:
+    """A channel as the delivery worker of this process sees it now."""
+
+    up: bool
+    connections_up: int
+    connections: int
+    in_flight: int  # submits on the wire, unanswered (the window in use)
+    rate: float | None  # submits per second it may send now (None: no limit)
+    throttling: bool  # the carrier pushed back: the rate is below the channel's TPS
 
 
 @dataclass
@@ -99,6 +111,8 @@ class Platform:
 
     #: Set by the delivery worker of this process: channel name -> logged in.
     channel_states: Callable[[], dict[str, bool]] = dict
+    #: ... and what the console shows of each: connections, window in use, rate.
+    channel_live: Callable[[], dict[str, ChannelLive]] = dict
     #: Accepted and committed messages a send could not publish (the bus was down); the
     #: sweeper publishes them once it answers (another process's sweeper finds them in the
     #: store after its publish grace if this process stops first).

@@ -44,7 +44,7 @@ from duanxin.domain.segments import count_segments
 from duanxin.domain.status import DxStat, NumberResult, Status, StatusError
 from duanxin.metrics import MESSAGES_ACCEPTED, MESSAGES_REFUSED
 from duanxin.service import policy
-from duanxin.service.accounts import Caller, authenticate
+from duanxin.service.accounts import Caller, authenticate, find_signed_in
 from duanxin.service.platform import SUBMIT_STREAM, Platform, submit_entries
 from duanxin.service.results import SendEntry, SendOutcome
 from duanxin.store import access as access_store
@@ -55,7 +55,7 @@ from duanxin.store import numbers as number_store
 from duanxin.store import stats as stats_store
 from duanxin.store.commits import Refusal
 
-__all__ = ["MAX_NUMBERS", "SendRequest", "send"]
+__all__ = ["MAX_NUMBERS", "SendRequest", "send", "send_signed_in"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,21 @@ async def send(platform: Platform, request: SendRequest, caller: Caller) -> Send
         )
         async with slot, _one_at_a_time(platform, account.id, request.idempotency_key):
             return await _send(platform, account, request, caller)
+    except StatusError as error:
+        return SendOutcome.failure(error)
+
+
+async def send_signed_in(
+    platform: Platform, account_name: str, mobiles: Sequence[str], content: str
+) -> SendOutcome:
+    """A send by an account signed in to the web console: the session stands for the
+    password (and the whitelist and interface, which are the API's); the account must be
+    active, and everything after is the same as :func:`send`."""
+    try:
+        account = await find_signed_in(platform, account_name)
+        request = SendRequest(account_name, "", list(mobiles), content)
+        async with platform.request_slot(account.id, account.max_concurrency):
+            return await _send(platform, account, request, Caller(Interface.CONSOLE))
     except StatusError as error:
         return SendOutcome.failure(error)
 

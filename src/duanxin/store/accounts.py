@@ -39,6 +39,7 @@ __all__ = [
     "find_account",
     "get_account_by_id",
     "list_accounts",
+    "list_customers",
     "operator_for_token",
     "routed_carriers",
     "routed_channels",
@@ -284,3 +285,8 @@ async def routed_channels(conn: AsyncConnection) -> list[tuple[str, str, str]]:
         .order_by(accounts.c.account, routes.c.carrier, routes.c.priority)
     )
     return [(str(a), str(c), str(n)) for a, c, n in rows]
+
+
+async def list_customers(conn: AsyncConnection) -> list[RowMapping]:
+    rows = await conn.execute(select(customers).order_by(customers.c.id))
+    return list(rows.mappings())

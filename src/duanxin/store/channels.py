@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store import crypto
 from duanxin.store.tables import (
+    accounts,
     channels,
     message_events,
     messages,
@@ -20,6 +21,7 @@ from duanxin.store.tables import (
 )
 
 __all__ = [
+    "all_routes",
     "channel_ids",
     "channel_in_use",
     "delete_channel",
@@ -115,3 +117,20 @@ async def replace_route(
                 account_id=account_id, carrier=carrier, priority=priority, channel_id=channel_id
             )
         )
+
+
+async def all_routes(conn: AsyncConnection) -> list[tuple[str, str, int, str, bool]]:
+    """Every route: (account, carrier, priority, channel, channel enabled), by account."""
+    rows = await conn.execute(
+        select(
+            accounts.c.account,
+            routes.c.carrier,
+            routes.c.priority,
+            channels.c.name,
+            channels.c.enabled,
+        )
+        .join(accounts, accounts.c.id == routes.c.account_id)
+        .join(channels, channels.c.id == routes.c.channel_id)
+        .order_by(accounts.c.account, routes.c.carrier, routes.c.priority)
+    )
+    return [(str(a), str(c), int(p), str(n), bool(e)) for a, c, p, n, e in rows]

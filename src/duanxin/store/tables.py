@@ -30,6 +30,7 @@ __all__ = [
     "blacklist",
     "callbacks",
     "channels",
+    "console_sessions",
     "customers",
     "frequency_limits",
     "idempotency",
@@ -39,6 +40,7 @@ __all__ = [
     "metadata",
     "number_overrides",
     "operator_tokens",
+    "operator_users",
     "optouts",
     "orphan_reports",
     "push_batches",
@@ -48,6 +50,7 @@ __all__ = [
     "segments",
     "sensitive_words",
     "signatures",
+    "signin_failures",
     "stat_failures",
     "stats",
     "templates",
@@ -177,6 +180,7 @@ messages = Table(
     Index("ix_messages_state_not_before", "state", "not_before"),
     Index("ix_messages_account_created", "account_id", "created_at"),
     Index("ix_messages_mobile_created", "mobile", "created_at"),
+    Index("ix_messages_created_at", "created_at"),  # the console's day and hour figures
 )
 
 # One row per copy of a segment a carrier accepted: usually one per segment number, more
@@ -440,6 +444,42 @@ stat_failures = Table(
     Column("stat", String(7), primary_key=True),
     Column("count", BigInteger, nullable=False, default=0),
     Index("ix_stat_failures_grain_period", "grain", "period"),
+)
+
+# The web console (issue 12): operator users, signed-in sessions (both operators and
+# customers; only a hash of the cookie's token is kept), failed sign-ins (throttling).
+operator_users = Table(
+    "operator_users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("realm", String(16), nullable=False),  # operator | customer
+    Column("subject", String(64), nullable=False),  # operator name or account name
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Index("ix_console_sessions_expires_at", "expires_at"),
+)
+
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("realm", String(16), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index("ix_signin_failures_realm_name_at", "realm", "name", "at"),
+    Index("ix_signin_failures_address_at", "address", "at"),
 )
 
 # The ids a CMPP/SMPP customer was given for a message, when they are not just its mid:

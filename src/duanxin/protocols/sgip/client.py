@@ -274,6 +274,11 @@ class SgipClient:
         return self._started and not self._closed and (self._mt.is_parked or self._mt.is_up)
 
     @property
+    def in_flight(self) -> int:
+        """Submits sent on the MT link and not answered yet."""
+        return self._mt.in_flight
+
+    @property
     def is_bound(self) -> bool:
         """The MT link is bound right now."""
         return self._mt.is_up

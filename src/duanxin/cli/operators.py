@@ -1,0 +1,44 @@
+"""``duanxin operator``: the web console's operator users."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from duanxin.cli.common import DatabaseOption, _settings, _with_platform, console
+from duanxin.service import console_auth
+from duanxin.service.platform import Platform
+
+__all__ = ["operator_app"]
+
+operator_app = typer.Typer(help="Operator users of the web console.", no_args_is_help=True)
+
+
+@operator_app.command("add")
+def operator_add(
+    name: Annotated[str, typer.Argument(help="The name to sign in with.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Add an operator user (the password is stored as an argon2 hash)."""
+
+    async def action(platform: Platform) -> None:
+        await console_auth.add_operator(platform, name, password, "cli")
+        console.print(f"operator {name} added; sign in at /console/login")
+
+    _with_platform(_settings(database_url), action)
+
+
+@operator_app.command("list")
+def operator_list(database_url: DatabaseOption = None) -> None:
+    """List operator users."""
+
+    async def action(platform: Platform) -> None:
+        table = Table("name", "enabled", "created")
+        for name, enabled, created in await console_auth.list_operators(platform):
+            table.add_row(name, "yes" if enabled else "no", str(created))
+        console.print(table)
+
+    _with_platform(_settings(database_url), action)

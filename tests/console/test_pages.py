@@ -1,0 +1,267 @@
+"""The console's forms over plain HTTP against the demo platform: each change lands (and
+is audited), bad input comes back as a message on the page, never as a 500."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from duanxin.service import admin, console_auth, customers, lists, message_search, review
+from duanxin.service.send import send_signed_in
+from tests.conftest import Stack
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class Web:
+    """A cookie-keeping client that signs in and posts forms with their CSRF token."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.csrf = ""
+
+    async def sign_in(self, path: str, name: str, password: str) -> None:
+        form = await self.client.get(path)
+        found = CSRF.search(form.text)
+        assert found is not None
+        answer = await self.client.post(
+            path, data={"csrf": found.group(1), "name": name, "password": password}
+        )
+        assert answer.status_code == 303, answer.text
+        page = await self.client.get(answer.headers["location"])
+        found = CSRF.search(page.text)
+        assert found is not None
+        self.csrf = found.group(1)
+
+    async def post(
+        self, path: str, files: dict[str, tuple[str, bytes]] | None = None, **fields: str
+    ) -> httpx.Response:
+        """Post a form; follow its redirect; the page answered (its flash message in it)."""
+        answer = await self.client.post(path, data={"csrf": self.csrf, **fields}, files=files)
+        assert answer.status_code != 500, answer.text
+        if answer.status_code == 303:
+            answer = await self.client.get(answer.headers["location"])
+        return answer
+
+
+@pytest.fixture
+async def operator(stack: Stack) -> AsyncIterator[Web]:
+    platform = stack.running.platform
+    await console_auth.add_operator(platform, "olga", "olga-pass-1")
+    async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+        web = Web(client)
+        await web.sign_in("/console/login", "olga", "olga-pass-1")
+        yield web
+
+
+def flash(page: httpx.Response) -> str:
+    found = re.search(r'<p class="flash (\w*)"[^>]*>([^<]*)</p>', page.text)
+    assert found is not None, page.text[:2000]
+    return f"{found.group(1)}: {found.group(2)}"
+
+
+async def test_review_rejects_with_a_reason_the_customer_reads(stack: Stack, operator: Web) -> None:
+    platform = stack.running.platform
+    row = await review.register_signature(platform, "demo", "【小店】")
+    refused = await operator.post(f"/console/review/signature/{row['id']}/reject", reason="")
+    assert flash(refused).startswith("error: ") and "reason" in flash(refused)
+    done = await operator.post(
+        f"/console/review/signature/{row['id']}/reject", reason="营业执照不符"
+    )
+    assert flash(done) == f"ok: signature #{row['id']} rejected."
+    async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+        customer = Web(client)
+        await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
+        page = await client.get("/console/my/signatures")
+    assert "【小店】" in page.text and "营业执照不符" in page.text
+    missing = await operator.post("/console/review/template/999/approve")
+    assert flash(missing).startswith("error: ")
+    audit = await lists.audit_list(platform, actor="olga", action="signature.reject")
+    assert [a["detail"]["reason"] for a in audit] == ["营业执照不符"]
+
+
+async def test_channels_are_added_edited_switched_and_removed(stack: Stack, operator: Web) -> None:
+    platform = stack.running.platform
+    fields = {
+        "name": "spare",
+        "protocol": "smpp",
+        "host": "127.0.0.1",
+        "port": "2775",
+        "account": "sp",
+        "password": "pw",
+        "access_code": "1069",
+        "alphabet": "gsm7",
+    }
+    added = await operator.post("/console/channels", **fields)
+    assert flash(added) == "ok: Channel added."
+    again = await operator.post("/console/channels", **fields)
+    assert "already exists" in flash(again)
+    bad_port = await operator.post("/console/channels", **{**fields, "name": "x", "port": "p"})
+    assert flash(bad_port) == "error: Port must be a whole number."
+    edited = await operator.post(
+        "/console/channels/spare/edit",
+        host="10.0.0.2",
+        port="2776",
+        account="sp2",
+        password="",
+        access_code="1069",
+        tps="50",
+        window="8",
+        max_connections="2",
+        alphabet="latin1",
+    )
+    assert flash(edited) == "ok: Saved."
+    row = next(c for c in await admin.list_channels(platform) if c["name"] == "spare")
+    assert (row["host"], row["port"], row["tps"], row["window"]) == ("10.0.0.2", 2776, 50, 8)
+    assert row["settings"] == {"alphabet": "latin1"}
+    wrong = await operator.post(
+        "/console/channels/demo-cmpp/edit",
+        host="h",
+        port="1",
+        account="a",
+        access_code="1",
+        alphabet="gsm7",
+    )
+    assert "SMPP" in flash(wrong)  # CMPP sends ASCII
+    assert "Channel spare disabled" in flash(await operator.post("/console/channels/spare/disable"))
+    assert "Channel spare enabled" in flash(await operator.post("/console/channels/spare/enable"))
+    sent = await send_signed_in(platform, "demo", ["13800138000"], "【duanxin】您好")
+    assert sent.entries is not None
+    mid = sent.entries[0].mid
+
+    async def submitted() -> bool:
+        history = await message_search.message_history(platform, mid)
+        return history is not None and history.message.channel == "demo-cmpp"
+
+    await stack.wait_for(submitted)
+    used = await operator.post("/console/channels/demo-cmpp/remove")
+    assert "disable it instead" in flash(used)
+    removed = await operator.post("/console/channels/spare/remove")
+    assert flash(removed) == "ok: Channel spare removed."
+    assert (await operator.client.get("/console/channels/spare")).status_code == 404
+    actions = {a["action"] for a in await lists.audit_list(platform, actor="olga")}
+    assert {"channel.add", "channel.edit", "channel.disable", "channel.remove"} <= actions
+
+
+async def test_lists_are_searched_added_imported_and_removed(stack: Stack, operator: Web) -> None:
+    added = await operator.post(
+        "/console/lists/blacklist/add", mobiles="13700000001, 13700000002\nnope", reason="投诉"
+    )
+    assert flash(added) == "ok: 2 added, 0 already listed, 1 invalid."
+    found = await operator.client.get("/console/lists", params={"mobile": "13700000001"})
+    assert "13700000001 is on the blacklist." in found.text
+    imported = await operator.post(
+        "/console/lists/blacklist/import",
+        files={"file": ("numbers.txt", b"13700000002\n13700000003\n")},
+    )
+    assert flash(imported) == "ok: 1 added, 1 already listed, 0 invalid."
+    latin = await operator.post(
+        "/console/lists/blacklist/import", files={"file": ("n.txt", b"\xff\xfe")}
+    )
+    assert flash(latin) == "error: The file must be UTF-8 text."
+    removed = await operator.post("/console/lists/blacklist/remove", mobiles="13700000001")
+    assert flash(removed) == "ok: 1 removed."
+    words = await operator.post(
+        "/console/lists/words/import",
+        files={"file": ("w.tsv", "博彩\tgambling\n代开发票\tfraud\n".encode())},
+    )
+    assert flash(words) == "ok: 2 new words."
+    search = await operator.client.get("/console/lists", params={"word": "博"})
+    assert "博彩" in search.text and "代开发票" not in search.text
+    assert "1 removed" in flash(await operator.post("/console/lists/words/remove", word="博彩"))
+    optout = await operator.post(
+        "/console/lists/optouts/add", account="demo", mobiles="13800138009"
+    )
+    assert flash(optout) == "ok: 1 added, 0 already listed, 0 invalid."
+    shown = await operator.client.get("/console/lists", params={"account": "demo"})
+    assert "13800138009" in shown.text
+    nobody = await operator.post("/console/lists/optouts/add", account="nobody", mobiles="1")
+    assert flash(nobody).startswith("error: no account")
+
+
+async def test_account_settings_are_checked_and_saved(stack: Stack, operator: Web) -> None:
+    platform = stack.running.platform
+    base = {
+        "state": "active",
+        "charge_type": "POSTCHARGE",
+        "access_type": "http",
+        "spid": "922011",
+        "extno": "",
+        "max_concurrency": "4",
+        "default_signature": "【duanxin】",
+        "default_kind": "",
+    }
+    bad = await operator.post("/console/accounts/demo/edit", **base, ip_whitelist="10.0.0.0/33")
+    assert "not an address or network" in flash(bad)
+    saved = await operator.post(
+        "/console/accounts/demo/edit",
+        **base,
+        ip_whitelist="10.0.0.0/8, 127.0.0.1",
+        template_required="1",
+    )
+    assert flash(saved) == "ok: Saved."
+    account = await admin.find_account(platform, "demo")
+    assert account.ip_whitelist == "10.0.0.0/8,127.0.0.1" and account.max_concurrency == 4
+    assert account.template_required and account.password == stack.facts.password
+    unapproved = await operator.post(
+        "/console/accounts/demo/edit", **{**base, "default_signature": "【别的】"}
+    )
+    assert "not approved" in flash(unapproved)
+    not_a_number = await operator.post("/console/accounts/demo/recharge", amount="ten")
+    assert flash(not_a_number) == "error: Amount must be a whole number."
+    assert (await operator.client.get("/console/accounts/nobody")).status_code == 404
+    bad_mid = await operator.client.get("/console/messages", params={"mid": "xyz"})
+    assert bad_mid.status_code == 400 and "16 hex digits" in bad_mid.text
+    bad_time = await operator.client.get("/console/messages", params={"since": "yesterday"})
+    assert bad_time.status_code == 400
+    created = await operator.post(
+        "/console/customers",
+        customer="Beta",
+        account="beta",
+        password="pw-123456",
+        default_signature="x",
+    )
+    assert "2 to 12 characters" in flash(created)
+    with pytest.raises(LookupError):
+        await admin.find_account(platform, "beta")
+    assert "Beta" not in (await customers.customer_names(platform)).values()  # nothing half-made
+
+
+async def test_frequency_limits_are_set_and_reset(stack: Stack, operator: Web) -> None:
+    platform = stack.running.platform
+    saved = await operator.post(
+        "/console/accounts/demo/frequency", scope="verification", limits="1/min, 3/hour"
+    )
+    assert flash(saved) == "ok: Saved."
+    shown = await lists.frequency_show(platform, "demo")
+    assert shown["verification"]["overridden"] and shown["verification"]["pairs"] == [
+        [1, 60],
+        [3, 3600],
+    ]
+    assert "1/min" in (await operator.client.get("/console/accounts/demo")).text
+    bad = await operator.post("/console/accounts/demo/frequency", scope="verification", limits="x")
+    assert flash(bad).startswith("error: ")
+    reset = await operator.post(
+        "/console/accounts/demo/frequency", scope="verification", limits="", default="1"
+    )
+    assert flash(reset) == "ok: Saved."
+    assert not (await lists.frequency_show(platform, "demo"))["verification"]["overridden"]
+
+
+async def test_a_customer_sees_where_its_cmpp_and_smpp_software_connects(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+        customer = Web(client)
+        await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
+        page = await client.get("/console/my/")
+    section = page.text.split('id="connections"', 1)[1].split("</section>", 1)[0]
+    for protocol in ("cmpp", "smpp"):
+        assert f"<code>{stack.facts.access[protocol]['port']}</code>" in section
+    assert f"system_id = {stack.facts.account}" in section
+    await admin.set_account(stack.running.platform, "demo", {"access_type": "http"})
+    async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+        customer = Web(client)
+        await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
+        assert 'id="connections"' not in (await client.get("/console/my/")).text
