@@ -265,3 +265,25 @@ async def test_a_customer_sees_where_its_cmpp_and_smpp_software_connects(stack: 
         customer = Web(client)
         await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
         assert 'id="connections"' not in (await client.get("/console/my/")).text
+
+
+async def test_a_customer_reads_its_ledger_newest_first_with_the_balance_after_each(
+    stack: Stack,
+) -> None:
+    platform = stack.running.platform
+    before = (await admin.find_account(platform, "demo")).balance
+    await admin.recharge(platform, "demo", 500, note="top-up")
+    sent = await send_signed_in(platform, "demo", ["13600136000"], "【duanxin】您的订单已发货")
+    assert sent.entries, sent
+    async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+        customer = Web(client)
+        await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
+        page = await client.get("/console/my/ledger", params={"lang": "en"})
+    assert page.status_code == 200
+    table = page.text.split('id="ledger"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td><td class=\"num\">([^<]*)</td>"
+                      r"<td class=\"num\">([^<]*)</td><td><code>([^<]*)</code>", table)  # fmt: skip
+    assert rows[0][0] == "Send" and rows[0][1] == "-1" and rows[0][3] == sent.entries[0].mid
+    assert rows[1][:2] == ("Recharge", "+500") and int(rows[1][2]) == before + 500
+    assert int(rows[0][2]) == before + 499
+    assert f'<strong id="balance">{before + 499}</strong>' in page.text

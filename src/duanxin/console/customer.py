@@ -1,5 +1,5 @@
 """The customer's pages (``/console/my/...``): overview and keys, a test send, sent
-messages with their reports, replies, signatures and templates.
+messages with their reports, replies, the balance ledger, signatures and templates.
 
 Every page works on the signed-in account only: its name comes from the session, never
 from the URL or a form field, and a message id of another account is "not found".
@@ -15,7 +15,7 @@ from duanxin.console.operator import message_query
 from duanxin.console.web import Page, customer_page, redirect, render
 from duanxin.domain.accounts import Account
 from duanxin.domain.policy import TemplateKind
-from duanxin.service import admin, message_search, review
+from duanxin.service import admin, history, message_search, review
 from duanxin.service.send import send_signed_in
 
 __all__ = ["customer_routes"]
@@ -160,6 +160,23 @@ async def _replies(page: Page) -> Response:
     )
 
 
+LEDGER_PAGE = 50
+LEDGER_REASONS = ("send", "refund", "recharge")
+
+
+async def _ledger(page: Page) -> Response:
+    account = await _account(page)
+    before = page.query("before")
+    entries = await history.ledger_page(
+        page.platform,
+        account.id,
+        before=int(before) if before.isdigit() else None,
+        limit=LEDGER_PAGE,
+    )
+    reasons = {r: page.t(f"ledger.reason_{r}") for r in LEDGER_REASONS}
+    return render(page, "customer/ledger.html", account=account, ledger=entries, reasons=reasons)
+
+
 async def _signatures(page: Page) -> Response:
     return render(
         page,
@@ -193,6 +210,7 @@ def customer_routes() -> list[Route]:
         Route("/my/messages", customer_page(_messages), methods=get),
         Route("/my/messages/{mid}", customer_page(_message), methods=get),
         Route("/my/replies", customer_page(_replies), methods=get),
+        Route("/my/ledger", customer_page(_ledger), methods=get),
         Route("/my/signatures", customer_page(_signatures), methods=get),
         Route("/my/signatures", customer_page(_register_signature), methods=post),
         Route("/my/templates", customer_page(_register_template), methods=post),
