@@ -3,15 +3,16 @@ is audited), bad input comes back as a message on the page, never as a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from duanxin.service import admin, console_auth, customers, lists, message_search, review
+from duanxin.service import admin, console_auth, customers, lists, message_search, review, stats
 from duanxin.service.send import send_signed_in
-from tests.conftest import Stack
+from tests.conftest import Stack, wait_until
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -287,3 +288,62 @@ async def test_a_customer_reads_its_ledger_newest_first_with_the_balance_after_e
     assert rows[1][:2] == ("Recharge", "+500") and int(rows[1][2]) == before + 500
     assert int(rows[0][2]) == before + 499
     assert f'<strong id="balance">{before + 499}</strong>' in page.text
+
+
+async def test_a_customer_reads_its_daily_statistics(stack: Stack) -> None:
+    platform = stack.running.platform
+    account = await admin.find_account(platform, "demo")
+    mobiles = ["13600136001", "13600136002", "18600186003"]
+    sent = await send_signed_in(platform, "demo", mobiles, "【duanxin】您的订单已发货")
+    assert len(sent.entries) == 3, sent
+
+    async def all_reported() -> bool:
+        lines = await stats.statistics(platform, account_id=account.id)
+        return sum(line.delivered + line.failed for line in lines) == 3
+
+    await wait_until(all_reported)
+    async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+        customer = Web(client)
+        await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
+        page = await client.get("/console/my/stats")
+    table = page.text.split('id="stats"', 1)[1].split("</table>", 1)[0]
+    today = platform.clock().strftime("%Y-%m-%d")
+    cells = re.findall(r'<td class="num">([^<]*)</td>', table.split(f"<td>{today}</td>", 1)[1])
+    assert cells[:4] == ["3", "3", "0", "0"]  # submitted, delivered, failed, pending
+    assert 'id="stats-data"' in page.text  # the chart's figures, for the shipped uPlot
+
+
+async def test_a_customer_sets_its_callbacks_reads_the_secret_once_and_tests_them(
+    stack: Stack,
+) -> None:
+    bodies: list[bytes] = []
+
+    async def receive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"content-length: *(\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+        bodies.append(await reader.readexactly(length))
+        writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    receiver = await asyncio.start_server(receive, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{receiver.sockets[0].getsockname()[1]}/dlr"
+    try:
+        async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+            customer = Web(client)
+            await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
+            saved = await customer.post("/console/my/callbacks", reports_url=url, replies_url="")
+            assert re.search(r"<code>whsec_[^<]+</code>", saved.text), saved.text[:3000]
+            again = await client.get("/console/my/callbacks")
+            assert "whsec_" not in again.text and f'value="{url}"' in again.text
+            bad = await customer.post("/console/my/callbacks", reports_url="ftp://x/")
+            assert (
+                bad.status_code != 500
+                and "ftp://x/" not in (await client.get("/console/my/callbacks")).text
+            )
+            tested = await customer.post("/console/my/callbacks/test")
+    finally:
+        receiver.close()
+        await receiver.wait_closed()
+    results = tested.text.split('id="callback-tests"', 1)[1].split("</table>", 1)[0]
+    assert "delivered" in results and bodies == [b"[]"]

@@ -1,11 +1,14 @@
 """The customer's pages (``/console/my/...``): overview and keys, a test send, sent
-messages with their reports, replies, the balance ledger, signatures and templates.
+messages with their reports, replies, daily statistics, the balance ledger, callback URLs,
+signatures and templates.
 
 Every page works on the signed-in account only: its name comes from the session, never
 from the URL or a form field, and a message id of another account is "not found".
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,7 +18,7 @@ from duanxin.console.operator import message_query
 from duanxin.console.web import Page, customer_page, redirect, render
 from duanxin.domain.accounts import Account
 from duanxin.domain.policy import TemplateKind
-from duanxin.service import admin, history, message_search, review
+from duanxin.service import admin, callbacks, history, message_search, review, stats
 from duanxin.service.send import send_signed_in
 
 __all__ = ["customer_routes"]
@@ -177,6 +180,60 @@ async def _ledger(page: Page) -> Response:
     return render(page, "customer/ledger.html", account=account, ledger=entries, reasons=reasons)
 
 
+STATS_DAYS = 14
+
+
+async def _stats(page: Page) -> Response:
+    account = await _account(page)
+    until = page.platform.clock()
+    since = (until - timedelta(days=STATS_DAYS - 1)).replace(hour=0, minute=0, second=0)
+    lines = await stats.statistics(
+        page.platform, grain=stats.Grain.DAY, since=since, until=until, account_id=account.id
+    )
+    chart = {
+        "days": [line.period.strftime("%Y-%m-%d") for line in lines],
+        "series": [
+            {"label": page.t("dash.delivered"), "values": [line.delivered for line in lines]},
+            {"label": page.t("dash.failed"), "values": [line.failed for line in lines]},
+        ],
+    }
+    return render(page, "customer/stats.html", lines=lines, chart=chart)
+
+
+async def _callbacks_page(
+    page: Page,
+    shown: callbacks.CallbackView | None = None,
+    tests: list[callbacks.CallbackTest] | None = None,
+) -> Response:
+    account = await _account(page)
+    view = shown or await callbacks.show_callbacks(page.platform, account.id)
+    return render(page, "customer/callbacks.html", view=view, tests=tests)
+
+
+async def _callbacks(page: Page) -> Response:
+    return await _callbacks_page(page)
+
+
+async def _set_callbacks(page: Page) -> Response:
+    account = await _account(page)
+    view = await callbacks.set_callbacks(
+        page.platform,
+        account.id,
+        reports_url=page.field("reports_url"),
+        replies_url=page.field("replies_url"),
+        rotate=page.field("rotate") == "1",
+        actor=page.actor,
+    )
+    return await _callbacks_page(page, shown=view)
+
+
+async def _test_callbacks(page: Page) -> Response:
+    account = await _account(page)
+    return await _callbacks_page(
+        page, tests=await callbacks.test_callback(page.platform, account.id)
+    )
+
+
 async def _signatures(page: Page) -> Response:
     return render(
         page,
@@ -211,6 +268,10 @@ def customer_routes() -> list[Route]:
         Route("/my/messages/{mid}", customer_page(_message), methods=get),
         Route("/my/replies", customer_page(_replies), methods=get),
         Route("/my/ledger", customer_page(_ledger), methods=get),
+        Route("/my/stats", customer_page(_stats), methods=get),
+        Route("/my/callbacks", customer_page(_callbacks), methods=get),
+        Route("/my/callbacks", customer_page(_set_callbacks), methods=post),
+        Route("/my/callbacks/test", customer_page(_test_callbacks), methods=post),
         Route("/my/signatures", customer_page(_signatures), methods=get),
         Route("/my/signatures", customer_page(_register_signature), methods=post),
         Route("/my/templates", customer_page(_register_template), methods=post),

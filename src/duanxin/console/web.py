@@ -26,6 +26,7 @@ from duanxin.api.gateway import client_ip
 from duanxin.console.i18n import LANGUAGES, translate
 from duanxin.domain.accounts import ip_in_networks
 from duanxin.domain.signin import Realm
+from duanxin.domain.status import StatusError
 from duanxin.service import console_auth
 from duanxin.service.console_auth import ConsoleSession
 from duanxin.service.errors import AdminError
@@ -258,7 +259,7 @@ def _page(realm: Realm | None, handler: Handler) -> Callable[[Request], Awaitabl
                 return _refused(page, 403, page.t("error.csrf"))
         try:
             return await handler(page)
-        except (ValueError, LookupError, AdminError) as error:
+        except (ValueError, LookupError, AdminError, StatusError) as error:
             message = str(error).strip("'\"")
             if request.method != "POST":
                 return _refused(page, 404 if isinstance(error, LookupError) else 400, message)

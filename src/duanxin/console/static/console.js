@@ -13,6 +13,21 @@
   if (shown && shown.getAttribute("data-then") && window.history.replaceState) {
     window.history.replaceState(null, "", shown.getAttribute("data-then"));
   }
+  // The customer's daily statistics (uPlot, shipped with the package).
+  var days = document.getElementById("stats-chart");
+  var daily = document.getElementById("stats-data");
+  if (days && daily && typeof uPlot !== "undefined") {
+    var d = JSON.parse(daily.textContent);
+    var when = d.days.map(function (day) { return Date.parse(day + "T00:00:00") / 1000; });
+    var daySize = function () { return { width: Math.max(280, days.clientWidth), height: 240 }; };
+    var dayPlot = new uPlot(Object.assign(daySize(), {
+      series: [{}].concat(d.series.map(function (s, i) {
+        return { label: s.label, stroke: ["#2b8a3e", "#c92a2a"][i % 2], width: 2 };
+      })),
+      scales: { y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.15)]; } } },
+    }), [when].concat(d.series.map(function (s) { return s.values; })), days);
+    window.addEventListener("resize", function () { dayPlot.setSize(daySize()); });
+  }
   // The dashboard's TPS chart (uPlot, shipped with the package).
   var holder = document.getElementById("tps-chart");
   var source = document.getElementById("tps-data");
