@@ -10,7 +10,16 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from duanxin.service import admin, console_auth, customers, lists, message_search, review, stats
+from duanxin.service import (
+    admin,
+    callbacks,
+    console_auth,
+    customers,
+    lists,
+    message_search,
+    review,
+    stats,
+)
 from duanxin.service.send import send_signed_in
 from tests.conftest import Stack, wait_until
 
@@ -347,3 +356,19 @@ async def test_a_customer_sets_its_callbacks_reads_the_secret_once_and_tests_the
         await receiver.wait_closed()
     results = tested.text.split('id="callback-tests"', 1)[1].split("</table>", 1)[0]
     assert "delivered" in results and bodies == [b"[]"]
+
+
+async def test_the_operator_sets_an_accounts_callbacks_and_sees_the_secret_once(
+    stack: Stack, operator: Web
+) -> None:
+    url = "http://127.0.0.1:9/dlr"  # the demo allows loopback receivers
+    saved = await operator.post("/console/accounts/demo/callbacks", reports_url=url)
+    section = saved.text.split('id="callbacks"', 1)[1].split("</section>", 1)[0]
+    assert re.search(r"<code>whsec_[^<]+</code>", section), section
+    again = (await operator.client.get("/console/accounts/demo")).text
+    assert "whsec_" not in again and f'value="{url}"' in again
+    account = await admin.find_account(stack.running.platform, "demo")
+    shown = await callbacks.show_callbacks(stack.running.platform, account.id)
+    assert shown is not None and shown.reports_url == url
+    bad = await operator.post("/console/accounts/demo/callbacks", reports_url="gopher://x")
+    assert "error" in flash(bad)

@@ -22,6 +22,7 @@ from duanxin.domain.policy import TemplateKind, validate_signature
 from duanxin.domain.reports import LongReport
 from duanxin.service import (
     admin,
+    callbacks,
     channels,
     customers,
     lists,
@@ -129,8 +130,13 @@ async def _create_account(page: Page) -> Response:
     return await _customers(page, created=account, key=key)
 
 
-async def _account_page(page: Page, key: keys.IssuedKey | None = None) -> Response:
+async def _account_page(
+    page: Page,
+    key: keys.IssuedKey | None = None,
+    callback: callbacks.CallbackView | None = None,
+) -> Response:
     account = await admin.find_account(page.platform, page.request.path_params["account"])
+    callback = callback or await callbacks.show_callbacks(page.platform, account.id)
     approved = await review.list_signatures(page.platform, account.account, "approved")
     routes = [r for r in await channels.list_routes(page.platform) if r.account == account.account]
     customer = await keys.customer_name(page.platform, account.customer_id)
@@ -142,6 +148,7 @@ async def _account_page(page: Page, key: keys.IssuedKey | None = None) -> Respon
         customer=customer,
         keys=await keys.keys_of(page.platform, customer),
         key=key,
+        callback=callback,
         routes=routes,
         charge_types=CHARGE_TYPES,
         access_types=ACCESS_TYPES,
@@ -194,6 +201,19 @@ async def _recharge(page: Page) -> Response:
     amount = _int(page, "amount")
     balance = await admin.recharge(page.platform, name, amount, page.actor, page.field("note"))
     return redirect(page, _path("accounts", name), page.t("account.recharged", balance=balance))
+
+
+async def _set_callbacks(page: Page) -> Response:
+    account = await admin.find_account(page.platform, page.request.path_params["account"])
+    view = await callbacks.set_callbacks(
+        page.platform,
+        account.id,
+        reports_url=page.field("reports_url"),
+        replies_url=page.field("replies_url"),
+        rotate=page.field("rotate") == "1",
+        actor=page.actor,
+    )
+    return await _account_page(page, callback=view)
 
 
 async def _frequency(page: Page) -> Response:
@@ -537,6 +557,7 @@ def operator_routes() -> list[Route]:
         Route("/accounts/{account}/edit", operator_page(_edit_account), methods=post),
         Route("/accounts/{account}/recharge", operator_page(_recharge), methods=post),
         Route("/accounts/{account}/frequency", operator_page(_frequency), methods=post),
+        Route("/accounts/{account}/callbacks", operator_page(_set_callbacks), methods=post),
         Route("/accounts/{account}/keys/issue", operator_page(_issue_key), methods=post),
         Route("/accounts/{account}/keys/revoke", operator_page(_revoke_key), methods=post),
         Route("/channels", operator_page(_channels), methods=get),
