@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from duanxin.console import keys
+from duanxin.console.callback_form import save_callbacks
 from duanxin.console.operator import message_query
 from duanxin.console.web import Page, customer_page, redirect, render
 from duanxin.domain.accounts import Account
@@ -216,14 +217,7 @@ async def _callbacks(page: Page) -> Response:
 
 async def _set_callbacks(page: Page) -> Response:
     account = await _account(page)
-    view = await callbacks.set_callbacks(
-        page.platform,
-        account.id,
-        reports_url=page.field("reports_url"),
-        replies_url=page.field("replies_url"),
-        rotate=page.field("rotate") == "1",
-        actor=page.actor,
-    )
+    view = await save_callbacks(page, account.id)
     return await _callbacks_page(page, shown=view)
 
 

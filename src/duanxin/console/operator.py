@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from duanxin.console import keys
+from duanxin.console.callback_form import save_callbacks
 from duanxin.console.web import Page, operator_page, redirect, render
 from duanxin.delivery.channels import PROTOCOLS
 from duanxin.domain.accounts import AccessType, AccountState
@@ -205,14 +206,7 @@ async def _recharge(page: Page) -> Response:
 
 async def _set_callbacks(page: Page) -> Response:
     account = await admin.find_account(page.platform, page.request.path_params["account"])
-    view = await callbacks.set_callbacks(
-        page.platform,
-        account.id,
-        reports_url=page.field("reports_url"),
-        replies_url=page.field("replies_url"),
-        rotate=page.field("rotate") == "1",
-        actor=page.actor,
-    )
+    view = await save_callbacks(page, account.id)
     return await _account_page(page, callback=view)
 
 
