@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -202,7 +203,7 @@ class AccessLink(Generic[P]):
         return Submitted(Status.OK, (outcome.entries[0].mid, *segment_ids))
 
 
-class AccessServer(Generic[P]):
+class AccessServer(ABC, Generic[P]):
     """A customer-facing server of one protocol."""
 
     interface: Interface
@@ -247,8 +248,9 @@ class AccessServer(Generic[P]):
             await self._server.wait_closed()
             self._server = None
 
+    @abstractmethod
     def _new_session(self) -> SessionProtocol[P]:
-        raise NotImplementedError
+        """The session of one new customer connection (the protocol's server role)."""
 
     def track(self, link: AccessLink[P]) -> None:
         self._links.add(link)
