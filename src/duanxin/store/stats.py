@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.stats import BUCKETS, delay_bucket
 from duanxin.domain.status import DELIVERED
-from duanxin.store.tables import messages, stat_failures, stats
+from duanxin.store import prepared
+from duanxin.store.tables import stat_failures, stats
 
 __all__ = [
     "COUNTERS",
@@ -81,48 +81,36 @@ class _Deltas:
 
     async def write(self, conn: AsyncConnection) -> None:
         rows = [
-            {**dict(zip(KEY, key, strict=True)), **counts}
+            (*key, *counts.values())
             for key, counts in sorted(self.counters.items())
             if any(counts.values())
         ]
-        await _upsert(conn, stats, rows, COUNTERS, KEY)
-        fail_key = (*KEY, "stat")
-        fail_rows = [
-            {**dict(zip(fail_key, key, strict=True)), "count": count}
-            for key, count in sorted(self.failed.items())
-        ]
-        await _upsert(conn, stat_failures, fail_rows, ("count",), fail_key)
+        if rows:
+            await prepared.execute_many(conn, _ADD_STATS, rows)
+        fail_rows = [(*key, count) for key, count in sorted(self.failed.items())]
+        if fail_rows:
+            await prepared.execute_many(conn, _ADD_FAILURES, fail_rows)
 
 
-_UPSERTS: dict[tuple[str, str], Any] = {}
+def _adding_upsert(table: str, key: Sequence[str], counters: Sequence[str]) -> prepared.Sql:
+    """``table``'s upsert adding ``counters`` to the row of ``key`` (parameters: the key's
+    values, then the counters', in these orders)."""
+    columns = [*key, *counters]
+    params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
+    return prepared.Sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({params}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {adds}"
+    )
 
 
-def _upsert_statement(
-    dialect_name: str, table: Table, counters: Sequence[str], key: Sequence[str]
-) -> Any:
-    """The adding upsert of ``table``, built once per dialect (then SQLAlchemy's compiled
-    cache finds it at once: building it per call cost most of a send's time)."""
-    found = _UPSERTS.get((dialect_name, table.name))
-    if found is None:
-        dialect = postgresql if dialect_name == "postgresql" else sqlite
-        statement = dialect.insert(table)
-        found = statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: table.c[name] + statement.excluded[name] for name in counters},
-        )
-        _UPSERTS[(dialect_name, table.name)] = found
-    return found
-
-
-async def _upsert(
-    conn: AsyncConnection,
-    table: Table,
-    rows: list[dict[str, Any]],
-    counters: Sequence[str],
-    key: Sequence[str],
-) -> None:
-    if rows:
-        await conn.execute(_upsert_statement(conn.dialect.name, table, counters, key), rows)
+_ADD_STATS = _adding_upsert("stats", KEY, COUNTERS)
+_ADD_FAILURES = _adding_upsert("stat_failures", (*KEY, "stat"), ("count",))
+_SUBMITTED_CELLS = prepared.Sql(
+    """SELECT mid, account_id, carrier, channel_id, created_at, charged, state
+    FROM messages WHERE mid = ANY($1)""",
+    times=(4,),
+)
 
 
 async def count_sent(conn: AsyncConnection, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -154,19 +142,9 @@ async def count_submitted(conn: AsyncConnection, moved: Mapping[str, int]) -> No
     channel from now on. Call before the messages rows record the new channel."""
     if not moved:
         return
-    result = await conn.execute(
-        select(
-            messages.c.mid,
-            messages.c.account_id,
-            messages.c.carrier,
-            messages.c.channel_id,
-            messages.c.created_at,
-            messages.c.charged,
-            messages.c.state,
-        ).where(messages.c.mid.in_(list(moved)))
-    )
+    rows = await prepared.fetch(conn, _SUBMITTED_CELLS, list(moved))
     deltas = _Deltas()
-    for mid, account_id, carrier, old, created_at, charged, state in result:
+    for mid, account_id, carrier, old, created_at, charged, state in rows:
         new = moved[mid]
         if state == "done" or (old or 0) == new:
             continue
