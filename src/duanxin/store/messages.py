@@ -103,12 +103,12 @@ class OrphanReport:
 
 
 # The statements every send, claim, submit record and report match runs (store.prepared).
-_MESSAGE_COLUMNS = (
-    "mid", "account_id", "mobile", "carrier", "content", "extno", "segments", "charged",
-    "state", "not_before", "source", "attempts", "stat", "created_at", "submitted_at",
-    "done_at", "via", "key_id",
-)  # fmt: skip
-_MESSAGE_DEFAULTS: dict[str, Any] = {"extno": "", "source": "", "attempts": 0}
+_MESSAGE_COLUMNS = tuple(messages.c.keys())
+_MESSAGE_DEFAULTS: dict[str, Any] = {  # the table's Python-side defaults (extno, source ...)
+    c.name: c.default.arg  # type: ignore[attr-defined]
+    for c in messages.columns
+    if c.default is not None and c.default.is_scalar
+}
 _INSERT_MESSAGE = prepared.Sql(
     f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)}) "
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(_MESSAGE_COLUMNS) + 1))})"
