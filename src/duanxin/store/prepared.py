@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -59,20 +60,24 @@ class Sql:
 
 
 def sqlite_time(moment: datetime) -> str:
-    """A time as SQLAlchemy's SQLite ``DateTime`` stores it (always with microseconds)."""
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}"
-    )
+    """A time as SQLAlchemy's SQLite ``DateTime`` stores it (always with microseconds, no
+    zone)."""
+    if moment.tzinfo is not None:
+        moment = moment.replace(tzinfo=None)
+    text = moment.isoformat(" ")
+    return text if moment.microsecond else text + ".000000"
 
 
-def _sqlite_arg(value: Any) -> Any:
-    kind = type(value)
-    if kind is datetime:
-        return sqlite_time(value)
-    if kind is list or kind is tuple:
-        return json.dumps(value)
-    return value
+def _json_list(values: list[Any] | tuple[Any, ...]) -> str:
+    return json.dumps(values)
+
+
+# sqlite3 adapts these itself, in C, when they are bound: a 500-row batch of 20 columns
+# costs no Python call per value. (SQLAlchemy binds times as text already, and sqlite3
+# cannot bind a list at all, so nothing else in the process is affected.)
+sqlite3.register_adapter(datetime, sqlite_time)
+sqlite3.register_adapter(list, _json_list)
+sqlite3.register_adapter(tuple, _json_list)
 
 
 def _sqlite_row(row: Row, times: tuple[int, ...]) -> tuple[Any, ...]:
@@ -108,7 +113,7 @@ async def fetch(conn: AsyncConnection, sql: Sql, *args: Any) -> list[Row]:
     driver, sqlite = await _driver(conn)
     if not sqlite:
         return list(await driver.fetch(sql.postgresql, *args))
-    rows = driver.execute(sql.sqlite, [_sqlite_arg(a) for a in args]).fetchall()
+    rows = driver.execute(sql.sqlite, args).fetchall()
     if sql.times:
         return [_sqlite_row(row, sql.times) for row in rows]
     return rows  # type: ignore[no-any-return]
@@ -121,7 +126,7 @@ async def execute(conn: AsyncConnection, sql: Sql, *args: Any) -> int:
         status: str = await driver.execute(sql.postgresql, *args)
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
-    return int(driver.execute(sql.sqlite, [_sqlite_arg(a) for a in args]).rowcount)
+    return int(driver.execute(sql.sqlite, args).rowcount)
 
 
 async def execute_many(conn: AsyncConnection, sql: Sql, rows: Iterable[Row]) -> None:
@@ -130,4 +135,4 @@ async def execute_many(conn: AsyncConnection, sql: Sql, rows: Iterable[Row]) -> 
     if not sqlite:
         await driver.executemany(sql.postgresql, list(rows))
         return
-    driver.executemany(sql.sqlite, [[_sqlite_arg(a) for a in row] for row in rows])
+    driver.executemany(sql.sqlite, rows)
