@@ -140,8 +140,16 @@ async def test_claim_and_report_matching_through_the_driver(platform: Platform) 
 def test_one_text_for_both_backends() -> None:
     sql = prepared.Sql("SELECT mid FROM messages WHERE mid = ANY($2) AND account_id = $1")
     assert sql.postgresql == "SELECT mid FROM messages WHERE mid = ANY($2) AND account_id = $1"
-    assert sql.sqlite == (
-        "SELECT mid FROM messages WHERE mid IN (SELECT value FROM json_each(?2)) "
-        "AND account_id = ?1"
+    assert sql.for_sqlite((7, ["a", "b"])) == (
+        "SELECT mid FROM messages WHERE mid IN (?, ?) AND account_id = ?",
+        ["a", "b", 7],
     )
+    assert sql.for_sqlite((7, [])) == (
+        "SELECT mid FROM messages WHERE mid IN () AND account_id = ?",
+        [7],
+    )
+    swapped = prepared.Sql("UPDATE t SET a = $2 WHERE b = $1")
+    assert swapped.for_sqlite_rows([(1, 2)]) == ("UPDATE t SET a = ? WHERE b = ?", [[2, 1]])
+    with pytest.raises(TypeError):
+        sql.for_sqlite_rows([(7, ["a"])])
     assert prepared.sqlite_time(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02 03:04:05.000000"
