@@ -92,18 +92,22 @@ class _Deltas:
             await prepared.execute_many(conn, _ADD_FAILURES, fail_rows)
 
 
-def _adding_upsert(table: str, key: Sequence[str], counters: Sequence[str]) -> prepared.Sql:
+def _adding_upsert(
+    table: str, key: Sequence[str], counters: Sequence[str], others: Sequence[str] = ()
+) -> prepared.Sql:
     """``table``'s upsert adding ``counters`` to the row of ``key`` (parameters: the key's
-    values, then the counters', in these orders)."""
-    columns = [*key, *counters]
-    params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    values, then the counters', in these orders); a new row has ``others`` at 0."""
+    columns = [*key, *counters, *others]
+    values = [*(f"${i}" for i in range(1, len(key) + len(counters) + 1)), *("0" for _ in others)]
     adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
     return prepared.Sql(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({params}) "
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(values)}) "
         f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {adds}"
     )
 
 
+_SENT = ("submitted", "billed", "failed")
+_ADD_SENT = _adding_upsert("stats", KEY, _SENT, [c for c in COUNTERS if c not in _SENT])
 _ADD_STATS = _adding_upsert("stats", KEY, COUNTERS)
 _ADD_FAILURES = _adding_upsert("stat_failures", (*KEY, "stat"), ("count",))
 _SUBMITTED_CELLS = prepared.Sql(
@@ -116,25 +120,32 @@ _SUBMITTED_CELLS = prepared.Sql(
 async def count_sent(conn: AsyncConnection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Count numbers just stored by a send (rows as for ``messages``): each is submitted
     and billed; one refused at once (it has its stat already) is failed too."""
-    cells: dict[_Cell, list[int]] = {}
+    # Every send runs this: its rows are added up per counter row here, in plain tuples.
+    cells: dict[tuple[Any, ...], list[int]] = {}
     failed: dict[tuple[_Cell, str], int] = defaultdict(int)
-    for row in rows:  # one send's rows share a few cells: add them up first
-        cell = (row["account_id"], row["carrier"], 0, row["created_at"])
-        counts = cells.get(cell)
-        if counts is None:
-            counts = cells[cell] = [0, 0, 0]
+    for row in rows:
+        account_id, carrier, created_at = row["account_id"], row["carrier"], row["created_at"]
         stat = row.get("stat")
-        counts[0] += 1
-        counts[1] += row["charged"]
+        for grain in (HOUR, DAY):
+            key = (grain, period_of(grain, created_at), account_id, carrier, 0)
+            counts = cells.get(key)
+            if counts is None:
+                counts = cells[key] = [0, 0, 0]
+            counts[0] += 1
+            counts[1] += row["charged"]
+            if stat:
+                counts[2] += 1
         if stat:
-            counts[2] += 1
-            failed[(cell, stat)] += 1
-    deltas = _Deltas()
-    for cell, (submitted, billed, failures) in cells.items():
-        deltas.add(cell, submitted=submitted, billed=billed, failed=failures)
-    for (cell, stat), count in failed.items():
-        deltas.fail(cell, stat, count)
-    await deltas.write(conn)
+            failed[((account_id, carrier, 0, created_at), stat)] += 1
+    if cells:
+        await prepared.execute_many(
+            conn, _ADD_SENT, [(*key, *counts) for key, counts in sorted(cells.items())]
+        )
+    if failed:
+        deltas = _Deltas()
+        for (cell, stat), count in failed.items():
+            deltas.fail(cell, stat, count)
+        await deltas.write(conn)
 
 
 async def count_submitted(conn: AsyncConnection, moved: Mapping[str, int]) -> None:
