@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store import prepared
@@ -25,6 +25,7 @@ __all__ = [
     "accepted_segments",
     "claim",
     "claiming_nodes",
+    "closing",
     "find_segments",
     "hand_over",
     "insert_events",
@@ -152,6 +153,17 @@ _FIND_ORPHANS = prepared.Sql(
     times=(4,),
 )
 _DELETE_ORPHANS = prepared.Sql("DELETE FROM orphan_reports WHERE id = ANY($1)")
+_PARK_ORPHAN = prepared.Sql(
+    """INSERT INTO orphan_reports (channel_id, carrier_id, mobile, stat, received_at)
+    VALUES ($1, $2, $3, $4, $5)"""
+)
+_CLOSING = prepared.Sql(
+    """SELECT m.mid, m.account_id, m.mobile, m.source, m.charged, m.state,
+        a.refund_on_failure, m.carrier, m.channel_id, m.created_at, m.submitted_at
+    FROM messages m JOIN accounts a ON a.id = m.account_id
+    WHERE m.mid = ANY($1)""",
+    times=(9, 10),
+)
 
 
 async def insert_messages(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -414,6 +426,14 @@ async def segment_stats(conn: AsyncConnection, mids: Sequence[str]) -> dict[str,
     return found
 
 
+async def closing(conn: AsyncConnection, mids: Sequence[str]) -> list[Sequence[Any]]:
+    """For messages about to get their final report: ``(mid, account_id, mobile, source,
+    charged, state, refund_on_failure, carrier, channel_id, created_at, submitted_at)``."""
+    if not mids:
+        return []
+    return await prepared.fetch(conn, _CLOSING, list(mids))
+
+
 async def find_segments(
     conn: AsyncConnection, channel_id: int, carrier_ids: Iterable[str]
 ) -> list[SegmentRow]:
@@ -478,18 +498,10 @@ async def park_orphans(
 ) -> None:
     """Keep reports whose submit responses have not been stored yet."""
     if orphans:
-        await conn.execute(
-            insert(orphan_reports),
-            [
-                {
-                    "channel_id": channel_id,
-                    "carrier_id": o.carrier_id,
-                    "mobile": o.mobile,
-                    "stat": o.stat,
-                    "received_at": o.received_at,
-                }
-                for o in orphans
-            ],
+        await prepared.execute_many(
+            conn,
+            _PARK_ORPHAN,
+            [(channel_id, o.carrier_id, o.mobile, o.stat, o.received_at) for o in orphans],
         )
 
 
