@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store import prepared
@@ -104,6 +104,11 @@ class OrphanReport:
 
 
 # The statements every send, claim, submit record and report match runs (store.prepared).
+#
+# ``(state || '')`` where ids are given: SQLite keeps no statistics, and from five ids on
+# it would rather walk the (state, not_before) index — every queued or submitting message,
+# the whole backlog — than look the ids up (measured: 981 µs a message with 18,000 queued,
+# against 19 µs). The expression keeps it off that index; PostgreSQL is not affected.
 _MESSAGE_COLUMNS = tuple(messages.c.keys())
 _MESSAGE_DEFAULTS: dict[str, Any] = {  # the table's Python-side defaults (extno, source ...)
     c.name: c.default.arg  # type: ignore[attr-defined]
@@ -117,7 +122,7 @@ _INSERT_MESSAGE = prepared.Sql(
 _CLAIM = prepared.Sql(
     f"""UPDATE messages SET state = '{MessageState.SUBMITTING.value}', attempts = attempts + 1,
         not_before = $2, claimed_by = $3
-    WHERE mid = ANY($1) AND state = '{MessageState.QUEUED.value}'
+    WHERE mid = ANY($1) AND (state || '') = '{MessageState.QUEUED.value}'
     RETURNING mid, account_id, mobile, carrier, content, extno, segments, attempts, charged,
         created_at""",
     times=(9,),
@@ -166,6 +171,11 @@ _CLOSING = prepared.Sql(
 )
 
 
+def _state_is(state: MessageState) -> ColumnElement[bool]:
+    """``state`` tested without the state index, for statements that name their ids."""
+    return messages.c.state.concat("") == state.value
+
+
 async def insert_messages(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
         defaults = _MESSAGE_DEFAULTS
@@ -200,7 +210,7 @@ async def requeue(conn: AsyncConnection, mids: Sequence[str], not_before: dateti
     if mids:
         await conn.execute(
             update(messages)
-            .where(messages.c.mid.in_(mids), messages.c.state == MessageState.SUBMITTING.value)
+            .where(messages.c.mid.in_(mids), _state_is(MessageState.SUBMITTING))
             .values(state=MessageState.QUEUED.value, not_before=not_before)
         )
 
@@ -242,7 +252,7 @@ async def hand_over(conn: AsyncConnection, mids: Sequence[str]) -> list[str]:
         return []
     result = await conn.execute(
         update(messages)
-        .where(messages.c.mid.in_(list(mids)), messages.c.state == MessageState.SUBMITTING.value)
+        .where(messages.c.mid.in_(list(mids)), _state_is(MessageState.SUBMITTING))
         .values(
             state=MessageState.QUEUED.value,
             not_before=None,
@@ -287,7 +297,7 @@ async def release_claims(conn: AsyncConnection, mids: Sequence[str]) -> list[str
         return []
     result = await conn.execute(
         update(messages)
-        .where(messages.c.mid.in_(list(mids)), messages.c.state == MessageState.SUBMITTING.value)
+        .where(messages.c.mid.in_(list(mids)), _state_is(MessageState.SUBMITTING))
         .values(state=MessageState.QUEUED.value, not_before=None)
         .returning(messages.c.mid)
     )
@@ -302,7 +312,7 @@ async def release_leases(conn: AsyncConnection, mids: Sequence[str], lease_until
         update(messages)
         .where(
             messages.c.mid.in_(list(mids)),
-            messages.c.state == MessageState.QUEUED.value,
+            _state_is(MessageState.QUEUED),
             messages.c.not_before == lease_until,
         )
         .values(not_before=None)
@@ -337,7 +347,7 @@ async def lease_due(
     if mids:
         await conn.execute(
             update(messages)
-            .where(messages.c.mid.in_(mids), messages.c.state == MessageState.QUEUED.value)
+            .where(messages.c.mid.in_(mids), _state_is(MessageState.QUEUED))
             .values(not_before=lease_until)
         )
     return mids
