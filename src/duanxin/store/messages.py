@@ -178,11 +178,9 @@ def _state_is(state: MessageState) -> ColumnElement[bool]:
 
 async def insert_messages(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
-        defaults = _MESSAGE_DEFAULTS
+        columns = [(c, _MESSAGE_DEFAULTS.get(c)) for c in _MESSAGE_COLUMNS]
         await prepared.execute_many(
-            conn,
-            _INSERT_MESSAGE,
-            [tuple(row.get(c, defaults.get(c)) for c in _MESSAGE_COLUMNS) for row in rows],
+            conn, _INSERT_MESSAGE, [[row.get(c, d) for c, d in columns] for row in rows]
         )
 
 
