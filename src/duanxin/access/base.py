@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from duanxin.access.assembly import LongMessages, Part
+from duanxin.access.coalesce import Alike, Coalescer, Submitted
 from duanxin.config import Settings
 from duanxin.domain.accounts import Interface
 from duanxin.domain.msgid import format_mid
@@ -32,7 +33,7 @@ from duanxin.service.access import (
 )
 from duanxin.service.accounts import Caller
 from duanxin.service.platform import Platform
-from duanxin.service.send import SendRequest, send
+from duanxin.service.send import SendRequest, send, send_each
 
 __all__ = ["AccessConfig", "AccessLink", "AccessServer", "Submitted"]
 
@@ -80,14 +81,6 @@ class AccessConfig:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    """The platform's answer to one message: its status, and the ids given per segment."""
-
-    status: Status
-    ids: tuple[str, ...]
-
-
 class AccessLink(Generic[P]):
     """One customer connection: the parts every protocol shares."""
 
@@ -100,6 +93,7 @@ class AccessLink(Generic[P]):
         self._delivering: asyncio.Task[None] | None = None
         self._refuse_with: Callable[[P], P] | None = None
         self._loop = asyncio.get_running_loop()
+        self._together: Coalescer[P] = Coalescer(self._submit_together)
 
     @property
     def is_open(self) -> bool:
@@ -136,6 +130,7 @@ class AccessLink(Generic[P]):
             self._timer.cancel()
             self._timer = None
         self.long.drop()
+        self._together.cancel()
         if self._delivering is not None:
             self._delivering.cancel()
         self.server.forget(self)
@@ -178,6 +173,33 @@ class AccessLink(Generic[P]):
         self._arm()
 
     # ------------------------------------------------------------ submitting
+
+    def submit_one(
+        self, mobile: str, text: str, source: str, render: Callable[[Submitted], P]
+    ) -> asyncio.Future[P]:
+        """Send a one-number message of one segment; the future gets ``render`` of its
+        outcome. Those of this loop turn with the same text and source go as one send
+        (:mod:`duanxin.access.coalesce`), each with its own TPS count, id and answer."""
+        return self._together.add(Alike(text, source), mobile, render)
+
+    async def _submit_together(self, alike: Alike, mobiles: list[str]) -> list[Submitted]:
+        connection = self.connection
+        assert connection is not None  # the session table lets submits in only once bound
+        account = connection.account
+        outcomes = await send_each(
+            self.server.platform,
+            account.account,
+            account.password,
+            mobiles,
+            alike.text,
+            self.caller(),
+        )
+        return [
+            Submitted(Status.OK, (o.entries[0].mid,))
+            if o.status is Status.OK and o.entries
+            else Submitted(o.status, ())
+            for o in outcomes
+        ]
 
     async def submit(self, mobiles: tuple[str, ...], text: str, segments: int) -> Submitted:
         """Send one message (``segments`` as the customer cut it) the way /smssend does."""

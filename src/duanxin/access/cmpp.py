@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable
+from functools import partial
 
 from duanxin.access.assembly import BadSegment
-from duanxin.access.base import AccessLink, AccessServer
+from duanxin.access.base import AccessLink, AccessServer, Submitted
 from duanxin.access.tables import cmpp_connect_status, cmpp_submit_result
 from duanxin.domain.accounts import Interface
 from duanxin.domain.encoding import decode_text
@@ -207,7 +208,7 @@ class CmppAccessServer(AccessServer[Pdu]):
 
     # --------------------------------------------------------------- submit
 
-    def _submit(self, link: _CmppLink, submit: CmppSubmit) -> Awaitable[None] | Pdu | None:
+    def _submit(self, link: _CmppLink, submit: CmppSubmit) -> Awaitable[Pdu | None] | Pdu | None:
         if not submit.dest_terminal_ids:
             return _refusal(submit, Status.MALFORMED)
         if submit.tp_udhi & 1:
@@ -216,6 +217,10 @@ class CmppAccessServer(AccessServer[Pdu]):
             concat, body = None, submit.msg_content
         text = decode_text(body, submit.msg_fmt)
         if concat is None or concat.total <= 1:
+            if len(submit.dest_terminal_ids) == 1 and submit.dest_terminal_ids[0].strip():
+                return link.submit_one(
+                    submit.dest_terminal_ids[0], text, submit.src_id, partial(_answer, submit, 0)
+                )
             return self._send(link, [submit], text)
         key = (submit.dest_terminal_ids, submit.src_id)
         try:
@@ -231,16 +236,19 @@ class CmppAccessServer(AccessServer[Pdu]):
     async def _send(self, link: _CmppLink, submits: list[CmppSubmit], text: str) -> None:
         submitted = await link.submit(submits[0].dest_terminal_ids, text, len(submits))
         for index, submit in enumerate(submits):
-            if submitted.status is Status.OK:
-                answer = CmppSubmitResp(
-                    sequence_id=submit.sequence_id,
-                    version=submit.version,
-                    msg_id=int(submitted.ids[index], 16),
-                    result=0,
-                )
-            else:
-                answer = _refusal(submit, submitted.status)
-            link.session.send_response(answer)
+            link.session.send_response(_answer(submit, index, submitted))
+
+
+def _answer(submit: CmppSubmit, index: int, submitted: Submitted) -> CmppSubmitResp:
+    """The SUBMIT_RESP of the ``index``-th segment of a message the platform answered."""
+    if submitted.status is not Status.OK:
+        return _refusal(submit, submitted.status)
+    return CmppSubmitResp(
+        sequence_id=submit.sequence_id,
+        version=submit.version,
+        msg_id=int(submitted.ids[index], 16),
+        result=0,
+    )
 
 
 def _answer_version(requested: int) -> int:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Awaitable
+from functools import partial
 
 from duanxin.access.assembly import BadSegment
-from duanxin.access.base import AccessLink, AccessServer
+from duanxin.access.base import AccessLink, AccessServer, Submitted
 from duanxin.access.tables import smpp_bind_status, smpp_submit_status
 from duanxin.domain.accounts import Interface
 from duanxin.domain.encoding import decode_text
@@ -168,7 +169,7 @@ class SmppAccessServer(AccessServer[Pdu]):
 
     # --------------------------------------------------------------- submit
 
-    def _submit(self, link: _SmppLink, submit: p.SubmitSm) -> Awaitable[None] | Pdu | None:
+    def _submit(self, link: _SmppLink, submit: p.SubmitSm) -> Awaitable[Pdu | None] | Pdu | None:
         body = message_body(submit)
         if submit.esm_class & p.ESM_UDHI:
             concat, body = parse_udh(body)
@@ -178,7 +179,11 @@ class SmppAccessServer(AccessServer[Pdu]):
             return _refusal(submit, Status.MALFORMED)
         text = decode_text(body, submit.data_coding)
         if concat is None or concat.total <= 1:
-            return self._send(link, [submit], text)
+            if not submit.destination_addr.strip():
+                return self._send(link, [submit], text)
+            return link.submit_one(
+                submit.destination_addr, text, submit.source_addr, partial(_answer, submit, 0)
+            )
         key = (submit.source_addr, submit.destination_addr)
         try:
             parts = link.hold_segment(key, concat, text, submit, _refuse_incomplete)
@@ -195,10 +200,11 @@ class SmppAccessServer(AccessServer[Pdu]):
         assert isinstance(first, p.SubmitSm)
         submitted = await link.submit((first.destination_addr,), text, len(submits))
         for index, submit in enumerate(submits):
-            if submitted.status is Status.OK:
-                answer: Pdu = p.SubmitSmResp(
-                    sequence_number=submit.sequence_number, message_id=submitted.ids[index]
-                )
-            else:
-                answer = _refusal(submit, submitted.status)
-            link.session.send_response(answer)
+            link.session.send_response(_answer(submit, index, submitted))
+
+
+def _answer(submit: Pdu, index: int, submitted: Submitted) -> Pdu:
+    """The submit_sm_resp of the ``index``-th segment of a message the platform answered."""
+    if submitted.status is not Status.OK:
+        return _refusal(submit, submitted.status)
+    return p.SubmitSmResp(sequence_number=submit.sequence_number, message_id=submitted.ids[index])

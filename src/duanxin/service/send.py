@@ -55,7 +55,7 @@ from duanxin.store import numbers as number_store
 from duanxin.store import stats as stats_store
 from duanxin.store.commits import Refusal
 
-__all__ = ["MAX_NUMBERS", "SendRequest", "send", "send_signed_in"]
+__all__ = ["MAX_NUMBERS", "SendRequest", "send", "send_each", "send_signed_in"]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,95 @@ async def send_signed_in(
             return await _send(platform, account, request, Caller(Interface.CONSOLE))
     except StatusError as error:
         return SendOutcome.failure(error)
+
+
+async def send_each(
+    platform: Platform,
+    account: str,
+    password: str,
+    mobiles: Sequence[str],
+    content: str,
+    caller: Caller,
+) -> list[SendOutcome]:
+    """``content`` to each of ``mobiles``, each a one-number send of its own, accepted
+    together where they can be: one account and content check, one commit, one charge.
+
+    For a front door that receives many one-number messages with the same text at once
+    (customer CMPP/SMPP, whose connection limit counts connections, not requests).
+    Outcome ``i`` is what :func:`send` of ``mobiles[i]`` alone would answer: each counts
+    against the account's TPS on its own, each accepted one has a message id of its own,
+    and a number the batch cannot accept (refused, invalid, no channel), or every number
+    when the batch as a whole is refused (the balance, say), is sent alone, so that its
+    answer is its own. Give distinct numbers: a repeated one sends the whole batch alone.
+    """
+    try:
+        found = await authenticate(platform, account, password, caller)
+    except StatusError as error:
+        return [SendOutcome.failure(error)] * len(mobiles)
+    outcomes: list[SendOutcome | None] = [None] * len(mobiles)
+    admitted: list[int] = []
+    for index in range(len(mobiles)):
+        try:
+            platform.check_tps(found.id, found.tps)
+        except StatusError as error:
+            outcomes[index] = SendOutcome.failure(error)
+        else:
+            admitted.append(index)
+    requests = [SendRequest(account, password, (mobiles[i],), content) for i in admitted]
+    together = await _send_together(platform, found, requests, caller)
+    for index, request, outcome in zip(admitted, requests, together, strict=True):
+        if outcome is None:
+            try:
+                outcome = await _send(platform, found, request, caller)
+            except StatusError as error:
+                outcome = SendOutcome.failure(error)
+        outcomes[index] = outcome
+    return [o for o in outcomes if o is not None]
+
+
+async def _send_together(
+    platform: Platform, account: Account, requests: list[SendRequest], caller: Caller
+) -> list[SendOutcome | None]:
+    """One-number requests with one content as one send; None for each to send alone."""
+    alone: list[SendOutcome | None] = [None] * len(requests)
+    raws = [request.mobiles[0] for request in requests]
+    if not 1 < len(requests) <= MAX_NUMBERS:
+        return alone
+    first = requests[0]
+    now = platform.clock()
+    try:
+        if len(_distinct(raws)) != len(raws):
+            return alone  # a number twice (or a blank): two messages, so each alone
+        decision, frequency = await policy.check_content(platform, account, first.content)
+        async with platform.reader.connect() as conn:
+            numbers = await _classify(platform, conn, account.id, raws)
+        numbers, hits = await _limit_frequency(platform, account, numbers, decision, frequency, now)
+    except StatusError:
+        return alone
+    picked = [i for i, n in enumerate(numbers) if n.result == NumberResult.ACCEPTED]
+    if not picked:
+        return alone
+    batch = SendRequest(first.account, first.password, [raws[i] for i in picked], first.content)
+    stored = False
+    try:
+        outcome, stored = await _accept(
+            platform,
+            account,
+            batch,
+            caller,
+            decision,
+            [numbers[i] for i in picked],
+            now,
+            _fingerprint(batch),
+        )
+    except StatusError:
+        return alone  # e.g. the balance covers only some: each one alone gets its answer
+    finally:
+        if not stored and hits.recorded:
+            await platform.limiter.undo(hits)
+    for index, entry in zip(picked, outcome.entries or (), strict=True):
+        alone[index] = SendOutcome(outcome.status, outcome.balance, (entry,), outcome.msg)
+    return alone
 
 
 @contextlib.asynccontextmanager
