@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from duanxin.access.assembly import LongMessages, Part
-from duanxin.access.coalesce import Alike, Coalescer, Submitted
+from duanxin.access.coalesce import Coalescer, Submitted
 from duanxin.config import Settings
 from duanxin.domain.accounts import Interface
 from duanxin.domain.msgid import format_mid
@@ -33,7 +33,7 @@ from duanxin.service.access import (
 )
 from duanxin.service.accounts import Caller
 from duanxin.service.platform import Platform
-from duanxin.service.send import SendRequest, send, send_each
+from duanxin.service.send import OneNumber, SendRequest, send, send_each
 
 __all__ = ["AccessConfig", "AccessLink", "AccessServer", "Submitted"]
 
@@ -175,14 +175,14 @@ class AccessLink(Generic[P]):
     # ------------------------------------------------------------ submitting
 
     def submit_one(
-        self, mobile: str, text: str, source: str, render: Callable[[Submitted], P]
+        self, mobile: str, text: str, render: Callable[[Submitted], P]
     ) -> asyncio.Future[P]:
         """Send a one-number message of one segment; the future gets ``render`` of its
-        outcome. Those of this loop turn with the same text and source go as one send
-        (:mod:`duanxin.access.coalesce`), each with its own TPS count, id and answer."""
-        return self._together.add(Alike(text, source), mobile, render)
+        outcome. Those of this loop turn go together (:mod:`duanxin.access.coalesce`),
+        each with its own TPS count, id and answer."""
+        return self._together.add(mobile, text, render)
 
-    async def _submit_together(self, alike: Alike, mobiles: list[str]) -> list[Submitted]:
+    async def _submit_together(self, messages: list[tuple[str, str]]) -> list[Submitted]:
         connection = self.connection
         assert connection is not None  # the session table lets submits in only once bound
         account = connection.account
@@ -190,8 +190,7 @@ class AccessLink(Generic[P]):
             self.server.platform,
             account.account,
             account.password,
-            mobiles,
-            alike.text,
+            [OneNumber(mobile, text) for mobile, text in messages],
             self.caller(),
         )
         return [

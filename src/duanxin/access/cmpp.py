@@ -219,7 +219,7 @@ class CmppAccessServer(AccessServer[Pdu]):
         if concat is None or concat.total <= 1:
             if len(submit.dest_terminal_ids) == 1 and submit.dest_terminal_ids[0].strip():
                 return link.submit_one(
-                    submit.dest_terminal_ids[0], text, submit.src_id, partial(_answer, submit, 0)
+                    submit.dest_terminal_ids[0], text, partial(_answer, submit, 0)
                 )
             return self._send(link, [submit], text)
         key = (submit.dest_terminal_ids, submit.src_id)

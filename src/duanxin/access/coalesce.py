@@ -1,26 +1,23 @@
-"""One-number SUBMITs of a connection gathered into one send, each still answered alone.
+"""A connection's one-number SUBMITs gathered for one call, each still answered alone.
 
 A customer with a window of 16 has up to 16 SUBMITs on the wire, often the same text to
 different numbers. Those that arrive in the same event-loop turn (one socket read, as a
-rule) with the same key (text and source address) go to the platform as one send of many
-numbers; each SUBMIT is then answered with its own outcome, rendered to its own response
-PDU. The group is sent at the next turn of the loop, so a lone SUBMIT waits for nothing.
-
-A number already in a group starts a second group with the same key: two SUBMITs to one
-number are two messages, and a send of many numbers counts each number once.
+rule) go to the platform together (:func:`duanxin.service.send.send_each`, which accepts
+those with the same text as one send); each SUBMIT is then answered with its own
+outcome, rendered to its own response PDU. The turn's SUBMITs go at the next turn of the
+loop, so a lone SUBMIT waits for nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from duanxin.domain.numbers import MAX_NUMBERS, normalise_mobile
 from duanxin.domain.status import Status
 
-__all__ = ["Alike", "Coalescer", "Submitted"]
+__all__ = ["Coalescer", "Submitted"]
 
 P = TypeVar("P")
 
@@ -33,91 +30,53 @@ class Submitted:
     ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Alike:
-    """What the SUBMITs of one group share."""
-
-    text: str
-    source: str  # the source address (CMPP Src_Id, SMPP source_addr)
-
-
-#: Sends one group: what its SUBMITs share and their numbers; one outcome per number.
-Sender = Callable[[Alike, list[str]], Awaitable[Sequence[Submitted]]]
+#: Sends a turn's messages, ``(mobile, text)`` in arrival order; one outcome each.
+Sender = Callable[[list[tuple[str, str]]], Awaitable[Sequence[Submitted]]]
 
 
 @dataclass(slots=True)
 class _Item(Generic[P]):
-    mobile: str
+    message: tuple[str, str]
     render: Callable[[Submitted], P]
     answer: asyncio.Future[P]
 
 
-@dataclass(slots=True)
-class _Group(Generic[P]):
-    key: Alike
-    items: list[_Item[P]] = field(default_factory=list)
-    numbers: set[str] = field(default_factory=set)
-
-
-def same_number(mobile: str) -> str:
-    """What two spellings of one number have in common (``+86`` or not)."""
-    text = mobile.strip()
-    return normalise_mobile(text) or text
-
-
 class Coalescer(Generic[P]):
-    """The groups of one connection waiting for the next loop turn, and those under way."""
+    """The SUBMITs of one connection waiting for the next loop turn, and those under way."""
 
-    def __init__(self, send: Sender, limit: int = MAX_NUMBERS) -> None:
+    def __init__(self, send: Sender) -> None:
         self._send = send
-        self._limit = limit
         self._loop = asyncio.get_running_loop()
-        self._waiting: dict[Alike, list[_Group[P]]] = {}
-        self._scheduled = False
+        self._waiting: list[_Item[P]] = []
         self._running: set[asyncio.Task[None]] = set()
 
-    def add(self, key: Alike, mobile: str, render: Callable[[Submitted], P]) -> asyncio.Future[P]:
-        """Send ``mobile`` with this turn's others of ``key``; the future gets ``render`` of
-        its outcome (or the send's exception)."""
+    def add(self, mobile: str, text: str, render: Callable[[Submitted], P]) -> asyncio.Future[P]:
+        """Send ``text`` to ``mobile`` with this turn's others; the future gets ``render``
+        of its outcome (or the send's exception)."""
         answer: asyncio.Future[P] = self._loop.create_future()
-        number = same_number(mobile)
-        groups = self._waiting.setdefault(key, [])
-        group = next(
-            (g for g in groups if number not in g.numbers and len(g.items) < self._limit), None
-        )
-        if group is None:
-            group = _Group(key)
-            groups.append(group)
-        group.items.append(_Item(mobile, render, answer))
-        group.numbers.add(number)
-        if not self._scheduled:
-            self._scheduled = True
+        if not self._waiting:
             self._loop.call_soon(self._flush)
+        self._waiting.append(_Item((mobile, text), render, answer))
         return answer
 
     def cancel(self) -> None:
         """The connection is gone: sends under way stop, waiting ones never start."""
-        for groups in self._waiting.values():
-            for group in groups:
-                for item in group.items:
-                    item.answer.cancel()
-        self._waiting.clear()
+        for item in self._waiting:
+            item.answer.cancel()
+        self._waiting = []
         for task in self._running:
             task.cancel()
 
     def _flush(self) -> None:
-        self._scheduled = False
-        waiting, self._waiting = self._waiting, {}
-        for groups in waiting.values():
-            for group in groups:
-                task = self._loop.create_task(self._run(group))
-                self._running.add(task)
-                task.add_done_callback(self._running.discard)
+        items, self._waiting = self._waiting, []
+        if items:
+            task = self._loop.create_task(self._run(items))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
-    async def _run(self, group: _Group[P]) -> None:
-        items = group.items
+    async def _run(self, items: list[_Item[P]]) -> None:
         try:
-            outcomes = await self._send(group.key, [item.mobile for item in items])
+            outcomes = await self._send([item.message for item in items])
         except asyncio.CancelledError:
             for item in items:
                 item.answer.cancel()

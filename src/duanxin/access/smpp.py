@@ -181,9 +181,7 @@ class SmppAccessServer(AccessServer[Pdu]):
         if concat is None or concat.total <= 1:
             if not submit.destination_addr.strip():
                 return self._send(link, [submit], text)
-            return link.submit_one(
-                submit.destination_addr, text, submit.source_addr, partial(_answer, submit, 0)
-            )
+            return link.submit_one(submit.destination_addr, text, partial(_answer, submit, 0))
         key = (submit.source_addr, submit.destination_addr)
         try:
             parts = link.hold_segment(key, concat, text, submit, _refuse_incomplete)

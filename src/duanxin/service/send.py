@@ -55,7 +55,7 @@ from duanxin.store import numbers as number_store
 from duanxin.store import stats as stats_store
 from duanxin.store.commits import Refusal
 
-__all__ = ["MAX_NUMBERS", "SendRequest", "send", "send_each", "send_signed_in"]
+__all__ = ["MAX_NUMBERS", "OneNumber", "SendRequest", "send", "send_each", "send_signed_in"]
 
 log = logging.getLogger(__name__)
 
@@ -118,64 +118,101 @@ async def send_signed_in(
         return SendOutcome.failure(error)
 
 
+@dataclass(frozen=True, slots=True)
+class OneNumber:
+    """A one-number message, for :func:`send_each`."""
+
+    mobile: str
+    content: str
+
+
 async def send_each(
     platform: Platform,
     account: str,
     password: str,
-    mobiles: Sequence[str],
-    content: str,
+    messages: Sequence[OneNumber],
     caller: Caller,
 ) -> list[SendOutcome]:
-    """``content`` to each of ``mobiles``, each a one-number send of its own, accepted
-    together where they can be: one account and content check, one commit, one charge.
+    """Send each of ``messages`` as a one-number send of its own, those with the same
+    content accepted together: one account and content check, one commit, one charge.
 
-    For a front door that receives many one-number messages with the same text at once
-    (customer CMPP/SMPP, whose connection limit counts connections, not requests).
-    Outcome ``i`` is what :func:`send` of ``mobiles[i]`` alone would answer: each counts
-    against the account's TPS on its own, each accepted one has a message id of its own,
-    and a number the batch cannot accept (refused, invalid, no channel), or every number
-    when the batch as a whole is refused (the balance, say), is sent alone, so that its
-    answer is its own. Give distinct numbers: a repeated one sends the whole batch alone.
+    For a front door that receives many one-number messages at once (customer CMPP/SMPP,
+    whose connection limit counts connections, not requests). Outcome ``i`` is what
+    :func:`send` of ``messages[i]`` alone would answer: each counts against the account's
+    TPS on its own (in the order given) and each accepted one has a message id of its
+    own. Two messages to one number are two messages (never in one group); a number a
+    group cannot take (refused, invalid, no channel), or every number of a group that is
+    refused as a whole (the balance, say), is sent alone after the groups, in order, so
+    that its answer is its own.
     """
     try:
         found = await authenticate(platform, account, password, caller)
     except StatusError as error:
-        return [SendOutcome.failure(error)] * len(mobiles)
-    outcomes: list[SendOutcome | None] = [None] * len(mobiles)
+        return [SendOutcome.failure(error)] * len(messages)
+    outcomes: list[SendOutcome | None] = [None] * len(messages)
     admitted: list[int] = []
-    for index in range(len(mobiles)):
+    for index in range(len(messages)):
         try:
             platform.check_tps(found.id, found.tps)
         except StatusError as error:
             outcomes[index] = SendOutcome.failure(error)
         else:
             admitted.append(index)
-    requests = [SendRequest(account, password, (mobiles[i],), content) for i in admitted]
-    together = await _send_together(platform, found, requests, caller)
-    for index, request, outcome in zip(admitted, requests, together, strict=True):
-        if outcome is None:
+    groups = _groups(messages, admitted)
+    results = await asyncio.gather(
+        *(_send_together(platform, found, [messages[i] for i in g], caller) for g in groups)
+    )
+    for group, together in zip(groups, results, strict=True):
+        for index, outcome in zip(group, together, strict=True):
+            outcomes[index] = outcome
+    for index in admitted:
+        if outcomes[index] is None:
+            message = messages[index]
+            request = SendRequest(account, password, (message.mobile,), message.content)
             try:
-                outcome = await _send(platform, found, request, caller)
+                outcomes[index] = await _send(platform, found, request, caller)
             except StatusError as error:
-                outcome = SendOutcome.failure(error)
-        outcomes[index] = outcome
+                outcomes[index] = SendOutcome.failure(error)
     return [o for o in outcomes if o is not None]
 
 
+def _groups(messages: Sequence[OneNumber], indices: list[int]) -> list[list[int]]:
+    """``indices`` of messages with one content and distinct numbers, in groups of at
+    most MAX_NUMBERS, in order of their first message; a blank number is in none."""
+    groups: dict[str, list[tuple[list[int], set[str]]]] = {}
+    ordered: list[list[int]] = []
+    for index in indices:
+        message = messages[index]
+        text = message.mobile.strip()
+        if not text:
+            continue  # refused alone, as a send without a number is
+        number = normalise_mobile(text) or "\0" + text  # as distinct_mobiles tells them apart
+        same = groups.setdefault(message.content, [])
+        for members, numbers in same:
+            if number not in numbers and len(members) < MAX_NUMBERS:
+                break
+        else:
+            members, numbers = [], set()
+            same.append((members, numbers))
+            ordered.append(members)
+        members.append(index)
+        numbers.add(number)
+    return ordered
+
+
 async def _send_together(
-    platform: Platform, account: Account, requests: list[SendRequest], caller: Caller
+    platform: Platform, account: Account, messages: list[OneNumber], caller: Caller
 ) -> list[SendOutcome | None]:
-    """One-number requests with one content as one send; None for each to send alone."""
-    alone: list[SendOutcome | None] = [None] * len(requests)
-    raws = [request.mobiles[0] for request in requests]
-    if not 1 < len(requests) <= MAX_NUMBERS:
+    """Messages with one content and distinct numbers as one send; None for each to send
+    alone (a group of one goes alone at once)."""
+    alone: list[SendOutcome | None] = [None] * len(messages)
+    if len(messages) < 2:
         return alone
-    first = requests[0]
+    raws = [message.mobile.strip() for message in messages]
+    content = messages[0].content
     now = platform.clock()
     try:
-        if len(_distinct(raws)) != len(raws):
-            return alone  # a number twice (or a blank): two messages, so each alone
-        decision, frequency = await policy.check_content(platform, account, first.content)
+        decision, frequency = await policy.check_content(platform, account, content)
         async with platform.reader.connect() as conn:
             numbers = await _classify(platform, conn, account.id, raws)
         numbers, hits = await _limit_frequency(platform, account, numbers, decision, frequency, now)
@@ -184,7 +221,7 @@ async def _send_together(
     picked = [i for i, n in enumerate(numbers) if n.result == NumberResult.ACCEPTED]
     if not picked:
         return alone
-    batch = SendRequest(first.account, first.password, [raws[i] for i in picked], first.content)
+    batch = SendRequest(account.account, account.password, [raws[i] for i in picked], content)
     stored = False
     try:
         outcome, stored = await _accept(
