@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -35,7 +35,7 @@ from duanxin.service.accounts import Caller
 from duanxin.service.platform import Platform
 from duanxin.service.send import OneNumber, SendRequest, send, send_each
 
-__all__ = ["AccessConfig", "AccessLink", "AccessServer", "Submitted"]
+__all__ = ["AccessConfig", "AccessLink", "AccessServer", "Submitted", "all_answered"]
 
 P = TypeVar("P")
 log = logging.getLogger(__name__)
@@ -79,6 +79,33 @@ class AccessConfig:
             heartbeat_attempts=self.heartbeat_attempts,
             login_timeout=self.login_timeout,
         )
+
+
+def all_answered(
+    requests: Sequence[asyncio.Future[P]], ok: Callable[[P], bool]
+) -> asyncio.Future[bool]:
+    """Once every request is answered (or failed): whether each answer passed ``ok``.
+
+    A future fed by callbacks, not a task: a delivery is a DELIVER or two, and a
+    connection has hundreds under way.
+    """
+    done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    left = len(requests)
+    good = True
+
+    def answered(request: asyncio.Future[P]) -> None:
+        nonlocal left, good
+        left -= 1
+        if request.cancelled() or request.exception() is not None or not ok(request.result()):
+            good = False
+        if not left and not done.done():
+            done.set_result(good)
+
+    if not requests:
+        done.set_result(True)
+    for request in requests:
+        request.add_done_callback(answered)
+    return done
 
 
 class AccessLink(Generic[P]):

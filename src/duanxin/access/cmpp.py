@@ -17,7 +17,7 @@ from collections.abc import Awaitable
 from functools import partial
 
 from duanxin.access.assembly import BadSegment
-from duanxin.access.base import AccessLink, AccessServer, Submitted
+from duanxin.access.base import AccessLink, AccessServer, Submitted, all_answered
 from duanxin.access.tables import cmpp_connect_status, cmpp_submit_result
 from duanxin.domain.accounts import Interface
 from duanxin.domain.encoding import decode_text
@@ -68,7 +68,7 @@ class _CmppLink(AccessLink[Pdu]):
         super().__init__(server, session)
         self.dialect: CmppDialect = session.dialect  # type: ignore[assignment]
 
-    async def deliver_report(self, item: ReportItem) -> bool:
+    def deliver_report(self, item: ReportItem) -> asyncio.Future[bool]:
         version = self.dialect.version
         ids = self.server.platform.ids
         delivers = [
@@ -91,9 +91,9 @@ class _CmppLink(AccessLink[Pdu]):
             )
             for given in item.given_ids
         ]
-        return await self._all_ok(delivers)
+        return self._all_ok(delivers)
 
-    async def deliver_reply(self, item: ReplyItem) -> bool:
+    def deliver_reply(self, item: ReplyItem) -> asyncio.Future[bool]:
         segments = split_message(item.content, int(item.mid, 16) & _REFERENCE_MASK)
         delivers = [
             CmppDeliver(
@@ -108,15 +108,14 @@ class _CmppLink(AccessLink[Pdu]):
             )
             for segment in segments
         ]
-        return await self._all_ok(delivers)
+        return self._all_ok(delivers)
 
-    async def _all_ok(self, delivers: list[CmppDeliver]) -> bool:
-        answers = await asyncio.gather(
-            *(self.session.send_request(d) for d in delivers), return_exceptions=True
-        )
-        return all(
-            isinstance(a, CmppDeliverResp) and a.result == CmppDeliverResult.OK for a in answers
-        )
+    def _all_ok(self, delivers: list[CmppDeliver]) -> asyncio.Future[bool]:
+        return all_answered([self.session.send_request(d) for d in delivers], _delivered)
+
+
+def _delivered(answer: Pdu) -> bool:
+    return isinstance(answer, CmppDeliverResp) and answer.result == CmppDeliverResult.OK
 
 
 _SMSC_SEQUENCE = itertools.count(1)

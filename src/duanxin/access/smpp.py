@@ -18,7 +18,7 @@ from collections.abc import Awaitable
 from functools import partial
 
 from duanxin.access.assembly import BadSegment
-from duanxin.access.base import AccessLink, AccessServer, Submitted
+from duanxin.access.base import AccessLink, AccessServer, Submitted, all_answered
 from duanxin.access.tables import smpp_bind_status, smpp_submit_status
 from duanxin.domain.accounts import Interface
 from duanxin.domain.encoding import decode_text
@@ -51,7 +51,7 @@ _REFERENCE_MASK = 0xFF
 class _SmppLink(AccessLink[Pdu]):
     """One customer's SMPP bind; the delivery sink of its account's items."""
 
-    async def deliver_report(self, item: ReportItem) -> bool:
+    def deliver_report(self, item: ReportItem) -> asyncio.Future[bool]:
         delivered = item.stat == DELIVERED
         delivers = []
         for given in item.given_ids:
@@ -79,9 +79,9 @@ class _SmppLink(AccessLink[Pdu]):
                     ),
                 )
             )
-        return await self._all_ok(delivers)
+        return self._all_ok(delivers)
 
-    async def deliver_reply(self, item: ReplyItem) -> bool:
+    def deliver_reply(self, item: ReplyItem) -> asyncio.Future[bool]:
         segments = split_message(item.content, int(item.mid, 16) & _REFERENCE_MASK)
         delivers = [
             p.DeliverSm(
@@ -93,16 +93,14 @@ class _SmppLink(AccessLink[Pdu]):
             )
             for segment in segments
         ]
-        return await self._all_ok(delivers)
+        return self._all_ok(delivers)
 
-    async def _all_ok(self, delivers: list[p.DeliverSm]) -> bool:
-        answers = await asyncio.gather(
-            *(self.session.send_request(d) for d in delivers), return_exceptions=True
-        )
-        return all(
-            isinstance(a, p.DeliverSmResp) and a.command_status == CommandStatus.ESME_ROK
-            for a in answers
-        )
+    def _all_ok(self, delivers: list[p.DeliverSm]) -> asyncio.Future[bool]:
+        return all_answered([self.session.send_request(d) for d in delivers], _delivered)
+
+
+def _delivered(answer: Pdu) -> bool:
+    return isinstance(answer, p.DeliverSmResp) and answer.command_status == CommandStatus.ESME_ROK
 
 
 def _refusal(submit: Pdu, status: Status) -> Pdu:
