@@ -157,16 +157,18 @@ class AccessLink(Generic[P]):
             self._timer.cancel()
             self._timer = None
         self.long.drop()
-        self._together.cancel()
+        self._together.drop()
         if self._delivering is not None:
             self._delivering.cancel()
         self.server.forget(self)
 
-    async def deliveries_stopped(self) -> None:
+    async def wound_down(self) -> None:
+        """Once its deliveries have stopped and its sends under way are done."""
         delivering = self._delivering
         if delivering is not None:
             with contextlib.suppress(BaseException):
                 await delivering
+        await self._together.finished()
 
     # --------------------------------------------------------- long messages
 
@@ -314,7 +316,7 @@ class AccessServer(ABC, Generic[P]):
         task.add_done_callback(self._closing.discard)
 
     async def _close(self, link: AccessLink[P], connection: Connection) -> None:
-        await link.deliveries_stopped()
+        await link.wound_down()
         try:
             await self.connections.close(connection)
         except Exception:

@@ -59,13 +59,17 @@ class Coalescer(Generic[P]):
         self._waiting.append(_Item((mobile, text), render, answer))
         return answer
 
-    def cancel(self) -> None:
-        """The connection is gone: sends under way stop, waiting ones never start."""
+    def drop(self) -> None:
+        """The connection is gone: SUBMITs not yet sent never will be (those under way
+        finish, so that what is committed is also handed to delivery)."""
         for item in self._waiting:
             item.answer.cancel()
         self._waiting = []
-        for task in self._running:
-            task.cancel()
+
+    async def finished(self) -> None:
+        """Once the sends under way are done."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     def _flush(self) -> None:
         items, self._waiting = self._waiting, []
@@ -77,10 +81,6 @@ class Coalescer(Generic[P]):
     async def _run(self, items: list[_Item[P]]) -> None:
         try:
             outcomes = await self._send([item.message for item in items])
-        except asyncio.CancelledError:
-            for item in items:
-                item.answer.cancel()
-            raise
         except Exception as error:
             for item in items:
                 if not item.answer.done():
