@@ -37,6 +37,7 @@ from duanxin.domain.numbers import (
     TooManyNumbers,
     detect_carrier,
     distinct_mobiles,
+    normalise_mobile,
     valid_extno,
 )
 from duanxin.domain.policy import ContentDecision, FrequencyRules
