@@ -31,21 +31,12 @@ COUNTER_MAX = 0xFFFFFFFF
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
     encode=encode,
-    kinds={
-        s.Bind: Kind.BIND,
-        s.BindResp: Kind.BIND_OK,
-        s.Unbind: Kind.UNBIND,
-        s.UnbindResp: Kind.UNBIND_RESP,
-        **dict.fromkeys((s.Submit, s.Deliver, s.Report, s.UserRpt, s.Trace), Kind.REQUEST),
-        **dict.fromkeys(
-            (s.SubmitResp, s.DeliverResp, s.ReportResp, s.UserRptResp, s.TraceResp),
-            Kind.RESPONSE,
-        ),
-    },
     sequence_field="sequence",  # the whole triple: responses repeat all 12 bytes
     bind_status="result",
-    unbind=s.Unbind,
-    answers={s.Unbind: s.UnbindResp},
+    login=(s.Bind, s.BindResp),
+    logout=(s.Unbind, s.UnbindResp),
+    requests=dict.fromkeys((s.Submit, s.Deliver, s.Report, s.UserRpt, s.Trace), Kind.REQUEST),
+    responses=(s.SubmitResp, s.DeliverResp, s.ReportResp, s.UserRptResp, s.TraceResp),
 )
 
 

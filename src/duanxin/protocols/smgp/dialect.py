@@ -21,25 +21,13 @@ _LOGIN_KINDS: dict[int, Kind] = {LoginMode.SEND: Kind.BIND_TX, LoginMode.RECEIVE
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
     encode=encode,
-    kinds={
-        s.SmgpLogin: Kind.BIND,
-        s.SmgpLoginResp: Kind.BIND_OK,
-        s.SmgpExit: Kind.UNBIND,
-        s.SmgpExitResp: Kind.UNBIND_RESP,
-        s.SmgpActiveTest: Kind.HEARTBEAT,
-        s.SmgpActiveTestResp: Kind.HEARTBEAT_RESP,
-        s.SmgpSubmit: Kind.MT,
-        s.SmgpDeliver: Kind.MO,
-        s.SmgpQuery: Kind.MT,
-        s.SmgpSubmitResp: Kind.RESPONSE,
-        s.SmgpDeliverResp: Kind.RESPONSE,
-        s.SmgpQueryResp: Kind.RESPONSE,
-    },
     sequence_field="sequence_id",
     bind_status="status",
-    unbind=s.SmgpExit,
-    heartbeat=s.SmgpActiveTest,
-    answers={s.SmgpActiveTest: s.SmgpActiveTestResp, s.SmgpExit: s.SmgpExitResp},
+    login=(s.SmgpLogin, s.SmgpLoginResp),
+    logout=(s.SmgpExit, s.SmgpExitResp),
+    heartbeat=(s.SmgpActiveTest, s.SmgpActiveTestResp),
+    requests={s.SmgpSubmit: Kind.MT, s.SmgpDeliver: Kind.MO, s.SmgpQuery: Kind.MT},
+    responses=(s.SmgpSubmitResp, s.SmgpDeliverResp, s.SmgpQueryResp),
     # SMGP has no generic negative acknowledgement: only requests whose response has a
     # Status can be answered (the link closes anyway when the body was unreadable).
     rejects={

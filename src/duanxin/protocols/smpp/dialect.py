@@ -71,18 +71,12 @@ RESPONSES: dict[int, type[Pdu]] = {
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
     encode=encode,
-    kinds={
-        p.GenericNack: Kind.NACK,
-        p.BindTransmitter: Kind.BIND_TX,
-        p.BindReceiver: Kind.BIND_RX,
-        p.BindTransceiver: Kind.BIND,
-        p.BindTransmitterResp: Kind.BIND_OK,
-        p.BindReceiverResp: Kind.BIND_OK,
-        p.BindTransceiverResp: Kind.BIND_OK,
-        p.Unbind: Kind.UNBIND,
-        p.UnbindResp: Kind.UNBIND_RESP,
-        p.EnquireLink: Kind.HEARTBEAT,
-        p.EnquireLinkResp: Kind.HEARTBEAT_RESP,
+    sequence_field="sequence_number",
+    bind_status="command_status",
+    login=(p.BindTransceiver, p.BindTransceiverResp),
+    logout=(p.Unbind, p.UnbindResp),
+    heartbeat=(p.EnquireLink, p.EnquireLinkResp),
+    requests={
         # Only the ESME sends these, and only on a transmitting bind.
         **dict.fromkeys((p.SubmitSm, p.SubmitMulti, p.QuerySm, p.CancelSm, p.ReplaceSm), Kind.MT),
         # Only the SMSC sends these, and only on a receiving bind.
@@ -90,24 +84,14 @@ RULES: Rules[Pdu] = Rules(
         p.AlertNotification: Kind.MO,
         p.DataSm: Kind.REQUEST,
         p.Outbind: Kind.REQUEST,
-        **dict.fromkeys(
-            (
-                p.QuerySmResp,
-                p.SubmitSmResp,
-                p.DeliverSmResp,
-                p.ReplaceSmResp,
-                p.CancelSmResp,
-                p.SubmitMultiResp,
-                p.DataSmResp,
-            ),
-            Kind.RESPONSE,
-        ),
     },
-    sequence_field="sequence_number",
-    bind_status="command_status",
-    unbind=p.Unbind,
-    heartbeat=p.EnquireLink,
-    answers={p.EnquireLink: p.EnquireLinkResp, p.Unbind: p.UnbindResp},
+    responses=tuple(RESPONSES.values()),
+    special={
+        p.GenericNack: Kind.NACK,
+        p.BindTransmitter: Kind.BIND_TX,
+        p.BindReceiver: Kind.BIND_RX,
+        **dict.fromkeys(p.BIND_RESPONSE.values(), Kind.BIND_OK),
+    },
     rejects={command: (cls, "command_status") for command, cls in RESPONSES.items()},
     refusal=CommandStatus.ESME_RINVBNDSTS,
 )
