@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
-from duanxin.domain.encoding import Alphabet
-from duanxin.domain.segments import ConcatInfo, Segment, split_message
+from duanxin.domain.encoding import Alphabet, decode_text
+from duanxin.domain.segments import ConcatInfo, Segment, parse_udh, split_message
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed, SessionProtocol, connect
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.sequence import Backoff
@@ -166,6 +166,23 @@ class CarrierMO:
     destination: str  # access code + extension it replied to
     text: str
     concat: ConcatInfo | None = None
+
+    @classmethod
+    def decoded(
+        cls,
+        source: str,
+        destination: str,
+        content: bytes,
+        coding: int,
+        *,
+        udh: bool,
+        alphabet: Alphabet = Alphabet.ASCII,
+    ) -> CarrierMO:
+        """An MO from its user data: the header parsed off when ``udh``, the text decoded."""
+        concat = None
+        if udh:
+            concat, content = parse_udh(content)
+        return cls(source, destination, decode_text(content, coding, alphabet), concat)
 
 
 @dataclass(frozen=True, slots=True)

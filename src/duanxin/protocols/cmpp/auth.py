@@ -21,21 +21,9 @@ from duanxin.protocols.cmpp.pdu import (
     CmppVersion,
     layout_of,
 )
-from duanxin.protocols.core.clock import CHINA_STANDARD_TIME, mmddhhmmss
+from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_TIME
+from duanxin.protocols.core.clock import mmddhhmmss
 from duanxin.protocols.core.errors import LocalProtocolError
-
-__all__ = [
-    "CHINA_STANDARD_TIME",
-    "HIGHEST_VERSION",
-    "authenticator_ismg",
-    "authenticator_source",
-    "connect_request",
-    "connect_response",
-    "negotiated_version",
-    "timestamp_of",
-    "timestamp_text",
-    "verify_connect",
-]
 
 #: The highest version this implementation speaks.
 HIGHEST_VERSION = CmppVersion.V30

@@ -15,9 +15,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from duanxin.domain.encoding import decode_text
 from duanxin.domain.reports import is_final_stat
-from duanxin.domain.segments import Segment, parse_udh
+from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
 from duanxin.protocols.cmpp.auth import (
     authenticator_ismg,
@@ -42,8 +41,6 @@ from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.clock import china_report_time as parse_report_time
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
-
-__all__ = ["CmppAdapter", "canonical_id", "open_client", "parse_report_time"]
 
 log = logging.getLogger(__name__)
 _MSG_ID_BYTES = 8
@@ -170,15 +167,12 @@ def _carrier_report(report: CmppStatusReport) -> carrier.CarrierReport:
 
 
 def _carrier_mo(deliver: CmppDeliver) -> carrier.CarrierMO:
-    concat = None
-    body = deliver.msg_content
-    if deliver.tp_udhi & 1:
-        concat, body = parse_udh(body)
-    return carrier.CarrierMO(
-        source=deliver.src_terminal_id,
-        destination=deliver.dest_id,
-        text=decode_text(body, deliver.msg_fmt),
-        concat=concat,
+    return carrier.CarrierMO.decoded(
+        deliver.src_terminal_id,
+        deliver.dest_id,
+        deliver.msg_content,
+        deliver.msg_fmt,
+        udh=bool(deliver.tp_udhi & 1),
     )
 
 

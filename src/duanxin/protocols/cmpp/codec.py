@@ -29,9 +29,8 @@ from duanxin.protocols.core.codec import (
 )
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.query import COUNTERS
-from duanxin.protocols.core.table import SEQUENCE_ID_HEADER, FrameError
-
-__all__ = ["CODEC", "MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
+from duanxin.protocols.core.table import SEQUENCE_ID_HEADER
+from duanxin.protocols.core.table import FrameError as FrameError
 
 V20, V30 = CmppVersion.V20, CmppVersion.V30
 _ONLY_30 = "exists only in CMPP 3.0"

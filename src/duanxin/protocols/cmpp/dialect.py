@@ -10,8 +10,6 @@ from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.sequence import SequenceCounter
 from duanxin.protocols.core.state import Direction, Kind
 
-__all__ = ["RULES", "SEQUENCE_FIRST", "SEQUENCE_LAST", "CmppDialect"]
-
 SEQUENCE_FIRST, SEQUENCE_LAST = 1, 0xFFFFFFFF
 
 RULES: Rules[Pdu] = Rules(

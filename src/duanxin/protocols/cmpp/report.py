@@ -18,8 +18,6 @@ from duanxin.protocols.cmpp.pdu import (
 from duanxin.protocols.core.codec import U32, U64, Absent, Block, Text
 from duanxin.protocols.core.errors import RemoteProtocolError
 
-__all__ = ["REPORT_SIZE", "CmppStatusReport"]
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppStatusReport:

@@ -13,13 +13,12 @@ from __future__ import annotations
 from typing import Final
 
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.codec import U8, U32, Bytes, Fault, FrameError, Items, Record, Table
+from duanxin.protocols.core.codec import U8, U32, Bytes, Fault, Items, Record, Table
 from duanxin.protocols.core.codec import Text as T
 from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.pdu import HEADER_SIZE, CommandId, Pdu, Result, SequenceNumber
-
-__all__ = ["CODEC", "MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 
 #: Largest PDU accepted: a 100-recipient Submit is 2,243 bytes before its content.
 MAX_PDU_SIZE: Final = 8 * 1024

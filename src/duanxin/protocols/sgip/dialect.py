@@ -23,8 +23,6 @@ from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.codec import CODEC, Decoder, encode
 from duanxin.protocols.sgip.pdu import Pdu, SequenceNumber, sequence_time
 
-__all__ = ["COUNTER_MAX", "RULES", "SgipDialect", "new_counter"]
-
 #: The third part of the triple counts 0, 1, ... COUNTER_MAX and then starts again at 0.
 COUNTER_MAX = 0xFFFFFFFF
 

@@ -15,37 +15,6 @@ from datetime import datetime
 from enum import IntEnum
 from typing import NamedTuple
 
-__all__ = [
-    "RESPONSE_BIT",
-    "SP_PAYS",
-    "Bind",
-    "BindResp",
-    "CommandId",
-    "Deliver",
-    "DeliverResp",
-    "FeeType",
-    "LoginType",
-    "MessageCoding",
-    "Pdu",
-    "Report",
-    "ReportFlag",
-    "ReportResp",
-    "ReportState",
-    "Result",
-    "SequenceNumber",
-    "Submit",
-    "SubmitResp",
-    "Trace",
-    "TraceNode",
-    "TraceResp",
-    "Unbind",
-    "UnbindResp",
-    "UserCondition",
-    "UserRpt",
-    "UserRptResp",
-    "sequence_time",
-]
-
 RESPONSE_BIT = 0x80000000
 
 # Field sizes, in bytes (section 5 of the notes).

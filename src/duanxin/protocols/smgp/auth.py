@@ -11,7 +11,8 @@ import hmac
 import struct
 from datetime import datetime
 
-from duanxin.protocols.core.clock import CHINA_STANDARD_TIME, mmddhhmmss
+from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_TIME
+from duanxin.protocols.core.clock import mmddhhmmss
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.smgp.pdu import (
     AUTHENTICATOR_SIZE,
@@ -21,16 +22,6 @@ from duanxin.protocols.smgp.pdu import (
     SmgpLoginResp,
     SmgpStatus,
 )
-
-__all__ = [
-    "CHINA_STANDARD_TIME",
-    "build_login",
-    "client_authenticator",
-    "login_response",
-    "login_timestamp",
-    "server_authenticator",
-    "verify_login",
-]
 
 _CLIENT_ID_PADDING = bytes(7)  # CMPP pads with 9
 _STATUS = struct.Struct(">I")

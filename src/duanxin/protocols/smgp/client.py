@@ -14,9 +14,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from duanxin.domain.encoding import decode_text
 from duanxin.domain.reports import is_final_stat
-from duanxin.domain.segments import Segment, parse_udh
+from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
 from duanxin.protocols.core.clock import china_report_time as parse_report_time
 from duanxin.protocols.core.clock import china_standard_time
@@ -38,8 +37,6 @@ from duanxin.protocols.smgp.pdu import (
     TlvTag,
 )
 from duanxin.protocols.smgp.report import SmgpReport, decode_report
-
-__all__ = ["SmgpAdapter", "canonical_id", "open_client", "parse_report_time"]
 
 log = logging.getLogger(__name__)
 
@@ -159,15 +156,12 @@ def report_of(report: SmgpReport, deliver: SmgpDeliver) -> carrier.CarrierReport
 
 def mo_of(deliver: SmgpDeliver) -> carrier.CarrierMO:
     """The platform's view of an MO Deliver (one segment when TP_udhi is set)."""
-    content = deliver.msg_content
-    concat = None
-    if tlv_int(deliver.tlvs, TlvTag.TP_UDHI):
-        concat, content = parse_udh(content)
-    return carrier.CarrierMO(
-        source=deliver.src_term_id,
-        destination=deliver.dest_term_id,
-        text=decode_text(content, deliver.msg_format),
-        concat=concat,
+    return carrier.CarrierMO.decoded(
+        deliver.src_term_id,
+        deliver.dest_term_id,
+        deliver.msg_content,
+        deliver.msg_format,
+        udh=bool(tlv_int(deliver.tlvs, TlvTag.TP_UDHI)),
     )
 
 

@@ -13,7 +13,6 @@ from duanxin.protocols.core.codec import (
     U32,
     Bytes,
     Fault,
-    FrameError,
     Items,
     Octets,
     Reserved,
@@ -23,10 +22,9 @@ from duanxin.protocols.core.codec import (
 )
 from duanxin.protocols.core.query import COUNTERS
 from duanxin.protocols.core.table import SEQUENCE_ID_HEADER
+from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smgp import pdu as s
 from duanxin.protocols.smgp.pdu import AUTHENTICATOR_SIZE, MSG_ID_SIZE, CommandId, Pdu, SmgpStatus
-
-__all__ = ["CODEC", "HEADER_SIZE", "MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 
 HEADER_SIZE = 12  # PacketLength, RequestID, SequenceID
 # The largest legal PDU is a Submit to 100 destinations with 255 content bytes (2,481

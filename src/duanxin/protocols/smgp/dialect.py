@@ -13,8 +13,6 @@ from duanxin.protocols.smgp import pdu as s
 from duanxin.protocols.smgp.codec import CODEC, Decoder, encode
 from duanxin.protocols.smgp.pdu import CommandId, LoginMode, Pdu, SmgpStatus
 
-__all__ = ["RULES", "SmgpDialect"]
-
 MAX_SEQUENCE = 0xFFFFFFFF
 _LOGIN_KINDS: dict[int, Kind] = {LoginMode.SEND: Kind.BIND_TX, LoginMode.RECEIVE: Kind.BIND_RX}
 

@@ -16,32 +16,6 @@ from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.fields import encode_fixed
 from duanxin.protocols.core.query import QueryCounters
 
-__all__ = [
-    "AUTHENTICATOR_SIZE",
-    "MSG_ID_SIZE",
-    "SMGP_VERSION",
-    "TLV_VALUE_SIZES",
-    "CommandId",
-    "LoginMode",
-    "MsgFormat",
-    "Pdu",
-    "SmgpActiveTest",
-    "SmgpActiveTestResp",
-    "SmgpDeliver",
-    "SmgpDeliverResp",
-    "SmgpExit",
-    "SmgpExitResp",
-    "SmgpLogin",
-    "SmgpLoginResp",
-    "SmgpQuery",
-    "SmgpQueryResp",
-    "SmgpStatus",
-    "SmgpSubmit",
-    "SmgpSubmitResp",
-    "Tlv",
-    "TlvTag",
-]
-
 SMGP_VERSION = 0x30
 MSG_ID_SIZE = 10
 AUTHENTICATOR_SIZE = 16

@@ -21,7 +21,6 @@ from duanxin.protocols.core.codec import (
     CString,
     Custom,
     Fault,
-    FrameError,
     Items,
     Malformed,
     Record,
@@ -29,19 +28,9 @@ from duanxin.protocols.core.codec import (
     Tlvs,
 )
 from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.pdu import CommandStatus, Pdu
-
-__all__ = [
-    "CODEC",
-    "FIELDS",
-    "MAX_PDU_SIZE",
-    "Decoder",
-    "FrameError",
-    "decode",
-    "encode",
-    "is_error_response",
-]
 
 MAX_PDU_SIZE = 0x10000 + 0x400  # a full message_payload TLV plus the mandatory fields
 SHORT_MESSAGE = Bytes("B", p.SHORT_MESSAGE_MAX)

@@ -22,8 +22,6 @@ from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.codec import CODEC, Decoder, encode
 from duanxin.protocols.smpp.pdu import CommandId, CommandStatus, Pdu
 
-__all__ = ["RULES", "BindType", "SmppDialect", "response_to"]
-
 MAX_SEQUENCE = 0x7FFFFFFF
 
 

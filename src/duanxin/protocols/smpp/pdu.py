@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
-from duanxin.protocols.smpp.status import CommandStatus, MessageState
+from duanxin.protocols.smpp.status import CommandStatus as CommandStatus
+from duanxin.protocols.smpp.status import MessageState as MessageState
 from duanxin.protocols.smpp.tlv import Tlv
 
 __all__ = [
