@@ -15,28 +15,29 @@ from collections.abc import Callable, Hashable, Mapping
 from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.pdu import CmppVersion, CommandId, Pdu, layout_of
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.codec import (
+from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.query import COUNTERS
+from duanxin.protocols.core.table import (
+    SEQUENCE_ID_HEADER,
     U8,
     U32,
     U64,
     Absent,
     Bytes,
     Items,
+    Kind,
     Octets,
     Reserved,
     Table,
     Text,
 )
-from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.query import COUNTERS
-from duanxin.protocols.core.table import SEQUENCE_ID_HEADER
 from duanxin.protocols.core.table import FrameError as FrameError
 
 V20, V30 = CmppVersion.V20, CmppVersion.V30
 _ONLY_30 = "exists only in CMPP 3.0"
 
 
-def _only_in_30(version: CmppVersion, name: str, kind: codec.Kind, default: object) -> Table:
+def _only_in_30(version: CmppVersion, name: str, kind: Kind, default: object) -> Table:
     return ((name, kind),) if version is V30 else ((name, Absent(default, _ONLY_30)),)
 
 

@@ -13,10 +13,11 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from duanxin.protocols.core.codec import Codec, Decoder, FrameError
+from duanxin.protocols.core.codec import Codec, Decoder
 from duanxin.protocols.core.errors import ProtocolError, RemoteProtocolError
 from duanxin.protocols.core.sequence import SequenceCounter, with_field
 from duanxin.protocols.core.state import Direction, Kind
+from duanxin.protocols.core.table import FrameError
 
 __all__ = ["Rules", "TableDialect"]
 

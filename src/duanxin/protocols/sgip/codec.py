@@ -13,10 +13,20 @@ from __future__ import annotations
 from typing import Final
 
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.codec import U8, U32, Bytes, Fault, Items, Record, Table
-from duanxin.protocols.core.codec import Text as T
 from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.table import (
+    U8,
+    U32,
+    Bytes,
+    Custom,
+    Fault,
+    Items,
+    Malformed,
+    Record,
+    Table,
+)
 from duanxin.protocols.core.table import FrameError as FrameError
+from duanxin.protocols.core.table import Text as T
 from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.pdu import HEADER_SIZE, CommandId, Pdu, Result, SequenceNumber
 
@@ -47,11 +57,11 @@ def _write_nodes(nodes: object) -> bytes:
 
 def _read_nodes(frame: bytes, offset: int, end: int) -> tuple[object, int]:
     if offset >= end:
-        raise codec.Malformed("body too short for Count")
+        raise Malformed("body too short for Count")
     start = offset + 1
     entries, remainder = divmod(end - start - s.RESERVE_SIZE, _NODE.size)
     if entries < 0 or remainder:
-        raise codec.Malformed("Trace_Resp body is not whole node entries")
+        raise Malformed("Trace_Resp body is not whole node entries")
     stop = start + entries * _NODE.size
     size = _NODE.size
     return tuple(_NODE.unpack(frame[at : at + size]) for at in range(start, stop, size)), stop
@@ -135,7 +145,7 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
         ),
         s.TraceResp: (
             CommandId.TRACE_RESP,
-            (("nodes", codec.Custom(_write_nodes, _read_nodes)), *RESERVE),
+            (("nodes", Custom(_write_nodes, _read_nodes)), *RESERVE),
         ),
     },
     faults={

@@ -8,7 +8,9 @@ with "bad message structure".
 from __future__ import annotations
 
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.codec import (
+from duanxin.protocols.core.query import COUNTERS
+from duanxin.protocols.core.table import (
+    SEQUENCE_ID_HEADER,
     U8,
     U32,
     Bytes,
@@ -20,8 +22,6 @@ from duanxin.protocols.core.codec import (
     Text,
     Tlvs,
 )
-from duanxin.protocols.core.query import COUNTERS
-from duanxin.protocols.core.table import SEQUENCE_ID_HEADER
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smgp import pdu as s
 from duanxin.protocols.smgp.pdu import AUTHENTICATOR_SIZE, MSG_ID_SIZE, CommandId, Pdu, SmgpStatus

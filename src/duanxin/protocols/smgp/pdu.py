@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
-from duanxin.protocols.core import codec
+from duanxin.protocols.core import table
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.fields import encode_fixed
 from duanxin.protocols.core.query import QueryCounters
@@ -186,7 +186,7 @@ TLV_VALUE_SIZES: dict[TlvTag, int | None] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Tlv(codec.Tlv):
+class Tlv(table.Tlv):
     """One optional parameter; ``tag`` stays an ``int`` so unknown tags survive a round trip."""
 
     @classmethod

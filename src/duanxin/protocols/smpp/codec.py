@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.codec import (
+from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.table import (
     U8,
     U32,
     Bytes,
@@ -27,7 +28,6 @@ from duanxin.protocols.core.codec import (
     Table,
     Tlvs,
 )
-from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.pdu import CommandStatus, Pdu

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections import Counter
 from enum import Enum
 
-from duanxin.protocols.core.codec import FrameError
 from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.sequence import SequenceCounter
 from duanxin.protocols.core.state import Direction, Kind, Role
+from duanxin.protocols.core.table import FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.codec import CODEC, Decoder, encode
 from duanxin.protocols.smpp.pdu import CommandId, CommandStatus, Pdu
