@@ -33,21 +33,12 @@ from duanxin.protocols.smgp import (
 )
 from duanxin.simulator.core import SimulatorConfig
 from duanxin.simulator.smgp import SmgpSimulator
+from tests.conftest import until as eventually
 
 ACCOUNT, SECRET = "10691234", "secret"
 HANDSET = "13300133000"
 LONG_TEXT = "中国电信短信网关长消息测试，" * 12  # 168 characters: three UCS2 segments
 WAIT = 5.0
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Wait until ``predicate()`` holds; fail after ``timeout`` seconds."""
-
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 class Inbox:
