@@ -11,6 +11,7 @@ records, TLVs, fields a layout leaves off the wire, and a protocol's own rule
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -45,6 +46,7 @@ __all__ = [
     "constructor",
     "find_tlv",
     "is_fixed",
+    "table_of",
     "tlv_int",
     "tlv_text",
 ]
@@ -217,6 +219,22 @@ class Custom:
 Kind = Int | Text | Octets | Reserved | Absent | CString | Bytes | Record | Items | Tlvs | Custom
 Table = tuple[tuple[str, Kind], ...]
 _FIXED = (Int, Text, Octets, Reserved)
+
+
+def table_of(cls: type, **given: Kind) -> Table:
+    """The table of ``cls``: its fields declared ``Annotated[type, kind]``, in field order.
+
+    ``given`` names the kind of a field its own module cannot (a rule the codec defines);
+    fields with no kind (the header's) are left out.
+    """
+    hints = typing.get_type_hints(cls, include_extras=True)
+    table: list[tuple[str, Kind]] = []
+    for spec in dataclasses.fields(cls):
+        declared = [m for m in getattr(hints[spec.name], "__metadata__", ()) if isinstance(m, Kind)]
+        kind = given.get(spec.name) or (declared[0] if declared else None)
+        if kind is not None:
+            table.append((spec.name, kind))
+    return tuple(table)
 
 
 def is_fixed(kind: Kind) -> bool:
