@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from duanxin.domain.encoding import Alphabet, decode_text
+from duanxin.domain.reports import is_final_stat
 from duanxin.domain.segments import ConcatInfo, Segment, parse_udh, split_message
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed, SessionProtocol, connect
+from duanxin.protocols.core.clock import china_report_time
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.protocols.core.session import Dialect, SessionConfig
@@ -156,6 +158,17 @@ class CarrierReport:
     destination: str  # the handset, as the carrier wrote it
     stat: str  # 7-character status text; DELIVRD is success
     done_time: datetime | None = None
+
+    @classmethod
+    def final(
+        cls, protocol: str, carrier_id: str, destination: str, stat: str, done: str
+    ) -> CarrierReport | None:
+        """The report of a CMPP/SMGP status report (``done`` its China Standard Time
+        ``YYMMDDhhmm``); None while ``stat`` is not final (ACCEPTD, ENROUTE): the final
+        report that follows decides."""
+        if not is_final_stat(protocol, stat):
+            return None
+        return cls(carrier_id, destination, stat, china_report_time(done))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from duanxin.domain.reports import is_final_stat
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
 from duanxin.protocols.cmpp.auth import (
@@ -38,7 +37,6 @@ from duanxin.protocols.cmpp.pdu import (
     Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
-from duanxin.protocols.core.clock import china_report_time as parse_report_time
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 
@@ -141,10 +139,13 @@ class CmppAdapter:
             except ProtocolError as error:
                 log.warning("unreadable status report: %s", error)
                 return _deliver_resp(request, CmppDeliverResult.BAD_STRUCTURE), None
-            if not is_final_stat("cmpp", report.stat):
-                # ACCEPTD / ENROUTE: answered; the final report that follows decides.
-                return _deliver_resp(request, CmppDeliverResult.OK), None
-            return _deliver_resp(request, CmppDeliverResult.OK), _carrier_report(report)
+            return _deliver_resp(request, CmppDeliverResult.OK), carrier.CarrierReport.final(
+                "cmpp",
+                canonical_id(report.msg_id),
+                report.dest_terminal_id,
+                report.stat,
+                report.done_time,
+            )
         return _deliver_resp(request, CmppDeliverResult.OK), _carrier_mo(request)
 
 
@@ -154,15 +155,6 @@ def _deliver_resp(request: CmppDeliver, result: int) -> CmppDeliverResp:
         version=request.version,
         msg_id=request.msg_id,
         result=result,
-    )
-
-
-def _carrier_report(report: CmppStatusReport) -> carrier.CarrierReport:
-    return carrier.CarrierReport(
-        carrier_id=canonical_id(report.msg_id),
-        destination=report.dest_terminal_id,
-        stat=report.stat,
-        done_time=parse_report_time(report.done_time),
     )
 
 
