@@ -224,16 +224,17 @@ _FIXED = (Int, Text, Octets, Reserved)
 def table_of(cls: type, **given: Kind) -> Table:
     """The table of ``cls``: its fields declared ``Annotated[type, kind]``, in field order.
 
+    A :class:`Reserved` beside the kind is padding before or after the field, as written.
     ``given`` names the kind of a field its own module cannot (a rule the codec defines);
     fields with no kind (the header's) are left out.
     """
     hints = typing.get_type_hints(cls, include_extras=True)
     table: list[tuple[str, Kind]] = []
     for spec in dataclasses.fields(cls):
-        declared = [m for m in getattr(hints[spec.name], "__metadata__", ()) if isinstance(m, Kind)]
-        kind = given.get(spec.name) or (declared[0] if declared else None)
-        if kind is not None:
-            table.append((spec.name, kind))
+        kinds = [m for m in getattr(hints[spec.name], "__metadata__", ()) if isinstance(m, Kind)]
+        if spec.name in given:
+            kinds = [given[spec.name]]
+        table += [(spec.name if not isinstance(k, Reserved) else "reserve", k) for k in kinds]
     return tuple(table)
 
 
