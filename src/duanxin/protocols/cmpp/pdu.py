@@ -12,8 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Annotated
 
 from duanxin.protocols.core.query import QueryCounters
+from duanxin.protocols.core.table import (
+    U8,
+    U32,
+    U64,
+    Absent,
+    Bytes,
+    Items,
+    Octets,
+    Reserved,
+    Text,
+    Variant,
+)
 
 
 class CmppVersion(IntEnum):
@@ -176,7 +189,34 @@ MAX_MSG_LENGTH = 0xFF  # Msg_Length is one byte
 MAX_DESTINATIONS = 99  # DestUsr_tl < 100
 
 _ZERO_AUTH = bytes(AUTHENTICATOR_SIZE)
-_V30 = CmppVersion.V30
+_V20, _V30 = CmppVersion.V20, CmppVersion.V30
+_ONLY_30 = "exists only in CMPP 3.0"
+
+#: The wire kinds of the fields below: each field is declared once, its kind beside its
+#: type; a :class:`Variant` where the 2.0 and 3.0 layouts differ.
+Byte = Annotated[int, U8]
+MsgId = Annotated[int, U64]
+Digest = Annotated[bytes, Octets(AUTHENTICATOR_SIZE)]
+ServiceId = Annotated[str, Text(SERVICE_ID_SIZE)]
+Content = Annotated[bytes, Bytes("B", MAX_MSG_LENGTH)]
+#: Status / Result / Success_Id: 1 byte in 2.0, 4 in 3.0.
+Result = Annotated[int, Variant({_V20: (U8,), _V30: (U32,)})]
+Terminal = Annotated[str, Variant({v: (Text(TERMINAL_ID_SIZE[v]),) for v in (_V20, _V30)})]
+Terminals = Annotated[
+    tuple[str, ...],
+    Variant(
+        {v: (Items("B", Text(TERMINAL_ID_SIZE[v]), 1, MAX_DESTINATIONS),) for v in (_V20, _V30)}
+    ),
+]
+Only30 = Annotated[int, Variant({_V20: (Absent(0, _ONLY_30),), _V30: (U8,)})]
+#: 3.0's LinkID stands where 2.0 has its 8-byte Reserve.
+LinkId = Annotated[
+    str,
+    Variant({_V20: (Reserved(RESERVE_SIZE), Absent("", _ONLY_30)), _V30: (Text(LINK_ID_SIZE),)}),
+]
+QueryTime = Annotated[str, Text(QUERY_TIME_SIZE)]
+#: The layout a PDU is encoded in, not itself on the wire.
+Layout = Annotated[int, Variant({v: (Absent(v, checked=False),) for v in (_V20, _V30)})]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,10 +224,10 @@ class CmppConnect:
     """SP login. ``timestamp`` is the MMDDHHMMSS number (China Standard Time)."""
 
     sequence_id: int = 0
-    source_addr: str
-    authenticator_source: bytes
-    version: int = _V30
-    timestamp: int
+    source_addr: Annotated[str, Text(SOURCE_ADDR_SIZE)]
+    authenticator_source: Digest
+    version: Byte = _V30
+    timestamp: Annotated[int, U32]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,9 +235,9 @@ class CmppConnectResp:
     """Login answer. Its own Version byte also picks its layout (Status 1 or 4 bytes)."""
 
     sequence_id: int = 0
-    status: int
-    authenticator_ismg: bytes = _ZERO_AUTH
-    version: int = _V30
+    status: Result
+    authenticator_ismg: Digest = _ZERO_AUTH
+    version: Byte = _V30
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,37 +255,37 @@ class CmppSubmit:
     """One MT message (or segment) to ``dest_terminal_ids``."""
 
     sequence_id: int = 0
-    version: int = _V30
-    msg_id: int = 0
-    pk_total: int = 1
-    pk_number: int = 1
-    registered_delivery: int = 0
-    msg_level: int = 0
-    service_id: str = ""
-    fee_user_type: int = 0
-    fee_terminal_id: str = ""
-    fee_terminal_type: int = 0  # 3.0 only
-    tp_pid: int = 0
-    tp_udhi: int = 0
-    msg_fmt: int = 0
-    msg_src: str = ""
-    fee_type: str = ""
-    fee_code: str = ""
-    valid_time: str = ""
-    at_time: str = ""
-    src_id: str = ""
-    dest_terminal_ids: tuple[str, ...]
-    dest_terminal_type: int = 0  # 3.0 only
-    msg_content: bytes = b""
-    link_id: str = ""  # 3.0 only
+    version: Layout = _V30
+    msg_id: MsgId = 0
+    pk_total: Byte = 1
+    pk_number: Byte = 1
+    registered_delivery: Byte = 0
+    msg_level: Byte = 0
+    service_id: ServiceId = ""
+    fee_user_type: Byte = 0
+    fee_terminal_id: Terminal = ""
+    fee_terminal_type: Only30 = 0  # 3.0 only
+    tp_pid: Byte = 0
+    tp_udhi: Byte = 0
+    msg_fmt: Byte = 0
+    msg_src: Annotated[str, Text(MSG_SRC_SIZE)] = ""
+    fee_type: Annotated[str, Text(FEE_TYPE_SIZE)] = ""
+    fee_code: Annotated[str, Text(FEE_CODE_SIZE)] = ""
+    valid_time: Annotated[str, Text(TIME_SIZE)] = ""
+    at_time: Annotated[str, Text(TIME_SIZE)] = ""
+    src_id: Annotated[str, Text(SRC_ID_SIZE)] = ""
+    dest_terminal_ids: Terminals
+    dest_terminal_type: Only30 = 0  # 3.0 only
+    msg_content: Content = b""
+    link_id: LinkId = ""  # 3.0 only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppSubmitResp:
     sequence_id: int = 0
-    version: int = _V30
-    msg_id: int = 0
-    result: int = 0
+    version: Layout = _V30
+    msg_id: MsgId = 0
+    result: Result = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -253,34 +293,34 @@ class CmppDeliver:
     """An MO message, or a status report when ``registered_delivery`` is 1."""
 
     sequence_id: int = 0
-    version: int = _V30
-    msg_id: int = 0
-    dest_id: str = ""
-    service_id: str = ""
-    tp_pid: int = 0
-    tp_udhi: int = 0
-    msg_fmt: int = 0
-    src_terminal_id: str = ""
-    src_terminal_type: int = 0  # 3.0 only
-    registered_delivery: int = 0
-    msg_content: bytes = b""
-    link_id: str = ""  # 3.0 only
+    version: Layout = _V30
+    msg_id: MsgId = 0
+    dest_id: Annotated[str, Text(DEST_ID_SIZE)] = ""
+    service_id: ServiceId = ""
+    tp_pid: Byte = 0
+    tp_udhi: Byte = 0
+    msg_fmt: Byte = 0
+    src_terminal_id: Terminal = ""
+    src_terminal_type: Only30 = 0  # 3.0 only
+    registered_delivery: Byte = 0
+    msg_content: Content = b""
+    link_id: LinkId = ""  # 3.0 only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppDeliverResp:
     sequence_id: int = 0
-    version: int = _V30
-    msg_id: int = 0
-    result: int = 0
+    version: Layout = _V30
+    msg_id: MsgId = 0
+    result: Result = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppQuery:
     sequence_id: int = 0
-    time: str = ""  # YYYYMMDD
-    query_type: int = 0
-    query_code: str = ""
+    time: QueryTime = ""  # YYYYMMDD
+    query_type: Byte = 0
+    query_code: Annotated[str, Text(QUERY_CODE_SIZE), Reserved(QUERY_RESERVE_SIZE)] = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -296,14 +336,14 @@ class CmppQueryResp(QueryCounters):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppCancel:
     sequence_id: int = 0
-    msg_id: int = 0
+    msg_id: MsgId = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppCancelResp:
     sequence_id: int = 0
-    version: int = _V30
-    success_id: int = 0
+    version: Layout = _V30
+    success_id: Result = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
