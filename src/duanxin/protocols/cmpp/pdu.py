@@ -43,7 +43,8 @@ def layout_of(version: int) -> CmppVersion:
 
 
 class CommandId(IntEnum):
-    """Command_Id values; a response is its request with the top bit set."""
+    """Command_Id values an SP sends or is sent (the ISMG-to-ISMG and GNS commands are
+    left out: decoded as unknown); a response is its request with the top bit set."""
 
     CONNECT = 0x00000001
     CONNECT_RESP = 0x80000001
@@ -59,25 +60,6 @@ class CommandId(IntEnum):
     CANCEL_RESP = 0x80000007
     ACTIVE_TEST = 0x00000008
     ACTIVE_TEST_RESP = 0x80000008
-    # ISMG <-> ISMG and ISMG <-> GNS only: named, never decoded by an SP.
-    FWD = 0x00000009
-    FWD_RESP = 0x80000009
-    MT_ROUTE = 0x00000010
-    MT_ROUTE_RESP = 0x80000010
-    MO_ROUTE = 0x00000011
-    MO_ROUTE_RESP = 0x80000011
-    GET_ROUTE = 0x00000012
-    GET_ROUTE_RESP = 0x80000012
-    MT_ROUTE_UPDATE = 0x00000013
-    MT_ROUTE_UPDATE_RESP = 0x80000013
-    MO_ROUTE_UPDATE = 0x00000014
-    MO_ROUTE_UPDATE_RESP = 0x80000014
-    PUSH_MT_ROUTE_UPDATE = 0x00000015
-    PUSH_MT_ROUTE_UPDATE_RESP = 0x80000015
-    PUSH_MO_ROUTE_UPDATE = 0x00000016
-    PUSH_MO_ROUTE_UPDATE_RESP = 0x80000016
-    GET_MO_ROUTE = 0x00000017
-    GET_MO_ROUTE_RESP = 0x80000017
 
 
 class CmppConnectStatus(IntEnum):

@@ -21,7 +21,6 @@ RESPONSE_BIT = 0x80000000
 
 # Field sizes, in bytes (section 5 of the notes).
 HEADER_SIZE = 20
-SEQUENCE_SIZE = 12
 NUMBER_SIZE = 21  # SPNumber, ChargeNumber, UserNumber
 LOGIN_NAME_SIZE = 16
 LOGIN_PASSWORD_SIZE = 16

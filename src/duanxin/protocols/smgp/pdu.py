@@ -20,11 +20,11 @@ from duanxin.protocols.core.table import U8, U32, Bytes, Items, Octets, Reserved
 SMGP_VERSION = 0x30
 MSG_ID_SIZE = 10
 AUTHENTICATOR_SIZE = 16
-RESPONSE_BIT = 0x80000000
 
 
 class CommandId(IntEnum):
-    """RequestID values; a response is its request OR 0x80000000."""
+    """RequestID values an SP sends or is sent (the route, payment and forward commands
+    between gateways are left out: decoded as unknown); a response has the top bit set."""
 
     LOGIN = 0x00000001
     LOGIN_RESP = 0x80000001
@@ -34,38 +34,10 @@ class CommandId(IntEnum):
     DELIVER_RESP = 0x80000003
     ACTIVE_TEST = 0x00000004
     ACTIVE_TEST_RESP = 0x80000004
-    FORWARD = 0x00000005
-    FORWARD_RESP = 0x80000005
     EXIT = 0x00000006
     EXIT_RESP = 0x80000006
     QUERY = 0x00000007
     QUERY_RESP = 0x80000007
-    QUERY_TE_ROUTE = 0x00000008
-    QUERY_TE_ROUTE_RESP = 0x80000008
-    QUERY_SP_ROUTE = 0x00000009
-    QUERY_SP_ROUTE_RESP = 0x80000009
-    PAYMENT_REQUEST = 0x0000000A
-    PAYMENT_REQUEST_RESP = 0x8000000A
-    PAYMENT_AFFIRM = 0x0000000B
-    PAYMENT_AFFIRM_RESP = 0x8000000B
-    QUERY_USER_STATE = 0x0000000C
-    QUERY_USER_STATE_RESP = 0x8000000C
-    GET_ALL_TE_ROUTE = 0x0000000D
-    GET_ALL_TE_ROUTE_RESP = 0x8000000D
-    GET_ALL_SP_ROUTE = 0x0000000E
-    GET_ALL_SP_ROUTE_RESP = 0x8000000E
-    UPDATE_TE_ROUTE = 0x0000000F
-    UPDATE_TE_ROUTE_RESP = 0x8000000F
-    UPDATE_SP_ROUTE = 0x00000010
-    UPDATE_SP_ROUTE_RESP = 0x80000010
-    PUSH_UPDATE_TE_ROUTE = 0x00000011
-    PUSH_UPDATE_TE_ROUTE_RESP = 0x80000011
-    PUSH_UPDATE_SP_ROUTE = 0x00000012
-    PUSH_UPDATE_SP_ROUTE_RESP = 0x80000012
-
-    @property
-    def is_response(self) -> bool:
-        return bool(self & RESPONSE_BIT)
 
 
 class SmgpStatus(IntEnum):

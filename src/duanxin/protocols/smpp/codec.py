@@ -91,11 +91,6 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
 _CLASSES: dict[int, type[Pdu]] = {cls.command_id: cls for cls in FIELDS}
 
 
-def is_error_response(command_id: int, command_status: int) -> bool:
-    """A response that reports a failure: it carries no body on the wire (§4.1, §4.4)."""
-    return bool(command_id & p.RESPONSE_BIT) and command_status != CommandStatus.ESME_ROK
-
-
 _ENCODERS = {cls: layout.encode for cls, layout in CODEC.by_class[None].items()}
 
 

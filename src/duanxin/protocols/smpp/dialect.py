@@ -33,11 +33,6 @@ class BindType(Enum):
     TRANSCEIVER = "transceiver"
 
     @property
-    def can_transmit(self) -> bool:
-        """May the ESME send submit_sm (and query/cancel/replace) on this session?"""
-        return self is not BindType.RECEIVER
-
-    @property
     def can_receive(self) -> bool:
         """May the SMSC send deliver_sm on this session?"""
         return self is not BindType.TRANSMITTER
