@@ -15,7 +15,6 @@ SEQUENCE_FIRST, SEQUENCE_LAST = 1, 0xFFFFFFFF
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
     encode=encode,
-    sequence_field="sequence_id",
     bind_status="status",
     login=(c.CmppConnect, c.CmppConnectResp),
     logout=(c.CmppTerminate, c.CmppTerminateResp),

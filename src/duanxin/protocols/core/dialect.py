@@ -35,8 +35,6 @@ class Rules(Generic[P]):
     """
 
     codec: Codec[P]
-    encode: Callable[[P], bytes]  # the protocol's (CMPP's picks the layout by version)
-    sequence_field: str
     bind_status: str
     login: tuple[type[P], type[P]]
     logout: tuple[type[P], type[P]]
@@ -48,6 +46,11 @@ class Rules(Generic[P]):
     #: request is answered with, when the protocol answers it at all.
     rejects: Mapping[int, tuple[Callable[..., P], str]] = field(default_factory=dict)
     refusal: int | None = None  # the status that refuses a request the session forbids
+    #: The protocol's own encoder where it is more than the codec's (CMPP's picks the
+    #: layout by version, SMPP's sends error responses bare).
+    encode: Callable[[P], bytes] | None = None
+    #: The header's last field: every protocol's sequence number.
+    sequence_field: str = field(init=False)
     kinds: dict[type[P], Kind] = field(init=False)
     answers: dict[type[P], Callable[..., P]] = field(init=False)
 
@@ -61,6 +64,7 @@ class Rules(Generic[P]):
             kinds.update(zip(self.heartbeat, (Kind.HEARTBEAT, Kind.HEARTBEAT_RESP), strict=True))
             answers.update((self.heartbeat,))
         kinds.update(self.special)
+        object.__setattr__(self, "sequence_field", self.codec.header.names[-1])
         object.__setattr__(self, "kinds", kinds)
         object.__setattr__(self, "answers", answers)
 
@@ -71,7 +75,7 @@ class TableDialect(Generic[P]):
     def __init__(self, rules: Rules[P], decoder: Decoder[P], counter: SequenceCounter) -> None:
         self.rules = rules
         self.decoder = decoder
-        self.encode = rules.encode
+        self.encode = rules.encode or rules.codec.encode
         self._kinds = rules.kinds
         self._next_sequence = counter
         self.sequence: Callable[[P], Hashable] = operator.attrgetter(rules.sequence_field)

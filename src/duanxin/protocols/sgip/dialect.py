@@ -20,7 +20,7 @@ from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.sequence import SequenceCounter, with_field
 from duanxin.protocols.core.state import Kind
 from duanxin.protocols.sgip import pdu as s
-from duanxin.protocols.sgip.codec import CODEC, Decoder, encode
+from duanxin.protocols.sgip.codec import CODEC, Decoder
 from duanxin.protocols.sgip.pdu import Pdu, SequenceNumber, sequence_time
 
 #: The third part of the triple counts 0, 1, ... COUNTER_MAX and then starts again at 0.
@@ -28,8 +28,6 @@ COUNTER_MAX = 0xFFFFFFFF
 
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
-    encode=encode,
-    sequence_field="sequence",  # the whole triple: responses repeat all 12 bytes
     bind_status="result",
     login=(s.Bind, s.BindResp),
     logout=(s.Unbind, s.UnbindResp),

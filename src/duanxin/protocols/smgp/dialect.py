@@ -10,7 +10,7 @@ from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.sequence import SequenceCounter
 from duanxin.protocols.core.state import Direction, Kind
 from duanxin.protocols.smgp import pdu as s
-from duanxin.protocols.smgp.codec import CODEC, Decoder, encode
+from duanxin.protocols.smgp.codec import CODEC, Decoder
 from duanxin.protocols.smgp.pdu import CommandId, LoginMode, Pdu, SmgpStatus
 
 MAX_SEQUENCE = 0xFFFFFFFF
@@ -18,8 +18,6 @@ _LOGIN_KINDS: dict[int, Kind] = {LoginMode.SEND: Kind.BIND_TX, LoginMode.RECEIVE
 
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
-    encode=encode,
-    sequence_field="sequence_id",
     bind_status="status",
     login=(s.SmgpLogin, s.SmgpLoginResp),
     logout=(s.SmgpExit, s.SmgpExitResp),

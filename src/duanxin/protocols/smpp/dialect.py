@@ -64,7 +64,6 @@ RESPONSES: dict[int, type[Pdu]] = {
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
     encode=encode,
-    sequence_field="sequence_number",
     bind_status="command_status",
     login=(p.BindTransceiver, p.BindTransceiverResp),
     logout=(p.Unbind, p.UnbindResp),
