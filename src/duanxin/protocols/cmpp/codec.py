@@ -1,4 +1,4 @@
-"""CMPP wire codec: the field table of every PDU, in the 2.0 and 3.0 layouts.
+"""CMPP wire codec: every PDU's table, read off its class (:mod:`.pdu`), in both layouts.
 
 The tables are run by the shared engine (:mod:`duanxin.protocols.core.codec`). CMPP's own
 rules: SUBMIT, DELIVER and the answers whose Result/Status is 1 byte in 2.0 and 4 in 3.0

@@ -1,4 +1,4 @@
-"""SGIP 1.2 codec: the field table of every PDU, run by the shared engine.
+"""SGIP 1.2 codec: every PDU's table, read off its class (:mod:`.pdu`), run by the engine.
 
 SGIP's own rules: the header's sequence number is a triple (node, time, counter); Submit's
 recipients are a UserCount of 1..100 and 21-byte numbers; content has a 4-byte length;

@@ -1,4 +1,4 @@
-"""SMGP 3.0 codec: the field table of every PDU, run by the shared engine.
+"""SMGP 3.0 codec: every PDU's table, read off its class (:mod:`.pdu`), run by the engine.
 
 SMGP's own rules are few: Submit and Deliver end in a length-prefixed content, 8 reserved
 bytes and optional parameters (TLVs) up to PacketLength; every malformed body is answered

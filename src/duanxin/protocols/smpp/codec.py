@@ -1,4 +1,4 @@
-"""SMPP 3.4 codec: the field table of every PDU, run by the shared engine.
+"""SMPP 3.4 codec: every PDU's table, read off its class (:mod:`.pdu`), run by the engine.
 
 The tables (:data:`FIELDS`) are also the reference the tests generate every PDU from.
 SMPP's own rules: C-octet strings; submit_multi's destinations, each an SME address or a
