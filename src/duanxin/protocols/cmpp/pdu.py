@@ -1,5 +1,9 @@
 """CMPP 2.0 / 3.0 PDUs: command ids, status codes, field sizes and one dataclass per PDU.
 
+Each field is declared once, its wire kind beside its type (``Annotated[str, Text(6)]``;
+a :class:`~duanxin.protocols.core.table.Variant` where 2.0 and 3.0 differ), in wire order:
+the codec reads its tables off these classes.
+
 One set of classes serves both versions. PDUs whose layout differs between 2.0 and 3.0
 carry ``version``: the CMPP version whose layout the PDU is encoded in (any 0x2x value is
 the 2.0 layout, 0x30 and above the 3.0 layout, see :func:`layout_of`). Fields that exist

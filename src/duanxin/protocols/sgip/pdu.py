@@ -1,5 +1,8 @@
 """SGIP 1.2 PDUs: command ids, result codes, and one frozen dataclass per PDU.
 
+Each field is declared once, its wire kind beside its type, in wire order: the codec reads
+its tables off these classes.
+
 Every PDU carries its header sequence number as :attr:`sequence`, a
 :class:`SequenceNumber` triple (node id, MMDDHHMMSS creation time, counter). The triple is
 also SGIP's only message identifier: a Report names the Submit it is about by it.

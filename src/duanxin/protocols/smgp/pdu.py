@@ -1,5 +1,8 @@
 """SMGP 3.0 PDUs: command ids, status codes, optional parameters and one dataclass per PDU.
 
+Each field is declared once, its wire kind beside its type (padding beside the field it
+precedes), in wire order: the codec reads its tables off these classes.
+
 Every PDU carries its header ``sequence_id``; the command id is a class constant and the
 packet length is computed by the codec. Message ids stay raw (10 BCD bytes); text fields
 are ``str`` (ASCII on the wire, NUL-padded to their fixed size).

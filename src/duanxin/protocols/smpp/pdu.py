@@ -1,5 +1,8 @@
 """SMPP 3.4 PDUs: command ids, status codes, field sizes and one frozen dataclass per PDU.
 
+Each field is declared once, its wire kind beside its type, in wire order: the codec reads
+its tables (:data:`~duanxin.protocols.smpp.codec.FIELDS`) off these classes.
+
 Every PDU carries the header's ``sequence_number`` and ``command_status`` (0 in requests);
 ``command_length`` and ``command_id`` follow from the class and the encoded body. Length
 fields that only describe another field (``sm_length``, ``number_of_dests``,
