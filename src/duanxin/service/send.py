@@ -215,7 +215,8 @@ async def _send_together(
     try:
         decision, frequency = await policy.check_content(platform, account, content)
         async with platform.reader.connect() as conn:
-            numbers = await _classify(platform, conn, account.id, raws)
+            entries = [MobileEntry(raw, normalise_mobile(raw)) for raw in raws]
+            numbers = await _classify(platform, conn, account.id, entries)
         numbers, hits = await _limit_frequency(platform, account, numbers, decision, frequency, now)
     except StatusError:
         return alone
