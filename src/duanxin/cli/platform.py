@@ -57,7 +57,7 @@ def serve(
 ) -> None:
     """Run the platform: HTTP API, delivery workers, sweeper."""
     from duanxin.logs import configure_logging
-    from duanxin.runtime import StartupError, running_platform, stop_signals
+    from duanxin.runtime import DeliveryGaveUp, StartupError, running_platform, stop_signals
 
     settings = _settings(database_url, host=host, port=port, bus_url=bus_url, role=role)
     if workers != "1":
@@ -67,12 +67,14 @@ def serve(
     async def run() -> None:
         with stop_signals() as stop:
             async with running_platform(settings) as running:
+                if running.delivery is not None:
+                    console.print(f"delivery in its own process (pid {running.delivery.pid})")
                 console.print(f"duanxin serving on {running.url} (role {settings.role})")
                 for protocol, where in (
                     running.access.addresses() if running.access else {}
                 ).items():
                     console.print(f"customer {protocol.upper()} on {where['host']}:{where['port']}")
-                await stop.wait()
+                await running.until_stopped(stop)
                 console.print(
                     f"stopping (up to {settings.shutdown_grace_seconds:g} s for submits "
                     "on the wire)"
@@ -84,6 +86,8 @@ def serve(
         raise database_failure(settings, error) from error
     except StartupError as error:  # one line, at once (no retrying, no traceback)
         raise _fail(f"cannot start: {error}") from None
+    except DeliveryGaveUp as error:
+        raise _fail(f"stopped: {error}") from None
 
 
 def _serve_processes(settings: Any, workers: str) -> int:
