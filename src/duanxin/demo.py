@@ -398,6 +398,7 @@ async def demo_stack(
             push_allowed_networks=list(DEMO_PUSH_NETWORKS),
             access_cmpp_port=access_ports[0] or ANY_FREE_PORT,
             access_smpp_port=access_ports[1] or ANY_FREE_PORT,
+            log_level="warning",  # what the demo's delivery process logs: as this one
         )
         if delivery_process is not None:
             settings = settings.model_copy(update={"delivery_process": delivery_process})
@@ -497,12 +498,14 @@ async def run_demo(
     keep: bool = False,
 ) -> None:
     """Start the demo, call ``announce`` once the API answers, run until interrupted."""
+    from duanxin.config import load_settings
+    from duanxin.delivery.process import with_delivery_default
+
     ports = (_free_or_any(host, CMPP_ACCESS_PORT), _free_or_any(host, SMPP_ACCESS_PORT))
+    delivery = with_delivery_default(load_settings()).delivery_process
     with stop_signals() as stop:
-        async with demo_stack(host, port, data_dir, keep=keep, access_ports=ports) as (
-            facts,
-            _running,
-            _sims,
-        ):
+        async with demo_stack(
+            host, port, data_dir, keep=keep, access_ports=ports, delivery_process=delivery
+        ) as (facts, running, _sims):
             announce(facts)
-            await stop.wait()
+            await running.until_stopped(stop)

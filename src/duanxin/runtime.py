@@ -204,7 +204,7 @@ class _Layout:
 
 def _layout(settings: Settings) -> _Layout:
     local = _local_paths(settings)
-    child = settings.role == "all" and settings.delivery_process and local is not None
+    child = settings.role == "all" and bool(settings.delivery_process) and local is not None
     return _Layout(
         delivery_here=settings.role == "worker" or (settings.role == "all" and not child),
         api_here=settings.role in ("all", "api"),

@@ -56,10 +56,12 @@ def serve(
     ] = "1",
 ) -> None:
     """Run the platform: HTTP API, delivery workers, sweeper."""
+    from duanxin.delivery.process import with_delivery_default
     from duanxin.logs import configure_logging
     from duanxin.runtime import DeliveryGaveUp, StartupError, running_platform, stop_signals
 
     settings = _settings(database_url, host=host, port=port, bus_url=bus_url, role=role)
+    settings = with_delivery_default(settings)
     if workers != "1":
         raise typer.Exit(code=_serve_processes(settings, workers))
     configure_logging(settings)
@@ -135,8 +137,15 @@ def demo(
     def announce(facts: DemoFacts) -> None:
         print_demo(facts, data_dir.resolve())
 
+    from duanxin.runtime import DeliveryGaveUp, StartupError
+
     logging.basicConfig(level=logging.WARNING)
-    _run(run_demo(host, port, data_dir, announce=announce, keep=keep))
+    try:
+        _run(run_demo(host, port, data_dir, announce=announce, keep=keep))
+    except StartupError as error:
+        raise _fail(f"cannot start: {error}") from None
+    except DeliveryGaveUp as error:
+        raise _fail(f"stopped: {error}") from None
 
 
 def duanxin_command() -> str:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -27,7 +28,14 @@ from collections.abc import Callable
 
 from duanxin.config import Settings
 
-__all__ = ["CHILD_MODULE", "DeliveryChild", "DeliveryGaveUp", "child_settings", "main"]
+__all__ = [
+    "CHILD_MODULE",
+    "DeliveryChild",
+    "DeliveryGaveUp",
+    "child_settings",
+    "main",
+    "with_delivery_default",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,14 @@ RESTART_PAUSE_SECONDS = (0.0, 0.5, 1.0, 2.0, 5.0)  # after the 1st, 2nd ... deat
 
 class DeliveryGaveUp(Exception):
     """The delivery process could not be kept running; the message is one line."""
+
+
+def with_delivery_default(settings: Settings) -> Settings:
+    """``settings`` with ``delivery_process`` decided when it is unset: on when the machine
+    has more than one core (what ``duanxin serve`` and ``duanxin demo`` run)."""
+    if settings.delivery_process is not None:
+        return settings
+    return settings.model_copy(update={"delivery_process": (os.cpu_count() or 1) > 1})
 
 
 def child_settings(settings: Settings) -> Settings:
