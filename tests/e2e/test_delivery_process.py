@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select, update
 
+from duanxin.bus.local import DeliveryLock, local_paths
 from duanxin.client import AsyncClient
 from duanxin.config import Settings
 from duanxin.demo import provision, start_simulators
@@ -312,3 +313,25 @@ async def test_concurrent_sends_while_delivery_writes_meet_no_locked_database(
             await _pull_all(client, first | set(singles), reports)
             assert Counter(reports) == dict.fromkeys(first | set(singles), 1)
         assert "database is locked" not in setup.log.read_text()
+
+
+async def test_a_delivery_process_that_cannot_start_stops_serve_with_one_line(
+    tmp_path: Path,
+) -> None:
+    async with _setup(tmp_path) as setup:
+        lock = DeliveryLock(local_paths(str(setup.database)).lock)
+        lock.take()  # as a delivery process already running on this database does
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "duanxin.cli", "serve", "--port", str(setup.port),
+                env={**os.environ, "DUANXIN_DATABASE_URL": setup.url, **DELIVERY_CHILD},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(process.communicate(), 60)
+        finally:
+            lock.release()
+        assert process.returncode == 1
+        last = err.decode().strip().splitlines()[-1]
+        assert "cannot start: the delivery process did not start" in last, last
+        assert "another process runs delivery on this database" in last
+        assert "Traceback" not in err.decode() and b"serving" not in out
