@@ -1,4 +1,8 @@
-"""``duanxin demo``: the whole platform in one process, with simulated carriers.
+"""``duanxin demo``: the whole platform with simulated carriers.
+
+The simulators, the HTTP API and the customer CMPP/SMPP servers run in this process;
+delivery runs here too, or (``duanxin demo`` on a machine with more than one core, the
+``delivery_process`` setting) in a child process of its own.
 
 A fresh SQLite file, one simulator per Chinese network (CMPP for China Mobile, SGIP for
 China Unicom, SMGP for China Telecom), channels and routes to them, and a demo customer

@@ -107,7 +107,8 @@ def _serve_processes(settings: Any, workers: str) -> int:
         # In-process buses and per-process node ids cannot be shared between processes.
         raise _fail(
             "--workers needs the cluster backends: set DUANXIN_BUS_URL=redis://... "
-            "(and DUANXIN_DATABASE_URL to PostgreSQL)"
+            "(and DUANXIN_DATABASE_URL to PostgreSQL); on SQLite, delivery gets a process of "
+            "its own with DUANXIN_DELIVERY_PROCESS=true"
         )
     if count > 1 and settings.role != "worker" and settings.port == 0:
         raise _fail("--workers with the HTTP API needs a fixed --port")
