@@ -130,3 +130,27 @@ def test_a_socket_path_too_long_for_a_unix_socket_moves_to_the_temporary_directo
     assert paths.socket == local_paths(deep).socket  # the same database, the same socket
     assert paths.lock == deep + ".delivery.lock"  # the lock stays next to the database
     assert local_paths(deep, "/run/dx.sock").socket == "/run/dx.sock"
+
+
+async def test_a_delivery_process_that_does_not_read_never_holds_a_send_up(
+    socket_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    stalled = asyncio.Event()
+
+    async def never_reads(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await stalled.wait()  # a delivery process stopped (SIGSTOP), or stuck
+        writer.close()
+
+    server = await asyncio.start_unix_server(never_reads, socket_path)
+    bus = LocalBus(socket_path)
+    caplog.set_level(logging.WARNING, "duanxin.bus.local")
+    try:
+        mids = [f"{i:016X}" for i in range(50)]
+        for _ in range(16_000):  # about 16 MB of nudges: more than is ever buffered
+            await asyncio.wait_for(bus.publish("submit", [{"mids": mids}]), 1)
+        assert len([r for r in caplog.records if "not reading" in r.message]) == 1
+    finally:
+        stalled.set()
+        await bus.close()
+        server.close()
+        await server.wait_closed()

@@ -6,7 +6,7 @@ anything else reaches the delivery process. The socket only makes it prompt. The
 that runs delivery listens (:class:`LocalListener`) and publishes what it is sent on its
 own in-process bus (:class:`~duanxin.bus.memory.MemoryBus`), where its worker consumes it;
 an API process publishes through :class:`LocalBus`, which writes one line of JSON per
-publish and does not wait for an answer.
+publish and never waits, neither for an answer nor for a delivery process that is behind.
 
 Nothing is lost when either side dies: a publish with no delivery process listening is
 dropped (logged once per outage), and the delivery process, when it starts, queues every
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 #: 104 on the BSDs); longer ones are replaced by a short one in the temporary directory.
 MAX_SOCKET_PATH = 100
 LINE_LIMIT = 16 * 1024 * 1024  # a line is one publish: 4,000 entries of 50 ids fit easily
+MAX_UNREAD = 8 * 1024 * 1024  # buffered for a delivery process that does not read
 CHANNELS_EVERY_SECONDS = 1.0  # how often the delivery side reports its channels
 SOCKET_MODE = 0o600  # only the user running the platform may publish
 
@@ -207,6 +208,7 @@ class LocalBus:
         self._reader_task: asyncio.Task[None] | None = None
         self._connecting: asyncio.Lock | None = None
         self._missing = False  # the last attempt found no delivery process (logged once)
+        self._behind = False  # nudges are being dropped: the delivery side does not read
         self._closed = asyncio.Event()
 
     async def _connected(self) -> asyncio.StreamWriter | None:
@@ -258,9 +260,20 @@ class LocalBus:
         writer = await self._connected()
         if writer is None:
             return  # the store holds them: the delivery process's recovery publishes them
+        # Never waits for the delivery side: a send is answered once committed, whatever
+        # delivery is doing. One stalled for long enough to leave this much unread has its
+        # nudges dropped; its sweeper finds those messages in the store.
+        if writer.transport.get_write_buffer_size() > MAX_UNREAD:
+            if not self._behind:
+                log.warning(
+                    "the delivery process on %s is not reading: accepted messages wait in "
+                    "the store for its sweeper",
+                    self.path,
+                )
+            self._behind = True
+            return
+        self._behind = False
         writer.write(_encode({"stream": stream, "payloads": list(payloads)}))
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()  # only waits while the delivery side is behind
 
     async def consume(
         self, stream: str, group: str, consumer: str, *, count: int, block: float
@@ -284,7 +297,8 @@ class LocalBus:
     async def close(self) -> None:
         self._closed.set()
         if self._writer is not None:
-            self._writer.close()
+            # At once, unsent nudges dropped: the store holds their messages.
+            self._writer.transport.abort()
             with contextlib.suppress(ConnectionError):
                 await self._writer.wait_closed()
         if self._reader_task is not None:
