@@ -224,15 +224,25 @@ def _local_paths(settings: Settings) -> LocalPaths | None:
     return local_paths(database, settings.delivery_socket)
 
 
-def _take_delivery_lock(layout: _Layout) -> DeliveryLock | None:
+LOCK_POLL_SECONDS = 0.1
+
+
+async def _take_delivery_lock(layout: _Layout, wait: float) -> DeliveryLock | None:
+    """The database's delivery lock, waited for up to ``wait`` seconds (a delivery process
+    whose parent was killed drains before it lets go)."""
     if layout.local is None or not layout.delivery_here:
         return None
     lock = DeliveryLock(layout.local.lock)
-    try:
-        lock.take()
-    except DeliveryLockHeld as error:
-        raise StartupError(str(error)) from None
-    return lock
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        try:
+            lock.take()
+        except DeliveryLockHeld as error:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise StartupError(str(error)) from None
+            await asyncio.sleep(LOCK_POLL_SECONDS)
+            continue
+        return lock
 
 
 def _hand_off_locally(platform: Platform, local: LocalPaths) -> None:
@@ -339,13 +349,19 @@ async def _start_child(settings: Settings) -> DeliveryChild:
 
 @contextlib.asynccontextmanager
 async def running_platform(
-    settings: Settings, extra_routes: Sequence[BaseRoute] = (), *, serve_http: bool = True
+    settings: Settings,
+    extra_routes: Sequence[BaseRoute] = (),
+    *,
+    serve_http: bool = True,
+    lock_wait: float = 0.0,
 ) -> AsyncIterator[RunningPlatform]:
-    """Start everything ``settings.role`` asks for; stop it all on exit."""
+    """Start everything ``settings.role`` asks for; stop it all on exit. ``lock_wait``:
+    how long to wait for another embedded delivery process on the same SQLite file to stop
+    (0: refuse to start at once)."""
     use_encryption_key(settings)  # refused before anything starts when there is none
     await asyncio.to_thread(migrate, settings.database_url, settings.encryption_key)
     layout = _layout(settings)
-    lock = _take_delivery_lock(layout)
+    lock = await _take_delivery_lock(layout, lock_wait)
     try:
         token = new_token()
         platform, node = await _open_platform(settings, token)

@@ -269,6 +269,39 @@ async def test_a_killed_delivery_process_is_restarted_and_every_message_reported
         assert "restarting it" in log and "database is locked" not in log
 
 
+async def test_serve_killed_hard_and_started_again_delivers_every_message_once(
+    tmp_path: Path,
+) -> None:
+    async with _setup(tmp_path) as setup:
+        async with _serve(setup, env=DELIVERY_CHILD) as first, setup.client() as client:
+            child = first.delivery_pid
+            assert child is not None
+            mids = await _send_load(client)
+            cmpp = setup.simulators["cmpp"]
+
+            async def under_way() -> bool:
+                return len(cmpp.behaviour.received) >= LOAD // 5
+
+            await wait_until(under_way, SOON)
+            os.kill(first.process.pid, signal.SIGKILL)
+            assert await first.process.wait() == -signal.SIGKILL
+        # Started again at once, while the orphaned delivery process still drains: the new
+        # one waits for its lock, then sends the rest.
+        async with _serve(setup, env=DELIVERY_CHILD) as second, setup.client() as client:
+            assert second.delivery_pid not in (None, child)
+
+            async def orphan_gone() -> bool:  # it let go of the lock as its drain ended
+                return not _alive(child)
+
+            await wait_until(orphan_gone, SOON)
+            reports: list[str] = []
+            await _pull_all(client, mids, reports)
+            assert Counter(reports) == dict.fromkeys(mids, 1)
+        received = setup.received()
+        assert set(received) == {f"1380{i:07d}" for i in range(LOAD)}  # nothing lost
+        assert sum(received.values()) - LOAD <= CMPP_WINDOW + WRITE_SLACK
+
+
 async def test_delivery_keeps_going_when_the_api_process_is_killed(tmp_path: Path) -> None:
     async with _setup(tmp_path) as setup:
         async with _serve(setup, "--role", "worker", http=False) as worker:
@@ -324,10 +357,13 @@ async def test_a_delivery_process_that_cannot_start_stops_serve_with_one_line(
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "duanxin.cli", "serve", "--port", str(setup.port),
-                env={**os.environ, "DUANXIN_DATABASE_URL": setup.url, **DELIVERY_CHILD},
+                env={
+                    **os.environ, "DUANXIN_DATABASE_URL": setup.url, **DELIVERY_CHILD,
+                    "DUANXIN_SHUTDOWN_GRACE_SECONDS": "0",  # how long it waits for the lock
+                },
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
-            out, err = await asyncio.wait_for(process.communicate(), 60)
+            out, err = await asyncio.wait_for(process.communicate(), 90)
         finally:
             lock.release()
         assert process.returncode == 1

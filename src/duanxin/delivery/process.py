@@ -110,11 +110,13 @@ class DeliveryChild:
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(child_settings(self.settings).model_dump_json().encode())
         process.stdin.close()
+        # It may first wait for its predecessor's drain (see _run_child).
+        limit = START_TIMEOUT_SECONDS + self.settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS
         try:
-            async with asyncio.timeout(START_TIMEOUT_SECONDS):
+            async with asyncio.timeout(limit):
                 line = (await process.stdout.readline()).decode(errors="replace").strip()
         except TimeoutError:
-            line = f"{FAILED}not ready within {START_TIMEOUT_SECONDS:g} s"
+            line = f"{FAILED}not ready within {limit:g} s"
         if line != READY:
             if process.returncode is None:
                 process.kill()
@@ -188,7 +190,9 @@ async def _run_child(settings: Settings) -> int:
 
     with stop_signals() as stop:
         try:
-            async with running_platform(settings):
+            # The delivery process of a parent that was killed may still be draining.
+            wait = settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS
+            async with running_platform(settings, lock_wait=wait):
                 sys.stdout.write(READY + "\n")
                 sys.stdout.flush()
                 sys.stdout = sys.stderr  # nobody reads the pipe any more
