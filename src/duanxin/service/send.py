@@ -33,10 +33,10 @@ from duanxin.domain.numbers import (
     EXTNO_MAX_DIGITS,
     MAX_NUMBERS,
     Carrier,
+    MobileEntry,
     TooManyNumbers,
     detect_carrier,
     distinct_mobiles,
-    normalise_mobile,
     valid_extno,
 )
 from duanxin.domain.policy import ContentDecision, FrequencyRules
@@ -143,7 +143,7 @@ async def _send(
     _check_extno(request.extno)
     fingerprint = _fingerprint(request)
     now = platform.clock()
-    raws = _distinct(request.mobiles)
+    entries = _distinct(request.mobiles)
     if request.idempotency_key:
         async with platform.reader.connect() as conn:
             stored = await _stored_response(
@@ -153,7 +153,7 @@ async def _send(
             return stored
     decision, frequency = await policy.check_content(platform, account, request.content)
     async with platform.reader.connect() as conn:
-        numbers = await _classify(platform, conn, account.id, raws)
+        numbers = await _classify(platform, conn, account.id, entries)
     numbers, hits = await _limit_frequency(platform, account, numbers, decision, frequency, now)
     stored_here = False
     try:
@@ -261,14 +261,14 @@ def _check_extno(extno: str) -> None:
         raise StatusError(Status.MALFORMED, f"extno must be at most {EXTNO_MAX_DIGITS} digits")
 
 
-def _distinct(mobiles: Sequence[str]) -> list[str]:
+def _distinct(mobiles: Sequence[str]) -> list[MobileEntry]:
     try:
         entries = distinct_mobiles(mobiles, limit=MAX_NUMBERS)
     except TooManyNumbers:
         raise StatusError(Status.TOO_MANY_NUMBERS) from None
     if not entries:
         raise StatusError(Status.MALFORMED, "mobile is empty")
-    return [e.raw for e in entries]
+    return entries
 
 
 def _fingerprint(request: SendRequest) -> str:
@@ -292,9 +292,9 @@ async def _stored_response(
 
 
 async def _classify(
-    platform: Platform, conn: AsyncConnection, account_id: int, raws: list[str]
+    platform: Platform, conn: AsyncConnection, account_id: int, entries: list[MobileEntry]
 ) -> list[_Number]:
-    normalised = {raw: normalise_mobile(raw) for raw in raws}
+    normalised = {e.raw: e.normalised for e in entries}  # normalised once, by _distinct
     valid = [m for m in normalised.values() if m]
     overrides: dict[str, Carrier] = {}
     if valid and await platform.has_overrides.get(None, lambda: number_store.any_overrides(conn)):
