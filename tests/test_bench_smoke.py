@@ -120,3 +120,15 @@ async def test_console_bench_fills_the_store_and_times_the_dashboard(tmp_path: P
     figures = await measure_console(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", 300, 3.0)
     assert figures.messages == 300 and 0 <= figures.today <= 300
     assert figures.dashboard_ms > 0 and figures.search_ms > 0
+
+
+async def test_platform_with_its_delivery_in_a_process_of_its_own_delivers() -> None:
+    from duanxin.bench.http import _children, _server_cpu
+
+    async with platform_for("delivery") as target:
+        assert target.server_pid is not None
+        delivery = _children(target.server_pid)
+        assert len(delivery) == 1  # the delivery process, counted in the server's CPU time
+        figures = await end_to_end(target, 20, 1)
+        assert (_server_cpu(target.server_pid) or 0) > (_server_cpu(delivery[0]) or 0) > 0
+    assert figures.messages == figures.reports == 20

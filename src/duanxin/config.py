@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     port: int = 8080
     role: Literal["all", "api", "worker"] = "all"
     reuse_port: bool = False  # SO_REUSEPORT on the HTTP port (serve --workers N sets it)
+    # Embedded mode (SQLite file, no Redis bus) with role "all": run delivery (carrier
+    # connections, delivery worker, report matching, push callbacks, sweeper) in a child
+    # process of its own, so that it and the HTTP API each get a core; work is handed over
+    # through the database and a local Unix socket (duanxin.bus.local). Unset: on for
+    # `duanxin serve` and `duanxin demo` on a machine with more than one core.
+    delivery_process: bool | None = None
+    delivery_socket: str = ""  # that socket's path; "": next to the SQLite file
     # The node id in message ids. Embedded mode: this or 1. Cluster (Redis bus): unset, a
     # free one is leased in Redis; set, it is leased, and a process refuses to start while
     # a live process holds it.

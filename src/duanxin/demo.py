@@ -1,4 +1,8 @@
-"""``duanxin demo``: the whole platform in one process, with simulated carriers.
+"""``duanxin demo``: the whole platform with simulated carriers.
+
+The simulators, the HTTP API and the customer CMPP/SMPP servers run in this process;
+delivery runs here too, or (``duanxin demo`` on a machine with more than one core, the
+``delivery_process`` setting) in a child process of its own.
 
 A fresh SQLite file, one simulator per Chinese network (CMPP for China Mobile, SGIP for
 China Unicom, SMGP for China Telecom), channels and routes to them, and a demo customer
@@ -32,7 +36,7 @@ from duanxin.config import Settings
 from duanxin.domain.accounts import AccessType
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, detect_carrier, normalise_mobile
-from duanxin.runtime import RunningPlatform, running_platform, stop_signals
+from duanxin.runtime import RunningPlatform, free_port, running_platform, stop_signals
 from duanxin.service import admin, console_auth, review
 from duanxin.service.platform import Platform
 from duanxin.simulator.core import SimulatorConfig, SimulatorServer
@@ -368,6 +372,7 @@ async def demo_stack(
     simulators_like: SimulatorConfig | None = None,
     access_ports: tuple[int, int] = (0, 0),
     keep: bool = False,
+    delivery_process: bool | None = None,
 ) -> AsyncIterator[tuple[DemoFacts, RunningPlatform, dict[str, SimulatorServer]]]:
     """The demo's parts, running: simulators, a provisioned store, the platform.
 
@@ -376,7 +381,9 @@ async def demo_stack(
     settings of those started here (fault profile, seed ...). Without ``settings`` the
     demo keeps its own files in ``data_dir`` (:class:`DemoFiles`), fresh unless ``keep``.
     ``access_ports``: the customer CMPP and SMPP servers' ports (0: any free one) when
-    ``settings`` is not given.
+    ``settings`` is not given. ``delivery_process``: delivery runs in a child process of its
+    own (the setting of that name; the simulators stay in this one), when ``settings`` is
+    not given (None: as the environment or the setting's default says).
     """
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -395,12 +402,17 @@ async def demo_stack(
             push_allowed_networks=list(DEMO_PUSH_NETWORKS),
             access_cmpp_port=access_ports[0] or ANY_FREE_PORT,
             access_smpp_port=access_ports[1] or ANY_FREE_PORT,
+            log_level="warning",  # what the demo's delivery process logs: as this one
         )
+        if delivery_process is not None:
+            settings = settings.model_copy(update={"delivery_process": delivery_process})
     await asyncio.to_thread(migrate, settings.database_url, settings.encryption_key)
     if carriers is None:
         logins = _kept_logins(kept)
+        # Our SGIP listener in another process: its port known up front, for the simulator.
+        sgip_port = free_port(host) if settings.delivery_process else 0
         simulators, endpoints = await start_simulators(
-            host, report_delay, like=simulators_like, logins=logins
+            host, report_delay, like=simulators_like, logins=logins, sgip_listen_port=sgip_port
         )
     else:
         simulators, endpoints = {}, dict(carriers)
@@ -476,6 +488,8 @@ async def _repoint_channels(platform: Platform, endpoints: Mapping[str, CarrierE
             "account": endpoint.account,
             "password": endpoint.password,
         }
+        if endpoint.sp_port is not None:
+            changes["settings"] = {"listen_host": endpoint.host, "listen_port": endpoint.sp_port}
         await admin.edit_channel(platform, f"demo-{protocol}", changes, actor="demo")
 
 
@@ -488,12 +502,14 @@ async def run_demo(
     keep: bool = False,
 ) -> None:
     """Start the demo, call ``announce`` once the API answers, run until interrupted."""
+    from duanxin.config import load_settings
+    from duanxin.delivery.process import with_delivery_default
+
     ports = (_free_or_any(host, CMPP_ACCESS_PORT), _free_or_any(host, SMPP_ACCESS_PORT))
+    delivery = with_delivery_default(load_settings()).delivery_process
     with stop_signals() as stop:
-        async with demo_stack(host, port, data_dir, keep=keep, access_ports=ports) as (
-            facts,
-            _running,
-            _sims,
-        ):
+        async with demo_stack(
+            host, port, data_dir, keep=keep, access_ports=ports, delivery_process=delivery
+        ) as (facts, running, _sims):
             announce(facts)
-            await stop.wait()
+            await running.until_stopped(stop)

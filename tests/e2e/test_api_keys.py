@@ -106,7 +106,7 @@ async def test_secrets_are_not_in_the_database_file_nor_in_the_logs(
     async with stack.client() as client:
         await client.send("13800138000", "您的验证码是1234")
     await stack.running.platform.engine.dispose()  # fold the WAL into the file
-    stored = b"".join(p.read_bytes() for p in tmp_path.glob("duanxin.db*"))
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("duanxin.db*") if p.is_file())
     secrets = [
         created["secret_key"],
         "Pa55-word-xyzzy",

@@ -110,13 +110,24 @@ def numbers(start: int, count: int) -> list[str]:
 
 
 def _server_cpu(pid: int | None) -> float | None:
+    """CPU seconds of the server process and of its live child processes (the delivery
+    process of the ``delivery`` arrangement)."""
     if pid is None:
         return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_server_cpu(child) or 0.0 for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
 
 
 def _percentile(sorted_values: Sequence[float], fraction: float) -> float:

@@ -6,6 +6,10 @@
 * ``split``: the carrier simulators in a child process of their own (``duanxin simulate
   all``), the platform in another, the load generator here: the platform's figures then
   leave out the carriers' share of the work, as in production;
+* ``delivery``: as ``process``, with delivery (carrier connections, worker, report
+  matching, sweeper) in a process of its own next to the platform's HTTP API (the
+  ``delivery_process`` setting): the API, delivery and the load generator each have a
+  process; the server's CPU time is both platform processes';
 * ``inprocess``: the same demo stack on the caller's event loop, sharing its core;
 * ``url``: an already running platform (``duanxin demo``), keys from its ``demo.json``.
 """
@@ -31,11 +35,12 @@ from duanxin.client import AsyncClient
 
 __all__ = ["ARRANGEMENTS", "REPORT_DELAY", "Target", "platform_for"]
 
-ARRANGEMENTS = ("process", "split", "inprocess")
+ARRANGEMENTS = ("process", "delivery", "split", "inprocess")
 SIMULATOR_ACCOUNT = "922011"  # the demo SP code; a valid login for all four protocols
 SIMULATOR_PASSWORD = "bench123"  # SMPP passwords hold at most 8 characters
 REPORT_DELAY = 0.05
 START_TIMEOUT = 60.0
+DELIVERY_FLAG, NO_DELIVERY_FLAG = "--delivery-process", "--no-delivery-process"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +187,7 @@ async def platform_for(
         if arrangement == "split":
             with (
                 _simulator_process() as carriers,
-                _child_process(data_dir, json.dumps(carriers)) as child,
+                _child_process(data_dir, NO_DELIVERY_FLAG, json.dumps(carriers)) as child,
             ):
                 facts = await _wait_for_facts(data_dir, child)
                 arranged = (
@@ -192,14 +197,24 @@ async def platform_for(
                 target = Target.from_demo_json(facts, arranged)
                 yield dataclasses.replace(target, server_pid=child.pid)
             return
-        with _child_process(data_dir) as child:
+        if arrangement == "delivery":
+            with _child_process(data_dir, DELIVERY_FLAG) as child:
+                facts = await _wait_for_facts(data_dir, child)
+                arranged = (
+                    "delivery: platform HTTP API in a child process, its delivery in another "
+                    "(delivery_process), load generator in this one"
+                )
+                target = Target.from_demo_json(facts, arranged)
+                yield dataclasses.replace(target, server_pid=child.pid)
+            return
+        with _child_process(data_dir, NO_DELIVERY_FLAG) as child:
             facts = await _wait_for_facts(data_dir, child)
             arranged = "process: platform in a child process, load generator in this one"
             target = Target.from_demo_json(facts, arranged)
             yield dataclasses.replace(target, server_pid=child.pid)
 
 
-async def _serve(data_dir: Path, carriers_json: str | None) -> None:
+async def _serve(data_dir: Path, carriers_json: str | None, delivery_process: bool | None) -> None:
     from duanxin.demo import CarrierEndpoint, demo_stack
     from duanxin.runtime import free_port
 
@@ -212,20 +227,33 @@ async def _serve(data_dir: Path, carriers_json: str | None) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     async with demo_stack(
-        "127.0.0.1", free_port(), data_dir, report_delay=REPORT_DELAY, carriers=carriers
+        "127.0.0.1",
+        free_port(),
+        data_dir,
+        report_delay=REPORT_DELAY,
+        carriers=carriers,
+        delivery_process=delivery_process,
     ):
         await stop.wait()
 
 
 def main(argv: Sequence[str]) -> None:
-    """``python -m duanxin.bench.server DATA_DIR [CARRIERS_JSON]``: the demo stack until
-    SIGTERM, with its own simulators or with the gateways described in CARRIERS_JSON."""
-    if len(argv) not in (1, 2):
-        raise SystemExit("usage: python -m duanxin.bench.server DATA_DIR [CARRIERS_JSON]")
+    """``python -m duanxin.bench.server [--delivery-process|--no-delivery-process] DATA_DIR
+    [CARRIERS_JSON]``: the demo stack until SIGTERM, with its own simulators or with the
+    gateways described in CARRIERS_JSON; delivery in a process of its own or not (without
+    either flag: as the settings' default says)."""
+    flags = [a for a in argv if a in (DELIVERY_FLAG, NO_DELIVERY_FLAG)]
+    args = [a for a in argv if a not in flags]
+    if len(args) not in (1, 2) or len(flags) > 1:
+        raise SystemExit(
+            "usage: python -m duanxin.bench.server [--delivery-process|--no-delivery-process] "
+            "DATA_DIR [CARRIERS_JSON]"
+        )
     from duanxin.bench import run
 
     logging.basicConfig(level=logging.WARNING)
-    run(_serve(Path(argv[0]), argv[1] if len(argv) == 2 else None))
+    delivery = None if not flags else flags[0] == DELIVERY_FLAG
+    run(_serve(Path(args[0]), args[1] if len(args) == 2 else None, delivery))
 
 
 if __name__ == "__main__":

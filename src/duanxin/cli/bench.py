@@ -38,7 +38,10 @@ def bench_http(
     e2e_messages: Annotated[int, typer.Option(help="Messages for the end-to-end run.")] = 20_000,
     arrangement: Annotated[
         str,
-        typer.Option(help="process, split (simulators in their own process) or inprocess."),
+        typer.Option(
+            help="process, delivery (delivery in a process of its own next to the API), "
+            "split (simulators in their own process) or inprocess."
+        ),
     ] = "process",
     url: Annotated[str | None, typer.Option(help="A running platform instead.")] = None,
     demo_json: Annotated[

@@ -56,10 +56,12 @@ def serve(
     ] = "1",
 ) -> None:
     """Run the platform: HTTP API, delivery workers, sweeper."""
+    from duanxin.delivery.process import with_delivery_default
     from duanxin.logs import configure_logging
-    from duanxin.runtime import StartupError, running_platform, stop_signals
+    from duanxin.runtime import DeliveryGaveUp, StartupError, running_platform, stop_signals
 
     settings = _settings(database_url, host=host, port=port, bus_url=bus_url, role=role)
+    settings = with_delivery_default(settings)
     if workers != "1":
         raise typer.Exit(code=_serve_processes(settings, workers))
     configure_logging(settings)
@@ -67,12 +69,14 @@ def serve(
     async def run() -> None:
         with stop_signals() as stop:
             async with running_platform(settings) as running:
+                if running.delivery is not None:
+                    console.print(f"delivery in its own process (pid {running.delivery.pid})")
                 console.print(f"duanxin serving on {running.url} (role {settings.role})")
                 for protocol, where in (
                     running.access.addresses() if running.access else {}
                 ).items():
                     console.print(f"customer {protocol.upper()} on {where['host']}:{where['port']}")
-                await stop.wait()
+                await running.until_stopped(stop)
                 console.print(
                     f"stopping (up to {settings.shutdown_grace_seconds:g} s for submits "
                     "on the wire)"
@@ -84,6 +88,8 @@ def serve(
         raise database_failure(settings, error) from error
     except StartupError as error:  # one line, at once (no retrying, no traceback)
         raise _fail(f"cannot start: {error}") from None
+    except DeliveryGaveUp as error:
+        raise _fail(f"stopped: {error}") from None
 
 
 def _serve_processes(settings: Any, workers: str) -> int:
@@ -101,7 +107,8 @@ def _serve_processes(settings: Any, workers: str) -> int:
         # In-process buses and per-process node ids cannot be shared between processes.
         raise _fail(
             "--workers needs the cluster backends: set DUANXIN_BUS_URL=redis://... "
-            "(and DUANXIN_DATABASE_URL to PostgreSQL)"
+            "(and DUANXIN_DATABASE_URL to PostgreSQL); on SQLite, delivery gets a process of "
+            "its own with DUANXIN_DELIVERY_PROCESS=true"
         )
     if count > 1 and settings.role != "worker" and settings.port == 0:
         raise _fail("--workers with the HTTP API needs a fixed --port")
@@ -131,8 +138,15 @@ def demo(
     def announce(facts: DemoFacts) -> None:
         print_demo(facts, data_dir.resolve())
 
+    from duanxin.runtime import DeliveryGaveUp, StartupError
+
     logging.basicConfig(level=logging.WARNING)
-    _run(run_demo(host, port, data_dir, announce=announce, keep=keep))
+    try:
+        _run(run_demo(host, port, data_dir, announce=announce, keep=keep))
+    except StartupError as error:
+        raise _fail(f"cannot start: {error}") from None
+    except DeliveryGaveUp as error:
+        raise _fail(f"stopped: {error}") from None
 
 
 def duanxin_command() -> str:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from duanxin.config import Settings, split_host_port
 from duanxin.runtime import STOP_SIGNALS
 
-__all__ = ["child_environments", "run_processes", "worker_count"]
+__all__ = ["child_environments", "die_with_parent", "run_processes", "worker_count"]
 
 
 def worker_count(text: str) -> int:
@@ -58,7 +58,7 @@ def child_environments(
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
     """A pre-exec hook that has the child sent SIGTERM when its parent dies (Linux)."""
     if not sys.platform.startswith("linux"):
         return None
@@ -72,7 +72,7 @@ def _die_with_parent() -> Callable[[], None] | None:
 
 async def run_processes(environments: list[dict[str, str]]) -> int:
     """Run one ``duanxin serve`` per environment until a stop signal or a child's exit."""
-    hook = _die_with_parent()
+    hook = die_with_parent()
     children = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-m", "duanxin.cli", "serve", env=env, preexec_fn=hook
