@@ -120,3 +120,20 @@ async def test_console_bench_fills_the_store_and_times_the_dashboard(tmp_path: P
     figures = await measure_console(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", 300, 3.0)
     assert figures.messages == 300 and 0 <= figures.today <= 300
     assert figures.dashboard_ms > 0 and figures.search_ms > 0
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_cluster_bench_counts_messages_and_cpu(redis_url: str) -> None:
+    from duanxin.bench.cluster import ClusterOptions, run_cluster
+    from tests.conftest import POSTGRES_ADMIN_URL, _postgres_available
+
+    if not _postgres_available():
+        pytest.skip("PostgreSQL is not answering on 127.0.0.1:5432")
+    options = ClusterOptions(
+        (1,), api=1, messages=500, postgres=POSTGRES_ADMIN_URL, redis=redis_url
+    )
+    figures = await run_cluster(1, options)
+    assert figures.messages == 500 and figures.rate > 0
+    assert figures.accepted_seconds <= figures.seconds
+    assert figures.cpu["api"] > 0 and figures.cpu["workers"] > 0  # read from /proc

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute
 
 from duanxin.access import AccessConfig, AccessServers
 from duanxin.api.app import create_app
-from duanxin.api.server import http_server
+from duanxin.api.server import http_server, metrics_server
 from duanxin.bus import REDIS_SCHEMES, BusError
 from duanxin.cluster.connections import ConnectionLeases
 from duanxin.cluster.leases import Leases, new_token
@@ -96,10 +96,20 @@ class RunningPlatform:
 
 
 async def _start_http(
-    app: Starlette, platform: Platform, settings: Settings
+    app: Starlette, platform: Platform, settings: Settings, *, api: bool = True
 ) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    """The HTTP server, serving once this returns."""
-    server, sockets = http_server(app, platform, settings)
+    """The HTTP server, serving once this returns (``api=False``: a worker's listener of
+    its own metrics and readiness only)."""
+    try:
+        if api:
+            server, sockets = http_server(app, platform, settings)
+        else:
+            server, sockets = metrics_server(platform, settings)
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        where = f"{settings.host}:{settings.port}" if api else ""
+        if settings.metrics_listen:
+            where += f" or {settings.metrics_listen}" if api else settings.metrics_listen
+        raise StartupError(f"cannot listen on {where}: {error.strerror or error}") from None
     server_task = asyncio.get_running_loop().create_task(server.serve(sockets=sockets))
     while not server.started:
         if server_task.done():
@@ -176,6 +186,8 @@ async def running_platform(
             await push.start()
         if serve_http and settings.role in ("all", "api"):
             server, server_task = await _start_http(app, platform, settings)
+        elif serve_http and settings.metrics_listen:
+            server, server_task = await _start_http(app, platform, settings, api=False)
         port = _bound_port(server) if server is not None else settings.port
         url = f"http://{settings.host}:{port}"
         if settings.role in ("all", "api") and (
