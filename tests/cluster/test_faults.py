@@ -11,10 +11,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from duanxin.client import AsyncClient, TransportError
 from duanxin.store.engine import create_engine
+from duanxin.store.tables import messages
 from tests.cluster.cluster import local_cluster
 from tests.cluster.test_cluster import pull_everything, send_all
 from tests.conftest import RedisServer, wait_until
@@ -153,3 +154,48 @@ async def test_postgres_connections_dropped_mid_load_the_processes_reconnect(
         assert max(cluster.received().values()) == 1
         assert len(answered) == 1300
         assert all(p.process.returncode is None for p in cluster.processes)
+
+
+async def submitting_nodes(database_url: str) -> Counter[int]:
+    """Messages claimed for submitting (in a worker's hands), by the worker's node id."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(messages.c.claimed_by).where(messages.c.state == "submitting")
+            )
+            return Counter(int(node) for (node,) in rows if node is not None)
+    finally:
+        await engine.dispose()
+
+
+async def test_sigterm_of_a_worker_mid_load_hands_its_claims_over_at_once(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """A worker that stops gives every message it held back before it exits (not after its
+    lease runs out, as a killed one's): once it has exited, only the other worker holds
+    claims; it sends the rest, each number once."""
+    load = 800
+    async with local_cluster(postgres_url, redis_url, tmp_path, cmpp_tps=200) as cluster:
+        api = await cluster.serve("api")
+        stopping, staying = await cluster.serve("worker"), await cluster.serve("worker")
+        client = cluster.client(api)
+        try:
+            targets = [f"1380{i:07d}" for i in range(load)]
+            mids = await send_all([client], targets)
+
+            async def both_hold_work() -> bool:
+                return len(await submitting_nodes(cluster.database_url)) == 2
+
+            await wait_until(both_hold_work, 30)
+            stopping.terminate()
+            assert await stopping.wait() == 0
+            holders = await submitting_nodes(cluster.database_url)
+            assert len(holders) <= 1, holders  # the stopped worker's node holds nothing
+            pulled = await pull_everything([client], mids)
+        finally:
+            await client.aclose()
+        assert set(pulled) == mids and set(pulled.values()) == {1}
+        received = cluster.received()
+        assert set(received) == set(targets) and max(received.values()) == 1  # none twice
+        assert staying.process.returncode is None
