@@ -240,3 +240,21 @@ async def test_account_tps_bucket_is_shared_and_refills(buckets: list[RedisBucke
     assert many.granted == 50  # at most the capacity at once
     with pytest.raises(ValueError, match="invalid"):
         await first.take("tps:account:11", 0, 1)
+
+
+async def test_a_worker_throttled_by_its_carrier_sends_below_the_shared_tps(
+    buckets: list[RedisBuckets],
+) -> None:
+    """The shared bucket caps the workers together; the carrier's flow control still lowers
+    each worker's own rate: after a throttle, about what its carrier accepted lately."""
+    channel = worker_channel(buckets[0], 200, share=1 / 2, channel_id=3)
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    for _ in range(20):  # the carrier took 20 submits in the last second ...
+        channel.rate.accepted(now)
+    assert channel.rate.throttled(now, now)  # ... then pushed back
+    cut = channel.rate.rate
+    assert cut is not None and cut < 25, cut
+    got = await tokens_over(channel, 1.0)
+    assert got <= cut * 1.0 + 3, (got, cut)  # its own rate, not the bucket's 200/s
+    assert got > 0
