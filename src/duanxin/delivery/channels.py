@@ -117,6 +117,7 @@ class Channel:
     _credit: int = 0  # tokens taken from the shared bucket, not yet handed out
     _fetching: asyncio.Task[None] | None = None
     _alone_until: float = -math.inf  # counting alone (Redis away) until then
+    _alone_since_warned: bool = False
     _stopped: bool = False
     _next: int = 0
     # Senders waiting for a token, first come first served; one timer wakes the first.
@@ -228,9 +229,7 @@ class Channel:
         """While senders wait: tokens from the shared bucket (as many as wait, up to a
         twentieth of a second's worth in one call), each handed out once this worker's
         own rate allows it too."""
-        assert self.shared is not None
         loop = asyncio.get_running_loop()
-        batch = max(1, int(self.tps * SHARED_BATCH_SECONDS))
         try:
             while self._live_waiters():
                 local_wait = self.rate.wait_time(loop.time())
@@ -238,25 +237,42 @@ class Channel:
                     await asyncio.sleep(local_wait)
                     continue
                 if not self._credit:
-                    want = min(self._live_waiters(), batch)
-                    capacity = self.tps * AdaptiveRate.BURST
-                    try:
-                        grant = await self.shared.take(
-                            f"tps:channel:{self.id}", self.tps, capacity, want
-                        )
-                    except Exception as error:  # BusError, or a bug: never strand the senders
-                        log.warning("channel %s: shared TPS out of reach: %s", self.name, error)
-                        self._alone_until = loop.time() + ALONE_SECONDS
-                        self._apply_ceiling()
-                        return
-                    self._credit += grant.granted
-                    if not grant.granted:
-                        await asyncio.sleep(max(0.001, grant.wait))
+                    wait = await self._take_shared(loop)
+                    if wait is None:
+                        return  # alone now: the timer hands tokens out
+                    if wait:
+                        await asyncio.sleep(wait)
                         continue
                 self._hand_out_credit(loop.time())
         finally:
             self._fetching = None
             self._arm(loop)  # waiters left: counting alone now, or a sender came late
+
+    async def _take_shared(self, loop: asyncio.AbstractEventLoop) -> float | None:
+        """One call to the shared bucket: 0 when tokens came, else the seconds until the
+        next; None when it did not answer (this worker keeps to its share for a while)."""
+        assert self.shared is not None
+        want = min(self._live_waiters(), max(1, int(self.tps * SHARED_BATCH_SECONDS)))
+        try:
+            grant = await self.shared.take(
+                f"tps:channel:{self.id}", self.tps, self.tps * AdaptiveRate.BURST, want
+            )
+        except Exception as error:  # BusError, or a bug: never strand the senders
+            if not self._alone_since_warned:
+                log.warning(
+                    "channel %s: shared TPS out of reach, keeping to this worker's share: %s",
+                    self.name,
+                    error,
+                )
+            self._alone_since_warned = True
+            self._alone_until = loop.time() + ALONE_SECONDS
+            self._apply_ceiling()
+            return None
+        if self._alone_since_warned:
+            log.warning("channel %s: shared TPS reachable again", self.name)
+            self._alone_since_warned = False
+        self._credit += grant.granted
+        return 0.0 if grant.granted else max(0.001, grant.wait)
 
     def _live_waiters(self) -> int:
         waiters = self._waiters
