@@ -52,7 +52,7 @@ HOST = "127.0.0.1"
 @dataclass(frozen=True, slots=True)
 class ClusterOptions:
     workers: tuple[int, ...] = (1, 2, 4)
-    api: int = 2
+    api: int = 2  # API processes; 0: as many as worker processes
     messages: int = 10_000
     postgres: str = "postgresql://postgres@127.0.0.1:5432/postgres"  # to create databases
     redis: str = "redis://127.0.0.1:6379/0"
@@ -178,7 +178,8 @@ async def run_cluster(workers: int, options: ClusterOptions) -> ClusterFigures:
             DUANXIN_ACCESS_CMPP_PORT="0", DUANXIN_ACCESS_SMPP_PORT="0",
         )  # fmt: skip
         port = free_port()
-        cluster.processes["api"].append(await _serve(env, "api", options.api, port))
+        apis = options.api or workers
+        cluster.processes["api"].append(await _serve(env, "api", apis, port))
         for _ in range(workers):
             cluster.processes["workers"].append(await _serve(env, "worker", 1, free_port()))
         clients = [
@@ -187,7 +188,7 @@ async def run_cluster(workers: int, options: ClusterOptions) -> ClusterFigures:
             for _ in range(IN_FLIGHT)
         ]  # fmt: skip
         try:
-            return await _measure(workers, options, cluster, clients, admin, name)
+            return await _measure(workers, apis, options, cluster, clients, (admin, name))
         finally:
             for client in clients:
                 await client.aclose()
@@ -201,18 +202,18 @@ async def run_cluster(workers: int, options: ClusterOptions) -> ClusterFigures:
 
 async def _measure(
     workers: int,
+    apis: int,
     options: ClusterOptions,
     cluster: _Cluster,
     clients: list[AsyncClient],
-    admin: asyncpg.Connection,
-    database: str,
+    database: tuple[asyncpg.Connection, str],
 ) -> ClusterFigures:
     count = options.messages
     numbers = [f"138{i:08d}" for i in range(count)]
     chunks = [numbers[i : i + CHUNK] for i in range(0, count, CHUNK)]
     roles = ("api", "workers")
     before = {role: _cpu_of(cluster.pids(role)) for role in roles}
-    backends_before = _cpu_of(await _backends(admin, database))
+    backends_before = _cpu_of(await _backends(*database))
     own_before = time.process_time()
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
@@ -236,11 +237,11 @@ async def _measure(
     for role in roles:
         after = _cpu_of(cluster.pids(role))
         cpu[role] = sum(t - before[role].get(pid, 0.0) for pid, t in after.items())
-    backends = _cpu_of(await _backends(admin, database))
+    backends = _cpu_of(await _backends(*database))
     cpu["postgres"] = sum(t - backends_before.get(pid, 0.0) for pid, t in backends.items())
     cpu["bench"] = time.process_time() - own_before
     return ClusterFigures(
-        workers, options.api, count, accepted, elapsed, cpu, (load_before, os.getloadavg()[0])
+        workers, apis, count, accepted, elapsed, cpu, (load_before, os.getloadavg()[0])
     )
 
 

@@ -163,7 +163,10 @@ def bench_cluster(
     workers: Annotated[
         str, typer.Option(help="Worker process counts, one run each: e.g. 1,2,4.")
     ] = "1,2,4",
-    api: Annotated[int, typer.Option(help="API processes (serve --role api --workers N).")] = 2,
+    api: Annotated[
+        int,
+        typer.Option(help="API processes (serve --role api --workers N); 0: as many as workers."),
+    ] = 2,
     messages: Annotated[int, typer.Option(help="Messages per run.")] = 10_000,
     postgres: Annotated[
         str, typer.Option(help="A PostgreSQL URL allowed to create and drop databases.")
@@ -180,8 +183,8 @@ def bench_cluster(
         counts = tuple(int(n) for n in workers.split(","))
     except ValueError:
         raise _fail(f"--workers is a list of numbers such as 1,2,4, not {workers!r}") from None
-    if not counts or min(counts) < 1 or api < 1 or messages < 1:
-        raise _fail("--workers, --api and --messages must be at least 1")
+    if not counts or min(counts) < 1 or api < 0 or messages < 1:
+        raise _fail("--workers and --messages must be at least 1, --api at least 0")
     options = ClusterOptions(counts, api, messages, postgres, redis)
     try:
         run_cluster_bench(options, console)
