@@ -132,3 +132,20 @@ async def test_platform_with_its_delivery_in_a_process_of_its_own_delivers() -> 
         figures = await end_to_end(target, 20, 1)
         assert (_server_cpu(target.server_pid) or 0) > (_server_cpu(delivery[0]) or 0) > 0
     assert figures.messages == figures.reports == 20
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_cluster_bench_counts_messages_and_cpu(redis_url: str) -> None:
+    from duanxin.bench.cluster import ClusterOptions, run_cluster
+    from tests.conftest import POSTGRES_ADMIN_URL, _postgres_available
+
+    if not _postgres_available():
+        pytest.skip("PostgreSQL is not answering on 127.0.0.1:5432")
+    options = ClusterOptions(
+        (1,), api=1, messages=500, postgres=POSTGRES_ADMIN_URL, redis=redis_url
+    )
+    figures = await run_cluster(1, options)
+    assert figures.messages == 500 and figures.rate > 0
+    assert figures.accepted_seconds <= figures.seconds
+    assert figures.cpu["api"] > 0 and figures.cpu["workers"] > 0  # read from /proc

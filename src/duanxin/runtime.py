@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute
 
 from duanxin.access import AccessConfig, AccessServers
 from duanxin.api.app import create_app
-from duanxin.api.server import http_server
+from duanxin.api.server import http_server, metrics_server
 from duanxin.bus import REDIS_SCHEMES, BusError, MemoryBus
 from duanxin.bus.local import (
     DeliveryLock,
@@ -143,10 +143,20 @@ async def run_until_stopped(running: RunningPlatform, stop: asyncio.Event) -> No
 
 
 async def _start_http(
-    app: Starlette, platform: Platform, settings: Settings
+    app: Starlette, platform: Platform, settings: Settings, *, api: bool = True
 ) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    """The HTTP server, serving once this returns."""
-    server, sockets = http_server(app, platform, settings)
+    """The HTTP server, serving once this returns (``api=False``: a worker's listener of
+    its own metrics and readiness only)."""
+    try:
+        if api:
+            server, sockets = http_server(app, platform, settings)
+        else:
+            server, sockets = metrics_server(platform, settings)
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        where = f"{settings.host}:{settings.port}" if api else ""
+        if settings.metrics_listen:
+            where += f" or {settings.metrics_listen}" if api else settings.metrics_listen
+        raise StartupError(f"cannot listen on {where}: {error.strerror or error}") from None
     server_task = asyncio.get_running_loop().create_task(server.serve(sockets=sockets))
     while not server.started:
         if server_task.done():
@@ -329,6 +339,10 @@ class _Front:
             await self.access.start(settings.access_cmpp_port, settings.access_smpp_port)
             app.state.access = self.access  # the console shows customers where to connect
 
+    async def start_metrics(self, app: Starlette, platform: Platform, settings: Settings) -> None:
+        """A worker's own listener: its metrics and readiness only."""
+        self.server, self.task = await _start_http(app, platform, settings, api=False)
+
     async def stop(self) -> None:
         """No new connections; requests in flight answered."""
         if self.access is not None:
@@ -381,6 +395,8 @@ async def running_platform(
                 child = await _start_child(settings)
             if layout.api_here:
                 await front.start(app, platform, settings, http=serve_http)
+            elif serve_http and settings.metrics_listen:
+                await front.start_metrics(app, platform, settings)
             port = _bound_port(front.server) if front.server is not None else settings.port
             yield RunningPlatform(
                 platform,

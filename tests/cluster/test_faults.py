@@ -1,6 +1,7 @@
-"""Cluster faults: the Redis server restarted empty in the middle of a load, and an API
-process SIGKILLed in the middle of its requests: nothing accepted is lost, delivery resumes
-by itself, every accepted number gets one final report."""
+"""Cluster faults: the Redis server restarted empty in the middle of a load, an API process
+SIGKILLed in the middle of its requests, every PostgreSQL connection of the processes
+ended: nothing accepted is lost, delivery resumes by itself, every accepted number gets one
+final report."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, text
 
 from duanxin.client import AsyncClient, TransportError
+from duanxin.store.engine import create_engine
+from duanxin.store.tables import messages
 from tests.cluster.cluster import local_cluster
 from tests.cluster.test_cluster import pull_everything, send_all
 from tests.conftest import RedisServer, wait_until
@@ -93,3 +97,105 @@ async def test_sigkill_of_an_api_process_mid_load_loses_no_accepted_message(
         assert max(Counter(pulled).values()) == 1
         received = cluster.received()
         assert max(received.values()) == 1  # nothing sent twice
+
+
+async def drop_connections(database_url: str) -> int:
+    """End every other PostgreSQL connection to the test's database (what a failover, a
+    restarted pgbouncer or an idle-connection killer does to the platform's processes)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            ended = await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            return sum(1 for (done,) in ended if done)
+    finally:
+        await engine.dispose()
+
+
+async def test_postgres_connections_dropped_mid_load_the_processes_reconnect(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Every connection of the API process and the worker is ended in the middle of a load:
+    both carry on by themselves (no restart), later sends are accepted, and every message
+    answered with status 0, before or after, is delivered and reported once."""
+    async with local_cluster(postgres_url, redis_url, tmp_path, cmpp_tps=TPS) as cluster:
+        api = await cluster.serve("api")
+        await cluster.serve("worker")
+        client = cluster.client(api)
+        answered: list[str] = []
+        try:
+            before = [f"1380{i:07d}" for i in range(1000)]
+            answered += await send_all([client], before)
+
+            async def under_way() -> bool:
+                return sum(cluster.received().values()) >= 300
+
+            await wait_until(under_way, 30)
+            assert await drop_connections(cluster.database_url) >= 2  # both processes'
+            after: list[str] = []
+
+            async def accepted_again() -> bool:
+                numbers = [f"1390{len(after):03d}{i:04d}" for i in range(100)]
+                result = await client.send(numbers, "您的验证码是1234")
+                if result.ok:  # a request the drop met may fail (not accepted): resent
+                    answered.extend(i.mid for i in result.items if i.result == 0)
+                    after.append(result.items[0].mid)
+                return len(after) >= 3
+
+            await wait_until(accepted_again, 30)
+            pulled = await pull_everything([client], set(answered))
+        finally:
+            await client.aclose()
+        assert set(pulled) == set(answered) and set(pulled.values()) == {1}
+        assert max(cluster.received().values()) == 1
+        assert len(answered) == 1300
+        assert all(p.process.returncode is None for p in cluster.processes)
+
+
+async def submitting_nodes(database_url: str) -> Counter[int]:
+    """Messages claimed for submitting (in a worker's hands), by the worker's node id."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(messages.c.claimed_by).where(messages.c.state == "submitting")
+            )
+            return Counter(int(node) for (node,) in rows if node is not None)
+    finally:
+        await engine.dispose()
+
+
+async def test_sigterm_of_a_worker_mid_load_hands_its_claims_over_at_once(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """A worker that stops gives every message it held back before it exits (not after its
+    lease runs out, as a killed one's): once it has exited, only the other worker holds
+    claims; it sends the rest, each number once."""
+    load = 800
+    async with local_cluster(postgres_url, redis_url, tmp_path, cmpp_tps=200) as cluster:
+        api = await cluster.serve("api")
+        stopping, staying = await cluster.serve("worker"), await cluster.serve("worker")
+        client = cluster.client(api)
+        try:
+            targets = [f"1380{i:07d}" for i in range(load)]
+            mids = await send_all([client], targets)
+
+            async def both_hold_work() -> bool:
+                return len(await submitting_nodes(cluster.database_url)) == 2
+
+            await wait_until(both_hold_work, 30)
+            stopping.terminate()
+            assert await stopping.wait() == 0
+            holders = await submitting_nodes(cluster.database_url)
+            assert len(holders) <= 1, holders  # the stopped worker's node holds nothing
+            pulled = await pull_everything([client], mids)
+        finally:
+            await client.aclose()
+        assert set(pulled) == mids and set(pulled.values()) == {1}
+        received = cluster.received()
+        assert set(received) == set(targets) and max(received.values()) == 1  # none twice
+        assert staying.process.returncode is None

@@ -10,6 +10,7 @@ import socket
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from duanxin.config import Settings
 from duanxin.domain.msgid import unpack_msg_id
 from duanxin.service.platform import Platform
 from duanxin.store.tables import channels
-from tests.cluster.cluster import HOST, local_cluster
+from tests.cluster.cluster import HOST, listen_port, local_cluster
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(120)]
@@ -149,3 +150,49 @@ async def test_channel_tps_and_connections_hold_across_workers(
         # (a slow machine only lowers the rate).
         assert rate <= tps * 1.3, rate
         assert len(cmpp.sessions) <= 2  # type: ignore[attr-defined]
+
+
+async def test_every_process_answers_its_own_metrics_and_readiness(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """With ``DUANXIN_METRICS_LISTEN`` ``host:P``, process *i* of ``--workers N`` answers
+    ``/metrics``, ``/healthz`` and ``/readyz`` on ``P+i``: the API processes (whose shared
+    port answers from whichever process takes the connection) and the delivery workers
+    (which have no API port)."""
+    async with local_cluster(postgres_url, redis_url, tmp_path) as cluster:
+        api_metrics, worker_metrics = listen_port(2), listen_port(2)
+        api = await cluster.serve("api", workers=2, DUANXIN_METRICS_LISTEN=f"{HOST}:{api_metrics}")
+        await cluster.serve("worker", workers=2, DUANXIN_METRICS_LISTEN=f"{HOST}:{worker_metrics}")
+        client = cluster.client(api)
+        try:
+            sent = await client.send(["13800138000"], "您的验证码是1234")
+            assert sent.ok, sent
+        finally:
+            await client.aclose()
+        async with httpx.AsyncClient() as http:
+
+            async def get(port: int, path: str) -> httpx.Response:
+                return await http.get(f"http://{HOST}:{port}{path}")
+
+            ports = [api_metrics, api_metrics + 1, worker_metrics, worker_metrics + 1]
+
+            async def all_ready() -> bool:  # the workers' carriers logged in
+                codes = [(await get(port, "/readyz")).status_code for port in ports]
+                return codes == [200] * len(ports)
+
+            await wait_until(all_ready, 30)
+            pages = [(await get(port, "/metrics")).text for port in ports]
+            alive = [(await get(port, "/healthz")).status_code for port in ports]
+        assert alive == [200] * len(ports)
+        # Each worker reports its own channels; the API process that took the send counted
+        # it (the other none), so the pages are the processes' own.
+        assert all('duanxin_channel_up{channel="demo-cmpp"}' in page for page in pages[2:])
+        accepted = [_sample(page, "duanxin_messages_accepted_total") for page in pages[:2]]
+        assert sorted(accepted) == [0.0, 1.0], accepted
+
+
+def _sample(page: str, name: str) -> float:
+    for line in page.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

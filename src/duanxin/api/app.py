@@ -134,8 +134,11 @@ async def _not_routed(request: Request, exc: Exception) -> Response:
 
 
 def metrics_app(platform: Platform) -> Starlette:
-    """``/metrics`` alone, for the listener of ``settings.metrics_listen``."""
-    app = Starlette(routes=[Route("/metrics", _metrics)], middleware=[Middleware(RequestGuard)])
+    """``/metrics``, ``/healthz`` and ``/readyz`` of this one process, for the listener of
+    ``settings.metrics_listen`` (a process behind a shared port is probed there, and a
+    delivery worker, which has no API port, answers there)."""
+    routes = [Route("/metrics", _metrics), Route("/healthz", _health), Route("/readyz", _ready)]
+    app = Starlette(routes=routes, middleware=[Middleware(RequestGuard)])
     app.state.platform = platform
     return app
 

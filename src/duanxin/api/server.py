@@ -66,6 +66,19 @@ def http_server(
             raise
         sockets = [api, metrics]
         app = ByListener(app, {int(metrics.getsockname()[1]): metrics_app(platform)})
+    return _server(app, settings), sockets
+
+
+def metrics_server(
+    platform: Platform, settings: Settings
+) -> tuple[uvicorn.Server, list[socket.socket]]:
+    """A delivery worker's only listener: :func:`metrics_app` on ``settings.metrics_listen``."""
+    assert settings.metrics_listen is not None
+    sockets = [listening_socket(*split_host_port(settings.metrics_listen))]
+    return _server(metrics_app(platform), settings), sockets
+
+
+def _server(app: ASGIApp, settings: Settings) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -79,4 +92,4 @@ def http_server(
         # only; uvicorn's own handling would trust it from any local peer.
         proxy_headers=False,
     )
-    return QuietServer(config), sockets
+    return QuietServer(config)

@@ -31,6 +31,10 @@ class Keys:
         """A rate-limit window (sorted set of hit times)."""
         return f"{self.prefix}limit:{key}"
 
+    def bucket(self, key: str) -> str:
+        """A shared token bucket (hash of tokens and the time they were counted)."""
+        return f"{self.prefix}bucket:{key}"
+
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this prefix."""
         return f"{self.prefix}*"

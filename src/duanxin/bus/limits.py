@@ -19,6 +19,10 @@ trip for 500 numbers, never a connection per number). What it recorded comes bac
 :class:`Hits`; ``undo(hits)`` takes those hits back (a request refused after the check,
 for balance or by an error, counts nothing).
 
+:class:`RedisBuckets` is the other kind of limit: a token bucket (``rate`` tokens a second,
+up to ``capacity`` saved up) shared by every process, for the TPS of an account and of a
+channel; a process takes several tokens in one call when several senders wait.
+
 Backends: :class:`MemoryLimiter` (a sorted list of hit times per key) and
 :class:`RedisLimiter` (a sorted set per key, checked and updated in one Lua script, so
 concurrent hits from many processes never exceed a limit).
@@ -43,10 +47,12 @@ from duanxin.bus.keys import DEFAULT_PREFIX, Keys
 __all__ = [
     "Check",
     "FallbackLimiter",
+    "Grant",
     "Hits",
     "Limits",
     "MemoryLimiter",
     "RateLimiter",
+    "RedisBuckets",
     "RedisLimiter",
     "RedisSlots",
     "open_limiter",
@@ -341,6 +347,63 @@ class RedisSlots:
             await self._redis.zrem(self._keys.limit(key), token)
         except RedisError as exc:
             raise BusError(f"redis concurrency slot failed: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+# KEYS[1]: the bucket (hash: tokens, stamp). ARGV: rate (tokens/s), capacity, tokens
+# wanted. The clock is the Redis server's, so processes whose clocks disagree share one
+# bucket exactly. Returns the tokens granted and (a string: Lua numbers come back as
+# integers) the seconds until the next token. A bucket left alone until full is deleted
+# by its expiry, which is the same as full.
+_TAKE_TOKENS_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate, capacity, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens, stamp = tonumber(held[1]), tonumber(held[2])
+if tokens == nil or stamp == nil then tokens, stamp = capacity, now end
+if now > stamp then tokens = tokens + (now - stamp) * rate; stamp = now end
+tokens = math.min(capacity, tokens)
+local granted = math.max(0, math.min(want, math.floor(tokens)))
+tokens = tokens - granted
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(stamp))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+local wait = 0
+if tokens < 1 then wait = (1 - tokens) / rate end
+return {granted, tostring(wait)}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Tokens a :class:`RedisBuckets` call granted, and the seconds until the next one."""
+
+    granted: int
+    wait: float
+
+
+class RedisBuckets:
+    """Token buckets shared by every process of a cluster (an account's TPS, a channel's):
+    one hash per bucket, refilled and spent atomically in Lua on Redis's clock."""
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._redis = Redis.from_url(url, decode_responses=True)
+        self._keys = Keys(prefix)
+        self._take = self._redis.register_script(_TAKE_TOKENS_SCRIPT)
+
+    async def take(self, key: str, rate: float, capacity: float, want: int = 1) -> Grant:
+        """Up to ``want`` tokens from the bucket ``key`` (``rate`` a second, at most
+        ``capacity`` saved); :class:`BusError` when Redis does not answer."""
+        if not rate > 0 or not math.isfinite(rate) or want < 1:
+            raise ValueError(f"invalid token bucket take (rate {rate}, want {want})")
+        args: list[str | int] = [repr(float(rate)), repr(float(max(1.0, capacity))), want]
+        try:
+            granted, wait = await self._take(keys=[self._keys.bucket(key)], args=args)
+        except RedisError as exc:
+            raise BusError(f"redis token bucket failed: {exc}") from exc
+        return Grant(int(granted), float(wait))
 
     async def close(self) -> None:
         await self._redis.aclose()

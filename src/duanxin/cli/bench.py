@@ -159,3 +159,37 @@ def bench_console(
     from duanxin.bench.console import run_console
 
     run_console(messages, days, database_url, console)
+
+
+@bench_app.command("cluster")
+def bench_cluster(
+    workers: Annotated[
+        str, typer.Option(help="Worker process counts, one run each: e.g. 1,2,4.")
+    ] = "1,2,4",
+    api: Annotated[
+        int,
+        typer.Option(help="API processes (serve --role api --workers N); 0: as many as workers."),
+    ] = 2,
+    messages: Annotated[int, typer.Option(help="Messages per run.")] = 10_000,
+    postgres: Annotated[
+        str, typer.Option(help="A PostgreSQL URL allowed to create and drop databases.")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    redis: Annotated[str, typer.Option(help="The Redis (a key prefix of its own).")] = (
+        "redis://127.0.0.1:6379/0"
+    ),
+) -> None:
+    """A local cluster on PostgreSQL and Redis: end-to-end msg/s with reports and CPU per
+    message of each kind of process, for each worker count."""
+    from duanxin.bench.cluster import ClusterOptions, run_cluster_bench
+
+    try:
+        counts = tuple(int(n) for n in workers.split(","))
+    except ValueError:
+        raise _fail(f"--workers is a list of numbers such as 1,2,4, not {workers!r}") from None
+    if not counts or min(counts) < 1 or api < 0 or messages < 1:
+        raise _fail("--workers and --messages must be at least 1, --api at least 0")
+    options = ClusterOptions(counts, api, messages, postgres, redis)
+    try:
+        run_cluster_bench(options, console)
+    except (OSError, RuntimeError) as error:
+        raise _fail(str(error)) from None

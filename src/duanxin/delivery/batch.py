@@ -4,6 +4,11 @@ Producers add items and may await the returned future, which resolves once the b
 holds the item is committed (a carrier's DELIVER is answered only then). One flusher task
 writes batches in arrival order, so a submit's carrier ids are stored before a report that
 arrived after them is matched.
+
+A batch whose write fails for the connection's sake (PostgreSQL restarted, the connection
+ended by an administrator or a proxy, the network) is written again, on a new connection,
+with growing pauses for up to :data:`RETRY_SECONDS`: its transaction was rolled back, so
+writing it again is writing it once, and nothing a carrier was told is lost.
 """
 
 from __future__ import annotations
@@ -13,10 +18,26 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["WriteBehind"]
+from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
+
+__all__ = ["RETRY_SECONDS", "WriteBehind", "is_transient"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+RETRY_SECONDS = 30.0  # how long a batch is tried again before its producers see the error
+FIRST_PAUSE, LONGEST_PAUSE = 0.05, 2.0
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed write may succeed on a new connection (the connection, not the
+    data, was at fault)."""
+    if isinstance(error, OSError):
+        return True
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, OperationalError | InterfaceError | InternalError
+        )
+    return False
 
 
 class WriteBehind(Generic[T]):
@@ -53,7 +74,7 @@ class WriteBehind(Generic[T]):
             while self._items:
                 batch, self._items = self._items[: self._max_batch], self._items[self._max_batch :]
                 try:
-                    await self._write([item for item, _ in batch])
+                    await self._write_again_while_transient([item for item, _ in batch])
                 except Exception as error:
                     log.exception("batch write failed")
                     for _, future in batch:
@@ -63,6 +84,22 @@ class WriteBehind(Generic[T]):
                 for _, future in batch:
                     if not future.done():
                         future.set_result(None)
+
+    async def _write_again_while_transient(self, items: list[T]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RETRY_SECONDS
+        pause = FIRST_PAUSE
+        while True:
+            try:
+                await self._write(items)
+                return
+            except Exception as error:
+                if not is_transient(error) or loop.time() + pause > deadline:
+                    raise
+                reason = (str(error).splitlines() or [type(error).__name__])[0]
+                log.warning("batch write failed, writing it again in %.2fs: %s", pause, reason)
+            await asyncio.sleep(pause)
+            pause = min(LONGEST_PAUSE, pause * 2)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -3,6 +3,10 @@
 In a cluster (:class:`~duanxin.cluster.connections.ConnectionLeases` given) a worker opens
 only the connections whose slots it leased, so a channel's ``max_connections`` holds
 across every worker; the leases are renewed, and free slots taken, every few seconds.
+A channel's TPS is then one token bucket in Redis that every worker takes from, whichever
+holds the work; each worker's own adaptive rate still follows what the carrier accepts
+from its connections (the carrier's flow control), and while Redis is out of reach a
+worker keeps to the share of the TPS its connections are of the channel's.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.bus import BusError
+from duanxin.bus.limits import RedisBuckets
 from duanxin.cluster.connections import ConnectionLeases
 from duanxin.cluster.leases import RENEW_SECONDS
 from duanxin.domain.encoding import Alphabet
@@ -35,6 +40,12 @@ __all__ = ["Channel", "ChannelPool", "RetryPolicy", "open_carrier_client"]
 
 log = logging.getLogger(__name__)
 PROTOCOLS = ("cmpp", "sgip", "smgp", "smpp")
+#: A worker takes at most this many seconds' worth of a channel's TPS from the shared
+#: bucket in one call (20 calls a second at full rate; the workers interleave finely).
+SHARED_BATCH_SECONDS = 0.05
+#: After the shared bucket failed to answer: how long a worker keeps to its share alone
+#: before it asks again.
+ALONE_SECONDS = 1.0
 
 
 def open_carrier_client(
@@ -96,9 +107,18 @@ class Channel:
     #: another worker holds any of this channel's slots.
     held: frozenset[int] = frozenset()
     elsewhere: bool = False
-    #: The channel's configured TPS (0: none); in a cluster a worker sends at the share of
-    #: it its connections are of the channel's, so the workers together keep to it.
+    #: The channel's configured TPS (0: none).
     tps: int = 0
+    #: In a cluster: the bucket of the channel's TPS that every worker takes its tokens
+    #: from (None: this process's rate alone), and the share of the channel's connections
+    #: this worker holds (its rate while that bucket is out of reach).
+    shared: RedisBuckets | None = None
+    share: float = 1.0
+    _credit: int = 0  # tokens taken from the shared bucket, not yet handed out
+    _fetching: asyncio.Task[None] | None = None
+    _alone_until: float = -math.inf  # counting alone (Redis away) until then
+    _alone_since_warned: bool = False
+    _stopped: bool = False
     _next: int = 0
     # Senders waiting for a token, first come first served; one timer wakes the first.
     _waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
@@ -118,9 +138,39 @@ class Channel:
                 return client
         return self.clients[0]
 
+    def set_share(self, share: float) -> None:
+        """The share of the channel's connections this worker holds, now."""
+        self.share = share
+        self._apply_ceiling()
+
+    def _sharing(self, now: float) -> bool:
+        """Whether tokens come from the cluster's bucket now (a TPS, Redis answering)."""
+        if self.shared is None or not self.tps or now < self._alone_until:
+            return False
+        if self._alone_until != -math.inf:  # time to ask the shared bucket again
+            self._alone_until = -math.inf
+            self._apply_ceiling()
+        return True
+
+    def _apply_ceiling(self) -> None:
+        # The shared bucket keeps the workers together to the channel's TPS; this rate
+        # then limits only what the carrier's flow control asks of this worker. Alone
+        # (no bucket in reach), a worker keeps to its share of the TPS.
+        if not self.tps:
+            return
+        alone = self.shared is None or self._alone_until != -math.inf
+        self.rate.set_ceiling(self.tps * self.share if alone else self.tps)
+
     def take_token(self, now: float) -> bool:
         """A token now, unless others are already waiting for one (they go first)."""
-        return not self._waiters and self.rate.take(now)
+        if self._waiters:
+            return False
+        if not self._sharing(now):
+            return self.rate.take(now)
+        if self._credit and self.rate.take(now):
+            self._credit -= 1
+            return True
+        return False
 
     def expected_wait(self, now: float) -> float:
         """Seconds until a new waiter would get a token."""
@@ -150,13 +200,21 @@ class Channel:
         return True
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._timer is None and self._waiters:
+        if not self._waiters or self._stopped:
+            return
+        if self._sharing(loop.time()):
+            if self._fetching is None:
+                self._fetching = loop.create_task(self._fetch_tokens())
+        elif self._timer is None:
             delay = max(0.001, self.rate.wait_time(loop.time()))
             self._timer = loop.call_later(delay, self._hand_out)
 
     def _hand_out(self) -> None:
         self._timer = None
         loop = asyncio.get_running_loop()
+        if self._sharing(loop.time()):  # the shared bucket is back
+            self._arm(loop)
+            return
         waiters = self._waiters
         while waiters:
             if waiters[0].done():  # gave up waiting
@@ -166,6 +224,74 @@ class Channel:
                 break
             waiters.popleft().set_result(None)
         self._arm(loop)
+
+    async def _fetch_tokens(self) -> None:
+        """While senders wait: tokens from the shared bucket (as many as wait, up to a
+        twentieth of a second's worth in one call), each handed out once this worker's
+        own rate allows it too."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._live_waiters():
+                local_wait = self.rate.wait_time(loop.time())
+                if local_wait > 0:
+                    await asyncio.sleep(local_wait)
+                    continue
+                if not self._credit:
+                    wait = await self._take_shared(loop)
+                    if wait is None:
+                        return  # alone now: the timer hands tokens out
+                    if wait:
+                        await asyncio.sleep(wait)
+                        continue
+                self._hand_out_credit(loop.time())
+        finally:
+            self._fetching = None
+            self._arm(loop)  # waiters left: counting alone now, or a sender came late
+
+    async def _take_shared(self, loop: asyncio.AbstractEventLoop) -> float | None:
+        """One call to the shared bucket: 0 when tokens came, else the seconds until the
+        next; None when it did not answer (this worker keeps to its share for a while)."""
+        assert self.shared is not None
+        want = min(self._live_waiters(), max(1, int(self.tps * SHARED_BATCH_SECONDS)))
+        try:
+            grant = await self.shared.take(
+                f"tps:channel:{self.id}", self.tps, self.tps * AdaptiveRate.BURST, want
+            )
+        except Exception as error:  # BusError, or a bug: never strand the senders
+            if not self._alone_since_warned:
+                log.warning(
+                    "channel %s: shared TPS out of reach, keeping to this worker's share: %s",
+                    self.name,
+                    error,
+                )
+            self._alone_since_warned = True
+            self._alone_until = loop.time() + ALONE_SECONDS
+            self._apply_ceiling()
+            return None
+        if self._alone_since_warned:
+            log.warning("channel %s: shared TPS reachable again", self.name)
+            self._alone_since_warned = False
+        self._credit += grant.granted
+        return 0.0 if grant.granted else max(0.001, grant.wait)
+
+    def _live_waiters(self) -> int:
+        waiters = self._waiters
+        while waiters and waiters[0].done():
+            waiters.popleft()
+        return len(waiters)
+
+    def _hand_out_credit(self, now: float) -> None:
+        while self._credit and self._live_waiters() and self.rate.take(now):
+            self._credit -= 1
+            self._waiters.popleft().set_result(None)
+
+    def stop_fetching(self) -> None:
+        self._stopped = True
+        if self._fetching is not None:
+            self._fetching.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def settings_from_row(row: Any) -> ChannelSettings:
@@ -197,6 +323,8 @@ class ChannelPool:
     _reply_prefixes: list[tuple[str, int]] = field(default_factory=list)
     #: Connection leases of a cluster worker (None: this process opens every connection).
     leases: ConnectionLeases | None = None
+    #: ... and the cluster's token buckets, one per channel's TPS.
+    buckets: RedisBuckets | None = None
     _leasing: asyncio.Task[None] | None = None
 
     async def load(self, conn: AsyncConnection) -> None:
@@ -251,6 +379,7 @@ class ChannelPool:
             tps=row["tps"] or 0,
             retry=RetryPolicy.from_settings(row["settings"]),
             factory=factory,
+            shared=self.buckets if self.leases is not None else None,
         )
         holder.append(channel)
         rate = channel.rate
@@ -296,9 +425,7 @@ class ChannelPool:
             for slot in sorted(plan.held - channel.held):
                 await channel.clients[slot].start()
             channel.held, channel.elsewhere = plan.held, plan.elsewhere
-            if channel.tps:
-                share = max(1, len(plan.held)) / len(channel.clients)
-                channel.rate.set_ceiling(channel.tps * share)
+            channel.set_share(max(1, len(plan.held)) / len(channel.clients))
 
     def start_leasing(self) -> None:
         """Renew leases and take free slots every few seconds (a cluster worker)."""
@@ -320,6 +447,8 @@ class ChannelPool:
             self._leasing.cancel()
             await asyncio.gather(self._leasing, return_exceptions=True)
             self._leasing = None
+        for channel in self.channels.values():
+            channel.stop_fetching()
         await asyncio.gather(
             *(client.close() for c in self.channels.values() for client in c.clients)
         )

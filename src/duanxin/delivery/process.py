@@ -62,8 +62,11 @@ def with_delivery_default(settings: Settings) -> Settings:
 
 
 def child_settings(settings: Settings) -> Settings:
-    """What the child runs: the same settings, delivery only, no child of its own."""
-    return settings.model_copy(update={"role": "worker", "delivery_process": False})
+    """What the child runs: the same settings, delivery only, no child of its own (and no
+    metrics listener: ``metrics_listen`` is the API process's)."""
+    return settings.model_copy(
+        update={"role": "worker", "delivery_process": False, "metrics_listen": None}
+    )
 
 
 class DeliveryChild:

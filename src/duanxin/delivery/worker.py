@@ -140,7 +140,7 @@ class DeliveryWorker:
     ) -> None:
         self.platform = platform
         self.consumer = consumer
-        self.pool = ChannelPool(self._on_inbound, leases=leases)
+        self.pool = ChannelPool(self._on_inbound, leases=leases, buckets=platform.buckets)
         self._reclaimed_at = 0.0
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: dict[asyncio.Task[Any], str] = {}  # delivery task -> its message

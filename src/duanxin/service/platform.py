@@ -14,7 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from duanxin.bus import REDIS_SCHEMES, Bus, BusError, open_bus
-from duanxin.bus.limits import MemoryLimiter, RateLimiter, RedisSlots, open_limiter
+from duanxin.bus.limits import (
+    MemoryLimiter,
+    RateLimiter,
+    RedisBuckets,
+    RedisSlots,
+    open_limiter,
+)
 from duanxin.config import Settings, SettingsError
 from duanxin.domain.accounts import Account
 from duanxin.domain.msgid import MessageIdGenerator
@@ -61,6 +67,10 @@ def local_now() -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
+def _over_tps(tps: int) -> StatusError:
+    return StatusError(Status.TOO_MANY_CONNECTIONS, f"over the account's limit of {tps} messages/s")
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelLive:
     """A channel as the delivery worker of this process sees it now."""
@@ -101,6 +111,9 @@ class Platform:
     has_overrides: TtlCache[None, bool] = field(init=False)
     #: Requests in flight per account, shared by the cluster (None: this process counts).
     slots: RedisSlots | None = None
+    #: Token buckets shared by the cluster: accounts' TPS here, channels' in the workers
+    #: (None: each process counts its own).
+    buckets: RedisBuckets | None = None
     _own_reader: AsyncEngine | None = None
     _in_flight: dict[int, int] = field(default_factory=dict)
     #: SecretKey, customer and expiry of each SecretId seen (revocations in this process
@@ -142,15 +155,17 @@ class Platform:
     def open(cls, settings: Settings) -> Platform:
         bus = open_bus(settings.bus_url, prefix=settings.redis_prefix)
         limiter = open_limiter(settings.bus_url, prefix=settings.redis_prefix)
-        slots = None
+        slots = buckets = None
         if settings.bus_url.startswith(REDIS_SCHEMES):
             slots = RedisSlots(settings.bus_url, prefix=settings.redis_prefix)
+            buckets = RedisBuckets(settings.bus_url, prefix=settings.redis_prefix)
         return cls(
             settings,
             create_engine(settings.database_url),
             bus,
             limiter=limiter,
             slots=slots,
+            buckets=buckets,
             _own_reader=create_reader(settings.database_url),
         )
 
@@ -187,23 +202,34 @@ class Platform:
         await self.limiter.close()
         if self.slots is not None:
             await self.slots.close()
+        if self.buckets is not None:
+            await self.buckets.close()
         await self.engine.dispose()
         if self._own_reader is not None:
             await self._own_reader.dispose()
 
-    def check_tps(self, account_id: int, tps: int) -> None:
+    async def check_tps(self, account_id: int, tps: int) -> None:
         """Count one submission against the account's TPS (0: no limit); raises
-        StatusError 21 when it is over (SPEC gives no code of its own for a rate)."""
+        StatusError 21 when it is over (SPEC gives no code of its own for a rate). In a
+        cluster one bucket in Redis serves every process; while Redis does not answer,
+        each process counts its own."""
         if tps <= 0:
             return
+        if self.buckets is not None:
+            try:
+                grant = await self.buckets.take(f"tps:account:{account_id}", tps, tps)
+            except BusError:
+                pass  # counted in this process below
+            else:
+                if not grant.granted:
+                    raise _over_tps(tps)
+                return
         now = self.monotonic()
         known = self._tps.get(account_id)
         if known is None or known[0] != tps:
             known = self._tps[account_id] = (tps, TokenBucket(tps, now))
         if not known[1].take(now):
-            raise StatusError(
-                Status.TOO_MANY_CONNECTIONS, f"over the account's limit of {tps} messages/s"
-            )
+            raise _over_tps(tps)
 
     @asynccontextmanager
     async def request_slot(self, account_id: int, limit: int) -> AsyncIterator[None]:

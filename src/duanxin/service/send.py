@@ -90,7 +90,7 @@ async def send(platform: Platform, request: SendRequest, caller: Caller) -> Send
     """Run one send; a repeated idempotency key gets the first request's outcome."""
     try:
         account = await authenticate(platform, request.account, request.password, caller)
-        platform.check_tps(account.id, account.tps)
+        await platform.check_tps(account.id, account.tps)
         # Over HTTP the connection limit counts requests in flight; a CMPP/SMPP customer's
         # limit counts its logged-in connections instead (service.access.Connections).
         slot = (
@@ -154,7 +154,7 @@ async def send_each(
     admitted: list[int] = []
     for index in range(len(messages)):
         try:
-            platform.check_tps(found.id, found.tps)
+            await platform.check_tps(found.id, found.tps)
         except StatusError as error:
             outcomes[index] = SendOutcome.failure(error)
         else:
