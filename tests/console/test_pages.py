@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from duanxin.config import Settings
+from duanxin.demo import DEMO_PUSH_NETWORKS, demo_stack
 from duanxin.service import (
     admin,
     callbacks,
@@ -20,8 +24,11 @@ from duanxin.service import (
     review,
     stats,
 )
+from duanxin.service.platform import Platform
 from duanxin.service.send import send_signed_in
-from tests.conftest import Stack, wait_until
+from duanxin.store.tables import reports
+from tests.conftest import TEST_REPORT_DELAY, Stack, wait_until
+from tests.delivery.receivers import Received, receiver
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -372,3 +379,84 @@ async def test_the_operator_sets_an_accounts_callbacks_and_sees_the_secret_once(
     assert shown is not None and shown.reports_url == url
     bad = await operator.post("/console/accounts/demo/callbacks", reports_url="gopher://x")
     assert "error" in flash(bad)
+
+
+@pytest.fixture
+async def retrying_stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """The demo platform retrying a failed push after 50 ms (then 100, 200 ...)."""
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'push.db'}",
+        port=0,
+        push_allowed_networks=list(DEMO_PUSH_NETWORKS),
+        push_first_retry_seconds=0.05,
+        push_fill_seconds=0,
+    )
+    async with demo_stack(
+        "127.0.0.1", 0, tmp_path, report_delay=TEST_REPORT_DELAY, settings=settings
+    ) as (facts, running, simulators):
+        yield Stack(facts, running, simulators)
+
+
+def deliveries(page: httpx.Response) -> list[list[str]]:
+    """The rows of a page's push history: when, kind, URL, outcome, answer, items, ms, try."""
+    table = page.text.split('id="push-history"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr class=\"push-\w+\">(.*?)</tr>", table, re.S)
+    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in rows]  # fmt: skip
+
+
+async def test_push_outcomes_are_listed_for_the_customer_and_the_operator(
+    retrying_stack: Stack,
+) -> None:
+    stack, platform = retrying_stack, retrying_stack.running.platform
+
+    async def refuse(_: Received) -> int:
+        return 503
+
+    async with (
+        receiver(refuse) as failing,
+        receiver() as working,
+        httpx.AsyncClient(base_url=stack.facts.url) as client,
+    ):
+        customer = Web(client)
+        await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
+        empty = await client.get("/console/my/callbacks")
+        assert deliveries(empty) == [] and "Nothing pushed yet" in empty.text
+        sent = await send_signed_in(platform, "demo", ["13800138000", "13900139000"],
+                                    "【duanxin】您好")  # fmt: skip
+        assert sent.entries is not None
+        mids = [entry.mid for entry in sent.entries]
+        await wait_until(lambda: reports_stored(platform, mids))  # then one batch holds both
+        await customer.post("/console/my/callbacks", reports_url=failing.url)
+        await wait_until(lambda: _async(len(failing.requests) >= 2))
+        # The receiver is fixed: the batch's next try goes to the URL set now, and lands.
+        await customer.post("/console/my/callbacks", reports_url=working.url)
+        await wait_until(lambda: _async(bool(working.delivered())))
+        await customer.post("/console/my/callbacks/test")
+        page = await client.get("/console/my/callbacks")
+        async with httpx.AsyncClient(base_url=stack.facts.url) as other:
+            operator = Web(other)
+            await console_auth.add_operator(platform, "olga", "olga-pass-1")
+            await operator.sign_in("/console/login", "olga", "olga-pass-1")
+            account_page = await other.get("/console/accounts/demo")
+    rows = deliveries(page)
+    # Newest first: the test callback, the delivery, then the failed tries (the same batch).
+    test, delivered, *failed = rows
+    assert test[1:] == ["Reports", working.url, "delivered", "200", "0", test[6], "test"]
+    assert delivered[1:4] == ["Reports", working.url, "delivered"] and delivered[4] == "200"
+    assert delivered[5] == "2" and int(delivered[7]) == len(failing.requests) + 1
+    assert len(failed) == len(failing.requests)
+    for number, row in enumerate(reversed(failed), start=1):
+        assert row[1:6] == ["Reports", failing.url, "failed", "503", "2"] and row[7] == str(number)
+    assert all(int(row[6]) >= 0 for row in rows)
+    assert deliveries(account_page) == rows  # the operator reads the same history
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def reports_stored(platform: Platform, mids: list[str]) -> bool:
+    async with platform.engine.connect() as conn:
+        query = select(func.count()).select_from(reports).where(reports.c.mid.in_(mids))
+        return int((await conn.execute(query)).scalar_one()) == len(mids)

@@ -150,6 +150,7 @@ async def _account_page(
         keys=await keys.keys_of(page.platform, customer),
         key=key,
         callback=callback,
+        history=await callbacks.push_history(page.platform, account.id),
         routes=routes,
         charge_types=CHARGE_TYPES,
         access_types=ACCESS_TYPES,
