@@ -460,3 +460,38 @@ async def reports_stored(platform: Platform, mids: list[str]) -> bool:
     async with platform.engine.connect() as conn:
         query = select(func.count()).select_from(reports).where(reports.c.mid.in_(mids))
         return int((await conn.execute(query)).scalar_one()) == len(mids)
+
+
+async def test_operators_are_added_disabled_and_enabled_on_their_page(
+    stack: Stack, operator: Web
+) -> None:
+    added = await operator.post("/console/operators", name="bob", password="bob-pass-12")
+    assert flash(added) == "ok: Operator bob added."
+    short = await operator.post("/console/operators", name="carl", password="short")
+    assert "at least 8" in flash(short)
+    async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+        bob = Web(client)
+        await bob.sign_in("/console/login", "bob", "bob-pass-12")
+        assert (await client.get("/console/operators")).status_code == 200
+        page = (await operator.client.get("/console/operators")).text
+        # olga cannot disable herself: her row has no button; bob's has.
+        assert "/console/operators/olga/disable" not in page
+        disabled = await operator.post("/console/operators/bob/disable")
+        assert flash(disabled) == "ok: bob disabled; sessions ended: 1."
+        signed_out = await client.get("/console/operators")
+        assert signed_out.status_code == 303 and "/console/login" in signed_out.headers["location"]
+        form = await client.get("/console/login")
+        token = CSRF.search(form.text)
+        assert token is not None
+        refused = await client.post(
+            "/console/login",
+            data={"csrf": token.group(1), "name": "bob", "password": "bob-pass-12"},
+        )
+        assert refused.status_code == 401
+        row = (await operator.client.get("/console/operators")).text.split('data-name="bob"')[1]
+        assert "disabled" in row.split("</tr>", 1)[0]
+        enabled = await operator.post("/console/operators/bob/enable")
+        assert flash(enabled) == "ok: bob enabled."
+        await bob.sign_in("/console/login", "bob", "bob-pass-12")
+    self_off = await operator.post("/console/operators/olga/disable")
+    assert "cannot disable itself" in flash(self_off)

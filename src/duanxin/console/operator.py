@@ -25,6 +25,7 @@ from duanxin.service import (
     admin,
     callbacks,
     channels,
+    console_auth,
     customers,
     lists,
     message_search,
@@ -542,6 +543,33 @@ async def _audit(page: Page) -> Response:
     return render(page, "operator/audit.html", rows=rows, actor=actor, action=action)
 
 
+# -------------------------------------------------------------------- operator users
+
+
+async def _operators(page: Page) -> Response:
+    operators = await console_auth.list_operators(page.platform)
+    return render(page, "operator/operators.html", operators=operators)
+
+
+async def _add_operator(page: Page) -> Response:
+    name = page.field("name")
+    await console_auth.add_operator(page.platform, name, page.form.get("password", ""), page.actor)
+    return redirect(page, "/console/operators", page.t("operators.added", name=name))
+
+
+async def _operator_state(page: Page) -> Response:
+    name, action = page.request.path_params["name"], page.request.path_params["action"]
+    if action not in ("enable", "disable"):
+        raise LookupError(page.t("error.not_found"))
+    enable = action == "enable"
+    ended = await console_auth.set_operator_enabled(page.platform, name, enable, page.actor)
+    if enable:
+        message = page.t("operators.enabled_one", name=name)
+    else:
+        message = page.t("operators.disabled_one", name=name, n=ended)
+    return redirect(page, "/console/operators", message)
+
+
 def operator_routes() -> list[Route]:
     get, post = ["GET"], ["POST"]
     return [
@@ -575,4 +603,7 @@ def operator_routes() -> list[Route]:
         Route("/messages/{mid}", operator_page(_message), methods=get),
         Route("/replies", operator_page(_replies), methods=get),
         Route("/audit", operator_page(_audit), methods=get),
+        Route("/operators", operator_page(_operators), methods=get),
+        Route("/operators", operator_page(_add_operator), methods=post),
+        Route("/operators/{name}/{action}", operator_page(_operator_state), methods=post),
     ]
