@@ -495,3 +495,66 @@ async def test_operators_are_added_disabled_and_enabled_on_their_page(
         await bob.sign_in("/console/login", "bob", "bob-pass-12")
     self_off = await operator.post("/console/operators/olga/disable")
     assert "cannot disable itself" in flash(self_off)
+
+
+def bad_lines(page: httpx.Response) -> list[tuple[str, str, str]]:
+    table = page.text.split('id="bad-lines"', 1)[1].split("</table>", 1)[0]
+    return re.findall(
+        r'<tr><td class="num">(\d+)</td><td><code>([^<]*)</code></td><td>([^<]*)</td></tr>',
+        table,
+    )
+
+
+async def test_list_files_report_their_bad_lines_by_number(stack: Stack, operator: Web) -> None:
+    platform = stack.running.platform
+    export = "mobile,note\n13700000011,投诉\n\n1370000001,typo\n# comment\n+8613700000012\n"
+    partial = await operator.post(
+        "/console/lists/blacklist/import", files={"file": ("export.csv", export.encode())}
+    )
+    assert partial.status_code == 200
+    assert "2 added, 0 already listed, 1 invalid." in partial.text
+    assert "The good lines were imported; bad lines (not imported): 1" in partial.text
+    assert bad_lines(partial) == [("4", "1370000001,typo", "not a mainland mobile number")]
+    assert await lists.blacklist_contains(platform, ["13700000011", "13700000012"]) == {
+        "13700000011",
+        "13700000012",
+    }
+    # Opt-outs take a file too, for the account the page shows.
+    optouts = await operator.post(
+        "/console/lists/optouts/import",
+        account="demo",
+        back="/console/lists?account=demo",
+        files={"file": ("o.txt", b"13800138011\n13800138012\n")},
+    )
+    assert flash(optouts) == "ok: 2 added, 0 already listed, 0 invalid."
+    assert [r["mobile"] for r in await lists.optout_list(platform, "demo")] == [
+        "13800138011",
+        "13800138012",
+    ]
+    two = await operator.post(
+        "/console/lists/optouts/import",
+        account="demo",
+        files={"file": ("o.txt", b"13800138013 13800138014\n13800138015;13800138016\n")},
+    )
+    assert [line for line, _, _ in bad_lines(two)] == ["1", "2"]
+    assert "more than one number" in bad_lines(two)[1][2]
+    assert 'id="import-optouts"' in two.text  # still on demo's opt-outs
+    # A word file is all or nothing: one bad line and no word of it is listed.
+    words = "赌博\tgambling\n* *\n" + "长" * 70 + "\tfraud\n"
+    refused = await operator.post(
+        "/console/lists/words/import", files={"file": ("w.tsv", words.encode())}
+    )
+    assert "The file has 2 bad lines, so none of it was imported" in refused.text
+    assert [line for line, _, _ in bad_lines(refused)] == ["2", "3"]
+    assert await lists.words_list(platform) == []
+    sheet = await operator.post(
+        "/console/lists/words/import",
+        files={"file": ("w.csv", '赌博,gambling\n"刷单",fraud\n'.encode())},
+    )
+    assert flash(sheet) == "ok: 2 new words."
+    assert {w["word"]: w["category"] for w in await lists.words_list(platform)} == {
+        "赌博": "gambling",
+        "刷单": "fraud",
+    }
+    audited = [r["action"] for r in await lists.audit_list(platform, 10, actor="olga")]
+    assert {"blacklist.import", "optout.import", "words.import"} <= set(audited)

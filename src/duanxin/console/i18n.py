@@ -342,11 +342,27 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "lists.not_listed": ("{mobile} 不在黑名单中。", "{mobile} is not on the blacklist."),
     "lists.numbers": ("号码（每行一个或逗号分隔）", "Numbers (one a line, or comma-separated)"),
     "lists.reason": ("原因", "Reason"),
-    "lists.import_file": ("导入号码文件", "Import a file of numbers"),
-    "lists.import_words": (
-        "导入敏感词文件（词<TAB>分类）",
-        "Import a word file (word<TAB>category)",
+    "lists.import_file": (
+        "导入号码文件（.txt 每行一个，或 .csv 第一列）",
+        "Import a file of numbers (.txt one a line, or .csv first column)",
     ),
+    "lists.import_words": (
+        "导入敏感词文件（词<TAB>分类；.csv：词,分类）",
+        "Import a word file (word<TAB>category; a .csv: word,category)",
+    ),
+    "lists.report": ("导入结果：{file}", "Import of {file}"),
+    "lists.report_partial": (
+        "有效的行已导入；以下 {n} 行无效，未导入：",
+        "The good lines were imported; bad lines (not imported): {n}",
+    ),
+    "lists.report_none": (
+        "文件有 {n} 行无效，整个文件都没有导入（请修正后重新导入）：",
+        "The file has {n} bad lines, so none of it was imported (fix them and import again):",
+    ),
+    "lists.report_more": ("……另有 {n} 行无效", "… and {n} more bad lines"),
+    "lists.line": ("行号", "Line"),
+    "lists.line_text": ("内容", "Text"),
+    "lists.line_reason": ("原因", "Why"),
     "lists.import": ("导入", "Import"),
     "lists.imported": (
         "新增 {added}，已存在 {known}，无效 {invalid}。",

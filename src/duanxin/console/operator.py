@@ -4,6 +4,7 @@ renders; every change is audited by the service under the signed-in operator's n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from duanxin.domain.billing import ChargeType
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.numbers import Carrier
 from duanxin.domain.policy import TemplateKind, validate_signature
+from duanxin.domain.policy.files import BadLine, ListFileError
 from duanxin.domain.reports import LongReport
 from duanxin.service import (
     admin,
@@ -396,8 +398,21 @@ async def _decide(page: Page) -> Response:
 # ----------------------------------------------------------------------------- lists
 
 
-async def _lists(page: Page) -> Response:
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """An imported file's bad lines, shown on the lists page."""
+
+    file: str
+    bad: tuple[BadLine, ...]
+    count: int
+    partial: bool  # the good lines were imported (else: nothing was)
+    summary: str = ""
+
+
+async def _lists(page: Page, report: ImportReport | None = None) -> Response:
     mobile, account, word = page.query("mobile"), page.query("account"), page.query("word")
+    if report is not None:
+        account = page.field("account")
     total, rows = await lists.blacklist_list(page.platform, LIST_PAGE)
     listed = bool(mobile) and bool(await lists.blacklist_contains(page.platform, [mobile]))
     accounts = await admin.list_accounts(page.platform)
@@ -414,6 +429,7 @@ async def _lists(page: Page) -> Response:
         categories=await lists.words_categories(page.platform),
         word=word,
         words=await lists.words_list(page.platform, containing=word) if word else [],
+        report=report,
     )
 
 
@@ -435,18 +451,43 @@ def _upload_text(page: Page) -> str:
         raise ValueError(page.t("error.not_utf8")) from None
 
 
+async def _import(page: Page, which: str) -> Response:
+    """A file into a list: a summary message, or the lists page with the bad lines."""
+    text, name = _upload_text(page), page.uploads["file"].name
+    platform, actor = page.platform, page.actor
+    if which == "words":
+        category = page.field("category") or "default"
+        try:
+            added = await lists.words_import(
+                platform, text, actor, category, csv=name.lower().endswith(".csv")
+            )
+        except ListFileError as error:
+            return await _lists(page, ImportReport(name, error.bad, error.count, partial=False))
+        return _back_to_lists(page, page.t("lists.words_added", n=added))
+    if which == "blacklist":
+        result = await lists.blacklist_import(platform, text, actor, page.field("reason"))
+    else:
+        result = await lists.optout_import(platform, page.field("account"), text, actor)
+    if result.bad_lines:
+        summary = _imported(page, result)
+        report = ImportReport(name, result.bad_lines, result.invalid, True, summary)
+        return await _lists(page, report)
+    return _back_to_lists(page, _imported(page, result))
+
+
+def _back_to_lists(page: Page, message: str) -> Response:
+    back = page.form.get("back") or "/console/lists"
+    return redirect(page, back if back.startswith("/console/") else "/console/lists", message)
+
+
 async def _list_action(page: Page) -> Response:
     which, action = page.request.path_params["list"], page.request.path_params["action"]
     platform, actor = page.platform, page.actor
-    back = page.form.get("back") or "/console/lists"
+    if which in ("blacklist", "optouts", "words") and action == "import":
+        return await _import(page, which)
     if which == "blacklist" and action == "add":
         result = await lists.blacklist_add(platform, _numbers(page), actor, page.field("reason"))
         message = _imported(page, result)
-    elif which == "blacklist" and action == "import":
-        text = _upload_text(page)
-        message = _imported(
-            page, await lists.blacklist_import(platform, text, actor, page.field("reason"))
-        )
     elif which == "blacklist" and action == "remove":
         removed = await lists.blacklist_remove(platform, _numbers(page), actor)
         message = page.t("lists.removed", n=removed)
@@ -463,16 +504,12 @@ async def _list_action(page: Page) -> Response:
         category = page.field("category") or "default"
         added = await lists.words_add(platform, page.field("word"), actor, category)
         message = page.t("lists.words_added", n=added)
-    elif which == "words" and action == "import":
-        text = _upload_text(page)
-        added = await lists.words_import(platform, text, actor, page.field("category") or "default")
-        message = page.t("lists.words_added", n=added)
     elif which == "words" and action == "remove":
         removed = await lists.words_remove(platform, [page.field("word")], actor)
         message = page.t("lists.removed", n=removed)
     else:
         raise LookupError(page.t("error.not_found"))
-    return redirect(page, back if back.startswith("/console/") else "/console/lists", message)
+    return _back_to_lists(page, message)
 
 
 # ----------------------------------------------------------- messages, replies, audit

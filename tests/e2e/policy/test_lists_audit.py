@@ -34,6 +34,9 @@ async def test_blacklist_import_then_numbers_are_refused_everywhere(stack: Stack
             "known": 0,
             "invalid": 1,
             "invalid_examples": ["not-a-number"],
+            "bad_lines": [
+                {"line": 3, "text": "not-a-number", "reason": "not a mainland mobile number"}
+            ],
         }
         listing = (await client.get("/admin/blacklist")).json()
         assert listing["total"] == 2 and {r["mobile"] for r in listing["list"]} == {MOBILE, UNICOM}
