@@ -531,6 +531,15 @@ async def test_list_files_report_their_bad_lines_by_number(stack: Stack, operato
         "13800138011",
         "13800138012",
     ]
+
+    def listed(page: httpx.Response) -> list[str]:
+        table = page.text.split('id="optout-list"', 1)[1].split("</table>", 1)[0]
+        return re.findall(r"<tr><td>(\d{11})</td>", table)
+
+    query = {"account": "demo", "optout_mobile": "+8613800138012"}
+    assert listed(await operator.client.get("/console/lists", params=query)) == ["13800138012"]
+    query["optout_mobile"] = "1380013801"  # the first digits
+    assert len(listed(await operator.client.get("/console/lists", params=query))) == 2
     two = await operator.post(
         "/console/lists/optouts/import",
         account="demo",

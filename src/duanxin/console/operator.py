@@ -425,7 +425,12 @@ async def _lists(page: Page, report: ImportReport | None = None) -> Response:
         listed=listed,
         account=account,
         account_choices=[("", "=—")] + [(a.account, "=" + a.account) for a in accounts],
-        optouts=await lists.optout_list(page.platform, account) if account else [],
+        optout_mobile=page.query("optout_mobile"),
+        optouts=(
+            await lists.optout_list(page.platform, account, page.query("optout_mobile"))
+            if account
+            else []
+        ),
         categories=await lists.words_categories(page.platform),
         word=word,
         words=await lists.words_list(page.platform, containing=word) if word else [],

@@ -214,10 +214,14 @@ async def optout_remove(
     return removed
 
 
-async def optout_list(platform: Platform, account: str) -> list[dict[str, Any]]:
+async def optout_list(platform: Platform, account: str, starting: str = "") -> list[dict[str, Any]]:
+    """The account's opted-out numbers (``starting``: those whose national form starts so,
+    e.g. a whole number or its first digits)."""
+    prefix = normalise_mobile(starting) or starting.strip().removeprefix("+86")
     async with platform.engine.connect() as conn:
         found = await _account(conn, account)
-        return [dict(row) for row in await policy_store.list_optouts(conn, found.id)]
+        rows = await policy_store.list_optouts(conn, found.id, starting=prefix)
+    return [dict(row) for row in rows]
 
 
 # ------------------------------------------------------------------- sensitive words
