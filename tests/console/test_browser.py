@@ -47,7 +47,8 @@ def reload_until(page: Any, selector: str, text: str) -> None:
     """Reload the page until ``selector`` shows ``text`` (a report arriving)."""
     deadline = time.monotonic() + REPORT_SECONDS
     while text not in page.inner_text(selector):
-        assert time.monotonic() < deadline, f"{text!r} never appeared in {selector}"
+        shown = page.inner_text("main")  # the message's history, when it failed
+        assert time.monotonic() < deadline, f"{text!r} never appeared in {selector}: {shown}"
         page.wait_for_timeout(200)
         page.reload()
 
