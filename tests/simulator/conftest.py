@@ -31,6 +31,7 @@ from duanxin.protocols.smpp.client import SmppAdapter
 from duanxin.simulator.core import SimulatorConfig
 from duanxin.simulator.faults import parse_faults
 from duanxin.simulator.registry import PROTOCOLS, create_simulator
+from tests.conftest import until
 
 WAIT = 5.0
 HANDSET = "13800138000"
@@ -39,13 +40,6 @@ ACCOUNTS = {"cmpp": "901234", "sgip": "spuser", "smgp": "10691234", "smpp": "esm
 ACCESS_CODES = {"cmpp": "1065712345", "sgip": "10655012345", "smgp": "10691234", "smpp": "1069"}
 SECRET = "secret"
 LONG_TEXT = "长短信测试" * 30  # 150 UCS-2 characters: three segments
-
-
-async def until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Wait until ``condition`` holds, checking each time the loop gets a chance."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 class Inbox:

@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from duanxin.access.assembly import LongMessages, Part
+from duanxin.access.coalesce import Coalescer, Submitted
 from duanxin.config import Settings
 from duanxin.domain.accounts import Interface
 from duanxin.domain.msgid import format_mid
@@ -32,9 +33,9 @@ from duanxin.service.access import (
 )
 from duanxin.service.accounts import Caller
 from duanxin.service.platform import Platform
-from duanxin.service.send import SendRequest, send
+from duanxin.service.send import OneNumber, SendRequest, send, send_each
 
-__all__ = ["AccessConfig", "AccessLink", "AccessServer", "Submitted"]
+__all__ = ["AccessConfig", "AccessLink", "AccessServer", "Submitted", "all_answered"]
 
 P = TypeVar("P")
 log = logging.getLogger(__name__)
@@ -80,12 +81,31 @@ class AccessConfig:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    """The platform's answer to one message: its status, and the ids given per segment."""
+def all_answered(
+    requests: Sequence[asyncio.Future[P]], ok: Callable[[P], bool]
+) -> asyncio.Future[bool]:
+    """Once every request is answered (or failed): whether each answer passed ``ok``.
 
-    status: Status
-    ids: tuple[str, ...]
+    A future fed by callbacks, not a task: a delivery is a DELIVER or two, and a
+    connection has hundreds under way.
+    """
+    done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    left = len(requests)
+    good = True
+
+    def answered(request: asyncio.Future[P]) -> None:
+        nonlocal left, good
+        left -= 1
+        if request.cancelled() or request.exception() is not None or not ok(request.result()):
+            good = False
+        if not left and not done.done():
+            done.set_result(good)
+
+    if not requests:
+        done.set_result(True)
+    for request in requests:
+        request.add_done_callback(answered)
+    return done
 
 
 class AccessLink(Generic[P]):
@@ -100,6 +120,7 @@ class AccessLink(Generic[P]):
         self._delivering: asyncio.Task[None] | None = None
         self._refuse_with: Callable[[P], P] | None = None
         self._loop = asyncio.get_running_loop()
+        self._together: Coalescer[P] = Coalescer(self._submit_together)
 
     @property
     def is_open(self) -> bool:
@@ -136,15 +157,18 @@ class AccessLink(Generic[P]):
             self._timer.cancel()
             self._timer = None
         self.long.drop()
+        self._together.drop()
         if self._delivering is not None:
             self._delivering.cancel()
         self.server.forget(self)
 
-    async def deliveries_stopped(self) -> None:
+    async def wound_down(self) -> None:
+        """Once its deliveries have stopped and its sends under way are done."""
         delivering = self._delivering
         if delivering is not None:
             with contextlib.suppress(BaseException):
                 await delivering
+        await self._together.finished()
 
     # --------------------------------------------------------- long messages
 
@@ -178,6 +202,32 @@ class AccessLink(Generic[P]):
         self._arm()
 
     # ------------------------------------------------------------ submitting
+
+    def submit_one(
+        self, mobile: str, text: str, render: Callable[[Submitted], P]
+    ) -> asyncio.Future[P]:
+        """Send a one-number message of one segment; the future gets ``render`` of its
+        outcome. Those of this loop turn go together (:mod:`duanxin.access.coalesce`),
+        each with its own TPS count, id and answer."""
+        return self._together.add(mobile, text, render)
+
+    async def _submit_together(self, messages: list[tuple[str, str]]) -> list[Submitted]:
+        connection = self.connection
+        assert connection is not None  # the session table lets submits in only once bound
+        account = connection.account
+        outcomes = await send_each(
+            self.server.platform,
+            account.account,
+            account.password,
+            [OneNumber(mobile, text) for mobile, text in messages],
+            self.caller(),
+        )
+        return [
+            Submitted(Status.OK, (o.entries[0].mid,))
+            if o.status is Status.OK and o.entries
+            else Submitted(o.status, ())
+            for o in outcomes
+        ]
 
     async def submit(self, mobiles: tuple[str, ...], text: str, segments: int) -> Submitted:
         """Send one message (``segments`` as the customer cut it) the way /smssend does."""
@@ -266,7 +316,7 @@ class AccessServer(ABC, Generic[P]):
         task.add_done_callback(self._closing.discard)
 
     async def _close(self, link: AccessLink[P], connection: Connection) -> None:
-        await link.deliveries_stopped()
+        await link.wound_down()
         try:
             await self.connections.close(connection)
         except Exception:

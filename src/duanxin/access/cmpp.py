@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable
+from functools import partial
 
 from duanxin.access.assembly import BadSegment
-from duanxin.access.base import AccessLink, AccessServer
+from duanxin.access.base import AccessLink, AccessServer, Submitted, all_answered
 from duanxin.access.tables import cmpp_connect_status, cmpp_submit_result
 from duanxin.domain.accounts import Interface
 from duanxin.domain.encoding import decode_text
@@ -67,7 +68,7 @@ class _CmppLink(AccessLink[Pdu]):
         super().__init__(server, session)
         self.dialect: CmppDialect = session.dialect  # type: ignore[assignment]
 
-    async def deliver_report(self, item: ReportItem) -> bool:
+    def deliver_report(self, item: ReportItem) -> asyncio.Future[bool]:
         version = self.dialect.version
         ids = self.server.platform.ids
         delivers = [
@@ -90,9 +91,9 @@ class _CmppLink(AccessLink[Pdu]):
             )
             for given in item.given_ids
         ]
-        return await self._all_ok(delivers)
+        return self._all_ok(delivers)
 
-    async def deliver_reply(self, item: ReplyItem) -> bool:
+    def deliver_reply(self, item: ReplyItem) -> asyncio.Future[bool]:
         segments = split_message(item.content, int(item.mid, 16) & _REFERENCE_MASK)
         delivers = [
             CmppDeliver(
@@ -107,15 +108,14 @@ class _CmppLink(AccessLink[Pdu]):
             )
             for segment in segments
         ]
-        return await self._all_ok(delivers)
+        return self._all_ok(delivers)
 
-    async def _all_ok(self, delivers: list[CmppDeliver]) -> bool:
-        answers = await asyncio.gather(
-            *(self.session.send_request(d) for d in delivers), return_exceptions=True
-        )
-        return all(
-            isinstance(a, CmppDeliverResp) and a.result == CmppDeliverResult.OK for a in answers
-        )
+    def _all_ok(self, delivers: list[CmppDeliver]) -> asyncio.Future[bool]:
+        return all_answered([self.session.send_request(d) for d in delivers], _delivered)
+
+
+def _delivered(answer: Pdu) -> bool:
+    return isinstance(answer, CmppDeliverResp) and answer.result == CmppDeliverResult.OK
 
 
 _SMSC_SEQUENCE = itertools.count(1)
@@ -207,7 +207,7 @@ class CmppAccessServer(AccessServer[Pdu]):
 
     # --------------------------------------------------------------- submit
 
-    def _submit(self, link: _CmppLink, submit: CmppSubmit) -> Awaitable[None] | Pdu | None:
+    def _submit(self, link: _CmppLink, submit: CmppSubmit) -> Awaitable[Pdu | None] | Pdu | None:
         if not submit.dest_terminal_ids:
             return _refusal(submit, Status.MALFORMED)
         if submit.tp_udhi & 1:
@@ -216,6 +216,10 @@ class CmppAccessServer(AccessServer[Pdu]):
             concat, body = None, submit.msg_content
         text = decode_text(body, submit.msg_fmt)
         if concat is None or concat.total <= 1:
+            if len(submit.dest_terminal_ids) == 1 and submit.dest_terminal_ids[0].strip():
+                return link.submit_one(
+                    submit.dest_terminal_ids[0], text, partial(_answer, submit, 0)
+                )
             return self._send(link, [submit], text)
         key = (submit.dest_terminal_ids, submit.src_id)
         try:
@@ -231,16 +235,19 @@ class CmppAccessServer(AccessServer[Pdu]):
     async def _send(self, link: _CmppLink, submits: list[CmppSubmit], text: str) -> None:
         submitted = await link.submit(submits[0].dest_terminal_ids, text, len(submits))
         for index, submit in enumerate(submits):
-            if submitted.status is Status.OK:
-                answer = CmppSubmitResp(
-                    sequence_id=submit.sequence_id,
-                    version=submit.version,
-                    msg_id=int(submitted.ids[index], 16),
-                    result=0,
-                )
-            else:
-                answer = _refusal(submit, submitted.status)
-            link.session.send_response(answer)
+            link.session.send_response(_answer(submit, index, submitted))
+
+
+def _answer(submit: CmppSubmit, index: int, submitted: Submitted) -> CmppSubmitResp:
+    """The SUBMIT_RESP of the ``index``-th segment of a message the platform answered."""
+    if submitted.status is not Status.OK:
+        return _refusal(submit, submitted.status)
+    return CmppSubmitResp(
+        sequence_id=submit.sequence_id,
+        version=submit.version,
+        msg_id=int(submitted.ids[index], 16),
+        result=0,
+    )
 
 
 def _answer_version(requested: int) -> int:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Awaitable
+from functools import partial
 
 from duanxin.access.assembly import BadSegment
-from duanxin.access.base import AccessLink, AccessServer
+from duanxin.access.base import AccessLink, AccessServer, Submitted, all_answered
 from duanxin.access.tables import smpp_bind_status, smpp_submit_status
 from duanxin.domain.accounts import Interface
 from duanxin.domain.encoding import decode_text
@@ -50,7 +51,7 @@ _REFERENCE_MASK = 0xFF
 class _SmppLink(AccessLink[Pdu]):
     """One customer's SMPP bind; the delivery sink of its account's items."""
 
-    async def deliver_report(self, item: ReportItem) -> bool:
+    def deliver_report(self, item: ReportItem) -> asyncio.Future[bool]:
         delivered = item.stat == DELIVERED
         delivers = []
         for given in item.given_ids:
@@ -78,9 +79,9 @@ class _SmppLink(AccessLink[Pdu]):
                     ),
                 )
             )
-        return await self._all_ok(delivers)
+        return self._all_ok(delivers)
 
-    async def deliver_reply(self, item: ReplyItem) -> bool:
+    def deliver_reply(self, item: ReplyItem) -> asyncio.Future[bool]:
         segments = split_message(item.content, int(item.mid, 16) & _REFERENCE_MASK)
         delivers = [
             p.DeliverSm(
@@ -92,16 +93,14 @@ class _SmppLink(AccessLink[Pdu]):
             )
             for segment in segments
         ]
-        return await self._all_ok(delivers)
+        return self._all_ok(delivers)
 
-    async def _all_ok(self, delivers: list[p.DeliverSm]) -> bool:
-        answers = await asyncio.gather(
-            *(self.session.send_request(d) for d in delivers), return_exceptions=True
-        )
-        return all(
-            isinstance(a, p.DeliverSmResp) and a.command_status == CommandStatus.ESME_ROK
-            for a in answers
-        )
+    def _all_ok(self, delivers: list[p.DeliverSm]) -> asyncio.Future[bool]:
+        return all_answered([self.session.send_request(d) for d in delivers], _delivered)
+
+
+def _delivered(answer: Pdu) -> bool:
+    return isinstance(answer, p.DeliverSmResp) and answer.command_status == CommandStatus.ESME_ROK
 
 
 def _refusal(submit: Pdu, status: Status) -> Pdu:
@@ -168,7 +167,7 @@ class SmppAccessServer(AccessServer[Pdu]):
 
     # --------------------------------------------------------------- submit
 
-    def _submit(self, link: _SmppLink, submit: p.SubmitSm) -> Awaitable[None] | Pdu | None:
+    def _submit(self, link: _SmppLink, submit: p.SubmitSm) -> Awaitable[Pdu | None] | Pdu | None:
         body = message_body(submit)
         if submit.esm_class & p.ESM_UDHI:
             concat, body = parse_udh(body)
@@ -178,7 +177,9 @@ class SmppAccessServer(AccessServer[Pdu]):
             return _refusal(submit, Status.MALFORMED)
         text = decode_text(body, submit.data_coding)
         if concat is None or concat.total <= 1:
-            return self._send(link, [submit], text)
+            if not submit.destination_addr.strip():
+                return self._send(link, [submit], text)
+            return link.submit_one(submit.destination_addr, text, partial(_answer, submit, 0))
         key = (submit.source_addr, submit.destination_addr)
         try:
             parts = link.hold_segment(key, concat, text, submit, _refuse_incomplete)
@@ -195,10 +196,11 @@ class SmppAccessServer(AccessServer[Pdu]):
         assert isinstance(first, p.SubmitSm)
         submitted = await link.submit((first.destination_addr,), text, len(submits))
         for index, submit in enumerate(submits):
-            if submitted.status is Status.OK:
-                answer: Pdu = p.SubmitSmResp(
-                    sequence_number=submit.sequence_number, message_id=submitted.ids[index]
-                )
-            else:
-                answer = _refusal(submit, submitted.status)
-            link.session.send_response(answer)
+            link.session.send_response(_answer(submit, index, submitted))
+
+
+def _answer(submit: Pdu, index: int, submitted: Submitted) -> Pdu:
+    """The submit_sm_resp of the ``index``-th segment of a message the platform answered."""
+    if submitted.status is not Status.OK:
+        return _refusal(submit, submitted.status)
+    return p.SubmitSmResp(sequence_number=submit.sequence_number, message_id=submitted.ids[index])

@@ -282,6 +282,8 @@ _MAX_MOBILE_TEXT = 40
 def clean_mobile(raw: str) -> str:
     """Undo what people type around a number: full-width characters become ASCII
     (NFKC), and spaces, hyphens and parentheses go (``+86 138-0013-8000``)."""
+    if raw.isascii() and raw.isdigit():  # nearly every number: nothing to undo
+        return raw
     return unicodedata.normalize("NFKC", raw).translate(_MOBILE_NOISE)
 
 

@@ -133,7 +133,10 @@ def _endpoint(shape: str, handler: Handler) -> Callable[[Request], Awaitable[Res
             limit = platform.settings.max_body_bytes
             body = await read_body(request, limit)
             params = parse_params(
-                body, request.headers.get("content-type"), request.url.query, max_body=limit
+                body,
+                request.headers.get("content-type"),
+                request.scope.get("query_string", b""),  # as sent; building request.url costs
+                max_body=limit,
             )
             check_version(params.get("version"))
             return json_response(await handler(request, platform, params, caller))

@@ -4,7 +4,9 @@ One process: the demo stack (SQLite, simulated carriers answering reports after 
 the customer CMPP server, and a customer CMPP 3.0 client with a window of 16 that submits
 ``messages`` one-number messages and answers every report DELIVER. Measured: submits/s
 (first SUBMIT sent to last SUBMIT_RESP), reports/s (first SUBMIT to the last report
-DELIVER received), and whether every id given got exactly one report.
+DELIVER received), the process's CPU time over the same span per message (client and
+platform both: one process), the load average before and after, and whether every id
+given got exactly one report.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
+import os
 import pstats
 import tempfile
 import time
@@ -56,6 +59,13 @@ class AccessRun:
     reports: int
     duplicates: int
     missing: int
+    cpu_seconds: float = 0.0  # process CPU time, first SUBMIT to the last report
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
+
+    @property
+    def cpu_per_message(self) -> float:
+        """Seconds of process CPU per message submitted."""
+        return self.cpu_seconds / self.messages if self.messages else 0.0
 
     @property
     def submits_per_second(self) -> float:
@@ -106,6 +116,8 @@ async def drive(
     login = await session.request(connect_request(account, password, datetime.now()))
     if not isinstance(login, CmppConnectResp) or login.status != 0:
         raise RuntimeError(f"login refused: {login}")
+    load_before = os.getloadavg()[0]
+    cpu_start = time.process_time()
     start = time.perf_counter()
     futures = [
         session.send_request(
@@ -127,6 +139,7 @@ async def drive(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(all_in.wait(), timeout)
     reported = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     await session.unbind(2.0)
     return AccessRun(
         messages=messages,
@@ -137,6 +150,8 @@ async def drive(
         reports=sum(1 for i in wanted if reports[i]),
         duplicates=sum(c - 1 for c in reports.values() if c > 1),
         missing=sum(1 for i in wanted if not reports[i]),
+        cpu_seconds=cpu,
+        load=(load_before, os.getloadavg()[0]),
     )
 
 
@@ -156,7 +171,10 @@ def run_access(
         f"[bold]{result.submits_per_second:,.0f} submits/s[/bold]; "
         f"{result.reports:,} reports in {result.report_seconds:.2f} s = "
         f"[bold]{result.reports_per_second:,.0f} reports/s[/bold]; "
-        f"{result.missing} missing, {result.duplicates} duplicates",
+        f"{result.missing} missing, {result.duplicates} duplicates; "
+        f"CPU {result.cpu_seconds:.2f} s = {result.cpu_per_message * 1e6:,.0f} µs per message "
+        f"(this process: client and platform); load average {result.load[0]:.2f} → "
+        f"{result.load[1]:.2f}",
         highlight=False,
     )
     if profiler is not None:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from duanxin.domain.reports import (
@@ -28,7 +27,6 @@ from duanxin.store import messages as message_store
 from duanxin.store import policy as policy_store
 from duanxin.store import stats as stats_store
 from duanxin.store.messages import Submitted
-from duanxin.store.tables import accounts, messages
 
 __all__ = [
     "ReceivedReport",
@@ -175,26 +173,10 @@ async def _finish(conn: AsyncConnection, finals: Sequence[tuple[str, str]], now:
     if not finals:
         return
     stats = dict(finals)
-    rows = await conn.execute(
-        select(
-            messages.c.mid,
-            messages.c.account_id,
-            messages.c.mobile,
-            messages.c.source,
-            messages.c.charged,
-            messages.c.state,
-            accounts.c.refund_on_failure,
-            messages.c.carrier,
-            messages.c.channel_id,
-            messages.c.created_at,
-            messages.c.submitted_at,
-        )
-        .join(accounts, accounts.c.id == messages.c.account_id)
-        .where(messages.c.mid.in_(list(stats)))
-    )
     reports = []
     counted = []
-    for mid, account_id, mobile, source, charged, state, refund, *cell in rows:
+    for row in await message_store.closing(conn, list(stats)):
+        mid, account_id, mobile, source, charged, state, refund, *cell = row
         if state == message_store.MessageState.DONE.value:
             continue
         stat = stats[mid]

@@ -114,6 +114,8 @@ _MOBILE_TYPES: Final = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_
 
 def _national(raw: str) -> str | None:
     """11 ASCII digits starting with 1 after stripping +86 / 0086 / 86, else None."""
+    if len(raw) == NATIONAL_DIGITS and raw[0] == "1" and raw.isascii() and raw.isdigit():
+        return raw  # already national: the common case, on every send
     number = raw.strip()
     if len(number) > NATIONAL_DIGITS:
         for prefix in _COUNTRY_PREFIXES:

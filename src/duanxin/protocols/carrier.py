@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
-from duanxin.domain.encoding import Alphabet
-from duanxin.domain.segments import ConcatInfo, Segment, split_message
+from duanxin.domain.encoding import Alphabet, decode_text
+from duanxin.domain.reports import is_final_stat
+from duanxin.domain.segments import ConcatInfo, Segment, parse_udh, split_message
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed, SessionProtocol, connect
+from duanxin.protocols.core.clock import china_report_time
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.protocols.core.session import Dialect, SessionConfig
@@ -157,6 +159,17 @@ class CarrierReport:
     stat: str  # 7-character status text; DELIVRD is success
     done_time: datetime | None = None
 
+    @classmethod
+    def final(
+        cls, protocol: str, carrier_id: str, destination: str, stat: str, done: str
+    ) -> CarrierReport | None:
+        """The report of a CMPP/SMGP status report (``done`` its China Standard Time
+        ``YYMMDDhhmm``); None while ``stat`` is not final (ACCEPTD, ENROUTE): the final
+        report that follows decides."""
+        if not is_final_stat(protocol, stat):
+            return None
+        return cls(carrier_id, destination, stat, china_report_time(done))
+
 
 @dataclass(frozen=True, slots=True)
 class CarrierMO:
@@ -166,6 +179,23 @@ class CarrierMO:
     destination: str  # access code + extension it replied to
     text: str
     concat: ConcatInfo | None = None
+
+    @classmethod
+    def decoded(
+        cls,
+        source: str,
+        destination: str,
+        content: bytes,
+        coding: int,
+        *,
+        udh: bool,
+        alphabet: Alphabet = Alphabet.ASCII,
+    ) -> CarrierMO:
+        """An MO from its user data: the header parsed off when ``udh``, the text decoded."""
+        concat = None
+        if udh:
+            concat, content = parse_udh(content)
+        return cls(source, destination, decode_text(content, coding, alphabet), concat)
 
 
 @dataclass(frozen=True, slots=True)

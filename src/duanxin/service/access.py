@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -232,7 +233,7 @@ class _Flight:
     settled: _Settled = field(default_factory=_Settled)
     outstanding: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    under_way: set[asyncio.Future[bool]] = field(default_factory=set)
 
     def take_settled(self) -> _Settled:
         settled, self.settled = self.settled, _Settled()
@@ -240,17 +241,16 @@ class _Flight:
 
     def start(self, kind: inbox.Kind, item_id: int, delivery: Awaitable[bool]) -> None:
         self.outstanding += 1
-        task = asyncio.ensure_future(self._run(kind, item_id, delivery))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        future = asyncio.ensure_future(delivery)  # a sink's future as it is: no task
+        self.under_way.add(future)
+        future.add_done_callback(partial(self._answered, kind, item_id))
 
-    async def _run(self, kind: inbox.Kind, item_id: int, delivery: Awaitable[bool]) -> None:
-        try:
-            ok = await delivery
-        except Exception:
-            ok = False  # refused, timed out or the connection closed: waits again
+    def _answered(self, kind: inbox.Kind, item_id: int, future: asyncio.Future[bool]) -> None:
+        self.under_way.discard(future)
+        # Refused, timed out or the connection closed: the item waits again.
+        ok = not future.cancelled() and future.exception() is None and future.result() is True
         self.outstanding -= 1
-        self.settled.note(kind, item_id, ok is True)
+        self.settled.note(kind, item_id, ok)
         self.changed.set()
 
     async def wait(self, seconds: float) -> None:
@@ -268,27 +268,32 @@ async def run_deliveries(
     """Deliver the account's waiting reports and replies on ``sink`` while it is open.
 
     Up to ``times.batch`` items are under way at once (the session's window decides how
-    many are on the wire); the answers are written with the next claim.
+    many are on the wire), claimed again once half of them are answered; the answers are
+    written with the next claim. A claim that found fewer than it asked for waits
+    ``times.gather_seconds`` before the next, so that items arriving one by one are
+    still claimed (and acknowledged) many at a time.
     """
     flight = _Flight()
+    refill = max(1, times.batch // 2)
     try:
         while sink.is_open:
             free = times.batch - flight.outstanding
+            if free < refill:
+                await flight.wait(times.idle_seconds)  # the customer's answers free slots
+                continue
             claimed = 0
-            if flight.settled or (
-                free > 0 and await _anything_waiting(platform, connection.account.id)
-            ):
+            if flight.settled or await _anything_waiting(platform, connection.account.id):
                 reports, replies = await _claim(
-                    platform, connection, max(free, 0), flight.take_settled(), times
+                    platform, connection, free, flight.take_settled(), times
                 )
                 claimed = len(reports) + len(replies)
                 if claimed:
                     await _start(platform, sink, reports, replies, flight)
-            if not claimed or claimed < free:
-                await flight.wait(times.gather_seconds if claimed else times.idle_seconds)
+            if claimed < free:
+                await asyncio.sleep(times.gather_seconds if claimed else times.idle_seconds)
     finally:
-        if flight.tasks:
-            await asyncio.gather(*flight.tasks, return_exceptions=True)
+        if flight.under_way:
+            await asyncio.gather(*flight.under_way, return_exceptions=True)
         with contextlib.suppress(Exception):
             async with platform.engine.begin() as conn:
                 await flight.take_settled().write(conn, connection.consumer)

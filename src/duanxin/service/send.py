@@ -33,6 +33,7 @@ from duanxin.domain.numbers import (
     EXTNO_MAX_DIGITS,
     MAX_NUMBERS,
     Carrier,
+    MobileEntry,
     TooManyNumbers,
     detect_carrier,
     distinct_mobiles,
@@ -55,7 +56,7 @@ from duanxin.store import numbers as number_store
 from duanxin.store import stats as stats_store
 from duanxin.store.commits import Refusal
 
-__all__ = ["MAX_NUMBERS", "SendRequest", "send", "send_signed_in"]
+__all__ = ["MAX_NUMBERS", "OneNumber", "SendRequest", "send", "send_each", "send_signed_in"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,133 @@ async def send_signed_in(
         return SendOutcome.failure(error)
 
 
+@dataclass(frozen=True, slots=True)
+class OneNumber:
+    """A one-number message, for :func:`send_each`."""
+
+    mobile: str
+    content: str
+
+
+async def send_each(
+    platform: Platform,
+    account: str,
+    password: str,
+    messages: Sequence[OneNumber],
+    caller: Caller,
+) -> list[SendOutcome]:
+    """Send each of ``messages`` as a one-number send of its own, those with the same
+    content accepted together: one account and content check, one commit, one charge.
+
+    For a front door that receives many one-number messages at once (customer CMPP/SMPP,
+    whose connection limit counts connections, not requests). Outcome ``i`` is what
+    :func:`send` of ``messages[i]`` alone would answer: each counts against the account's
+    TPS on its own (in the order given) and each accepted one has a message id of its
+    own. Two messages to one number are two messages (never in one group); a number a
+    group cannot take (refused, invalid, no channel), or every number of a group that is
+    refused as a whole (the balance, say), is sent alone after the groups, in order, so
+    that its answer is its own.
+    """
+    try:
+        found = await authenticate(platform, account, password, caller)
+    except StatusError as error:
+        return [SendOutcome.failure(error)] * len(messages)
+    outcomes: list[SendOutcome | None] = [None] * len(messages)
+    admitted: list[int] = []
+    for index in range(len(messages)):
+        try:
+            platform.check_tps(found.id, found.tps)
+        except StatusError as error:
+            outcomes[index] = SendOutcome.failure(error)
+        else:
+            admitted.append(index)
+    groups = _groups(messages, admitted)
+    results = await asyncio.gather(
+        *(_send_together(platform, found, [messages[i] for i in g], caller) for g in groups)
+    )
+    for group, together in zip(groups, results, strict=True):
+        for index, outcome in zip(group, together, strict=True):
+            outcomes[index] = outcome
+    for index in admitted:
+        if outcomes[index] is None:
+            message = messages[index]
+            request = SendRequest(account, password, (message.mobile,), message.content)
+            try:
+                outcomes[index] = await _send(platform, found, request, caller)
+            except StatusError as error:
+                outcomes[index] = SendOutcome.failure(error)
+    return [o for o in outcomes if o is not None]
+
+
+def _groups(messages: Sequence[OneNumber], indices: list[int]) -> list[list[int]]:
+    """``indices`` of messages with one content and distinct numbers, in groups of at
+    most MAX_NUMBERS, in order of their first message; a blank number is in none."""
+    groups: dict[str, list[tuple[list[int], set[str]]]] = {}
+    ordered: list[list[int]] = []
+    for index in indices:
+        message = messages[index]
+        text = message.mobile.strip()
+        if not text:
+            continue  # refused alone, as a send without a number is
+        number = normalise_mobile(text) or "\0" + text  # as distinct_mobiles tells them apart
+        same = groups.setdefault(message.content, [])
+        for members, numbers in same:
+            if number not in numbers and len(members) < MAX_NUMBERS:
+                break
+        else:
+            members, numbers = [], set()
+            same.append((members, numbers))
+            ordered.append(members)
+        members.append(index)
+        numbers.add(number)
+    return ordered
+
+
+async def _send_together(
+    platform: Platform, account: Account, messages: list[OneNumber], caller: Caller
+) -> list[SendOutcome | None]:
+    """Messages with one content and distinct numbers as one send; None for each to send
+    alone (a group of one goes alone at once)."""
+    alone: list[SendOutcome | None] = [None] * len(messages)
+    if len(messages) < 2:
+        return alone
+    raws = [message.mobile.strip() for message in messages]
+    content = messages[0].content
+    now = platform.clock()
+    try:
+        decision, frequency = await policy.check_content(platform, account, content)
+        async with platform.reader.connect() as conn:
+            entries = [MobileEntry(raw, normalise_mobile(raw)) for raw in raws]
+            numbers = await _classify(platform, conn, account.id, entries)
+        numbers, hits = await _limit_frequency(platform, account, numbers, decision, frequency, now)
+    except StatusError:
+        return alone
+    picked = [i for i, n in enumerate(numbers) if n.result == NumberResult.ACCEPTED]
+    if not picked:
+        return alone
+    batch = SendRequest(account.account, account.password, [raws[i] for i in picked], content)
+    stored = False
+    try:
+        outcome, stored = await _accept(
+            platform,
+            account,
+            batch,
+            caller,
+            decision,
+            [numbers[i] for i in picked],
+            now,
+            _fingerprint(batch),
+        )
+    except StatusError:
+        return alone  # e.g. the balance covers only some: each one alone gets its answer
+    finally:
+        if not stored and hits.recorded:
+            await platform.limiter.undo(hits)
+    for index, entry in zip(picked, outcome.entries or (), strict=True):
+        alone[index] = SendOutcome(outcome.status, outcome.balance, (entry,), outcome.msg)
+    return alone
+
+
 @contextlib.asynccontextmanager
 async def _one_at_a_time(
     platform: Platform, account_id: int, key: str | None
@@ -143,7 +271,7 @@ async def _send(
     _check_extno(request.extno)
     fingerprint = _fingerprint(request)
     now = platform.clock()
-    raws = _distinct(request.mobiles)
+    entries = _distinct(request.mobiles)
     if request.idempotency_key:
         async with platform.reader.connect() as conn:
             stored = await _stored_response(
@@ -153,7 +281,7 @@ async def _send(
             return stored
     decision, frequency = await policy.check_content(platform, account, request.content)
     async with platform.reader.connect() as conn:
-        numbers = await _classify(platform, conn, account.id, raws)
+        numbers = await _classify(platform, conn, account.id, entries)
     numbers, hits = await _limit_frequency(platform, account, numbers, decision, frequency, now)
     stored_here = False
     try:
@@ -261,14 +389,14 @@ def _check_extno(extno: str) -> None:
         raise StatusError(Status.MALFORMED, f"extno must be at most {EXTNO_MAX_DIGITS} digits")
 
 
-def _distinct(mobiles: Sequence[str]) -> list[str]:
+def _distinct(mobiles: Sequence[str]) -> list[MobileEntry]:
     try:
         entries = distinct_mobiles(mobiles, limit=MAX_NUMBERS)
     except TooManyNumbers:
         raise StatusError(Status.TOO_MANY_NUMBERS) from None
     if not entries:
         raise StatusError(Status.MALFORMED, "mobile is empty")
-    return [e.raw for e in entries]
+    return entries
 
 
 def _fingerprint(request: SendRequest) -> str:
@@ -292,9 +420,9 @@ async def _stored_response(
 
 
 async def _classify(
-    platform: Platform, conn: AsyncConnection, account_id: int, raws: list[str]
+    platform: Platform, conn: AsyncConnection, account_id: int, entries: list[MobileEntry]
 ) -> list[_Number]:
-    normalised = {raw: normalise_mobile(raw) for raw in raws}
+    normalised = {e.raw: e.normalised for e in entries}  # normalised once, by _distinct
     valid = [m for m in normalised.values() if m]
     overrides: dict[str, Carrier] = {}
     if valid and await platform.has_overrides.get(None, lambda: number_store.any_overrides(conn)):

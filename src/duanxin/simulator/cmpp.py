@@ -44,11 +44,12 @@ from duanxin.protocols.cmpp.pdu import (
     Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
-from duanxin.protocols.core.aio import SessionProtocol, serve
+from duanxin.protocols.core.aio import SessionProtocol
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Direction, Role
 from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
 from duanxin.simulator.faults import SubmitFate
+from duanxin.simulator.listening import Listening
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now
 
 __all__ = ["CmppSimulator"]
@@ -144,7 +145,7 @@ def _content_limit(msg_fmt: int) -> int:
     return _MAX_ASCII_CONTENT if msg_fmt == CmppMsgFmt.ASCII else _MAX_BINARY_CONTENT
 
 
-class CmppSimulator:
+class CmppSimulator(Listening[Pdu]):
     """A CMPP gateway for tests and local runs (``SimulatorServer``)."""
 
     def __init__(self, config: SimulatorConfig) -> None:
@@ -166,38 +167,20 @@ class CmppSimulator:
     # ----------------------------------------------------------- lifecycle
 
     @property
-    def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            raise RuntimeError("simulator not started")
-        return int(self._server.sockets[0].getsockname()[1])
-
-    @property
     def sessions(self) -> list[SessionProtocol[Pdu]]:
         """Logged-in connections, oldest first."""
         return [c.session for c in self._connections if c.bound and c.session is not None]
 
-    async def start(self) -> None:
-        self._server = await serve(
-            self.config.host,
-            self.config.port,
-            self._new_session,
-            max_per_address=self.config.max_connections_per_address,
-        )
-
     async def stop(self) -> None:
         self._answering.set()
-        self._outbox.cancel()
-        if self._server is not None:
-            self._server.close()
+        self._stop_listening()
         for connection in list(self._connections):
             if connection.session is not None:
                 connection.session.abort("simulator stopped")
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        await self._closed()
 
     # ----------------------------------------------- test and operator knobs
 
@@ -206,11 +189,6 @@ class CmppSimulator:
         for connection in list(self._connections):
             if connection.session is not None:
                 connection.session.abort("dropped by the simulator")
-
-    @property
-    def kept_reports(self) -> int:
-        """Reports waiting for a link of their SP to log in again."""
-        return self._outbox.kept()
 
     def pause_submits(self) -> None:
         """Hold every SUBMIT_RESP until :meth:`resume_submits` (to watch the window fill)."""

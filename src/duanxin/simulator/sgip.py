@@ -31,7 +31,7 @@ from typing import Any
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
 from duanxin.domain.status import DELIVERED
-from duanxin.protocols.core.aio import SessionClosed, SessionProtocol, serve
+from duanxin.protocols.core.aio import SessionClosed, SessionProtocol
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Direction, Role
@@ -58,6 +58,7 @@ from duanxin.protocols.sgip.pdu import (
 )
 from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
 from duanxin.simulator.faults import SubmitFate
+from duanxin.simulator.listening import Listening
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now, respond_late
 from duanxin.simulator.sgip_link import ReverseLink, refuse
 
@@ -122,7 +123,7 @@ class _Link:
     in_flight: int = 0
 
 
-class SgipSimulator:
+class SgipSimulator(Listening[Pdu]):
     """A simulated SMG: ``start()``, then point an SGIP client at :attr:`port`."""
 
     def __init__(self, config: SimulatorConfig, sp_address: tuple[str, int] | None = None) -> None:
@@ -153,49 +154,24 @@ class SgipSimulator:
 
     # -------------------------------------------------------------- lifecycle
 
-    @property
-    def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            raise RuntimeError("simulator not started")
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def start(self) -> None:
-        """Listen on ``config.host``/``config.port`` (0: an ephemeral port)."""
-        if self._server is None:
-            self._server = await serve(
-                self.config.host,
-                self.config.port,
-                self._new_link,
-                max_per_address=self.config.max_connections_per_address,
-            )
-
     async def stop(self) -> None:
         """Stop listening, drop every link, cancel pending reports."""
         self._stopping = True
-        self._outbox.cancel()
+        self._stop_listening()
         if self._connecting is not None:
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connecting
         await self.reverse.close()
-        if self._server is not None:
-            self._server.close()
         for link in list(self.links):
             link.abort("simulator stopped")
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        await self._closed()
 
     def drop_links(self) -> None:
         """Cut every link, the SP's and the reverse one, with whatever is in flight."""
         for link in list(self.links):
             link.abort("dropped by the simulator")
         self.reverse.abort()
-
-    @property
-    def kept_reports(self) -> int:
-        """Reports waiting for the SP's listener to take a bind again."""
-        return self._outbox.kept()
 
     # ------------------------------------------------------------------- MO
 
@@ -235,7 +211,7 @@ class SgipSimulator:
 
     # ----------------------------------------------------------- SP links
 
-    def _new_link(self) -> SessionProtocol[Pdu]:
+    def _new_session(self) -> SessionProtocol[Pdu]:
         loop = asyncio.get_running_loop()
         session: SessionProtocol[Pdu] = SessionProtocol(
             _SmgDialect(self),

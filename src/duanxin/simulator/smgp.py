@@ -19,7 +19,7 @@ from typing import Any
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
 from duanxin.domain.status import DELIVERED
-from duanxin.protocols.core.aio import SessionProtocol, serve
+from duanxin.protocols.core.aio import SessionProtocol
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Role
@@ -46,6 +46,7 @@ from duanxin.protocols.smgp.pdu import (
 from duanxin.protocols.smgp.report import SmgpReport, encode_report
 from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
 from duanxin.simulator.faults import SubmitFate
+from duanxin.simulator.listening import Listening
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now
 
 __all__ = ["SmgpSimulator"]
@@ -94,7 +95,7 @@ class _Link:
         return self.session.is_bound and self.login_mode in _RECEIVING_MODES
 
 
-class SmgpSimulator:
+class SmgpSimulator(Listening[Pdu]):
     """An SMGW: implements :class:`duanxin.simulator.core.SimulatorServer`.
 
     ``response_gate`` holds Submit_Resps back while cleared (tests use it to fill the
@@ -118,13 +119,6 @@ class SmgpSimulator:
     # --------------------------------------------------------------- lifecycle
 
     @property
-    def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            raise RuntimeError("simulator not started")
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    @property
     def connections(self) -> int:
         """Connections currently open."""
         return len(self._links)
@@ -134,23 +128,12 @@ class SmgpSimulator:
         """Active_Tests received on the connections currently open."""
         return sum(link.dialect.heartbeats_received for link in self._links)
 
-    async def start(self) -> None:
-        self._server = await serve(
-            self.config.host,
-            self.config.port,
-            self._new_session,
-            max_per_address=self.config.max_connections_per_address,
-        )
-
     async def stop(self) -> None:
-        self._outbox.cancel()
+        self._stop_listening()
         for link in list(self._links):
             link.session.abort("simulator stopping")
         self.response_gate.set()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        await self._closed()
 
     def drop_links(self) -> None:
         """Cut every connection without logging out (a gateway restart, as seen by clients)."""
@@ -158,11 +141,6 @@ class SmgpSimulator:
             link.session.abort("dropped by the simulator")
 
     drop_connections = drop_links
-
-    @property
-    def kept_reports(self) -> int:
-        """Reports waiting for a receiving login of their account."""
-        return self._outbox.kept()
 
     def _new_session(self) -> SessionProtocol[Pdu]:
         dialect = SmgpDialect()

@@ -29,7 +29,6 @@ from duanxin.domain.segments import ConcatInfo, Segment, parse_udh, split_messag
 from duanxin.domain.status import DELIVERED
 from duanxin.protocols.core.aio import (
     SessionProtocol,
-    serve,
 )
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Role
@@ -46,6 +45,7 @@ from duanxin.protocols.smpp.receipt import (
 from duanxin.protocols.smpp.tlv import Tlv, TlvTag, int_tlv, text_tlv
 from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
 from duanxin.simulator.faults import ReceiptIds, SubmitFate
+from duanxin.simulator.listening import Listening
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now
 
 __all__ = ["SmppSimulator"]
@@ -126,7 +126,7 @@ def _notice(submit: p.SubmitSm, esm_class: int, text: str) -> Pdu:
     return _about(submit, esm_class, text.encode("ascii"))
 
 
-class SmppSimulator:
+class SmppSimulator(Listening[Pdu]):
     """An SMSC for tests and local development (see the module docstring)."""
 
     def __init__(
@@ -158,28 +158,10 @@ class SmppSimulator:
 
     # ------------------------------------------------------------ lifecycle
 
-    @property
-    def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            raise RuntimeError("simulator not started")
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def start(self) -> None:
-        self._server = await serve(
-            self.config.host,
-            self.config.port,
-            self._new_session,
-            max_per_address=self.config.max_connections_per_address,
-        )
-
     async def stop(self) -> None:
-        self._outbox.cancel()
-        if self._server is not None:
-            self._server.close()
+        self._stop_listening()
         self.drop_links()
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        await self._closed()
 
     def drop_links(self) -> None:
         """Close every ESME connection at once (no unbind), as a crashing SMSC would."""
@@ -187,11 +169,6 @@ class SmppSimulator:
             link.session.abort("dropped by the simulator")
 
     drop_connections = drop_links
-
-    @property
-    def kept_reports(self) -> int:
-        """Receipts waiting for a receiving bind of their account."""
-        return self._outbox.kept()
 
     def hold_submits(self) -> None:
         """Stop answering submits until :meth:`release_submits` (to observe windows)."""

@@ -7,21 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.policy import TemplateKind
-from duanxin.store import crypto
+from duanxin.store import crypto, prepared
 from duanxin.store.tables import (
     accounts,
     api_keys,
     audit_log,
     channels,
     customers,
-    ledger,
     operator_tokens,
     routes,
 )
@@ -178,33 +177,29 @@ async def update_account(conn: AsyncConnection, account_id: int, values: Mapping
     )
 
 
-# Built once: every send runs these (see store/policy.py for why).
-_CHARGE = (
-    update(accounts)
-    .where(
-        accounts.c.id == bindparam("account_id"),
-        or_(
-            accounts.c.charge_type == ChargeType.POSTCHARGE.value,
-            accounts.c.balance >= bindparam("cost"),
-        ),
-    )
-    .values(balance=accounts.c.balance - bindparam("cost"))
-    .returning(accounts.c.balance)
+# Every send runs these (see store/prepared.py).
+_CHARGE = prepared.Sql(
+    f"""UPDATE accounts SET balance = balance - $2
+    WHERE id = $1 AND (charge_type = '{ChargeType.POSTCHARGE.value}' OR balance >= $2)
+    RETURNING balance"""
 )
-_LEDGER = ledger.insert()
+_LEDGER = prepared.Sql(
+    """INSERT INTO ledger (account_id, delta, balance_after, reason, reference, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6)"""
+)
 
 
 async def charge(
     conn: AsyncConnection, account_id: int, cost: int, reference: str, now: datetime
 ) -> int | None:
     """Take ``cost`` units; None when a prepaid balance cannot cover it (nothing taken)."""
-    result = await conn.execute(_CHARGE, {"account_id": account_id, "cost": cost})
-    balance = result.scalar_one_or_none()
-    if balance is None:
+    rows = await prepared.fetch(conn, _CHARGE, account_id, cost)
+    if not rows:
         return None
+    balance = int(rows[0][0])
     if cost:
-        await _record(conn, account_id, -cost, int(balance), "send", reference, now)
-    return int(balance)
+        await _record(conn, account_id, -cost, balance, "send", reference, now)
+    return balance
 
 
 async def adjust_balance(
@@ -236,17 +231,7 @@ async def _record(
     reference: str,
     now: datetime,
 ) -> None:
-    await conn.execute(
-        _LEDGER,
-        {
-            "account_id": account_id,
-            "delta": delta,
-            "balance_after": balance,
-            "reason": reason,
-            "reference": reference[:64],
-            "created_at": now,
-        },
-    )
+    await prepared.execute(conn, _LEDGER, account_id, delta, balance, reason, reference[:64], now)
 
 
 async def write_audit(

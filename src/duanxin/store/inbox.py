@@ -17,7 +17,6 @@ from sqlalchemy import (
     RowMapping,
     Table,
     and_,
-    bindparam,
     func,
     insert,
     or_,
@@ -26,7 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from duanxin.store.tables import accounts, messages, replies, reports
+from duanxin.store import prepared
+from duanxin.store.tables import accounts, replies, reports
 
 __all__ = [
     "FinalReport",
@@ -68,6 +68,17 @@ class Reply:
     received_at: datetime
 
 
+# Every report match and every send with a refused number run these (store.prepared).
+_REPORTED = prepared.Sql("SELECT mid FROM reports WHERE mid = ANY($1)")
+_INSERT_REPORT = prepared.Sql(
+    """INSERT INTO reports (account_id, mid, mobile, stat, access_code, reported_at, pulled)
+    VALUES ($1, $2, $3, $4, $5, $6, FALSE)"""
+)
+_MARK_DONE = prepared.Sql(
+    "UPDATE messages SET state = 'done', stat = $2, done_at = $3 WHERE mid = $1"
+)
+
+
 async def finish(
     conn: AsyncConnection, finals: Sequence[FinalReport], *, mark_messages: bool = True
 ) -> None:
@@ -75,33 +86,18 @@ async def finish(
     if not finals:
         return
     mids = [f.mid for f in finals]
-    existing = set(
-        (await conn.execute(select(reports.c.mid).where(reports.c.mid.in_(mids)))).scalars()
-    )
+    existing = {row[0] for row in await prepared.fetch(conn, _REPORTED, mids)}
     fresh = [f for f in finals if f.mid not in existing]
     if not fresh:
         return
-    await conn.execute(
-        insert(reports),
-        [
-            {
-                "account_id": f.account_id,
-                "mid": f.mid,
-                "mobile": f.mobile,
-                "stat": f.stat,
-                "access_code": f.access_code,
-                "reported_at": f.reported_at,
-                "pulled": False,
-            }
-            for f in fresh
-        ],
+    await prepared.execute_many(
+        conn,
+        _INSERT_REPORT,
+        [(f.account_id, f.mid, f.mobile, f.stat, f.access_code, f.reported_at) for f in fresh],
     )
     if mark_messages:
-        await conn.execute(
-            update(messages)
-            .where(messages.c.mid == bindparam("b_mid"))
-            .values(state="done", stat=bindparam("b_stat"), done_at=bindparam("b_done_at")),
-            [{"b_mid": f.mid, "b_stat": f.stat, "b_done_at": f.reported_at} for f in fresh],
+        await prepared.execute_many(
+            conn, _MARK_DONE, [(f.mid, f.stat, f.reported_at) for f in fresh]
         )
 
 

@@ -30,6 +30,11 @@ sqlite_version = sqlite3.sqlite_version
 sqlite_version_info = sqlite3.sqlite_version_info
 
 
+#: Prepared statements sqlite3 keeps per connection (its default, 128, is too few once the
+#: hot statements of store.prepared join SQLAlchemy's).
+STATEMENT_CACHE = 512
+
+
 class Cursor:
     """A sqlite3 cursor behind aiosqlite's coroutine methods."""
 
@@ -112,6 +117,7 @@ class Connection:
 
     def __init__(self, database: str, **kwargs: Any) -> None:
         kwargs.pop("check_same_thread", None)
+        kwargs.setdefault("cached_statements", STATEMENT_CACHE)
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             database, check_same_thread=False, **kwargs
         )
@@ -131,6 +137,11 @@ class Connection:
         if self._conn is None:
             raise ValueError("Connection closed")
         return self._conn
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself (:mod:`duanxin.store.prepared` runs on it)."""
+        return self._open()
 
     @property
     def isolation_level(self) -> str | None:

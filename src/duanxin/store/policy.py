@@ -13,12 +13,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select, union_all, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.policy import Limits, WordEntry
+from duanxin.store import prepared
 from duanxin.store.tables import (
     accounts,
     audit_log,
@@ -227,12 +228,9 @@ async def remove_blacklist(conn: AsyncConnection, mobiles: Collection[str]) -> i
 
 
 # Built once: this runs for every send, and building a statement costs more than running it.
-_REFUSED = union_all(
-    select(blacklist.c.mobile).where(blacklist.c.mobile.in_(bindparam("mobiles", expanding=True))),
-    select(optouts.c.mobile).where(
-        optouts.c.account_id == bindparam("account_id"),
-        optouts.c.mobile.in_(bindparam("mobiles", expanding=True)),
-    ),
+_REFUSED = prepared.Sql(  # every send runs it (store.prepared)
+    """SELECT mobile FROM blacklist WHERE mobile = ANY($2)
+    UNION ALL SELECT mobile FROM optouts WHERE account_id = $1 AND mobile = ANY($2)"""
 )
 
 
@@ -241,8 +239,8 @@ async def refused(conn: AsyncConnection, account_id: int, mobiles: Sequence[str]
     per chunk)."""
     found: set[str] = set()
     for chunk in _chunks(mobiles):
-        rows = await conn.execute(_REFUSED, {"account_id": account_id, "mobiles": list(chunk)})
-        found.update(rows.scalars())
+        rows = await prepared.fetch(conn, _REFUSED, account_id, list(chunk))
+        found.update(row[0] for row in rows)
     return found
 
 

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.stats import BUCKETS, delay_bucket
 from duanxin.domain.status import DELIVERED
-from duanxin.store.tables import messages, stat_failures, stats
+from duanxin.store import prepared
+from duanxin.store.tables import stat_failures, stats
 
 __all__ = [
     "COUNTERS",
@@ -81,72 +81,71 @@ class _Deltas:
 
     async def write(self, conn: AsyncConnection) -> None:
         rows = [
-            {**dict(zip(KEY, key, strict=True)), **counts}
+            (*key, *counts.values())
             for key, counts in sorted(self.counters.items())
             if any(counts.values())
         ]
-        await _upsert(conn, stats, rows, COUNTERS, KEY)
-        fail_key = (*KEY, "stat")
-        fail_rows = [
-            {**dict(zip(fail_key, key, strict=True)), "count": count}
-            for key, count in sorted(self.failed.items())
-        ]
-        await _upsert(conn, stat_failures, fail_rows, ("count",), fail_key)
+        if rows:
+            await prepared.execute_many(conn, _ADD_STATS, rows)
+        fail_rows = [(*key, count) for key, count in sorted(self.failed.items())]
+        if fail_rows:
+            await prepared.execute_many(conn, _ADD_FAILURES, fail_rows)
 
 
-_UPSERTS: dict[tuple[str, str], Any] = {}
+def _adding_upsert(
+    table: str, key: Sequence[str], counters: Sequence[str], others: Sequence[str] = ()
+) -> prepared.Sql:
+    """``table``'s upsert adding ``counters`` to the row of ``key`` (parameters: the key's
+    values, then the counters', in these orders); a new row has ``others`` at 0."""
+    columns = [*key, *counters, *others]
+    values = [*(f"${i}" for i in range(1, len(key) + len(counters) + 1)), *("0" for _ in others)]
+    adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
+    return prepared.Sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(values)}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {adds}"
+    )
 
 
-def _upsert_statement(
-    dialect_name: str, table: Table, counters: Sequence[str], key: Sequence[str]
-) -> Any:
-    """The adding upsert of ``table``, built once per dialect (then SQLAlchemy's compiled
-    cache finds it at once: building it per call cost most of a send's time)."""
-    found = _UPSERTS.get((dialect_name, table.name))
-    if found is None:
-        dialect = postgresql if dialect_name == "postgresql" else sqlite
-        statement = dialect.insert(table)
-        found = statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: table.c[name] + statement.excluded[name] for name in counters},
-        )
-        _UPSERTS[(dialect_name, table.name)] = found
-    return found
-
-
-async def _upsert(
-    conn: AsyncConnection,
-    table: Table,
-    rows: list[dict[str, Any]],
-    counters: Sequence[str],
-    key: Sequence[str],
-) -> None:
-    if rows:
-        await conn.execute(_upsert_statement(conn.dialect.name, table, counters, key), rows)
+_SENT = ("submitted", "billed", "failed")
+_ADD_SENT = _adding_upsert("stats", KEY, _SENT, [c for c in COUNTERS if c not in _SENT])
+_ADD_STATS = _adding_upsert("stats", KEY, COUNTERS)
+_ADD_FAILURES = _adding_upsert("stat_failures", (*KEY, "stat"), ("count",))
+_SUBMITTED_CELLS = prepared.Sql(
+    """SELECT mid, account_id, carrier, channel_id, created_at, charged, state
+    FROM messages WHERE mid = ANY($1)""",
+    times=(4,),
+)
 
 
 async def count_sent(conn: AsyncConnection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Count numbers just stored by a send (rows as for ``messages``): each is submitted
     and billed; one refused at once (it has its stat already) is failed too."""
-    cells: dict[_Cell, list[int]] = {}
+    # Every send runs this: its rows are added up per counter row here, in plain tuples.
+    cells: dict[tuple[Any, ...], list[int]] = {}
     failed: dict[tuple[_Cell, str], int] = defaultdict(int)
-    for row in rows:  # one send's rows share a few cells: add them up first
-        cell = (row["account_id"], row["carrier"], 0, row["created_at"])
-        counts = cells.get(cell)
-        if counts is None:
-            counts = cells[cell] = [0, 0, 0]
+    for row in rows:
+        account_id, carrier, created_at = row["account_id"], row["carrier"], row["created_at"]
         stat = row.get("stat")
-        counts[0] += 1
-        counts[1] += row["charged"]
+        for grain in (HOUR, DAY):
+            key = (grain, period_of(grain, created_at), account_id, carrier, 0)
+            counts = cells.get(key)
+            if counts is None:
+                counts = cells[key] = [0, 0, 0]
+            counts[0] += 1
+            counts[1] += row["charged"]
+            if stat:
+                counts[2] += 1
         if stat:
-            counts[2] += 1
-            failed[(cell, stat)] += 1
-    deltas = _Deltas()
-    for cell, (submitted, billed, failures) in cells.items():
-        deltas.add(cell, submitted=submitted, billed=billed, failed=failures)
-    for (cell, stat), count in failed.items():
-        deltas.fail(cell, stat, count)
-    await deltas.write(conn)
+            failed[((account_id, carrier, 0, created_at), stat)] += 1
+    if cells:
+        await prepared.execute_many(
+            conn, _ADD_SENT, [(*key, *counts) for key, counts in sorted(cells.items())]
+        )
+    if failed:
+        deltas = _Deltas()
+        for (cell, stat), count in failed.items():
+            deltas.fail(cell, stat, count)
+        await deltas.write(conn)
 
 
 async def count_submitted(conn: AsyncConnection, moved: Mapping[str, int]) -> None:
@@ -154,19 +153,9 @@ async def count_submitted(conn: AsyncConnection, moved: Mapping[str, int]) -> No
     channel from now on. Call before the messages rows record the new channel."""
     if not moved:
         return
-    result = await conn.execute(
-        select(
-            messages.c.mid,
-            messages.c.account_id,
-            messages.c.carrier,
-            messages.c.channel_id,
-            messages.c.created_at,
-            messages.c.charged,
-            messages.c.state,
-        ).where(messages.c.mid.in_(list(moved)))
-    )
+    rows = await prepared.fetch(conn, _SUBMITTED_CELLS, list(moved))
     deltas = _Deltas()
-    for mid, account_id, carrier, old, created_at, charged, state in result:
+    for mid, account_id, carrier, old, created_at, charged, state in rows:
         new = moved[mid]
         if state == "done" or (old or 0) == new:
             continue

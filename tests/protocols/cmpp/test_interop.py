@@ -30,6 +30,7 @@ from duanxin.protocols.cmpp import CmppActiveTest, CmppActiveTestResp, CmppConne
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.simulator.cmpp import CmppSimulator
 from duanxin.simulator.core import SimulatorConfig
+from tests.conftest import until
 
 SP_ID, SECRET = "901234", "secret"
 ACCESS_CODE, HANDSET = "1065712345", "13800138000"
@@ -142,13 +143,8 @@ async def test_pycmpp_long_message_is_reassembled(simulator: CmppSimulator) -> N
     text = "长" * 100  # pycmpp cuts at 64 characters with an 8-bit concatenation UDH
     result = await asyncio.to_thread(_run_pycmpp_long, simulator.port, text)
     assert result == [0, 0]
-    await asyncio.wait_for(_until_received(simulator), TIMEOUT)
+    await until(lambda: bool(simulator.behaviour.received), TIMEOUT)
     assert simulator.behaviour.received[0].text == text
-
-
-async def _until_received(simulator: CmppSimulator) -> None:
-    while not simulator.behaviour.received:
-        await asyncio.sleep(0.005)
 
 
 def _run_pycmpp_long(port: int, text: str) -> list[int]:

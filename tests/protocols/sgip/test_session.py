@@ -34,18 +34,12 @@ from duanxin.protocols.sgip import (
 from duanxin.protocols.sgip.client import SgipClient, open_client
 from duanxin.simulator.core import SimulatorConfig
 from duanxin.simulator.sgip import SgipSimulator
+from tests.conftest import until
 
 ACCOUNT, PASSWORD = "spuser", "sppass"
 HANDSET = "13012345678"
 ACCESS = "1065501234501"
 WAIT = 5.0
-
-
-async def until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Wait for a condition the test cannot await directly."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
 
 
 class Inbox:

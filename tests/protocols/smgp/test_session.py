@@ -33,21 +33,12 @@ from duanxin.protocols.smgp import (
 )
 from duanxin.simulator.core import SimulatorConfig
 from duanxin.simulator.smgp import SmgpSimulator
+from tests.conftest import until as eventually
 
 ACCOUNT, SECRET = "10691234", "secret"
 HANDSET = "13300133000"
 LONG_TEXT = "中国电信短信网关长消息测试，" * 12  # 168 characters: three UCS2 segments
 WAIT = 5.0
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Wait until ``predicate()`` holds; fail after ``timeout`` seconds."""
-
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 class Inbox:
@@ -254,7 +245,8 @@ async def test_window_is_never_exceeded(simulator: SmgpSimulator, connect: Clien
     simulator.response_gate.clear()
     sending = asyncio.gather(*(client.submit(message(f"msg {n}")) for n in range(12)))
     await eventually(lambda: simulator.max_in_flight == 4)
-    await asyncio.sleep(0.05)  # room for a fifth request, were the client to send one
+    for _ in range(20):  # room for a fifth request, were the client to send one
+        await asyncio.sleep(0)
     assert simulator.max_in_flight == 4
     simulator.response_gate.set()
     results = await asyncio.wait_for(sending, WAIT)

@@ -35,6 +35,7 @@ from duanxin.protocols.smpp import (
 from duanxin.protocols.smpp.tlv import TlvTag, int_tlv
 from duanxin.simulator.core import SimulatorConfig
 from duanxin.simulator.smpp import SmppSimulator
+from tests.conftest import until as eventually
 
 ACCOUNT, PASSWORD = "smppclient1", "password"
 SENDER, HANDSET = "10690001", "13800138000"
@@ -43,16 +44,6 @@ WAIT = 5.0
 VERSION_TLV = int_tlv(TlvTag.SC_INTERFACE_VERSION, 0x34, 1)
 
 Client = CarrierSessionClient[Pdu]
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Wait until ``predicate()`` holds; fail after ``timeout`` seconds."""
-
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 class Inbox:

@@ -7,7 +7,6 @@ SP_Id (the simulator, the platform's own CMPP access server) looks the secret up
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 from datetime import datetime
@@ -21,25 +20,14 @@ from duanxin.protocols.cmpp.pdu import (
     CmppVersion,
     layout_of,
 )
-from duanxin.protocols.core.clock import CHINA_STANDARD_TIME, mmddhhmmss
+from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_TIME
+from duanxin.protocols.core.clock import mmddhhmmss
 from duanxin.protocols.core.errors import LocalProtocolError
-
-__all__ = [
-    "CHINA_STANDARD_TIME",
-    "HIGHEST_VERSION",
-    "authenticator_ismg",
-    "authenticator_source",
-    "connect_request",
-    "connect_response",
-    "negotiated_version",
-    "timestamp_of",
-    "timestamp_text",
-    "verify_connect",
-]
+from duanxin.protocols.core.login import answer_digest, login_digest, sign
 
 #: The highest version this implementation speaks.
 HIGHEST_VERSION = CmppVersion.V30
-_SOURCE_PADDING = bytes(9)
+_SOURCE_PADDING = 9  # NULs after Source_Addr
 _TIMESTAMP_DIGITS = 10
 _STATUS_FORMAT = {CmppVersion.V20: struct.Struct(">B"), CmppVersion.V30: struct.Struct(">I")}
 
@@ -59,21 +47,14 @@ def timestamp_text(timestamp: int) -> str:
 
 def authenticator_source(source_addr: str, secret: str, timestamp: int) -> bytes:
     """MD5(Source_Addr + 9 NULs + secret + MMDDHHMMSS) as 16 raw bytes."""
+    return login_digest(_ascii(source_addr), _SOURCE_PADDING, secret.encode(), timestamp)
+
+
+def _ascii(source_addr: str) -> bytes:
     try:
-        raw = source_addr.encode("ascii")
+        return source_addr.encode("ascii")
     except UnicodeEncodeError as error:
         raise LocalProtocolError(f"Source_Addr must be ASCII: {source_addr!r}") from error
-    return _authenticator_source_raw(raw, secret, timestamp)
-
-
-def _authenticator_source_raw(source_addr: bytes, secret: str, timestamp: int) -> bytes:
-    data = (
-        source_addr
-        + _SOURCE_PADDING
-        + secret.encode("utf-8")
-        + timestamp_text(timestamp).encode("ascii")
-    )
-    return hashlib.md5(data).digest()
 
 
 def authenticator_ismg(status: int, source: bytes, secret: str, version: int) -> bytes:
@@ -81,8 +62,7 @@ def authenticator_ismg(status: int, source: bytes, secret: str, version: int) ->
 
     Status is one byte in the 2.0 layout and four in 3.0, as CONNECT_RESP encodes it.
     """
-    encoded_status = _STATUS_FORMAT[layout_of(version)].pack(status)
-    return hashlib.md5(encoded_status + source + secret.encode("utf-8")).digest()
+    return answer_digest(_STATUS_FORMAT[layout_of(version)].pack(status), source, secret.encode())
 
 
 def negotiated_version(requested: int) -> CmppVersion:
@@ -94,12 +74,9 @@ def connect_request(
     source_addr: str, secret: str, when: datetime, version: int = HIGHEST_VERSION
 ) -> CmppConnect:
     """A CONNECT for SP ``source_addr`` at time ``when``."""
-    timestamp = timestamp_of(when)
+    timestamp, digest = sign(_ascii(source_addr), _SOURCE_PADDING, secret.encode(), when)
     return CmppConnect(
-        source_addr=source_addr,
-        authenticator_source=authenticator_source(source_addr, secret, timestamp),
-        version=version,
-        timestamp=timestamp,
+        source_addr=source_addr, authenticator_source=digest, version=version, timestamp=timestamp
     )
 
 
@@ -122,7 +99,7 @@ def verify_connect(connect: CmppConnect, secret: str) -> CmppConnectStatus:
     if connect.version >> 4 > HIGHEST_VERSION >> 4:
         return CmppConnectStatus.VERSION_TOO_HIGH
     for source in _source_candidates(connect.source_addr):
-        expected = _authenticator_source_raw(source, secret, connect.timestamp)
+        expected = login_digest(source, _SOURCE_PADDING, secret.encode(), connect.timestamp)
         if hmac.compare_digest(expected, connect.authenticator_source):
             return CmppConnectStatus.OK
     return CmppConnectStatus.AUTHENTICATION_FAILED

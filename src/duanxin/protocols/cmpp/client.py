@@ -15,9 +15,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from duanxin.domain.encoding import decode_text
-from duanxin.domain.reports import is_final_stat
-from duanxin.domain.segments import Segment, parse_udh
+from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
 from duanxin.protocols.cmpp.auth import (
     authenticator_ismg,
@@ -39,11 +37,8 @@ from duanxin.protocols.cmpp.pdu import (
     Pdu,
 )
 from duanxin.protocols.cmpp.report import CmppStatusReport
-from duanxin.protocols.core.clock import china_report_time as parse_report_time
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
-
-__all__ = ["CmppAdapter", "canonical_id", "open_client", "parse_report_time"]
 
 log = logging.getLogger(__name__)
 _MSG_ID_BYTES = 8
@@ -144,10 +139,13 @@ class CmppAdapter:
             except ProtocolError as error:
                 log.warning("unreadable status report: %s", error)
                 return _deliver_resp(request, CmppDeliverResult.BAD_STRUCTURE), None
-            if not is_final_stat("cmpp", report.stat):
-                # ACCEPTD / ENROUTE: answered; the final report that follows decides.
-                return _deliver_resp(request, CmppDeliverResult.OK), None
-            return _deliver_resp(request, CmppDeliverResult.OK), _carrier_report(report)
+            return _deliver_resp(request, CmppDeliverResult.OK), carrier.CarrierReport.final(
+                "cmpp",
+                canonical_id(report.msg_id),
+                report.dest_terminal_id,
+                report.stat,
+                report.done_time,
+            )
         return _deliver_resp(request, CmppDeliverResult.OK), _carrier_mo(request)
 
 
@@ -160,25 +158,13 @@ def _deliver_resp(request: CmppDeliver, result: int) -> CmppDeliverResp:
     )
 
 
-def _carrier_report(report: CmppStatusReport) -> carrier.CarrierReport:
-    return carrier.CarrierReport(
-        carrier_id=canonical_id(report.msg_id),
-        destination=report.dest_terminal_id,
-        stat=report.stat,
-        done_time=parse_report_time(report.done_time),
-    )
-
-
 def _carrier_mo(deliver: CmppDeliver) -> carrier.CarrierMO:
-    concat = None
-    body = deliver.msg_content
-    if deliver.tp_udhi & 1:
-        concat, body = parse_udh(body)
-    return carrier.CarrierMO(
-        source=deliver.src_terminal_id,
-        destination=deliver.dest_id,
-        text=decode_text(body, deliver.msg_fmt),
-        concat=concat,
+    return carrier.CarrierMO.decoded(
+        deliver.src_terminal_id,
+        deliver.dest_id,
+        deliver.msg_content,
+        deliver.msg_fmt,
+        udh=bool(deliver.tp_udhi & 1),
     )
 
 

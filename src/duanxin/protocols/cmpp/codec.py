@@ -1,4 +1,4 @@
-"""CMPP wire codec: the field table of every PDU, in the 2.0 and 3.0 layouts.
+"""CMPP wire codec: every PDU's table, read off its class (:mod:`.pdu`), in both layouts.
 
 The tables are run by the shared engine (:mod:`duanxin.protocols.core.codec`). CMPP's own
 rules: SUBMIT, DELIVER and the answers whose Result/Status is 1 byte in 2.0 and 4 in 3.0
@@ -15,147 +15,56 @@ from collections.abc import Callable, Hashable, Mapping
 from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.pdu import CmppVersion, CommandId, Pdu, layout_of
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.codec import (
-    U8,
-    U32,
-    U64,
-    Absent,
-    Bytes,
-    Items,
-    Octets,
-    Reserved,
-    Table,
-    Text,
-)
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.query import COUNTERS
-from duanxin.protocols.core.table import SEQUENCE_ID_HEADER, FrameError
-
-__all__ = ["CODEC", "MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
+from duanxin.protocols.core.table import (
+    SEQUENCE_ID_HEADER,
+    U32,
+    Reserved,
+    Table,
+    is_variant,
+    table_of,
+)
+from duanxin.protocols.core.table import FrameError as FrameError
 
 V20, V30 = CmppVersion.V20, CmppVersion.V30
-_ONLY_30 = "exists only in CMPP 3.0"
-
-
-def _only_in_30(version: CmppVersion, name: str, kind: codec.Kind, default: object) -> Table:
-    return ((name, kind),) if version is V30 else ((name, Absent(default, _ONLY_30)),)
-
-
-def _versioned(version: CmppVersion, table: Table) -> Table:
-    return (*table, ("version", Absent(version, checked=False)))
-
-
-def _trailer(version: CmppVersion) -> Table:
-    if version is V30:
-        return (("link_id", Text(c.LINK_ID_SIZE)),)
-    return (("reserve", Reserved(c.RESERVE_SIZE)), ("link_id", Absent("", _ONLY_30)))
-
-
-def _submit(v: CmppVersion) -> Table:
-    terminal = Text(c.TERMINAL_ID_SIZE[v])
-    return _versioned(
-        v,
-        (
-            ("msg_id", U64),
-            ("pk_total", U8),
-            ("pk_number", U8),
-            ("registered_delivery", U8),
-            ("msg_level", U8),
-            ("service_id", Text(c.SERVICE_ID_SIZE)),
-            ("fee_user_type", U8),
-            ("fee_terminal_id", terminal),
-            *_only_in_30(v, "fee_terminal_type", U8, 0),
-            ("tp_pid", U8),
-            ("tp_udhi", U8),
-            ("msg_fmt", U8),
-            ("msg_src", Text(c.MSG_SRC_SIZE)),
-            ("fee_type", Text(c.FEE_TYPE_SIZE)),
-            ("fee_code", Text(c.FEE_CODE_SIZE)),
-            ("valid_time", Text(c.TIME_SIZE)),
-            ("at_time", Text(c.TIME_SIZE)),
-            ("src_id", Text(c.SRC_ID_SIZE)),
-            ("dest_terminal_ids", Items("B", terminal, 1, c.MAX_DESTINATIONS)),
-            *_only_in_30(v, "dest_terminal_type", U8, 0),
-            ("msg_content", Bytes("B", c.MAX_MSG_LENGTH)),
-            *_trailer(v),
-        ),
-    )
-
-
-def _deliver(v: CmppVersion) -> Table:
-    return _versioned(
-        v,
-        (
-            ("msg_id", U64),
-            ("dest_id", Text(c.DEST_ID_SIZE)),
-            ("service_id", Text(c.SERVICE_ID_SIZE)),
-            ("tp_pid", U8),
-            ("tp_udhi", U8),
-            ("msg_fmt", U8),
-            ("src_terminal_id", Text(c.TERMINAL_ID_SIZE[v])),
-            *_only_in_30(v, "src_terminal_type", U8, 0),
-            ("registered_delivery", U8),
-            ("msg_content", Bytes("B", c.MAX_MSG_LENGTH)),
-            *_trailer(v),
-        ),
-    )
-
-
-_RESULT = {V20: U8, V30: U32}  # Status / Result / Success_Id: 1 byte in 2.0, 4 in 3.0
-_QUERY: Table = (
-    ("time", Text(c.QUERY_TIME_SIZE)),
-    ("query_type", U8),
-    ("query_code", Text(c.QUERY_CODE_SIZE)),
-)
-_COUNTERS = ("mt_tl_msg", "mt_tl_usr", *COUNTERS)
-
-
-#: Each PDU class: its command id and field table (per version where they differ).
-_PDUS: dict[type[Pdu], tuple[int, Table] | Mapping[Hashable, tuple[int, Table]]] = {
-    c.CmppConnect: (
-        CommandId.CONNECT,
-        (
-            ("source_addr", Text(c.SOURCE_ADDR_SIZE)),
-            ("authenticator_source", Octets(c.AUTHENTICATOR_SIZE)),
-            ("version", U8),
-            ("timestamp", U32),
-        ),
-    ),
-    c.CmppConnectResp: {
-        v: (
-            CommandId.CONNECT_RESP,
-            (
-                ("status", _RESULT[v]),
-                ("authenticator_ismg", Octets(c.AUTHENTICATOR_SIZE)),
-                ("version", U8),
-            ),
-        )
-        for v in (V20, V30)
-    },
-    c.CmppTerminate: (CommandId.TERMINATE, ()),
-    c.CmppTerminateResp: (CommandId.TERMINATE_RESP, ()),
-    c.CmppSubmit: {v: (CommandId.SUBMIT, _submit(v)) for v in (V20, V30)},
-    c.CmppSubmitResp: {
-        v: (CommandId.SUBMIT_RESP, _versioned(v, (("msg_id", U64), ("result", _RESULT[v]))))
-        for v in (V20, V30)
-    },
-    c.CmppDeliver: {v: (CommandId.DELIVER, _deliver(v)) for v in (V20, V30)},
-    c.CmppDeliverResp: {
-        v: (CommandId.DELIVER_RESP, _versioned(v, (("msg_id", U64), ("result", _RESULT[v]))))
-        for v in (V20, V30)
-    },
-    c.CmppQuery: (CommandId.QUERY, (*_QUERY, ("reserve", Reserved(c.QUERY_RESERVE_SIZE)))),
-    c.CmppQueryResp: (CommandId.QUERY_RESP, (*_QUERY, *((n, U32) for n in _COUNTERS))),
-    c.CmppCancel: (CommandId.CANCEL, (("msg_id", U64),)),
-    c.CmppCancelResp: {
-        v: (CommandId.CANCEL_RESP, _versioned(v, (("success_id", _RESULT[v]),))) for v in (V20, V30)
-    },
-    c.CmppActiveTest: (CommandId.ACTIVE_TEST, ()),
-    c.CmppActiveTestResp: (
-        CommandId.ACTIVE_TEST_RESP,
-        (("reserved", Reserved(c.ACTIVE_TEST_RESERVED_SIZE)),),
-    ),
+_COMMANDS: dict[type[Pdu], CommandId] = {
+    c.CmppConnect: CommandId.CONNECT,
+    c.CmppConnectResp: CommandId.CONNECT_RESP,
+    c.CmppTerminate: CommandId.TERMINATE,
+    c.CmppTerminateResp: CommandId.TERMINATE_RESP,
+    c.CmppSubmit: CommandId.SUBMIT,
+    c.CmppSubmitResp: CommandId.SUBMIT_RESP,
+    c.CmppDeliver: CommandId.DELIVER,
+    c.CmppDeliverResp: CommandId.DELIVER_RESP,
+    c.CmppQuery: CommandId.QUERY,
+    c.CmppCancel: CommandId.CANCEL,
+    c.CmppCancelResp: CommandId.CANCEL_RESP,
+    c.CmppActiveTest: CommandId.ACTIVE_TEST,
 }
+
+
+def _entry(cls: type[Pdu]) -> tuple[int, Table] | Mapping[Hashable, tuple[int, Table]]:
+    if is_variant(cls):
+        return {v: (_COMMANDS[cls], table_of(cls, v)) for v in (V20, V30)}
+    return _COMMANDS[cls], table_of(cls)
+
+
+#: Each PDU class: its command id and field table (per version where they differ), read
+#: off its fields' declared kinds. QUERY_RESP's counters come from a shared base, so its
+#: order is written out; ACTIVE_TEST_RESP is a lone reserved byte.
+_PDUS = {cls: _entry(cls) for cls in _COMMANDS}
+_PDUS[c.CmppQueryResp] = (
+    CommandId.QUERY_RESP,
+    (
+        *table_of(c.CmppQuery)[:-1],  # without the QUERY's Reserve
+        *((name, U32) for name in ("mt_tl_msg", "mt_tl_usr", *COUNTERS)),
+    ),
+)
+_PDUS[c.CmppActiveTestResp] = (
+    CommandId.ACTIVE_TEST_RESP,
+    (("reserved", Reserved(c.ACTIVE_TEST_RESERVED_SIZE)),),
+)
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "CMPP",
     SEQUENCE_ID_HEADER,

@@ -10,34 +10,17 @@ from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.sequence import SequenceCounter
 from duanxin.protocols.core.state import Direction, Kind
 
-__all__ = ["RULES", "SEQUENCE_FIRST", "SEQUENCE_LAST", "CmppDialect"]
-
 SEQUENCE_FIRST, SEQUENCE_LAST = 1, 0xFFFFFFFF
 
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
     encode=encode,
-    kinds={
-        c.CmppConnect: Kind.BIND,
-        c.CmppConnectResp: Kind.BIND_OK,
-        c.CmppTerminate: Kind.UNBIND,
-        c.CmppTerminateResp: Kind.UNBIND_RESP,
-        c.CmppActiveTest: Kind.HEARTBEAT,
-        c.CmppActiveTestResp: Kind.HEARTBEAT_RESP,
-        c.CmppSubmit: Kind.REQUEST,
-        c.CmppDeliver: Kind.REQUEST,
-        c.CmppQuery: Kind.REQUEST,
-        c.CmppCancel: Kind.REQUEST,
-        c.CmppSubmitResp: Kind.RESPONSE,
-        c.CmppDeliverResp: Kind.RESPONSE,
-        c.CmppQueryResp: Kind.RESPONSE,
-        c.CmppCancelResp: Kind.RESPONSE,
-    },
-    sequence_field="sequence_id",
     bind_status="status",
-    unbind=c.CmppTerminate,
-    heartbeat=c.CmppActiveTest,
-    answers={c.CmppActiveTest: c.CmppActiveTestResp, c.CmppTerminate: c.CmppTerminateResp},
+    login=(c.CmppConnect, c.CmppConnectResp),
+    logout=(c.CmppTerminate, c.CmppTerminateResp),
+    heartbeat=(c.CmppActiveTest, c.CmppActiveTestResp),
+    requests=dict.fromkeys((c.CmppSubmit, c.CmppDeliver, c.CmppQuery, c.CmppCancel), Kind.REQUEST),
+    responses=(c.CmppSubmitResp, c.CmppDeliverResp, c.CmppQueryResp, c.CmppCancelResp),
     rejects={
         CommandId.CONNECT: (c.CmppConnectResp, "status"),
         CommandId.SUBMIT: (c.CmppSubmitResp, "result"),

@@ -1,5 +1,9 @@
 """CMPP 2.0 / 3.0 PDUs: command ids, status codes, field sizes and one dataclass per PDU.
 
+Each field is declared once, its wire kind beside its type (``Annotated[str, Text(6)]``;
+a :class:`~duanxin.protocols.core.table.Variant` where 2.0 and 3.0 differ), in wire order:
+the codec reads its tables off these classes.
+
 One set of classes serves both versions. PDUs whose layout differs between 2.0 and 3.0
 carry ``version``: the CMPP version whose layout the PDU is encoded in (any 0x2x value is
 the 2.0 layout, 0x30 and above the 3.0 layout, see :func:`layout_of`). Fields that exist
@@ -12,58 +16,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Annotated
 
 from duanxin.protocols.core.query import QueryCounters
-
-__all__ = [
-    "ACTIVE_TEST_RESERVED_SIZE",
-    "AUTHENTICATOR_SIZE",
-    "DEST_ID_SIZE",
-    "FEE_CODE_SIZE",
-    "FEE_TYPE_SIZE",
-    "HEADER_SIZE",
-    "LINK_ID_SIZE",
-    "MAX_DESTINATIONS",
-    "MAX_MSG_LENGTH",
-    "MSG_SRC_SIZE",
-    "QUERY_CODE_SIZE",
-    "QUERY_RESERVE_SIZE",
-    "QUERY_TIME_SIZE",
-    "REPORT_TIME_SIZE",
-    "RESERVE_SIZE",
-    "SERVICE_ID_SIZE",
-    "SOURCE_ADDR_SIZE",
-    "SRC_ID_SIZE",
-    "STAT_SIZE",
-    "TERMINAL_ID_SIZE",
-    "TIME_SIZE",
-    "CmppActiveTest",
-    "CmppActiveTestResp",
-    "CmppCancel",
-    "CmppCancelResp",
-    "CmppCancelResult",
-    "CmppConnect",
-    "CmppConnectResp",
-    "CmppConnectStatus",
-    "CmppDeliver",
-    "CmppDeliverResp",
-    "CmppDeliverResult",
-    "CmppFeeUserType",
-    "CmppMsgFmt",
-    "CmppQuery",
-    "CmppQueryResp",
-    "CmppRegisteredDelivery",
-    "CmppSubmit",
-    "CmppSubmitResp",
-    "CmppSubmitResult",
-    "CmppTerminalType",
-    "CmppTerminate",
-    "CmppTerminateResp",
-    "CmppVersion",
-    "CommandId",
-    "Pdu",
-    "layout_of",
-]
+from duanxin.protocols.core.table import (
+    U8,
+    U32,
+    U64,
+    Absent,
+    Bytes,
+    Items,
+    Octets,
+    Reserved,
+    Text,
+    Variant,
+)
 
 
 class CmppVersion(IntEnum):
@@ -80,7 +47,8 @@ def layout_of(version: int) -> CmppVersion:
 
 
 class CommandId(IntEnum):
-    """Command_Id values; a response is its request with the top bit set."""
+    """Command_Id values an SP sends or is sent (the ISMG-to-ISMG and GNS commands are
+    left out: decoded as unknown); a response is its request with the top bit set."""
 
     CONNECT = 0x00000001
     CONNECT_RESP = 0x80000001
@@ -96,25 +64,6 @@ class CommandId(IntEnum):
     CANCEL_RESP = 0x80000007
     ACTIVE_TEST = 0x00000008
     ACTIVE_TEST_RESP = 0x80000008
-    # ISMG <-> ISMG and ISMG <-> GNS only: named, never decoded by an SP.
-    FWD = 0x00000009
-    FWD_RESP = 0x80000009
-    MT_ROUTE = 0x00000010
-    MT_ROUTE_RESP = 0x80000010
-    MO_ROUTE = 0x00000011
-    MO_ROUTE_RESP = 0x80000011
-    GET_ROUTE = 0x00000012
-    GET_ROUTE_RESP = 0x80000012
-    MT_ROUTE_UPDATE = 0x00000013
-    MT_ROUTE_UPDATE_RESP = 0x80000013
-    MO_ROUTE_UPDATE = 0x00000014
-    MO_ROUTE_UPDATE_RESP = 0x80000014
-    PUSH_MT_ROUTE_UPDATE = 0x00000015
-    PUSH_MT_ROUTE_UPDATE_RESP = 0x80000015
-    PUSH_MO_ROUTE_UPDATE = 0x00000016
-    PUSH_MO_ROUTE_UPDATE_RESP = 0x80000016
-    GET_MO_ROUTE = 0x00000017
-    GET_MO_ROUTE_RESP = 0x80000017
 
 
 class CmppConnectStatus(IntEnum):
@@ -226,7 +175,34 @@ MAX_MSG_LENGTH = 0xFF  # Msg_Length is one byte
 MAX_DESTINATIONS = 99  # DestUsr_tl < 100
 
 _ZERO_AUTH = bytes(AUTHENTICATOR_SIZE)
-_V30 = CmppVersion.V30
+_V20, _V30 = CmppVersion.V20, CmppVersion.V30
+_ONLY_30 = "exists only in CMPP 3.0"
+
+#: The wire kinds of the fields below: each field is declared once, its kind beside its
+#: type; a :class:`Variant` where the 2.0 and 3.0 layouts differ.
+Byte = Annotated[int, U8]
+MsgId = Annotated[int, U64]
+Digest = Annotated[bytes, Octets(AUTHENTICATOR_SIZE)]
+ServiceId = Annotated[str, Text(SERVICE_ID_SIZE)]
+Content = Annotated[bytes, Bytes("B", MAX_MSG_LENGTH)]
+#: Status / Result / Success_Id: 1 byte in 2.0, 4 in 3.0.
+Result = Annotated[int, Variant({_V20: (U8,), _V30: (U32,)})]
+Terminal = Annotated[str, Variant({v: (Text(TERMINAL_ID_SIZE[v]),) for v in (_V20, _V30)})]
+Terminals = Annotated[
+    tuple[str, ...],
+    Variant(
+        {v: (Items("B", Text(TERMINAL_ID_SIZE[v]), 1, MAX_DESTINATIONS),) for v in (_V20, _V30)}
+    ),
+]
+Only30 = Annotated[int, Variant({_V20: (Absent(0, _ONLY_30),), _V30: (U8,)})]
+#: 3.0's LinkID stands where 2.0 has its 8-byte Reserve.
+LinkId = Annotated[
+    str,
+    Variant({_V20: (Reserved(RESERVE_SIZE), Absent("", _ONLY_30)), _V30: (Text(LINK_ID_SIZE),)}),
+]
+QueryTime = Annotated[str, Text(QUERY_TIME_SIZE)]
+#: The layout a PDU is encoded in, not itself on the wire.
+Layout = Annotated[int, Variant({v: (Absent(v, checked=False),) for v in (_V20, _V30)})]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,10 +210,10 @@ class CmppConnect:
     """SP login. ``timestamp`` is the MMDDHHMMSS number (China Standard Time)."""
 
     sequence_id: int = 0
-    source_addr: str
-    authenticator_source: bytes
-    version: int = _V30
-    timestamp: int
+    source_addr: Annotated[str, Text(SOURCE_ADDR_SIZE)]
+    authenticator_source: Digest
+    version: Byte = _V30
+    timestamp: Annotated[int, U32]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,9 +221,9 @@ class CmppConnectResp:
     """Login answer. Its own Version byte also picks its layout (Status 1 or 4 bytes)."""
 
     sequence_id: int = 0
-    status: int
-    authenticator_ismg: bytes = _ZERO_AUTH
-    version: int = _V30
+    status: Result
+    authenticator_ismg: Digest = _ZERO_AUTH
+    version: Byte = _V30
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,37 +241,37 @@ class CmppSubmit:
     """One MT message (or segment) to ``dest_terminal_ids``."""
 
     sequence_id: int = 0
-    version: int = _V30
-    msg_id: int = 0
-    pk_total: int = 1
-    pk_number: int = 1
-    registered_delivery: int = 0
-    msg_level: int = 0
-    service_id: str = ""
-    fee_user_type: int = 0
-    fee_terminal_id: str = ""
-    fee_terminal_type: int = 0  # 3.0 only
-    tp_pid: int = 0
-    tp_udhi: int = 0
-    msg_fmt: int = 0
-    msg_src: str = ""
-    fee_type: str = ""
-    fee_code: str = ""
-    valid_time: str = ""
-    at_time: str = ""
-    src_id: str = ""
-    dest_terminal_ids: tuple[str, ...]
-    dest_terminal_type: int = 0  # 3.0 only
-    msg_content: bytes = b""
-    link_id: str = ""  # 3.0 only
+    version: Layout = _V30
+    msg_id: MsgId = 0
+    pk_total: Byte = 1
+    pk_number: Byte = 1
+    registered_delivery: Byte = 0
+    msg_level: Byte = 0
+    service_id: ServiceId = ""
+    fee_user_type: Byte = 0
+    fee_terminal_id: Terminal = ""
+    fee_terminal_type: Only30 = 0  # 3.0 only
+    tp_pid: Byte = 0
+    tp_udhi: Byte = 0
+    msg_fmt: Byte = 0
+    msg_src: Annotated[str, Text(MSG_SRC_SIZE)] = ""
+    fee_type: Annotated[str, Text(FEE_TYPE_SIZE)] = ""
+    fee_code: Annotated[str, Text(FEE_CODE_SIZE)] = ""
+    valid_time: Annotated[str, Text(TIME_SIZE)] = ""
+    at_time: Annotated[str, Text(TIME_SIZE)] = ""
+    src_id: Annotated[str, Text(SRC_ID_SIZE)] = ""
+    dest_terminal_ids: Terminals
+    dest_terminal_type: Only30 = 0  # 3.0 only
+    msg_content: Content = b""
+    link_id: LinkId = ""  # 3.0 only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppSubmitResp:
     sequence_id: int = 0
-    version: int = _V30
-    msg_id: int = 0
-    result: int = 0
+    version: Layout = _V30
+    msg_id: MsgId = 0
+    result: Result = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -303,34 +279,34 @@ class CmppDeliver:
     """An MO message, or a status report when ``registered_delivery`` is 1."""
 
     sequence_id: int = 0
-    version: int = _V30
-    msg_id: int = 0
-    dest_id: str = ""
-    service_id: str = ""
-    tp_pid: int = 0
-    tp_udhi: int = 0
-    msg_fmt: int = 0
-    src_terminal_id: str = ""
-    src_terminal_type: int = 0  # 3.0 only
-    registered_delivery: int = 0
-    msg_content: bytes = b""
-    link_id: str = ""  # 3.0 only
+    version: Layout = _V30
+    msg_id: MsgId = 0
+    dest_id: Annotated[str, Text(DEST_ID_SIZE)] = ""
+    service_id: ServiceId = ""
+    tp_pid: Byte = 0
+    tp_udhi: Byte = 0
+    msg_fmt: Byte = 0
+    src_terminal_id: Terminal = ""
+    src_terminal_type: Only30 = 0  # 3.0 only
+    registered_delivery: Byte = 0
+    msg_content: Content = b""
+    link_id: LinkId = ""  # 3.0 only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppDeliverResp:
     sequence_id: int = 0
-    version: int = _V30
-    msg_id: int = 0
-    result: int = 0
+    version: Layout = _V30
+    msg_id: MsgId = 0
+    result: Result = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppQuery:
     sequence_id: int = 0
-    time: str = ""  # YYYYMMDD
-    query_type: int = 0
-    query_code: str = ""
+    time: QueryTime = ""  # YYYYMMDD
+    query_type: Byte = 0
+    query_code: Annotated[str, Text(QUERY_CODE_SIZE), Reserved(QUERY_RESERVE_SIZE)] = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -346,14 +322,14 @@ class CmppQueryResp(QueryCounters):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppCancel:
     sequence_id: int = 0
-    msg_id: int = 0
+    msg_id: MsgId = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppCancelResp:
     sequence_id: int = 0
-    version: int = _V30
-    success_id: int = 0
+    version: Layout = _V30
+    success_id: Result = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,10 +15,9 @@ from duanxin.protocols.cmpp.pdu import (
     CmppVersion,
     layout_of,
 )
-from duanxin.protocols.core.codec import U32, U64, Absent, Block, Text
+from duanxin.protocols.core.codec import Block
 from duanxin.protocols.core.errors import RemoteProtocolError
-
-__all__ = ["REPORT_SIZE", "CmppStatusReport"]
+from duanxin.protocols.core.table import U32, U64, Absent, Text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,18 +1,11 @@
-"""The one codec engine of the four protocols: declared field tables, compiled once.
-
-A protocol describes each PDU as a *table*: ``(name, kind)`` pairs in wire order, header
-fields after the command id first. The kinds are the vocabulary below: integers, fixed
-text and octets, padding, C-octet strings, length-prefixed octets, counted lists, nested
-records, TLVs, and fields a layout leaves off the wire. At import a table is compiled:
-runs of fixed-size fields become one precompiled ``struct.Struct``; each variable field
-gets a step of its own; and each PDU class gets a constructor generated once, which sets
-its slots from the decoded values in table order (no ``**kwargs``, no ``dict``).
+"""The one codec engine of the four protocols: field tables (:mod:`.table`) compiled once.
 
 Every frame is ``length (4) + command id (4) + table``; the length is written from the
 encoded body. Decoding checks the length, looks the command up, reads the table, and
 requires the table to end exactly where the frame does. A body that does not parse is a
 :class:`FrameError` carrying the command, the header sequence and the protocol's status
-for that fault, so a session can answer it.
+for that fault, so a session can answer it. Each PDU class is built by a constructor
+generated once (:func:`~.table.constructor`): no ``**kwargs``, no ``dict``.
 """
 
 from __future__ import annotations
@@ -25,59 +18,14 @@ from typing import Generic, TypeVar
 from duanxin.protocols.core.compiled import Block, Compiled
 from duanxin.protocols.core.errors import LocalProtocolError, RemoteProtocolError
 from duanxin.protocols.core.framing import LengthPrefixedFramer
-from duanxin.protocols.core.table import (
-    U8,
-    U16,
-    U32,
-    U64,
-    Absent,
-    Bytes,
-    CString,
-    Custom,
-    Fault,
-    FrameError,
-    Int,
-    Items,
-    Kind,
-    Malformed,
-    Octets,
-    Record,
-    Reserved,
-    Table,
-    Text,
-    Tlv,
-    Tlvs,
-    Values,
-    constructor,
-)
+from duanxin.protocols.core.table import U8 as U8
+from duanxin.protocols.core.table import CString as CString
+from duanxin.protocols.core.table import Fault, Malformed, Table, Values, constructor
+from duanxin.protocols.core.table import FrameError as FrameError
+from duanxin.protocols.core.table import Int as Int
+from duanxin.protocols.core.table import Text as Text
 
-__all__ = [
-    "U8",
-    "U16",
-    "U32",
-    "U64",
-    "Absent",
-    "Block",
-    "Bytes",
-    "CString",
-    "Codec",
-    "Custom",
-    "Decoder",
-    "Fault",
-    "FrameError",
-    "Int",
-    "Items",
-    "Kind",
-    "Malformed",
-    "Octets",
-    "Record",
-    "Reserved",
-    "Table",
-    "Text",
-    "Tlv",
-    "Tlvs",
-    "constructor",
-]
+__all__ = ["Block", "Codec", "Decoder"]
 
 P = TypeVar("P")
 _PREFIX = struct.Struct(">II")  # length, command id

@@ -157,24 +157,6 @@ class _Run:
 
         return write_fields
 
-    def write(self, values: Sequence[object], out: list[bytes]) -> None:
-        args = list(values[self.start : self.stop])
-        try:
-            for index, size in self.texts:
-                raw = args[index].encode("ascii")  # type: ignore[attr-defined]
-                if len(raw) > size:
-                    raise ValueError(index)
-                args[index] = raw
-            for index, size in self.octets:
-                value = args[index]
-                if type(value) is not bytes or len(value) != size:
-                    raise ValueError(index)
-            for index in self.flatten:
-                args[index : index + 1] = args[index]
-            out.append(self.struct.pack(*args))
-        except (AttributeError, UnicodeError, ValueError, TypeError, struct.error):
-            self._explain(values[self.start : self.stop])
-
     def _explain(self, values: Sequence[object]) -> None:
         """The slow way, which says which field is wrong."""
         for name, kind, value in zip(self.names, self.kinds, values, strict=True):
@@ -274,11 +256,11 @@ def _bytes(name: str, kind: Bytes) -> tuple[Callable[[object], bytes], Reader]:
 def _item_steps(name: str, item: Text | Record) -> tuple[Callable[[object], bytes], Reader]:
     if isinstance(item, Text):
         size = item.size
-        text = _Run([(name, item)], 0)
+        write_text = _Run([(name, item)], 0).writer()
 
         def put_item(value: object) -> bytes:
             parts: list[bytes] = []
-            text.write((value,), parts)
+            write_text((value,), parts)
             return parts[0]
 
         def read_item(frame: bytes, offset: int, end: int, out: Values) -> int:

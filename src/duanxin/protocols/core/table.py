@@ -11,6 +11,7 @@ records, TLVs, fields a layout leaves off the wire, and a protocol's own rule
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -42,9 +43,12 @@ __all__ = [
     "Tlv",
     "Tlvs",
     "Values",
+    "Variant",
     "constructor",
     "find_tlv",
     "is_fixed",
+    "is_variant",
+    "table_of",
     "tlv_int",
     "tlv_text",
 ]
@@ -215,8 +219,47 @@ class Custom:
 
 
 Kind = Int | Text | Octets | Reserved | Absent | CString | Bytes | Record | Items | Tlvs | Custom
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """A field whose kinds differ between a protocol's layouts (CMPP 2.0 / 3.0): ``by``
+    maps each layout to its kinds, in wire order (padding included)."""
+
+    by: Mapping[Hashable, tuple[Kind, ...]]
+
+
 Table = tuple[tuple[str, Kind], ...]
 _FIXED = (Int, Text, Octets, Reserved)
+
+
+def table_of(cls: type, variant: Hashable = None, **given: Kind) -> Table:
+    """The table of ``cls``: its fields declared ``Annotated[type, kind]``, in field order.
+
+    A :class:`Reserved` beside the kind is padding before or after the field, as written;
+    a :class:`Variant` stands for its kinds in layout ``variant``. ``given`` names the
+    kind of a field its own module cannot (a rule the codec defines); fields with no kind
+    (the header's) are left out.
+    """
+    hints = typing.get_type_hints(cls, include_extras=True)
+    table: list[tuple[str, Kind]] = []
+    for spec in dataclasses.fields(cls):
+        kinds: list[Kind] = []
+        for declared in getattr(hints[spec.name], "__metadata__", ()):
+            if isinstance(declared, Variant):
+                kinds += declared.by[variant]
+            elif isinstance(declared, Kind):
+                kinds.append(declared)
+        if spec.name in given:
+            kinds = [given[spec.name]]
+        table += [(spec.name if not isinstance(k, Reserved) else "reserve", k) for k in kinds]
+    return tuple(table)
+
+
+def is_variant(cls: type) -> bool:
+    """Whether ``cls`` declares a field whose kinds depend on the layout."""
+    hints = typing.get_type_hints(cls, include_extras=True).values()
+    return any(isinstance(m, Variant) for hint in hints for m in getattr(hint, "__metadata__", ()))
 
 
 def is_fixed(kind: Kind) -> bool:

@@ -32,11 +32,11 @@ import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
-from duanxin.domain.encoding import decode_text
-from duanxin.domain.segments import Segment, parse_udh
+from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
 from duanxin.protocols.core.aio import SessionClosed
-from duanxin.protocols.core.clock import CHINA_STANDARD_TIME, china_standard_time
+from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_TIME
+from duanxin.protocols.core.clock import china_standard_time as china_standard_time
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.protocols.sgip.dialect import SgipDialect, new_counter
 from duanxin.protocols.sgip.listener import SgipListener
@@ -63,19 +63,6 @@ from duanxin.protocols.sgip.pdu import (
     UserRpt,
     UserRptResp,
 )
-
-__all__ = [
-    "CHINA_STANDARD_TIME",
-    "DEFAULT_IDLE_TIMEOUT",
-    "SgipAdapter",
-    "SgipClient",
-    "add_country_code",
-    "canonical_id",
-    "china_standard_time",
-    "open_client",
-    "report_stat",
-    "strip_country_code",
-]
 
 #: Below the SMG's default 60 s idle limit, so we close the link before it does.
 DEFAULT_IDLE_TIMEOUT = 50.0
@@ -218,15 +205,12 @@ class SgipAdapter:
 
 def deliver_to_mo(deliver: Deliver) -> carrier.CarrierMO:
     """The platform's view of one Deliver (one segment of a long MO when TP_udhi is set)."""
-    content = deliver.message_content
-    concat = None
-    if deliver.tp_udhi & 1:
-        concat, content = parse_udh(content)
-    return carrier.CarrierMO(
-        source=strip_country_code(deliver.user_number),
-        destination=deliver.sp_number,
-        text=decode_text(content, deliver.message_coding),
-        concat=concat,
+    return carrier.CarrierMO.decoded(
+        strip_country_code(deliver.user_number),
+        deliver.sp_number,
+        deliver.message_content,
+        deliver.message_coding,
+        udh=bool(deliver.tp_udhi & 1),
     )
 
 

@@ -20,32 +20,19 @@ from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.sequence import SequenceCounter, with_field
 from duanxin.protocols.core.state import Kind
 from duanxin.protocols.sgip import pdu as s
-from duanxin.protocols.sgip.codec import CODEC, Decoder, encode
+from duanxin.protocols.sgip.codec import CODEC, Decoder
 from duanxin.protocols.sgip.pdu import Pdu, SequenceNumber, sequence_time
-
-__all__ = ["COUNTER_MAX", "RULES", "SgipDialect", "new_counter"]
 
 #: The third part of the triple counts 0, 1, ... COUNTER_MAX and then starts again at 0.
 COUNTER_MAX = 0xFFFFFFFF
 
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
-    encode=encode,
-    kinds={
-        s.Bind: Kind.BIND,
-        s.BindResp: Kind.BIND_OK,
-        s.Unbind: Kind.UNBIND,
-        s.UnbindResp: Kind.UNBIND_RESP,
-        **dict.fromkeys((s.Submit, s.Deliver, s.Report, s.UserRpt, s.Trace), Kind.REQUEST),
-        **dict.fromkeys(
-            (s.SubmitResp, s.DeliverResp, s.ReportResp, s.UserRptResp, s.TraceResp),
-            Kind.RESPONSE,
-        ),
-    },
-    sequence_field="sequence",  # the whole triple: responses repeat all 12 bytes
     bind_status="result",
-    unbind=s.Unbind,
-    answers={s.Unbind: s.UnbindResp},
+    login=(s.Bind, s.BindResp),
+    logout=(s.Unbind, s.UnbindResp),
+    requests=dict.fromkeys((s.Submit, s.Deliver, s.Report, s.UserRpt, s.Trace), Kind.REQUEST),
+    responses=(s.SubmitResp, s.DeliverResp, s.ReportResp, s.UserRptResp, s.TraceResp),
 )
 
 

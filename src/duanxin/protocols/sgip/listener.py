@@ -35,8 +35,6 @@ from duanxin.protocols.sgip.pdu import (
     UserRptResp,
 )
 
-__all__ = ["DEFAULT_LISTEN_HOST", "SgipListener"]
-
 log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN_HOST = "127.0.0.1"

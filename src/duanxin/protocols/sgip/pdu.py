@@ -1,5 +1,8 @@
 """SGIP 1.2 PDUs: command ids, result codes, and one frozen dataclass per PDU.
 
+Each field is declared once, its wire kind beside its type, in wire order: the codec reads
+its tables off these classes.
+
 Every PDU carries its header sequence number as :attr:`sequence`, a
 :class:`SequenceNumber` triple (node id, MMDDHHMMSS creation time, counter). The triple is
 also SGIP's only message identifier: a Report names the Submit it is about by it.
@@ -13,44 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
-__all__ = [
-    "RESPONSE_BIT",
-    "SP_PAYS",
-    "Bind",
-    "BindResp",
-    "CommandId",
-    "Deliver",
-    "DeliverResp",
-    "FeeType",
-    "LoginType",
-    "MessageCoding",
-    "Pdu",
-    "Report",
-    "ReportFlag",
-    "ReportResp",
-    "ReportState",
-    "Result",
-    "SequenceNumber",
-    "Submit",
-    "SubmitResp",
-    "Trace",
-    "TraceNode",
-    "TraceResp",
-    "Unbind",
-    "UnbindResp",
-    "UserCondition",
-    "UserRpt",
-    "UserRptResp",
-    "sequence_time",
-]
+from duanxin.protocols.core.table import U8, U32, Bytes, Items, Record, Text
 
 RESPONSE_BIT = 0x80000000
 
 # Field sizes, in bytes (section 5 of the notes).
 HEADER_SIZE = 20
-SEQUENCE_SIZE = 12
 NUMBER_SIZE = 21  # SPNumber, ChargeNumber, UserNumber
 LOGIN_NAME_SIZE = 16
 LOGIN_PASSWORD_SIZE = 16
@@ -61,6 +34,8 @@ FEE_SIZE = 6  # FeeValue, GivenValue
 TIME_SIZE = 16  # ExpireTime, ScheduleTime, Trace_Resp times
 NODE_ID_TEXT_SIZE = 6  # Trace_Resp NodeId
 MAX_USER_COUNT = 100
+#: Largest PDU accepted: a 100-recipient Submit is 2,243 bytes before its content.
+MAX_PDU_SIZE = 8 * 1024
 
 #: ChargeNumber meaning "the SP pays": 21 ASCII zeros.
 SP_PAYS = "0" * NUMBER_SIZE
@@ -214,22 +189,31 @@ def sequence_time(when: datetime) -> int:
 
 
 _NO_SEQUENCE = SequenceNumber()
+#: The wire kinds of the fields below: each field is declared once, its kind beside its type.
+SEQUENCE = Record(SequenceNumber, (("node", U32), ("time", U32), ("counter", U32)))
+Byte = Annotated[int, U8]
+Number = Annotated[str, Text(NUMBER_SIZE)]
+Time = Annotated[str, Text(TIME_SIZE)]
+Reserve = Annotated[str, Text(RESERVE_SIZE)]
+Content = Annotated[bytes, Bytes("I", MAX_PDU_SIZE)]
+Fee = Annotated[str, Text(FEE_SIZE)]
+_USERS = Items("B", Text(NUMBER_SIZE), 1, MAX_USER_COUNT, strict=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Bind:
     sequence: SequenceNumber = _NO_SEQUENCE
-    login_type: int = LoginType.SP_TO_SMG
-    login_name: str = ""
-    login_password: str = ""
-    reserve: str = ""
+    login_type: Byte = LoginType.SP_TO_SMG
+    login_name: Annotated[str, Text(LOGIN_NAME_SIZE)] = ""
+    login_password: Annotated[str, Text(LOGIN_PASSWORD_SIZE)] = ""
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BindResp:
     sequence: SequenceNumber = _NO_SEQUENCE
-    result: int = Result.OK
-    reserve: str = ""
+    result: Byte = Result.OK
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,33 +231,33 @@ class Submit:
     """One MT message (or one segment of it) to 1..100 recipients."""
 
     sequence: SequenceNumber = _NO_SEQUENCE
-    sp_number: str = ""
-    charge_number: str = ""
-    user_numbers: tuple[str, ...] = ()  # UserCount is their number
-    corp_id: str = ""
-    service_type: str = ""
-    fee_type: int = FeeType.FREE
-    fee_value: str = "0"
-    given_value: str = "0"
-    agent_flag: int = 0
-    morelateto_mt_flag: int = 2
-    priority: int = 0
-    expire_time: str = ""
-    schedule_time: str = ""
-    report_flag: int = ReportFlag.ALWAYS
-    tp_pid: int = 0
-    tp_udhi: int = 0
-    message_coding: int = MessageCoding.ASCII
-    message_type: int = 0
-    message_content: bytes = b""
-    reserve: str = ""
+    sp_number: Number = ""
+    charge_number: Number = ""
+    user_numbers: Annotated[tuple[str, ...], _USERS] = ()  # UserCount is their number
+    corp_id: Annotated[str, Text(CORP_ID_SIZE)] = ""
+    service_type: Annotated[str, Text(SERVICE_TYPE_SIZE)] = ""
+    fee_type: Byte = FeeType.FREE
+    fee_value: Fee = "0"
+    given_value: Fee = "0"
+    agent_flag: Byte = 0
+    morelateto_mt_flag: Byte = 2
+    priority: Byte = 0
+    expire_time: Time = ""
+    schedule_time: Time = ""
+    report_flag: Byte = ReportFlag.ALWAYS
+    tp_pid: Byte = 0
+    tp_udhi: Byte = 0
+    message_coding: Byte = MessageCoding.ASCII
+    message_type: Byte = 0
+    message_content: Content = b""
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitResp:
     sequence: SequenceNumber = _NO_SEQUENCE
-    result: int = Result.OK
-    reserve: str = ""
+    result: Byte = Result.OK
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -281,20 +265,20 @@ class Deliver:
     """An MO message (or one segment of it) from a handset."""
 
     sequence: SequenceNumber = _NO_SEQUENCE
-    user_number: str = ""
-    sp_number: str = ""
-    tp_pid: int = 0
-    tp_udhi: int = 0
-    message_coding: int = MessageCoding.ASCII
-    message_content: bytes = b""
-    reserve: str = ""
+    user_number: Number = ""
+    sp_number: Number = ""
+    tp_pid: Byte = 0
+    tp_udhi: Byte = 0
+    message_coding: Byte = MessageCoding.ASCII
+    message_content: Content = b""
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliverResp:
     sequence: SequenceNumber = _NO_SEQUENCE
-    result: int = Result.OK
-    reserve: str = ""
+    result: Byte = Result.OK
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -302,60 +286,60 @@ class Report:
     """The outcome of an earlier Submit, named by that Submit's own sequence triple."""
 
     sequence: SequenceNumber = _NO_SEQUENCE
-    submit_sequence: SequenceNumber = _NO_SEQUENCE
-    report_type: int = 0
-    user_number: str = ""
-    state: int = ReportState.DELIVERED
-    error_code: int = Result.OK
-    reserve: str = ""
+    submit_sequence: Annotated[SequenceNumber, SEQUENCE] = _NO_SEQUENCE
+    report_type: Byte = 0
+    user_number: Number = ""
+    state: Byte = ReportState.DELIVERED
+    error_code: Byte = Result.OK
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportResp:
     sequence: SequenceNumber = _NO_SEQUENCE
-    result: int = Result.OK
-    reserve: str = ""
+    result: Byte = Result.OK
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserRpt:
     sequence: SequenceNumber = _NO_SEQUENCE
-    sp_number: str = ""
-    user_number: str = ""
-    user_condition: int = UserCondition.DEREGISTERED
-    reserve: str = ""
+    sp_number: Number = ""
+    user_number: Number = ""
+    user_condition: Byte = UserCondition.DEREGISTERED
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserRptResp:
     sequence: SequenceNumber = _NO_SEQUENCE
-    result: int = Result.OK
-    reserve: str = ""
+    result: Byte = Result.OK
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Trace:
     sequence: SequenceNumber = _NO_SEQUENCE
-    submit_sequence: SequenceNumber = _NO_SEQUENCE
-    user_number: str = ""
-    reserve: str = ""
+    submit_sequence: Annotated[SequenceNumber, SEQUENCE] = _NO_SEQUENCE
+    user_number: Number = ""
+    reserve: Reserve = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TraceNode:
     """One node's entry in a Trace_Resp."""
 
-    result: int = 0
-    node_id: str = ""
-    receive_time: str = ""
-    send_time: str = ""
+    result: Byte = 0
+    node_id: Annotated[str, Text(NODE_ID_TEXT_SIZE)] = ""
+    receive_time: Time = ""
+    send_time: Time = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TraceResp:
     sequence: SequenceNumber = _NO_SEQUENCE
     nodes: tuple[TraceNode, ...] = ()  # Count is their number
-    reserve: str = ""
+    reserve: Reserve = ""
 
 
 Pdu = (

@@ -6,13 +6,14 @@ Standard Time (an aware ``datetime`` is converted to it; a naive one is assumed 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 from datetime import datetime
 
-from duanxin.protocols.core.clock import CHINA_STANDARD_TIME, mmddhhmmss
+from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_TIME
+from duanxin.protocols.core.clock import mmddhhmmss
 from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.login import answer_digest, login_digest, sign
 from duanxin.protocols.smgp.pdu import (
     AUTHENTICATOR_SIZE,
     SMGP_VERSION,
@@ -22,17 +23,7 @@ from duanxin.protocols.smgp.pdu import (
     SmgpStatus,
 )
 
-__all__ = [
-    "CHINA_STANDARD_TIME",
-    "build_login",
-    "client_authenticator",
-    "login_response",
-    "login_timestamp",
-    "server_authenticator",
-    "verify_login",
-]
-
-_CLIENT_ID_PADDING = bytes(7)  # CMPP pads with 9
+_PADDING = 7  # NULs after ClientID (CMPP pads with 9)
 _STATUS = struct.Struct(">I")
 
 
@@ -43,19 +34,12 @@ def login_timestamp(when: datetime) -> int:
 
 def client_authenticator(client_id: str, secret: str, timestamp: int) -> bytes:
     """MD5(ClientID + 7 x 0x00 + secret + MMDDHHMMSS); ClientID is hashed unpadded."""
-    material = (
-        _raw(client_id, "client_id")
-        + _CLIENT_ID_PADDING
-        + _raw(secret, "secret")
-        + f"{timestamp:010d}".encode("ascii")
-    )
-    return hashlib.md5(material).digest()
+    return login_digest(_raw(client_id, "client_id"), _PADDING, _raw(secret, "secret"), timestamp)
 
 
 def server_authenticator(status: int, authenticator_client: bytes, secret: str) -> bytes:
     """MD5(Status as 4 bytes + AuthenticatorClient + secret)."""
-    material = _STATUS.pack(status) + authenticator_client + _raw(secret, "secret")
-    return hashlib.md5(material).digest()
+    return answer_digest(_STATUS.pack(status), authenticator_client, _raw(secret, "secret"))
 
 
 def _raw(text: str, name: str) -> bytes:
@@ -75,10 +59,10 @@ def build_login(
     client_version: int = SMGP_VERSION,
 ) -> SmgpLogin:
     """A Login for ``client_id`` signed with ``secret`` at time ``when``."""
-    timestamp = login_timestamp(when)
+    timestamp, digest = sign(_raw(client_id, "client_id"), _PADDING, _raw(secret, "secret"), when)
     return SmgpLogin(
         client_id=client_id,
-        authenticator_client=client_authenticator(client_id, secret, timestamp),
+        authenticator_client=digest,
         login_mode=login_mode,
         timestamp=timestamp,
         client_version=client_version,

@@ -14,11 +14,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from duanxin.domain.encoding import decode_text
-from duanxin.domain.reports import is_final_stat
-from duanxin.domain.segments import Segment, parse_udh
+from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
-from duanxin.protocols.core.clock import china_report_time as parse_report_time
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.table import tlv_int
@@ -37,9 +34,7 @@ from duanxin.protocols.smgp.pdu import (
     Tlv,
     TlvTag,
 )
-from duanxin.protocols.smgp.report import SmgpReport, decode_report
-
-__all__ = ["SmgpAdapter", "canonical_id", "open_client", "parse_report_time"]
+from duanxin.protocols.smgp.report import decode_report
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +119,13 @@ class SmgpAdapter:
                 # Answered anyway: an unreadable report resent forever helps nobody.
                 log.warning("unreadable SMGP report %r: %s", request.msg_content, error)
                 return answer, None
-            if not is_final_stat("smgp", report.stat):
-                return answer, None  # ENROUTE: the final report that follows decides
-            return answer, report_of(report, request)
+            return answer, carrier.CarrierReport.final(
+                "smgp",
+                canonical_id(report.msg_id),
+                request.src_term_id,
+                report.stat,
+                report.done_date,
+            )
         return answer, mo_of(request)
 
 
@@ -147,27 +146,14 @@ def _retryable(status: int) -> bool:
         return False
 
 
-def report_of(report: SmgpReport, deliver: SmgpDeliver) -> carrier.CarrierReport:
-    """The platform's view of a report carried by ``deliver``."""
-    return carrier.CarrierReport(
-        carrier_id=canonical_id(report.msg_id),
-        destination=deliver.src_term_id,
-        stat=report.stat,
-        done_time=parse_report_time(report.done_date),
-    )
-
-
 def mo_of(deliver: SmgpDeliver) -> carrier.CarrierMO:
     """The platform's view of an MO Deliver (one segment when TP_udhi is set)."""
-    content = deliver.msg_content
-    concat = None
-    if tlv_int(deliver.tlvs, TlvTag.TP_UDHI):
-        concat, content = parse_udh(content)
-    return carrier.CarrierMO(
-        source=deliver.src_term_id,
-        destination=deliver.dest_term_id,
-        text=decode_text(content, deliver.msg_format),
-        concat=concat,
+    return carrier.CarrierMO.decoded(
+        deliver.src_term_id,
+        deliver.dest_term_id,
+        deliver.msg_content,
+        deliver.msg_format,
+        udh=bool(tlv_int(deliver.tlvs, TlvTag.TP_UDHI)),
     )
 
 

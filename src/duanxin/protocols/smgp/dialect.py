@@ -10,36 +10,20 @@ from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.sequence import SequenceCounter
 from duanxin.protocols.core.state import Direction, Kind
 from duanxin.protocols.smgp import pdu as s
-from duanxin.protocols.smgp.codec import CODEC, Decoder, encode
+from duanxin.protocols.smgp.codec import CODEC, Decoder
 from duanxin.protocols.smgp.pdu import CommandId, LoginMode, Pdu, SmgpStatus
-
-__all__ = ["RULES", "SmgpDialect"]
 
 MAX_SEQUENCE = 0xFFFFFFFF
 _LOGIN_KINDS: dict[int, Kind] = {LoginMode.SEND: Kind.BIND_TX, LoginMode.RECEIVE: Kind.BIND_RX}
 
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
-    encode=encode,
-    kinds={
-        s.SmgpLogin: Kind.BIND,
-        s.SmgpLoginResp: Kind.BIND_OK,
-        s.SmgpExit: Kind.UNBIND,
-        s.SmgpExitResp: Kind.UNBIND_RESP,
-        s.SmgpActiveTest: Kind.HEARTBEAT,
-        s.SmgpActiveTestResp: Kind.HEARTBEAT_RESP,
-        s.SmgpSubmit: Kind.MT,
-        s.SmgpDeliver: Kind.MO,
-        s.SmgpQuery: Kind.MT,
-        s.SmgpSubmitResp: Kind.RESPONSE,
-        s.SmgpDeliverResp: Kind.RESPONSE,
-        s.SmgpQueryResp: Kind.RESPONSE,
-    },
-    sequence_field="sequence_id",
     bind_status="status",
-    unbind=s.SmgpExit,
-    heartbeat=s.SmgpActiveTest,
-    answers={s.SmgpActiveTest: s.SmgpActiveTestResp, s.SmgpExit: s.SmgpExitResp},
+    login=(s.SmgpLogin, s.SmgpLoginResp),
+    logout=(s.SmgpExit, s.SmgpExitResp),
+    heartbeat=(s.SmgpActiveTest, s.SmgpActiveTestResp),
+    requests={s.SmgpSubmit: Kind.MT, s.SmgpDeliver: Kind.MO, s.SmgpQuery: Kind.MT},
+    responses=(s.SmgpSubmitResp, s.SmgpDeliverResp, s.SmgpQueryResp),
     # SMGP has no generic negative acknowledgement: only requests whose response has a
     # Status can be answered (the link closes anyway when the body was unreadable).
     rejects={

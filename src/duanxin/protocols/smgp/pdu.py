@@ -1,5 +1,8 @@
 """SMGP 3.0 PDUs: command ids, status codes, optional parameters and one dataclass per PDU.
 
+Each field is declared once, its wire kind beside its type (padding beside the field it
+precedes), in wire order: the codec reads its tables off these classes.
+
 Every PDU carries its header ``sequence_id``; the command id is a class constant and the
 packet length is computed by the codec. Message ids stay raw (10 BCD bytes); text fields
 are ``str`` (ASCII on the wire, NUL-padded to their fixed size).
@@ -9,47 +12,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from duanxin.protocols.core import codec
+from duanxin.protocols.core import table
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.fields import encode_fixed
 from duanxin.protocols.core.query import QueryCounters
-
-__all__ = [
-    "AUTHENTICATOR_SIZE",
-    "MSG_ID_SIZE",
-    "SMGP_VERSION",
-    "TLV_VALUE_SIZES",
-    "CommandId",
-    "LoginMode",
-    "MsgFormat",
-    "Pdu",
-    "SmgpActiveTest",
-    "SmgpActiveTestResp",
-    "SmgpDeliver",
-    "SmgpDeliverResp",
-    "SmgpExit",
-    "SmgpExitResp",
-    "SmgpLogin",
-    "SmgpLoginResp",
-    "SmgpQuery",
-    "SmgpQueryResp",
-    "SmgpStatus",
-    "SmgpSubmit",
-    "SmgpSubmitResp",
-    "Tlv",
-    "TlvTag",
-]
+from duanxin.protocols.core.table import U8, U32, Bytes, Items, Octets, Reserved, Text, Tlvs
 
 SMGP_VERSION = 0x30
 MSG_ID_SIZE = 10
 AUTHENTICATOR_SIZE = 16
-RESPONSE_BIT = 0x80000000
 
 
 class CommandId(IntEnum):
-    """RequestID values; a response is its request OR 0x80000000."""
+    """RequestID values an SP sends or is sent (the route, payment and forward commands
+    between gateways are left out: decoded as unknown); a response has the top bit set."""
 
     LOGIN = 0x00000001
     LOGIN_RESP = 0x80000001
@@ -59,38 +37,10 @@ class CommandId(IntEnum):
     DELIVER_RESP = 0x80000003
     ACTIVE_TEST = 0x00000004
     ACTIVE_TEST_RESP = 0x80000004
-    FORWARD = 0x00000005
-    FORWARD_RESP = 0x80000005
     EXIT = 0x00000006
     EXIT_RESP = 0x80000006
     QUERY = 0x00000007
     QUERY_RESP = 0x80000007
-    QUERY_TE_ROUTE = 0x00000008
-    QUERY_TE_ROUTE_RESP = 0x80000008
-    QUERY_SP_ROUTE = 0x00000009
-    QUERY_SP_ROUTE_RESP = 0x80000009
-    PAYMENT_REQUEST = 0x0000000A
-    PAYMENT_REQUEST_RESP = 0x8000000A
-    PAYMENT_AFFIRM = 0x0000000B
-    PAYMENT_AFFIRM_RESP = 0x8000000B
-    QUERY_USER_STATE = 0x0000000C
-    QUERY_USER_STATE_RESP = 0x8000000C
-    GET_ALL_TE_ROUTE = 0x0000000D
-    GET_ALL_TE_ROUTE_RESP = 0x8000000D
-    GET_ALL_SP_ROUTE = 0x0000000E
-    GET_ALL_SP_ROUTE_RESP = 0x8000000E
-    UPDATE_TE_ROUTE = 0x0000000F
-    UPDATE_TE_ROUTE_RESP = 0x8000000F
-    UPDATE_SP_ROUTE = 0x00000010
-    UPDATE_SP_ROUTE_RESP = 0x80000010
-    PUSH_UPDATE_TE_ROUTE = 0x00000011
-    PUSH_UPDATE_TE_ROUTE_RESP = 0x80000011
-    PUSH_UPDATE_SP_ROUTE = 0x00000012
-    PUSH_UPDATE_SP_ROUTE_RESP = 0x80000012
-
-    @property
-    def is_response(self) -> bool:
-        return bool(self & RESPONSE_BIT)
 
 
 class SmgpStatus(IntEnum):
@@ -212,7 +162,7 @@ TLV_VALUE_SIZES: dict[TlvTag, int | None] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Tlv(codec.Tlv):
+class Tlv(table.Tlv):
     """One optional parameter; ``tag`` stays an ``int`` so unknown tags survive a round trip."""
 
     @classmethod
@@ -238,53 +188,72 @@ class Tlv(codec.Tlv):
             return f"0x{self.tag:04x}"
 
 
+#: The wire kinds of the fields below: each field is declared once, its kind beside its type.
+TERM_ID_SIZE = 21
+MAX_DESTINATIONS = 100
+RESERVE_SIZE = 8
+TERM_ID = Text(TERM_ID_SIZE)
+Byte = Annotated[int, U8]
+Word = Annotated[int, U32]
+TermId = Annotated[str, TERM_ID]
+Time = Annotated[str, Text(17)]  # ValidTime / AtTime
+Fee = Annotated[str, Text(6)]  # FeeCode / FixedFee
+MsgId = Annotated[bytes, Octets(MSG_ID_SIZE)]
+Digest = Annotated[bytes, Octets(AUTHENTICATOR_SIZE)]
+Content = Annotated[bytes, Bytes("B", 0xFF)]
+#: Submit and Deliver: 8 reserved bytes, then optional parameters up to PacketLength.
+Options = Annotated[tuple[Tlv, ...], Reserved(RESERVE_SIZE), Tlvs(Tlv)]
+QueryTime = Annotated[str, Text(8)]
+QueryCode = Annotated[str, Text(10)]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpLogin:
     command: ClassVar[CommandId] = CommandId.LOGIN
     sequence_id: int = 0
-    client_id: str
-    authenticator_client: bytes
-    login_mode: int = LoginMode.TRANSMIT
-    timestamp: int  # MMDDHHMMSS as a number
-    client_version: int = SMGP_VERSION
+    client_id: Annotated[str, Text(8)]
+    authenticator_client: Digest
+    login_mode: Byte = LoginMode.TRANSMIT
+    timestamp: Word  # MMDDHHMMSS as a number
+    client_version: Byte = SMGP_VERSION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpLoginResp:
     command: ClassVar[CommandId] = CommandId.LOGIN_RESP
     sequence_id: int = 0
-    status: int
-    authenticator_server: bytes = bytes(AUTHENTICATOR_SIZE)
-    server_version: int = SMGP_VERSION
+    status: Word
+    authenticator_server: Digest = bytes(AUTHENTICATOR_SIZE)
+    server_version: Byte = SMGP_VERSION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpSubmit:
     command: ClassVar[CommandId] = CommandId.SUBMIT
     sequence_id: int = 0
-    msg_type: int = 6  # MT
-    need_report: int = 1
-    priority: int = 1
-    service_id: str = ""
-    fee_type: str = "00"
-    fee_code: str = "000000"
-    fixed_fee: str = "000000"
-    msg_format: int = MsgFormat.ASCII
-    valid_time: str = ""
-    at_time: str = ""
-    src_term_id: str = ""
-    charge_term_id: str = ""
-    dest_term_ids: tuple[str, ...] = ()
-    msg_content: bytes = b""
-    tlvs: tuple[Tlv, ...] = ()
+    msg_type: Byte = 6  # MT
+    need_report: Byte = 1
+    priority: Byte = 1
+    service_id: Annotated[str, Text(10)] = ""
+    fee_type: Annotated[str, Text(2)] = "00"
+    fee_code: Fee = "000000"
+    fixed_fee: Fee = "000000"
+    msg_format: Byte = MsgFormat.ASCII
+    valid_time: Time = ""
+    at_time: Time = ""
+    src_term_id: TermId = ""
+    charge_term_id: TermId = ""
+    dest_term_ids: Annotated[tuple[str, ...], Items("B", TERM_ID, 0, MAX_DESTINATIONS)] = ()
+    msg_content: Content = b""
+    tlvs: Options = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpSubmitResp:
     command: ClassVar[CommandId] = CommandId.SUBMIT_RESP
     sequence_id: int = 0
-    msg_id: bytes = bytes(MSG_ID_SIZE)
-    status: int
+    msg_id: MsgId = bytes(MSG_ID_SIZE)
+    status: Word
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -293,22 +262,22 @@ class SmgpDeliver:
 
     command: ClassVar[CommandId] = CommandId.DELIVER
     sequence_id: int = 0
-    msg_id: bytes = bytes(MSG_ID_SIZE)
-    is_report: int = 0
-    msg_format: int = MsgFormat.ASCII
-    recv_time: str = ""  # YYYYMMDDHHMMSS
-    src_term_id: str = ""
-    dest_term_id: str = ""
-    msg_content: bytes = b""
-    tlvs: tuple[Tlv, ...] = ()
+    msg_id: MsgId = bytes(MSG_ID_SIZE)
+    is_report: Byte = 0
+    msg_format: Byte = MsgFormat.ASCII
+    recv_time: Annotated[str, Text(14)] = ""  # YYYYMMDDHHMMSS
+    src_term_id: TermId = ""
+    dest_term_id: TermId = ""
+    msg_content: Content = b""
+    tlvs: Options = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpDeliverResp:
     command: ClassVar[CommandId] = CommandId.DELIVER_RESP
     sequence_id: int = 0
-    msg_id: bytes = bytes(MSG_ID_SIZE)
-    status: int
+    msg_id: MsgId = bytes(MSG_ID_SIZE)
+    status: Word
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -339,18 +308,18 @@ class SmgpExitResp:
 class SmgpQuery:
     command: ClassVar[CommandId] = CommandId.QUERY
     sequence_id: int = 0
-    query_time: str  # YYYYMMDD
-    query_type: int = 0  # 0 totals, 1 by service code
-    query_code: str = ""
+    query_time: QueryTime  # YYYYMMDD
+    query_type: Byte = 0  # 0 totals, 1 by service code
+    query_code: QueryCode = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpQueryResp(QueryCounters):
     command: ClassVar[CommandId] = CommandId.QUERY_RESP
     sequence_id: int = 0
-    query_time: str
-    query_type: int = 0
-    query_code: str = ""
+    query_time: QueryTime
+    query_type: Byte = 0
+    query_code: QueryCode = ""
     mt_tlmsg: int = 0
     mt_tlusr: int = 0
 

@@ -16,9 +16,10 @@ alphabet: how text with data_coding 0 is encoded on submit and read in an MO.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
-from duanxin.domain.encoding import Alphabet, decode_text
+from duanxin.domain.encoding import Alphabet
 from duanxin.domain.segments import ConcatInfo, Segment, parse_udh
 from duanxin.protocols import carrier
 from duanxin.protocols.core.sequence import Backoff
@@ -35,16 +36,6 @@ from duanxin.protocols.smpp.receipt import (
     parse_receipt_time,
 )
 from duanxin.protocols.smpp.tlv import Tlv, TlvTag, int_tlv, tlv_int, tlv_text
-
-__all__ = [
-    "SmppAdapter",
-    "canonical_id",
-    "message_body",
-    "open_client",
-    "receipt_report",
-    "report_stat",
-    "sar_concat",
-]
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +131,16 @@ def receipt_report(pdu: p.DeliverSm | p.DataSm) -> carrier.CarrierReport | None:
 
 
 def _mo(pdu: p.DeliverSm | p.DataSm, alphabet: Alphabet) -> carrier.CarrierMO:
-    body = message_body(pdu)
-    concat: ConcatInfo | None = None
-    if pdu.esm_class & p.ESM_UDHI:
-        concat, body = parse_udh(body)
-    else:
-        concat = sar_concat(pdu.tlvs)
-    text = decode_text(body, pdu.data_coding, alphabet)
-    return carrier.CarrierMO(pdu.source_addr, pdu.destination_addr, text, concat)
+    udh = bool(pdu.esm_class & p.ESM_UDHI)
+    mo = carrier.CarrierMO.decoded(
+        pdu.source_addr,
+        pdu.destination_addr,
+        message_body(pdu),
+        pdu.data_coding,
+        udh=udh,
+        alphabet=alphabet,
+    )
+    return mo if udh else dataclasses.replace(mo, concat=sar_concat(pdu.tlvs))
 
 
 class SmppAdapter:

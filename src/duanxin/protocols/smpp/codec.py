@@ -1,4 +1,4 @@
-"""SMPP 3.4 codec: the field table of every PDU, run by the shared engine.
+"""SMPP 3.4 codec: every PDU's table, read off its class (:mod:`.pdu`), run by the engine.
 
 The tables (:data:`FIELDS`) are also the reference the tests generate every PDU from.
 SMPP's own rules: C-octet strings; submit_multi's destinations, each an SME address or a
@@ -11,50 +11,30 @@ status for the generic_nack and, when the header could be read, the sequence num
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Hashable
 
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.codec import (
-    U8,
+from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.table import (
     U32,
-    Bytes,
-    CString,
     Custom,
     Fault,
-    FrameError,
-    Items,
     Malformed,
-    Record,
     Table,
-    Tlvs,
+    table_of,
 )
-from duanxin.protocols.core.errors import LocalProtocolError
+from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smpp import pdu as p
+from duanxin.protocols.smpp.pdu import SHORT_MESSAGE as SHORT_MESSAGE
+from duanxin.protocols.smpp.pdu import TLVS as TLVS
+from duanxin.protocols.smpp.pdu import UNSUCCESS_LIST as UNSUCCESS_LIST
 from duanxin.protocols.smpp.pdu import CommandStatus, Pdu
 
-__all__ = [
-    "CODEC",
-    "FIELDS",
-    "MAX_PDU_SIZE",
-    "Decoder",
-    "FrameError",
-    "decode",
-    "encode",
-    "is_error_response",
-]
-
 MAX_PDU_SIZE = 0x10000 + 0x400  # a full message_payload TLV plus the mandatory fields
-SHORT_MESSAGE = Bytes("B", p.SHORT_MESSAGE_MAX)
-TLVS = Tlvs()
-ADDRESS, LONG_ADDRESS = CString(p.ADDRESS_SIZE), CString(p.LONG_ADDRESS_SIZE)
-TIME, MESSAGE_ID = CString(p.TIME_SIZE), CString(p.MESSAGE_ID_SIZE)
-SERVICE_TYPE = ("service_type", CString(p.SERVICE_TYPE_SIZE))
-_DEST_ADDRESS: Table = (("dest_addr_ton", U8), ("dest_addr_npi", U8), ("destination_addr", ADDRESS))
 _DESTS: dict[int, codec.Block[p.SmeAddress] | codec.Block[p.DistributionList]] = {
-    p.DEST_FLAG_SME: codec.Block(p.SmeAddress, _DEST_ADDRESS),
-    p.DEST_FLAG_DISTRIBUTION_LIST: codec.Block(
-        p.DistributionList, (("dl_name", CString(p.DL_NAME_SIZE)),)
-    ),
+    p.DEST_FLAG_SME: codec.Block(p.SmeAddress, table_of(p.SmeAddress)),
+    p.DEST_FLAG_DISTRIBUTION_LIST: codec.Block(p.DistributionList, table_of(p.DistributionList)),
 }
 _FLAGS = {p.SmeAddress: p.DEST_FLAG_SME, p.DistributionList: p.DEST_FLAG_DISTRIBUTION_LIST}
 
@@ -88,107 +68,10 @@ def _read_dests(frame: bytes, offset: int, end: int) -> tuple[object, int]:
 
 
 SUBMIT_MULTI_DESTS = Custom(_write_dests, _read_dests)
-UNSUCCESS_LIST = Items("B", Record(p.UnsuccessSme, (*_DEST_ADDRESS, ("error_status_code", U32))))
 
-_BIND: Table = (
-    ("system_id", CString(p.SYSTEM_ID_SIZE)),
-    ("password", CString(p.PASSWORD_SIZE)),
-    ("system_type", CString(p.SYSTEM_TYPE_SIZE)),
-    ("interface_version", U8),
-    ("addr_ton", U8),
-    ("addr_npi", U8),
-    ("address_range", CString(p.ADDRESS_RANGE_SIZE)),
-)
-_BIND_RESP: Table = (("system_id", CString(p.SYSTEM_ID_SIZE)), ("tlvs", TLVS))
-_MESSAGE_ID_RESP: Table = (("message_id", MESSAGE_ID), ("tlvs", TLVS))
-_SOURCE: Table = (("source_addr_ton", U8), ("source_addr_npi", U8), ("source_addr", ADDRESS))
-_MESSAGE_TAIL: Table = (
-    ("esm_class", U8),
-    ("protocol_id", U8),
-    ("priority_flag", U8),
-    ("schedule_delivery_time", TIME),
-    ("validity_period", TIME),
-    ("registered_delivery", U8),
-    ("replace_if_present_flag", U8),
-    ("data_coding", U8),
-    ("sm_default_msg_id", U8),
-    ("short_message", SHORT_MESSAGE),
-    ("tlvs", TLVS),
-)
-_SHORT_MESSAGE: Table = (SERVICE_TYPE, *_SOURCE, *_DEST_ADDRESS, *_MESSAGE_TAIL)
-
-#: Every PDU's table, in wire order after the header.
+#: Every PDU's table, in wire order after the header: its fields' declared kinds.
 FIELDS: dict[type[Pdu], Table] = {
-    p.GenericNack: (),
-    p.BindTransmitter: _BIND,
-    p.BindReceiver: _BIND,
-    p.BindTransceiver: _BIND,
-    p.BindTransmitterResp: _BIND_RESP,
-    p.BindReceiverResp: _BIND_RESP,
-    p.BindTransceiverResp: _BIND_RESP,
-    p.Outbind: (("system_id", CString(p.SYSTEM_ID_SIZE)), ("password", CString(p.PASSWORD_SIZE))),
-    p.QuerySm: (("message_id", MESSAGE_ID), *_SOURCE),
-    p.QuerySmResp: (
-        ("message_id", MESSAGE_ID),
-        ("final_date", TIME),
-        ("message_state", U8),
-        ("error_code", U8),
-        ("tlvs", TLVS),
-    ),
-    p.SubmitSm: _SHORT_MESSAGE,
-    p.SubmitSmResp: _MESSAGE_ID_RESP,
-    p.DeliverSm: _SHORT_MESSAGE,
-    p.DeliverSmResp: _MESSAGE_ID_RESP,
-    p.Unbind: (),
-    p.UnbindResp: (),
-    p.ReplaceSm: (
-        ("message_id", MESSAGE_ID),
-        *_SOURCE,
-        ("schedule_delivery_time", TIME),
-        ("validity_period", TIME),
-        ("registered_delivery", U8),
-        ("sm_default_msg_id", U8),
-        ("short_message", SHORT_MESSAGE),
-    ),
-    p.ReplaceSmResp: (),
-    p.CancelSm: (SERVICE_TYPE, ("message_id", MESSAGE_ID), *_SOURCE, *_DEST_ADDRESS),
-    p.CancelSmResp: (),
-    p.EnquireLink: (),
-    p.EnquireLinkResp: (),
-    p.SubmitMulti: (
-        SERVICE_TYPE,
-        *_SOURCE,
-        ("dest_addresses", SUBMIT_MULTI_DESTS),
-        *_MESSAGE_TAIL,
-    ),
-    p.SubmitMultiResp: (
-        ("message_id", MESSAGE_ID),
-        ("unsuccess_smes", UNSUCCESS_LIST),
-        ("tlvs", TLVS),
-    ),
-    p.AlertNotification: (
-        ("source_addr_ton", U8),
-        ("source_addr_npi", U8),
-        ("source_addr", LONG_ADDRESS),
-        ("esme_addr_ton", U8),
-        ("esme_addr_npi", U8),
-        ("esme_addr", LONG_ADDRESS),
-        ("tlvs", TLVS),
-    ),
-    p.DataSm: (
-        SERVICE_TYPE,
-        ("source_addr_ton", U8),
-        ("source_addr_npi", U8),
-        ("source_addr", LONG_ADDRESS),
-        ("dest_addr_ton", U8),
-        ("dest_addr_npi", U8),
-        ("destination_addr", LONG_ADDRESS),
-        ("esm_class", U8),
-        ("registered_delivery", U8),
-        ("data_coding", U8),
-        ("tlvs", TLVS),
-    ),
-    p.DataSmResp: _MESSAGE_ID_RESP,
+    cls: table_of(cls, dest_addresses=SUBMIT_MULTI_DESTS) for cls in typing.get_args(Pdu)
 }
 
 _LENGTH = CommandStatus.ESME_RINVCMDLEN
@@ -206,11 +89,6 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
     length_status=_LENGTH,
 )
 _CLASSES: dict[int, type[Pdu]] = {cls.command_id: cls for cls in FIELDS}
-
-
-def is_error_response(command_id: int, command_status: int) -> bool:
-    """A response that reports a failure: it carries no body on the wire (§4.1, §4.4)."""
-    return bool(command_id & p.RESPONSE_BIT) and command_status != CommandStatus.ESME_ROK
 
 
 _ENCODERS = {cls: layout.encode for cls, layout in CODEC.by_class[None].items()}

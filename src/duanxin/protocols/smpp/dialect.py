@@ -13,16 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from enum import Enum
 
-from duanxin.protocols.core.codec import FrameError
 from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.sequence import SequenceCounter
 from duanxin.protocols.core.state import Direction, Kind, Role
+from duanxin.protocols.core.table import FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.codec import CODEC, Decoder, encode
 from duanxin.protocols.smpp.pdu import CommandId, CommandStatus, Pdu
-
-__all__ = ["RULES", "BindType", "SmppDialect", "response_to"]
 
 MAX_SEQUENCE = 0x7FFFFFFF
 
@@ -33,11 +31,6 @@ class BindType(Enum):
     TRANSMITTER = "transmitter"
     RECEIVER = "receiver"
     TRANSCEIVER = "transceiver"
-
-    @property
-    def can_transmit(self) -> bool:
-        """May the ESME send submit_sm (and query/cancel/replace) on this session?"""
-        return self is not BindType.RECEIVER
 
     @property
     def can_receive(self) -> bool:
@@ -71,18 +64,11 @@ RESPONSES: dict[int, type[Pdu]] = {
 RULES: Rules[Pdu] = Rules(
     codec=CODEC,
     encode=encode,
-    kinds={
-        p.GenericNack: Kind.NACK,
-        p.BindTransmitter: Kind.BIND_TX,
-        p.BindReceiver: Kind.BIND_RX,
-        p.BindTransceiver: Kind.BIND,
-        p.BindTransmitterResp: Kind.BIND_OK,
-        p.BindReceiverResp: Kind.BIND_OK,
-        p.BindTransceiverResp: Kind.BIND_OK,
-        p.Unbind: Kind.UNBIND,
-        p.UnbindResp: Kind.UNBIND_RESP,
-        p.EnquireLink: Kind.HEARTBEAT,
-        p.EnquireLinkResp: Kind.HEARTBEAT_RESP,
+    bind_status="command_status",
+    login=(p.BindTransceiver, p.BindTransceiverResp),
+    logout=(p.Unbind, p.UnbindResp),
+    heartbeat=(p.EnquireLink, p.EnquireLinkResp),
+    requests={
         # Only the ESME sends these, and only on a transmitting bind.
         **dict.fromkeys((p.SubmitSm, p.SubmitMulti, p.QuerySm, p.CancelSm, p.ReplaceSm), Kind.MT),
         # Only the SMSC sends these, and only on a receiving bind.
@@ -90,24 +76,14 @@ RULES: Rules[Pdu] = Rules(
         p.AlertNotification: Kind.MO,
         p.DataSm: Kind.REQUEST,
         p.Outbind: Kind.REQUEST,
-        **dict.fromkeys(
-            (
-                p.QuerySmResp,
-                p.SubmitSmResp,
-                p.DeliverSmResp,
-                p.ReplaceSmResp,
-                p.CancelSmResp,
-                p.SubmitMultiResp,
-                p.DataSmResp,
-            ),
-            Kind.RESPONSE,
-        ),
     },
-    sequence_field="sequence_number",
-    bind_status="command_status",
-    unbind=p.Unbind,
-    heartbeat=p.EnquireLink,
-    answers={p.EnquireLink: p.EnquireLinkResp, p.Unbind: p.UnbindResp},
+    responses=tuple(RESPONSES.values()),
+    special={
+        p.GenericNack: Kind.NACK,
+        p.BindTransmitter: Kind.BIND_TX,
+        p.BindReceiver: Kind.BIND_RX,
+        **dict.fromkeys(p.BIND_RESPONSE.values(), Kind.BIND_OK),
+    },
     rejects={command: (cls, "command_status") for command, cls in RESPONSES.items()},
     refusal=CommandStatus.ESME_RINVBNDSTS,
 )

@@ -1,5 +1,8 @@
 """SMPP 3.4 PDUs: command ids, status codes, field sizes and one frozen dataclass per PDU.
 
+Each field is declared once, its wire kind beside its type, in wire order: the codec reads
+its tables (:data:`~duanxin.protocols.smpp.codec.FIELDS`) off these classes.
+
 Every PDU carries the header's ``sequence_number`` and ``command_status`` (0 in requests);
 ``command_length`` and ``command_id`` follow from the class and the encoded body. Length
 fields that only describe another field (``sm_length``, ``number_of_dests``,
@@ -12,9 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from duanxin.protocols.smpp.status import CommandStatus, MessageState
+from duanxin.protocols.core.table import U8, U32, Bytes, CString, Items, Record, Tlvs, table_of
+from duanxin.protocols.smpp.status import CommandStatus as CommandStatus
+from duanxin.protocols.smpp.status import MessageState as MessageState
 from duanxin.protocols.smpp.tlv import Tlv
 
 __all__ = [
@@ -69,6 +74,22 @@ TIME_SIZE = 17  # YYMMDDhhmmsstnnp + NUL
 MESSAGE_ID_SIZE = 65
 DL_NAME_SIZE = 21
 SHORT_MESSAGE_MAX = 254  # sm_length is one byte; 255 is reserved
+
+#: The wire kinds of the fields below: each field is declared once, its kind beside its type.
+ADDRESS, LONG_ADDRESS = CString(ADDRESS_SIZE), CString(LONG_ADDRESS_SIZE)
+TIME, MESSAGE_ID = CString(TIME_SIZE), CString(MESSAGE_ID_SIZE)
+SHORT_MESSAGE = Bytes("B", SHORT_MESSAGE_MAX)
+TLVS = Tlvs()
+Byte = Annotated[int, U8]
+Address = Annotated[str, ADDRESS]
+LongAddress = Annotated[str, LONG_ADDRESS]
+Time = Annotated[str, TIME]
+MessageId = Annotated[str, MESSAGE_ID]
+ShortMessage = Annotated[bytes, SHORT_MESSAGE]
+Options = Annotated[tuple[Tlv, ...], TLVS]
+ServiceType = Annotated[str, CString(SERVICE_TYPE_SIZE)]
+SystemId = Annotated[str, CString(SYSTEM_ID_SIZE)]
+Password = Annotated[str, CString(PASSWORD_SIZE)]
 
 INTERFACE_VERSION_34 = 0x34
 RESPONSE_BIT = 0x80000000
@@ -186,13 +207,13 @@ class ReplaceSmResp(_Header):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _BindBody(_Header):
-    system_id: str = ""
-    password: str = ""
-    system_type: str = ""
-    interface_version: int = INTERFACE_VERSION_34
-    addr_ton: int = 0
-    addr_npi: int = 0
-    address_range: str = ""
+    system_id: SystemId = ""
+    password: Password = ""
+    system_type: Annotated[str, CString(SYSTEM_TYPE_SIZE)] = ""
+    interface_version: Byte = INTERFACE_VERSION_34
+    addr_ton: Byte = 0
+    addr_npi: Byte = 0
+    address_range: Annotated[str, CString(ADDRESS_RANGE_SIZE)] = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -212,8 +233,8 @@ class BindTransceiver(_BindBody):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _BindRespBody(_Header):
-    system_id: str = ""
-    tlvs: tuple[Tlv, ...] = ()
+    system_id: SystemId = ""
+    tlvs: Options = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,8 +255,8 @@ class BindTransceiverResp(_BindRespBody):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outbind(_Header):
     command_id: ClassVar[CommandId] = CommandId.OUTBIND
-    system_id: str = ""
-    password: str = ""
+    system_id: SystemId = ""
+    password: Password = ""
 
 
 # --------------------------------------------------------------------- messages
@@ -243,24 +264,24 @@ class Outbind(_Header):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _ShortMessageBody(_Header):
-    service_type: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
-    esm_class: int = 0
-    protocol_id: int = 0
-    priority_flag: int = 0
-    schedule_delivery_time: str = ""
-    validity_period: str = ""
-    registered_delivery: int = 0
-    replace_if_present_flag: int = 0
-    data_coding: int = 0
-    sm_default_msg_id: int = 0
-    short_message: bytes = b""
-    tlvs: tuple[Tlv, ...] = ()
+    service_type: ServiceType = ""
+    source_addr_ton: Byte = 0
+    source_addr_npi: Byte = 0
+    source_addr: Address = ""
+    dest_addr_ton: Byte = 0
+    dest_addr_npi: Byte = 0
+    destination_addr: Address = ""
+    esm_class: Byte = 0
+    protocol_id: Byte = 0
+    priority_flag: Byte = 0
+    schedule_delivery_time: Time = ""
+    validity_period: Time = ""
+    registered_delivery: Byte = 0
+    replace_if_present_flag: Byte = 0
+    data_coding: Byte = 0
+    sm_default_msg_id: Byte = 0
+    short_message: ShortMessage = b""
+    tlvs: Options = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -277,8 +298,8 @@ class DeliverSm(_ShortMessageBody):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _MessageIdResp(_Header):
-    message_id: str = ""
-    tlvs: tuple[Tlv, ...] = ()
+    message_id: MessageId = ""
+    tlvs: Options = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -299,130 +320,133 @@ class DataSmResp(_MessageIdResp):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DataSm(_Header):
     command_id: ClassVar[CommandId] = CommandId.DATA_SM
-    service_type: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
-    esm_class: int = 0
-    registered_delivery: int = 0
-    data_coding: int = 0
-    tlvs: tuple[Tlv, ...] = ()
+    service_type: ServiceType = ""
+    source_addr_ton: Byte = 0
+    source_addr_npi: Byte = 0
+    source_addr: LongAddress = ""
+    dest_addr_ton: Byte = 0
+    dest_addr_npi: Byte = 0
+    destination_addr: LongAddress = ""
+    esm_class: Byte = 0
+    registered_delivery: Byte = 0
+    data_coding: Byte = 0
+    tlvs: Options = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuerySm(_Header):
     command_id: ClassVar[CommandId] = CommandId.QUERY_SM
-    message_id: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
+    message_id: MessageId = ""
+    source_addr_ton: Byte = 0
+    source_addr_npi: Byte = 0
+    source_addr: Address = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuerySmResp(_Header):
     command_id: ClassVar[CommandId] = CommandId.QUERY_SM_RESP
-    message_id: str = ""
-    final_date: str = ""
-    message_state: int = 0
-    error_code: int = 0
-    tlvs: tuple[Tlv, ...] = ()
+    message_id: MessageId = ""
+    final_date: Time = ""
+    message_state: Byte = 0
+    error_code: Byte = 0
+    tlvs: Options = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelSm(_Header):
     command_id: ClassVar[CommandId] = CommandId.CANCEL_SM
-    service_type: str = ""
-    message_id: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
+    service_type: ServiceType = ""
+    message_id: MessageId = ""
+    source_addr_ton: Byte = 0
+    source_addr_npi: Byte = 0
+    source_addr: Address = ""
+    dest_addr_ton: Byte = 0
+    dest_addr_npi: Byte = 0
+    destination_addr: Address = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplaceSm(_Header):
     command_id: ClassVar[CommandId] = CommandId.REPLACE_SM
-    message_id: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    schedule_delivery_time: str = ""
-    validity_period: str = ""
-    registered_delivery: int = 0
-    sm_default_msg_id: int = 0
-    short_message: bytes = b""
+    message_id: MessageId = ""
+    source_addr_ton: Byte = 0
+    source_addr_npi: Byte = 0
+    source_addr: Address = ""
+    schedule_delivery_time: Time = ""
+    validity_period: Time = ""
+    registered_delivery: Byte = 0
+    sm_default_msg_id: Byte = 0
+    short_message: ShortMessage = b""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmeAddress:
     """One submit_multi destination (dest_flag 1)."""
 
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
+    dest_addr_ton: Byte = 0
+    dest_addr_npi: Byte = 0
+    destination_addr: Address = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DistributionList:
     """One submit_multi destination (dest_flag 2): a list kept by the SMSC."""
 
-    dl_name: str = ""
+    dl_name: Annotated[str, CString(DL_NAME_SIZE)] = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnsuccessSme:
     """A submit_multi destination the SMSC refused."""
 
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
-    error_status_code: int = 0
+    dest_addr_ton: Byte = 0
+    dest_addr_npi: Byte = 0
+    destination_addr: Address = ""
+    error_status_code: Annotated[int, U32] = 0
+
+
+UNSUCCESS_LIST = Items("B", Record(UnsuccessSme, table_of(UnsuccessSme)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitMulti(_Header):
     command_id: ClassVar[CommandId] = CommandId.SUBMIT_MULTI
-    service_type: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
+    service_type: ServiceType = ""
+    source_addr_ton: Byte = 0
+    source_addr_npi: Byte = 0
+    source_addr: Address = ""
     dest_addresses: tuple[SmeAddress | DistributionList, ...] = ()
-    esm_class: int = 0
-    protocol_id: int = 0
-    priority_flag: int = 0
-    schedule_delivery_time: str = ""
-    validity_period: str = ""
-    registered_delivery: int = 0
-    replace_if_present_flag: int = 0
-    data_coding: int = 0
-    sm_default_msg_id: int = 0
-    short_message: bytes = b""
-    tlvs: tuple[Tlv, ...] = ()
+    esm_class: Byte = 0
+    protocol_id: Byte = 0
+    priority_flag: Byte = 0
+    schedule_delivery_time: Time = ""
+    validity_period: Time = ""
+    registered_delivery: Byte = 0
+    replace_if_present_flag: Byte = 0
+    data_coding: Byte = 0
+    sm_default_msg_id: Byte = 0
+    short_message: ShortMessage = b""
+    tlvs: Options = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitMultiResp(_Header):
     command_id: ClassVar[CommandId] = CommandId.SUBMIT_MULTI_RESP
-    message_id: str = ""
-    unsuccess_smes: tuple[UnsuccessSme, ...] = ()
-    tlvs: tuple[Tlv, ...] = ()
+    message_id: MessageId = ""
+    unsuccess_smes: Annotated[tuple[UnsuccessSme, ...], UNSUCCESS_LIST] = ()
+    tlvs: Options = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertNotification(_Header):
     command_id: ClassVar[CommandId] = CommandId.ALERT_NOTIFICATION
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    esme_addr_ton: int = 0
-    esme_addr_npi: int = 0
-    esme_addr: str = ""
-    tlvs: tuple[Tlv, ...] = ()
+    source_addr_ton: Byte = 0
+    source_addr_npi: Byte = 0
+    source_addr: LongAddress = ""
+    esme_addr_ton: Byte = 0
+    esme_addr_npi: Byte = 0
+    esme_addr: LongAddress = ""
+    tlvs: Options = ()
 
 
 Pdu = (

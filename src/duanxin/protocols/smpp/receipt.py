@@ -17,19 +17,6 @@ from duanxin.domain.reports import is_final_stat
 from duanxin.protocols.core.fields import parse_report_time
 from duanxin.protocols.smpp.pdu import ESM_MESSAGE_TYPE_MASK, EsmMessageType, MessageState
 
-__all__ = [
-    "INTERMEDIATE_STATES",
-    "STAT_TEXT",
-    "DeliverKind",
-    "DeliveryReceipt",
-    "deliver_kind",
-    "format_receipt",
-    "is_final_receipt",
-    "parse_receipt",
-    "parse_receipt_time",
-    "state_for_stat",
-]
-
 TEXT_EXCERPT = 20  # characters of the original message the receipt repeats
 COUNT_WIDTH = 3  # sub / dlvrd are zero-padded to three digits
 

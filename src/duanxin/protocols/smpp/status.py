@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["CommandStatus", "MessageState"]
-
 
 class CommandStatus(IntEnum):
     """command_status values (notes §10); 0 is success."""

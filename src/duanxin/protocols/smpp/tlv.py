@@ -9,17 +9,10 @@ from __future__ import annotations
 from enum import IntEnum
 
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import Tlv, find_tlv, tlv_int, tlv_text
-
-__all__ = [
-    "Tlv",
-    "TlvTag",
-    "find_tlv",
-    "int_tlv",
-    "text_tlv",
-    "tlv_int",
-    "tlv_text",
-]
+from duanxin.protocols.core.table import Tlv as Tlv
+from duanxin.protocols.core.table import find_tlv as find_tlv
+from duanxin.protocols.core.table import tlv_int as tlv_int
+from duanxin.protocols.core.table import tlv_text as tlv_text
 
 
 class TlvTag(IntEnum):

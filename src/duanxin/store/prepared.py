@@ -1,0 +1,207 @@
+"""Hot statements executed through the database driver itself, past SQLAlchemy's Python layer.
+
+Every send, claim, submit record and report match runs the same few statements. Through
+SQLAlchemy Core each execution costs far more in Python (compiling from the cache key,
+binding, result set-up, two greenlet switches) than in the database: about a third of a
+one-number send's CPU, against 8 % in SQLite itself. Here such a statement is written
+once (:class:`Sql`, PostgreSQL's ``$n`` spelling, translated for SQLite) and run on the
+raw driver connection under the :class:`~sqlalchemy.ext.asyncio.AsyncConnection` the
+store function was given: sqlite3's own statement cache on the inline SQLite connection
+(:mod:`duanxin.store.inline_sqlite`), asyncpg's prepared-statement cache on PostgreSQL
+(``executemany`` for batches on both). The statement joins that connection's transaction,
+so group commit and every ``engine.begin()`` block keep their meaning: a write is durable
+when, and only when, SQLAlchemy commits it. (A read on a connection with no transaction
+yet, such as the reader pool's, runs without opening one.)
+
+The schema, migrations and every cold path stay on SQLAlchemy. Errors are the driver's
+own (``sqlite3.Error``, ``asyncpg.PostgresError``), not SQLAlchemy's wrappers.
+
+What the drivers differ in is handled here, once: ``= ANY($n)`` (a list parameter) is
+spelled out as ``IN (?, ?, ...)`` for SQLite; times go to SQLite as the text SQLAlchemy's
+``DateTime`` writes (so both layers read and compare each other's rows), and the result
+columns a statement names in ``times`` come back as ``datetime``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["MAX_LIST", "Sql", "execute", "execute_many", "fetch", "sqlite_time"]
+
+Row = Sequence[Any]
+
+_PARAMETER = re.compile(r"=\s*ANY\(\$(\d+)\)|\$(\d+)")
+# Above this many values a list parameter would pass SQLite's limit of bound variables.
+MAX_LIST = 30_000
+# The texts kept per statement, one per combination of list lengths.
+MAX_TEXTS = 1024
+
+
+class Sql:
+    """One statement, written once for both backends.
+
+    ``text`` is PostgreSQL's spelling (``$1``, ``$2`` ...; ``col = ANY($n)`` for a list);
+    ``times`` are the positions of result columns that hold times.
+    """
+
+    __slots__ = (
+        "_expanded", "_listed", "_literals", "_order", "_slots", "postgresql", "reads", "times",
+    )  # fmt: skip
+
+    def __init__(self, text: str, *, times: Sequence[int] = ()) -> None:
+        self.postgresql = " ".join(text.split())
+        self.times = tuple(times)
+        self.reads = self.postgresql[:6].upper() == "SELECT"
+        # SQLite binds ``?`` in order of appearance; a list is spelled out as ``IN (?, ?)``
+        # for its length (``IN (SELECT value FROM json_each(?))`` would be one text for
+        # every length, but costs SQLite an index built per execution: 46 µs, not 3).
+        self._literals: list[str] = []
+        self._slots: list[tuple[int, bool]] = []  # (argument index, is a list)
+        position = 0
+        for match in _PARAMETER.finditer(self.postgresql):
+            self._literals.append(self.postgresql[position : match.start()])
+            listed, single = match.groups()
+            self._slots.append((int(listed or single) - 1, listed is not None))
+            position = match.end()
+        self._literals.append(self.postgresql[position:])
+        order = tuple(index for index, _ in self._slots)
+        self._order = None if order == tuple(range(len(order))) else order
+        self._listed = any(listed for _, listed in self._slots)
+        self._expanded: dict[tuple[int, ...], str] = {}
+        if not self._listed:
+            self._expanded[()] = "?".join(self._literals)
+
+    def __repr__(self) -> str:
+        return f"Sql({self.postgresql!r})"
+
+    def for_sqlite_rows(self, rows: Iterable[Row]) -> tuple[str, Iterable[Row]]:
+        """The SQLite text and the rows of arguments, for ``executemany`` (no lists)."""
+        if self._listed:
+            raise TypeError("a statement with a list parameter runs once, not per row")
+        text = self._expanded[()]
+        order = self._order
+        if order is None:
+            return text, rows
+        return text, [[row[index] for index in order] for row in rows]
+
+    def for_sqlite(self, args: Sequence[Any]) -> tuple[str, Sequence[Any]]:
+        """The SQLite text and its arguments, for these ``args``."""
+        if not self._listed:
+            text = self._expanded[()]
+            if self._order is None:
+                return text, args
+            return text, [args[index] for index in self._order]
+        lengths = tuple(len(args[index]) for index, listed in self._slots if listed)
+        found = self._expanded.get(lengths)
+        if found is None:
+            if max(lengths) > MAX_LIST:
+                raise ValueError(f"a list parameter holds more than {MAX_LIST} values")
+            if len(self._expanded) >= MAX_TEXTS:
+                self._expanded.clear()
+            parts = [self._literals[0]]
+            for (_, listed), length, literal in zip(
+                self._slots, _lengths(self._slots, lengths), self._literals[1:], strict=True
+            ):
+                parts.append(f"IN ({', '.join('?' * length)})" if listed else "?")
+                parts.append(literal)
+            found = self._expanded[lengths] = "".join(parts)
+        flat: list[Any] = []
+        for index, listed in self._slots:
+            if listed:
+                flat.extend(args[index])
+            else:
+                flat.append(args[index])
+        return found, flat
+
+
+def _lengths(slots: list[tuple[int, bool]], lengths: tuple[int, ...]) -> list[int]:
+    found = iter(lengths)
+    return [next(found) if listed else 1 for _, listed in slots]
+
+
+def sqlite_time(moment: datetime) -> str:
+    """A time as SQLAlchemy's SQLite ``DateTime`` stores it (always with microseconds, no
+    zone)."""
+    if moment.tzinfo is not None:
+        moment = moment.replace(tzinfo=None)
+    text = moment.isoformat(" ")
+    return text if moment.microsecond else text + ".000000"
+
+
+# sqlite3 adapts times itself, in C, when they are bound: a 500-row batch of 20 columns
+# costs no Python call per value. (SQLAlchemy binds times as text already, so nothing
+# else in the process is affected.)
+sqlite3.register_adapter(datetime, sqlite_time)
+
+
+def _sqlite_row(row: Row, times: tuple[int, ...]) -> tuple[Any, ...]:
+    values = list(row)
+    for index in times:
+        text = values[index]
+        if text is not None:
+            values[index] = datetime.fromisoformat(text)
+    return tuple(values)
+
+
+async def _driver(conn: AsyncConnection, sql: Sql) -> tuple[Any, bool]:
+    """The driver connection under ``conn``, in its transaction, and whether it is sqlite3
+    (else asyncpg)."""
+    if not conn.in_transaction():
+        if sql.reads:  # a lone read needs no transaction (nor SQLAlchemy's greenlet hop)
+            return await _raw(conn, begin=False)
+        await conn.begin()  # as SQLAlchemy's autobegin would: its commit() then commits
+    return await _raw(conn, begin=True)
+
+
+async def _raw(conn: AsyncConnection, *, begin: bool) -> tuple[Any, bool]:
+    sync = conn.sync_connection
+    if sync is None:
+        await conn.start()
+        sync = conn.sync_connection
+        assert sync is not None
+    fairy = sync.connection
+    driver = fairy.driver_connection
+    sqlite = getattr(driver, "sqlite", None)
+    if sqlite is not None:
+        # sqlite3 opens its transaction itself before the first write (as under SQLAlchemy).
+        return sqlite, True
+    adapted: Any = fairy.dbapi_connection
+    if begin and adapted._transaction is None:  # SQLAlchemy's asyncpg adapter begins lazily
+        await adapted._start_transaction()
+    return driver, False
+
+
+async def fetch(conn: AsyncConnection, sql: Sql, *args: Any) -> list[Row]:
+    """The rows ``sql`` returns (a SELECT, or a write with RETURNING)."""
+    driver, sqlite = await _driver(conn, sql)
+    if not sqlite:
+        return list(await driver.fetch(sql.postgresql, *args))
+    rows = driver.execute(*sql.for_sqlite(args)).fetchall()
+    if sql.times:
+        return [_sqlite_row(row, sql.times) for row in rows]
+    return rows  # type: ignore[no-any-return]
+
+
+async def execute(conn: AsyncConnection, sql: Sql, *args: Any) -> int:
+    """Run a write; the number of rows it touched."""
+    driver, sqlite = await _driver(conn, sql)
+    if not sqlite:
+        status: str = await driver.execute(sql.postgresql, *args)
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+    return int(driver.execute(*sql.for_sqlite(args)).rowcount)
+
+
+async def execute_many(conn: AsyncConnection, sql: Sql, rows: Iterable[Row]) -> None:
+    """Run a write once per row of parameters, in one driver call."""
+    driver, sqlite = await _driver(conn, sql)
+    if not sqlite:
+        await driver.executemany(sql.postgresql, list(rows))
+        return
+    driver.executemany(*sql.for_sqlite_rows(rows))
