@@ -3,7 +3,9 @@
     scripts/console-screenshots [OUTPUT_DIR]      (default: docs/console)
 
 Starts the demo (simulated carriers) in this process, sends some traffic, queues a
-signature and a template for review, then drives the system Chromium with Playwright.
+signature and a template for review, pushes reports to a local callback receiver (one that
+answers 200, then one that fails), then drives the system Chromium with Playwright.
+Chinese text needs a CJK font (Debian: fonts-noto-cjk or fonts-wqy-microhei).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from playwright.async_api import async_playwright
 
 from duanxin.demo import DemoFacts, demo_stack
-from duanxin.service import lists, review
+from duanxin.service import admin, callbacks, console_auth, lists, review
 from duanxin.service.platform import Platform
 from duanxin.service.send import send_signed_in
 
@@ -46,6 +48,43 @@ async def traffic(platform: Platform, facts: DemoFacts) -> str:
     return first
 
 
+async def receiver(status: int) -> asyncio.Server:
+    """A callback receiver on loopback answering every request with ``status``."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n")
+             if line.lower().startswith(b"content-length:")),
+            0,
+        )  # fmt: skip
+        await reader.readexactly(length)
+        writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+def url_of(server: asyncio.Server, path: str) -> str:
+    return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}{path}"
+
+
+async def pushes(platform: Platform, facts: DemoFacts, working: str, failing: str) -> None:
+    """The demo's reports pushed to a working receiver, then a test callback that fails."""
+    account = await admin.find_account(platform, facts.account)
+    await callbacks.set_callbacks(platform, account.id, reports_url=working, actor="demo")
+    for _ in range(50):  # the waiting reports go out in a batch or two
+        if any(
+            o.outcome == "delivered" for o in await callbacks.push_history(platform, account.id)
+        ):
+            break
+        await asyncio.sleep(0.2)
+    await callbacks.set_callbacks(platform, account.id, replies_url=failing, actor="demo")
+    await callbacks.test_callback(platform, account.id)
+    await console_auth.add_operator(platform, "li.na", "screenshot-1", "demo")
+
+
 async def sign_in(page: Any, url: str, name: str, password: str) -> None:
     await page.goto(url)
     await page.fill("input[name=name]", name)
@@ -67,7 +106,9 @@ async def shoot(browser: Any, facts: DemoFacts, mid: str, lang: str, out: Path) 
         "review": "/console/review",
         "messages": "/console/messages?account=demo",
         "message": f"/console/messages/{mid}",
+        "lists": "/console/lists?account=demo",
         "audit": "/console/audit",
+        "operators": "/console/operators",
     }
     for name, path in operator.items():
         if name != "dashboard":
@@ -79,7 +120,14 @@ async def shoot(browser: Any, facts: DemoFacts, mid: str, lang: str, out: Path) 
     await sign_in(customer, facts.customer_console_url, facts.account, facts.password)
     await customer.click("#issue-key")  # a key shown once
     await customer.screenshot(path=str(out / f"customer-overview-{lang}.png"), full_page=True)
-    pages = {"messages": "/console/my/messages", "signatures": "/console/my/signatures"}
+    pages = {
+        "send": "/console/my/send",
+        "messages": "/console/my/messages",
+        "stats": "/console/my/stats",
+        "ledger": "/console/my/ledger",
+        "callbacks": "/console/my/callbacks",
+        "signatures": "/console/my/signatures",
+    }
     for name, path in pages.items():
         await customer.goto(facts.url + path)
         await customer.screenshot(path=str(out / f"customer-{name}-{lang}.png"), full_page=True)
@@ -87,6 +135,8 @@ async def shoot(browser: Any, facts: DemoFacts, mid: str, lang: str, out: Path) 
     await sign_in(phone, facts.console_url, facts.operator_user, facts.operator_password)
     await phone.wait_for_selector("#tps-chart canvas")
     await phone.screenshot(path=str(out / f"phone-dashboard-{lang}.png"), full_page=True)
+    await sign_in(phone, facts.customer_console_url, facts.account, facts.password)
+    await phone.screenshot(path=str(out / f"phone-customer-overview-{lang}.png"), full_page=True)
 
 
 async def main(out: Path) -> None:
@@ -98,6 +148,8 @@ async def main(out: Path) -> None:
             _simulators,
         ):
             mid = await traffic(running.platform, facts)
+            working, failing = await receiver(200), await receiver(503)
+            await pushes(running.platform, facts, url_of(working, "/dlr"), url_of(failing, "/mo"))
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM)
                 try:
@@ -105,6 +157,8 @@ async def main(out: Path) -> None:
                         await shoot(browser, facts, mid, lang, out)
                 finally:
                     await browser.close()
+                    for server in (working, failing):
+                        server.close()
     print(f"screenshots in {out}")
 
 

@@ -31,7 +31,8 @@ def invoke(*args: str) -> str:
 
 def test_every_command_has_help() -> None:
     commands = ([], ["account"], ["channel"], ["simulate"], ["demo"], ["send"], ["serve"])
-    for command in (*commands, ["operator"], ["operator", "add"]):
+    operators = (["operator"], ["operator", "add"], ["operator", "disable"], ["operator", "enable"])
+    for command in (*commands, *operators):
         assert runner.invoke(app, [*command, "--help"]).exit_code == 0
 
 
@@ -95,6 +96,14 @@ def test_operator_users_are_added_once_with_a_hashed_password(tmp_path: Path) ->
     assert short.exit_code == 1 and "at least 8" in short.output
     listed = invoke("operator", "list", *db)
     assert "alice" in listed and "bob" not in listed and "long-pass1" not in listed
+    assert "operator alice disabled; 0 console sessions ended" in invoke(
+        "operator", "disable", "alice", *db
+    )
+    row = invoke("operator", "list", *db).split("alice", 1)[1].splitlines()[0]
+    assert " no " in row and "yes" not in row
+    assert "operator alice enabled" in invoke("operator", "enable", "alice", *db)
+    nobody = runner.invoke(app, ["operator", "disable", "nobody", *db])
+    assert nobody.exit_code == 1 and "no operator named nobody" in nobody.output
 
 
 def test_channel_alphabet_set_on_add_and_changed_by_edit(tmp_path: Path) -> None:

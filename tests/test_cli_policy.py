@@ -82,12 +82,23 @@ def test_blacklist_and_optout_commands(db: list[str], tmp_path: Path) -> None:
     numbers.write_text("13800138000\n13900139000\nbad\n\n", encoding="utf-8")
     imported = invoke("blacklist", "import", str(numbers), "--reason", "complaints", *db)
     assert "added 1, already listed 1, invalid 1" in imported
+    assert "line 3: bad: not a mainland mobile number" in imported
     assert "removed 1" in invoke("blacklist", "remove", "13800138000", *db)
     listing = invoke("blacklist", "list", *db)
     assert "13900139000" in listing and "2 numbers on the blacklist" in listing
     assert "added 1" in invoke("optout", "add", "acme", "18900000000", *db)
     assert "18900000000" in invoke("optout", "list", "acme", *db)
     assert "removed 1" in invoke("optout", "remove", "acme", "18900000000", *db)
+    export = tmp_path / "optouts.csv"
+    export.write_text(
+        'mobile,note\n18900000001,by phone\n18900000002,13800138000\n"+8618900000003",\n',
+        encoding="utf-8",
+    )
+    done = invoke("optout", "import", "acme", str(export), *db)
+    assert "added 2, already listed 0, invalid 1" in done
+    assert "line 3: 18900000002,13800138000: more than one number" in done
+    listed = invoke("optout", "list", "acme", *db)
+    assert "18900000001" in listed and "18900000003" in listed and "18900000002" not in listed
 
 
 def test_words_commands(db: list[str], tmp_path: Path) -> None:
@@ -100,8 +111,15 @@ def test_words_commands(db: list[str], tmp_path: Path) -> None:
     assert "发票\tfraud" in invoke("words", "list", "--words", *db)
     assert "removed 1" in invoke("words", "remove", "发票", *db)
     bad = tmp_path / "bad.txt"
-    bad.write_text("ok\n* *\n", encoding="utf-8")
-    assert "line 2" in fails("words", "import", str(bad), *db)
+    bad.write_text("ok\n* *\nfine\n" + "x" * 70 + "\n", encoding="utf-8")
+    refused = fails("words", "import", str(bad), *db)
+    assert "line 2: * *:" in refused and "line 4: " in refused
+    assert "2 bad lines; nothing was imported" in refused
+    assert "ok\tdefault" not in invoke("words", "list", "--words", *db)
+    sheet = tmp_path / "words.csv"
+    sheet.write_text('博彩,gambling\n"刷单",fraud\n', encoding="utf-8")
+    assert "added 2 new words" in invoke("words", "import", str(sheet), *db)
+    assert "刷单\tfraud" in invoke("words", "list", "--words", *db)
 
 
 def test_frequency_and_audit_commands(db: list[str]) -> None:

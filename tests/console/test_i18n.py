@@ -9,6 +9,7 @@ from pathlib import Path
 
 from duanxin import console
 from duanxin.console.i18n import MESSAGES, translate
+from duanxin.delivery.push import Outcome
 from duanxin.domain.accounts import AccessType, AccountState
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier
@@ -50,6 +51,7 @@ def test_every_code_shown_through_a_key_family_has_words() -> None:
         "kind": [*TemplateKind, "none"],
         "event": [*EventKind, "accepted", "reported"],
         "frequency": list(FREQUENCY_SCOPES),
+        "push": list(Outcome),
     }
     for family, codes in families.items():
         for code in codes:

@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from duanxin.config import Settings
+from duanxin.demo import DEMO_PUSH_NETWORKS, demo_stack
 from duanxin.service import (
     admin,
     callbacks,
@@ -20,8 +24,11 @@ from duanxin.service import (
     review,
     stats,
 )
+from duanxin.service.platform import Platform
 from duanxin.service.send import send_signed_in
-from tests.conftest import Stack, wait_until
+from duanxin.store.tables import reports
+from tests.conftest import TEST_REPORT_DELAY, Stack, wait_until
+from tests.delivery.receivers import Received, receiver
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -372,3 +379,191 @@ async def test_the_operator_sets_an_accounts_callbacks_and_sees_the_secret_once(
     assert shown is not None and shown.reports_url == url
     bad = await operator.post("/console/accounts/demo/callbacks", reports_url="gopher://x")
     assert "error" in flash(bad)
+
+
+@pytest.fixture
+async def retrying_stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """The demo platform retrying a failed push after 50 ms (then 100, 200 ...)."""
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'push.db'}",
+        port=0,
+        push_allowed_networks=list(DEMO_PUSH_NETWORKS),
+        push_first_retry_seconds=0.05,
+        push_fill_seconds=0,
+    )
+    async with demo_stack(
+        "127.0.0.1", 0, tmp_path, report_delay=TEST_REPORT_DELAY, settings=settings
+    ) as (facts, running, simulators):
+        yield Stack(facts, running, simulators)
+
+
+def deliveries(page: httpx.Response) -> list[list[str]]:
+    """The rows of a page's push history: when, kind, URL, outcome, answer, items, ms, try."""
+    table = page.text.split('id="push-history"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr class=\"push-\w+\">(.*?)</tr>", table, re.S)
+    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in rows]  # fmt: skip
+
+
+async def test_push_outcomes_are_listed_for_the_customer_and_the_operator(
+    retrying_stack: Stack,
+) -> None:
+    stack, platform = retrying_stack, retrying_stack.running.platform
+
+    async def refuse(_: Received) -> int:
+        return 503
+
+    async with (
+        receiver(refuse) as failing,
+        receiver() as working,
+        httpx.AsyncClient(base_url=stack.facts.url) as client,
+    ):
+        customer = Web(client)
+        await customer.sign_in("/console/my/login", stack.facts.account, stack.facts.password)
+        empty = await client.get("/console/my/callbacks")
+        assert deliveries(empty) == [] and "Nothing pushed yet" in empty.text
+        sent = await send_signed_in(platform, "demo", ["13800138000", "13900139000"],
+                                    "【duanxin】您好")  # fmt: skip
+        assert sent.entries is not None
+        mids = [entry.mid for entry in sent.entries]
+        await wait_until(lambda: reports_stored(platform, mids))  # then one batch holds both
+        await customer.post("/console/my/callbacks", reports_url=failing.url)
+        await wait_until(lambda: _async(len(failing.requests) >= 2))
+        # The receiver is fixed: the batch's next try goes to the URL set now, and lands.
+        await customer.post("/console/my/callbacks", reports_url=working.url)
+        await wait_until(lambda: _async(bool(working.delivered())))
+        await customer.post("/console/my/callbacks/test")
+        page = await client.get("/console/my/callbacks")
+        async with httpx.AsyncClient(base_url=stack.facts.url) as other:
+            operator = Web(other)
+            await console_auth.add_operator(platform, "olga", "olga-pass-1")
+            await operator.sign_in("/console/login", "olga", "olga-pass-1")
+            account_page = await other.get("/console/accounts/demo")
+    rows = deliveries(page)
+    # Newest first: the test callback, the delivery, then the failed tries (the same batch).
+    test, delivered, *failed = rows
+    assert test[1:] == ["Reports", working.url, "delivered", "200", "0", test[6], "test"]
+    assert delivered[1:4] == ["Reports", working.url, "delivered"] and delivered[4] == "200"
+    assert delivered[5] == "2" and int(delivered[7]) == len(failing.requests) + 1
+    assert len(failed) == len(failing.requests)
+    for number, row in enumerate(reversed(failed), start=1):
+        assert row[1:6] == ["Reports", failing.url, "failed", "503", "2"] and row[7] == str(number)
+    assert all(int(row[6]) >= 0 for row in rows)
+    assert deliveries(account_page) == rows  # the operator reads the same history
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def reports_stored(platform: Platform, mids: list[str]) -> bool:
+    async with platform.engine.connect() as conn:
+        query = select(func.count()).select_from(reports).where(reports.c.mid.in_(mids))
+        return int((await conn.execute(query)).scalar_one()) == len(mids)
+
+
+async def test_operators_are_added_disabled_and_enabled_on_their_page(
+    stack: Stack, operator: Web
+) -> None:
+    added = await operator.post("/console/operators", name="bob", password="bob-pass-12")
+    assert flash(added) == "ok: Operator bob added."
+    short = await operator.post("/console/operators", name="carl", password="short")
+    assert "at least 8" in flash(short)
+    async with httpx.AsyncClient(base_url=stack.facts.url) as client:
+        bob = Web(client)
+        await bob.sign_in("/console/login", "bob", "bob-pass-12")
+        assert (await client.get("/console/operators")).status_code == 200
+        page = (await operator.client.get("/console/operators")).text
+        # olga cannot disable herself: her row has no button; bob's has.
+        assert "/console/operators/olga/disable" not in page
+        disabled = await operator.post("/console/operators/bob/disable")
+        assert flash(disabled) == "ok: bob disabled; sessions ended: 1."
+        signed_out = await client.get("/console/operators")
+        assert signed_out.status_code == 303 and "/console/login" in signed_out.headers["location"]
+        form = await client.get("/console/login")
+        token = CSRF.search(form.text)
+        assert token is not None
+        refused = await client.post(
+            "/console/login",
+            data={"csrf": token.group(1), "name": "bob", "password": "bob-pass-12"},
+        )
+        assert refused.status_code == 401
+        row = (await operator.client.get("/console/operators")).text.split('data-name="bob"')[1]
+        assert "disabled" in row.split("</tr>", 1)[0]
+        enabled = await operator.post("/console/operators/bob/enable")
+        assert flash(enabled) == "ok: bob enabled."
+        await bob.sign_in("/console/login", "bob", "bob-pass-12")
+    self_off = await operator.post("/console/operators/olga/disable")
+    assert "cannot disable itself" in flash(self_off)
+
+
+def bad_lines(page: httpx.Response) -> list[tuple[str, str, str]]:
+    table = page.text.split('id="bad-lines"', 1)[1].split("</table>", 1)[0]
+    return re.findall(
+        r'<tr><td class="num">(\d+)</td><td><code>([^<]*)</code></td><td>([^<]*)</td></tr>',
+        table,
+    )
+
+
+async def test_list_files_report_their_bad_lines_by_number(stack: Stack, operator: Web) -> None:
+    platform = stack.running.platform
+    export = "mobile,note\n13700000011,投诉\n\n1370000001,typo\n# comment\n+8613700000012\n"
+    partial = await operator.post(
+        "/console/lists/blacklist/import", files={"file": ("export.csv", export.encode())}
+    )
+    assert partial.status_code == 200
+    assert "2 added, 0 already listed, 1 invalid." in partial.text
+    assert "The good lines were imported; bad lines (not imported): 1" in partial.text
+    assert bad_lines(partial) == [("4", "1370000001,typo", "not a mainland mobile number")]
+    assert await lists.blacklist_contains(platform, ["13700000011", "13700000012"]) == {
+        "13700000011",
+        "13700000012",
+    }
+    # Opt-outs take a file too, for the account the page shows.
+    optouts = await operator.post(
+        "/console/lists/optouts/import",
+        account="demo",
+        back="/console/lists?account=demo",
+        files={"file": ("o.txt", b"13800138011\n13800138012\n")},
+    )
+    assert flash(optouts) == "ok: 2 added, 0 already listed, 0 invalid."
+    assert [r["mobile"] for r in await lists.optout_list(platform, "demo")] == [
+        "13800138011",
+        "13800138012",
+    ]
+
+    def listed(page: httpx.Response) -> list[str]:
+        table = page.text.split('id="optout-list"', 1)[1].split("</table>", 1)[0]
+        return re.findall(r"<tr><td>(\d{11})</td>", table)
+
+    query = {"account": "demo", "optout_mobile": "+8613800138012"}
+    assert listed(await operator.client.get("/console/lists", params=query)) == ["13800138012"]
+    query["optout_mobile"] = "1380013801"  # the first digits
+    assert len(listed(await operator.client.get("/console/lists", params=query))) == 2
+    two = await operator.post(
+        "/console/lists/optouts/import",
+        account="demo",
+        files={"file": ("o.txt", b"13800138013 13800138014\n13800138015;13800138016\n")},
+    )
+    assert [line for line, _, _ in bad_lines(two)] == ["1", "2"]
+    assert "more than one number" in bad_lines(two)[1][2]
+    assert 'id="import-optouts"' in two.text  # still on demo's opt-outs
+    # A word file is all or nothing: one bad line and no word of it is listed.
+    words = "赌博\tgambling\n* *\n" + "长" * 70 + "\tfraud\n"
+    refused = await operator.post(
+        "/console/lists/words/import", files={"file": ("w.tsv", words.encode())}
+    )
+    assert "The file has 2 bad lines, so none of it was imported" in refused.text
+    assert [line for line, _, _ in bad_lines(refused)] == ["2", "3"]
+    assert await lists.words_list(platform) == []
+    sheet = await operator.post(
+        "/console/lists/words/import",
+        files={"file": ("w.csv", '赌博,gambling\n"刷单",fraud\n'.encode())},
+    )
+    assert flash(sheet) == "ok: 2 new words."
+    assert {w["word"]: w["category"] for w in await lists.words_list(platform)} == {
+        "赌博": "gambling",
+        "刷单": "fraud",
+    }
+    audited = [r["action"] for r in await lists.audit_list(platform, 10, actor="olga")]
+    assert {"blacklist.import", "optout.import", "words.import"} <= set(audited)

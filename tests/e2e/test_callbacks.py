@@ -101,6 +101,11 @@ async def test_cli_callback_set_show_test(stack: Stack) -> None:
         assert tested.exit_code == 0, tested.output
         assert "delivered" in tested.output
         Webhook(secret).verify(hook.requests[0].body, hook.requests[0].headers)
+        kept = await cli("callback", "history", account, "--json", "--database-url", url)
+        assert kept.exit_code == 0, kept.output
+        (tried,) = json.loads(kept.output)
+        assert tried["url"] == hook.url and tried["kind"] == "reports"
+        assert (tried["outcome"], tried["http_status"], tried["attempt"]) == ("delivered", 200, 0)
         rotated = await cli("callback", "set", account, "--rotate", "--database-url", url)
         assert rotated.exit_code == 0 and json.loads(rotated.output)["secret"] != secret
         nobody = await cli("callback", "show", "nobody", "--database-url", url)

@@ -110,9 +110,50 @@ async def test_a_customer_signs_in_with_its_account_unless_disabled(platform: Pl
     await console_auth.add_operator(platform, "acme2", "s3cret-pw")
     other = await console_auth.sign_in(platform, Realm.CUSTOMER, "acme2", "s3cret-pw", "a")
     assert other.refused is SignInRefusal.BAD_CREDENTIALS
+    assert ok.token is not None
+    assert await console_auth.session_for(platform, Realm.CUSTOMER, ok.token) is not None
     await admin.set_account(platform, "acme", {"state": "disabled"})
     off = await console_auth.sign_in(platform, Realm.CUSTOMER, "acme", "s3cret-pw", "a")
     assert off.refused is SignInRefusal.BAD_CREDENTIALS
+    # Its open session ended with it; so does one opened before a password change.
+    assert await console_auth.session_for(platform, Realm.CUSTOMER, ok.token) is None
+    await admin.set_account(platform, "acme", {"state": "active"})
+    again = await console_auth.sign_in(platform, Realm.CUSTOMER, "acme", "s3cret-pw", "a")
+    assert again.token is not None
+    await admin.set_account(platform, "acme", {"password": "n3w-s3cret-pw"})
+    assert await console_auth.session_for(platform, Realm.CUSTOMER, again.token) is None
+
+
+async def test_a_disabled_operator_cannot_sign_in_and_its_sessions_end(
+    platform: Platform,
+) -> None:
+    await console_auth.add_operator(platform, "alice", "correct horse")
+    await console_auth.add_operator(platform, "bob", "battery staple")
+    tokens = []
+    for address in ("10.0.0.1", "10.0.0.2"):
+        opened = await console_auth.sign_in(
+            platform, Realm.OPERATOR, "bob", "battery staple", address
+        )
+        assert opened.token is not None
+        tokens.append(opened.token)
+    alice = await console_auth.sign_in(platform, Realm.OPERATOR, "alice", "correct horse", "a")
+    assert alice.token is not None
+    assert await console_auth.set_operator_enabled(platform, "bob", False, "alice") == 2
+    for token in tokens:
+        assert await console_auth.session_for(platform, Realm.OPERATOR, token) is None
+    assert await console_auth.session_for(platform, Realm.OPERATOR, alice.token) is not None
+    refused = await console_auth.sign_in(platform, Realm.OPERATOR, "bob", "battery staple", "b")
+    assert refused.refused is SignInRefusal.BAD_CREDENTIALS
+    assert ("bob", False) in [(n, e) for n, e, _ in await console_auth.list_operators(platform)]
+    with pytest.raises(ValueError, match="cannot disable itself"):
+        await console_auth.set_operator_enabled(platform, "alice", False, "alice")
+    with pytest.raises(LookupError):
+        await console_auth.set_operator_enabled(platform, "carol", False, "alice")
+    assert await console_auth.set_operator_enabled(platform, "bob", True, "alice") == 0
+    back = await console_auth.sign_in(platform, Realm.OPERATOR, "bob", "battery staple", "b")
+    assert back.session is not None
+    audited = [r["action"] for r in await lists.audit_list(platform, 20, actor="alice")]
+    assert audited[:2] == ["operator.enable", "operator.disable"]
 
 
 async def test_operator_names_and_passwords_are_checked(platform: Platform) -> None:

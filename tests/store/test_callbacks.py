@@ -83,3 +83,42 @@ async def test_a_batch_holds_its_items_until_acknowledged_or_released(platform: 
         again = await inbox.pull_reports(conn, account_id, 100, later)
         assert sorted(r["mid"] for r in again) == sorted(f.mid for f in finals[2:4])
         assert await callback_store.pending_batches(conn) == 0
+
+
+async def test_push_outcomes_keep_the_newest_per_account_and_kind(platform: Platform) -> None:
+    customer = await admin.create_customer(platform, "acme")
+    spec = admin.AccountSpec("acme", "pw", "922011")
+    mine = await admin.create_account(platform, customer, spec)
+    other = await admin.create_account(
+        platform, customer, admin.AccountSpec("acme2", "pw", "922012")
+    )
+    kept = callback_store.PUSH_OUTCOMES_KEPT
+
+    def outcome(i: int, kind: Kind = Kind.REPORTS) -> callback_store.PushOutcome:
+        failed = i % 2 == 0
+        return callback_store.PushOutcome(
+            at=NOW + timedelta(seconds=i),
+            kind=kind,
+            url="https://example.com/r",
+            outcome="failed" if failed else "delivered",
+            http_status=None if i % 4 == 0 else (500 if failed else 200),
+            error=("ConnectError: refused" if i % 4 == 0 else "HTTP 500") if failed else "",
+            items=i,
+            duration_ms=i * 3,
+            attempt=1,
+        )
+
+    async with platform.engine.begin() as conn:
+        for i in range(kept + 7):
+            await callback_store.record_outcome(conn, mine, outcome(i))
+        await callback_store.record_outcome(conn, mine, outcome(1000, Kind.REPLIES))
+        await callback_store.record_outcome(conn, other, outcome(1))
+    async with platform.engine.connect() as conn:
+        found = await callback_store.push_outcomes_of(conn, mine, limit=1000)
+        theirs = await callback_store.push_outcomes_of(conn, other)
+    # The reply's row stays: the bound is per kind; the oldest 7 reports' rows are gone.
+    assert [o.items for o in found] == [1000, *range(kept + 6, 6, -1)]
+    assert found[0].kind is Kind.REPLIES and found[1] == outcome(kept + 6)
+    assert found[-1] == outcome(7) and found[-2] == outcome(8)
+    assert found[-2].http_status is None and found[-2].error == "ConnectError: refused"
+    assert [o.items for o in theirs] == [1]

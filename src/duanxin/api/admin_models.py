@@ -254,6 +254,7 @@ class BlacklistQuery(Query):
 class ImportQuery(Query):
     reason: str = ""
     category: str = "default"
+    csv: bool = Field(default=False, description="A word file as word,category lines.")
 
 
 class WordsQuery(Query):

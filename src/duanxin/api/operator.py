@@ -257,6 +257,11 @@ async def _optout_add(call: Call[m.Mobiles, Any]) -> Any:
     return asdict(await lists.optout_add(call.platform, account, call.body.mobiles, call.actor))
 
 
+async def _optout_import(call: Call[Any, Any]) -> Any:
+    account = call.path["account"]
+    return asdict(await lists.optout_import(call.platform, account, call.text, call.actor))
+
+
 async def _optout_remove(call: Call[Any, Any]) -> Any:
     account, mobile = call.path["account"], call.path["mobile"]
     removed = await lists.optout_remove(call.platform, account, [mobile], call.actor)
@@ -282,7 +287,10 @@ async def _words_add(call: Call[m.WordAdd, Any]) -> Any:
 
 
 async def _words_import(call: Call[Any, m.ImportQuery]) -> Any:
-    added = await lists.words_import(call.platform, call.text, call.actor, call.query.category)
+    query = call.query
+    added = await lists.words_import(
+        call.platform, call.text, call.actor, query.category, csv=query.csv
+    )
     return {"added": added}
 
 
@@ -392,6 +400,8 @@ OPERATIONS: tuple[Operation, ...] = (
               answer=ANY_LIST, errors=(404,)),
     Operation("POST", "/admin/optouts/{account}", _optout_add, "Opt numbers out", P,
               body=m.Mobiles, errors=(404,)),
+    Operation("POST", "/admin/optouts/{account}/import", _optout_import,
+              "Opt a file of numbers out", P, upload=True, errors=(404, 413)),
     Operation("DELETE", "/admin/optouts/{account}/{mobile}", _optout_remove,
               "Take back an opt-out", P, errors=(404,)),
     Operation("GET", "/admin/words", _words, "Sensitive words per category", P,

@@ -4,6 +4,7 @@ push callbacks, delivery statistics, message histories and balance ledgers."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -108,6 +109,32 @@ def callback_test(
     console.print(table)
     if any(r.outcome not in ("delivered", "none") for r in results):
         raise typer.Exit(code=1)
+
+
+@callback_app.command("history")
+def callback_history(
+    account: Annotated[str, typer.Argument()],
+    as_json: JsonOption = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """The last tries to push to an account's callback URLs (tests too), newest first."""
+
+    async def action(platform: Platform) -> list[callbacks.PushOutcome]:
+        found = await admin.find_account(platform, account)
+        return await callbacks.push_history(platform, found.id)
+
+    rows = _run(database_url, action)
+    if as_json:
+        _print_json([{**asdict(r), "kind": r.kind.value} for r in rows])
+        return
+    table = Table("when", "kind", "url", "outcome", "status", "error", "items", "ms", "try")
+    for r in rows:
+        table.add_row(
+            str(r.at), r.kind.value, r.url, r.outcome,
+            "" if r.http_status is None else str(r.http_status), r.error, str(r.items),
+            str(r.duration_ms), str(r.attempt) if r.attempt else "test",
+        )  # fmt: skip
+    console.print(table)
 
 
 def stats_command(

@@ -39,9 +39,13 @@ def _read_text(file: Path) -> str:
 
 def _print_import(done: Any) -> None:
     line = f"added {done.added}, already listed {done.known}, invalid {done.invalid}"
-    if done.invalid_examples:
+    if done.invalid_examples and not done.bad_lines:
         line += f" (e.g. {', '.join(done.invalid_examples[:3])})"
     console.print(line, highlight=False)
+    for bad in done.bad_lines:
+        typer.echo(f"  line {bad.line}: {bad.text}: {bad.reason}")
+    if done.invalid > len(done.bad_lines):
+        typer.echo(f"  ... and {done.invalid - len(done.bad_lines)} more bad lines")
 
 
 @blacklist_app.command("add")
@@ -63,12 +67,14 @@ def blacklist_add(
 
 @blacklist_app.command("import")
 def blacklist_import(
-    file: Annotated[Path, typer.Argument(help="Numbers, one per line.", exists=True)],
+    file: Annotated[
+        Path, typer.Argument(help="Numbers, one per line (or a CSV, first column).", exists=True)
+    ],
     reason: Annotated[str, typer.Option()] = "",
     by: ActorOption = "cli",
     database_url: DatabaseOption = None,
 ) -> None:
-    """Import a file of numbers into the global blacklist."""
+    """Import a file of numbers into the global blacklist (bad lines are listed)."""
     from duanxin.service import lists
 
     text = _read_text(file)
@@ -132,6 +138,24 @@ def optout_add(
     )
 
 
+@optout_app.command("import")
+def optout_import(
+    account: str,
+    file: Annotated[
+        Path, typer.Argument(help="Numbers, one per line (or a CSV, first column).", exists=True)
+    ],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Import a file of numbers into an account's opt-out list (bad lines are listed)."""
+    from duanxin.service import lists
+
+    text = _read_text(file)
+    _print_import(
+        _with_platform(_settings(database_url), lambda p: lists.optout_import(p, account, text, by))
+    )
+
+
 @optout_app.command("remove")
 def optout_remove(
     account: str,
@@ -182,18 +206,28 @@ def words_add(
 
 @words_app.command("import")
 def words_import(
-    file: Annotated[Path, typer.Argument(help="word<TAB>category lines.", exists=True)],
+    file: Annotated[
+        Path, typer.Argument(help="word<TAB>category lines (a .csv: word,category).", exists=True)
+    ],
     category: Annotated[str, typer.Option(help="For lines without one.")] = "default",
     by: ActorOption = "cli",
     database_url: DatabaseOption = None,
 ) -> None:
-    """Import a word file (UTF-8; '#' comments; word<TAB>category or word alone)."""
+    """Import a word file (UTF-8; '#' comments; word<TAB>category or word alone; a .csv:
+    word,category). All or nothing: every bad line is listed and none is imported."""
+    from duanxin.domain.policy.files import ListFileError
     from duanxin.service import lists
 
     text = _read_text(file)
-    added = _with_platform(
-        _settings(database_url), lambda p: lists.words_import(p, text, by, category)
-    )
+    csv = file.suffix.lower() == ".csv"
+    try:
+        added = _with_platform(
+            _settings(database_url), lambda p: lists.words_import(p, text, by, category, csv=csv)
+        )
+    except ListFileError as error:
+        for bad in error.bad:
+            typer.echo(f"  line {bad.line}: {bad.text}: {bad.reason}", err=True)
+        raise _fail(f"{error.count} bad lines; nothing was imported") from None
     console.print(f"added {added} new words")
 
 

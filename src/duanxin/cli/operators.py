@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from duanxin.cli.common import DatabaseOption, _settings, _with_platform, console
+from duanxin.cli.common import ActorOption, DatabaseOption, _settings, _with_platform, console
 from duanxin.service import console_auth
 from duanxin.service.platform import Platform
 
@@ -42,3 +42,34 @@ def operator_list(database_url: DatabaseOption = None) -> None:
         console.print(table)
 
     _with_platform(_settings(database_url), action)
+
+
+def _set_enabled(name: str, enabled: bool, by: str, database_url: str | None) -> None:
+    async def action(platform: Platform) -> None:
+        ended = await console_auth.set_operator_enabled(platform, name, enabled, by)
+        if enabled:
+            console.print(f"operator {name} enabled")
+        else:
+            console.print(f"operator {name} disabled; {ended} console sessions ended")
+
+    _with_platform(_settings(database_url), action)
+
+
+@operator_app.command("disable")
+def operator_disable(
+    name: Annotated[str, typer.Argument(help="The operator user.")],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Disable an operator user: it cannot sign in, and its open sessions end now."""
+    _set_enabled(name, False, by, database_url)
+
+
+@operator_app.command("enable")
+def operator_enable(
+    name: Annotated[str, typer.Argument(help="The operator user.")],
+    by: ActorOption = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Enable an operator user again."""
+    _set_enabled(name, True, by, database_url)

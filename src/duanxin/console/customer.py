@@ -208,7 +208,8 @@ async def _callbacks_page(
 ) -> Response:
     account = await _account(page)
     view = shown or await callbacks.show_callbacks(page.platform, account.id)
-    return render(page, "customer/callbacks.html", view=view, tests=tests)
+    pushes = await callbacks.push_history(page.platform, account.id)
+    return render(page, "customer/callbacks.html", view=view, tests=tests, history=pushes)
 
 
 async def _callbacks(page: Page) -> Response:

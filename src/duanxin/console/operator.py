@@ -4,6 +4,7 @@ renders; every change is audited by the service under the signed-in operator's n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -20,11 +21,13 @@ from duanxin.domain.billing import ChargeType
 from duanxin.domain.encoding import Alphabet
 from duanxin.domain.numbers import Carrier
 from duanxin.domain.policy import TemplateKind, validate_signature
+from duanxin.domain.policy.files import BadLine, ListFileError
 from duanxin.domain.reports import LongReport
 from duanxin.service import (
     admin,
     callbacks,
     channels,
+    console_auth,
     customers,
     lists,
     message_search,
@@ -150,6 +153,7 @@ async def _account_page(
         keys=await keys.keys_of(page.platform, customer),
         key=key,
         callback=callback,
+        history=await callbacks.push_history(page.platform, account.id),
         routes=routes,
         charge_types=CHARGE_TYPES,
         access_types=ACCESS_TYPES,
@@ -394,8 +398,21 @@ async def _decide(page: Page) -> Response:
 # ----------------------------------------------------------------------------- lists
 
 
-async def _lists(page: Page) -> Response:
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """An imported file's bad lines, shown on the lists page."""
+
+    file: str
+    bad: tuple[BadLine, ...]
+    count: int
+    partial: bool  # the good lines were imported (else: nothing was)
+    summary: str = ""
+
+
+async def _lists(page: Page, report: ImportReport | None = None) -> Response:
     mobile, account, word = page.query("mobile"), page.query("account"), page.query("word")
+    if report is not None:
+        account = page.field("account")
     total, rows = await lists.blacklist_list(page.platform, LIST_PAGE)
     listed = bool(mobile) and bool(await lists.blacklist_contains(page.platform, [mobile]))
     accounts = await admin.list_accounts(page.platform)
@@ -408,10 +425,16 @@ async def _lists(page: Page) -> Response:
         listed=listed,
         account=account,
         account_choices=[("", "=—")] + [(a.account, "=" + a.account) for a in accounts],
-        optouts=await lists.optout_list(page.platform, account) if account else [],
+        optout_mobile=page.query("optout_mobile"),
+        optouts=(
+            await lists.optout_list(page.platform, account, page.query("optout_mobile"))
+            if account
+            else []
+        ),
         categories=await lists.words_categories(page.platform),
         word=word,
         words=await lists.words_list(page.platform, containing=word) if word else [],
+        report=report,
     )
 
 
@@ -433,18 +456,43 @@ def _upload_text(page: Page) -> str:
         raise ValueError(page.t("error.not_utf8")) from None
 
 
+async def _import(page: Page, which: str) -> Response:
+    """A file into a list: a summary message, or the lists page with the bad lines."""
+    text, name = _upload_text(page), page.uploads["file"].name
+    platform, actor = page.platform, page.actor
+    if which == "words":
+        category = page.field("category") or "default"
+        try:
+            added = await lists.words_import(
+                platform, text, actor, category, csv=name.lower().endswith(".csv")
+            )
+        except ListFileError as error:
+            return await _lists(page, ImportReport(name, error.bad, error.count, partial=False))
+        return _back_to_lists(page, page.t("lists.words_added", n=added))
+    if which == "blacklist":
+        result = await lists.blacklist_import(platform, text, actor, page.field("reason"))
+    else:
+        result = await lists.optout_import(platform, page.field("account"), text, actor)
+    if result.bad_lines:
+        summary = _imported(page, result)
+        report = ImportReport(name, result.bad_lines, result.invalid, True, summary)
+        return await _lists(page, report)
+    return _back_to_lists(page, _imported(page, result))
+
+
+def _back_to_lists(page: Page, message: str) -> Response:
+    back = page.form.get("back") or "/console/lists"
+    return redirect(page, back if back.startswith("/console/") else "/console/lists", message)
+
+
 async def _list_action(page: Page) -> Response:
     which, action = page.request.path_params["list"], page.request.path_params["action"]
     platform, actor = page.platform, page.actor
-    back = page.form.get("back") or "/console/lists"
+    if which in ("blacklist", "optouts", "words") and action == "import":
+        return await _import(page, which)
     if which == "blacklist" and action == "add":
         result = await lists.blacklist_add(platform, _numbers(page), actor, page.field("reason"))
         message = _imported(page, result)
-    elif which == "blacklist" and action == "import":
-        text = _upload_text(page)
-        message = _imported(
-            page, await lists.blacklist_import(platform, text, actor, page.field("reason"))
-        )
     elif which == "blacklist" and action == "remove":
         removed = await lists.blacklist_remove(platform, _numbers(page), actor)
         message = page.t("lists.removed", n=removed)
@@ -461,16 +509,12 @@ async def _list_action(page: Page) -> Response:
         category = page.field("category") or "default"
         added = await lists.words_add(platform, page.field("word"), actor, category)
         message = page.t("lists.words_added", n=added)
-    elif which == "words" and action == "import":
-        text = _upload_text(page)
-        added = await lists.words_import(platform, text, actor, page.field("category") or "default")
-        message = page.t("lists.words_added", n=added)
     elif which == "words" and action == "remove":
         removed = await lists.words_remove(platform, [page.field("word")], actor)
         message = page.t("lists.removed", n=removed)
     else:
         raise LookupError(page.t("error.not_found"))
-    return redirect(page, back if back.startswith("/console/") else "/console/lists", message)
+    return _back_to_lists(page, message)
 
 
 # ----------------------------------------------------------- messages, replies, audit
@@ -541,6 +585,33 @@ async def _audit(page: Page) -> Response:
     return render(page, "operator/audit.html", rows=rows, actor=actor, action=action)
 
 
+# -------------------------------------------------------------------- operator users
+
+
+async def _operators(page: Page) -> Response:
+    operators = await console_auth.list_operators(page.platform)
+    return render(page, "operator/operators.html", operators=operators)
+
+
+async def _add_operator(page: Page) -> Response:
+    name = page.field("name")
+    await console_auth.add_operator(page.platform, name, page.form.get("password", ""), page.actor)
+    return redirect(page, "/console/operators", page.t("operators.added", name=name))
+
+
+async def _operator_state(page: Page) -> Response:
+    name, action = page.request.path_params["name"], page.request.path_params["action"]
+    if action not in ("enable", "disable"):
+        raise LookupError(page.t("error.not_found"))
+    enable = action == "enable"
+    ended = await console_auth.set_operator_enabled(page.platform, name, enable, page.actor)
+    if enable:
+        message = page.t("operators.enabled_one", name=name)
+    else:
+        message = page.t("operators.disabled_one", name=name, n=ended)
+    return redirect(page, "/console/operators", message)
+
+
 def operator_routes() -> list[Route]:
     get, post = ["GET"], ["POST"]
     return [
@@ -574,4 +645,7 @@ def operator_routes() -> list[Route]:
         Route("/messages/{mid}", operator_page(_message), methods=get),
         Route("/replies", operator_page(_replies), methods=get),
         Route("/audit", operator_page(_audit), methods=get),
+        Route("/operators", operator_page(_operators), methods=get),
+        Route("/operators", operator_page(_add_operator), methods=post),
+        Route("/operators/{name}/{action}", operator_page(_operator_state), methods=post),
     ]

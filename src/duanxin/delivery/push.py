@@ -20,6 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -34,10 +35,10 @@ from duanxin.service.platform import Platform
 from duanxin.service.pull import inbox_items
 from duanxin.store import callbacks as callback_store
 from duanxin.store import inbox
-from duanxin.store.callbacks import Batch, CallbackRow, consumer_of
+from duanxin.store.callbacks import Batch, CallbackRow, PushOutcome, consumer_of
 from duanxin.store.inbox import Kind
 
-__all__ = ["MAX_BATCH", "Outcome", "PushWorker", "post_signed"]
+__all__ = ["MAX_BATCH", "Answer", "Outcome", "PushWorker", "post_signed"]
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 100
@@ -57,6 +58,16 @@ class Outcome(StrEnum):
     GIVEN_UP = "given_up"
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How one POST to a callback URL went."""
+
+    outcome: Outcome
+    error: str  # what went wrong ("" if nothing)
+    status: int | None  # the receiver's HTTP status; None when it did not answer
+    seconds: float  # how long the exchange took
+
+
 async def post_signed(
     client: httpx.AsyncClient,
     url: str,
@@ -64,29 +75,34 @@ async def post_signed(
     webhook_id: str,
     body: bytes,
     timeout: float = DEFAULT_TIMEOUT,
-) -> tuple[Outcome, str]:
-    """POST ``body`` signed with ``secrets``; the outcome and what went wrong ("" if not).
+) -> Answer:
+    """POST ``body`` signed with ``secrets``; the outcome, what went wrong, the status.
 
     The whole exchange gets ``timeout`` seconds (a receiver dripping its answer byte by byte
     does not hold a slot longer); of the answer's body at most ``MAX_ANSWER`` bytes are read
     (the rest is dropped with the connection)."""
     headers = webhook_headers(secrets, webhook_id, int(time.time()), body)
+    started = time.monotonic()
+
+    def answer(outcome: Outcome, error: str, status: int | None = None) -> Answer:
+        return Answer(outcome, error, status, time.monotonic() - started)
+
     try:
         async with asyncio.timeout(timeout):
             status = await _exchange(client, url, body, headers)
     except TimeoutError:
-        return Outcome.FAILED, f"no answer within {timeout:g} s"
+        return answer(Outcome.FAILED, f"no answer within {timeout:g} s")
     except httpx.HTTPError as error:
         if isinstance(error.__cause__, AddressRefused) or isinstance(
             error, httpx.UnsupportedProtocol
         ):
-            return Outcome.REFUSED, str(error)
-        return Outcome.FAILED, f"{type(error).__name__}: {error}"
+            return answer(Outcome.REFUSED, str(error))
+        return answer(Outcome.FAILED, f"{type(error).__name__}: {error}")
     if 200 <= status < 300:
-        return Outcome.DELIVERED, ""
+        return answer(Outcome.DELIVERED, "", status)
     if status == httpx.codes.GONE:
-        return Outcome.GONE, "410 Gone"
-    return Outcome.FAILED, f"HTTP {status}"
+        return answer(Outcome.GONE, "410 Gone", status)
+    return answer(Outcome.FAILED, f"HTTP {status}", status)
 
 
 async def _exchange(
@@ -99,6 +115,22 @@ async def _exchange(
             if read > MAX_ANSWER:
                 break
         return response.status_code
+
+
+def _history(
+    batch: Batch, outcome: Outcome, now: datetime, url: str, answer: Answer
+) -> PushOutcome:
+    return PushOutcome(
+        at=now,
+        kind=batch.kind,
+        url=url,
+        outcome=outcome.value,
+        http_status=answer.status,
+        error=answer.error,
+        items=len(batch.item_ids),
+        duration_ms=round(answer.seconds * 1000),
+        attempt=batch.attempts + 1,
+    )
 
 
 class PushWorker:
@@ -299,7 +331,7 @@ class PushWorker:
         if callback is None or not url:  # removed or disabled since: back to pull
             return await self._settle(batch, Outcome.GIVEN_UP, "callback removed")
         secrets = callback.signing_secrets(self.platform.clock())
-        outcome, error = await post_signed(
+        answer = await post_signed(
             self.client,
             url,
             secrets,
@@ -307,9 +339,17 @@ class PushWorker:
             batch.body,
             self.platform.settings.push_timeout_seconds,
         )
-        return await self._settle(batch, outcome, error)
+        return await self._settle(batch, answer.outcome, answer.error, (url, answer))
 
-    async def _settle(self, batch: Batch, outcome: Outcome, error: str) -> Outcome:
+    async def _settle(
+        self,
+        batch: Batch,
+        outcome: Outcome,
+        error: str,
+        tried: tuple[str, Answer] | None = None,
+    ) -> Outcome:
+        """Act on a try's outcome; ``tried`` (the URL and its answer) is kept in the
+        account's push history with what came of it."""
         now = self.platform.clock()
         consumer = consumer_of(batch.webhook_id)
         kind = batch.kind
@@ -335,6 +375,10 @@ class PushWorker:
                     outcome = Outcome.GIVEN_UP
                 else:
                     await callback_store.postpone(conn, batch.id, attempts, retry_at, error)
+            if tried is not None:
+                await callback_store.record_outcome(
+                    conn, batch.account_id, _history(batch, outcome, now, *tried)
+                )
         if error and outcome is not Outcome.DELIVERED:
             log.info("push %s to account %d: %s (%s)", batch.webhook_id, batch.account_id,
                      outcome.value, error)  # fmt: skip

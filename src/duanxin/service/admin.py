@@ -24,6 +24,7 @@ from duanxin.domain.accounts import AccessType, Account, AccountState
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.numbers import Carrier, normalise_mobile
 from duanxin.domain.policy import TemplateKind
+from duanxin.domain.signin import Realm
 from duanxin.service import review
 from duanxin.service.changes import account_named as _account
 from duanxin.service.changes import changes_accounts
@@ -44,6 +45,7 @@ from duanxin.service.channels import (
 from duanxin.service.errors import Conflict, Invalid, NotFound
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
+from duanxin.store import console as console_store
 from duanxin.store import keys as key_store
 from duanxin.store import numbers as number_store
 
@@ -291,6 +293,10 @@ async def set_account(
             )
         await account_store.update_account(conn, found.id, changes)
         shown = {k: ("***" if k == "password" else v) for k, v in changes.items()}
+        if "password" in changes or changes.get("state") == AccountState.DISABLED.value:
+            # The customer's console sessions end with the password they were opened with.
+            ended = await console_store.delete_sessions_of(conn, Realm.CUSTOMER.value, account)
+            shown["sessions_ended"] = ended
         await account_store.write_audit(conn, actor, "account.set", account, shown, now)
         updated = await account_store.get_account_by_id(conn, found.id)
     assert updated is not None

@@ -5,6 +5,8 @@ Used the same way by the customer (``/customer/callbacks``), the operator (``/ad
 the CLI. A URL is ``http`` or ``https``, names a host that resolves to an address callbacks
 may use (:mod:`duanxin.delivery.ssrf`; checked again at every connection), and an empty
 value removes the callback. Setting a URL again also re-enables one a ``410`` disabled.
+Every try to push (and every test request) is kept in a short history per account (the
+newest 50 of each kind) that the customer and the operator read.
 """
 
 from __future__ import annotations
@@ -13,21 +15,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from duanxin.delivery.push import post_signed
+from duanxin.delivery.push import Answer, post_signed
 from duanxin.delivery.ssrf import AddressPolicy, AddressRefused, guarded_client, resolve_allowed
 from duanxin.domain.status import Status, StatusError
 from duanxin.domain.webhooks import new_message_id, new_secret
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
 from duanxin.store import callbacks as callback_store
-from duanxin.store.callbacks import CallbackRow
+from duanxin.store.callbacks import CallbackRow, PushOutcome
 from duanxin.store.inbox import Kind
 
 __all__ = [
     "ROTATION_OVERLAP",
     "CallbackTest",
     "CallbackView",
+    "PushOutcome",
     "check_url",
+    "push_history",
     "set_callbacks",
     "show_callbacks",
     "test_callback",
@@ -56,6 +60,7 @@ class CallbackTest:
     url: str
     outcome: str  # delivered, failed, refused, gone; "none" when no URL is set
     detail: str
+    status: int | None = None  # the receiver's HTTP status, when it answered
 
 
 def _view(row: CallbackRow, secret: str | None = None) -> CallbackView:
@@ -151,6 +156,7 @@ async def test_callback(platform: Platform, account_id: int) -> list[CallbackTes
         _policy(platform), max_connections=2, timeout=settings.push_timeout_seconds
     )
     results = []
+    tried: list[tuple[Kind, str, Answer]] = []
     try:
         for kind in Kind:
             url = row.reports_url if kind is Kind.REPORTS else row.replies_url
@@ -158,10 +164,39 @@ async def test_callback(platform: Platform, account_id: int) -> list[CallbackTes
                 results.append(CallbackTest(kind, "", "none", "no URL set"))
                 continue
             secrets = row.signing_secrets(platform.clock())
-            outcome, detail = await post_signed(
+            answer = await post_signed(
                 client, url, secrets, new_message_id(), b"[]", settings.push_timeout_seconds
             )
-            results.append(CallbackTest(kind, url, outcome.value, detail or "2xx"))
+            results.append(
+                CallbackTest(kind, url, answer.outcome.value, answer.error or "2xx", answer.status)
+            )
+            tried.append((kind, url, answer))
     finally:
         await client.aclose()
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        for kind, url, answer in tried:
+            await callback_store.record_outcome(conn, account_id, _tested(kind, url, answer, now))
     return results
+
+
+def _tested(kind: Kind, url: str, answer: Answer, now: datetime) -> PushOutcome:
+    return PushOutcome(
+        at=now,
+        kind=kind,
+        url=url,
+        outcome=answer.outcome.value,
+        http_status=answer.status,
+        error=answer.error,
+        items=0,
+        duration_ms=round(answer.seconds * 1000),
+        attempt=0,
+    )
+
+
+async def push_history(platform: Platform, account_id: int) -> list[PushOutcome]:
+    """The account's latest tries to push to its callback URLs (test callbacks too),
+    newest first: when, which URL, the HTTP status or what went wrong, how many items,
+    how long it took."""
+    async with platform.engine.connect() as conn:
+        return await callback_store.push_outcomes_of(conn, account_id)

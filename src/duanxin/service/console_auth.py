@@ -33,6 +33,7 @@ __all__ = [
     "csrf_matches",
     "list_operators",
     "session_for",
+    "set_operator_enabled",
     "sign_in",
     "sign_out",
 ]
@@ -85,6 +86,26 @@ async def list_operators(platform: Platform) -> list[tuple[str, bool, datetime]]
     async with platform.engine.connect() as conn:
         rows = await console_store.list_operator_users(conn)
     return [(r["name"], bool(r["enabled"]), r["created_at"]) for r in rows]
+
+
+async def set_operator_enabled(
+    platform: Platform, name: str, enabled: bool, actor: str = "cli"
+) -> int:
+    """Enable or disable an operator user. A disabled one cannot sign in and its sessions
+    end at once (the answer: how many did). LookupError for an unknown name; ValueError
+    for an operator disabling itself (in the console: it would lock itself out)."""
+    if not enabled and actor == name:
+        raise ValueError("an operator cannot disable itself; another operator (or the CLI) can")
+    now = platform.clock()
+    async with platform.engine.begin() as conn:
+        if not await console_store.set_operator_enabled(conn, name, enabled):
+            raise LookupError(f"no operator named {name}")
+        ended = 0
+        if not enabled:
+            ended = await console_store.delete_sessions_of(conn, Realm.OPERATOR.value, name)
+        action = "operator.enable" if enabled else "operator.disable"
+        await account_store.write_audit(conn, actor, action, name, {"sessions_ended": ended}, now)
+    return ended
 
 
 def _operator_password_ok(password_hash: str | None, password: str) -> bool:

@@ -20,9 +20,9 @@ from duanxin.domain.policy import (
     Limits,
     format_limits,
     parse_limits,
-    parse_word_file,
     validate_word,
 )
+from duanxin.domain.policy.files import BadLine, parse_number_file, parse_word_lines
 from duanxin.service.review import _account
 from duanxin.store import accounts as account_store
 from duanxin.store import policy as policy_store
@@ -42,6 +42,7 @@ __all__ = [
     "frequency_set",
     "frequency_show",
     "optout_add",
+    "optout_import",
     "optout_list",
     "optout_remove",
     "words_add",
@@ -60,12 +61,14 @@ AUDIT_NUMBERS = 20  # numbers named in one audit row's detail (the count is alwa
 
 @dataclass(frozen=True, slots=True)
 class NumberImport:
-    """What adding a list of numbers did."""
+    """What adding a list of numbers did. An imported file's good lines are added and its
+    bad lines reported (``bad_lines``: line number, text, why; the first 100)."""
 
     added: int  # new on the list
     known: int  # already on it
     invalid: int  # not mainland mobile numbers (skipped)
     invalid_examples: tuple[str, ...] = ()
+    bad_lines: tuple[BadLine, ...] = ()
 
 
 def _numbers(raws: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -83,37 +86,51 @@ def _numbers(raws: Iterable[str]) -> tuple[list[str], list[str]]:
     return valid, invalid
 
 
-def _lines(text: str) -> list[str]:
-    return text.removeprefix("\ufeff").replace(",", "\n").splitlines()
-
-
 async def blacklist_add(
-    platform: Platform, mobiles: Iterable[str], actor: str, reason: str = "", *, action: str = "add"
+    platform: Platform, mobiles: Iterable[str], actor: str, reason: str = ""
 ) -> NumberImport:
     """Put numbers on the global blacklist (every account's sends to them are refused)."""
     valid, invalid = _numbers(mobiles)
     if not valid and not invalid:
         raise ValueError("no numbers given")
+    added = await _blacklist(platform, valid, len(invalid), actor, reason, "add")
+    return NumberImport(added, len(set(valid)) - added, len(invalid), tuple(invalid[:10]))
+
+
+async def _blacklist(
+    platform: Platform, valid: list[str], invalid: int, actor: str, reason: str, action: str
+) -> int:
     now = platform.clock()
     async with platform.engine.begin() as conn:
         added = await policy_store.add_blacklist(conn, valid, reason, now)
         detail = {
             "added": added,
-            "invalid": len(invalid),
+            "invalid": invalid,
             "numbers": sorted(set(valid))[:AUDIT_NUMBERS],
             "reason": reason,
         }
         await account_store.write_audit(
             conn, actor, f"blacklist.{action}", f"{len(set(valid))} numbers", detail, now
         )
-    return NumberImport(added, len(set(valid)) - added, len(invalid), tuple(invalid[:10]))
+    return added
+
+
+def _number_file(text: str) -> tuple[list[str], int, tuple[str, ...], tuple[BadLine, ...]]:
+    parsed = parse_number_file(text)
+    if not parsed.numbers and not parsed.bad_count:
+        raise ValueError("the file holds no numbers")
+    examples = tuple(bad.text for bad in parsed.bad[:10])
+    return parsed.numbers, parsed.bad_count, examples, tuple(parsed.bad)
 
 
 async def blacklist_import(
     platform: Platform, text: str, actor: str, reason: str = ""
 ) -> NumberImport:
-    """A file of numbers, one per line (commas also separate; ``#`` lines are comments)."""
-    return await blacklist_add(platform, _lines(text), actor, reason, action="import")
+    """A file of numbers, one per line (or a CSV whose first column is the number; ``#``
+    lines are comments): the good lines are added, the bad ones reported by number."""
+    valid, invalid, examples, bad = _number_file(text)
+    added = await _blacklist(platform, valid, invalid, actor, reason, "import")
+    return NumberImport(added, len(set(valid)) - added, invalid, examples, bad)
 
 
 async def blacklist_remove(platform: Platform, mobiles: Iterable[str], actor: str) -> int:
@@ -156,6 +173,21 @@ async def optout_add(
 ) -> NumberImport:
     """Put numbers on one account's opt-out list (as a reply keyword would)."""
     valid, invalid = _numbers(mobiles)
+    added, known = await _optouts(platform, account, valid, actor, "add")
+    return NumberImport(added, known, len(invalid), tuple(invalid[:10]))
+
+
+async def optout_import(platform: Platform, account: str, text: str, actor: str) -> NumberImport:
+    """A file of numbers for one account's opt-out list (the format of
+    :func:`blacklist_import`): the good lines are added, the bad ones reported."""
+    valid, invalid, examples, bad = _number_file(text)
+    added, known = await _optouts(platform, account, valid, actor, "import")
+    return NumberImport(added, known, invalid, examples, bad)
+
+
+async def _optouts(
+    platform: Platform, account: str, valid: list[str], actor: str, action: str
+) -> tuple[int, int]:
     now = platform.clock()
     async with platform.engine.begin() as conn:
         found = await _account(conn, account)
@@ -163,8 +195,8 @@ async def optout_add(
         await policy_store.add_optouts(conn, found.id, valid, now)
         added = len(set(valid) - known)
         detail = {"added": added, "numbers": sorted(set(valid))[:AUDIT_NUMBERS]}
-        await account_store.write_audit(conn, actor, "optout.add", account, detail, now)
-    return NumberImport(added, len(known), len(invalid), tuple(invalid[:10]))
+        await account_store.write_audit(conn, actor, f"optout.{action}", account, detail, now)
+    return added, len(known)
 
 
 async def optout_remove(
@@ -182,10 +214,14 @@ async def optout_remove(
     return removed
 
 
-async def optout_list(platform: Platform, account: str) -> list[dict[str, Any]]:
+async def optout_list(platform: Platform, account: str, starting: str = "") -> list[dict[str, Any]]:
+    """The account's opted-out numbers (``starting``: those whose national form starts so,
+    e.g. a whole number or its first digits)."""
+    prefix = normalise_mobile(starting) or starting.strip().removeprefix("+86")
     async with platform.engine.connect() as conn:
         found = await _account(conn, account)
-        return [dict(row) for row in await policy_store.list_optouts(conn, found.id)]
+        rows = await policy_store.list_optouts(conn, found.id, starting=prefix)
+    return [dict(row) for row in rows]
 
 
 # ------------------------------------------------------------------- sensitive words
@@ -213,10 +249,17 @@ async def words_add(platform: Platform, word: str, actor: str, category: str = "
 
 
 async def words_import(
-    platform: Platform, text: str, actor: str, default_category: str = "default"
+    platform: Platform,
+    text: str,
+    actor: str,
+    default_category: str = "default",
+    *,
+    csv: bool = False,
 ) -> int:
-    """A word file (``word<TAB>category`` lines); returns how many words were new."""
-    entries = parse_word_file(text, default_category)
+    """A word file (``word<TAB>category`` lines; ``csv``: ``word,category``); how many
+    words were new. All or nothing: a file with a bad line raises
+    :class:`~duanxin.domain.policy.files.ListFileError` naming every bad line."""
+    entries = parse_word_lines(text, default_category, csv=csv)
     return await _store_words(platform, entries, actor, "import", f"{len(entries)} words")
 
 

@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store import inbox
 from duanxin.store.inbox import Kind
-from duanxin.store.tables import accounts, callbacks, push_batches
+from duanxin.store.tables import accounts, callbacks, push_batches, push_outcomes
 
 __all__ = [
+    "PUSH_OUTCOMES_KEPT",
     "Batch",
     "CallbackRow",
+    "PushOutcome",
     "active_callbacks",
     "any_due",
     "consumer_of",
@@ -36,10 +38,13 @@ __all__ = [
     "oldest_waiting",
     "pending_batches",
     "postpone",
+    "push_outcomes_of",
+    "record_outcome",
     "save_callback",
 ]
 
 CONSUMER_PREFIX = "push:"
+PUSH_OUTCOMES_KEPT = 50  # per account and kind
 
 
 def consumer_of(webhook_id: str) -> str:
@@ -266,3 +271,74 @@ async def make_due(conn: AsyncConnection, batch_id: int, now: datetime) -> None:
     await conn.execute(
         update(push_batches).where(push_batches.c.id == batch_id).values(next_attempt_at=now)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PushOutcome:
+    """One try to POST to a callback URL, as it came out."""
+
+    at: datetime
+    kind: Kind
+    url: str
+    outcome: str  # delivered | failed | refused | gone | given_up
+    http_status: int | None  # None: no HTTP answer (refused, timed out, connection failed)
+    error: str  # "" when delivered
+    items: int  # reports or replies carried (0: a test)
+    duration_ms: int
+    attempt: int  # 1 for a batch's first try; 0 for a test callback
+
+
+async def record_outcome(conn: AsyncConnection, account_id: int, outcome: PushOutcome) -> None:
+    """Keep ``outcome``; of the account's outcomes of that kind only the newest
+    :data:`PUSH_OUTCOMES_KEPT` stay."""
+    kind = outcome.kind.value
+    await conn.execute(
+        insert(push_outcomes).values(
+            account_id=account_id,
+            kind=kind,
+            url=outcome.url[:512],
+            at=outcome.at,
+            outcome=outcome.outcome,
+            http_status=outcome.http_status,
+            error=outcome.error[:128],
+            items=outcome.items,
+            duration_ms=outcome.duration_ms,
+            attempt=outcome.attempt,
+        )
+    )
+    mine = (push_outcomes.c.account_id == account_id) & (push_outcomes.c.kind == kind)
+    oldest_kept = (
+        select(push_outcomes.c.id)
+        .where(mine)
+        .order_by(push_outcomes.c.id.desc())
+        .offset(PUSH_OUTCOMES_KEPT - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    await conn.execute(delete(push_outcomes).where(mine, push_outcomes.c.id < oldest_kept))
+
+
+async def push_outcomes_of(
+    conn: AsyncConnection, account_id: int, limit: int = PUSH_OUTCOMES_KEPT
+) -> list[PushOutcome]:
+    """The account's latest push outcomes (both kinds), newest first."""
+    query = (
+        select(push_outcomes)
+        .where(push_outcomes.c.account_id == account_id)
+        .order_by(push_outcomes.c.id.desc())
+        .limit(limit)
+    )
+    return [
+        PushOutcome(
+            row["at"],
+            Kind(row["kind"]),
+            row["url"],
+            row["outcome"],
+            row["http_status"],
+            row["error"],
+            row["items"],
+            row["duration_ms"],
+            row["attempt"],
+        )
+        for row in (await conn.execute(query)).mappings()
+    ]

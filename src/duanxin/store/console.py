@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,6 +14,7 @@ __all__ = [
     "add_operator_user",
     "count_failures",
     "delete_session",
+    "delete_sessions_of",
     "expire_sessions",
     "find_operator_user",
     "find_session",
@@ -21,6 +22,7 @@ __all__ = [
     "insert_session",
     "list_operator_users",
     "record_failure",
+    "set_operator_enabled",
 ]
 
 
@@ -47,6 +49,24 @@ async def list_operator_users(conn: AsyncConnection) -> list[RowMapping]:
         ).order_by(operator_users.c.id)
     )
     return list(rows.mappings())
+
+
+async def set_operator_enabled(conn: AsyncConnection, name: str, enabled: bool) -> bool:
+    """Enable or disable an operator user; whether there is one of that name."""
+    result = await conn.execute(
+        update(operator_users).where(operator_users.c.name == name).values(enabled=enabled)
+    )
+    return bool(result.rowcount)
+
+
+async def delete_sessions_of(conn: AsyncConnection, realm: str, subject: str) -> int:
+    """End every session of one operator (or one customer account); how many there were."""
+    result = await conn.execute(
+        delete(console_sessions).where(
+            console_sessions.c.realm == realm, console_sessions.c.subject == subject
+        )
+    )
+    return result.rowcount or 0
 
 
 async def insert_session(

@@ -297,14 +297,13 @@ async def opted_out(conn: AsyncConnection, account_id: int, mobiles: Sequence[st
 
 
 async def list_optouts(
-    conn: AsyncConnection, account_id: int, *, limit: int = 1000
+    conn: AsyncConnection, account_id: int, *, limit: int = 1000, starting: str = ""
 ) -> list[RowMapping]:
-    rows = await conn.execute(
-        select(optouts.c.mobile, optouts.c.created_at)
-        .where(optouts.c.account_id == account_id)
-        .order_by(optouts.c.mobile)
-        .limit(limit)
-    )
+    """The account's opted-out numbers in order (those starting with ``starting``)."""
+    query = select(optouts.c.mobile, optouts.c.created_at).where(optouts.c.account_id == account_id)
+    if starting:
+        query = query.where(optouts.c.mobile.startswith(starting, autoescape=True))
+    rows = await conn.execute(query.order_by(optouts.c.mobile).limit(limit))
     return list(rows.mappings())
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "optouts",
     "orphan_reports",
     "push_batches",
+    "push_outcomes",
     "replies",
     "reports",
     "routes",
@@ -407,6 +408,25 @@ push_batches = Table(
     Column("last_error", String(128), nullable=False, default=""),
     Column("created_at", DateTime, nullable=False),
     Index("ix_push_batches_next_attempt_at", "next_attempt_at"),
+)
+
+# What the last tries to push to an account's callback URLs came to (the newest
+# ``PUSH_OUTCOMES_KEPT`` per account and kind; older rows are deleted as new ones come).
+push_outcomes = Table(
+    "push_outcomes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(8), nullable=False),  # reports | replies
+    Column("url", String(512), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered | failed | refused | gone | given_up
+    Column("http_status", Integer, nullable=True),  # None: no answer
+    Column("error", String(128), nullable=False, default=""),
+    Column("items", Integer, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),  # 1: the batch's first try; 0: a test
+    Index("ix_push_outcomes_account_id_kind_id", "account_id", "kind", "id"),
 )
 
 # Statistics kept as messages move (store/stats.py): one row per period (an hour, and the

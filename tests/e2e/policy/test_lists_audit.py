@@ -34,6 +34,9 @@ async def test_blacklist_import_then_numbers_are_refused_everywhere(stack: Stack
             "known": 0,
             "invalid": 1,
             "invalid_examples": ["not-a-number"],
+            "bad_lines": [
+                {"line": 3, "text": "not-a-number", "reason": "not a mainland mobile number"}
+            ],
         }
         listing = (await client.get("/admin/blacklist")).json()
         assert listing["total"] == 2 and {r["mobile"] for r in listing["list"]} == {MOBILE, UNICOM}
@@ -61,6 +64,21 @@ async def test_operator_opt_out_refuses_for_that_account_only(stack: Stack) -> N
         data = {**other, "mobile": MOBILE, "content": "通知"}
         assert assert_send_ok(answer(await post(stack, "/smssend", data=data)))[0]["result"] == 0
         assert (await client.delete(f"/admin/optouts/demo/{MOBILE}")).json() == {"removed": 1}
+        imported = await client.post(
+            "/admin/optouts/demo/import", content=f"mobile\n{UNICOM}\n12345\n".encode()
+        )
+        assert imported.json()["added"] == 1 and imported.json()["bad_lines"] == [
+            {"line": 3, "text": "12345", "reason": "not a mainland mobile number"}
+        ]
+        unknown = await client.post("/admin/optouts/nobody/import", content=b"13800138000\n")
+        assert unknown.status_code == 404
+        words = await client.post(
+            "/admin/words/import", params={"csv": "true"}, content="博彩,gambling\n".encode()
+        )
+        assert words.json() == {"added": 1}
+        bad = await client.post("/admin/words/import", content=b"ok\n* *\n")
+        assert bad.status_code == 422 and "line 2" in bad.text
+        assert "nothing was imported" in bad.text
     assert assert_send_ok(await send_form(stack, {"mobile": MOBILE, "content": "通知"}))
 
 

@@ -78,18 +78,12 @@ def parse_word_file(text: str, default_category: str = DEFAULT_CATEGORY) -> list
 
     Blank lines and lines starting with ``#`` are skipped; a leading BOM and ``\\r\\n``
     line ends are accepted; a line with a tab but nothing after it takes
-    ``default_category``. Raises :class:`PolicyError` naming the first bad line (1-based).
+    ``default_category``. Raises :class:`PolicyError` (a
+    :class:`~duanxin.domain.policy.files.ListFileError`) naming every bad line (1-based).
     """
-    entries: list[WordEntry] = []
-    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        word, _, category = line.partition("\t")
-        try:
-            entries.append(validate_word(word, category.strip() or default_category))
-        except PolicyError as exc:
-            raise PolicyError(f"line {number}: {exc}") from None
-    return entries
+    from duanxin.domain.policy.files import parse_word_lines  # it builds on validate_word
+
+    return parse_word_lines(text, default_category)
 
 
 class SensitiveWords:
