@@ -129,3 +129,38 @@ async def test_channel_alphabet_is_checked(stack: Stack) -> None:
         listed = {c["name"]: c for c in (await operator.get("/admin/channels")).json()}
     assert listed["intl"]["settings"] == {"alphabet": "gsm7"}
     assert "bad" not in listed and "cm" not in listed
+
+
+async def test_a_route_set_by_the_operator_serves_the_very_next_send(stack: Stack) -> None:
+    from duanxin.client import AsyncClient, Report
+    from tests.conftest import wait_until
+    from tests.e2e.helpers import approve_signature
+
+    async with await _operator(stack) as operator:
+        created = await operator.post(
+            "/admin/accounts",
+            json={"customer": "Quick", "account": "quick", "password": "pw", "spid": "901"},
+        )
+        keys = created.json()
+        await operator.post("/admin/accounts/quick/recharge", json={"amount": 10})
+        # Routed after the delivery worker loaded its routes, and no sweep in between.
+        await approve_signature(stack, "【快讯】", "quick")
+        await operator.put("/admin/routes/quick/cmcc", json={"channels": ["demo-cmpp"]})
+    client = AsyncClient(
+        stack.facts.url,
+        secret_id=keys["secret_id"],
+        secret_key=keys["secret_key"],
+        account="quick",
+        password="pw",
+    )
+    async with client:
+        sent = await client.send(["13800138111"], "【快讯】您的验证码是2468")
+        assert sent.status == 0
+        reports: list[Report] = []
+
+        async def reported() -> bool:
+            reports.extend(await client.reports())
+            return bool(reports)
+
+        await wait_until(reported)
+    assert reports[0].stat == "DELIVRD"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,6 +84,7 @@ READ_ENTRIES = 4
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 LINK_WAIT_SECONDS = 3.0  # how long a message waits for a link that is down before requeueing
 LINK_POLL_SECONDS = 0.05
+ROUTE_MISS_RELOAD_SECONDS = 1.0  # the most often a message without a route reloads them
 BUS_RETRY_MAX_SECONDS = 10.0  # the longest pause between reads while they keep failing
 BUS_RETRY_SECONDS = 0.5  # pause after a failed read of the bus (or claim) before the next
 # Stream entries read by a worker that died before acknowledging them are taken over by
@@ -142,6 +144,8 @@ class DeliveryWorker:
         self.consumer = consumer
         self.pool = ChannelPool(self._on_inbound, leases=leases, buckets=platform.buckets)
         self._reclaimed_at = 0.0
+        self._reloaded_at = float("-inf")  # time.monotonic() of the last reload
+        self._reloading = asyncio.Lock()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: dict[asyncio.Task[Any], str] = {}  # delivery task -> its message
         self._claimed: set[str] = set()  # claims held by this worker, given back at stop
@@ -251,8 +255,21 @@ class DeliveryWorker:
 
     async def reload(self) -> None:
         """Pick up channels and routes added since start."""
+        self._reloaded_at = time.monotonic()
         async with self.platform.engine.connect() as conn:
             await self.pool.load(conn)
+
+    async def _route(self, message: PendingMessage) -> Sequence[Channel]:
+        """The message's channels; with none, routes are read again first (at most once per
+        ``ROUTE_MISS_RELOAD_SECONDS``, one read shared by concurrent misses): a route an
+        operator has just added serves the next message, not one after the next sweep."""
+        channels = self.pool.route(message.account_id, message.carrier)
+        if channels:
+            return channels
+        async with self._reloading:
+            if time.monotonic() - self._reloaded_at >= ROUTE_MISS_RELOAD_SECONDS:
+                await self.reload()
+        return self.pool.route(message.account_id, message.carrier)
 
     # ------------------------------------------------------------- sending
 
@@ -369,7 +386,7 @@ class DeliveryWorker:
         job = _Job(message, self._resumed.pop(message.mid, set()))
         self._active[message.mid] = job
         try:
-            await self._run(job, self.pool.route(message.account_id, message.carrier))
+            await self._run(job, await self._route(message))
         finally:
             self._active.pop(message.mid, None)
 
