@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from duanxin.domain.policy.errors import PolicyError
@@ -175,17 +173,17 @@ def test_many_templates_sharing_fragments() -> None:
     assert found.match("尊敬的客户，您的第1000号业务宽带已办理，详询客服") is None
 
 
-def test_template_set_is_fast_with_a_thousand_templates() -> None:
+def test_a_thousand_templates_try_only_the_one_that_matches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     templates: list[Template] = [
         compile_template(i, N, f"模板{i}号：尊敬的${{name}}，您的{i}业务已于{{1}}办理")
         for i in range(1000)
     ]
     found = TemplateSet(templates)
-    content = "【公司】模板999号：尊敬的张三，您的999业务已于今天办理"
-    started = time.perf_counter()
-    for _ in range(1000):
-        assert found.match(content) is templates[999]
-    assert (time.perf_counter() - started) / 1000 < 200e-6  # generous: CI machines vary
+    tried = _count_tries(monkeypatch)
+    assert found.match("【公司】模板999号：尊敬的张三，您的999业务已于今天办理") is templates[999]
+    assert tried == [templates[999]]  # not a scan of the thousand
 
 
 @pytest.mark.parametrize(
@@ -272,13 +270,26 @@ def test_anchor_is_the_most_selective_fragment() -> None:
     assert _anchor(("", ""), shared) == ""
 
 
-def test_templates_sharing_their_longest_fragment_stay_fast() -> None:
+def test_templates_sharing_their_longest_fragment_are_picked_by_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tail = "尊敬的客户您好，感谢您一直以来的支持与信任"
     templates = [compile_template(i, N, f"{i}${{x}}{tail}") for i in range(100, 1100)]
     found = TemplateSet(templates)
-    content = f"【公司】734张三{tail}"
-    started = time.perf_counter()
-    for _ in range(200):
-        assert found.match(content) is templates[634]
-    # picking by the shared tail would try ~600 templates (over 100 µs); by "734", one
-    assert (time.perf_counter() - started) / 200 < 60e-6
+    tried = _count_tries(monkeypatch)
+    assert found.match(f"【公司】734张三{tail}") is templates[634]
+    # picked by the shared tail, ~600 templates would be tried; by "734", one
+    assert tried == [templates[634]]
+
+
+def _count_tries(monkeypatch: pytest.MonkeyPatch) -> list[Template]:
+    """The templates a :class:`TemplateSet` tries, in order, from here on."""
+    tried: list[Template] = []
+    matches_body = Template._matches_body
+
+    def counted(template: Template, body: str) -> bool:
+        tried.append(template)
+        return matches_body(template, body)
+
+    monkeypatch.setattr(Template, "_matches_body", counted)
+    return tried
