@@ -3,32 +3,18 @@ they added (TPS, access types as sets), on SQLite and on the real PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
 
-from duanxin.config import Settings
 from duanxin.domain.accounts import ACCESS_INTERFACES, AccessType, Interface
 from duanxin.service import access, admin
 from duanxin.service.platform import Platform
 from duanxin.store import access as access_store
 from duanxin.store import accounts as account_store
 from duanxin.store import inbox
-from duanxin.store.engine import migrate
 
 NOW = datetime(2026, 12, 2, 9, 0, 0)
-
-
-@pytest.fixture
-async def platform(database_url: str) -> AsyncIterator[Platform]:
-    await asyncio.to_thread(migrate, database_url)
-    platform = Platform.open(Settings(database_url=database_url))
-    try:
-        yield platform
-    finally:
-        await platform.close()
 
 
 async def test_given_ids_round_trip_in_order(platform: Platform) -> None:

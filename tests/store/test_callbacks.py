@@ -4,31 +4,15 @@ released ones wait for a pull again."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
-
-from duanxin.config import Settings
 from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.store import callbacks as callback_store
 from duanxin.store import inbox
-from duanxin.store.engine import migrate
 from duanxin.store.inbox import Kind
 
 NOW = datetime(2026, 11, 28, 12, 0, 0)
-
-
-@pytest.fixture
-async def platform(database_url: str) -> AsyncIterator[Platform]:
-    await asyncio.to_thread(migrate, database_url)
-    platform = Platform.open(Settings(database_url=database_url))
-    try:
-        yield platform
-    finally:
-        await platform.close()
 
 
 async def test_a_batch_holds_its_items_until_acknowledged_or_released(platform: Platform) -> None:

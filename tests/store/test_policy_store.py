@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime
 
-import pytest
-
-from duanxin.config import Settings
 from duanxin.domain.policy import WordEntry
 from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.store import policy as store
-from duanxin.store.engine import migrate
 from duanxin.store.policy import ReviewState
 from duanxin.store.tables import signatures, templates
 
 NOW = datetime(2026, 11, 28, 12, 0, 0)
-
-
-@pytest.fixture
-async def platform(database_url: str) -> AsyncIterator[Platform]:
-    await asyncio.to_thread(migrate, database_url)
-    platform = Platform.open(Settings(database_url=database_url))
-    try:
-        yield platform
-    finally:
-        await platform.close()
 
 
 async def _account(platform: Platform, name: str = "acme") -> int:

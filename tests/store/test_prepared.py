@@ -4,19 +4,15 @@ times and list parameters mean the same as through SQLAlchemy."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from duanxin.config import Settings
 from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.store import messages as message_store
 from duanxin.store import prepared
-from duanxin.store.engine import migrate
 from duanxin.store.tables import messages
 
 NOW = datetime(2026, 11, 28, 12, 30, 0, 250)
@@ -25,16 +21,6 @@ _DUE = prepared.Sql(
     "SELECT mid, not_before FROM messages WHERE not_before = $1 ORDER BY mid", times=(1,)
 )
 _MOBILES = prepared.Sql("SELECT mobile FROM messages WHERE mid = ANY($1) ORDER BY mobile")
-
-
-@pytest.fixture
-async def platform(database_url: str) -> AsyncIterator[Platform]:
-    await asyncio.to_thread(migrate, database_url)
-    platform = Platform.open(Settings(database_url=database_url))
-    try:
-        yield platform
-    finally:
-        await platform.close()
 
 
 async def _account(platform: Platform) -> int:

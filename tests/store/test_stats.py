@@ -4,31 +4,17 @@ one channel's cell to another's, final reports with their delay histogram."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import update
 
-from duanxin.config import Settings
 from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.store import messages as message_store
 from duanxin.store import stats as stats_store
-from duanxin.store.engine import migrate
 from duanxin.store.tables import messages
 
 NOW = datetime(2026, 11, 28, 12, 30, 0)
-
-
-@pytest.fixture
-async def platform(database_url: str) -> AsyncIterator[Platform]:
-    await asyncio.to_thread(migrate, database_url)
-    platform = Platform.open(Settings(database_url=database_url))
-    try:
-        yield platform
-    finally:
-        await platform.close()
 
 
 def _row(mid: str, account_id: int, stat: str | None = None) -> dict[str, object]:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
-from duanxin.config import Settings
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.policy import TemplateKind
 from duanxin.service import admin
@@ -23,16 +21,6 @@ from duanxin.store.engine import migrate
 from duanxin.store.tables import ledger, messages
 
 NOW = datetime(2026, 11, 28, 12, 0, 0)
-
-
-@pytest.fixture
-async def platform(database_url: str) -> AsyncIterator[Platform]:
-    await asyncio.to_thread(migrate, database_url)
-    platform = Platform.open(Settings(database_url=database_url))
-    try:
-        yield platform
-    finally:
-        await platform.close()
 
 
 async def _account(platform: Platform, charge_type: ChargeType, balance: int) -> int:
