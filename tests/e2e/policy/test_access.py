@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from duanxin.bus.limits import Check, Hits, MemoryLimiter
 from duanxin.service import admin
-from tests.conftest import Stack
+from tests.conftest import Stack, until
 from tests.e2e.helpers import MOBILE, assert_list_failure, assert_send_ok, send_form
 
 
@@ -73,8 +73,7 @@ async def test_concurrent_requests_over_the_limit_get_21(stack: Stack) -> None:
     gate = _Gate()
     platform.limiter = gate  # sends in flight wait inside their slot, at the frequency check
     first = [asyncio.create_task(_send(stack)) for _ in range(2)]
-    while gate.entered < 2:
-        await asyncio.sleep(0.01)
+    await until(lambda: gate.entered == 2)
     extra = await asyncio.gather(*(_send(stack) for _ in range(5)))
     for data in extra:
         assert_list_failure(data, 21)
