@@ -39,7 +39,8 @@ def test_cmpp_login_then_heartbeats_answered_by_the_core() -> None:
     assert not any(isinstance(e, ConnectionClosed) for e in pair.client_events)
 
 
-def _sgip_pair(config: SessionConfig) -> Pair[sgip.Pdu]:
+def sgip_pair(config: SessionConfig) -> Pair[sgip.Pdu]:
+    """A bound SGIP pair (used by the SGIP session tests too)."""
     pair = Pair.of(sgip.SgipDialect(3000001, _clock), sgip.SgipDialect(1, _clock), config)
     bind = pair.request(sgip.Bind(login_name="sp", login_password="pw"))
     pair.server.send_response(sgip.BindResp(sequence=bind.sequence), pair.now)
@@ -49,7 +50,7 @@ def _sgip_pair(config: SessionConfig) -> Pair[sgip.Pdu]:
 
 
 def test_sgip_idle_link_is_logged_out_by_the_core_timer() -> None:
-    pair = _sgip_pair(SessionConfig(heartbeat_interval=None, idle_timeout=50))
+    pair = sgip_pair(SessionConfig(heartbeat_interval=None, idle_timeout=50))
     pair.advance(49)
     assert pair.client.state is State.BOUND
     pair.advance(2)
@@ -60,7 +61,7 @@ def test_sgip_idle_link_is_logged_out_by_the_core_timer() -> None:
 
 
 def test_sgip_traffic_keeps_an_idle_timer_away() -> None:
-    pair = _sgip_pair(SessionConfig(heartbeat_interval=None, idle_timeout=50))
+    pair = sgip_pair(SessionConfig(heartbeat_interval=None, idle_timeout=50))
     for _ in range(3):
         pair.advance(40)
         submit = pair.request(sgip.Submit(user_numbers=("8613800138000",)))

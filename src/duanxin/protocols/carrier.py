@@ -411,7 +411,19 @@ class CarrierSessionClient(Generic[P]):
                     self._wanted.clear()
                     await self._wanted.wait()
                     continue
-            await asyncio.sleep(self._backoff.next_delay())
+            await self._back_off()
+
+    async def _back_off(self) -> None:
+        """Arm one timer at the back-off's deadline and wait for it."""
+        loop, backoff = asyncio.get_running_loop(), self._backoff
+        backoff.failed(loop.time())
+        while not backoff.handle_timer(loop.time()):
+            due: asyncio.Future[None] = loop.create_future()
+            timer = loop.call_at(backoff.next_deadline() or 0.0, due.set_result, None)
+            try:
+                await due
+            finally:
+                timer.cancel()
 
     async def _login(self) -> SessionProtocol[P]:
         settings = self.settings

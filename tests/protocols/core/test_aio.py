@@ -28,6 +28,7 @@ class HoldingServer:
     received: list[bytes] = field(default_factory=list)
     held: list[tuple[Toy, asyncio.Future[Toy]]] = field(default_factory=list)
     most_held: int = 0
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def handle(self, session: SessionProtocol[Toy], pdu: Toy) -> Awaitable[Toy] | Toy | None:
         if pdu.command == BIND:
@@ -36,11 +37,13 @@ class HoldingServer:
         answer: asyncio.Future[Toy] = asyncio.get_running_loop().create_future()
         self.held.append((pdu, answer))
         self.most_held = max(self.most_held, len(self.held))
+        self.arrived.set()
         return answer
 
     async def release_oldest(self) -> None:
         while not self.held:
-            await asyncio.sleep(0.001)
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), 5)
         request, answer = self.held.pop(0)
         answer.set_result(Toy(DATA | RESP, request.sequence, b"done"))
 
@@ -72,15 +75,15 @@ async def test_window_slots_go_to_waiters_first_come_first_served(
     holding, port = server
     client = await client_of(port, window=2)
 
-    async def first_then_again() -> None:
-        await client.request(Toy(DATA, payload=b"0"))
+    first = client.send_request(Toy(DATA, payload=b"0"))
+
+    async def then_again() -> None:
+        await first
         # Submitting again at once must not overtake the requests already waiting.
         await client.request(Toy(DATA, payload=b"again"))
 
-    tasks = [asyncio.create_task(first_then_again())]
-    for name in (b"1", b"2", b"3", b"4"):
-        await asyncio.sleep(0)
-        tasks.append(asyncio.create_task(client.request(Toy(DATA, payload=name))))
+    tasks = [asyncio.ensure_future(first), asyncio.create_task(then_again())]
+    tasks += [client.send_request(Toy(DATA, payload=name)) for name in (b"1", b"2", b"3", b"4")]
     for _ in range(6):
         await holding.release_oldest()
     await asyncio.wait_for(asyncio.gather(*tasks), 5)
@@ -94,12 +97,9 @@ async def test_a_request_cancelled_while_waiting_is_never_sent(
 ) -> None:
     holding, port = server
     client = await client_of(port, window=1)
-    first = asyncio.create_task(client.request(Toy(DATA, payload=b"first")))
-    await asyncio.sleep(0)
-    second = asyncio.create_task(client.request(Toy(DATA, payload=b"second")))
-    await asyncio.sleep(0)
+    first = client.send_request(Toy(DATA, payload=b"first"))
+    second = client.send_request(Toy(DATA, payload=b"second"))
     third = client.send_request(Toy(DATA, payload=b"third"))
-    await asyncio.sleep(0.01)
     second.cancel()
     await holding.release_oldest()
     await first

@@ -1,4 +1,5 @@
-"""``with_field``: the fast copy sessions use to stamp sequence numbers into PDUs."""
+"""``with_field``, the fast copy sessions use to stamp sequence numbers into PDUs, and the
+sans-IO reconnect back-off on a fake clock."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from duanxin.protocols.cmpp.pdu import CmppDeliver, CmppSubmit
-from duanxin.protocols.core.sequence import with_field
+from duanxin.protocols.core.sequence import Backoff, with_field
 from duanxin.protocols.sgip.pdu import SequenceNumber, Submit
 from duanxin.protocols.smgp.pdu import SmgpSubmit
 from duanxin.protocols.smpp.pdu import SubmitSm
@@ -49,3 +50,27 @@ def test_with_field_falls_back_to_replace_for_other_classes() -> None:
 def test_with_field_refuses_an_unknown_field_like_replace() -> None:
     with pytest.raises(TypeError):
         with_field(CmppSubmit(dest_terminal_ids=("1",)), "no_such_field", 1)
+
+
+def test_backoff_deadlines_on_a_fake_clock() -> None:
+    backoff = Backoff(initial=1.0, maximum=4.0, jitter=0.0)
+    assert backoff.next_deadline() is None and backoff.handle_timer(0.0)  # first try at once
+    backoff.failed(10.0)
+    assert backoff.next_deadline() == 11.0
+    assert not backoff.handle_timer(10.9)
+    assert backoff.handle_timer(11.0) and backoff.next_deadline() is None
+    deadlines = []
+    for now in (11.0, 13.0, 17.0):  # each failure waits twice as long, up to the maximum
+        backoff.failed(now)
+        deadlines.append(backoff.next_deadline())
+    assert deadlines == [13.0, 17.0, 21.0]
+    backoff.reset()  # logged in: no wait pending, and the delays start over
+    assert backoff.next_deadline() is None
+    backoff.failed(30.0)
+    assert backoff.next_deadline() == 31.0
+
+
+def test_backoff_jitter_stays_within_its_share() -> None:
+    backoff = Backoff(initial=10.0, jitter=0.1)
+    backoff.failed(0.0)
+    assert 9.0 <= (backoff.next_deadline() or 0.0) <= 11.0

@@ -69,14 +69,20 @@ def _answer_logins(session: SessionProtocol[Toy], pdu: Toy) -> Toy | None:
 
 
 @pytest.fixture
-async def port() -> AsyncIterator[int]:
+def accepted() -> list[SessionProtocol[Toy]]:
+    """The server's side of every connection the listener accepted, in order."""
+    return []
+
+
+@pytest.fixture
+async def port(accepted: list[SessionProtocol[Toy]]) -> AsyncIterator[int]:
     config = SessionConfig(heartbeat_interval=None, login_timeout=0.2)
-    listener = await serve(
-        "127.0.0.1",
-        0,
-        lambda: SessionProtocol(ToyDialect(), Role.SERVER, _answer_logins, config),
-        max_per_address=3,
-    )
+
+    def session() -> SessionProtocol[Toy]:
+        accepted.append(SessionProtocol(ToyDialect(), Role.SERVER, _answer_logins, config))
+        return accepted[-1]
+
+    listener = await serve("127.0.0.1", 0, session, max_per_address=3)
     yield int(listener.sockets[0].getsockname()[1])
     listener.close()
     await listener.wait_closed()
@@ -95,15 +101,20 @@ async def test_connection_that_never_logs_in_is_closed(port: int) -> None:
         assert await asyncio.to_thread(_closed_by_server, sock)
 
 
-async def test_connection_over_the_per_address_cap_is_closed(port: int) -> None:
+async def test_connection_over_the_per_address_cap_is_closed(
+    port: int, accepted: list[SessionProtocol[Toy]]
+) -> None:
     sessions = [await connect("127.0.0.1", port, ToyDialect(), _answer_logins) for _ in range(3)]
     try:
         for session in sessions:  # accepted, counted and logged in
             await session.request(Toy(BIND))
+        admitted_ones = [session.closed for session in accepted]
         extra = await connect("127.0.0.1", port, ToyDialect(), _answer_logins)
         reason = await asyncio.wait_for(extra.closed, 5)
         assert "lost" in reason
         sessions.pop().abort()
+        # A slot is free once the server saw the close.
+        await asyncio.wait(admitted_ones, timeout=5, return_when=asyncio.FIRST_COMPLETED)
 
         async def admitted() -> bool:
             session = await connect("127.0.0.1", port, ToyDialect(), _answer_logins)
@@ -115,8 +126,7 @@ async def test_connection_over_the_per_address_cap_is_closed(port: int) -> None:
             finally:
                 session.abort()
 
-        while not await admitted():  # a slot is free once the server saw the close
-            await asyncio.sleep(0.01)
+        assert await admitted()
     finally:
         for session in sessions:
             session.abort()

@@ -18,6 +18,7 @@ from duanxin.protocols.carrier import (
     OutboundMessage,
 )
 from duanxin.protocols.core.sequence import Backoff
+from duanxin.protocols.core.state import State
 from duanxin.protocols.sgip import (
     Bind,
     BindResp,
@@ -35,6 +36,7 @@ from duanxin.protocols.sgip.client import SgipClient, open_client
 from duanxin.simulator.core import SimulatorConfig
 from duanxin.simulator.sgip import SgipSimulator
 from tests.conftest import until
+from tests.protocols.test_sessions import sgip_pair
 
 ACCOUNT, PASSWORD = "spuser", "sppass"
 HANDSET = "13012345678"
@@ -262,7 +264,11 @@ async def test_no_heartbeat_so_short_interval_does_not_drop_the_link(
     # rather than counted as unanswered heartbeats (which would close the link).
     sim = await make_sim()
     client = await make_client(sim, heartbeat_interval=0.01, extra={"idle_timeout": None})
-    await asyncio.sleep(0.15)  # many heartbeat intervals, well past heartbeat_attempts
+    # The client's session settings on a fake clock: a hundred intervals, well past
+    # heartbeat_attempts, and the link stays.
+    pair = sgip_pair(client.settings.session_config())
+    pair.advance(1.0)
+    assert pair.client.state is State.BOUND
     assert client.is_bound
     assert sim.binds == 1 and sim.unbinds == 0
     assert (await client.submit(_message())).accepted

@@ -82,18 +82,41 @@ def _make_copier(cls: type, name: str) -> _Copier:
 
 @dataclass(slots=True)
 class Backoff:
-    """Exponential reconnect delays with jitter: 0.5, 1, 2, 4 ... capped at ``maximum``."""
+    """Exponential reconnect delays with jitter: 0.5, 1, 2, 4 ... capped at ``maximum``.
+
+    Sans-IO like the session core: :meth:`failed` at time ``now`` sets the deadline of the
+    next attempt, which the caller arms one timer for (:meth:`next_deadline`) and confirms
+    with :meth:`handle_timer`.
+    """
 
     initial: float = 0.5
     maximum: float = 30.0
     factor: float = 2.0
     jitter: float = 0.1
     _attempt: int = field(default=0, init=False)
+    _deadline: float | None = field(default=None, init=False)
 
     def next_delay(self) -> float:
         delay = min(self.maximum, self.initial * self.factor**self._attempt)
         self._attempt += 1
         return delay * (1 + random.uniform(-self.jitter, self.jitter))
 
+    def failed(self, now: float) -> None:
+        """An attempt failed (or a link was lost) at ``now``: the next waits its delay."""
+        self._deadline = now + self.next_delay()
+
+    def next_deadline(self) -> float | None:
+        """When the next attempt is due; None when one may be made at once."""
+        return self._deadline
+
+    def handle_timer(self, now: float) -> bool:
+        """Whether the next attempt is due at ``now`` (the deadline is then spent)."""
+        if self._deadline is not None and now < self._deadline:
+            return False
+        self._deadline = None
+        return True
+
     def reset(self) -> None:
+        """Logged in: the next failure waits the initial delay again."""
         self._attempt = 0
+        self._deadline = None
