@@ -10,6 +10,7 @@ is recognised by its length.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Hashable, Mapping
 
 from duanxin.protocols.cmpp import pdu as c
@@ -22,26 +23,20 @@ from duanxin.protocols.core.table import (
     U32,
     Reserved,
     Table,
+    command_ids,
     is_variant,
     table_of,
 )
 from duanxin.protocols.core.table import FrameError as FrameError
 
 V20, V30 = CmppVersion.V20, CmppVersion.V30
-_COMMANDS: dict[type[Pdu], CommandId] = {
-    c.CmppConnect: CommandId.CONNECT,
-    c.CmppConnectResp: CommandId.CONNECT_RESP,
-    c.CmppTerminate: CommandId.TERMINATE,
-    c.CmppTerminateResp: CommandId.TERMINATE_RESP,
-    c.CmppSubmit: CommandId.SUBMIT,
-    c.CmppSubmitResp: CommandId.SUBMIT_RESP,
-    c.CmppDeliver: CommandId.DELIVER,
-    c.CmppDeliverResp: CommandId.DELIVER_RESP,
-    c.CmppQuery: CommandId.QUERY,
-    c.CmppCancel: CommandId.CANCEL,
-    c.CmppCancelResp: CommandId.CANCEL_RESP,
-    c.CmppActiveTest: CommandId.ACTIVE_TEST,
-}
+#: Each PDU class's command id, by its name (QUERY_RESP and ACTIVE_TEST_RESP, written out
+#: below, aside).
+_COMMANDS = command_ids(
+    (cls for cls in typing.get_args(Pdu) if cls not in (c.CmppQueryResp, c.CmppActiveTestResp)),
+    CommandId,
+    "Cmpp",
+)
 
 
 def _entry(cls: type[Pdu]) -> tuple[int, Table] | Mapping[Hashable, tuple[int, Table]]:

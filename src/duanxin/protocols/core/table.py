@@ -11,10 +11,11 @@ records, TLVs, fields a layout leaves off the wire, and a protocol's own rule
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import TypeVar
 
 from duanxin.protocols.core.errors import RemoteProtocolError
@@ -44,6 +45,7 @@ __all__ = [
     "Tlvs",
     "Values",
     "Variant",
+    "command_ids",
     "constructor",
     "find_tlv",
     "is_fixed",
@@ -254,6 +256,16 @@ def table_of(cls: type, variant: Hashable = None, **given: Kind) -> Table:
             kinds = [given[spec.name]]
         table += [(spec.name if not isinstance(k, Reserved) else "reserve", k) for k in kinds]
     return tuple(table)
+
+
+def command_ids(
+    classes: Iterable[type[T]], ids: type[IntEnum], prefix: str = ""
+) -> dict[type[T], int]:
+    """Each PDU class's command id, by its name: ``CmppActiveTestResp`` is ``ACTIVE_TEST_RESP``."""
+    return {cls: ids[_WORD.sub("_", cls.__name__.removeprefix(prefix)).upper()] for cls in classes}
+
+
+_WORD = re.compile(r"(?<=.)(?=[A-Z])")
 
 
 def is_variant(cls: type) -> bool:

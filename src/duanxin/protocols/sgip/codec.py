@@ -10,12 +10,15 @@ commands, and unknown ids).
 
 from __future__ import annotations
 
+import typing
+
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.table import (
     Custom,
     Fault,
     Malformed,
+    command_ids,
     table_of,
 )
 from duanxin.protocols.core.table import FrameError as FrameError
@@ -44,27 +47,14 @@ def _read_nodes(frame: bytes, offset: int, end: int) -> tuple[object, int]:
     return tuple(_NODE.unpack(frame[at : at + size]) for at in range(start, stop, size)), stop
 
 
-_COMMANDS: dict[type[Pdu], CommandId] = {
-    s.Bind: CommandId.BIND,
-    s.BindResp: CommandId.BIND_RESP,
-    s.Unbind: CommandId.UNBIND,
-    s.UnbindResp: CommandId.UNBIND_RESP,
-    s.Submit: CommandId.SUBMIT,
-    s.SubmitResp: CommandId.SUBMIT_RESP,
-    s.Deliver: CommandId.DELIVER,
-    s.DeliverResp: CommandId.DELIVER_RESP,
-    s.Report: CommandId.REPORT,
-    s.ReportResp: CommandId.REPORT_RESP,
-    s.UserRpt: CommandId.USER_RPT,
-    s.UserRptResp: CommandId.USER_RPT_RESP,
-    s.Trace: CommandId.TRACE,
-    s.TraceResp: CommandId.TRACE_RESP,
-}
 _NODES = Custom(_write_nodes, _read_nodes)
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "SGIP",
     (("sequence", s.SEQUENCE),),
-    {cls: (command, table_of(cls, nodes=_NODES)) for cls, command in _COMMANDS.items()},
+    {
+        cls: (command, table_of(cls, nodes=_NODES))
+        for cls, command in command_ids(typing.get_args(Pdu), CommandId).items()
+    },
     faults={
         **dict.fromkeys(Fault, Result.MESSAGE_LENGTH_ERROR),
         Fault.COUNT: Result.PARAMETER_FORMAT,

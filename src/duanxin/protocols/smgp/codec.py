@@ -17,6 +17,7 @@ from duanxin.protocols.core.table import (
     Fault,
     Reserved,
     Table,
+    command_ids,
     table_of,
 )
 from duanxin.protocols.core.table import FrameError as FrameError
@@ -30,10 +31,11 @@ MAX_PDU_SIZE = 4096
 
 _QUERY_RESP = s.SmgpQueryResp
 _COUNTERS = ("mt_tlmsg", "mt_tlusr", *COUNTERS)
-#: Each PDU class: its command id and field table, read off its fields' declared kinds
+#: Each PDU class: its command id (by its name) and field table, read off its fields' kinds
 #: (Query_Resp's counters come from a shared base, so its order is written out).
+_COMMANDS = command_ids(typing.get_args(Pdu), CommandId, "Smgp")
 _PDUS: dict[type[Pdu], tuple[int, Table]] = {
-    cls: (cls.command, table_of(cls)) for cls in typing.get_args(Pdu) if cls is not _QUERY_RESP
+    cls: (command, table_of(cls)) for cls, command in _COMMANDS.items() if cls is not _QUERY_RESP
 }
 _PDUS[_QUERY_RESP] = (
     CommandId.QUERY_RESP,

@@ -3,16 +3,17 @@
 Each field is declared once, its wire kind beside its type (padding beside the field it
 precedes), in wire order: the codec reads its tables off these classes.
 
-Every PDU carries its header ``sequence_id``; the command id is a class constant and the
-packet length is computed by the codec. Message ids stay raw (10 BCD bytes); text fields
-are ``str`` (ASCII on the wire, NUL-padded to their fixed size).
+Every PDU carries its header ``sequence_id``; the command id follows from the class name
+(``SmgpSubmitResp`` is ``SUBMIT_RESP``) and the packet length from the encoded body.
+Message ids stay raw (10 BCD bytes); text fields are ``str`` (ASCII on the wire,
+NUL-padded to their fixed size).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from duanxin.protocols.core import table
 from duanxin.protocols.core.errors import LocalProtocolError
@@ -209,7 +210,6 @@ QueryCode = Annotated[str, Text(10)]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpLogin:
-    command: ClassVar[CommandId] = CommandId.LOGIN
     sequence_id: int = 0
     client_id: Annotated[str, Text(8)]
     authenticator_client: Digest
@@ -220,7 +220,6 @@ class SmgpLogin:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpLoginResp:
-    command: ClassVar[CommandId] = CommandId.LOGIN_RESP
     sequence_id: int = 0
     status: Word
     authenticator_server: Digest = bytes(AUTHENTICATOR_SIZE)
@@ -229,7 +228,6 @@ class SmgpLoginResp:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpSubmit:
-    command: ClassVar[CommandId] = CommandId.SUBMIT
     sequence_id: int = 0
     msg_type: Byte = 6  # MT
     need_report: Byte = 1
@@ -250,7 +248,6 @@ class SmgpSubmit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpSubmitResp:
-    command: ClassVar[CommandId] = CommandId.SUBMIT_RESP
     sequence_id: int = 0
     msg_id: MsgId = bytes(MSG_ID_SIZE)
     status: Word
@@ -260,7 +257,6 @@ class SmgpSubmitResp:
 class SmgpDeliver:
     """An MO message (``is_report`` 0) or a status report (1, see :mod:`.report`)."""
 
-    command: ClassVar[CommandId] = CommandId.DELIVER
     sequence_id: int = 0
     msg_id: MsgId = bytes(MSG_ID_SIZE)
     is_report: Byte = 0
@@ -274,7 +270,6 @@ class SmgpDeliver:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpDeliverResp:
-    command: ClassVar[CommandId] = CommandId.DELIVER_RESP
     sequence_id: int = 0
     msg_id: MsgId = bytes(MSG_ID_SIZE)
     status: Word
@@ -282,31 +277,26 @@ class SmgpDeliverResp:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpActiveTest:
-    command: ClassVar[CommandId] = CommandId.ACTIVE_TEST
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpActiveTestResp:
-    command: ClassVar[CommandId] = CommandId.ACTIVE_TEST_RESP
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpExit:
-    command: ClassVar[CommandId] = CommandId.EXIT
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpExitResp:
-    command: ClassVar[CommandId] = CommandId.EXIT_RESP
     sequence_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpQuery:
-    command: ClassVar[CommandId] = CommandId.QUERY
     sequence_id: int = 0
     query_time: QueryTime  # YYYYMMDD
     query_type: Byte = 0  # 0 totals, 1 by service code
@@ -315,7 +305,6 @@ class SmgpQuery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpQueryResp(QueryCounters):
-    command: ClassVar[CommandId] = CommandId.QUERY_RESP
     sequence_id: int = 0
     query_time: QueryTime
     query_type: Byte = 0
