@@ -28,6 +28,7 @@ from duanxin.protocols.core.table import (
     Items,
     Octets,
     Reserved,
+    SequenceIdHeader,
     Text,
     Variant,
 )
@@ -206,10 +207,9 @@ Layout = Annotated[int, Variant({v: (Absent(v, checked=False),) for v in (_V20, 
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppConnect:
+class CmppConnect(SequenceIdHeader):
     """SP login. ``timestamp`` is the MMDDHHMMSS number (China Standard Time)."""
 
-    sequence_id: int = 0
     source_addr: Annotated[str, Text(SOURCE_ADDR_SIZE)]
     authenticator_source: Digest
     version: Byte = _V30
@@ -217,30 +217,26 @@ class CmppConnect:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppConnectResp:
+class CmppConnectResp(SequenceIdHeader):
     """Login answer. Its own Version byte also picks its layout (Status 1 or 4 bytes)."""
 
-    sequence_id: int = 0
     status: Result
     authenticator_ismg: Digest = _ZERO_AUTH
     version: Byte = _V30
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppTerminate:
-    sequence_id: int = 0
+class CmppTerminate(SequenceIdHeader): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppTerminateResp:
-    sequence_id: int = 0
+class CmppTerminateResp(SequenceIdHeader): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppSubmit:
+class CmppSubmit(SequenceIdHeader):
     """One MT message (or segment) to ``dest_terminal_ids``."""
 
-    sequence_id: int = 0
     version: Layout = _V30
     msg_id: MsgId = 0
     pk_total: Byte = 1
@@ -267,18 +263,16 @@ class CmppSubmit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppSubmitResp:
-    sequence_id: int = 0
+class CmppSubmitResp(SequenceIdHeader):
     version: Layout = _V30
     msg_id: MsgId = 0
     result: Result = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppDeliver:
+class CmppDeliver(SequenceIdHeader):
     """An MO message, or a status report when ``registered_delivery`` is 1."""
 
-    sequence_id: int = 0
     version: Layout = _V30
     msg_id: MsgId = 0
     dest_id: Annotated[str, Text(DEST_ID_SIZE)] = ""
@@ -294,16 +288,14 @@ class CmppDeliver:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppDeliverResp:
-    sequence_id: int = 0
+class CmppDeliverResp(SequenceIdHeader):
     version: Layout = _V30
     msg_id: MsgId = 0
     result: Result = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppQuery:
-    sequence_id: int = 0
+class CmppQuery(SequenceIdHeader):
     time: QueryTime = ""  # YYYYMMDD
     query_type: Byte = 0
     query_code: Annotated[str, Text(QUERY_CODE_SIZE), Reserved(QUERY_RESERVE_SIZE)] = ""
@@ -311,7 +303,6 @@ class CmppQuery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppQueryResp(QueryCounters):
-    sequence_id: int = 0
     time: str = ""
     query_type: int = 0
     query_code: str = ""
@@ -320,26 +311,22 @@ class CmppQueryResp(QueryCounters):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppCancel:
-    sequence_id: int = 0
+class CmppCancel(SequenceIdHeader):
     msg_id: MsgId = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppCancelResp:
-    sequence_id: int = 0
+class CmppCancelResp(SequenceIdHeader):
     version: Layout = _V30
     success_id: Result = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppActiveTest:
-    sequence_id: int = 0
+class CmppActiveTest(SequenceIdHeader): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CmppActiveTestResp:
-    sequence_id: int = 0
+class CmppActiveTestResp(SequenceIdHeader): ...
 
 
 Pdu = (

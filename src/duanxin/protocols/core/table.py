@@ -39,6 +39,7 @@ __all__ = [
     "Octets",
     "Record",
     "Reserved",
+    "SequenceIdHeader",
     "Table",
     "Text",
     "Tlv",
@@ -329,3 +330,10 @@ def constructor(
 
 #: The header after the command id where it is just a 4-byte sequence (CMPP, SMGP).
 SEQUENCE_ID_HEADER: Table = (("sequence_id", U32),)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SequenceIdHeader:
+    """The base of every PDU whose header is :data:`SEQUENCE_ID_HEADER` (CMPP, SMGP)."""
+
+    sequence_id: int = 0

@@ -201,8 +201,20 @@ _USERS = Items("B", Text(NUMBER_SIZE), 1, MAX_USER_COUNT, strict=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Bind:
+class _Header:
     sequence: SequenceNumber = _NO_SEQUENCE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Answer(_Header):
+    """A response that says only its Result."""
+
+    result: Byte = Result.OK
+    reserve: Reserve = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bind(_Header):
     login_type: Byte = LoginType.SP_TO_SMG
     login_name: Annotated[str, Text(LOGIN_NAME_SIZE)] = ""
     login_password: Annotated[str, Text(LOGIN_PASSWORD_SIZE)] = ""
@@ -210,27 +222,21 @@ class Bind:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BindResp:
-    sequence: SequenceNumber = _NO_SEQUENCE
-    result: Byte = Result.OK
-    reserve: Reserve = ""
+class BindResp(_Answer): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Unbind:
-    sequence: SequenceNumber = _NO_SEQUENCE
+class Unbind(_Header): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UnbindResp:
-    sequence: SequenceNumber = _NO_SEQUENCE
+class UnbindResp(_Header): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Submit:
+class Submit(_Header):
     """One MT message (or one segment of it) to 1..100 recipients."""
 
-    sequence: SequenceNumber = _NO_SEQUENCE
     sp_number: Number = ""
     charge_number: Number = ""
     user_numbers: Annotated[tuple[str, ...], _USERS] = ()  # UserCount is their number
@@ -254,17 +260,13 @@ class Submit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SubmitResp:
-    sequence: SequenceNumber = _NO_SEQUENCE
-    result: Byte = Result.OK
-    reserve: Reserve = ""
+class SubmitResp(_Answer): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Deliver:
+class Deliver(_Header):
     """An MO message (or one segment of it) from a handset."""
 
-    sequence: SequenceNumber = _NO_SEQUENCE
     user_number: Number = ""
     sp_number: Number = ""
     tp_pid: Byte = 0
@@ -275,17 +277,13 @@ class Deliver:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeliverResp:
-    sequence: SequenceNumber = _NO_SEQUENCE
-    result: Byte = Result.OK
-    reserve: Reserve = ""
+class DeliverResp(_Answer): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Report:
+class Report(_Header):
     """The outcome of an earlier Submit, named by that Submit's own sequence triple."""
 
-    sequence: SequenceNumber = _NO_SEQUENCE
     submit_sequence: Annotated[SequenceNumber, SEQUENCE] = _NO_SEQUENCE
     report_type: Byte = 0
     user_number: Number = ""
@@ -295,15 +293,11 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReportResp:
-    sequence: SequenceNumber = _NO_SEQUENCE
-    result: Byte = Result.OK
-    reserve: Reserve = ""
+class ReportResp(_Answer): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UserRpt:
-    sequence: SequenceNumber = _NO_SEQUENCE
+class UserRpt(_Header):
     sp_number: Number = ""
     user_number: Number = ""
     user_condition: Byte = UserCondition.DEREGISTERED
@@ -311,15 +305,11 @@ class UserRpt:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UserRptResp:
-    sequence: SequenceNumber = _NO_SEQUENCE
-    result: Byte = Result.OK
-    reserve: Reserve = ""
+class UserRptResp(_Answer): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Trace:
-    sequence: SequenceNumber = _NO_SEQUENCE
+class Trace(_Header):
     submit_sequence: Annotated[SequenceNumber, SEQUENCE] = _NO_SEQUENCE
     user_number: Number = ""
     reserve: Reserve = ""
@@ -336,8 +326,7 @@ class TraceNode:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TraceResp:
-    sequence: SequenceNumber = _NO_SEQUENCE
+class TraceResp(_Header):
     nodes: tuple[TraceNode, ...] = ()  # Count is their number
     reserve: Reserve = ""
 

@@ -19,7 +19,17 @@ from duanxin.protocols.core import table
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.fields import encode_fixed
 from duanxin.protocols.core.query import QueryCounters
-from duanxin.protocols.core.table import U8, U32, Bytes, Items, Octets, Reserved, Text, Tlvs
+from duanxin.protocols.core.table import (
+    U8,
+    U32,
+    Bytes,
+    Items,
+    Octets,
+    Reserved,
+    SequenceIdHeader,
+    Text,
+    Tlvs,
+)
 
 SMGP_VERSION = 0x30
 MSG_ID_SIZE = 10
@@ -209,8 +219,7 @@ QueryCode = Annotated[str, Text(10)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpLogin:
-    sequence_id: int = 0
+class SmgpLogin(SequenceIdHeader):
     client_id: Annotated[str, Text(8)]
     authenticator_client: Digest
     login_mode: Byte = LoginMode.TRANSMIT
@@ -219,16 +228,14 @@ class SmgpLogin:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpLoginResp:
-    sequence_id: int = 0
+class SmgpLoginResp(SequenceIdHeader):
     status: Word
     authenticator_server: Digest = bytes(AUTHENTICATOR_SIZE)
     server_version: Byte = SMGP_VERSION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpSubmit:
-    sequence_id: int = 0
+class SmgpSubmit(SequenceIdHeader):
     msg_type: Byte = 6  # MT
     need_report: Byte = 1
     priority: Byte = 1
@@ -247,17 +254,15 @@ class SmgpSubmit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpSubmitResp:
-    sequence_id: int = 0
+class SmgpSubmitResp(SequenceIdHeader):
     msg_id: MsgId = bytes(MSG_ID_SIZE)
     status: Word
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpDeliver:
+class SmgpDeliver(SequenceIdHeader):
     """An MO message (``is_report`` 0) or a status report (1, see :mod:`.report`)."""
 
-    sequence_id: int = 0
     msg_id: MsgId = bytes(MSG_ID_SIZE)
     is_report: Byte = 0
     msg_format: Byte = MsgFormat.ASCII
@@ -269,35 +274,29 @@ class SmgpDeliver:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpDeliverResp:
-    sequence_id: int = 0
+class SmgpDeliverResp(SequenceIdHeader):
     msg_id: MsgId = bytes(MSG_ID_SIZE)
     status: Word
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpActiveTest:
-    sequence_id: int = 0
+class SmgpActiveTest(SequenceIdHeader): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpActiveTestResp:
-    sequence_id: int = 0
+class SmgpActiveTestResp(SequenceIdHeader): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpExit:
-    sequence_id: int = 0
+class SmgpExit(SequenceIdHeader): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpExitResp:
-    sequence_id: int = 0
+class SmgpExitResp(SequenceIdHeader): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmgpQuery:
-    sequence_id: int = 0
+class SmgpQuery(SequenceIdHeader):
     query_time: QueryTime  # YYYYMMDD
     query_type: Byte = 0  # 0 totals, 1 by service code
     query_code: QueryCode = ""
@@ -305,7 +304,6 @@ class SmgpQuery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpQueryResp(QueryCounters):
-    sequence_id: int = 0
     query_time: QueryTime
     query_type: Byte = 0
     query_code: QueryCode = ""
