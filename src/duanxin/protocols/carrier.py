@@ -284,8 +284,13 @@ class CarrierSessionClient(Generic[P]):
         self.login_failures = 0
 
     @property
-    def is_up(self) -> bool:
+    def is_bound(self) -> bool:
+        """Logged in right now."""
         return self._session is not None and self._session.is_bound
+
+    @property
+    def is_up(self) -> bool:
+        return self.is_bound
 
     @property
     def in_flight(self) -> int:

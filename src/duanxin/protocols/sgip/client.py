@@ -226,7 +226,7 @@ def report_to_inbound(report: Report) -> carrier.CarrierReport | None:
     )
 
 
-class SgipClient:
+class SgipClient(carrier.CarrierSessionClient[Pdu]):
     """An SP's SGIP connection pair: the MT link to the SMG and the listener for its links.
 
     The MT link logs out after ``idle_timeout`` without traffic (the session core's idle
@@ -241,72 +241,43 @@ class SgipClient:
         now: Callable[[], datetime] = china_standard_time,
         backoff: Backoff | None = None,
     ) -> None:
-        self.settings = dataclasses.replace(settings, heartbeat_interval=None)
-        self.adapter = SgipAdapter(self.settings, now=now)
+        settings = dataclasses.replace(settings, heartbeat_interval=None)
+        adapter = SgipAdapter(settings, now=now)
         self.idle_timeout = settings.float_knob("idle_timeout", DEFAULT_IDLE_TIMEOUT)
-        self.listener = SgipListener(self.adapter, self.settings, on_inbound)
-        config = self.settings.session_config(idle_timeout=self.idle_timeout)
-        self._mt = carrier.CarrierSessionClient(
-            self.adapter, self.settings, on_inbound, backoff=backoff, config=config
-        )
-        self._started = False
-        self._closed = False
+        config = settings.session_config(idle_timeout=self.idle_timeout)
+        super().__init__(adapter, settings, on_inbound, backoff=backoff, config=config)
+        self.listener = SgipListener(adapter, settings, on_inbound)
 
     @property
     def is_up(self) -> bool:
         """Bound to the SMG, or parked after idleness (the next submit binds again)."""
-        return self._started and not self._closed and (self._mt.is_parked or self._mt.is_up)
-
-    @property
-    def in_flight(self) -> int:
-        """Submits sent on the MT link and not answered yet."""
-        return self._mt.in_flight
-
-    @property
-    def is_bound(self) -> bool:
-        """The MT link is bound right now."""
-        return self._mt.is_up
-
-    @property
-    def is_parked(self) -> bool:
-        return self._mt.is_parked
+        return self._runner is not None and not self._stopping and (self.is_parked or self.is_bound)
 
     @property
     def listen_port(self) -> int:
         """The port the SMG must connect to (the real one when ``listen_port`` was 0)."""
         return self.listener.port
 
-    @property
-    def last_error(self) -> str | None:
-        return self._mt.last_error
-
-    @property
-    def login_failures(self) -> int:
-        return self._mt.login_failures
-
     async def start(self) -> None:
         """Bind the listener (before returning) and start binding the MT link."""
-        if self._started:
-            return
-        await self.listener.start()
-        await self._mt.start()
-        self._started = True
+        if self._runner is None:
+            await self.listener.start()
+            await super().start()
 
     async def wait_up(self, timeout: float) -> bool:
         """Wait until the MT link is bound (binding again first if it was parked)."""
-        self._mt.unpark()
-        return await self._mt.wait_up(timeout)
+        self.unpark()
+        return await super().wait_up(timeout)
 
     async def submit(self, message: carrier.OutboundMessage) -> carrier.SubmitResult:
         """Submit every segment; binds first when the link was parked for idleness."""
-        if self._closed:
+        if self._stopping:
             raise SessionClosed("client closed")
-        return await self._mt.submit(message)
+        return await super().submit(message)
 
     async def close(self) -> None:
         """Unbind the MT link, close the listener and every link the SMG opened."""
-        self._closed = True
-        await self._mt.close()
+        await super().close()
         await self.listener.close()
 
 
