@@ -32,15 +32,11 @@ from duanxin.domain.encoding import decode_text
 from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
 from duanxin.domain.status import DELIVERED
 from duanxin.protocols.core.aio import SessionClosed, SessionProtocol
+from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Direction, Role
-from duanxin.protocols.sgip.client import (
-    add_country_code,
-    canonical_id,
-    china_standard_time,
-    strip_country_code,
-)
+from duanxin.protocols.sgip.client import add_country_code, canonical_id, strip_country_code
 from duanxin.protocols.sgip.dialect import SgipDialect, new_counter
 from duanxin.protocols.sgip.pdu import (
     Bind,

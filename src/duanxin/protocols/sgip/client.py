@@ -35,44 +35,21 @@ from datetime import datetime
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
 from duanxin.protocols.core.aio import SessionClosed
-from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_TIME
-from duanxin.protocols.core.clock import china_standard_time as china_standard_time
+from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.sequence import Backoff
+from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.dialect import SgipDialect, new_counter
 from duanxin.protocols.sgip.listener import SgipListener
-from duanxin.protocols.sgip.pdu import (
-    SP_PAYS,
-    Bind,
-    BindResp,
-    Deliver,
-    DeliverResp,
-    FeeType,
-    LoginType,
-    Pdu,
-    Report,
-    ReportFlag,
-    ReportResp,
-    ReportState,
-    Result,
-    SequenceNumber,
-    Submit,
-    SubmitResp,
-    Trace,
-    TraceNode,
-    TraceResp,
-    UserRpt,
-    UserRptResp,
-)
 
 #: Below the SMG's default 60 s idle limit, so we close the link before it does.
 DEFAULT_IDLE_TIMEOUT = 50.0
 SP_NODE_BASE = 3_000_000_000  # 3AAAAQQQQQ with area code 0000
 COUNTRY_CODE = "86"
 MOBILE_LENGTH = 11
-RETRYABLE_RESULTS = frozenset({Result.NODE_BUSY})
+RETRYABLE_RESULTS = frozenset({s.Result.NODE_BUSY})
 
 
-def canonical_id(sequence: SequenceNumber) -> str:
+def canonical_id(sequence: s.SequenceNumber) -> str:
     """The platform's carrier id of a submitted segment: ``"node:MMDDHHMMSS:counter"``.
 
     SGIP has no gateway message id; a Submit is known by its own header triple, which the
@@ -107,9 +84,9 @@ def report_stat(state: int, error_code: int) -> str | None:
     State 0 is ``DELIVRD``. State 2 keeps the carrier's ErrorCode: ``ER:0025`` for
     ErrorCode 25 (user unreachable), or ``UNDELIV`` when the SMG gave no code.
     """
-    if state == ReportState.DELIVERED:
+    if state == s.ReportState.DELIVERED:
         return "DELIVRD"
-    if state == ReportState.WAITING:
+    if state == s.ReportState.WAITING:
         return None
     return f"ER:{error_code:04d}" if error_code else "UNDELIV"
 
@@ -133,11 +110,11 @@ class SgipAdapter:
         self._now = now
         # One counter for every link of this node: triples must never repeat between links.
         self._counter = new_counter()
-        self._template = Submit(
-            charge_number=settings.str_knob("charge_number", SP_PAYS),
+        self._template = s.Submit(
+            charge_number=settings.str_knob("charge_number", s.SP_PAYS),
             corp_id=settings.sp_code,
             service_type=settings.service_id,
-            fee_type=settings.int_knob("fee_type", FeeType.FREE),
+            fee_type=settings.int_knob("fee_type", s.FeeType.FREE),
             fee_value=settings.str_knob("fee_value", "0"),
             morelateto_mt_flag=settings.int_knob("morelateto_mt_flag", 2),
             priority=settings.int_knob("priority", 0),
@@ -146,25 +123,25 @@ class SgipAdapter:
     def new_dialect(self) -> SgipDialect:
         return SgipDialect(self.node_id, self._now, counter=self._counter)
 
-    def login_request(self, settings: carrier.ChannelSettings) -> Pdu:
-        return Bind(
-            login_type=LoginType.SP_TO_SMG,
+    def login_request(self, settings: carrier.ChannelSettings) -> s.Pdu:
+        return s.Bind(
+            login_type=s.LoginType.SP_TO_SMG,
             login_name=settings.account,
             login_password=settings.password,
         )
 
-    def login_status(self, response: Pdu) -> int:
-        return response.result if isinstance(response, BindResp) else Result.ILLEGAL_LOGIN
+    def login_status(self, response: s.Pdu) -> int:
+        return response.result if isinstance(response, s.BindResp) else s.Result.ILLEGAL_LOGIN
 
     def submit_requests(
         self, message: carrier.OutboundMessage, segments: list[Segment]
-    ) -> list[Pdu]:
+    ) -> list[s.Pdu]:
         """One Submit per segment, one recipient each; long ones carry the UDH (TP_udhi 1)."""
         base = dataclasses.replace(
             self._template,
             sp_number=message.source,
             user_numbers=(add_country_code(message.destination),),
-            report_flag=ReportFlag.ALWAYS if message.want_report else ReportFlag.NONE,
+            report_flag=s.ReportFlag.ALWAYS if message.want_report else s.ReportFlag.NONE,
         )
         return [
             dataclasses.replace(
@@ -176,34 +153,34 @@ class SgipAdapter:
             for segment in segments
         ]
 
-    def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
-        if not isinstance(response, SubmitResp):
-            return carrier.SubmitOutcome(Result.SYSTEM_FAILURE, "")
-        if response.result != Result.OK:
+    def submit_outcome(self, response: s.Pdu) -> carrier.SubmitOutcome:
+        if not isinstance(response, s.SubmitResp):
+            return carrier.SubmitOutcome(s.Result.SYSTEM_FAILURE, "")
+        if response.result != s.Result.OK:
             return carrier.SubmitOutcome(response.result, "", response.result in RETRYABLE_RESULTS)
-        return carrier.SubmitOutcome(Result.OK, canonical_id(response.sequence))
+        return carrier.SubmitOutcome(s.Result.OK, canonical_id(response.sequence))
 
-    def inbound(self, request: Pdu) -> tuple[Pdu | None, carrier.Inbound | None]:
+    def inbound(self, request: s.Pdu) -> tuple[s.Pdu | None, carrier.Inbound | None]:
         """Answer a command from the SMG and say what it carried.
 
         Deliver and Report are accepted on either link: a gateway that breaks the
         one-direction rule should not cost us an MO or a report.
         """
         sequence = request.sequence
-        if isinstance(request, Deliver):
-            return DeliverResp(sequence=sequence), deliver_to_mo(request)
-        if isinstance(request, Report):
-            return ReportResp(sequence=sequence), report_to_inbound(request)
-        if isinstance(request, UserRpt):
-            return UserRptResp(sequence=sequence), None
-        if isinstance(request, Trace):
-            refused = TraceNode(result=Result.FUNCTION_NOT_PROVIDED)
-            return TraceResp(sequence=sequence, nodes=(refused,)), None
+        if isinstance(request, s.Deliver):
+            return s.DeliverResp(sequence=sequence), deliver_to_mo(request)
+        if isinstance(request, s.Report):
+            return s.ReportResp(sequence=sequence), report_to_inbound(request)
+        if isinstance(request, s.UserRpt):
+            return s.UserRptResp(sequence=sequence), None
+        if isinstance(request, s.Trace):
+            refused = s.TraceNode(result=s.Result.FUNCTION_NOT_PROVIDED)
+            return s.TraceResp(sequence=sequence, nodes=(refused,)), None
         # A Submit sent to the SP, or anything else an SP does not serve.
-        return SubmitResp(sequence=sequence, result=Result.FUNCTION_NOT_PROVIDED), None
+        return s.SubmitResp(sequence=sequence, result=s.Result.FUNCTION_NOT_PROVIDED), None
 
 
-def deliver_to_mo(deliver: Deliver) -> carrier.CarrierMO:
+def deliver_to_mo(deliver: s.Deliver) -> carrier.CarrierMO:
     """The platform's view of one Deliver (one segment of a long MO when TP_udhi is set)."""
     return carrier.CarrierMO.decoded(
         strip_country_code(deliver.user_number),
@@ -214,7 +191,7 @@ def deliver_to_mo(deliver: Deliver) -> carrier.CarrierMO:
     )
 
 
-def report_to_inbound(report: Report) -> carrier.CarrierReport | None:
+def report_to_inbound(report: s.Report) -> carrier.CarrierReport | None:
     """A final report about one of our Submits; ``None`` for pending or forwarded ones."""
     stat = report_stat(report.state, report.error_code)
     if stat is None or report.report_type != 0:
@@ -226,7 +203,7 @@ def report_to_inbound(report: Report) -> carrier.CarrierReport | None:
     )
 
 
-class SgipClient(carrier.CarrierSessionClient[Pdu]):
+class SgipClient(carrier.CarrierSessionClient[s.Pdu]):
     """An SP's SGIP connection pair: the MT link to the SMG and the listener for its links.
 
     The MT link logs out after ``idle_timeout`` without traffic (the session core's idle

@@ -39,12 +39,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN_HOST = "127.0.0.1"
 SEEN_LIMIT = 4096
-_RESULT_RESPONSES = (
-    DeliverResp,
-    ReportResp,
-    UserRptResp,
-    SubmitResp,
-)  # sequence triples remembered for duplicate detection
+#: The answers that can say "illegal sequence number" to a triple reused with new content.
+_RESULT_RESPONSES = (DeliverResp, ReportResp, UserRptResp, SubmitResp)
 
 
 class SgipListener:
