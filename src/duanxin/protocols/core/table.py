@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=IntEnum)
 Values = list[object]
 
 
@@ -259,9 +260,7 @@ def table_of(cls: type, variant: Hashable = None, **given: Kind) -> Table:
     return tuple(table)
 
 
-def command_ids(
-    classes: Iterable[type[T]], ids: type[IntEnum], prefix: str = ""
-) -> dict[type[T], int]:
+def command_ids(classes: Iterable[type[T]], ids: type[E], prefix: str = "") -> dict[type[T], E]:
     """Each PDU class's command id, by its name: ``CmppActiveTestResp`` is ``ACTIVE_TEST_RESP``."""
     return {cls: ids[_WORD.sub("_", cls.__name__.removeprefix(prefix)).upper()] for cls in classes}
 

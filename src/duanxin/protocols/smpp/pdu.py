@@ -4,7 +4,8 @@ Each field is declared once, its wire kind beside its type, in wire order: the c
 its tables (:data:`~duanxin.protocols.smpp.codec.FIELDS`) off these classes.
 
 Every PDU carries the header's ``sequence_number`` and ``command_status`` (0 in requests);
-``command_length`` and ``command_id`` follow from the class and the encoded body. Length
+``command_id`` follows from the class name (``SubmitSmResp`` is ``SUBMIT_SM_RESP``) and
+``command_length`` from the encoded body. Length
 fields that only describe another field (``sm_length``, ``number_of_dests``,
 ``no_unsuccess``) are not stored: they are derived from the field they measure, so they can
 never disagree with it. Optional parameters are kept as an ordered tuple of :class:`Tlv`,
@@ -13,11 +14,22 @@ unknown tags included.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Annotated, ClassVar
 
-from duanxin.protocols.core.table import U8, U32, Bytes, CString, Items, Record, Tlvs, table_of
+from duanxin.protocols.core.table import (
+    U8,
+    U32,
+    Bytes,
+    CString,
+    Items,
+    Record,
+    Tlvs,
+    command_ids,
+    table_of,
+)
 from duanxin.protocols.smpp.status import CommandStatus as CommandStatus
 from duanxin.protocols.smpp.status import MessageState as MessageState
 from duanxin.protocols.smpp.tlv import Tlv
@@ -160,6 +172,7 @@ class CommandId(IntEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Header:
+    command_id: ClassVar[CommandId]  # by the class name, set below
     sequence_number: int = 0
     command_status: int = 0
 
@@ -168,38 +181,31 @@ class _Header:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GenericNack(_Header):
-    command_id: ClassVar[CommandId] = CommandId.GENERIC_NACK
+class GenericNack(_Header): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Unbind(_Header):
-    command_id: ClassVar[CommandId] = CommandId.UNBIND
+class Unbind(_Header): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UnbindResp(_Header):
-    command_id: ClassVar[CommandId] = CommandId.UNBIND_RESP
+class UnbindResp(_Header): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EnquireLink(_Header):
-    command_id: ClassVar[CommandId] = CommandId.ENQUIRE_LINK
+class EnquireLink(_Header): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EnquireLinkResp(_Header):
-    command_id: ClassVar[CommandId] = CommandId.ENQUIRE_LINK_RESP
+class EnquireLinkResp(_Header): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CancelSmResp(_Header):
-    command_id: ClassVar[CommandId] = CommandId.CANCEL_SM_RESP
+class CancelSmResp(_Header): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReplaceSmResp(_Header):
-    command_id: ClassVar[CommandId] = CommandId.REPLACE_SM_RESP
+class ReplaceSmResp(_Header): ...
 
 
 # ------------------------------------------------------------------------ binds
@@ -217,18 +223,15 @@ class _BindBody(_Header):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BindTransmitter(_BindBody):
-    command_id: ClassVar[CommandId] = CommandId.BIND_TRANSMITTER
+class BindTransmitter(_BindBody): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BindReceiver(_BindBody):
-    command_id: ClassVar[CommandId] = CommandId.BIND_RECEIVER
+class BindReceiver(_BindBody): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BindTransceiver(_BindBody):
-    command_id: ClassVar[CommandId] = CommandId.BIND_TRANSCEIVER
+class BindTransceiver(_BindBody): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,23 +241,19 @@ class _BindRespBody(_Header):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BindTransmitterResp(_BindRespBody):
-    command_id: ClassVar[CommandId] = CommandId.BIND_TRANSMITTER_RESP
+class BindTransmitterResp(_BindRespBody): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BindReceiverResp(_BindRespBody):
-    command_id: ClassVar[CommandId] = CommandId.BIND_RECEIVER_RESP
+class BindReceiverResp(_BindRespBody): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BindTransceiverResp(_BindRespBody):
-    command_id: ClassVar[CommandId] = CommandId.BIND_TRANSCEIVER_RESP
+class BindTransceiverResp(_BindRespBody): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outbind(_Header):
-    command_id: ClassVar[CommandId] = CommandId.OUTBIND
     system_id: SystemId = ""
     password: Password = ""
 
@@ -285,15 +284,12 @@ class _ShortMessageBody(_Header):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SubmitSm(_ShortMessageBody):
-    command_id: ClassVar[CommandId] = CommandId.SUBMIT_SM
+class SubmitSm(_ShortMessageBody): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliverSm(_ShortMessageBody):
     """An MO message, a delivery receipt, or an acknowledgement: see :class:`EsmMessageType`."""
-
-    command_id: ClassVar[CommandId] = CommandId.DELIVER_SM
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -303,23 +299,19 @@ class _MessageIdResp(_Header):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SubmitSmResp(_MessageIdResp):
-    command_id: ClassVar[CommandId] = CommandId.SUBMIT_SM_RESP
+class SubmitSmResp(_MessageIdResp): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeliverSmResp(_MessageIdResp):
-    command_id: ClassVar[CommandId] = CommandId.DELIVER_SM_RESP
+class DeliverSmResp(_MessageIdResp): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DataSmResp(_MessageIdResp):
-    command_id: ClassVar[CommandId] = CommandId.DATA_SM_RESP
+class DataSmResp(_MessageIdResp): ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DataSm(_Header):
-    command_id: ClassVar[CommandId] = CommandId.DATA_SM
     service_type: ServiceType = ""
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
@@ -335,7 +327,6 @@ class DataSm(_Header):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuerySm(_Header):
-    command_id: ClassVar[CommandId] = CommandId.QUERY_SM
     message_id: MessageId = ""
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
@@ -344,7 +335,6 @@ class QuerySm(_Header):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuerySmResp(_Header):
-    command_id: ClassVar[CommandId] = CommandId.QUERY_SM_RESP
     message_id: MessageId = ""
     final_date: Time = ""
     message_state: Byte = 0
@@ -354,7 +344,6 @@ class QuerySmResp(_Header):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelSm(_Header):
-    command_id: ClassVar[CommandId] = CommandId.CANCEL_SM
     service_type: ServiceType = ""
     message_id: MessageId = ""
     source_addr_ton: Byte = 0
@@ -367,7 +356,6 @@ class CancelSm(_Header):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplaceSm(_Header):
-    command_id: ClassVar[CommandId] = CommandId.REPLACE_SM
     message_id: MessageId = ""
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
@@ -410,7 +398,6 @@ UNSUCCESS_LIST = Items("B", Record(UnsuccessSme, table_of(UnsuccessSme)))
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitMulti(_Header):
-    command_id: ClassVar[CommandId] = CommandId.SUBMIT_MULTI
     service_type: ServiceType = ""
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
@@ -431,7 +418,6 @@ class SubmitMulti(_Header):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitMultiResp(_Header):
-    command_id: ClassVar[CommandId] = CommandId.SUBMIT_MULTI_RESP
     message_id: MessageId = ""
     unsuccess_smes: Annotated[tuple[UnsuccessSme, ...], UNSUCCESS_LIST] = ()
     tlvs: Options = ()
@@ -439,7 +425,6 @@ class SubmitMultiResp(_Header):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertNotification(_Header):
-    command_id: ClassVar[CommandId] = CommandId.ALERT_NOTIFICATION
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
     source_addr: LongAddress = ""
@@ -478,6 +463,10 @@ Pdu = (
     | DataSm
     | DataSmResp
 )
+
+for _cls, _command in command_ids(typing.get_args(Pdu), CommandId).items():
+    _cls.command_id = _command
+del _cls, _command
 
 Bind = BindTransmitter | BindReceiver | BindTransceiver
 BindResp = BindTransmitterResp | BindReceiverResp | BindTransceiverResp
