@@ -17,25 +17,9 @@ from datetime import datetime
 
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
-from duanxin.protocols.cmpp.auth import (
-    authenticator_ismg,
-    connect_request,
-)
+from duanxin.protocols.cmpp import pdu as c
+from duanxin.protocols.cmpp.auth import authenticator_ismg, connect_request
 from duanxin.protocols.cmpp.dialect import CmppDialect
-from duanxin.protocols.cmpp.pdu import (
-    CmppConnect,
-    CmppConnectResp,
-    CmppDeliver,
-    CmppDeliverResp,
-    CmppDeliverResult,
-    CmppFeeUserType,
-    CmppRegisteredDelivery,
-    CmppSubmit,
-    CmppSubmitResp,
-    CmppSubmitResult,
-    CmppVersion,
-    Pdu,
-)
 from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
@@ -61,10 +45,10 @@ class CmppAdapter:
         self, settings: carrier.ChannelSettings, *, clock: Clock = china_standard_time
     ) -> None:
         self.settings = settings
-        self.version: int = settings.version or CmppVersion.V30  # sent as is in CONNECT
+        self.version: int = settings.version or c.CmppVersion.V30  # sent as is in CONNECT
         self._clock = clock
-        self._last_connect: CmppConnect | None = None
-        self._fee_user_type = settings.int_knob("fee_user_type", CmppFeeUserType.DESTINATION)
+        self._last_connect: c.CmppConnect | None = None
+        self._fee_user_type = settings.int_knob("fee_user_type", c.CmppFeeUserType.DESTINATION)
         self._fee_type = settings.str_knob("fee_type", "01")
         self._fee_code = settings.str_knob("fee_code", "000000")
         self._msg_level = settings.int_knob("msg_level", 0)
@@ -73,19 +57,19 @@ class CmppAdapter:
     def new_dialect(self) -> CmppDialect:
         return CmppDialect(self.version)
 
-    def login_request(self, settings: carrier.ChannelSettings) -> CmppConnect:
+    def login_request(self, settings: carrier.ChannelSettings) -> c.CmppConnect:
         connect = connect_request(settings.account, settings.password, self._clock(), self.version)
         self._last_connect = connect
         return connect
 
-    def login_status(self, response: Pdu) -> int:
-        if not isinstance(response, CmppConnectResp):
+    def login_status(self, response: c.Pdu) -> int:
+        if not isinstance(response, c.CmppConnectResp):
             raise ProtocolError(f"login answered with {type(response).__name__}")
         if response.status == 0 and self._last_connect is not None:
             self._check_ismg(response, self._last_connect)
         return response.status
 
-    def _check_ismg(self, response: CmppConnectResp, connect: CmppConnect) -> None:
+    def _check_ismg(self, response: c.CmppConnectResp, connect: c.CmppConnect) -> None:
         # Many gateways get AuthenticatorISMG wrong; a mismatch is logged, never fatal.
         expected = authenticator_ismg(
             response.status, connect.authenticator_source, self.settings.password, response.version
@@ -95,11 +79,13 @@ class CmppAdapter:
 
     def submit_requests(
         self, message: carrier.OutboundMessage, segments: list[Segment]
-    ) -> list[Pdu]:
+    ) -> list[c.Pdu]:
         settings = self.settings
-        report = CmppRegisteredDelivery.YES if message.want_report else CmppRegisteredDelivery.NO
+        report = (
+            c.CmppRegisteredDelivery.YES if message.want_report else c.CmppRegisteredDelivery.NO
+        )
         return [
-            CmppSubmit(
+            c.CmppSubmit(
                 version=self.version,
                 pk_total=segment.total,
                 pk_number=segment.number,
@@ -120,37 +106,37 @@ class CmppAdapter:
             for segment in segments
         ]
 
-    def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
-        if not isinstance(response, CmppSubmitResp):
+    def submit_outcome(self, response: c.Pdu) -> carrier.SubmitOutcome:
+        if not isinstance(response, c.CmppSubmitResp):
             raise ProtocolError(f"submit answered with {type(response).__name__}")
-        accepted = response.result == CmppSubmitResult.OK
+        accepted = response.result == c.CmppSubmitResult.OK
         return carrier.SubmitOutcome(
             status=response.result,
             carrier_id=canonical_id(response.msg_id) if accepted else "",
-            retryable=response.result == CmppSubmitResult.FLOW_CONTROL,
+            retryable=response.result == c.CmppSubmitResult.FLOW_CONTROL,
         )
 
-    def inbound(self, request: Pdu) -> tuple[Pdu | None, carrier.Inbound | None]:
-        if not isinstance(request, CmppDeliver):
+    def inbound(self, request: c.Pdu) -> tuple[c.Pdu | None, carrier.Inbound | None]:
+        if not isinstance(request, c.CmppDeliver):
             return None, None
-        if request.registered_delivery == CmppRegisteredDelivery.YES:
+        if request.registered_delivery == c.CmppRegisteredDelivery.YES:
             try:
                 report = CmppStatusReport.decode(request.msg_content)
             except ProtocolError as error:
                 log.warning("unreadable status report: %s", error)
-                return _deliver_resp(request, CmppDeliverResult.BAD_STRUCTURE), None
-            return _deliver_resp(request, CmppDeliverResult.OK), carrier.CarrierReport.final(
+                return _deliver_resp(request, c.CmppDeliverResult.BAD_STRUCTURE), None
+            return _deliver_resp(request, c.CmppDeliverResult.OK), carrier.CarrierReport.final(
                 "cmpp",
                 canonical_id(report.msg_id),
                 report.dest_terminal_id,
                 report.stat,
                 report.done_time,
             )
-        return _deliver_resp(request, CmppDeliverResult.OK), _carrier_mo(request)
+        return _deliver_resp(request, c.CmppDeliverResult.OK), _carrier_mo(request)
 
 
-def _deliver_resp(request: CmppDeliver, result: int) -> CmppDeliverResp:
-    return CmppDeliverResp(
+def _deliver_resp(request: c.CmppDeliver, result: int) -> c.CmppDeliverResp:
+    return c.CmppDeliverResp(
         sequence_id=request.sequence_id,
         version=request.version,
         msg_id=request.msg_id,
@@ -158,7 +144,7 @@ def _deliver_resp(request: CmppDeliver, result: int) -> CmppDeliverResp:
     )
 
 
-def _carrier_mo(deliver: CmppDeliver) -> carrier.CarrierMO:
+def _carrier_mo(deliver: c.CmppDeliver) -> carrier.CarrierMO:
     return carrier.CarrierMO.decoded(
         deliver.src_terminal_id,
         deliver.dest_id,
@@ -172,4 +158,4 @@ def open_client(
     settings: carrier.ChannelSettings, on_inbound: carrier.InboundHandler
 ) -> carrier.CarrierClient:
     """A reconnecting CMPP client for one gateway account (call ``start()`` on it)."""
-    return carrier.CarrierSessionClient[Pdu](CmppAdapter(settings), settings, on_inbound)
+    return carrier.CarrierSessionClient[c.Pdu](CmppAdapter(settings), settings, on_inbound)

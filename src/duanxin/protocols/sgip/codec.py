@@ -14,13 +14,7 @@ import typing
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import (
-    Custom,
-    Fault,
-    Malformed,
-    command_ids,
-    table_of,
-)
+from duanxin.protocols.core.table import Custom, Fault, Malformed, command_ids, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.pdu import HEADER_SIZE, CommandId, Pdu, Result

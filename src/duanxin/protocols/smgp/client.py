@@ -19,21 +19,10 @@ from duanxin.protocols import carrier
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.table import tlv_int
+from duanxin.protocols.smgp import pdu as s
 from duanxin.protocols.smgp.auth import build_login
 from duanxin.protocols.smgp.dialect import SmgpDialect
 from duanxin.protocols.smgp.msgid import canonical_id
-from duanxin.protocols.smgp.pdu import (
-    LoginMode,
-    Pdu,
-    SmgpDeliver,
-    SmgpDeliverResp,
-    SmgpLoginResp,
-    SmgpStatus,
-    SmgpSubmit,
-    SmgpSubmitResp,
-    Tlv,
-    TlvTag,
-)
 from duanxin.protocols.smgp.report import decode_report
 
 log = logging.getLogger(__name__)
@@ -53,7 +42,7 @@ class SmgpAdapter:
     ) -> None:
         self.settings = settings
         self._clock = clock
-        self.login_mode = settings.int_knob("login_mode", LoginMode.TRANSMIT)
+        self.login_mode = settings.int_knob("login_mode", s.LoginMode.TRANSMIT)
         self._fee_type = settings.str_knob("fee_type", "00")
         self._fee_code = settings.str_knob("fee_code", "000000")
         self._fixed_fee = settings.str_knob("fixed_fee", "000000")
@@ -62,25 +51,25 @@ class SmgpAdapter:
     def new_dialect(self) -> SmgpDialect:
         return SmgpDialect()
 
-    def login_request(self, settings: carrier.ChannelSettings) -> Pdu:
+    def login_request(self, settings: carrier.ChannelSettings) -> s.Pdu:
         return build_login(
             settings.account, settings.password, self._clock(), login_mode=self.login_mode
         )
 
-    def login_status(self, response: Pdu) -> int:
-        if not isinstance(response, SmgpLoginResp):
-            return SmgpStatus.BAD_COMMAND
+    def login_status(self, response: s.Pdu) -> int:
+        if not isinstance(response, s.SmgpLoginResp):
+            return s.SmgpStatus.BAD_COMMAND
         return response.status
 
     def submit_requests(
         self, message: carrier.OutboundMessage, segments: list[Segment]
-    ) -> list[Pdu]:
+    ) -> list[s.Pdu]:
         """One Submit per segment, to the one destination; long ones flagged by TLVs."""
-        base_tlvs: tuple[Tlv, ...] = ()
+        base_tlvs: tuple[s.Tlv, ...] = ()
         if self.settings.sp_code:
-            base_tlvs = (Tlv.of(TlvTag.MSG_SRC, self.settings.sp_code),)
+            base_tlvs = (s.Tlv.of(s.TlvTag.MSG_SRC, self.settings.sp_code),)
         return [
-            SmgpSubmit(
+            s.SmgpSubmit(
                 msg_type=MSG_TYPE_MT,
                 need_report=int(message.want_report),
                 priority=self._priority,
@@ -97,20 +86,20 @@ class SmgpAdapter:
             for segment in segments
         ]
 
-    def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
-        if not isinstance(response, SmgpSubmitResp):
-            return carrier.SubmitOutcome(SmgpStatus.BAD_COMMAND, "")
+    def submit_outcome(self, response: s.Pdu) -> carrier.SubmitOutcome:
+        if not isinstance(response, s.SmgpSubmitResp):
+            return carrier.SubmitOutcome(s.SmgpStatus.BAD_COMMAND, "")
         status = response.status
-        if status != SmgpStatus.OK:
+        if status != s.SmgpStatus.OK:
             return carrier.SubmitOutcome(status, "", retryable=_retryable(status))
         return carrier.SubmitOutcome(status, canonical_id(response.msg_id))
 
-    def inbound(self, request: Pdu) -> tuple[Pdu | None, carrier.Inbound | None]:
+    def inbound(self, request: s.Pdu) -> tuple[s.Pdu | None, carrier.Inbound | None]:
         """Answer every Deliver at once; turn it into a report or an MO segment."""
-        if not isinstance(request, SmgpDeliver):
+        if not isinstance(request, s.SmgpDeliver):
             return None, None
-        answer = SmgpDeliverResp(
-            sequence_id=request.sequence_id, msg_id=request.msg_id, status=SmgpStatus.OK
+        answer = s.SmgpDeliverResp(
+            sequence_id=request.sequence_id, msg_id=request.msg_id, status=s.SmgpStatus.OK
         )
         if request.is_report:
             try:
@@ -129,31 +118,31 @@ class SmgpAdapter:
         return answer, mo_of(request)
 
 
-def _segment_tlvs(segment: Segment) -> tuple[Tlv, ...]:
+def _segment_tlvs(segment: Segment) -> tuple[s.Tlv, ...]:
     if not segment.has_udh:
         return ()
     return (
-        Tlv.of(TlvTag.TP_UDHI, 1),
-        Tlv.of(TlvTag.PK_TOTAL, segment.total),
-        Tlv.of(TlvTag.PK_NUMBER, segment.number),
+        s.Tlv.of(s.TlvTag.TP_UDHI, 1),
+        s.Tlv.of(s.TlvTag.PK_TOTAL, segment.total),
+        s.Tlv.of(s.TlvTag.PK_NUMBER, segment.number),
     )
 
 
 def _retryable(status: int) -> bool:
     try:
-        return SmgpStatus(status).retryable
+        return s.SmgpStatus(status).retryable
     except ValueError:
         return False
 
 
-def mo_of(deliver: SmgpDeliver) -> carrier.CarrierMO:
+def mo_of(deliver: s.SmgpDeliver) -> carrier.CarrierMO:
     """The platform's view of an MO Deliver (one segment when TP_udhi is set)."""
     return carrier.CarrierMO.decoded(
         deliver.src_term_id,
         deliver.dest_term_id,
         deliver.msg_content,
         deliver.msg_format,
-        udh=bool(tlv_int(deliver.tlvs, TlvTag.TP_UDHI)),
+        udh=bool(tlv_int(deliver.tlvs, s.TlvTag.TP_UDHI)),
     )
 
 
@@ -161,4 +150,4 @@ def open_client(
     settings: carrier.ChannelSettings, on_inbound: carrier.InboundHandler
 ) -> carrier.CarrierClient:
     """A reconnecting SMGP client for one gateway account."""
-    return carrier.CarrierSessionClient[Pdu](SmgpAdapter(settings), settings, on_inbound)
+    return carrier.CarrierSessionClient[s.Pdu](SmgpAdapter(settings), settings, on_inbound)

@@ -16,14 +16,7 @@ from collections.abc import Hashable
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import (
-    U32,
-    Custom,
-    Fault,
-    Malformed,
-    Table,
-    table_of,
-)
+from duanxin.protocols.core.table import U32, Custom, Fault, Malformed, Table, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.pdu import SHORT_MESSAGE as SHORT_MESSAGE
