@@ -18,6 +18,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, NamedTuple
 
+from duanxin.protocols.core.clock import mmddhhmmss
 from duanxin.protocols.core.table import U8, U32, Bytes, Items, Record, Text
 
 RESPONSE_BIT = 0x80000000
@@ -178,14 +179,9 @@ class SequenceNumber(NamedTuple):
 
 
 def sequence_time(when: datetime) -> int:
-    """The MMDDHHMMSS number of a sequence triple (20 Nov 20:32:25 -> 1120203225)."""
-    return (
-        when.month * 100_000_000
-        + when.day * 1_000_000
-        + when.hour * 10_000
-        + when.minute * 100
-        + when.second
-    )
+    """The MMDDHHMMSS number of a sequence triple (20 Nov 20:32:25 -> 1120203225), in China
+    Standard Time (a naive ``when`` is taken to be in it)."""
+    return mmddhhmmss(when)
 
 
 _NO_SEQUENCE = SequenceNumber()
