@@ -127,7 +127,7 @@ class _Statements:
     """An inbox table's hot statements (store.prepared): every delivery to a customer
     connection, every push and every pull runs them."""
 
-    take: dict[str, prepared.Sql]  # dialect -> take up to $3 waiting items for $4, $5
+    take: dict[str, prepared.Sql]  # dialect -> claim or pull the oldest $6 waiting items
     ack: prepared.Sql
     release_some: prepared.Sql
     release_all: prepared.Sql
