@@ -13,19 +13,44 @@ from duanxin.service.platform import Platform
 from duanxin.store import access as access_store
 from duanxin.store import accounts as account_store
 from duanxin.store import inbox
+from duanxin.store import messages as message_store
 
 NOW = datetime(2026, 12, 2, 9, 0, 0)
+LATER = NOW + timedelta(seconds=1, microseconds=250)
 
 
-async def test_given_ids_round_trip_in_order(platform: Platform) -> None:
+async def test_report_details_carry_the_given_ids_in_order(platform: Platform) -> None:
+    customer = await admin.create_customer(platform, "acme")
+    account_id = await admin.create_account(
+        platform, customer, admin.AccountSpec("acme", "pw", "922011")
+    )
+    long, short, unknown = "AAAA000000000001", "AAAA000000000002", "AAAA000000000003"
     async with platform.engine.begin() as conn:
+        await message_store.insert_messages(
+            conn, [_message(long, account_id, NOW), _message(short, account_id, LATER)]
+        )
         await access_store.keep_given_ids(
-            conn, {"AAAA000000000001": ["AAAA000000000001", "AAAA000000000009", "AAAA00000000000A"]}
+            conn, {long: [long, "AAAA000000000009", "AAAA00000000000A"]}
         )
     async with platform.engine.connect() as conn:
-        found = await access_store.given_ids(conn, ["AAAA000000000001", "AAAA000000000002"])
+        found = await access_store.report_details(conn, [long, short, unknown])
     assert found == {
-        "AAAA000000000001": ["AAAA000000000001", "AAAA000000000009", "AAAA00000000000A"]
+        long: access_store.ReportDetails(NOW, (long, "AAAA000000000009", "AAAA00000000000A")),
+        short: access_store.ReportDetails(LATER, (short,)),  # none stored: the mid itself
+    }
+
+
+def _message(mid: str, account_id: int, created_at: datetime) -> dict[str, object]:
+    return {
+        "mid": mid,
+        "account_id": account_id,
+        "mobile": "13800138000",
+        "carrier": "cmcc",
+        "content": "【x】hi",
+        "segments": 1,
+        "charged": 1,
+        "state": "submitted",
+        "created_at": created_at,
     }
 
 

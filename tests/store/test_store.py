@@ -18,7 +18,7 @@ from duanxin.store import inbox
 from duanxin.store import messages as message_store
 from duanxin.store import numbers as number_store
 from duanxin.store.engine import migrate
-from duanxin.store.tables import ledger, messages
+from duanxin.store.tables import accounts, ledger, messages
 
 NOW = datetime(2026, 11, 28, 12, 0, 0)
 
@@ -160,6 +160,29 @@ async def test_claimed_items_are_not_pulled_until_released(platform: Platform) -
         assert await inbox.count_waiting(conn, inbox.Kind.REPORTS, account_id, NOW) == 1
         again = await inbox.pull_reports(conn, account_id, 10, NOW)
     assert [r["mid"] for r in again] == mids[:1]
+
+
+async def test_claimed_reports_carry_what_a_delivery_needs(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    async with platform.engine.begin() as conn:
+        assert not await inbox.any_waiting(conn, account_id, NOW)
+    mids = await _finished_reports(platform, account_id, 2)
+    until = NOW + timedelta(seconds=30)
+    async with platform.engine.begin() as conn:
+        assert await inbox.any_waiting(conn, account_id, NOW)
+        held = await inbox.claim(conn, inbox.Kind.REPORTS, account_id, "cmpp:1", 10, NOW, until)
+        assert not await inbox.any_waiting(conn, account_id, NOW)  # held: nothing waits
+        assert await inbox.any_waiting(conn, account_id, until)  # unless the claim ran out
+    spid = await _spid(platform, account_id)
+    assert [(r["mid"], r["spid"], r["stat"], r["reported_at"]) for r in held] == [
+        (mid, spid, "DELIVRD", NOW) for mid in mids
+    ]
+
+
+async def _spid(platform: Platform, account_id: int) -> str:
+    async with platform.engine.connect() as conn:
+        found = await conn.execute(select(accounts.c.spid).where(accounts.c.id == account_id))
+        return str(found.scalar_one())
 
 
 async def test_acknowledged_items_are_handed_out_for_good(platform: Platform) -> None:

@@ -101,11 +101,14 @@ def bench_access(
     messages: Annotated[int, typer.Option(help="One-number messages to submit.")] = 20_000,
     window: Annotated[int, typer.Option(help="The customer's CMPP window.")] = 16,
     profile: Annotated[bool, typer.Option(help="Print the top of a cProfile.")] = False,
+    delivery_process: Annotated[
+        bool, typer.Option(help="Delivery in a process of its own (the demo's child).")
+    ] = False,
 ) -> None:
     """Customer CMPP client -> access server -> platform -> simulator, reports back."""
     from duanxin.bench.access import run_access
 
-    run_access(messages, window, console, profile=profile)
+    run_access(messages, window, console, profile=profile, delivery_process=delivery_process)
 
 
 @bench_app.command("throttled")

@@ -65,6 +65,7 @@ from duanxin.protocols.carrier import (
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.service.platform import (
+    ENTRY_MIDS,
     SUBMIT_GROUP,
     SUBMIT_STREAM,
     ChannelLive,
@@ -81,6 +82,10 @@ MAX_IN_FLIGHT = 4096
 # Submit-stream entries (of up to 50 messages) per read: few, so that the workers of a
 # cluster share a burst instead of the first reader taking it all.
 READ_ENTRIES = 4
+# One-number sends publish an entry each: reads go on (without waiting) until they hold as
+# many messages as READ_ENTRIES full entries, so that one claim transaction takes them all
+# (a claim per four messages cost more than the messages' own statements).
+READ_MIDS = READ_ENTRIES * ENTRY_MIDS
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 LINK_WAIT_SECONDS = 3.0  # how long a message waits for a link that is down before requeueing
 LINK_POLL_SECONDS = 0.05
@@ -335,11 +340,7 @@ class DeliveryWorker:
             if taken:
                 log.warning("took over %d stream entries of a worker gone", len(taken))
                 return taken
-        consume = asyncio.ensure_future(
-            self.platform.bus.consume(
-                SUBMIT_STREAM, SUBMIT_GROUP, self.consumer, count=READ_ENTRIES, block=1.0
-            )
-        )
+        consume = asyncio.ensure_future(self._read(block=1.0))
         stopping = asyncio.ensure_future(self._stopping.wait())
         await asyncio.wait((consume, stopping), return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -349,7 +350,19 @@ class DeliveryWorker:
             consume.cancel()
             await asyncio.gather(consume, return_exceptions=True)
             return []
-        return consume.result()
+        taken = consume.result()
+        mids = sum(_mids_in(d) for d in taken)
+        more = taken
+        while len(more) == READ_ENTRIES and mids < READ_MIDS and not self._stopping.is_set():
+            more = await self._read(block=0.0)
+            taken.extend(more)
+            mids += sum(_mids_in(d) for d in more)
+        return taken
+
+    async def _read(self, *, block: float) -> list[Delivery]:
+        return await self.platform.bus.consume(
+            SUBMIT_STREAM, SUBMIT_GROUP, self.consumer, count=READ_ENTRIES, block=block
+        )
 
     async def _slot(self) -> bool:
         """Wait for a free delivery slot; False once the worker is stopping."""
@@ -769,6 +782,11 @@ class DeliveryWorker:
         )
         async with self.platform.engine.begin() as conn:
             await message_store.requeue(conn, mids, retry_at)
+
+
+def _mids_in(delivery: Delivery) -> int:
+    mids = delivery.payload.get("mids")
+    return len(mids) if isinstance(mids, list) else 0
 
 
 def _live(channel: Channel) -> ChannelLive:

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -283,12 +283,12 @@ async def run_deliveries(
                 continue
             claimed = 0
             if flight.settled or await _anything_waiting(platform, connection.account.id):
-                reports, replies = await _claim(
+                reports, replies, details = await _claim(
                     platform, connection, free, flight.take_settled(), times
                 )
                 claimed = len(reports) + len(replies)
                 if claimed:
-                    await _start(platform, sink, reports, replies, flight)
+                    _start(sink, reports, replies, details, flight)
             if claimed < free:
                 await asyncio.sleep(times.gather_seconds if claimed else times.idle_seconds)
     finally:
@@ -302,12 +302,11 @@ async def run_deliveries(
 
 
 async def _anything_waiting(platform: Platform, account_id: int) -> bool:
-    now = platform.clock()
     async with platform.reader.connect() as conn:
-        for kind in inbox.Kind:
-            if await inbox.count_waiting(conn, kind, account_id, now):
-                return True
-    return False
+        return await inbox.any_waiting(conn, account_id, platform.clock())
+
+
+_Claimed = tuple[list[inbox.Item], list[inbox.Item], dict[str, access_store.ReportDetails]]
 
 
 async def _claim(
@@ -316,55 +315,54 @@ async def _claim(
     size: int,
     settled: _Settled,
     times: DeliveryTimes,
-) -> tuple[list[Any], list[Any]]:
+) -> _Claimed:
+    """One transaction: the answers so far written, then up to ``size`` items claimed (reports
+    first), with what their DELIVERs need."""
     now = platform.clock()
     until = now + timedelta(seconds=times.claim_seconds)
     consumer, account_id = connection.consumer, connection.account.id
-    reports: list[Any] = []
-    replies: list[Any] = []
+    replies: list[inbox.Item] = []
     async with platform.engine.begin() as conn:
         await settled.write(conn, consumer)
-        if size > 0:
-            reports = await inbox.claim(
-                conn, inbox.Kind.REPORTS, account_id, consumer, size, now, until
-            )
+        reports = await inbox.claim(
+            conn, inbox.Kind.REPORTS, account_id, consumer, size, now, until
+        )
         if size > len(reports):
             replies = await inbox.claim(
                 conn, inbox.Kind.REPLIES, account_id, consumer, size - len(reports), now, until
             )
-    return reports, replies
+        details = await access_store.report_details(conn, [r["mid"] for r in reports])
+    return reports, replies, details
 
 
-async def _start(
-    platform: Platform, sink: DeliverySink, reports: list[Any], replies: list[Any], flight: _Flight
+def _start(
+    sink: DeliverySink,
+    reports: list[inbox.Item],
+    replies: list[inbox.Item],
+    details: dict[str, access_store.ReportDetails],
+    flight: _Flight,
 ) -> None:
-    mids = [r["mid"] for r in reports]
-    async with platform.reader.connect() as conn:
-        given = await access_store.given_ids(conn, mids)
-        submitted = await access_store.submitted_at(conn, mids)
     for row in reports:
-        item = _report_item(row, given, submitted)
-        flight.start(inbox.Kind.REPORTS, row["id"], sink.deliver_report(item))
+        flight.start(inbox.Kind.REPORTS, row["id"], sink.deliver_report(_report_item(row, details)))
     for row in replies:
         flight.start(inbox.Kind.REPLIES, row["id"], sink.deliver_reply(_reply_item(row)))
 
 
-def _report_item(
-    row: Any, given: dict[str, list[str]], submitted: dict[str, datetime]
-) -> ReportItem:
+def _report_item(row: inbox.Item, details: dict[str, access_store.ReportDetails]) -> ReportItem:
     mid = row["mid"]
+    found = details.get(mid)
     return ReportItem(
         mid=mid,
-        given_ids=tuple(given.get(mid) or [mid]),
+        given_ids=(mid,) if found is None else found.given_ids,
         mobile=row["mobile"],
         stat=row["stat"],
         access_code=row["access_code"],
-        submitted=submitted.get(mid, row["reported_at"]),
+        submitted=row["reported_at"] if found is None else found.submitted,
         done=row["reported_at"],
     )
 
 
-def _reply_item(row: Any) -> ReplyItem:
+def _reply_item(row: inbox.Item) -> ReplyItem:
     return ReplyItem(
         mid=row["mid"],
         mobile=row["mobile"],

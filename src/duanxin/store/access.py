@@ -9,52 +9,71 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from duanxin.store.tables import access_connections, access_ids, messages, replies, reports
+from duanxin.store import prepared
+from duanxin.store.tables import access_connections, replies, reports
 
 __all__ = [
     "ConnectionRow",
+    "ReportDetails",
     "forget_connection",
     "forget_node",
-    "given_ids",
     "keep_connection",
     "keep_given_ids",
     "list_connections",
-    "submitted_at",
+    "report_details",
 ]
+
+
+# Every submit over CMPP/SMPP and every report delivered to a connection (store.prepared).
+_KEEP_GIVEN_ID = prepared.Sql(
+    "INSERT INTO access_ids (mid, position, given_id) VALUES ($1, $2, $3)"
+)
+_REPORT_DETAILS = prepared.Sql(
+    """SELECT m.mid, m.created_at, a.given_id
+    FROM messages m LEFT JOIN access_ids a ON a.mid = m.mid
+    WHERE m.mid = ANY($1)
+    ORDER BY m.mid, a.position""",
+    times=(1,),
+)
 
 
 async def keep_given_ids(conn: AsyncConnection, given: Mapping[str, Sequence[str]]) -> None:
     """Store, per mid, the ids its customer was given (in segment order)."""
     rows = [
-        {"mid": mid, "position": position, "given_id": given_id}
+        (mid, position, given_id)
         for mid, ids in given.items()
         for position, given_id in enumerate(ids)
     ]
     if rows:
-        await conn.execute(insert(access_ids), rows)
+        await prepared.execute_many(conn, _KEEP_GIVEN_ID, rows)
 
 
-async def given_ids(conn: AsyncConnection, mids: Sequence[str]) -> dict[str, list[str]]:
-    """The ids given for each of ``mids`` that has any stored (others: just the mid)."""
+@dataclass(frozen=True, slots=True)
+class ReportDetails:
+    """What a report's DELIVER needs beyond the report: when the message was accepted, and
+    the ids its customer was given (none stored: the mid itself)."""
+
+    submitted: datetime
+    given_ids: tuple[str, ...]
+
+
+async def report_details(conn: AsyncConnection, mids: Sequence[str]) -> dict[str, ReportDetails]:
+    """:class:`ReportDetails` for each of ``mids`` whose message is stored."""
     if not mids:
         return {}
-    query = (
-        select(access_ids.c.mid, access_ids.c.given_id)
-        .where(access_ids.c.mid.in_(list(mids)))
-        .order_by(access_ids.c.mid, access_ids.c.position)
-    )
-    found: dict[str, list[str]] = {}
-    for mid, given_id in await conn.execute(query):
-        found.setdefault(mid, []).append(given_id)
-    return found
-
-
-async def submitted_at(conn: AsyncConnection, mids: Sequence[str]) -> dict[str, datetime]:
-    """When each of ``mids`` was accepted."""
-    if not mids:
-        return {}
-    query = select(messages.c.mid, messages.c.created_at).where(messages.c.mid.in_(list(mids)))
-    return {mid: created for mid, created in await conn.execute(query)}
+    found: dict[str, tuple[datetime, list[str]]] = {}
+    for start in range(0, len(mids), prepared.MAX_LIST):
+        chunk = list(mids[start : start + prepared.MAX_LIST])
+        for mid, created_at, given_id in await prepared.fetch(conn, _REPORT_DETAILS, chunk):
+            entry = found.get(mid)
+            if entry is None:
+                entry = found[mid] = (created_at, [])
+            if given_id is not None:
+                entry[1].append(given_id)
+    return {
+        mid: ReportDetails(created, tuple(given) or (mid,))
+        for mid, (created, given) in found.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from duanxin.store import inbox
+from duanxin.store import inbox, prepared
 from duanxin.store.inbox import Kind
 from duanxin.store.tables import accounts, callbacks, push_batches, push_outcomes
 
@@ -106,6 +106,8 @@ async def find_callback(conn: AsyncConnection, account_id: int) -> CallbackRow |
 
 async def active_callbacks(conn: AsyncConnection) -> list[CallbackRow]:
     """Every account with a URL in use."""
+    if not (await prepared.fetch(conn, _ANY_ACTIVE))[0][0]:  # the usual case: one cheap look
+        return []
     query = _callback_query().where(
         or_(
             (callbacks.c.reports_url != "") & (callbacks.c.reports_disabled == ""),
@@ -197,10 +199,18 @@ async def new_batch(
     return _batch({"id": result.scalar_one(), **values})
 
 
+# Every push round (ten a second by default) looks with these first (store.prepared).
+_ANY_DUE = prepared.Sql("SELECT EXISTS (SELECT 1 FROM push_batches WHERE next_attempt_at <= $1)")
+_ANY_ACTIVE = prepared.Sql(
+    """SELECT EXISTS (SELECT 1 FROM callbacks
+    WHERE (reports_url != '' AND reports_disabled = '')
+        OR (replies_url != '' AND replies_disabled = ''))"""
+)
+
+
 async def any_due(conn: AsyncConnection, now: datetime) -> bool:
     """Whether some batch's next try is due (a cheap look before leasing them)."""
-    query = select(push_batches.c.id).where(push_batches.c.next_attempt_at <= now).limit(1)
-    return (await conn.execute(query)).first() is not None
+    return bool((await prepared.fetch(conn, _ANY_DUE, now))[0][0])
 
 
 async def due_batches(

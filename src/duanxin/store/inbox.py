@@ -8,31 +8,24 @@ Consumers that may fail after taking an item (push, DELIVER) claim it for a whil
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    RowMapping,
-    Table,
-    and_,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store import prepared
-from duanxin.store.tables import accounts, replies, reports
+from duanxin.store.tables import replies, reports
 
 __all__ = [
     "FinalReport",
+    "Item",
     "Kind",
     "Reply",
     "ack",
+    "any_waiting",
     "claim",
     "count_waiting",
     "count_waiting_up_to",
@@ -116,55 +109,120 @@ def table_of(kind: Kind) -> Table:
     return _TABLES[kind]
 
 
-def _waiting(table: Table, account_id: int, now: datetime) -> ColumnElement[bool]:
-    """Not handed out, and not held by a consumer whose claim is still running."""
-    return and_(
-        table.c.account_id == account_id,
-        table.c.pulled.is_(False),
-        or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now),
+#: The columns an item is handed out with (and the account's ``spid``), per kind.
+_ITEM_COLUMNS: dict[Kind, tuple[str, ...]] = {
+    Kind.REPORTS: ("id", "account_id", "mid", "mobile", "stat", "access_code", "reported_at"),
+    Kind.REPLIES: ("id", "account_id", "mid", "mobile", "content", "access_code", "received_at"),
+}
+_TIME_COLUMN = 6  # reported_at / received_at in _ITEM_COLUMNS
+_SPID = "spid"
+
+# Not handed out, and not held by a consumer whose claim is still running ($1 the account,
+# $2 now). ``pulled = FALSE`` (not ``IS``): PostgreSQL then walks (account_id, pulled, id).
+_WAITING = "account_id = $1 AND pulled = FALSE AND (claimed_until IS NULL OR claimed_until <= $2)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """An inbox table's hot statements (store.prepared): every delivery to a customer
+    connection, every push and every pull runs them."""
+
+    take: dict[str, prepared.Sql]  # dialect -> claim or pull the oldest $6 waiting items
+    ack: prepared.Sql
+    release_some: prepared.Sql
+    release_all: prepared.Sql
+    count: prepared.Sql
+    count_up_to: prepared.Sql
+
+
+def _statements(kind: Kind) -> _Statements:
+    table = kind.value
+    columns = ", ".join(_ITEM_COLUMNS[kind])
+
+    # One statement claims or hands out: the oldest waiting items, updated and returned
+    # with the account's spid (in no particular order: sorted by id after). PostgreSQL
+    # skips rows another transaction is taking at the same moment.
+    def take(lock: str) -> prepared.Sql:
+        return prepared.Sql(
+            f"""UPDATE {table} SET claimed_by = $3, claimed_until = $4, pulled = $5
+            WHERE id IN (SELECT id FROM {table} WHERE {_WAITING} ORDER BY id LIMIT $6{lock})
+            RETURNING {columns},
+                (SELECT spid FROM accounts WHERE accounts.id = {table}.account_id)""",
+            times=(_TIME_COLUMN,),
+        )
+
+    return _Statements(
+        take={"sqlite": take(""), "postgresql": take(" FOR UPDATE SKIP LOCKED")},
+        ack=prepared.Sql(
+            f"""UPDATE {table} SET pulled = TRUE, claimed_by = NULL, claimed_until = NULL
+            WHERE id = ANY($1) AND claimed_by = $2"""
+        ),
+        release_some=prepared.Sql(
+            f"""UPDATE {table} SET claimed_by = NULL, claimed_until = NULL
+            WHERE id = ANY($1) AND claimed_by = $2 AND pulled = FALSE"""
+        ),
+        release_all=prepared.Sql(
+            f"""UPDATE {table} SET claimed_by = NULL, claimed_until = NULL
+            WHERE claimed_by = $1 AND pulled = FALSE"""
+        ),
+        count=prepared.Sql(f"SELECT count(*) FROM {table} WHERE {_WAITING}"),
+        count_up_to=prepared.Sql(
+            f"SELECT count(*) FROM (SELECT id FROM {table} WHERE {_WAITING} LIMIT $3) AS waiting"
+        ),
     )
+
+
+_SQL: dict[Kind, _Statements] = {kind: _statements(kind) for kind in Kind}
+# Whether an account has anything waiting of either kind: one look, on every idle round of
+# each customer connection.
+_ANY_WAITING = prepared.Sql(
+    f"""SELECT EXISTS (SELECT 1 FROM reports WHERE {_WAITING})
+    OR EXISTS (SELECT 1 FROM replies WHERE {_WAITING})"""
+)
+
+Item = Mapping[str, Any]
 
 
 async def _take(
-    conn: AsyncConnection, table: Table, account_id: int, size: int, now: datetime
-) -> list[RowMapping]:
-    query = (
-        select(table, accounts.c.spid)
-        .join(accounts, accounts.c.id == table.c.account_id)
-        .where(_waiting(table, account_id, now))
-        .order_by(table.c.id)
-        .limit(size)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(of=table, skip_locked=True)
-    return list((await conn.execute(query)).mappings())
+    conn: AsyncConnection,
+    kind: Kind,
+    account_id: int,
+    size: int,
+    now: datetime,
+    *,
+    consumer: str | None,
+    until: datetime | None,
+) -> list[Item]:
+    if size <= 0:
+        return []
+    sql = _SQL[kind].take["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    pulled = consumer is None
+    rows = await prepared.fetch(conn, sql, account_id, now, consumer, until, pulled, size)
+    names = (*_ITEM_COLUMNS[kind], _SPID)
+    return [dict(zip(names, row, strict=True)) for row in sorted(rows, key=_first)]
+
+
+def _first(row: prepared.Row) -> Any:
+    return row[0]
 
 
 async def pull(
     conn: AsyncConnection, kind: Kind, account_id: int, size: int, now: datetime
-) -> list[RowMapping]:
+) -> list[Item]:
     """Up to ``size`` waiting items, oldest first, now handed out for good."""
-    table = _TABLES[kind]
-    rows = await _take(conn, table, account_id, size, now)
-    if rows:
-        await conn.execute(
-            update(table)
-            .where(table.c.id.in_([r["id"] for r in rows]))
-            .values(pulled=True, claimed_by=None, claimed_until=None)
-        )
-    return rows
+    return await _take(conn, kind, account_id, size, now, consumer=None, until=None)
 
 
 async def pull_reports(
     conn: AsyncConnection, account_id: int, size: int, now: datetime
-) -> list[RowMapping]:
+) -> list[Item]:
     """Up to ``size`` waiting reports, oldest first, now marked pulled."""
     return await pull(conn, Kind.REPORTS, account_id, size, now)
 
 
 async def pull_replies(
     conn: AsyncConnection, account_id: int, size: int, now: datetime
-) -> list[RowMapping]:
+) -> list[Item]:
     return await pull(conn, Kind.REPLIES, account_id, size, now)
 
 
@@ -176,23 +234,17 @@ async def claim(
     size: int,
     now: datetime,
     until: datetime,
-) -> list[RowMapping]:
+) -> list[Item]:
     """Hold up to ``size`` waiting items for ``consumer`` until ``until``, oldest first.
 
     A consumer that pushes or delivers items claims them, sends them, then either
     :func:`ack`s them (handed out: no one else will see them) or :func:`release`s them
     (waiting again, for any consumer, pulls included). A claim nobody answers ends by
     itself at ``until``. Claiming again items the consumer already holds extends them.
+    Each item: its columns (``id``, ``mid``, ``mobile``, ``access_code``, ``stat`` and
+    ``reported_at`` or ``content`` and ``received_at``) and the account's ``spid``.
     """
-    table = _TABLES[kind]
-    rows = await _take(conn, table, account_id, size, now)
-    if rows:
-        await conn.execute(
-            update(table)
-            .where(table.c.id.in_([r["id"] for r in rows]))
-            .values(claimed_by=consumer, claimed_until=until)
-        )
-    return rows
+    return await _take(conn, kind, account_id, size, now, consumer=consumer, until=until)
 
 
 async def ack(conn: AsyncConnection, kind: Kind, ids: Sequence[int], consumer: str) -> int:
@@ -200,46 +252,51 @@ async def ack(conn: AsyncConnection, kind: Kind, ids: Sequence[int], consumer: s
 
     An item whose claim ran out and that another consumer took since is not touched.
     """
-    table = _TABLES[kind]
     if not ids:
         return 0
-    result = await conn.execute(
-        update(table)
-        .where(table.c.id.in_(list(ids)), table.c.claimed_by == consumer)
-        .values(pulled=True, claimed_by=None, claimed_until=None)
-    )
-    return result.rowcount
+    return await _in_chunks(conn, _SQL[kind].ack, ids, consumer)
 
 
 async def release(
     conn: AsyncConnection, kind: Kind, ids: Sequence[int] | None, consumer: str
 ) -> int:
     """Give back the items ``consumer`` holds among ``ids`` (all of them if ``None``)."""
-    table = _TABLES[kind]
-    query = update(table).where(table.c.claimed_by == consumer, table.c.pulled.is_(False))
-    if ids is not None:
-        if not ids:
-            return 0
-        query = query.where(table.c.id.in_(list(ids)))
-    result = await conn.execute(query.values(claimed_by=None, claimed_until=None))
-    return result.rowcount
+    if ids is None:
+        return await prepared.execute(conn, _SQL[kind].release_all, consumer)
+    if not ids:
+        return 0
+    return await _in_chunks(conn, _SQL[kind].release_some, ids, consumer)
+
+
+async def _in_chunks(
+    conn: AsyncConnection, sql: prepared.Sql, ids: Sequence[int], consumer: str
+) -> int:
+    touched = 0
+    for start in range(0, len(ids), prepared.MAX_LIST):
+        touched += await prepared.execute(
+            conn, sql, list(ids[start : start + prepared.MAX_LIST]), consumer
+        )
+    return touched
 
 
 async def count_waiting(conn: AsyncConnection, kind: Kind, account_id: int, now: datetime) -> int:
     """How many items wait for a consumer (not handed out, not claimed)."""
-    table = _TABLES[kind]
-    query = select(func.count()).select_from(table).where(_waiting(table, account_id, now))
-    return int((await conn.execute(query)).scalar_one())
+    rows = await prepared.fetch(conn, _SQL[kind].count, account_id, now)
+    return int(rows[0][0])
 
 
 async def count_waiting_up_to(
     conn: AsyncConnection, kind: Kind, account_id: int, now: datetime, cap: int
 ) -> int:
     """As :func:`count_waiting`, but counting no further than ``cap`` (cheap on a backlog)."""
-    table = _TABLES[kind]
-    waiting = select(table.c.id).where(_waiting(table, account_id, now)).limit(cap).subquery()
-    query = select(func.count()).select_from(waiting)
-    return int((await conn.execute(query)).scalar_one())
+    rows = await prepared.fetch(conn, _SQL[kind].count_up_to, account_id, now, cap)
+    return int(rows[0][0])
+
+
+async def any_waiting(conn: AsyncConnection, account_id: int, now: datetime) -> bool:
+    """Whether a report or a reply waits for a consumer of the account."""
+    rows = await prepared.fetch(conn, _ANY_WAITING, account_id, now)
+    return bool(rows[0][0])
 
 
 async def insert_replies(conn: AsyncConnection, items: Sequence[Reply]) -> None:

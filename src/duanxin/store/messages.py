@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.store import prepared
@@ -487,6 +487,7 @@ async def segments_for(conn: AsyncConnection, mids: Sequence[str]) -> dict[str, 
 
 # The advisory-lock namespace of report matching (PostgreSQL): one lock per channel.
 _MATCH_LOCKS = 0x6478
+_MATCH_LOCK = prepared.Sql("SELECT pg_advisory_xact_lock($1, $2)")  # every report batch
 
 
 async def lock_channels_for_matching(conn: AsyncConnection, channel_ids: Iterable[int]) -> None:
@@ -498,7 +499,7 @@ async def lock_channels_for_matching(conn: AsyncConnection, channel_ids: Iterabl
     if conn.dialect.name != "postgresql":
         return
     for channel_id in sorted(set(channel_ids)):
-        await conn.execute(select(func.pg_advisory_xact_lock(_MATCH_LOCKS, channel_id)))
+        await prepared.fetch(conn, _MATCH_LOCK, _MATCH_LOCKS, channel_id)
 
 
 async def park_orphans(

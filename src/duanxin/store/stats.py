@@ -65,11 +65,15 @@ class _Deltas:
     failed: dict[tuple[Any, ...], int] = field(default_factory=lambda: defaultdict(int))
 
     def add(self, cell: _Cell, **counts: int) -> None:
+        # Run per message by every submit record and final report: the hour found once.
         account_id, carrier, channel_id, accepted = cell
-        for grain in (HOUR, DAY):
-            row = self.counters[
-                (grain, period_of(grain, accepted), account_id, carrier, channel_id)
-            ]
+        hour = accepted.replace(minute=0, second=0, microsecond=0)
+        counters = self.counters
+        for key in (
+            (HOUR, hour, account_id, carrier, channel_id),
+            (DAY, hour.replace(hour=0), account_id, carrier, channel_id),
+        ):
+            row = counters[key]
             for name, count in counts.items():
                 row[name] += count
 
