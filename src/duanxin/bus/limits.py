@@ -99,6 +99,23 @@ def _longest_window(limits: Limits) -> float:
     return max(window for _, window in limits)
 
 
+class _Windows:
+    """The longest window of each limits object of one batch, validated once per object:
+    a request's numbers share their rules' few limit tuples, so a 500-number batch checks
+    two or three, not a thousand. Valid only while the batch holds the objects."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[int, float] = {}
+
+    def longest(self, limits: Limits) -> float:
+        found = self._known.get(id(limits))
+        if found is None:
+            found = self._known[id(limits)] = _longest_window(limits)
+        return found
+
+
 class MemoryLimiter:
     """In-process backend: exact sliding windows over a sorted list of hit times per key."""
 
@@ -112,29 +129,38 @@ class MemoryLimiter:
 
     async def hit_many(self, batch: Sequence[Sequence[Check]], now: float) -> Hits:
         hits = Hits([])
+        windows = _Windows()
+        member = repr(now)
         for checks in batch:
-            allowed = all(self._allows(key, limits, now) for key, limits in checks)
+            allowed = all(
+                self._allows(key, limits, windows.longest(limits), now) for key, limits in checks
+            )
             hits.allowed.append(allowed)
             if allowed:
                 for key, limits in checks:
-                    self._record(key, limits, now)
-                    hits.recorded.append((key, repr(now)))
+                    self._record(key, windows.longest(limits), now)
+                    hits.recorded.append((key, member))
         self._sweep(now)
         return hits
 
-    def _allows(self, key: str, limits: Limits, now: float) -> bool:
-        longest = _longest_window(limits)
-        times = self._hits.get(key, [])
+    def _allows(self, key: str, limits: Limits, longest: float, now: float) -> bool:
+        times = self._hits.get(key)
+        if not times:
+            return all(count > 0 for count, _ in limits)
         del times[: bisect_right(times, now - longest)]
         return all(
             len(times) - bisect_right(times, now - window) < count for count, window in limits
         )
 
-    def _record(self, key: str, limits: Limits, now: float) -> None:
-        times = self._hits.setdefault(key, [])
-        insort(times, now)
-        longest = _longest_window(limits)
-        self._horizon[key] = max(self._horizon.get(key, -math.inf), now + longest)
+    def _record(self, key: str, longest: float, now: float) -> None:
+        times = self._hits.get(key)
+        if times is None:
+            self._hits[key] = [now]
+        else:
+            insort(times, now)
+        until = now + longest
+        if until > self._horizon.get(key, -math.inf):
+            self._horizon[key] = until
 
     async def undo(self, hits: Hits) -> None:
         for key, member in hits.recorded:
@@ -225,11 +251,12 @@ class RedisLimiter:
         keys: list[str] = []
         args: list[str | int] = [repr(float(now))]
         members: list[list[tuple[str, str]]] = []
+        windows = _Windows()
         for checks in batch:
             args.append(len(checks))
             item: list[tuple[str, str]] = []
             for key, limits in checks:
-                longest = _longest_window(limits)
+                longest = windows.longest(limits)
                 member = secrets.token_hex(8)
                 keys.append(self._keys.limit(key))
                 item.append((key, member))
