@@ -99,23 +99,6 @@ def _longest_window(limits: Limits) -> float:
     return max(window for _, window in limits)
 
 
-class _Windows:
-    """The longest window of each limits object of one batch, validated once per object:
-    a request's numbers share their rules' few limit tuples, so a 500-number batch checks
-    two or three, not a thousand. Valid only while the batch holds the objects."""
-
-    __slots__ = ("_known",)
-
-    def __init__(self) -> None:
-        self._known: dict[int, float] = {}
-
-    def longest(self, limits: Limits) -> float:
-        found = self._known.get(id(limits))
-        if found is None:
-            found = self._known[id(limits)] = _longest_window(limits)
-        return found
-
-
 class MemoryLimiter:
     """In-process backend: exact sliding windows over a sorted list of hit times per key."""
 
@@ -129,38 +112,46 @@ class MemoryLimiter:
 
     async def hit_many(self, batch: Sequence[Sequence[Check]], now: float) -> Hits:
         hits = Hits([])
-        windows = _Windows()
+        # Each limits object is looked at once per batch (a request's numbers share a
+        # few): its longest window, and whether a key with no hits yet is allowed.
+        known: dict[int, tuple[float, bool]] = {}
+        held, horizon = self._hits, self._horizon
         member = repr(now)
+        allowed_list, recorded = hits.allowed, hits.recorded
         for checks in batch:
-            allowed = all(
-                self._allows(key, limits, windows.longest(limits), now) for key, limits in checks
-            )
-            hits.allowed.append(allowed)
-            if allowed:
-                for key, limits in checks:
-                    self._record(key, windows.longest(limits), now)
-                    hits.recorded.append((key, member))
+            allowed = True
+            for key, limits in checks:
+                facts = known.get(id(limits))
+                if facts is None:
+                    facts = known[id(limits)] = (
+                        _longest_window(limits),
+                        all(count > 0 for count, _ in limits),
+                    )
+                times = held.get(key)
+                if not (self._allows(times, limits, facts[0], now) if times else facts[1]):
+                    allowed = False
+                    break
+            allowed_list.append(allowed)
+            if not allowed:
+                continue
+            for key, limits in checks:
+                times = held.get(key)
+                if times is None:
+                    held[key] = [now]
+                else:
+                    insort(times, now)
+                until = now + known[id(limits)][0]
+                if until > horizon.get(key, -math.inf):
+                    horizon[key] = until
+                recorded.append((key, member))
         self._sweep(now)
         return hits
 
-    def _allows(self, key: str, limits: Limits, longest: float, now: float) -> bool:
-        times = self._hits.get(key)
-        if not times:
-            return all(count > 0 for count, _ in limits)
+    @staticmethod
+    def _allows(times: list[float], limits: Limits, longest: float, now: float) -> bool:
         del times[: bisect_right(times, now - longest)]
-        return all(
-            len(times) - bisect_right(times, now - window) < count for count, window in limits
-        )
-
-    def _record(self, key: str, longest: float, now: float) -> None:
-        times = self._hits.get(key)
-        if times is None:
-            self._hits[key] = [now]
-        else:
-            insort(times, now)
-        until = now + longest
-        if until > self._horizon.get(key, -math.inf):
-            self._horizon[key] = until
+        held = len(times)
+        return all(held - bisect_right(times, now - window) < count for count, window in limits)
 
     async def undo(self, hits: Hits) -> None:
         for key, member in hits.recorded:
@@ -251,12 +242,14 @@ class RedisLimiter:
         keys: list[str] = []
         args: list[str | int] = [repr(float(now))]
         members: list[list[tuple[str, str]]] = []
-        windows = _Windows()
+        windows: dict[int, float] = {}  # each limits object validated once per batch
         for checks in batch:
             args.append(len(checks))
             item: list[tuple[str, str]] = []
             for key, limits in checks:
-                longest = windows.longest(limits)
+                longest = windows.get(id(limits)) or windows.setdefault(
+                    id(limits), _longest_window(limits)
+                )
                 member = secrets.token_hex(8)
                 keys.append(self._keys.limit(key))
                 item.append((key, member))
