@@ -435,8 +435,7 @@ async def _classify(
     if valid and await platform.has_overrides.get(
         None, lambda: _read(platform, number_store.any_overrides)
     ):
-        async with platform.reader.connect() as conn:
-            found = await number_store.carrier_overrides(conn, valid)
+        found = await number_store.carrier_overrides(platform.lone_reads, valid)
         overrides = {mobile: Carrier(carrier) for mobile, carrier in found.items()}
     refused = await policy.refused_numbers(platform.lone_reads, account_id, valid)
     routed = await platform.routed.get(
