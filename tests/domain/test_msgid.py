@@ -47,3 +47,16 @@ def test_last_years_ids_do_not_push_the_clock() -> None:
         pack_msg_id(datetime(2025, 12, 31, 23, 59, 59), 3, 5), datetime(2026, 1, 1)
     )
     assert unpack_msg_id(generator.next_id(datetime(2026, 1, 1))).month == 1
+
+
+def test_ids_taken_together_are_those_taken_one_by_one() -> None:
+    """Across a borrowed second too: 65,536 ids a second, then the next second's."""
+    now = datetime(2026, 12, 2, 9, 30, 15, 250_000)
+    together, alone = MessageIdGenerator(7), MessageIdGenerator(7)
+    batches = [1, 500, 65_000, 500, 3]
+    taken = [i for count in batches for i in together.next_ids(now, count)]
+    assert taken == [alone.next_id(now) for _ in range(sum(batches))]
+    assert len(set(taken)) == len(taken)
+    assert unpack_msg_id(taken[-1]).second == 16  # borrowed from the next second
+    later = now.replace(second=20)
+    assert together.next_ids(later, 2) == [alone.next_id(later), alone.next_id(later)]

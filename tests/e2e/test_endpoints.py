@@ -247,3 +247,18 @@ async def test_get_and_other_methods_never_500(stack: Stack) -> None:
             for method in ("GET", "PUT", "DELETE"):
                 response = await client.request(method, f"/{endpoint}?{query}")
                 assert response.status_code < 500
+
+
+async def test_a_ported_number_is_routed_as_its_override_says(stack: Stack) -> None:
+    """A China Mobile number the operator routes as Telecom gets 100 from an account with
+    no Telecom exit, and is accepted again once the override is gone."""
+    platform = stack.running.platform
+    extra = await add_account(stack, "noported")
+    await admin.add_route(platform, "noported", "ctcc", [])
+    data = {**extra, "mobile": f"{MOBILE},{UNICOM}", "content": "通知"}
+    await admin.set_number_override(platform, MOBILE, "ctcc")
+    items = assert_send_ok(answer(await post(stack, "/smssend", data=data)))
+    assert [(i["mobile"], i["result"]) for i in items] == [(MOBILE, 100), (UNICOM, 0)]
+    await admin.set_number_override(platform, MOBILE, None)
+    items = assert_send_ok(answer(await post(stack, "/smssend", data=data)))
+    assert [(i["mobile"], i["result"]) for i in items] == [(MOBILE, 0), (UNICOM, 0)]

@@ -14,7 +14,7 @@ from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.store import accounts as account_store
 from duanxin.store import idempotency as idempotency_store
-from duanxin.store import inbox
+from duanxin.store import inbox, prepared
 from duanxin.store import messages as message_store
 from duanxin.store import numbers as number_store
 from duanxin.store.engine import migrate
@@ -315,6 +315,36 @@ async def test_an_idempotent_answer_is_kept_found_and_expired(platform: Platform
         assert await idempotency_store.find(conn, account_id, "k1", later) == again
         assert await idempotency_store.expire(conn, later + timedelta(seconds=1)) == 1
         assert await idempotency_store.find(conn, account_id, "k1", NOW) is None
+
+
+async def test_a_key_kept_meanwhile_by_another_request_is_refused_not_replaced(
+    platform: Platform,
+) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    first = idempotency_store.StoredAnswer("f" * 64, b'{"status":"0"}')
+    second = idempotency_store.StoredAnswer("e" * 64, b'{"status":"0","other":1}')
+    async with platform.engine.begin() as conn:
+        await idempotency_store.keep(conn, account_id, "k1", first, NOW, since=NOW)
+    with pytest.raises(idempotency_store.KeyTaken):
+        async with platform.engine.begin() as conn:
+            await idempotency_store.keep(conn, account_id, "k1", second, NOW, since=NOW)
+    async with platform.engine.connect() as conn:
+        assert await idempotency_store.find(conn, account_id, "k1", NOW) == first
+
+
+async def test_the_kept_reader_sees_each_commit_and_reads_only(platform: Platform) -> None:
+    account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
+    answer = idempotency_store.StoredAnswer("f" * 64, b'{"status":"0"}')
+    reads = platform.lone_reads
+    assert await idempotency_store.find(reads, account_id, "k1", NOW) is None
+    async with platform.engine.begin() as conn:
+        await idempotency_store.keep(conn, account_id, "k1", answer, NOW, since=NOW)
+    assert await idempotency_store.find(reads, account_id, "k1", NOW) == answer
+    async with platform.engine.begin() as conn:
+        assert await idempotency_store.expire(conn, NOW + timedelta(seconds=1)) == 1
+    assert await idempotency_store.find(reads, account_id, "k1", NOW) is None
+    with pytest.raises(ValueError, match="only reads"):
+        await reads.fetch(prepared.Sql("DELETE FROM idempotency"))
 
 
 async def test_number_overrides_are_set_read_and_forgotten(platform: Platform) -> None:

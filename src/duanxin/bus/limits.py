@@ -112,29 +112,46 @@ class MemoryLimiter:
 
     async def hit_many(self, batch: Sequence[Sequence[Check]], now: float) -> Hits:
         hits = Hits([])
+        # Each limits object is looked at once per batch (a request's numbers share a
+        # few): its longest window, and whether a key with no hits yet is allowed.
+        known: dict[int, tuple[float, bool]] = {}
+        held, horizon = self._hits, self._horizon
+        member = repr(now)
+        allowed_list, recorded = hits.allowed, hits.recorded
         for checks in batch:
-            allowed = all(self._allows(key, limits, now) for key, limits in checks)
-            hits.allowed.append(allowed)
-            if allowed:
-                for key, limits in checks:
-                    self._record(key, limits, now)
-                    hits.recorded.append((key, repr(now)))
+            allowed = True
+            for key, limits in checks:
+                facts = known.get(id(limits))
+                if facts is None:
+                    facts = known[id(limits)] = (
+                        _longest_window(limits),
+                        all(count > 0 for count, _ in limits),
+                    )
+                times = held.get(key)
+                if not (self._allows(times, limits, facts[0], now) if times else facts[1]):
+                    allowed = False
+                    break
+            allowed_list.append(allowed)
+            if not allowed:
+                continue
+            for key, limits in checks:
+                times = held.get(key)
+                if times is None:
+                    held[key] = [now]
+                else:
+                    insort(times, now)
+                until = now + known[id(limits)][0]
+                if until > horizon.get(key, -math.inf):
+                    horizon[key] = until
+                recorded.append((key, member))
         self._sweep(now)
         return hits
 
-    def _allows(self, key: str, limits: Limits, now: float) -> bool:
-        longest = _longest_window(limits)
-        times = self._hits.get(key, [])
+    @staticmethod
+    def _allows(times: list[float], limits: Limits, longest: float, now: float) -> bool:
         del times[: bisect_right(times, now - longest)]
-        return all(
-            len(times) - bisect_right(times, now - window) < count for count, window in limits
-        )
-
-    def _record(self, key: str, limits: Limits, now: float) -> None:
-        times = self._hits.setdefault(key, [])
-        insort(times, now)
-        longest = _longest_window(limits)
-        self._horizon[key] = max(self._horizon.get(key, -math.inf), now + longest)
+        held = len(times)
+        return all(held - bisect_right(times, now - window) < count for count, window in limits)
 
     async def undo(self, hits: Hits) -> None:
         for key, member in hits.recorded:
@@ -225,11 +242,14 @@ class RedisLimiter:
         keys: list[str] = []
         args: list[str | int] = [repr(float(now))]
         members: list[list[tuple[str, str]]] = []
+        windows: dict[int, float] = {}  # each limits object validated once per batch
         for checks in batch:
             args.append(len(checks))
             item: list[tuple[str, str]] = []
             for key, limits in checks:
-                longest = _longest_window(limits)
+                longest = windows.get(id(limits)) or windows.setdefault(
+                    id(limits), _longest_window(limits)
+                )
                 member = secrets.token_hex(8)
                 keys.append(self._keys.limit(key))
                 item.append((key, member))

@@ -33,6 +33,7 @@ from duanxin.store import crypto
 from duanxin.store.accounts import KeySecret
 from duanxin.store.commits import GroupCommitter
 from duanxin.store.engine import create_engine, create_reader
+from duanxin.store.prepared import KeptReader
 from duanxin.store.tables import access_ids, messages, replies
 
 __all__ = ["SUBMIT_STREAM", "ChannelLive", "Platform", "submit_entries", "use_encryption_key"]
@@ -102,6 +103,9 @@ class Platform:
     marketing_window: SendWindow = field(init=False)
     #: Reads that need not queue behind writes (SQLite's separate read-only pool).
     reader: AsyncEngine = field(init=False)
+    #: The sends' lone reads (the blacklist/opt-out check): SQLite's on a kept reader
+    #: connection, not a checkout per send.
+    lone_reads: KeptReader = field(init=False)
     #: Sends' writes, committed together (group commit).
     commits: GroupCommitter = field(init=False)
     #: Accounts by name, and the carriers each account has routes for.
@@ -143,6 +147,7 @@ class Platform:
     def __post_init__(self) -> None:
         use_encryption_key(self.settings)
         self.reader = self._own_reader or self.engine
+        self.lone_reads = KeptReader(self.reader, keep=self._own_reader is not None)
         self.commits = GroupCommitter(self.engine)
         ttl = self.settings.account_cache_seconds
         self.accounts, self.routed, self.has_overrides = TtlCache(ttl), TtlCache(ttl), TtlCache(ttl)
@@ -204,6 +209,7 @@ class Platform:
             await self.slots.close()
         if self.buckets is not None:
             await self.buckets.close()
+        await self.lone_reads.close()
         await self.engine.dispose()
         if self._own_reader is not None:
             await self._own_reader.dispose()

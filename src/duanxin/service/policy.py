@@ -45,6 +45,7 @@ from duanxin.service.review import (
     reject_template,
 )
 from duanxin.store import policy as policy_store
+from duanxin.store.prepared import KeptReader
 
 if TYPE_CHECKING:
     from duanxin.service.platform import Platform
@@ -111,7 +112,7 @@ def priced_content(account: Account, content: str) -> str:
 
 
 async def refused_numbers(
-    conn: AsyncConnection, account_id: int, mobiles: Sequence[str]
+    conn: AsyncConnection | KeptReader, account_id: int, mobiles: Sequence[str]
 ) -> set[str]:
     """Those of ``mobiles`` (canonical) on the global blacklist or the account's opt-outs."""
     if not mobiles:

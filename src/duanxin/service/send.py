@@ -17,10 +17,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -55,10 +55,12 @@ from duanxin.store import inbox, messages
 from duanxin.store import numbers as number_store
 from duanxin.store import stats as stats_store
 from duanxin.store.commits import Refusal
+from duanxin.store.prepared import KeptReader
 
 __all__ = ["MAX_NUMBERS", "OneNumber", "SendRequest", "send", "send_each", "send_signed_in"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +216,8 @@ async def _send_together(
     now = platform.clock()
     try:
         decision, frequency = await policy.check_content(platform, account, content)
-        async with platform.reader.connect() as conn:
-            entries = [MobileEntry(raw, normalise_mobile(raw)) for raw in raws]
-            numbers = await _classify(platform, conn, account.id, entries)
+        entries = [MobileEntry(raw, normalise_mobile(raw)) for raw in raws]
+        numbers = await _classify(platform, account.id, entries)
         numbers, hits = await _limit_frequency(platform, account, numbers, decision, frequency, now)
     except StatusError:
         return alone
@@ -273,15 +274,17 @@ async def _send(
     now = platform.clock()
     entries = _distinct(request.mobiles)
     if request.idempotency_key:
-        async with platform.reader.connect() as conn:
-            stored = await _stored_response(
-                conn, account.id, request.idempotency_key, fingerprint, _cutoff(platform, now)
-            )
+        stored = await _stored_response(
+            platform.lone_reads,
+            account.id,
+            request.idempotency_key,
+            fingerprint,
+            _cutoff(platform, now),
+        )
         if stored is not None:
             return stored
     decision, frequency = await policy.check_content(platform, account, request.content)
-    async with platform.reader.connect() as conn:
-        numbers = await _classify(platform, conn, account.id, entries)
+    numbers = await _classify(platform, account.id, entries)
     numbers, hits = await _limit_frequency(platform, account, numbers, decision, frequency, now)
     stored_here = False
     try:
@@ -329,7 +332,7 @@ async def _accept(
     outgoing = _Outgoing(content, segments, not_before, caller.interface.value, caller.key_id)
     try:
         outcome = await _commit(platform, account, request, outgoing, numbers, mids, now)
-    except IntegrityError:
+    except (IntegrityError, idempotency_store.KeyTaken):
         # Another request with the same idempotency key won the race: answer as it did.
         async with platform.engine.connect() as conn:
             key = request.idempotency_key or ""
@@ -409,7 +412,11 @@ def _cutoff(platform: Platform, now: datetime) -> datetime:
 
 
 async def _stored_response(
-    conn: AsyncConnection, account_id: int, key: str, fingerprint: str, cutoff: datetime
+    conn: AsyncConnection | KeptReader,
+    account_id: int,
+    key: str,
+    fingerprint: str,
+    cutoff: datetime,
 ) -> SendOutcome | None:
     stored = await idempotency_store.find(conn, account_id, key, cutoff)
     if stored is None:
@@ -420,17 +427,20 @@ async def _stored_response(
 
 
 async def _classify(
-    platform: Platform, conn: AsyncConnection, account_id: int, entries: list[MobileEntry]
+    platform: Platform, account_id: int, entries: list[MobileEntry]
 ) -> list[_Number]:
     normalised = {e.raw: e.normalised for e in entries}  # normalised once, by _distinct
     valid = [m for m in normalised.values() if m]
     overrides: dict[str, Carrier] = {}
-    if valid and await platform.has_overrides.get(None, lambda: number_store.any_overrides(conn)):
-        found = await number_store.carrier_overrides(conn, valid)
+    if valid and await platform.has_overrides.get(
+        None, lambda: _read(platform, number_store.any_overrides)
+    ):
+        found = await number_store.carrier_overrides(platform.lone_reads, valid)
         overrides = {mobile: Carrier(carrier) for mobile, carrier in found.items()}
-    refused = await policy.refused_numbers(conn, account_id, valid)
+    refused = await policy.refused_numbers(platform.lone_reads, account_id, valid)
     routed = await platform.routed.get(
-        account_id, lambda: account_store.routed_carriers(conn, account_id)
+        account_id,
+        lambda: _read(platform, lambda conn: account_store.routed_carriers(conn, account_id)),
     )
     numbers = []
     for raw, mobile in normalised.items():
@@ -445,6 +455,12 @@ async def _classify(
         else:
             numbers.append(_Number(raw, mobile, carrier))
     return numbers
+
+
+async def _read(platform: Platform, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """``read`` on a reader connection of its own (a cache's load)."""
+    async with platform.reader.connect() as conn:
+        return await read(conn)
 
 
 @dataclass(frozen=True, slots=True)

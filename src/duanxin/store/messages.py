@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
@@ -115,10 +116,7 @@ _MESSAGE_DEFAULTS: dict[str, Any] = {  # the table's Python-side defaults (extno
     for c in messages.columns
     if c.default is not None and c.default.is_scalar
 }
-_INSERT_MESSAGE = prepared.Sql(
-    f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)}) "
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_MESSAGE_COLUMNS) + 1))})"
-)
+MAX_INSERT_SHAPES = 64  # INSERT texts kept, one per set of keys the callers' rows have
 _CLAIM = prepared.Sql(
     f"""UPDATE messages SET state = '{MessageState.SUBMITTING.value}', attempts = attempts + 1,
         not_before = $2, claimed_by = $3
@@ -177,11 +175,57 @@ def _state_is(state: MessageState) -> ColumnElement[bool]:
 
 
 async def insert_messages(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        columns = [(c, _MESSAGE_DEFAULTS.get(c)) for c in _MESSAGE_COLUMNS]
-        await prepared.execute_many(
-            conn, _INSERT_MESSAGE, [[row.get(c, d) for c, d in columns] for row in rows]
+    """Store new messages (rows keyed by column name; a column a row leaves out takes the
+    table's default). Rows with the same keys go in one ``executemany``."""
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    for keys, same in groups.items():
+        insert = _message_insert(keys)
+        await prepared.execute_many(conn, insert.sql, [insert.values(row) for row in same])
+
+
+@dataclass(frozen=True, slots=True)
+class _MessageInsert:
+    """The INSERT for rows with one set of keys: the columns they give (read with one
+    ``itemgetter``, in C), then the others with their defaults."""
+
+    sql: prepared.Sql
+    given: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    defaults: tuple[Any, ...]
+
+    def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return self.given(row) + self.defaults
+
+
+_INSERTS: dict[tuple[str, ...], _MessageInsert] = {}
+
+
+def _message_insert(keys: tuple[str, ...]) -> _MessageInsert:
+    found = _INSERTS.get(keys)
+    if found is None:
+        given = [k for k in keys if k in _MESSAGE_COLUMNS]
+        others = [c for c in _MESSAGE_COLUMNS if c not in given]
+        columns = given + others
+        found = _MessageInsert(
+            prepared.Sql(
+                f"INSERT INTO messages ({', '.join(columns)}) "
+                f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})"
+            ),
+            _getter(given),
+            tuple(_MESSAGE_DEFAULTS.get(c) for c in others),
         )
+        if len(_INSERTS) < MAX_INSERT_SHAPES:
+            _INSERTS[keys] = found
+    return found
+
+
+def _getter(keys: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The values of ``keys`` of a row, as a tuple (``itemgetter`` gives a bare value for
+    one key)."""
+    if len(keys) > 1:
+        return itemgetter(*keys)
+    return lambda row: tuple(row[k] for k in keys)
 
 
 async def claim(

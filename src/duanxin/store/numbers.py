@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from duanxin.store import prepared
 from duanxin.store.tables import number_overrides
 
 __all__ = ["any_overrides", "carrier_overrides", "set_override"]
@@ -17,14 +18,20 @@ async def any_overrides(conn: AsyncConnection) -> bool:
     return (await conn.execute(select(number_overrides.c.mobile).limit(1))).first() is not None
 
 
-async def carrier_overrides(conn: AsyncConnection, mobiles: Sequence[str]) -> dict[str, str]:
-    """The carrier each of ``mobiles`` that has an override is routed as."""
-    rows = await conn.execute(
-        select(number_overrides.c.mobile, number_overrides.c.carrier).where(
-            number_overrides.c.mobile.in_(list(mobiles))
-        )
-    )
-    return {str(mobile): str(carrier) for mobile, carrier in rows}
+_OVERRIDES = prepared.Sql("SELECT mobile, carrier FROM number_overrides WHERE mobile = ANY($1)")
+
+
+async def carrier_overrides(
+    conn: AsyncConnection | prepared.KeptReader, mobiles: Sequence[str]
+) -> dict[str, str]:
+    """The carrier each of ``mobiles`` that has an override is routed as (through the
+    driver: every send runs it once the table has rows)."""
+    found: dict[str, str] = {}
+    values = list(mobiles)
+    for start in range(0, len(values), prepared.MAX_LIST):
+        rows = await prepared.fetch(conn, _OVERRIDES, values[start : start + prepared.MAX_LIST])
+        found.update((str(mobile), str(carrier)) for mobile, carrier in rows)
+    return found
 
 
 async def set_override(conn: AsyncConnection, mobile: str, carrier: str | None) -> None:

@@ -234,7 +234,9 @@ _REFUSED = prepared.Sql(  # every send runs it (store.prepared)
 )
 
 
-async def refused(conn: AsyncConnection, account_id: int, mobiles: Sequence[str]) -> set[str]:
+async def refused(
+    conn: AsyncConnection | prepared.KeptReader, account_id: int, mobiles: Sequence[str]
+) -> set[str]:
     """Those of ``mobiles`` on the global blacklist or the account's opt-out list (one query
     per chunk)."""
     found: set[str] = set()

@@ -127,11 +127,16 @@ async def count_sent(conn: AsyncConnection, rows: Iterable[Mapping[str, Any]]) -
     # Every send runs this: its rows are added up per counter row here, in plain tuples.
     cells: dict[tuple[Any, ...], list[int]] = {}
     failed: dict[tuple[_Cell, str], int] = defaultdict(int)
+    # A send's rows share one time: its hour and day are worked out once.
+    periods: dict[datetime, tuple[tuple[Grain, datetime], ...]] = {}
     for row in rows:
         account_id, carrier, created_at = row["account_id"], row["carrier"], row["created_at"]
         stat = row.get("stat")
-        for grain in (HOUR, DAY):
-            key = (grain, period_of(grain, created_at), account_id, carrier, 0)
+        grains = periods.get(created_at)
+        if grains is None:
+            grains = periods[created_at] = tuple((g, period_of(g, created_at)) for g in (HOUR, DAY))
+        for grain, period in grains:
+            key = (grain, period, account_id, carrier, 0)
             counts = cells.get(key)
             if counts is None:
                 counts = cells[key] = [0, 0, 0]
