@@ -31,18 +31,23 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
 LOAD = 300  # many more than the two windows hold
 CONNECTIONS = 2
+PATIENCE_SECONDS = 150.0  # the channel's response timeout: longer than the test holds answers
 STOP_SECONDS = 30.0  # the drain's grace (10 s) and the links' logouts, loosely
 
 
 async def route_cmpp_through(cluster: Cluster, port: int) -> int:
-    """Point the CMPP channel at ``port``; its submit window per connection."""
+    """Point the CMPP channel at ``port``, its submits waiting for their answers as long
+    as the test holds them (no resent copies); its submit window per connection."""
     platform = Platform.open(Settings(database_url=cluster.database_url))
     try:
         async with platform.engine.begin() as conn:
             cmpp = channels.c.protocol == "cmpp"
-            await conn.execute(update(channels).where(cmpp).values(host=HOST, port=port))
-            window = (await conn.execute(select(channels.c.window).where(cmpp))).scalar_one()
-            return int(window)
+            row = (await conn.execute(select(channels).where(cmpp))).mappings().one()
+            extra = {**(row["settings"] or {}), "response_timeout": PATIENCE_SECONDS}
+            await conn.execute(
+                update(channels).where(cmpp).values(host=HOST, port=port, settings=extra)
+            )
+            return int(row["window"])
     finally:
         await platform.close()
 
