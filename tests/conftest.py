@@ -170,18 +170,19 @@ class RedisServer:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        deadline = asyncio.get_running_loop().time() + 10
-        while True:  # until it accepts connections
+        process = self._process
+
+        async def accepting() -> bool:
+            assert process.returncode is None, "redis-server exited"
             try:
                 _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
             except OSError:
-                assert asyncio.get_running_loop().time() < deadline, "redis-server did not start"
-                assert self._process.returncode is None, "redis-server exited"
-                await asyncio.sleep(0.02)
-                continue
+                return False
             writer.close()
             await writer.wait_closed()
-            return
+            return True
+
+        await wait_until(accepting, 10)
 
     async def stop(self) -> None:
         if self._process is not None and self._process.returncode is None:
