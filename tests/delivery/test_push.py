@@ -198,6 +198,7 @@ async def test_receiver_down_past_the_retry_window_leaves_items_for_pull(stack: 
     clock = FakeClock()
     stack.running.platform.clock = clock
     given_up = PUSHES.labels("reports", "given_up")._value.get()
+    failed = PUSHES.labels("reports", "failed")._value.get()
 
     async def down(_: Received) -> int:
         return 503
@@ -224,6 +225,9 @@ async def test_receiver_down_past_the_retry_window_leaves_items_for_pull(stack: 
         await wait_until(gone)
         assert len({r.webhook_id for r in hook.requests}) == 1
         assert PUSHES.labels("reports", "given_up")._value.get() == given_up + 1
+        # each request counted once: the retried ones as failed, the last as given up
+        retried = PUSHES.labels("reports", "failed")._value.get() - failed
+        assert retried + 1 == len(hook.requests) == 6
     pulled = (await pull_reports(stack))["list"]
     assert sorted(item["mid"] for item in pulled) == sorted(mids)
 

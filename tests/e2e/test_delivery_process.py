@@ -23,86 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from duanxin.bus.local import DeliveryLock, local_paths
 from duanxin.client import AsyncClient
 from duanxin.config import Settings
-from duanxin.demo import provision, start_simulators
-from duanxin.runtime import free_port
-from duanxin.service.admin import ApiKey
 from duanxin.service.platform import Platform
-from duanxin.simulator.core import SimulatorServer
-from duanxin.store.engine import migrate
-from duanxin.store.tables import channels, messages
+from duanxin.store.tables import messages
 from tests.conftest import wait_until
 from tests.e2e.helpers import MOBILE, TELECOM, UNICOM
+from tests.e2e.load import CMPP_WINDOW, LOAD, WRITE_SLACK, Load, load_setup, send_load
 
-HOST = "127.0.0.1"
-LOAD = 1500
-LOAD_TPS = 300  # the CMPP channel's cap: the load takes seconds, so a kill finds it half sent
-CMPP_WINDOW = 16
-WRITE_SLACK = LOAD_TPS // 4  # answered but not yet stored at a kill (see test_durability)
 SOON = 40.0
 PID = re.compile(rb"delivery in its own process \(pid (\d+)\)")
-
-
-@dataclass
-class _Setup:
-    database: Path
-    url: str
-    port: int
-    simulators: dict[str, SimulatorServer]
-    key: ApiKey
-    account: str
-    password: str
-    log: Path
-
-    @property
-    def base(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def client(self) -> AsyncClient:
-        return AsyncClient(
-            self.base, self.key.secret_id, self.key.secret_key, self.account, self.password
-        )
-
-    def received(self) -> Counter[str]:
-        return Counter(
-            m.destination[-11:] for s in self.simulators.values() for m in s.behaviour.received
-        )
-
-
-@asynccontextmanager
-async def _setup(tmp_path: Path) -> AsyncIterator[_Setup]:
-    database = tmp_path / "duanxin.db"
-    url = f"sqlite+aiosqlite:///{database}"
-    await asyncio.to_thread(migrate, url)
-    # The platform runs in another process: its SGIP listener needs a port known up front.
-    simulators, endpoints = await start_simulators(HOST, 0.05, sgip_listen_port=free_port())
-    try:
-        setup = Platform.open(Settings(database_url=url))
-        try:
-            key, account, password = await provision(setup, endpoints)
-            async with setup.engine.begin() as conn:
-                await conn.execute(
-                    update(channels).where(channels.c.protocol == "cmpp").values(tps=LOAD_TPS)
-                )
-        finally:
-            await setup.close()
-        yield _Setup(
-            database,
-            url,
-            free_port(),
-            simulators,
-            key,
-            account,
-            password,
-            tmp_path / "platform.log",
-        )
-    finally:
-        for simulator in simulators.values():
-            await simulator.stop()
 
 
 @dataclass
@@ -121,7 +54,7 @@ class _Serve:
 
 @asynccontextmanager
 async def _serve(
-    setup: _Setup, *args: str, env: Mapping[str, str] | None = None, http: bool = True
+    setup: Load, *args: str, env: Mapping[str, str] | None = None, http: bool = True
 ) -> AsyncIterator[_Serve]:
     """``duanxin serve`` on the setup's database, running (its HTTP API answering, unless it
     runs delivery only); killed hard on exit if still running."""
@@ -196,23 +129,13 @@ async def _pull_all(client: AsyncClient, mids: set[str], reports: list[str]) -> 
     await wait_until(all_reported, SOON)
 
 
-async def _send_load(client: AsyncClient) -> set[str]:
-    numbers = [f"1380{i:07d}" for i in range(LOAD)]
-    chunks = [numbers[i : i + 500] for i in range(0, LOAD, 500)]
-    results = await asyncio.gather(*(client.send(chunk, "您的验证码是1234") for chunk in chunks))
-    assert all(r.ok for r in results), results
-    mids = {i.mid for r in results for i in r.items if i.result == 0}
-    assert len(mids) == LOAD
-    return mids
-
-
 DELIVERY_CHILD = {"DUANXIN_DELIVERY_PROCESS": "true"}
 
 
 async def test_the_delivery_process_delivers_what_the_api_process_accepts(
     tmp_path: Path,
 ) -> None:
-    async with _setup(tmp_path) as setup:
+    async with load_setup(tmp_path) as setup:
         async with _serve(setup, env=DELIVERY_CHILD) as served, setup.client() as client:
             child = served.delivery_pid
             assert child is not None and child != served.process.pid and _alive(child)
@@ -236,11 +159,11 @@ async def test_the_delivery_process_delivers_what_the_api_process_accepts(
 async def test_a_killed_delivery_process_is_restarted_and_every_message_reported_once(
     tmp_path: Path,
 ) -> None:
-    async with _setup(tmp_path) as setup:
+    async with load_setup(tmp_path) as setup:
         async with _serve(setup, env=DELIVERY_CHILD) as served, setup.client() as client:
             first = served.delivery_pid
             assert first is not None
-            mids = await _send_load(client)
+            mids = await send_load(client)
             cmpp = setup.simulators["cmpp"]
 
             async def under_way() -> bool:
@@ -272,11 +195,11 @@ async def test_a_killed_delivery_process_is_restarted_and_every_message_reported
 async def test_serve_killed_hard_and_started_again_delivers_every_message_once(
     tmp_path: Path,
 ) -> None:
-    async with _setup(tmp_path) as setup:
+    async with load_setup(tmp_path) as setup:
         async with _serve(setup, env=DELIVERY_CHILD) as first, setup.client() as client:
             child = first.delivery_pid
             assert child is not None
-            mids = await _send_load(client)
+            mids = await send_load(client)
             cmpp = setup.simulators["cmpp"]
 
             async def under_way() -> bool:
@@ -303,11 +226,11 @@ async def test_serve_killed_hard_and_started_again_delivers_every_message_once(
 
 
 async def test_delivery_keeps_going_when_the_api_process_is_killed(tmp_path: Path) -> None:
-    async with _setup(tmp_path) as setup:
+    async with load_setup(tmp_path) as setup:
         async with _serve(setup, "--role", "worker", http=False) as worker:
             async with _serve(setup, "--role", "api") as api, setup.client() as client:
                 await wait_until(lambda: _ready(setup.base), SOON)  # handing over to the worker
-                mids = await _send_load(client)
+                mids = await send_load(client)
                 os.kill(api.process.pid, signal.SIGKILL)
                 assert await api.process.wait() == -signal.SIGKILL
 
@@ -329,10 +252,10 @@ async def test_delivery_keeps_going_when_the_api_process_is_killed(tmp_path: Pat
 async def test_concurrent_sends_while_delivery_writes_meet_no_locked_database(
     tmp_path: Path,
 ) -> None:
-    async with _setup(tmp_path) as setup:
+    async with load_setup(tmp_path) as setup:
         async with _serve(setup, env=DELIVERY_CHILD), setup.client() as client:
             await wait_until(lambda: _ready(setup.base), SOON)
-            first = await _send_load(client)  # delivery writes submits and reports meanwhile
+            first = await send_load(client)  # delivery writes submits and reports meanwhile
 
             async def one(i: int) -> str:
                 result = await client.send([f"1390{i:07d}"], "您的验证码是1234")
@@ -351,7 +274,7 @@ async def test_concurrent_sends_while_delivery_writes_meet_no_locked_database(
 async def test_a_delivery_process_that_cannot_start_stops_serve_with_one_line(
     tmp_path: Path,
 ) -> None:
-    async with _setup(tmp_path) as setup:
+    async with load_setup(tmp_path) as setup:
         lock = DeliveryLock(local_paths(str(setup.database)).lock)
         lock.take()  # as a delivery process already running on this database does
         try:

@@ -19,25 +19,22 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from duanxin.client import AsyncClient
 from duanxin.config import Settings
 from duanxin.demo import provision, start_simulators
 from duanxin.runtime import free_port
-from duanxin.service.admin import ApiKey
 from duanxin.service.platform import Platform
-from duanxin.simulator.core import SimulatorServer
 from duanxin.store.engine import migrate
-from duanxin.store.tables import channels, messages
+from duanxin.store.tables import messages
 from tests.conftest import wait_until
 from tests.e2e.helpers import MOBILE, TELECOM, UNICOM, in_future
+from tests.e2e.load import CMPP_WINDOW, HOST, LOAD, WRITE_SLACK, Load, load_setup, send_load
 
 SCRIPT = Path(__file__).with_name("platform_process.py")
-HOST = "127.0.0.1"
 
 
 @asynccontextmanager
@@ -156,87 +153,10 @@ async def test_accepted_messages_survive_a_sigkill(tmp_path: Path) -> None:
             await simulator.stop()
 
 
-# A load that takes a few seconds at the carrier: China Mobile numbers only, over one CMPP
-# connection whose TPS the channel caps, so that a stop always finds most of it unsent.
-LOAD = 1500
-LOAD_TPS = 300
-CMPP_WINDOW = 16  # the channel's window: what a crash can leave answered but not stored
-# Responses answered but not yet committed at the kill: tens of milliseconds' worth on an
-# idle machine (then exactly the window is resent), up to a quarter second's on a busy one.
-WRITE_SLACK = LOAD_TPS // 4
 GRACE = 30.0
 # "Within seconds": the rest of the load takes about two at the channel's TPS; the bound is
 # loose for a busy machine, and far below the ten-minute claim lease of before.
 SOON = 30.0
-
-
-@dataclass
-class _Load:
-    database: Path
-    url: str
-    log: Path
-    port: int
-    simulators: dict[str, SimulatorServer]
-    key: ApiKey
-    account: str
-    password: str
-
-    @property
-    def cmpp(self) -> SimulatorServer:
-        return self.simulators["cmpp"]
-
-    def client(self) -> AsyncClient:
-        return AsyncClient(
-            f"http://{HOST}:{self.port}", self.key.secret_id, self.key.secret_key, *self.creds
-        )
-
-    @property
-    def creds(self) -> tuple[str, str]:
-        return self.account, self.password
-
-    def received(self) -> Counter[str]:
-        return Counter(m.destination[-11:] for m in self.cmpp.behaviour.received)
-
-
-@asynccontextmanager
-async def _load_setup(tmp_path: Path) -> AsyncIterator[_Load]:
-    database = tmp_path / "duanxin.db"
-    url = f"sqlite+aiosqlite:///{database}"
-    await asyncio.to_thread(migrate, url)
-    simulators, endpoints = await start_simulators(HOST, 0.05, sgip_listen_port=free_port())
-    try:
-        setup = Platform.open(Settings(database_url=url))
-        try:
-            key, account, password = await provision(setup, endpoints)
-            async with setup.engine.begin() as conn:
-                await conn.execute(
-                    update(channels).where(channels.c.protocol == "cmpp").values(tps=LOAD_TPS)
-                )
-        finally:
-            await setup.close()
-        yield _Load(
-            database,
-            url,
-            tmp_path / "platform.log",
-            free_port(),
-            simulators,
-            key,
-            account,
-            password,
-        )
-    finally:
-        for simulator in simulators.values():
-            await simulator.stop()
-
-
-async def _send_load(client: AsyncClient) -> set[str]:
-    numbers = [f"1380{i:07d}" for i in range(LOAD)]
-    chunks = [numbers[i : i + 500] for i in range(0, LOAD, 500)]
-    results = await asyncio.gather(*(client.send(chunk, "您的验证码是1234") for chunk in chunks))
-    assert all(r.ok for r in results), results
-    mids = {i.mid for r in results for i in r.items if i.result == 0}
-    assert len(mids) == LOAD
-    return mids
 
 
 async def _claims(url: str) -> tuple[Counter[str], int]:
@@ -251,7 +171,7 @@ async def _claims(url: str) -> tuple[Counter[str], int]:
     return Counter(state for state, _ in rows), waiting
 
 
-async def _restart_and_finish(load: _Load, mids: set[str]) -> tuple[float, list[str]]:
+async def _restart_and_finish(load: Load, mids: set[str]) -> tuple[float, list[str]]:
     """Start a process again; the seconds until the carrier has every message, and the
     reports pulled until every accepted message has one."""
     async with platform_process(load.database, load.port, "all", load.log), load.client() as c:
@@ -277,12 +197,12 @@ async def _restart_and_finish(load: _Load, mids: set[str]) -> tuple[float, list[
 
 
 async def test_sigterm_drains_and_a_restart_sends_the_rest_at_once(tmp_path: Path) -> None:
-    async with _load_setup(tmp_path) as load:
+    async with load_setup(tmp_path) as load:
         async with (
             platform_process(load.database, load.port, "all", load.log, grace=GRACE) as first,
             load.client() as client,
         ):
-            mids = await _send_load(client)
+            mids = await send_load(client)
 
             async def under_way() -> bool:
                 return len(load.cmpp.behaviour.received) >= LOAD // 10
@@ -313,12 +233,12 @@ async def test_sigterm_drains_and_a_restart_sends_the_rest_at_once(tmp_path: Pat
 async def test_sigkill_in_a_burst_loses_nothing_and_resends_at_most_the_window(
     tmp_path: Path,
 ) -> None:
-    async with _load_setup(tmp_path) as load:
+    async with load_setup(tmp_path) as load:
         async with (
             platform_process(load.database, load.port, "all", load.log) as first,
             load.client() as client,
         ):
-            mids = await _send_load(client)
+            mids = await send_load(client)
 
             async def under_way() -> bool:
                 return len(load.cmpp.behaviour.received) >= LOAD // 5
@@ -346,13 +266,13 @@ async def test_sigkill_in_a_burst_loses_nothing_and_resends_at_most_the_window(
 async def test_sigterm_waits_for_submits_on_the_wire_and_stores_their_responses(
     tmp_path: Path,
 ) -> None:
-    async with _load_setup(tmp_path) as load:
+    async with load_setup(tmp_path) as load:
         cmpp = load.cmpp
         async with (
             platform_process(load.database, load.port, "all", load.log, grace=GRACE) as first,
             load.client() as client,
         ):
-            mids = await _send_load(client)
+            mids = await send_load(client)
 
             async def under_way() -> bool:
                 return len(cmpp.behaviour.received) >= LOAD // 10

@@ -371,7 +371,6 @@ class PushWorker:
                 if retry_at >= batch.give_up_at:
                     await inbox.release(conn, kind, batch.item_ids, consumer)
                     await callback_store.delete_batch(conn, batch.id)
-                    PUSHES.labels(kind.value, outcome.value).inc()
                     outcome = Outcome.GIVEN_UP
                 else:
                     await callback_store.postpone(conn, batch.id, attempts, retry_at, error)
