@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -71,6 +72,16 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.005)
+
+
+def poll_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Outside an event loop: check ``condition`` (a state behind a blocking client) until
+    it holds, for up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -159,18 +170,19 @@ class RedisServer:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        deadline = asyncio.get_running_loop().time() + 10
-        while True:  # until it accepts connections
+        process = self._process
+
+        async def accepting() -> bool:
+            assert process.returncode is None, "redis-server exited"
             try:
                 _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
             except OSError:
-                assert asyncio.get_running_loop().time() < deadline, "redis-server did not start"
-                assert self._process.returncode is None, "redis-server exited"
-                await asyncio.sleep(0.02)
-                continue
+                return False
             writer.close()
             await writer.wait_closed()
-            return
+            return True
+
+        await wait_until(accepting, 10)
 
     async def stop(self) -> None:
         if self._process is not None and self._process.returncode is None:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from duanxin.cli import app
 from duanxin.client import Client
 from duanxin.runtime import free_port
+from tests.conftest import poll_until
 
 runner = CliRunner()
 DUANXIN = [sys.executable, "-m", "duanxin.cli"]
@@ -301,21 +302,25 @@ def _check_report_and_reply(client: Client, facts: dict[str, str], sent: dict[st
     mid = listing[0]["mid"]
     mids = {mid}
     reported: dict[str, str] = {}
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not mids <= reported.keys():
+
+    def all_reported() -> bool:
         reported.update({r.mid: r.stat for r in client.reports()})
-        time.sleep(0.1)
+        return mids <= reported.keys()
+
+    poll_until(all_reported, 20)
     assert reported[mid] == "DELIVRD"
     reply = httpx.post(
         facts["url"] + "/demo/mo",
         data={"mobile": "13800138000", "to": facts["access_code"], "content": "收到"},
     )
     assert reply.json()["status"] == 0
-    deadline = time.monotonic() + 20
     replies: list[str] = []
-    while time.monotonic() < deadline and not replies:
-        replies = [r.content for r in client.replies()]
-        time.sleep(0.1)
+
+    def replied() -> bool:
+        replies.extend(r.content for r in client.replies())
+        return bool(replies)
+
+    poll_until(replied, 20)
     assert replies == ["收到"]
 
 

@@ -14,7 +14,7 @@ from duanxin.api.app import create_app
 from duanxin.config import Settings
 from duanxin.runtime import free_port
 from duanxin.service.platform import Platform
-from tests.conftest import Stack
+from tests.conftest import Stack, until
 
 
 async def _ready(url: str) -> httpx.Response:
@@ -55,9 +55,8 @@ async def _serving(platform: Platform) -> AsyncIterator[str]:
     )
     task = asyncio.get_running_loop().create_task(server.serve())
     try:
-        while not server.started:
-            assert not task.done(), "server did not start"
-            await asyncio.sleep(0.01)
+        await until(lambda: server.started or task.done(), 10)
+        assert server.started, "server did not start"
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

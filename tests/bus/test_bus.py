@@ -22,6 +22,7 @@ from duanxin.bus import (
     open_bus,
 )
 from duanxin.bus.keys import STREAM_FIELD
+from tests.conftest import until, wait_until
 
 REDIS_URL = os.environ.get("DUANXIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 STREAM = "send:ch1"
@@ -54,8 +55,7 @@ def memory_harness() -> Harness:
         clock.now += seconds
 
     async def wait_blocked() -> None:
-        while not any(s.waiters for s in bus._streams.values()):
-            await asyncio.sleep(0)
+        await until(lambda: any(s.waiters for s in bus._streams.values()))
 
     return Harness(bus, append_raw, age, wait_blocked)
 
@@ -77,8 +77,10 @@ async def redis_harness(admin: Redis, prefix: str) -> Harness:
             )
 
     async def wait_blocked() -> None:
-        while not any(c.get("cmd") == "xreadgroup" for c in await admin.client_list()):
-            await asyncio.sleep(0.001)
+        async def reading() -> bool:
+            return any(c.get("cmd") == "xreadgroup" for c in await admin.client_list())
+
+        await wait_until(reading)
 
     return Harness(bus, append_raw, age, wait_blocked)
 
@@ -302,8 +304,7 @@ async def test_memory_bus_forgets_entries_every_group_acked() -> None:
 async def test_memory_bus_close_wakes_blocked_consumers() -> None:
     bus = MemoryBus()
     task = asyncio.create_task(bus.consume(STREAM, "a", "w", count=1, block=30))
-    while not bus._streams.get(STREAM) or not bus._streams[STREAM].waiters:
-        await asyncio.sleep(0)
+    await until(lambda: STREAM in bus._streams and bool(bus._streams[STREAM].waiters))
     await bus.close()
     assert await asyncio.wait_for(task, 5) == []
 

@@ -13,6 +13,7 @@ import random
 import signal
 import socket
 import sys
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -206,7 +207,7 @@ async def local_cluster(
     simulators, endpoints = await start_simulators(
         HOST, report_delay, sgip_listen_port=sgip_listener
     )
-    prefix = f"duanxin-test:{tmp_path.name}:"
+    prefix = f"duanxin-test:{uuid.uuid4().hex[:12]}:{tmp_path.name}:"
     cluster: Cluster | None = None
     try:
         setup = Platform.open(Settings(database_url=database_url))

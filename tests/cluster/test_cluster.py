@@ -27,7 +27,7 @@ from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(240)]
 
-LOAD = 3000  # 2,700 China Mobile numbers (CMPP, two connections) and 300 Unicom (SGIP)
+LOAD = 5000  # 4,500 China Mobile numbers (CMPP, two connections) and 500 Unicom (SGIP)
 CHUNK = 500
 CMPP_TPS = 600  # the channel's, shared by the workers: the kill finds most of the load unsent
 CMPP_CONNECTIONS = 2

@@ -9,14 +9,16 @@ import asyncio
 import signal
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import select, text
 
 from duanxin.client import AsyncClient, TransportError
 from duanxin.store.engine import create_engine
 from duanxin.store.tables import messages
-from tests.cluster.cluster import local_cluster
+from tests.cluster.cluster import Cluster, local_cluster
 from tests.cluster.test_cluster import pull_everything, send_all
 from tests.conftest import RedisServer, wait_until
 
@@ -169,31 +171,46 @@ async def submitting_nodes(database_url: str) -> Counter[int]:
         await engine.dispose()
 
 
+async def worker_nodes(cluster: Cluster) -> set[int]:
+    """The node ids of the workers registered for connection leases now."""
+    redis: Any = Redis.from_url(cluster.redis_url, decode_responses=True)
+    try:
+        members = await redis.zrange(f"{cluster.prefix}lease:workers", 0, -1)
+        return {int(member.removeprefix("node-")) for member in members}
+    finally:
+        await redis.aclose()
+
+
 async def test_sigterm_of_a_worker_mid_load_hands_its_claims_over_at_once(
     postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     """A worker that stops gives every message it held back before it exits (not after its
-    lease runs out, as a killed one's): once it has exited, only the other worker holds
-    claims; it sends the rest, each number once."""
-    load = 800
-    async with local_cluster(postgres_url, redis_url, tmp_path, cmpp_tps=200) as cluster:
+    lease runs out, as a killed one's). The channel has one connection, which the first
+    worker holds: the second hands whatever it reads over to it, so the first holds all
+    the work when it is stopped. Once it has exited it holds no claim; the second takes
+    the connection over and sends the rest, each number once."""
+    load = 300
+    async with local_cluster(
+        postgres_url, redis_url, tmp_path, cmpp_connections=1, cmpp_tps=50
+    ) as cluster:
         api = await cluster.serve("api")
-        stopping, staying = await cluster.serve("worker"), await cluster.serve("worker")
+        stopping = await cluster.serve("worker")
+        [node] = await worker_nodes(cluster)
+        staying = await cluster.serve("worker")
         client = cluster.client(api)
         try:
             targets = [f"1380{i:07d}" for i in range(load)]
             mids = await send_all([client], targets)
 
-            async def under_way() -> bool:
-                # Both workers hold work in most runs; which one reads the stream entries
-                # first is the bus's choice, so the test waits for the load to be under way.
-                return len(await submitting_nodes(cluster.database_url)) >= 1
+            async def claimed_by_the_first() -> bool:
+                return (await submitting_nodes(cluster.database_url))[node] >= load // 2
 
-            await wait_until(under_way, 30)
+            await wait_until(claimed_by_the_first, 30)
             stopping.terminate()
             assert await stopping.wait() == 0
             holders = await submitting_nodes(cluster.database_url)
-            assert len(holders) <= 1, holders  # the stopped worker's node holds nothing
+            assert node not in holders, holders  # every claim given back before the exit
+            assert sum(cluster.received().values()) < load  # the rest is the second's
             pulled = await pull_everything([client], mids)
         finally:
             await client.aclose()

@@ -47,9 +47,12 @@ async def test_a_node_id_held_by_a_live_process_refuses_to_start(
         assert len(errors) == 1 and "node id 77" in errors[0], output
 
 
+@pytest.mark.parametrize("role", ["worker", "all"])
 async def test_a_worker_that_cannot_bind_its_listener_exits_at_once(
-    postgres_url: str, redis_url: str, tmp_path: Path
+    postgres_url: str, redis_url: str, tmp_path: Path, role: str
 ) -> None:
+    """The SGIP listener port is held by another program: the process (a worker, or one
+    serving everything) says why in one line and exits, without waiting for anything."""
     async with local_cluster(postgres_url, redis_url, tmp_path) as cluster:
         platform = Platform.open(Settings(database_url=postgres_url))
         try:
@@ -65,7 +68,8 @@ async def test_a_worker_that_cannot_bind_its_listener_exits_at_once(
             squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             squatter.bind((HOST, int(extra["listen_port"])))
             squatter.listen()
-            worker = await cluster.start("worker", capture=True)
+            port = listen_port() if role == "all" else None  # "all" serves the API too
+            worker = await cluster.start(role, port=port, capture=True)
             _, output = await asyncio.wait_for(worker.communicate(), timeout=30)
         assert worker.returncode == 1
         errors = _error_lines(output)

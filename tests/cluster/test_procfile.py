@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -45,7 +46,7 @@ async def test_the_procfile_runs_a_cluster(
         key, account, password = await provision(setup, endpoints)
     finally:
         await setup.close()
-    prefix = f"duanxin-test:{tmp_path.name}:"
+    prefix = f"duanxin-test:{uuid.uuid4().hex[:12]}:{tmp_path.name}:"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUANXIN_")}
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",

@@ -12,6 +12,8 @@ from typing import Any
 
 import uvicorn
 
+from tests.conftest import until
+
 Answer = Callable[["Received"], Awaitable[int]]
 
 
@@ -72,9 +74,8 @@ async def receiver(answer: Answer = _ok) -> AsyncIterator[Receiver]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "receiver did not start"
-        await asyncio.sleep(0.01)
+    await until(lambda: server.started or task.done(), 10)
+    assert server.started, "receiver did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
     app.url = f"http://127.0.0.1:{port}/hook"
     try:

@@ -3,6 +3,7 @@ one that fails for its data fails its producers at once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -46,3 +47,26 @@ async def test_a_batch_failing_on_its_data_fails_at_once() -> None:
         done.result()
     assert tries == 1
     assert not is_transient(ValueError("bad"))
+
+
+async def test_stop_lets_a_batch_being_written_finish() -> None:
+    """A worker stopping while the flusher writes a batch (submit results that came in as
+    the links closed) stores that batch too: stop() does not cut the write short."""
+    writing, go_on = asyncio.Event(), asyncio.Event()
+    written: list[list[int]] = []
+
+    async def write(items: Sequence[int]) -> None:
+        writing.set()
+        await go_on.wait()  # a slow commit
+        written.append(list(items))
+
+    batches = WriteBehind(write)
+    batches.start()
+    done = batches.add(1)
+    await writing.wait()  # the flusher took the batch and is writing it
+    stopping = asyncio.ensure_future(batches.stop())
+    await asyncio.sleep(0)  # stop() takes its first step, with the write under way
+    go_on.set()
+    await asyncio.wait_for(stopping, 5)
+    assert written == [[1]]
+    assert done.done() and done.result() is None

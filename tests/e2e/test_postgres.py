@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from duanxin.config import Settings
@@ -42,7 +43,7 @@ async def test_cluster_settings_postgres_and_redis_streams(
     settings = Settings(
         database_url=postgres_url,
         bus_url=redis_url,
-        redis_prefix=f"duanxin-test:{tmp_path.name}:",
+        redis_prefix=f"duanxin-test:{uuid.uuid4().hex[:12]}:{tmp_path.name}:",
         host="127.0.0.1",
         port=port,
     )

@@ -102,8 +102,11 @@ class WriteBehind(Generic[T]):
             pause = min(LONGEST_PAUSE, pause * 2)
 
     async def stop(self) -> None:
+        """Stop the flusher, then write what is left. A batch the flusher is writing is
+        finished first (under the lock): cut short, its items would be lost."""
         if self._task is not None:
-            self._task.cancel()
+            async with self._lock:
+                self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.flush()

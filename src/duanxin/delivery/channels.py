@@ -46,6 +46,34 @@ SHARED_BATCH_SECONDS = 0.05
 #: After the shared bucket failed to answer: how long a worker keeps to its share alone
 #: before it asks again.
 ALONE_SECONDS = 1.0
+#: How long closing a connection may take (its logout waits up to 5 s for the gateway's
+#: answer) before its task is cancelled; how long a cancelled task has before it is
+#: cancelled again.
+CLOSE_SECONDS = 10.0
+CANCEL_AGAIN_SECONDS = 1.0
+
+
+async def cancel_until_done(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait for its end, cancelling it again should it go on.
+
+    Python 3.11's ``asyncio.wait_for`` swallows a cancellation that arrives as the awaited
+    answer does (a login answered at that moment): the task goes on as if never cancelled,
+    and a stop that waited for it would wait for ever.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=CANCEL_AGAIN_SECONDS)
+
+
+async def close_client(client: CarrierClient) -> None:
+    """Log a connection out and stop its reconnecting, whatever it is doing: a close still
+    waiting after ``CLOSE_SECONDS`` (for a reconnect loop that swallowed its cancellation,
+    see :func:`cancel_until_done`) is cancelled, which cancels that loop again."""
+    closing = asyncio.ensure_future(client.close())
+    await asyncio.wait([closing], timeout=CLOSE_SECONDS)
+    await cancel_until_done(closing)
+    if not closing.cancelled():
+        closing.result()  # its error, if it failed
 
 
 def open_carrier_client(
@@ -421,7 +449,7 @@ class ChannelPool:
                 old = channel.clients[slot]
                 if channel.factory is not None:
                     channel.clients[slot] = channel.factory()
-                await old.close()
+                await close_client(old)
             for slot in sorted(plan.held - channel.held):
                 await channel.clients[slot].start()
             channel.held, channel.elsewhere = plan.held, plan.elsewhere
@@ -444,13 +472,12 @@ class ChannelPool:
 
     async def close(self) -> None:
         if self._leasing is not None:
-            self._leasing.cancel()
-            await asyncio.gather(self._leasing, return_exceptions=True)
+            await cancel_until_done(self._leasing)
             self._leasing = None
         for channel in self.channels.values():
             channel.stop_fetching()
         await asyncio.gather(
-            *(client.close() for c in self.channels.values() for client in c.clients)
+            *(close_client(client) for c in self.channels.values() for client in c.clients)
         )
         self.channels.clear()
         if self.leases is not None:

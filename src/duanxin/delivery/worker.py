@@ -63,6 +63,7 @@ from duanxin.protocols.carrier import (
     SubmitResult,
 )
 from duanxin.protocols.core.aio import ResponseTimeout, SessionClosed
+from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.service.platform import (
     ENTRY_MIDS,
@@ -399,7 +400,14 @@ class DeliveryWorker:
         job = _Job(message, self._resumed.pop(message.mid, set()))
         self._active[message.mid] = job
         try:
-            await self._run(job, await self._route(message))
+            channels = await self._route(message)
+            try:
+                await self._run(job, channels)
+            except Exception:
+                # A bug must not strand the message: claimed by a live worker, nobody
+                # would try it again before the claim lease ran out.
+                log.exception("delivery of %s failed; given back to the queue", message.mid)
+                await self._give_back(job, channels, "delivery failed")
         finally:
             self._active.pop(message.mid, None)
 
@@ -493,10 +501,16 @@ class DeliveryWorker:
         )
         loop = asyncio.get_running_loop()
         sent_at = loop.time()
+        client = channel.pick()
         try:
             with self._submitting(message.mid):
-                result = await channel.pick().submit(outbound)
-        except (ResponseTimeout, SessionClosed, OSError) as error:  # no segment answered
+                result = await client.submit(outbound)
+        except (ResponseTimeout, SessionClosed, OSError, LocalProtocolError) as error:
+            if isinstance(error, LocalProtocolError) and client.is_up:
+                raise  # the message itself cannot be sent
+            # No segment answered; or (LocalProtocolError) the connection was logging out
+            # (handed to another worker) while the submit waited for its window: it was
+            # never sent, the link is lost to it.
             log.info("channel %s could not take %s: %s", channel.name, message.mid, error)
             silent = isinstance(error, ResponseTimeout)
             job.platform_stat = (DxStat.NO_RESPONSE if silent else DxStat.LINK_LOST).value
@@ -606,13 +620,16 @@ class DeliveryWorker:
         validity = timedelta(seconds=self.platform.settings.submit_validity_seconds)
         return self.platform.clock() - job.message.created_at > validity
 
-    async def _give_back(self, job: _Job, channels: Sequence[Channel]) -> None:
-        """No channel up: back to the queue, or the end after too many claims."""
+    async def _give_back(
+        self, job: _Job, channels: Sequence[Channel], reason: str = "no channel up"
+    ) -> None:
+        """No channel up (or ``reason``): back to the queue, or the end after too many
+        claims."""
         if job.message.attempts >= self.platform.settings.max_submit_attempts or not channels:
             await self._fail(job, job.final_stat)
             return
         if job.eventful:
-            self._event(job, EventKind.REQUEUED, None, "no channel up")
+            self._event(job, EventKind.REQUEUED, None, reason)
         await self._retries.add(job.message.mid)
 
     async def _fail(self, job: _Job, stat: str) -> None:
