@@ -8,7 +8,6 @@ one reconnecting session. Delivery code only ever sees :class:`CarrierClient`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -386,8 +385,7 @@ class CarrierSessionClient(Generic[P]):
             await self._session.unbind()
         if self._runner is not None:
             self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
+            await asyncio.wait([self._runner])  # a cancellation of this close still ends it
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -403,6 +401,9 @@ class CarrierSessionClient(Generic[P]):
                 log.exception("login to %s:%s failed", self.settings.host, self.settings.port)
                 self.last_error = f"{type(error).__name__}: {error}"
             else:
+                if self._stopping:  # closed while logging in (the cancel may have been lost)
+                    await session.unbind()
+                    return
                 self._backoff.reset()
                 session.on_late_response = self._late_response
                 self._session = session

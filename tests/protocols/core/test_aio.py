@@ -123,3 +123,23 @@ async def test_send_request_fails_its_future_when_the_session_closes(
             await future
     with pytest.raises(SessionClosed):
         await client.send_request(Toy(DATA))
+
+
+async def test_requests_waiting_for_the_window_fail_once_the_session_logs_out(
+    server: tuple[HoldingServer, int],
+) -> None:
+    holding, port = server
+    client = await client_of(port, window=1)
+    sent = client.send_request(Toy(DATA, payload=b"sent"))
+    waiting = client.send_request(Toy(DATA, payload=b"waiting"))
+    logging_out = asyncio.create_task(client.unbind())
+    # The link is going: what waits is given back at once (to go on another link), not
+    # sent on it as a response frees the window, nor held until the connection closes.
+    with pytest.raises(SessionClosed, match="logging out"):
+        await asyncio.wait_for(waiting, 5)
+    with pytest.raises(SessionClosed, match="logging out"):
+        await client.send_request(Toy(DATA, payload=b"later"))
+    await asyncio.wait_for(logging_out, 10)
+    assert holding.received == [b"sent"]
+    with pytest.raises(SessionClosed):  # the one in flight: the link closed under it
+        await sent

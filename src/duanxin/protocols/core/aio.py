@@ -50,6 +50,9 @@ Handler = Callable[["SessionProtocol[P]", P], "Awaitable[P | None] | P | None"]
 LateHandler = Callable[[object, P, P], None]
 
 
+LOGGING_OUT = "session logging out"
+
+
 class SessionClosed(ConnectionError):
     """The connection closed before the request was answered."""
 
@@ -137,6 +140,8 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         future: asyncio.Future[P] = self._loop.create_future()
         if not self.is_open:
             future.set_exception(SessionClosed("session closed"))
+        elif self.core.state is State.UNBINDING:
+            future.set_exception(SessionClosed(LOGGING_OUT))
         elif self._queued or self.core.window_available <= 0:
             self._queued.append((pdu, future, tag))
         else:
@@ -265,6 +270,9 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
 
     def _send_queued(self) -> None:
         core, queued = self.core, self._queued
+        if core.state is State.UNBINDING:  # nothing more goes out on this link
+            self._fail_queued(LOGGING_OUT)
+            return
         while queued and core.window_available > 0 and self.is_open:
             pdu, future, tag = queued.popleft()
             if not future.done():  # else withdrawn while waiting
@@ -286,6 +294,12 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         self._timer_at = None
         self._dispatch(self.core.handle_timer(self._loop.time()))
 
+    def _fail_queued(self, reason: str) -> None:
+        for _, future, _ in self._queued:
+            if not future.done():
+                future.set_exception(SessionClosed(reason))
+        self._queued.clear()
+
     def _finish(self, reason: str) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -294,10 +308,7 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
             if not future.done():
                 future.set_exception(SessionClosed(reason))
         self._pending.clear()
-        for _, future, _ in self._queued:
-            if not future.done():
-                future.set_exception(SessionClosed(reason))
-        self._queued.clear()
+        self._fail_queued(reason)
         for answer in self._answering:  # they can no longer be sent
             answer.cancel()
         if not self.closed.done():
