@@ -136,16 +136,18 @@ async def test_platform_with_its_delivery_in_a_process_of_its_own_delivers() -> 
 
 @pytest.mark.postgres
 @pytest.mark.redis
-async def test_cluster_bench_counts_messages_and_cpu(redis_url: str) -> None:
+async def test_cluster_bench_counts_messages_and_cpu(redis_url: str, tmp_path: Path) -> None:
     from duanxin.bench.cluster import ClusterOptions, run_cluster
     from tests.conftest import POSTGRES_ADMIN_URL, _postgres_available
 
     if not _postgres_available():
         pytest.skip("PostgreSQL is not answering on 127.0.0.1:5432")
     options = ClusterOptions(
-        (1,), api=1, messages=500, postgres=POSTGRES_ADMIN_URL, redis=redis_url
+        (1,), api=1, messages=500, postgres=POSTGRES_ADMIN_URL, redis=redis_url, logs=tmp_path
     )
     figures = await run_cluster(1, options)
+    logs = tmp_path / "workers-1"
+    assert {p.name for p in logs.iterdir()} == {"api.log", "worker-1.log"}  # kept to read
     assert figures.messages == 500 and figures.rate > 0
     assert figures.accepted_seconds <= figures.seconds
     assert figures.cpu["api"] > 0 and figures.cpu["workers"] > 0  # read from /proc

@@ -4,7 +4,9 @@ For each worker count: a fresh PostgreSQL database and Redis key prefix, simulat
 process (CMPP, two connections per worker, no TPS cap, reports after 50 ms), ``api`` API
 processes (``duanxin serve --role api --workers api``) and the worker processes (``duanxin
 serve --role worker``, one each). The messages go in as 500-number requests, 8 in flight,
-and the clock runs from the first request to the last report pulled.
+and the clock runs from the first request to the last report pulled. Each process's
+log goes to a file of its own (``--logs``, else a new temporary folder, named at the end);
+a run where no report comes for ``STALL_SECONDS`` stops with how far it got.
 
 Besides the rate it measures the CPU each kind of process spent per message (user + system
 time from ``/proc`` over the run: the API processes, the workers, the PostgreSQL backends
@@ -19,10 +21,11 @@ import asyncio
 import os
 import signal
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncpg
@@ -47,6 +50,7 @@ REPORT_DELAY = 0.05
 READY = b"duanxin serving on"
 CONTENT = "您的通知：订单已发货"
 HOST = "127.0.0.1"
+STALL_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class ClusterOptions:
     messages: int = 10_000
     postgres: str = "postgresql://postgres@127.0.0.1:5432/postgres"  # to create databases
     redis: str = "redis://127.0.0.1:6379/0"
+    logs: Path | None = None  # where each process's log goes; None: a new temporary folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,19 +110,20 @@ def _cpu_of(pids: Iterable[int]) -> dict[int, float]:
 
 
 async def _serve(
-    env: dict[str, str], role: str, count: int, port: int
+    env: dict[str, str], role: str, count: int, port: int, log: Path
 ) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "duanxin.cli", "serve", "--role", role,
-        "--workers", str(count), "--port", str(port),
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    with log.open("ab") as errors:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "duanxin.cli", "serve", "--role", role,
+            "--workers", str(count), "--port", str(port),
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=errors,
+        )  # fmt: skip
     assert process.stdout is not None
     ready = 0
     while ready < count:
         line = await process.stdout.readline()
         if not line:
-            raise RuntimeError(f"the {role} process exited at start-up")
+            raise RuntimeError(f"the {role} process exited at start-up (its log: {log})")
         ready += READY in line
     return process
 
@@ -130,8 +136,9 @@ async def _backends(admin: asyncpg.Connection, database: str) -> list[int]:
 class _Cluster:
     """The processes of one run, and their CPU readings."""
 
-    def __init__(self) -> None:
+    def __init__(self, logs: Path) -> None:
         self.processes: dict[str, list[asyncio.subprocess.Process]] = {"api": [], "workers": []}
+        self.logs = logs
 
     def pids(self, role: str) -> list[int]:
         return [pid for p in self.processes[role] for pid in _tree(p.pid)]
@@ -152,7 +159,9 @@ async def run_cluster(workers: int, options: ClusterOptions) -> ClusterFigures:
     await admin.execute(f'CREATE DATABASE "{name}"')
     base = options.postgres.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     url = f"{base}/{name}"
-    cluster = _Cluster()
+    logs = options.logs or Path(tempfile.mkdtemp(prefix="duanxin-bench-cluster-"))
+    cluster = _Cluster(logs / f"workers-{workers}")
+    cluster.logs.mkdir(parents=True, exist_ok=True)
     simulators, endpoints = await start_simulators(HOST, REPORT_DELAY, sgip_listen_port=free_port())
     try:
         key = os.environ.setdefault("DUANXIN_ENCRYPTION_KEY", generate_key())
@@ -179,9 +188,11 @@ async def run_cluster(workers: int, options: ClusterOptions) -> ClusterFigures:
         )  # fmt: skip
         port = free_port()
         apis = options.api or workers
-        cluster.processes["api"].append(await _serve(env, "api", apis, port))
-        for _ in range(workers):
-            cluster.processes["workers"].append(await _serve(env, "worker", 1, free_port()))
+        logs = cluster.logs
+        cluster.processes["api"].append(await _serve(env, "api", apis, port, logs / "api.log"))
+        for n in range(workers):
+            worker = await _serve(env, "worker", 1, free_port(), logs / f"worker-{n + 1}.log")
+            cluster.processes["workers"].append(worker)
         clients = [
             AsyncClient(f"http://{HOST}:{port}", api_key.secret_id, api_key.secret_key,
                         account, password)
@@ -226,11 +237,18 @@ async def _measure(
 
     await asyncio.gather(*(sender(i) for i in range(IN_FLIGHT)))
     accepted = time.perf_counter() - started
-    reported = 0
+    reported, last_report = 0, time.perf_counter()
     while reported < count:
         got = await clients[0].reports(5000)
         reported += len(got.items)
-        if not got.items:
+        if got.items:
+            last_report = time.perf_counter()
+        elif time.perf_counter() - last_report > STALL_SECONDS:
+            raise RuntimeError(
+                f"stalled: {reported} of {count} reported, none for {STALL_SECONDS:.0f} s "
+                f"(process logs in {cluster.logs})"
+            )
+        else:
             await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
     cpu: dict[str, float] = {}
@@ -249,6 +267,9 @@ def run_cluster_bench(options: ClusterOptions, console: Console) -> list[Cluster
     """Every worker count of ``options``, one line each, then the table for BENCHMARKS.md."""
     if not sys.platform.startswith("linux"):
         raise RuntimeError("bench cluster reads CPU times from /proc: Linux only")
+    logs = options.logs or Path(tempfile.mkdtemp(prefix="duanxin-bench-cluster-"))
+    options = replace(options, logs=logs)
+    console.print(f"process logs in {logs}", highlight=False)
     figures = []
     for workers in options.workers:
         run = asyncio.run(run_cluster(workers, options))

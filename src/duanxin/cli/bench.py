@@ -180,6 +180,9 @@ def bench_cluster(
     redis: Annotated[str, typer.Option(help="The Redis (a key prefix of its own).")] = (
         "redis://127.0.0.1:6379/0"
     ),
+    logs: Annotated[
+        Path | None, typer.Option(help="A folder for each process's log (default: a new one).")
+    ] = None,
 ) -> None:
     """A local cluster on PostgreSQL and Redis: end-to-end msg/s with reports and CPU per
     message of each kind of process, for each worker count."""
@@ -191,7 +194,7 @@ def bench_cluster(
         raise _fail(f"--workers is a list of numbers such as 1,2,4, not {workers!r}") from None
     if not counts or min(counts) < 1 or api < 0 or messages < 1:
         raise _fail("--workers and --messages must be at least 1, --api at least 0")
-    options = ClusterOptions(counts, api, messages, postgres, redis)
+    options = ClusterOptions(counts, api, messages, postgres, redis, logs)
     try:
         run_cluster_bench(options, console)
     except (OSError, RuntimeError) as error:
