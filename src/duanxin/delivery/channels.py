@@ -354,6 +354,9 @@ class ChannelPool:
     #: ... and the cluster's token buckets, one per channel's TPS.
     buckets: RedisBuckets | None = None
     _leasing: asyncio.Task[None] | None = None
+    #: One lease round at a time: the lease loop's and a reload's would otherwise both act
+    #: on the same slots between their awaits (a slot opened twice, a fresh client closed).
+    _lease_round: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def load(self, conn: AsyncConnection) -> None:
         """Open clients for channels not yet open; refresh routes and reply prefixes."""
@@ -441,9 +444,13 @@ class ChannelPool:
         those of slots lost (a lease that ran out while Redis was away)."""
         if self.leases is None:
             return
-        workers = await self.leases.live_workers()
+        async with self._lease_round:
+            await self._lease_round_of(self.leases)
+
+    async def _lease_round_of(self, leases: ConnectionLeases) -> None:
+        workers = await leases.live_workers()
         for channel in list(self.channels.values()):
-            plan = await self.leases.plan(channel.id, len(channel.clients), workers)
+            plan = await leases.plan(channel.id, len(channel.clients), workers)
             for slot in sorted(channel.held - plan.held):
                 log.info("channel %s: connection %d handed to another worker", channel.name, slot)
                 old = channel.clients[slot]
