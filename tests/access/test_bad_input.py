@@ -89,7 +89,9 @@ async def test_smpp_submit_before_bind_is_refused_and_closed(stack: Stack) -> No
 async def test_half_a_pdu_then_silence_is_closed_by_the_login_deadline(
     custom_stack: StackFactory,
 ) -> None:
-    async with custom_stack(access_login_timeout_seconds=0.3) as stack:
+    # The deadline holds for the customer that logs in afterwards too: short enough to
+    # keep the test quick, long enough for a login on a loaded machine.
+    async with custom_stack(access_login_timeout_seconds=2.0) as stack:
         request = encode(connect_request("demo", "x", datetime.now(), CmppVersion.V30))
         async with raw(stack, "cmpp") as (reader, writer):
             writer.write(request[:10])
