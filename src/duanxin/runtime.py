@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import signal
 import socket
@@ -71,6 +72,27 @@ __all__ = [
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 0.25
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # what systemd, containers and Ctrl-C send
+# The cyclic collector's young-generation threshold while the platform runs. At Python's
+# 700, the objects of the messages in flight (PDUs, futures, rows of a batch) pass it
+# every few dozen messages, each pass traverses them, and the survivors move on to the
+# older generations and full passes over the whole heap: measured 125 µs of CPU per
+# message in `bench access`, against 2 µs at 10,000 with the startup heap frozen.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+@contextlib.contextmanager
+def collector_tuned() -> Iterator[None]:
+    """While the block runs: what exists now (modules, the schema, SQLAlchemy's caches)
+    left out of the cyclic collector's passes (``gc.freeze``), and its young generation
+    collected at :data:`GC_YOUNG_THRESHOLD` allocations; both undone on exit."""
+    previous = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(previous[0], GC_YOUNG_THRESHOLD), *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
 
 
 @contextlib.contextmanager
@@ -210,6 +232,13 @@ class _Layout:
     api_here: bool  # the HTTP API and the customer CMPP/SMPP servers
     child: bool  # start the delivery process (and supervise it)
     local: LocalPaths | None  # the local hand-off (embedded mode on a SQLite file)
+
+    @property
+    def checkpoints(self) -> bool:
+        """Whether this process folds the SQLite log back (one process per file does: of
+        an API process and its delivery process, the API one, which outlives restarts of
+        the other)."""
+        return self.local is None or not self.delivery_here or self.api_here
 
 
 def _layout(settings: Settings) -> _Layout:
@@ -384,6 +413,8 @@ async def running_platform(
             _hand_off_locally(platform, layout.local)
         checkpoints = asyncio.get_running_loop().create_task(
             checkpoint_periodically(settings.database_url, CHECKPOINT_SECONDS)
+            if layout.checkpoints
+            else asyncio.sleep(0)
         )
         app = create_app(platform, extra_routes)
         delivery, front = _Delivery(), _Front()
@@ -398,18 +429,19 @@ async def running_platform(
             elif serve_http and settings.metrics_listen:
                 await front.start_metrics(app, platform, settings)
             port = _bound_port(front.server) if front.server is not None else settings.port
-            yield RunningPlatform(
-                platform,
-                app,
-                delivery.worker,
-                delivery.sweeper,
-                front.server,
-                f"http://{settings.host}:{port}",
-                node=node,
-                access=front.access,
-                push=delivery.push,
-                delivery=child,
-            )
+            with collector_tuned():
+                yield RunningPlatform(
+                    platform,
+                    app,
+                    delivery.worker,
+                    delivery.sweeper,
+                    front.server,
+                    f"http://{settings.host}:{port}",
+                    node=node,
+                    access=front.access,
+                    push=delivery.push,
+                    delivery=child,
+                )
         finally:
             await front.stop()
             if child is not None:

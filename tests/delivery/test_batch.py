@@ -70,3 +70,42 @@ async def test_stop_lets_a_batch_being_written_finish() -> None:
     await asyncio.wait_for(stopping, 5)
     assert written == [[1]]
     assert done.done() and done.result() is None
+
+
+async def test_a_mixed_batch_failing_on_one_kinds_data_fails_only_that_kind() -> None:
+    """Items of several kinds share a transaction; when it fails for one kind's data, the
+    others are written again on their own and their producers see success."""
+    written: list[list[str]] = []
+
+    async def write(items: Sequence[str]) -> None:
+        if "bad" in items:
+            raise IntegrityError("INSERT", {}, ConnectionEnded("duplicate key"))
+        written.append(list(items))
+
+    batches = WriteBehind(write, kind=lambda item: item.startswith("b"))
+    good, bad, other = batches.add("a1"), batches.add("bad"), batches.add("a2")
+    await batches.flush()
+    assert good.result() is None and other.result() is None
+    with pytest.raises(IntegrityError):
+        bad.result()
+    assert written == [["a1", "a2"]]  # the good kind once, alone, after the mixed batch
+
+
+async def test_an_urgent_item_is_written_without_the_linger() -> None:
+    """A claim waits for its write: it cuts the linger short and takes along what came
+    before it. (The linger is an hour here: only the urgent item can end it.)"""
+    written: list[list[int]] = []
+
+    async def write(items: Sequence[int]) -> None:
+        written.append(list(items))
+
+    batches = WriteBehind(write, linger=3600.0)
+    batches.start()
+    try:
+        first = batches.add(1)
+        await asyncio.sleep(0)  # the flusher starts lingering
+        await asyncio.wait_for(batches.add(2, urgent=True), 5)
+        assert first.done()
+        assert written == [[1, 2]]
+    finally:
+        await batches.stop()

@@ -1,6 +1,8 @@
 """What delivery writes: submit results, reports (matched or parked), replies, final reports.
 
-Each function is one transaction over a batch; the worker feeds them through WriteBehind.
+Each ``write_*`` function is one transaction over a batch; ``store_*`` does the same within
+a transaction the caller holds (the worker writes claims, submit results and reports of
+one write-behind batch together, having locked their channels for matching first).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from duanxin.store.messages import Submitted
 __all__ = [
     "ReceivedReport",
     "fail_messages",
+    "store_reports",
+    "store_submits",
     "write_replies",
     "write_reports",
     "write_submits",
@@ -61,39 +65,50 @@ async def write_submits(
     their ids were known."""
     async with engine.begin() as conn:
         await message_store.lock_channels_for_matching(conn, (s.channel_id for s, _, _ in done))
-        await message_store.insert_events(conn, events)
-        moved = {s.mid: s.channel_id for s, _, _ in done if s.complete}
-        await stats_store.count_submitted(conn, moved)
-        await message_store.record_submits(conn, [s for s, _, _ in done], now)
-        orphans: list[ReceivedReport] = []
-        by_channel: dict[int, list[tuple[Submitted, str, LongReport]]] = defaultdict(list)
-        for item in done:
-            by_channel[item[0].channel_id].append(item)
-        for channel_id, items in by_channel.items():
-            protocol, policy = items[0][1], items[0][2]
-            # A parked report may spell the id another way (SMPP hex vs decimal).
-            ids = sorted(
-                {
-                    v
-                    for s, _, _ in items
-                    for cid in s.carrier_ids
-                    for v in carrier_id_variants(protocol, cid)
-                }
-            )
-            for orphan in await message_store.take_orphans(conn, channel_id, ids):
-                orphans.append(
-                    ReceivedReport(
-                        channel_id,
-                        protocol,
-                        policy,
-                        orphan.carrier_id,
-                        orphan.mobile,
-                        orphan.stat,
-                        orphan.received_at,
-                    )
+        await store_submits(conn, done, now, events)
+
+
+async def store_submits(
+    conn: AsyncConnection,
+    done: Sequence[tuple[Submitted, str, LongReport]],
+    now: datetime,
+    events: Sequence[message_store.MessageEvent] = (),
+) -> None:
+    """:func:`write_submits` in the caller's transaction, its channels already locked
+    (:func:`~duanxin.store.messages.lock_channels_for_matching`)."""
+    await message_store.insert_events(conn, events)
+    moved = {s.mid: s.channel_id for s, _, _ in done if s.complete}
+    await stats_store.count_submitted(conn, moved)
+    await message_store.record_submits(conn, [s for s, _, _ in done], now)
+    orphans: list[ReceivedReport] = []
+    by_channel: dict[int, list[tuple[Submitted, str, LongReport]]] = defaultdict(list)
+    for item in done:
+        by_channel[item[0].channel_id].append(item)
+    for channel_id, items in by_channel.items():
+        protocol, policy = items[0][1], items[0][2]
+        # A parked report may spell the id another way (SMPP hex vs decimal).
+        ids = sorted(
+            {
+                v
+                for s, _, _ in items
+                for cid in s.carrier_ids
+                for v in carrier_id_variants(protocol, cid)
+            }
+        )
+        for orphan in await message_store.take_orphans(conn, channel_id, ids):
+            orphans.append(
+                ReceivedReport(
+                    channel_id,
+                    protocol,
+                    policy,
+                    orphan.carrier_id,
+                    orphan.mobile,
+                    orphan.stat,
+                    orphan.received_at,
                 )
-        if orphans:
-            await _apply_reports(conn, orphans, now)
+            )
+    if orphans:
+        await _apply_reports(conn, orphans, now)
 
 
 async def write_reports(
@@ -102,6 +117,13 @@ async def write_reports(
     async with engine.begin() as conn:
         await message_store.lock_channels_for_matching(conn, (r.channel_id for r in received))
         await _apply_reports(conn, received, now)
+
+
+async def store_reports(
+    conn: AsyncConnection, received: Sequence[ReceivedReport], now: datetime
+) -> None:
+    """:func:`write_reports` in the caller's transaction, its channels already locked."""
+    await _apply_reports(conn, received, now)
 
 
 async def _apply_reports(

@@ -28,6 +28,8 @@ from datetime import datetime, timedelta
 from enum import Enum, auto
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from duanxin.bus import BusError, Delivery
 from duanxin.cluster.connections import ConnectionLeases
 from duanxin.delivery.batch import WriteBehind
@@ -36,9 +38,9 @@ from duanxin.delivery.records import (
     ReceivedReply,
     ReceivedReport,
     fail_messages,
+    store_reports,
+    store_submits,
     write_replies,
-    write_reports,
-    write_submits,
 )
 from duanxin.domain.msgid import format_mid
 from duanxin.domain.numbers import without_country_code
@@ -157,11 +159,8 @@ class DeliveryWorker:
         self._claimed: set[str] = set()  # claims held by this worker, given back at stop
         self._on_wire: dict[str, int] = {}  # messages with a submit awaiting its response
         self._stopping = asyncio.Event()
-        # Submit results and history events, in one transaction per batch.
-        self._submits: WriteBehind[tuple[Submitted, str, LongReport] | MessageEvent] = WriteBehind(
-            self._write_submits
-        )
-        self._reports: WriteBehind[ReceivedReport] = WriteBehind(self._write_reports)
+        # Claims, submit results, history events and reports: one transaction per batch.
+        self._writes: WriteBehind[_Write] = WriteBehind(self._write, kind=_kind)
         self._replies: WriteBehind[ReceivedReply] = WriteBehind(self._write_replies)
         self._failures: WriteBehind[tuple[str, str]] = WriteBehind(self._write_failures)
         self._retries: WriteBehind[str] = WriteBehind(self._write_retries)
@@ -196,8 +195,7 @@ class DeliveryWorker:
     @property
     def _batchers(self) -> tuple[WriteBehind[Any], ...]:
         return (
-            self._submits,
-            self._reports,
+            self._writes,
             self._replies,
             self._failures,
             self._retries,
@@ -304,17 +302,20 @@ class DeliveryWorker:
     async def _consume_once(self) -> None:
         deliveries = await self._next_deliveries()
         if deliveries:
-            mids = [m for d in deliveries for m in d.payload.get("mids", [])]
-            async with self.platform.engine.begin() as conn:
-                lease = self.platform.clock() + CLAIM_LEASE
-                node = self.platform.ids.node
-                pending = await message_store.claim(conn, mids, lease, node)
-                again = [m.mid for m in pending if m.attempts > 1]
-                if again:  # tried before: some segments may be accepted already
-                    self._resumed.update(await message_store.accepted_segments(conn, again))
+            claim = _Claim([m for d in deliveries for m in d.payload.get("mids", [])])
+            # With the results and reports waiting to be written: one transaction.
+            await self._writes.add(claim, urgent=True)
+            pending = claim.pending
             self._claimed.update(message.mid for message in pending)
             await self._start_deliveries(pending)
             await self.platform.bus.ack(SUBMIT_STREAM, SUBMIT_GROUP, [d.id for d in deliveries])
+
+    async def _store_claim(self, conn: AsyncConnection, claim: _Claim) -> None:
+        lease = self.platform.clock() + CLAIM_LEASE
+        claim.pending = await message_store.claim(conn, claim.mids, lease, self.platform.ids.node)
+        again = [m.mid for m in claim.pending if m.attempts > 1]
+        if again:  # tried before: some segments may be accepted already
+            self._resumed.update(await message_store.accepted_segments(conn, again))
 
     async def _start_deliveries(self, pending: Sequence[PendingMessage]) -> None:
         loop = asyncio.get_running_loop()
@@ -590,7 +591,7 @@ class DeliveryWorker:
             tuple(numbers),
             complete,
         )
-        self._submits.add((submitted, channel.protocol, channel.long_report))
+        self._writes.add((submitted, channel.protocol, channel.long_report))
         if complete and job.eventful:
             self._event(job, EventKind.SUBMITTED, channel, f"{len(job.done)} segments")
 
@@ -603,7 +604,7 @@ class DeliveryWorker:
         submitted = Submitted(
             job.message.mid, channel.id, channel.access_code + job.message.extno, (), (), True
         )
-        self._submits.add((submitted, channel.protocol, channel.long_report))
+        self._writes.add((submitted, channel.protocol, channel.long_report))
 
     @staticmethod
     def _connected_elsewhere(job: _Job, channels: Sequence[Channel]) -> bool:
@@ -645,7 +646,7 @@ class DeliveryWorker:
             None if channel is None else channel.id,
             detail,
         )
-        self._submits.add(event)
+        self._writes.add(event)
 
     @staticmethod
     async def _wait_until_up(channels: Sequence[Channel], timeout: float) -> bool:
@@ -679,7 +680,7 @@ class DeliveryWorker:
             return self._on_late_submit(channel, inbound)
         if isinstance(inbound, CarrierReport):
             REPORTS_RECEIVED.labels(channel.name).inc()
-            return self._reports.add(
+            return self._writes.add(
                 ReceivedReport(
                     channel.id,
                     channel.protocol,
@@ -712,7 +713,7 @@ class DeliveryWorker:
             channel.id,
             f"segment {late.number} {stat}",
         )
-        self._submits.add(event)
+        self._writes.add(event)
         if outcome.status != 0:
             return None
         complete = False
@@ -730,7 +731,7 @@ class DeliveryWorker:
             (late.number,),
             complete,
         )
-        return self._submits.add((submitted, channel.protocol, channel.long_report))
+        return self._writes.add((submitted, channel.protocol, channel.long_report))
 
     def _on_reply(
         self, channel: Channel, reply: CarrierMO, now: datetime
@@ -767,15 +768,33 @@ class DeliveryWorker:
 
     # -------------------------------------------------------------- writes
 
-    async def _write_submits(
-        self, items: Sequence[tuple[Submitted, str, LongReport] | MessageEvent]
-    ) -> None:
-        done = [i for i in items if isinstance(i, tuple)]
-        events = [i for i in items if isinstance(i, MessageEvent)]
-        await write_submits(self.platform.engine, done, self.platform.clock(), events)
-
-    async def _write_reports(self, items: Sequence[ReceivedReport]) -> None:
-        await write_reports(self.platform.engine, items, self.platform.clock())
+    async def _write(self, items: Sequence[_Write]) -> None:
+        """Claims, then submit results and history events, then reports (a report finds
+        the carrier ids stored before it): one transaction, its channels locked first."""
+        claims: list[_Claim] = []
+        done: list[_Accepted] = []
+        events: list[MessageEvent] = []
+        reports: list[ReceivedReport] = []
+        for item in items:
+            if isinstance(item, tuple):
+                done.append(item)
+            elif isinstance(item, ReceivedReport):
+                reports.append(item)
+            elif isinstance(item, MessageEvent):
+                events.append(item)
+            else:
+                claims.append(item)
+        now = self.platform.clock()
+        async with self.platform.engine.begin() as conn:
+            channel_ids = {s.channel_id for s, _, _ in done}
+            channel_ids.update(r.channel_id for r in reports)
+            await message_store.lock_channels_for_matching(conn, channel_ids)
+            for claim in claims:
+                await self._store_claim(conn, claim)
+            if done or events:
+                await store_submits(conn, done, now, events)
+            if reports:
+                await store_reports(conn, reports, now)
 
     async def _write_replies(self, items: Sequence[ReceivedReply]) -> None:
         await write_replies(self.platform.engine, items)
@@ -799,6 +818,23 @@ class DeliveryWorker:
         )
         async with self.platform.engine.begin() as conn:
             await message_store.requeue(conn, mids, retry_at)
+
+
+@dataclass(slots=True)
+class _Claim:
+    """Messages to claim off the submit stream's entries; ``pending``: those claimed."""
+
+    mids: list[str]
+    pending: list[PendingMessage] = field(default_factory=list)
+
+
+_Accepted = tuple[Submitted, str, LongReport]  # with the channel's protocol and report policy
+_Write = _Claim | _Accepted | MessageEvent | ReceivedReport
+
+
+def _kind(item: _Write) -> type:
+    """Submit results and their history events are one kind (written together)."""
+    return MessageEvent if isinstance(item, tuple) else type(item)
 
 
 def _mids_in(delivery: Delivery) -> int:
