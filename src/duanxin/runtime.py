@@ -233,13 +233,6 @@ class _Layout:
     child: bool  # start the delivery process (and supervise it)
     local: LocalPaths | None  # the local hand-off (embedded mode on a SQLite file)
 
-    @property
-    def checkpoints(self) -> bool:
-        """Whether this process folds the SQLite log back (one process per file does: of
-        an API process and its delivery process, the API one, which outlives restarts of
-        the other)."""
-        return self.local is None or not self.delivery_here or self.api_here
-
 
 def _layout(settings: Settings) -> _Layout:
     local = _local_paths(settings)
@@ -264,6 +257,30 @@ def _local_paths(settings: Settings) -> LocalPaths | None:
 
 
 LOCK_POLL_SECONDS = 0.1
+
+
+class _CheckpointTurn:
+    """Of the processes on one SQLite file (an API process and its delivery process), the
+    one holding ``<lock>.checkpoint`` checkpoints the log; the others ask again at each
+    round, so that one takes over when the holder dies (the kernel drops its lock)."""
+
+    def __init__(self, local: LocalPaths | None) -> None:
+        self._lock = None if local is None else DeliveryLock(f"{local.lock}.checkpoint")
+        self._held = local is None  # elsewhere (PostgreSQL, a cluster) nothing to share
+
+    def mine(self) -> bool:
+        if not self._held and self._lock is not None:
+            try:
+                self._lock.take()
+            except DeliveryLockHeld:
+                return False
+            self._held = True
+        return self._held
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._held = False
 
 
 async def _take_delivery_lock(layout: _Layout, wait: float) -> DeliveryLock | None:
@@ -411,10 +428,9 @@ async def running_platform(
         if layout.local is not None and not layout.delivery_here:
             await platform.bus.close()
             _hand_off_locally(platform, layout.local)
+        turn = _CheckpointTurn(layout.local)
         checkpoints = asyncio.get_running_loop().create_task(
-            checkpoint_periodically(settings.database_url, CHECKPOINT_SECONDS)
-            if layout.checkpoints
-            else asyncio.sleep(0)
+            checkpoint_periodically(settings.database_url, CHECKPOINT_SECONDS, turn.mine)
         )
         app = create_app(platform, extra_routes)
         delivery, front = _Delivery(), _Front()
@@ -448,6 +464,7 @@ async def running_platform(
                 await child.stop()  # the same drain, in the delivery process
             await delivery.stop(settings.shutdown_grace_seconds)
             checkpoints.cancel()
+            turn.release()
             await platform.close()
             await _leave_cluster(node, delivery.worker)
     finally:

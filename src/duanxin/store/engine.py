@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +87,19 @@ def _inline_driver() -> AsyncAdapt_aiosqlite_dbapi:
     return AsyncAdapt_aiosqlite_dbapi(inline_sqlite, sqlite3)
 
 
-async def checkpoint_periodically(url: str, every: float) -> None:
+async def checkpoint_periodically(
+    url: str, every: float, mine: Callable[[], bool] = lambda: True
+) -> None:
     """Fold SQLite's write-ahead log into the database every ``every`` seconds, on a
-    worker thread (the inline driver never checkpoints on the event loop)."""
+    worker thread (the inline driver never checkpoints on the event loop); a round for
+    which ``mine`` says no (another process on the file does it) is skipped."""
     database = make_url(url).database
     if not is_sqlite(url) or not database or database == ":memory:":
         return
     while True:
         await asyncio.sleep(every)
+        if not mine():
+            continue
         try:
             await asyncio.to_thread(inline_sqlite.checkpoint, database)
         except sqlite3.Error as error:
