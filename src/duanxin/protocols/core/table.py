@@ -508,6 +508,9 @@ def _run_writer(named: Sequence[tuple[str, Fixed]], start: int, layout: struct.S
         except struct.error:
             explain(values[start:stop])
 
+    if not named:  # padding only
+        padding = bytes(size)
+        return lambda values, out: out.append(padding)
     if not (texts or octets):
         return write_plain
     lone = len(named) == 1 and texts and size == texts[0][1]  # no padding beside it
