@@ -144,10 +144,6 @@ class SubmitResult:
     def carrier_ids(self) -> tuple[str, ...]:
         return tuple(o.carrier_id for o in self.outcomes)
 
-    @property
-    def retryable(self) -> bool:
-        return any(o.retryable for o in self.outcomes if o.status != 0)
-
 
 @dataclass(frozen=True, slots=True)
 class CarrierReport:
