@@ -143,15 +143,13 @@ class SgipAdapter:
         self, message: carrier.OutboundMessage, segments: list[Segment]
     ) -> list[s.Pdu]:
         """One Submit per segment, one recipient each; long ones carry the UDH (TP_udhi 1)."""
-        base = dataclasses.replace(
-            self._template,
-            sp_number=message.source,
-            user_numbers=(add_country_code(message.destination),),
-            report_flag=s.ReportFlag.ALWAYS if message.want_report else s.ReportFlag.NONE,
-        )
+        report = s.ReportFlag.ALWAYS if message.want_report else s.ReportFlag.NONE
         return [
             dataclasses.replace(
-                base,
+                self._template,
+                sp_number=message.source,
+                user_numbers=(add_country_code(message.destination),),
+                report_flag=report,
                 tp_udhi=1 if segment.has_udh else 0,
                 message_coding=int(segment.coding),
                 message_content=segment.user_data,

@@ -171,23 +171,13 @@ class SmppAdapter:
     def submit_requests(
         self, message: carrier.OutboundMessage, segments: list[Segment]
     ) -> list[Pdu]:
+        return [self._submit(message, segment) for segment in segments]
+
+    def _submit(self, message: carrier.OutboundMessage, segment: Segment) -> Pdu:
         source_ton, source_npi = self._source_numbering(message.source)
         destination = message.destination
         if len(destination) == MAINLAND_NUMBER_LENGTH and destination.startswith("1"):
             destination = self.country_code + destination
-        return [
-            self._submit(message, segment, source_ton, source_npi, destination)
-            for segment in segments
-        ]
-
-    def _submit(
-        self,
-        message: carrier.OutboundMessage,
-        segment: Segment,
-        source_ton: int,
-        source_npi: int,
-        destination: str,
-    ) -> Pdu:
         esm_class = 0
         data = segment.user_data
         tlvs: tuple[Tlv, ...] = ()
