@@ -40,7 +40,6 @@ os.environ.setdefault("DUANXIN_ACCESS_SMPP_PORT", "0")
 # sign-in), and what is tested (a hash is stored, the right password signs in, a wrong or
 # unknown one does not) does not depend on the cost. Still argon2 here, at the least cost.
 console_auth._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-console_auth._DUMMY_HASH = console_auth._hasher.hash(uuid.uuid4().hex)
 
 
 @dataclass
