@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from duanxin.client import AsyncClient
 from duanxin.config import Settings
 from duanxin.demo import DemoFacts, demo_stack
 from duanxin.runtime import RunningPlatform
+from duanxin.service import console_auth
 from duanxin.simulator.core import SimulatorServer
 
 # Every platform the suite starts encrypts its stored secrets with this key (subprocesses
@@ -32,6 +34,12 @@ TEST_REPORT_DELAY = 0.05
 # test asks for them (demo_stack and tests/access start them on free ports).
 os.environ.setdefault("DUANXIN_ACCESS_CMPP_PORT", "0")
 os.environ.setdefault("DUANXIN_ACCESS_SMPP_PORT", "0")
+
+# Operator passwords are argon2 hashes at argon2's default cost, about 0.3 s of CPU each:
+# the platforms of this process hash hundreds (an operator per demo stack, every console
+# sign-in), and what is tested (a hash is stored, the right password signs in, a wrong or
+# unknown one does not) does not depend on the cost. Still argon2 here, at the least cost.
+console_auth._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 @dataclass

@@ -9,17 +9,14 @@ import asyncio
 import signal
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-from redis.asyncio import Redis
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from duanxin.client import AsyncClient, TransportError
 from duanxin.store.engine import create_engine
-from duanxin.store.tables import messages
-from tests.cluster.cluster import Cluster, local_cluster
-from tests.cluster.test_cluster import pull_everything, send_all
+from tests.cluster.cluster import local_cluster
+from tests.cluster.test_cluster import pull_everything, send_all, submitting_nodes, worker_nodes
 from tests.conftest import RedisServer, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
@@ -156,29 +153,6 @@ async def test_postgres_connections_dropped_mid_load_the_processes_reconnect(
         assert max(cluster.received().values()) == 1
         assert len(answered) == 1300
         assert all(p.process.returncode is None for p in cluster.processes)
-
-
-async def submitting_nodes(database_url: str) -> Counter[int]:
-    """Messages claimed for submitting (in a worker's hands), by the worker's node id."""
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                select(messages.c.claimed_by).where(messages.c.state == "submitting")
-            )
-            return Counter(int(node) for (node,) in rows if node is not None)
-    finally:
-        await engine.dispose()
-
-
-async def worker_nodes(cluster: Cluster) -> set[int]:
-    """The node ids of the workers registered for connection leases now."""
-    redis: Any = Redis.from_url(cluster.redis_url, decode_responses=True)
-    try:
-        members = await redis.zrange(f"{cluster.prefix}lease:workers", 0, -1)
-        return {int(member.removeprefix("node-")) for member in members}
-    finally:
-        await redis.aclose()
 
 
 async def test_sigterm_of_a_worker_mid_load_hands_its_claims_over_at_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from duanxin.service.cache import TtlCache
@@ -47,3 +48,79 @@ async def test_expired_entries_go_first_and_fresh_ones_stay() -> None:
     assert await cache.get("d", loader("d2")) == "d"  # still cached
     assert await cache.get("e", loader("e2")) == "e"
     assert loads == ["a", "b", "c", "d", "e"]
+
+
+async def test_callers_that_miss_together_share_one_load() -> None:
+    cache: TtlCache[str, str] = TtlCache(10, Clock())
+    release = asyncio.Event()
+    loads: list[str] = []
+
+    async def load() -> str:
+        loads.append("x")
+        await release.wait()
+        return "value"
+
+    waiting = [asyncio.create_task(cache.get("k", load)) for _ in range(5)]
+    await asyncio.sleep(0)  # every caller has missed and joined the load
+    release.set()
+    assert await asyncio.gather(*waiting) == ["value"] * 5
+    assert loads == ["x"]
+    assert await cache.get("k", load) == "value"  # cached: no second load
+    assert loads == ["x"]
+
+
+async def test_a_failed_load_reaches_every_caller_and_is_not_kept() -> None:
+    cache: TtlCache[str, str] = TtlCache(10, Clock())
+    release = asyncio.Event()
+
+    async def failing() -> str:
+        await release.wait()
+        raise RuntimeError("database away")
+
+    waiting = [asyncio.create_task(cache.get("k", failing)) for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+
+    async def working() -> str:
+        return "value"
+
+    assert await cache.get("k", working) == "value"
+
+
+async def test_a_cancelled_caller_leaves_the_load_to_the_others() -> None:
+    cache: TtlCache[str, str] = TtlCache(10, Clock())
+    release = asyncio.Event()
+
+    async def load() -> str:
+        await release.wait()
+        return "value"
+
+    first = asyncio.create_task(cache.get("k", load))
+    second = asyncio.create_task(cache.get("k", load))
+    await asyncio.sleep(0)
+    first.cancel()
+    release.set()
+    assert await second == "value"
+    assert first.cancelled()
+
+
+async def test_a_load_begun_before_an_invalidation_is_not_kept() -> None:
+    cache: TtlCache[str, str] = TtlCache(10, Clock())
+    release = asyncio.Event()
+    values = iter(["before the change", "after the change"])
+
+    async def load() -> str:
+        value = next(values)
+        if value == "before the change":
+            await release.wait()
+        return value
+
+    early = asyncio.create_task(cache.get("k", load))
+    await asyncio.sleep(0)
+    cache.invalidate("k")  # an operator changed it meanwhile
+    assert await cache.get("k", load) == "after the change"  # not the load under way
+    release.set()
+    assert await early == "before the change"
+    assert await cache.get("k", load) == "after the change"  # the early load was not kept

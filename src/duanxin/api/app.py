@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -22,7 +23,7 @@ from duanxin.api.http_guard import RequestGuard
 from duanxin.api.openapi import build_document
 from duanxin.api.operator import operator_routes
 from duanxin.api.responses import json_response
-from duanxin.api.seed import seed_routes
+from duanxin.api.seed import METHODS, Endpoint, seed_endpoints, seed_routes
 from duanxin.console import console_routes
 from duanxin.logs import AccessLog
 from duanxin.metrics import CHANNEL_UP
@@ -70,13 +71,47 @@ def refresh_channel_gauges(platform: Platform) -> None:
         CHANNEL_UP.labels(channel=name).set(1 if up else 0)
 
 
+class _SeedFirst(Starlette):
+    """Starlette, with the published endpoints' GET and POST taken straight to their
+    endpoint: through the same middleware (the server-error answer, the access log, the
+    request guard), past the router, the exception middleware and the per-route wrappers
+    (about 8 % of a one-number send's CPU). Everything else, those paths' other methods
+    included, goes through Starlette as before; the routes stay declared there (the
+    OpenAPI document is built from them)."""
+
+    def __init__(self, seeds: dict[str, Endpoint], **options: Any) -> None:
+        super().__init__(**options)
+        self._seeds = seeds
+        self._methods = frozenset(METHODS)
+        self._seed_stack: ASGIApp = ServerErrorMiddleware(AccessLog(RequestGuard(self._seed)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] in self._seeds
+            and scope["method"] in self._methods
+            and not scope.get("root_path")
+        ):
+            scope["app"] = self
+            await self._seed_stack(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def _seed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        response = await self._seeds[scope["path"]](request)
+        await response(scope, receive, send)
+
+
 def create_app(platform: Platform, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The HTTP front door over ``platform`` (``/metrics`` too, unless the settings give
     it a listener of its own: then :func:`metrics_app` serves it there)."""
     metrics = [] if platform.settings.metrics_listen else [Route("/metrics", _metrics)]
-    app = Starlette(
+    seeds = seed_endpoints()
+    app = _SeedFirst(
+        seeds,
         routes=[
-            *seed_routes(),
+            *seed_routes(seeds),
             Route("/healthz", _health),
             Route("/readyz", _ready),
             *metrics,

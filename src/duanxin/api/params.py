@@ -78,6 +78,7 @@ _TRAILING_COMMA = re.compile(r",\s*\}\s*\Z")
 _BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _BAD_MULTILINE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 
 
 class ParamError(Exception):
@@ -129,8 +130,35 @@ def _decode(data: bytes, charset: str) -> str:
         raise ParamError(f"request is not valid {charset.upper()} text") from None
 
 
+def _unescape_utf8(run: re.Match[str]) -> str:
+    return bytes.fromhex(run.group().replace("%", "")).decode("utf-8")
+
+
+def _unquote_utf8(text: str) -> str:
+    text = text.replace("+", " ")
+    return _ESCAPES.sub(_unescape_utf8, text) if "%" in text else text
+
+
+def _utf8_pairs(text: str) -> list[tuple[str, str]]:
+    """``parse_qsl(text, keep_blank_values=True, errors="strict")`` for UTF-8, a run of
+    escapes at a time instead of one escape at a time (a Chinese content is about a hundred
+    escapes: 70 µs through ``parse_qsl``). The same for UTF-8 because a character's bytes
+    are always one run of escapes; GB18030's may be split by a literal ASCII byte, so it
+    keeps ``parse_qsl``."""
+    if text.count("&") >= MAX_FIELDS:
+        raise ValueError("Max number of fields exceeded")
+    pairs = []
+    for field in text.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            pairs.append((_unquote_utf8(name), _unquote_utf8(value)))
+    return pairs
+
+
 def _parse_urlencoded(text: str, charset: str) -> dict[str, str]:
     try:
+        if charset == "utf-8":
+            return {name: value for name, value in _utf8_pairs(text) if name}
         pairs = parse_qsl(
             text,
             keep_blank_values=True,

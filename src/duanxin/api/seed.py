@@ -53,10 +53,19 @@ from duanxin.service.platform import Platform
 from duanxin.service.results import BalanceOutcome, PullOutcome, SendOutcome
 from duanxin.service.send import SendRequest, send
 
-__all__ = ["METHODS", "PREFIXES", "SEED_ENDPOINTS", "SeedEndpoint", "seed_routes"]
+__all__ = [
+    "METHODS",
+    "PREFIXES",
+    "SEED_ENDPOINTS",
+    "Endpoint",
+    "SeedEndpoint",
+    "seed_endpoints",
+    "seed_routes",
+]
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request, Platform, dict[str, str], Caller], Awaitable[bytes]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _failure(shape: str, status: Status, msg: str) -> bytes:
@@ -122,7 +131,7 @@ async def _mo(
     )
 
 
-def _endpoint(shape: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(shape: str, handler: Handler) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         platform: Platform = request.app.state.platform
         try:
@@ -175,10 +184,19 @@ SEED_ENDPOINTS = (
 )  # fmt: skip
 
 
-def seed_routes() -> list[Route]:
-    routes = []
+def seed_endpoints() -> dict[str, Endpoint]:
+    """Each path of the published endpoints (``/smssend``, ``/release/smssend`` ...) and
+    its endpoint, answering GET and POST."""
+    paths = {}
     for seed in SEED_ENDPOINTS:
         endpoint = _endpoint(seed.shape, seed.handler)
         for prefix in PREFIXES:
-            routes.append(Route(f"{prefix}/{seed.name}", endpoint, methods=list(METHODS)))
-    return routes
+            paths[f"{prefix}/{seed.name}"] = endpoint
+    return paths
+
+
+def seed_routes(endpoints: dict[str, Endpoint] | None = None) -> list[Route]:
+    return [
+        Route(path, endpoint, methods=list(METHODS))
+        for path, endpoint in (endpoints or seed_endpoints()).items()
+    ]

@@ -239,20 +239,35 @@ def _digest(algorithm: str, secret_key: str, message: bytes) -> str:
     return base64.b64encode(mac.digest()).decode("ascii")
 
 
+@functools.lru_cache(maxsize=4096)
+def _expected(algorithm: str, secret_key: str, message: bytes) -> bytes:
+    """The signature of ``message``, cached: it signs only the date and source, so a
+    client's every request within one second has the same one."""
+    return _digest(algorithm, secret_key, message).encode("ascii")
+
+
+@functools.lru_cache(maxsize=4096)
+def _http_date(raw: str) -> datetime | None:
+    """``raw`` as an aware time, None when it is no HTTP date (cached, as above)."""
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 def _signed_date(parsed: Authorization, lowered: Mapping[str, str]) -> datetime:
     name = next((n for n in DATE_HEADERS if n in parsed.headers), None)
     if name is None:
         raise SignatureError(
             "the signature must cover an x-date or date header", SignatureFault.BAD_DATE
         )
-    raw = lowered[name].strip()
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError, OverflowError):
+    when = _http_date(lowered[name].strip())
+    if when is None:
         raise SignatureError(
             f"invalid {name} header, expected RFC 1123 GMT time", SignatureFault.BAD_DATE
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        )
+    return when
 
 
 def check_signature(
@@ -272,9 +287,9 @@ def check_signature(
     lowered = _lower_keys(headers)
     message = signing_string(parsed.headers, lowered)
     when = _signed_date(parsed, lowered)
-    expected = _digest(parsed.algorithm, secret_key, message)
+    expected = _expected(parsed.algorithm, secret_key, message)
     given = parsed.signature.encode("utf-8", "surrogatepass")
-    if not hmac.compare_digest(expected.encode("ascii"), given):
+    if not hmac.compare_digest(expected, given):
         raise SignatureError(MISMATCH, SignatureFault.BAD_SIGNATURE)
     current = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     try:

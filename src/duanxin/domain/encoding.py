@@ -7,6 +7,7 @@ differs per carrier (notes §6.5: often GSM 03.38, sometimes Latin-1): the chann
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum, StrEnum
 
 from duanxin.domain.gsm import decode_gsm, encode_gsm, is_gsm_text
@@ -42,9 +43,12 @@ class Alphabet(StrEnum):
 _LATIN1_UPPER = "\xa0"  # printable Latin-1 above ASCII starts here (0x80-0x9F are controls)
 
 
+_GSM_ASCII = re.compile("[ -~\r\n]*")
+
+
 def is_gsm_ascii(text: str) -> bool:
     """True when ``text`` can go as 7-bit text: printable ASCII plus CR/LF."""
-    return all(" " <= ch <= "~" or ch in "\r\n" for ch in text)
+    return _GSM_ASCII.fullmatch(text) is not None
 
 
 def _is_latin1_text(text: str) -> bool:

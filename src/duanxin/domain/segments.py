@@ -43,6 +43,7 @@ _IEI_CONCAT_8BIT = 0x00
 _IEI_CONCAT_16BIT = 0x08
 _IE_LENGTH_8BIT = 0x03
 _IE_LENGTH_16BIT = 0x04
+_BMP_LAST = "\uffff"
 
 
 class ConcatInfo(NamedTuple):
@@ -65,7 +66,9 @@ class Segment:
 
 
 def _utf16_units(text: str) -> int:
-    return sum(_utf16_width(ch) for ch in text)
+    if not text or max(text) <= _BMP_LAST:  # no surrogate pairs: one unit a character
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def count_segments(text: str) -> int:

@@ -144,10 +144,6 @@ class SubmitResult:
     def carrier_ids(self) -> tuple[str, ...]:
         return tuple(o.carrier_id for o in self.outcomes)
 
-    @property
-    def retryable(self) -> bool:
-        return any(o.retryable for o in self.outcomes if o.status != 0)
-
 
 @dataclass(frozen=True, slots=True)
 class CarrierReport:
@@ -256,8 +252,39 @@ class CarrierAdapter(Protocol[P]):
 InboundHandler = Callable[[Inbound], Awaitable[None] | None]
 
 
+def answer_request(
+    adapter: CarrierAdapter[P],
+    on_inbound: InboundHandler,
+    pdu: P,
+    handled: Callable[[P], None] | None = None,
+) -> Awaitable[P | None] | P | None:
+    """The session handler's answer to a request from the gateway: the adapter's response,
+    given once ``on_inbound`` has taken what the request carried (an unanswered DELIVER is
+    sent again by the gateway, a lost one never is); then ``handled(pdu)`` is called."""
+    response, inbound = adapter.inbound(pdu)
+    taking = None if inbound is None else on_inbound(inbound)
+    if isinstance(taking, Awaitable):
+        return _then(taking, response, pdu, handled)
+    if handled is not None:
+        handled(pdu)
+    return response
+
+
+async def _then(
+    taking: Awaitable[None], response: P | None, pdu: P, handled: Callable[[P], None] | None
+) -> P | None:
+    await taking
+    if handled is not None:
+        handled(pdu)
+    return response
+
+
 class CarrierSessionClient(Generic[P]):
-    """A carrier client over one session that logs in again whenever the link drops."""
+    """A carrier client over one session that logs in again whenever the link drops.
+
+    A link logged out for idleness (``SessionConfig.idle_timeout``, SGIP) is *parked*: it
+    counts as up, and the next :meth:`submit` (or :meth:`wait_up`) logs in again.
+    """
 
     def __init__(
         self,
@@ -273,7 +300,7 @@ class CarrierSessionClient(Generic[P]):
         self._on_inbound = on_inbound
         self._backoff = backoff or Backoff()
         self._config = config or settings.session_config()
-        self._wanted = asyncio.Event()  # cleared while parked: logged out for idleness
+        self._wanted = asyncio.Event()  # cleared while parked
         self._wanted.set()
         self._session: SessionProtocol[P] | None = None
         self._up = asyncio.Event()
@@ -289,7 +316,8 @@ class CarrierSessionClient(Generic[P]):
 
     @property
     def is_up(self) -> bool:
-        return self.is_bound
+        """Logged in, or parked (the next submit logs in again); never once closing."""
+        return not self._stopping and (self.is_bound or self.is_parked)
 
     @property
     def in_flight(self) -> int:
@@ -298,12 +326,11 @@ class CarrierSessionClient(Generic[P]):
 
     @property
     def is_parked(self) -> bool:
-        """Logged out of an idle link (``SessionConfig.idle_timeout``): the next submit
-        logs in again."""
+        """Logged out of an idle link: the next submit logs in again."""
         return not self._wanted.is_set()
 
     def unpark(self) -> None:
-        """Log in again after an idle logout (``submit`` does this itself)."""
+        """Log in again after an idle logout (``submit`` and ``wait_up`` do this)."""
         self._wanted.set()
 
     async def start(self) -> None:
@@ -312,7 +339,8 @@ class CarrierSessionClient(Generic[P]):
             self._runner = asyncio.get_running_loop().create_task(self._run())
 
     async def wait_up(self, timeout: float) -> bool:
-        """Wait until logged in; False if that did not happen within ``timeout``."""
+        """Wait until logged in (again, when parked); False if not within ``timeout``."""
+        self.unpark()
         try:
             await asyncio.wait_for(self._up.wait(), timeout)
         except TimeoutError:
@@ -325,24 +353,22 @@ class CarrierSessionClient(Generic[P]):
         Raises :class:`ResponseTimeout` / :class:`SessionClosed` when no segment was
         answered (every one unanswered, or the link dropped first). When some were, the
         others get a retryable outcome (:data:`NO_RESPONSE`, :data:`LINK_LOST`), so that the
-        accepted ones are kept.
+        accepted ones are kept. A parked link logs in first.
         """
-        if self.is_parked and not self._stopping:
-            self.unpark()
-            if not await self.wait_up(self.settings.response_timeout):
-                raise SessionClosed(self.last_error or "login failed")
+        if self._stopping:
+            raise SessionClosed("client closed")
+        if self.is_parked and not await self.wait_up(self.settings.response_timeout):
+            raise SessionClosed(self.last_error or "login failed")
         session = self._session
         if session is None or not session.is_bound:
             raise SessionClosed("not logged in")
         segments = split_message(message.text, message.reference, self.settings.alphabet)
-        wanted = message.segments
+        wanted, tag = message.segments, message.tag
         if wanted is not None:
             segments = [s for s in segments if s.number in wanted]
         requests = self.adapter.submit_requests(message, segments)
-        tag = message.tag
         if len(requests) == 1 and wanted is None:  # most messages: no gather, no task
-            request_tag = None if tag is None else (tag, 1)
-            response = await session.send_request(requests[0], request_tag)
+            response = await session.send_request(requests[0], None if tag is None else (tag, 1))
             return SubmitResult((self.adapter.submit_outcome(response),))
         outcomes = await asyncio.gather(
             *(
@@ -354,8 +380,9 @@ class CarrierSessionClient(Generic[P]):
             if any(o.status == NO_RESPONSE for o in outcomes):
                 raise ResponseTimeout("no response")
             raise SessionClosed("link lost with the submits in its window")
-        numbers = () if wanted is None else tuple(s.number for s in segments)
-        return SubmitResult(tuple(outcomes), numbers)
+        return SubmitResult(
+            tuple(outcomes), () if wanted is None else tuple(s.number for s in segments)
+        )
 
     async def _submit_one(
         self, session: SessionProtocol[P], request: P, tag: object
@@ -370,13 +397,12 @@ class CarrierSessionClient(Generic[P]):
     def _late_response(self, tag: object, request: P, response: P) -> None:
         if not isinstance(tag, tuple):
             return
-        message_tag, number = tag
         try:
             outcome = self.adapter.submit_outcome(response)
         except ProtocolError as error:
             log.warning("unreadable late submit response: %s", error)
             return
-        self._on_inbound(LateSubmit(message_tag, number, outcome))
+        self._on_inbound(LateSubmit(tag[0], tag[1], outcome))
 
     async def close(self) -> None:
         """Log out and stop reconnecting."""
@@ -388,85 +414,61 @@ class CarrierSessionClient(Generic[P]):
             await asyncio.wait([self._runner])  # a cancellation of this close still ends it
 
     async def _run(self) -> None:
+        loop, backoff = asyncio.get_running_loop(), self._backoff
         while not self._stopping:
-            try:
-                session = await self._login()
-            except LoginRefused as refused:
-                self.login_failures += 1
-                self.last_error = str(refused)
-                log.warning("%s:%s %s", self.settings.host, self.settings.port, refused)
-            except (OSError, TimeoutError, SessionClosed, ProtocolError) as error:
-                self.last_error = f"{type(error).__name__}: {error}"
-            except Exception as error:  # a bug must not end the reconnect loop for good
-                log.exception("login to %s:%s failed", self.settings.host, self.settings.port)
-                self.last_error = f"{type(error).__name__}: {error}"
-            else:
+            session = await self._login()
+            if session is not None:
                 if self._stopping:  # closed while logging in (the cancel may have been lost)
                     await session.unbind()
                     return
-                self._backoff.reset()
-                session.on_late_response = self._late_response
-                self._session = session
-                self._up.set()
-                reason = await session.closed
-                self._up.clear()
-                self.last_error = reason
+                await self._serve(session)
                 if self._stopping:
                     return
                 if session.core.idle_closed:  # parked until a submit wants the link
                     self._wanted.clear()
                     await self._wanted.wait()
                     continue
-            await self._back_off()
+            backoff.failed(loop.time())  # the sans-IO back-off's deadline, one timer at a time
+            while not backoff.handle_timer(loop.time()):
+                await asyncio.sleep((backoff.next_deadline() or 0.0) - loop.time())
 
-    async def _back_off(self) -> None:
-        """Arm one timer at the back-off's deadline and wait for it."""
-        loop, backoff = asyncio.get_running_loop(), self._backoff
-        backoff.failed(loop.time())
-        while not backoff.handle_timer(loop.time()):
-            due: asyncio.Future[None] = loop.create_future()
-            timer = loop.call_at(backoff.next_deadline() or 0.0, due.set_result, None)
-            try:
-                await due
-            finally:
-                timer.cancel()
+    async def _serve(self, session: SessionProtocol[P]) -> None:
+        self._backoff.reset()
+        session.on_late_response = self._late_response
+        self._session = session
+        self._up.set()
+        self.last_error = await session.closed
+        self._up.clear()
 
-    async def _login(self) -> SessionProtocol[P]:
+    async def _login(self) -> SessionProtocol[P] | None:
+        """A logged-in session, or None (the reason in ``last_error``) to try again later."""
         settings = self.settings
-        session = await connect(
-            settings.host,
-            settings.port,
-            self.adapter.new_dialect(),
-            self._handle_request,
-            self._config,
-        )
         try:
-            response = await asyncio.wait_for(
-                session.request(self.adapter.login_request(settings)), settings.response_timeout
+            session = await connect(
+                settings.host, settings.port, self.adapter.new_dialect(), self._answer, self._config
             )
-        except BaseException:
-            session.abort("login failed")
-            raise
-        status = self.adapter.login_status(response)
-        if status != 0:
-            session.abort("login refused")
-            raise LoginRefused(status)
-        return session
+            try:
+                login = session.request(self.adapter.login_request(settings))
+                response = await asyncio.wait_for(login, settings.response_timeout)
+            except BaseException:
+                session.abort("login failed")
+                raise
+            status = self.adapter.login_status(response)
+            if status != 0:
+                session.abort("login refused")
+                raise LoginRefused(status)
+        except LoginRefused as refused:
+            self.login_failures += 1
+            self.last_error = str(refused)
+            log.warning("%s:%s %s", settings.host, settings.port, refused)
+        except Exception as error:
+            if not isinstance(error, OSError | TimeoutError | SessionClosed | ProtocolError):
+                # A bug: logged, and the reconnect loop goes on.
+                log.exception("login to %s:%s failed", settings.host, settings.port)
+            self.last_error = f"{type(error).__name__}: {error}"
+        else:
+            return session
+        return None
 
-    def _handle_request(
-        self, session: SessionProtocol[P], pdu: P
-    ) -> Awaitable[P | None] | P | None:
-        response, inbound = self.adapter.inbound(pdu)
-        if inbound is None:
-            return response
-        handled = self._on_inbound(inbound)
-        if isinstance(handled, Awaitable):
-            # Answer only once the report or reply is safely stored: an unanswered
-            # DELIVER is sent again by the gateway, a lost one never is.
-            return _then(handled, response)
-        return response
-
-
-async def _then(first: Awaitable[None], result: P | None) -> P | None:
-    await first
-    return result
+    def _answer(self, session: SessionProtocol[P], pdu: P) -> Awaitable[P | None] | P | None:
+        return answer_request(self.adapter, self._on_inbound, pdu)

@@ -10,6 +10,7 @@ refusal and sign-out is written to the audit log.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -42,8 +43,15 @@ SESSION_HOURS = 12
 MIN_PASSWORD_CHARS = 8
 MAX_NAME_CHARS = 64
 _hasher = PasswordHasher()
-#: Verified against when the name is unknown, so that the answer takes as long.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so that the answer takes as long.
+
+    Made on first use, not at import: every CLI command imports this module.
+    """
+    return _hasher.hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +118,9 @@ async def set_operator_enabled(
 
 def _operator_password_ok(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 

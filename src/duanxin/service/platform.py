@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -37,6 +38,8 @@ from duanxin.store.prepared import KeptReader
 from duanxin.store.tables import access_ids, messages, replies
 
 __all__ = ["SUBMIT_STREAM", "ChannelLive", "Platform", "submit_entries", "use_encryption_key"]
+
+log = logging.getLogger(__name__)
 
 SUBMIT_STREAM = "submit"
 SUBMIT_GROUP = "delivery"
@@ -143,6 +146,9 @@ class Platform:
     monotonic: Callable[[], float] = time.monotonic
     #: Each account's TPS bucket in this process, with the rate it was made for.
     _tps: dict[int, tuple[int, TokenBucket]] = field(default_factory=dict)
+    #: Committed messages waiting for the next publish (:meth:`publish_submits`), and it.
+    _to_publish: list[str] = field(default_factory=list)
+    _publishing: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         use_encryption_key(self.settings)
@@ -173,6 +179,29 @@ class Platform:
             buckets=buckets,
             _own_reader=create_reader(settings.database_url),
         )
+
+    async def publish_submits(self, mids: Sequence[str]) -> None:
+        """Hand committed messages to delivery. The sends answered by one group commit
+        publish together, in one write to the bus, instead of one each (with delivery in
+        another process, each write also woke it). The store is the record: with the bus
+        down the send is still accepted, and the sweeper publishes the messages once it
+        answers."""
+        self._to_publish.extend(mids)
+        task = self._publishing
+        if task is None:
+            # It runs after the callbacks already queued: the rest of the batch joins.
+            task = self._publishing = asyncio.get_running_loop().create_task(self._publish())
+        await asyncio.shield(task)
+
+    async def _publish(self) -> None:
+        mids, self._to_publish, self._publishing = self._to_publish, [], None
+        try:
+            await self.bus.publish(SUBMIT_STREAM, submit_entries(mids))
+        except BusError as error:
+            log.warning(
+                "bus unreachable; %d accepted messages wait in the store: %s", len(mids), error
+            )
+            self.keep_unpublished(mids)
 
     def keep_unpublished(self, mids: Sequence[str]) -> None:
         self._unpublished.extend(mids)

@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from duanxin.bus import BusError
 from duanxin.bus.limits import Hits
 from duanxin.domain.accounts import Account, Interface
 from duanxin.domain.msgid import format_mid
@@ -46,7 +45,7 @@ from duanxin.domain.status import DxStat, NumberResult, Status, StatusError
 from duanxin.metrics import MESSAGES_ACCEPTED, MESSAGES_REFUSED
 from duanxin.service import policy
 from duanxin.service.accounts import Caller, authenticate, find_signed_in
-from duanxin.service.platform import SUBMIT_STREAM, Platform, submit_entries
+from duanxin.service.platform import Platform
 from duanxin.service.results import SendEntry, SendOutcome
 from duanxin.store import access as access_store
 from duanxin.store import accounts as account_store
@@ -348,18 +347,8 @@ async def _accept(
             MESSAGES_REFUSED.labels(str(number.result)).inc()
     if not_before is None or not_before <= now:
         ready = [m for m, n in zip(mids, numbers, strict=True) if n.result == NumberResult.ACCEPTED]
-        await _publish(platform, ready)
+        await platform.publish_submits(ready)
     return outcome, True
-
-
-async def _publish(platform: Platform, mids: list[str]) -> None:
-    """Hand committed messages to delivery. The store is the record: with the bus down the
-    send is still accepted, and the sweeper publishes the messages once it answers."""
-    try:
-        await platform.bus.publish(SUBMIT_STREAM, submit_entries(mids))
-    except BusError as error:
-        log.warning("bus unreachable; %d accepted messages wait in the store: %s", len(mids), error)
-        platform.keep_unpublished(mids)
 
 
 async def _limit_frequency(

@@ -11,12 +11,11 @@ is recognised by its length.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 
 from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.pdu import CmppVersion, CommandId, Pdu, layout_of
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.query import COUNTERS
 from duanxin.protocols.core.table import (
     SEQUENCE_ID_HEADER,
@@ -71,7 +70,10 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
         CommandId.CANCEL: c.CmppCancelResult.FAILED,
     },
     unknown_status=c.CmppSubmitResult.BAD_COMMAND,
+    variant_of=lambda pdu: V30 if pdu.version >= V30 else V20,  # type: ignore[union-attr]
 )
+#: The wire bytes of a PDU in the layout of its ``version``.
+encode = CODEC.encode
 
 #: The largest PDU accepted: a 3.0 SUBMIT to the most destinations with the longest content.
 MAX_PDU_SIZE = (
@@ -86,28 +88,6 @@ MAX_PDU_SIZE = (
 _CONNECT_RESP = CommandId.CONNECT_RESP.to_bytes(4, "big")
 #: CONNECT_RESP's layout by its length: a server may answer in a version we did not ask.
 _CONNECT_RESP_BY_LENGTH = {CODEC.layout(c.CmppConnectResp, v).size: v for v in (V20, V30)}
-
-
-def _encoder(cls: type[Pdu]) -> Callable[[Pdu], bytes]:
-    if cls not in CODEC.versioned:
-        return CODEC.layout(cls).encode
-    by_version = (CODEC.layout(cls, V20).encode, CODEC.layout(cls, V30).encode)
-
-    def encode_versioned(pdu: Pdu) -> bytes:
-        return by_version[pdu.version >= V30](pdu)  # type: ignore[union-attr]
-
-    return encode_versioned
-
-
-_ENCODERS = {cls: _encoder(cls) for cls in CODEC.by_class[None]}
-
-
-def encode(pdu: Pdu) -> bytes:
-    """The wire bytes of ``pdu`` in the layout of its ``version``."""
-    encoder = _ENCODERS.get(type(pdu))
-    if encoder is None:
-        raise LocalProtocolError(f"not a CMPP PDU: {type(pdu).__name__}")
-    return encoder(pdu)
 
 
 def decode(frame: bytes, version: object = V30) -> Pdu:

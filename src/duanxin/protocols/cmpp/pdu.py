@@ -14,7 +14,6 @@ written as zeros and ignored when read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Annotated
 
@@ -206,7 +205,6 @@ QueryTime = Annotated[str, Text(QUERY_TIME_SIZE)]
 Layout = Annotated[int, Variant({v: (Absent(v, checked=False),) for v in (_V20, _V30)})]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppConnect(SequenceIdHeader):
     """SP login. ``timestamp`` is the MMDDHHMMSS number (China Standard Time)."""
 
@@ -216,7 +214,6 @@ class CmppConnect(SequenceIdHeader):
     timestamp: Annotated[int, U32]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppConnectResp(SequenceIdHeader):
     """Login answer. Its own Version byte also picks its layout (Status 1 or 4 bytes)."""
 
@@ -225,15 +222,12 @@ class CmppConnectResp(SequenceIdHeader):
     version: Byte = _V30
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppTerminate(SequenceIdHeader): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppTerminateResp(SequenceIdHeader): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppSubmit(SequenceIdHeader):
     """One MT message (or segment) to ``dest_terminal_ids``."""
 
@@ -262,14 +256,12 @@ class CmppSubmit(SequenceIdHeader):
     link_id: LinkId = ""  # 3.0 only
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppSubmitResp(SequenceIdHeader):
     version: Layout = _V30
     msg_id: MsgId = 0
     result: Result = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppDeliver(SequenceIdHeader):
     """An MO message, or a status report when ``registered_delivery`` is 1."""
 
@@ -287,21 +279,18 @@ class CmppDeliver(SequenceIdHeader):
     link_id: LinkId = ""  # 3.0 only
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppDeliverResp(SequenceIdHeader):
     version: Layout = _V30
     msg_id: MsgId = 0
     result: Result = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppQuery(SequenceIdHeader):
     time: QueryTime = ""  # YYYYMMDD
     query_type: Byte = 0
     query_code: Annotated[str, Text(QUERY_CODE_SIZE), Reserved(QUERY_RESERVE_SIZE)] = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppQueryResp(QueryCounters):
     time: str = ""
     query_type: int = 0
@@ -310,22 +299,18 @@ class CmppQueryResp(QueryCounters):
     mt_tl_usr: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppCancel(SequenceIdHeader):
     msg_id: MsgId = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppCancelResp(SequenceIdHeader):
     version: Layout = _V30
     success_id: Result = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppActiveTest(SequenceIdHeader): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CmppActiveTestResp(SequenceIdHeader): ...
 
 

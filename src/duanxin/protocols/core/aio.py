@@ -185,11 +185,11 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
     def _dispatch(self, events: list[Event[P]]) -> None:
         for event in events:
             if isinstance(event, ResponseReceived):
-                self._resolve(event.request, event.response)
+                self._settle(event.request, event.response)
             elif isinstance(event, RequestReceived):
                 self._answer(event.pdu)
             elif isinstance(event, RequestFailed):
-                self._fail_request(event.request, ResponseTimeout(event.reason))
+                self._settle(event.request, ResponseTimeout(event.reason))
             elif isinstance(event, LateResponse):
                 self._late(event)
             elif isinstance(event, ConnectionClosed):
@@ -199,10 +199,14 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
                 self.abort(event.reason)
         self._after_core_call()
 
-    def _resolve(self, request: P, response: P) -> None:
+    def _settle(self, request: P, outcome: P | Exception) -> None:
         future = self._pending.pop(self.dialect.sequence(request), None)
-        if future is not None and not future.done():
-            future.set_result(response)
+        if future is None or future.done():
+            return
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
     def _late(self, event: LateResponse[P]) -> None:
         handler = self.on_late_response
@@ -212,11 +216,6 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
             handler(event.tag, event.request, event.response)
         except Exception:
             log.exception("late-response handler failed for %s", self.peer)
-
-    def _fail_request(self, request: P, error: Exception) -> None:
-        future = self._pending.pop(self.dialect.sequence(request), None)
-        if future is not None and not future.done():
-            future.set_exception(error)
 
     def _answer(self, pdu: P) -> None:
         try:
@@ -335,25 +334,10 @@ async def connect(
     return protocol
 
 
-class _PerAddress:
-    """Open connections per peer address, for :func:`serve`'s cap."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.open: Counter[str] = Counter()
-
-    def admit(self, session: SessionProtocol[P]) -> bool:
-        address = session.peer[0] if session.peer else ""
-        if self.open[address] >= self.limit:
-            return False
-        self.open[address] += 1
-        session.closed.add_done_callback(lambda _: self._release(address))
-        return True
-
-    def _release(self, address: str) -> None:
-        self.open[address] -= 1
-        if self.open[address] <= 0:
-            del self.open[address]
+def _release(counts: Counter[str], address: str) -> None:
+    counts[address] -= 1
+    if counts[address] <= 0:
+        del counts[address]
 
 
 async def serve(
@@ -372,15 +356,20 @@ async def serve(
     the same port (SO_REUSEPORT), the kernel spreading connections among them.
     """
     loop = asyncio.get_running_loop()
-    if max_per_address is None:
-        factory = session_factory
-    else:
-        per_address = _PerAddress(max_per_address)
+    open_per_address: Counter[str] = Counter()
 
-        def factory() -> SessionProtocol[P]:
-            session = session_factory()
-            session.admission = per_address.admit
-            return session
+    def admit(session: SessionProtocol[P]) -> bool:
+        address = session.peer[0] if session.peer else ""
+        if max_per_address is not None and open_per_address[address] >= max_per_address:
+            return False
+        open_per_address[address] += 1
+        session.closed.add_done_callback(lambda _: _release(open_per_address, address))
+        return True
+
+    def factory() -> SessionProtocol[P]:
+        session = session_factory()
+        session.admission = admit
+        return session
 
     return await loop.create_server(
         factory, host, port, reuse_address=True, reuse_port=reuse_port or None

@@ -1,4 +1,4 @@
-"""The one codec engine of the four protocols: field tables (:mod:`.table`) compiled once.
+"""The one codec engine of the four protocols: field tables (:mod:`.table`) framed.
 
 Every frame is ``length (4) + command id (4) + table``; the length is written from the
 encoded body. Decoding checks the length, looks the command up, reads the table, and
@@ -15,12 +15,12 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from duanxin.protocols.core.compiled import Block, Compiled
 from duanxin.protocols.core.errors import LocalProtocolError, RemoteProtocolError
 from duanxin.protocols.core.framing import LengthPrefixedFramer
 from duanxin.protocols.core.table import U8 as U8
+from duanxin.protocols.core.table import Block as Block
 from duanxin.protocols.core.table import CString as CString
-from duanxin.protocols.core.table import Fault, Malformed, Table, Values, constructor
+from duanxin.protocols.core.table import Fault, Fields, Malformed, Table, Values, constructor
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.core.table import Int as Int
 from duanxin.protocols.core.table import Text as Text
@@ -29,99 +29,97 @@ __all__ = ["Block", "Codec", "Decoder"]
 
 P = TypeVar("P")
 _PREFIX = struct.Struct(">II")  # length, command id
+Entry = tuple[int, Table]
 
 
 @dataclass(slots=True)
 class _Layout(Generic[P]):
     cls: type[P]
     command_id: int
-    compiled: Compiled
+    fields: Fields
     make: Callable[..., P]
     status: int | None  # the answer to a malformed body, when the PDU has its own
-    encode: Callable[[P], bytes] = lambda pdu: b""  # set by the codec
 
     @property
     def size(self) -> int:
-        """Frame bytes before the first variable field."""
-        return _PREFIX.size + self.compiled.fixed_size
+        """Frame bytes of its fixed-size fields."""
+        return _PREFIX.size + self.fields.fixed_size
 
+    def encoder(self) -> Callable[[P], bytes]:
+        """This layout's encoder, everything it needs bound as locals (it runs per PDU)."""
+        writers, get, prefix, join = (
+            tuple(self.fields.writers),
+            self.fields.get,
+            _PREFIX.pack,
+            b"".join,
+        )
+        check = self.fields.check if self.fields.check_get is not None else None
+        command = self.command_id
 
-def _encoder(compiled: Compiled, command: int) -> Callable[[object], bytes]:
-    """One layout's encoder, everything it needs bound as locals (it runs once per PDU)."""
-    writers, get, prefix, join = tuple(compiled.writers), compiled.get, _PREFIX.pack, b"".join
-    check = compiled.check if compiled.check_get is not None else None
+        def encode(pdu: P) -> bytes:
+            if check is not None:
+                check(pdu)
+            parts: list[bytes] = []
+            try:
+                values = get(pdu)
+                for write in writers:
+                    write(values, parts)
+            except (struct.error, OverflowError, TypeError, AttributeError) as error:
+                raise LocalProtocolError(f"cannot encode {type(pdu).__name__}: {error}") from error
+            body = join(parts)
+            return prefix(8 + len(body), command) + body
 
-    def encode(pdu: object) -> bytes:
-        if check is not None:
-            check(pdu)
-        parts: list[bytes] = []
-        values = get(pdu)
-        try:
-            for write in writers:
-                write(values, parts)
-        except (struct.error, OverflowError, TypeError, AttributeError) as error:
-            raise LocalProtocolError(f"cannot encode {type(pdu).__name__}: {error}") from error
-        body = join(parts)
-        return prefix(8 + len(body), command) + body
-
-    return encode
+        return encode
 
 
 class Codec(Generic[P]):
     """Encoder and decoder of one protocol, from its header table and PDU tables.
 
     ``pdus`` maps each PDU class to ``(command id, table)``, or to ``{variant: (command
-    id, table)}`` where layouts differ (CMPP 2.0 / 3.0). ``faults`` gives the status to
-    answer each :class:`Fault` with, ``statuses`` a command's own, overriding them;
-    ``length_status`` answers a frame whose length field lies.
+    id, table)}`` where layouts differ (CMPP 2.0 / 3.0); ``variant_of`` tells the variant
+    a PDU of such a class is encoded in. ``faults`` gives the status to answer each
+    :class:`Fault` with, ``statuses`` a command's own, overriding them; ``length_status``
+    answers a frame whose length field lies.
     """
 
     def __init__(
         self,
         name: str,
         header: Table,
-        pdus: Mapping[type[P], tuple[int, Table] | Mapping[Hashable, tuple[int, Table]]],
+        pdus: Mapping[type[P], Entry | Mapping[Hashable, Entry]],
         *,
         faults: Mapping[Fault, int] | None = None,
         statuses: Mapping[int, int] | None = None,
         unknown_status: int | None = None,
         length_status: int | None = None,
+        variant_of: Callable[[P], Hashable] | None = None,
     ) -> None:
         self.name = name
-        self.header = Compiled(header)
+        self.header = Fields(header)
         self.header_size = _PREFIX.size + self.header.fixed_size
         self._faults = dict(faults or {})
-        self._statuses = dict(statuses or {})
         self._unknown_status = unknown_status
         self.length_status = length_status
-        shared: list[_Layout[P]] = []
-        variants: dict[Hashable, list[_Layout[P]]] = {}
-        self.versioned: set[type[P]] = set()
+        #: Per variant (None: every class's first), every layout by class and by command.
+        self.by_class: dict[Hashable, dict[type[P], _Layout[P]]] = {None: {}}
+        self.by_command: dict[Hashable, dict[int, _Layout[P]]] = {None: {}}
+        self._encoders: dict[type[P], Callable[[P], bytes]] = {}
         for cls, entry in pdus.items():
-            if not isinstance(entry, Mapping):
-                shared.append(self._layout(header, cls, *entry))
-                continue
-            self.versioned.add(cls)
-            for variant, (command, table) in entry.items():
-                variants.setdefault(variant, []).append(self._layout(header, cls, command, table))
-        #: Per variant (None: the protocol has one), every layout by class and by command.
-        self.by_class: dict[Hashable, dict[type[P], _Layout[P]]] = {}
-        self.by_command: dict[Hashable, dict[int, _Layout[P]]] = {}
-        for variant, own in (variants or {None: []}).items():
-            self.by_class[variant] = {layout.cls: layout for layout in (*shared, *own)}
-            self.by_command[variant] = {layout.command_id: layout for layout in (*shared, *own)}
-        self.by_class.setdefault(None, next(iter(self.by_class.values())))
-        self.by_command.setdefault(None, next(iter(self.by_command.values())))
-        self.tables: dict[type[P], Table] = {
-            cls: entry[1] for cls, entry in pdus.items() if not isinstance(entry, Mapping)
-        }
-
-    def _layout(self, header: Table, cls: type[P], command: int, table: Table) -> _Layout[P]:
-        compiled = Compiled(header + table)
-        make = constructor(cls, compiled.names, compiled.constants)
-        layout = _Layout(cls, command, compiled, make, self._statuses.get(command))
-        layout.encode = _encoder(compiled, command)
-        return layout
+            own = entry if isinstance(entry, Mapping) else {None: entry}
+            encoders: dict[Hashable, Callable[[P], bytes]] = {}
+            for variant, (command, table) in own.items():
+                fields = Fields(header + table)
+                make = constructor(cls, fields.names, fields.constants)
+                status = (statuses or {}).get(command)
+                layout = _Layout(cls, command, fields, make, status)
+                encoders[variant] = layout.encoder()
+                for key in {variant, None}:
+                    self.by_class.setdefault(key, {}).setdefault(cls, layout)
+                    self.by_command.setdefault(key, {}).setdefault(command, layout)
+            self._encoders[cls] = _by_variant(encoders, variant_of)
+        for variant in self.by_class:  # a class with one layout has it in every variant
+            self.by_class[variant] = {**self.by_class[None], **self.by_class[variant]}
+            self.by_command[variant] = {**self.by_command[None], **self.by_command[variant]}
 
     def layout(self, cls: type[P], variant: Hashable = None) -> _Layout[P]:
         """The layout of ``cls`` in ``variant`` (or its only one)."""
@@ -130,12 +128,12 @@ class Codec(Generic[P]):
             raise LocalProtocolError(f"not a {self.name} PDU: {cls.__name__}")
         return layout
 
-    def encode(self, pdu: P, variant: Hashable = None) -> bytes:
+    def encode(self, pdu: P) -> bytes:
         """The wire bytes of ``pdu``; LocalProtocolError for values the protocol cannot carry."""
-        layout = self.by_class[variant].get(type(pdu))
-        if layout is None:
-            layout = self.layout(type(pdu))
-        return layout.encode(pdu)
+        encoder = self._encoders.get(type(pdu))
+        if encoder is None:
+            raise LocalProtocolError(f"not a {self.name} PDU: {type(pdu).__name__}")
+        return encoder(pdu)
 
     def encode_header(self, pdu: P) -> bytes:
         """The frame of ``pdu`` without its body (SMPP's error responses)."""
@@ -154,40 +152,30 @@ class Codec(Generic[P]):
             )
         length, command = _PREFIX.unpack_from(frame)
         layout = self.by_command[variant].get(command)
-        if layout is None:
+        if layout is None or length != end:
+            problem = f"unknown command id 0x{command:08x}"
+            if layout is not None:
+                problem = f"length field {length} but the frame is {end} bytes"
+            status = self._unknown_status if layout is None else self.length_status
             raise FrameError(
-                f"unknown command id 0x{command:08x}",
-                status=self._unknown_status,
-                command_id=command,
-                sequence=self.sequence(frame),
-            )
-        if length != end:
-            raise FrameError(
-                f"length field {length} but the frame is {end} bytes",
-                status=self.length_status,
-                command_id=command,
-                sequence=self.sequence(frame),
+                problem, status=status, command_id=command, sequence=self.sequence(frame)
             )
         values: Values = []
         offset = _PREFIX.size
         try:
-            for read in layout.compiled.readers:
+            for read in layout.fields.readers:
                 offset = read(frame, offset, end, values)
             if offset != end:
                 raise Malformed(f"{end - offset} bytes after the last field")
         except Malformed as error:
-            raise self.malformed(layout, frame, error) from error
+            status = layout.status if layout.status is not None else self._faults.get(error.fault)
+            raise FrameError(
+                f"{layout.cls.__name__}: {error}",
+                status=status,
+                command_id=command,
+                sequence=self.sequence(frame),
+            ) from error
         return layout.make(*values)
-
-    def malformed(self, layout: _Layout[P], frame: bytes, error: Malformed) -> FrameError:
-        """The error for a body that does not parse, with the status to answer it."""
-        status = layout.status if layout.status is not None else self._faults.get(error.fault)
-        return FrameError(
-            f"{layout.cls.__name__}: {error}",
-            status=status,
-            command_id=layout.command_id,
-            sequence=self.sequence(frame),
-        )
 
     def header_values(self, frame: bytes) -> Values:
         """The header fields of ``frame`` (whose header the caller knows is whole)."""
@@ -201,6 +189,18 @@ class Codec(Generic[P]):
             return None
         value = self.header_values(frame)[-1]
         return value if isinstance(value, Hashable) else None
+
+
+def _by_variant(
+    encoders: Mapping[Hashable, Callable[[P], bytes]], variant_of: Callable[[P], Hashable] | None
+) -> Callable[[P], bytes]:
+    if len(encoders) == 1 or variant_of is None:
+        return next(iter(encoders.values()))
+
+    def encode_variant(pdu: P) -> bytes:
+        return encoders[variant_of(pdu)](pdu)
+
+    return encode_variant
 
 
 class Decoder(Generic[P]):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from duanxin.protocols.core.table import SequenceIdHeader
 
 __all__ = ["COUNTERS", "QueryCounters"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class QueryCounters(SequenceIdHeader):
     """Delivered, waiting and failed counts of MT and MO messages (CMPP QUERY_RESP, SMGP
     Query_Resp; each names its two totals its own way)."""

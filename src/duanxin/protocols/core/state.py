@@ -63,14 +63,15 @@ class Mode(Enum):
     RECEIVER = auto()
 
 
-CLIENT, SERVER = Role.CLIENT, Role.SERVER
+CLIENT, SERVER, EITHER = Role.CLIENT, Role.SERVER, None
 OPEN, BINDING, BOUND, UNBINDING, CLOSED = State
 
 #: The mode each kind of login asks for.
 MODES = {Kind.BIND: Mode.TRANSCEIVER, Kind.BIND_TX: Mode.TRANSMITTER, Kind.BIND_RX: Mode.RECEIVER}
 
-#: state -> {(who moves, kind): next state}; "who moves" is the side that sends the PDU.
-TABLE: dict[State, dict[tuple[Role, Kind], State]] = {
+#: state -> {(who moves, kind): next state}; "who moves" is the side that sends the PDU,
+#: ``None`` for either side.
+TABLE: dict[State, dict[tuple[Role | None, Kind], State]] = {
     OPEN: {
         (CLIENT, Kind.BIND): BINDING,
         (CLIENT, Kind.BIND_TX): BINDING,
@@ -84,37 +85,26 @@ TABLE: dict[State, dict[tuple[Role, Kind], State]] = {
     BOUND: {
         (CLIENT, Kind.MT): BOUND,
         (SERVER, Kind.MO): BOUND,
-        (CLIENT, Kind.REQUEST): BOUND,
-        (SERVER, Kind.REQUEST): BOUND,
-        (CLIENT, Kind.RESPONSE): BOUND,
-        (SERVER, Kind.RESPONSE): BOUND,
-        (CLIENT, Kind.NACK): BOUND,
-        (SERVER, Kind.NACK): BOUND,
-        (CLIENT, Kind.HEARTBEAT): BOUND,
-        (SERVER, Kind.HEARTBEAT): BOUND,
-        (CLIENT, Kind.HEARTBEAT_RESP): BOUND,
-        (SERVER, Kind.HEARTBEAT_RESP): BOUND,
+        (EITHER, Kind.REQUEST): BOUND,
+        (EITHER, Kind.RESPONSE): BOUND,
+        (EITHER, Kind.NACK): BOUND,
+        (EITHER, Kind.HEARTBEAT): BOUND,
+        (EITHER, Kind.HEARTBEAT_RESP): BOUND,
         # A second login on a bound link is answered (SMPP: ESME_RALYBND), nothing more.
         (CLIENT, Kind.BIND): BOUND,
         (CLIENT, Kind.BIND_TX): BOUND,
         (CLIENT, Kind.BIND_RX): BOUND,
         (SERVER, Kind.BIND_REFUSED): BOUND,
-        (CLIENT, Kind.UNBIND): UNBINDING,
-        (SERVER, Kind.UNBIND): UNBINDING,
+        (EITHER, Kind.UNBIND): UNBINDING,
     },
     UNBINDING: {
         # Late answers to what was in flight when the logout started.
-        (CLIENT, Kind.RESPONSE): UNBINDING,
-        (SERVER, Kind.RESPONSE): UNBINDING,
-        (CLIENT, Kind.NACK): UNBINDING,
-        (SERVER, Kind.NACK): UNBINDING,
-        (CLIENT, Kind.HEARTBEAT_RESP): UNBINDING,
-        (SERVER, Kind.HEARTBEAT_RESP): UNBINDING,
+        (EITHER, Kind.RESPONSE): UNBINDING,
+        (EITHER, Kind.NACK): UNBINDING,
+        (EITHER, Kind.HEARTBEAT_RESP): UNBINDING,
         # Both sides may start the logout at once.
-        (CLIENT, Kind.UNBIND): UNBINDING,
-        (SERVER, Kind.UNBIND): UNBINDING,
-        (CLIENT, Kind.UNBIND_RESP): CLOSED,
-        (SERVER, Kind.UNBIND_RESP): CLOSED,
+        (EITHER, Kind.UNBIND): UNBINDING,
+        (EITHER, Kind.UNBIND_RESP): CLOSED,
     },
     CLOSED: {},
 }
@@ -132,10 +122,11 @@ REFUSE = None
 
 def _moves(role: Role, state: State, mode: Mode) -> tuple[dict[Kind, State | None], ...]:
     by_direction: tuple[dict[Kind, State | None], ...] = ({}, {})
-    for (mover, kind), new_state in TABLE[state].items():
-        refused = state is BOUND and (mover, kind) in REFUSED[mode]
-        direction = Direction.SEND if mover is role else Direction.RECEIVE
-        by_direction[direction][kind] = REFUSE if refused else new_state
+    for (movers, kind), new_state in TABLE[state].items():
+        for mover in Role if movers is EITHER else (movers,):
+            refused = state is BOUND and (mover, kind) in REFUSED[mode]
+            direction = Direction.SEND if mover is role else Direction.RECEIVE
+            by_direction[direction][kind] = REFUSE if refused else new_state
     return by_direction
 
 

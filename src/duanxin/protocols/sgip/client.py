@@ -6,8 +6,8 @@ SGIP links carry commands one way only. :class:`SgipClient` therefore runs two t
   sends Submits. SGIP has no heartbeat, so the link is unbound after ``idle_timeout``
   seconds without traffic (the session core's idle timer) and bound again by the next
   submit;
-* a listener (:class:`duanxin.protocols.sgip.listener.SgipListener`) the SMG connects to with
-  LoginType 2 to push Deliver (MO) and Report.
+* a listener (:class:`SgipListener`) the SMG connects to with LoginType 2 to push Deliver
+  (MO) and Report.
 
 Settings used from ``ChannelSettings.extra`` (all optional):
 
@@ -28,18 +28,24 @@ Settings used from ``ChannelSettings.extra`` (all optional):
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Callable
+import hmac
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
-from duanxin.protocols.core.aio import SessionClosed
+from duanxin.protocols.core.aio import SessionProtocol, serve
 from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.sequence import Backoff
+from duanxin.protocols.core.state import Role
 from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.dialect import SgipDialect, new_counter
-from duanxin.protocols.sgip.listener import SgipListener
+
+log = logging.getLogger(__name__)
 
 #: Below the SMG's default 60 s idle limit, so we close the link before it does.
 DEFAULT_IDLE_TIMEOUT = 50.0
@@ -137,15 +143,13 @@ class SgipAdapter:
         self, message: carrier.OutboundMessage, segments: list[Segment]
     ) -> list[s.Pdu]:
         """One Submit per segment, one recipient each; long ones carry the UDH (TP_udhi 1)."""
-        base = dataclasses.replace(
-            self._template,
-            sp_number=message.source,
-            user_numbers=(add_country_code(message.destination),),
-            report_flag=s.ReportFlag.ALWAYS if message.want_report else s.ReportFlag.NONE,
-        )
+        report = s.ReportFlag.ALWAYS if message.want_report else s.ReportFlag.NONE
         return [
             dataclasses.replace(
-                base,
+                self._template,
+                sp_number=message.source,
+                user_numbers=(add_country_code(message.destination),),
+                report_flag=report,
                 tp_udhi=1 if segment.has_udh else 0,
                 message_coding=int(segment.coding),
                 message_content=segment.user_data,
@@ -203,6 +207,104 @@ def report_to_inbound(report: s.Report) -> carrier.CarrierReport | None:
     )
 
 
+DEFAULT_LISTEN_HOST = "127.0.0.1"
+SEEN_LIMIT = 4096  # sequence triples the listener remembers, to spot the SMG's resends
+#: The answers that can say "illegal sequence number" to a triple reused with new content.
+_RESULT_RESPONSES = (s.DeliverResp, s.ReportResp, s.UserRptResp, s.SubmitResp)
+
+
+class SgipListener:
+    """The SP's SGIP server: accepts the SMG's LoginType 2 links, hands their MO and
+    reports on.
+
+    Each link runs the shared session engine in the server role. A Bind is checked against
+    the listen credentials; every other command is answered through the adapter's
+    :meth:`~SgipAdapter.inbound` once the platform's handler has taken what it carried.
+    The SMG resends a command whose response was late: one whose sequence triple was
+    already handled is answered again without being handed on a second time; one that
+    reuses a triple with different content is answered with Result 9 (illegal sequence).
+    """
+
+    def __init__(
+        self,
+        adapter: SgipAdapter,
+        settings: carrier.ChannelSettings,
+        on_inbound: carrier.InboundHandler,
+    ) -> None:
+        self.adapter = adapter
+        self.host = settings.str_knob("listen_host", DEFAULT_LISTEN_HOST)
+        self._wanted_port = settings.int_knob("listen_port", 0)
+        self._credentials = (
+            settings.str_knob("listen_account", settings.account).encode(),
+            settings.str_knob("listen_password", settings.password).encode(),
+        )
+        self._on_inbound = on_inbound
+        self._config = dataclasses.replace(settings, heartbeat_interval=None).session_config()
+        self._server: asyncio.Server | None = None
+        self.links: set[SessionProtocol[s.Pdu]] = set()
+        self.binds = self.refused_binds = 0
+        self._seen: OrderedDict[s.SequenceNumber, s.Pdu] = OrderedDict()
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on; RuntimeError before :meth:`start`."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("listener not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        """Bind the listening socket."""
+        if self._server is None:
+            self._server = await serve(self.host, self._wanted_port, self._new_link)
+
+    async def close(self) -> None:
+        """Stop listening and drop every link the SMG opened."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for link in list(self.links):
+            link.abort("listener closed")
+        if server is not None:
+            await server.wait_closed()
+
+    def _new_link(self) -> SessionProtocol[s.Pdu]:
+        link = SessionProtocol(self.adapter.new_dialect(), Role.SERVER, self._handle, self._config)
+        self.links.add(link)
+        link.closed.add_done_callback(lambda _: self.links.discard(link))
+        return link
+
+    def _handle(
+        self, session: SessionProtocol[s.Pdu], pdu: s.Pdu
+    ) -> Awaitable[s.Pdu | None] | s.Pdu | None:
+        if isinstance(pdu, s.Bind):
+            return self._answer_bind(session, pdu)
+        earlier = self._seen.get(pdu.sequence)
+        if earlier is None:
+            return carrier.answer_request(self.adapter, self._on_inbound, pdu, self._remember)
+        response, _ = self.adapter.inbound(pdu)
+        if earlier != pdu and isinstance(response, _RESULT_RESPONSES):
+            return dataclasses.replace(response, result=s.Result.ILLEGAL_SEQUENCE)
+        return response  # a resend: answered again, handed on once
+
+    def _answer_bind(self, session: SessionProtocol[s.Pdu], bind: s.Bind) -> s.Pdu:
+        given = (bind.login_name.encode(), bind.login_password.encode())
+        if bind.login_type != s.LoginType.SMG_TO_SP:
+            result = s.Result.BAD_LOGIN_TYPE
+        elif all(map(hmac.compare_digest, given, self._credentials)):
+            self.binds += 1
+            return s.BindResp(sequence=bind.sequence)
+        else:
+            result = s.Result.ILLEGAL_LOGIN
+        self.refused_binds += 1
+        log.warning("refused SGIP bind from %s: result %d", session.peer, result)
+        return s.BindResp(sequence=bind.sequence, result=result)
+
+    def _remember(self, pdu: s.Pdu) -> None:
+        self._seen[pdu.sequence] = pdu
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+
+
 class SgipClient(carrier.CarrierSessionClient[s.Pdu]):
     """An SP's SGIP connection pair: the MT link to the SMG and the listener for its links.
 
@@ -220,15 +322,10 @@ class SgipClient(carrier.CarrierSessionClient[s.Pdu]):
     ) -> None:
         settings = dataclasses.replace(settings, heartbeat_interval=None)
         adapter = SgipAdapter(settings, now=now)
-        self.idle_timeout = settings.float_knob("idle_timeout", DEFAULT_IDLE_TIMEOUT)
-        config = settings.session_config(idle_timeout=self.idle_timeout)
+        idle = settings.float_knob("idle_timeout", DEFAULT_IDLE_TIMEOUT)
+        config = settings.session_config(idle_timeout=idle)
         super().__init__(adapter, settings, on_inbound, backoff=backoff, config=config)
         self.listener = SgipListener(adapter, settings, on_inbound)
-
-    @property
-    def is_up(self) -> bool:
-        """Bound to the SMG, or parked after idleness (the next submit binds again)."""
-        return self._runner is not None and not self._stopping and (self.is_parked or self.is_bound)
 
     @property
     def listen_port(self) -> int:
@@ -240,17 +337,6 @@ class SgipClient(carrier.CarrierSessionClient[s.Pdu]):
         if self._runner is None:
             await self.listener.start()
             await super().start()
-
-    async def wait_up(self, timeout: float) -> bool:
-        """Wait until the MT link is bound (binding again first if it was parked)."""
-        self.unpark()
-        return await super().wait_up(timeout)
-
-    async def submit(self, message: carrier.OutboundMessage) -> carrier.SubmitResult:
-        """Submit every segment; binds first when the link was parked for idleness."""
-        if self._stopping:
-            raise SessionClosed("client closed")
-        return await super().submit(message)
 
     async def close(self) -> None:
         """Unbind the MT link, close the listener and every link the SMG opened."""

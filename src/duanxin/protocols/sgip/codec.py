@@ -14,7 +14,7 @@ import typing
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import Custom, Fault, Malformed, command_ids, table_of
+from duanxin.protocols.core.table import Custom, Fault, Malformed, Values, command_ids, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.pdu import HEADER_SIZE, CommandId, Pdu, Result
@@ -29,7 +29,7 @@ def _write_nodes(nodes: object) -> bytes:
     return bytes((len(nodes),)) + b"".join(_NODE.pack(node) for node in nodes)
 
 
-def _read_nodes(frame: bytes, offset: int, end: int) -> tuple[object, int]:
+def _read_nodes(frame: bytes, offset: int, end: int, out: Values) -> int:
     if offset >= end:
         raise Malformed("body too short for Count")
     start = offset + 1
@@ -38,7 +38,8 @@ def _read_nodes(frame: bytes, offset: int, end: int) -> tuple[object, int]:
         raise Malformed("Trace_Resp body is not whole node entries")
     stop = start + entries * _NODE.size
     size = _NODE.size
-    return tuple(_NODE.unpack(frame[at : at + size]) for at in range(start, stop, size)), stop
+    out.append(tuple(_NODE.unpack(frame[at : at + size]) for at in range(start, stop, size)))
+    return stop
 
 
 _NODES = Custom(_write_nodes, _read_nodes)

@@ -13,13 +13,12 @@ Count) are not stored: they are written from the data and checked when reading.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, NamedTuple
 
 from duanxin.protocols.core.clock import mmddhhmmss
-from duanxin.protocols.core.table import U8, U32, Bytes, Items, Record, Text
+from duanxin.protocols.core.table import U8, U32, Bytes, Frozen, Items, Record, Text
 
 RESPONSE_BIT = 0x80000000
 
@@ -196,12 +195,10 @@ Fee = Annotated[str, Text(FEE_SIZE)]
 _USERS = Items("B", Text(NUMBER_SIZE), 1, MAX_USER_COUNT, strict=True)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Header:
+class _Header(Frozen):
     sequence: SequenceNumber = _NO_SEQUENCE
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class _Answer(_Header):
     """A response that says only its Result."""
 
@@ -209,7 +206,6 @@ class _Answer(_Header):
     reserve: Reserve = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Bind(_Header):
     login_type: Byte = LoginType.SP_TO_SMG
     login_name: Annotated[str, Text(LOGIN_NAME_SIZE)] = ""
@@ -217,19 +213,15 @@ class Bind(_Header):
     reserve: Reserve = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class BindResp(_Answer): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Unbind(_Header): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class UnbindResp(_Header): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Submit(_Header):
     """One MT message (or one segment of it) to 1..100 recipients."""
 
@@ -255,11 +247,9 @@ class Submit(_Header):
     reserve: Reserve = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitResp(_Answer): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Deliver(_Header):
     """An MO message (or one segment of it) from a handset."""
 
@@ -272,11 +262,9 @@ class Deliver(_Header):
     reserve: Reserve = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class DeliverResp(_Answer): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Report(_Header):
     """The outcome of an earlier Submit, named by that Submit's own sequence triple."""
 
@@ -288,11 +276,9 @@ class Report(_Header):
     reserve: Reserve = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class ReportResp(_Answer): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class UserRpt(_Header):
     sp_number: Number = ""
     user_number: Number = ""
@@ -300,19 +286,16 @@ class UserRpt(_Header):
     reserve: Reserve = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class UserRptResp(_Answer): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Trace(_Header):
     submit_sequence: Annotated[SequenceNumber, SEQUENCE] = _NO_SEQUENCE
     user_number: Number = ""
     reserve: Reserve = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TraceNode:
+class TraceNode(Frozen):
     """One node's entry in a Trace_Resp."""
 
     result: Byte = 0
@@ -321,7 +304,6 @@ class TraceNode:
     send_time: Time = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class TraceResp(_Header):
     nodes: tuple[TraceNode, ...] = ()  # Count is their number
     reserve: Reserve = ""

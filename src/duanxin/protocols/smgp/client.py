@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MSG_TYPE_MT = 6
 PRIORITY_NORMAL = 1
+RETRYABLE = frozenset(status for status in s.SmgpStatus if status.retryable)
 
 
 class SmgpAdapter:
@@ -91,7 +92,7 @@ class SmgpAdapter:
             return carrier.SubmitOutcome(s.SmgpStatus.BAD_COMMAND, "")
         status = response.status
         if status != s.SmgpStatus.OK:
-            return carrier.SubmitOutcome(status, "", retryable=_retryable(status))
+            return carrier.SubmitOutcome(status, "", retryable=status in RETRYABLE)
         return carrier.SubmitOutcome(status, canonical_id(response.msg_id))
 
     def inbound(self, request: s.Pdu) -> tuple[s.Pdu | None, carrier.Inbound | None]:
@@ -126,13 +127,6 @@ def _segment_tlvs(segment: Segment) -> tuple[s.Tlv, ...]:
         s.Tlv.of(s.TlvTag.PK_TOTAL, segment.total),
         s.Tlv.of(s.TlvTag.PK_NUMBER, segment.number),
     )
-
-
-def _retryable(status: int) -> bool:
-    try:
-        return s.SmgpStatus(status).retryable
-    except ValueError:
-        return False
 
 
 def mo_of(deliver: s.SmgpDeliver) -> carrier.CarrierMO:

@@ -218,7 +218,6 @@ QueryTime = Annotated[str, Text(8)]
 QueryCode = Annotated[str, Text(10)]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpLogin(SequenceIdHeader):
     client_id: Annotated[str, Text(8)]
     authenticator_client: Digest
@@ -227,14 +226,12 @@ class SmgpLogin(SequenceIdHeader):
     client_version: Byte = SMGP_VERSION
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpLoginResp(SequenceIdHeader):
     status: Word
     authenticator_server: Digest = bytes(AUTHENTICATOR_SIZE)
     server_version: Byte = SMGP_VERSION
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpSubmit(SequenceIdHeader):
     msg_type: Byte = 6  # MT
     need_report: Byte = 1
@@ -253,13 +250,11 @@ class SmgpSubmit(SequenceIdHeader):
     tlvs: Options = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpSubmitResp(SequenceIdHeader):
     msg_id: MsgId = bytes(MSG_ID_SIZE)
     status: Word
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpDeliver(SequenceIdHeader):
     """An MO message (``is_report`` 0) or a status report (1, see :mod:`.report`)."""
 
@@ -273,36 +268,29 @@ class SmgpDeliver(SequenceIdHeader):
     tlvs: Options = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpDeliverResp(SequenceIdHeader):
     msg_id: MsgId = bytes(MSG_ID_SIZE)
     status: Word
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpActiveTest(SequenceIdHeader): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpActiveTestResp(SequenceIdHeader): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpExit(SequenceIdHeader): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpExitResp(SequenceIdHeader): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpQuery(SequenceIdHeader):
     query_time: QueryTime  # YYYYMMDD
     query_type: Byte = 0  # 0 totals, 1 by service code
     query_code: QueryCode = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SmgpQueryResp(QueryCounters):
     query_time: QueryTime
     query_type: Byte = 0

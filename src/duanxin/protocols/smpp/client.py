@@ -148,12 +148,11 @@ class SmppAdapter:
 
     def __init__(self, settings: carrier.ChannelSettings) -> None:
         self.settings = settings
-        extra = settings.extra
         self.bind_type = settings.str_knob("bind_type", "transceiver")
         if self.bind_type not in _BINDS:
             raise ValueError(f"bind_type must be one of {sorted(_BINDS)}")
         self.country_code = settings.str_knob("country_code", "86")
-        self.use_sar = extra.get("long_messages", "udh") == "sar"
+        self.use_sar = settings.str_knob("long_messages", "udh") == "sar"
 
     def new_dialect(self) -> SmppDialect:
         return SmppDialect(Role.CLIENT)
@@ -172,23 +171,13 @@ class SmppAdapter:
     def submit_requests(
         self, message: carrier.OutboundMessage, segments: list[Segment]
     ) -> list[Pdu]:
+        return [self._submit(message, segment) for segment in segments]
+
+    def _submit(self, message: carrier.OutboundMessage, segment: Segment) -> Pdu:
         source_ton, source_npi = self._source_numbering(message.source)
         destination = message.destination
         if len(destination) == MAINLAND_NUMBER_LENGTH and destination.startswith("1"):
             destination = self.country_code + destination
-        return [
-            self._submit(message, segment, source_ton, source_npi, destination)
-            for segment in segments
-        ]
-
-    def _submit(
-        self,
-        message: carrier.OutboundMessage,
-        segment: Segment,
-        source_ton: int,
-        source_npi: int,
-        destination: str,
-    ) -> Pdu:
         esm_class = 0
         data = segment.user_data
         tlvs: tuple[Tlv, ...] = ()
@@ -217,13 +206,8 @@ class SmppAdapter:
         )
 
     def _source_numbering(self, source: str) -> tuple[int, int]:
-        knobs = self.settings
-        if source.isdigit():
-            return knobs.int_knob("source_ton", TON_UNKNOWN), knobs.int_knob("source_npi", NPI_ISDN)
-        return (
-            knobs.int_knob("source_ton", TON_ALPHANUMERIC),
-            knobs.int_knob("source_npi", NPI_UNKNOWN),
-        )
+        ton, npi = (TON_UNKNOWN, NPI_ISDN) if source.isdigit() else (TON_ALPHANUMERIC, NPI_UNKNOWN)
+        return self.settings.int_knob("source_ton", ton), self.settings.int_knob("source_npi", npi)
 
     def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
         status = response.command_status

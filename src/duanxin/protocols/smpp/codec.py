@@ -16,7 +16,7 @@ from collections.abc import Hashable
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import U32, Custom, Fault, Malformed, Table, table_of
+from duanxin.protocols.core.table import U32, Custom, Fault, Malformed, Table, Values, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.pdu import SHORT_MESSAGE as SHORT_MESSAGE
@@ -29,7 +29,10 @@ _DESTS: dict[int, codec.Block[p.SmeAddress] | codec.Block[p.DistributionList]] =
     p.DEST_FLAG_SME: codec.Block(p.SmeAddress, table_of(p.SmeAddress)),
     p.DEST_FLAG_DISTRIBUTION_LIST: codec.Block(p.DistributionList, table_of(p.DistributionList)),
 }
-_FLAGS = {p.SmeAddress: p.DEST_FLAG_SME, p.DistributionList: p.DEST_FLAG_DISTRIBUTION_LIST}
+_FLAGS: dict[type, int] = {
+    p.SmeAddress: p.DEST_FLAG_SME,
+    p.DistributionList: p.DEST_FLAG_DISTRIBUTION_LIST,
+}
 
 
 def _write_dests(dests: object) -> bytes:
@@ -44,7 +47,7 @@ def _write_dests(dests: object) -> bytes:
     return b"".join(parts)
 
 
-def _read_dests(frame: bytes, offset: int, end: int) -> tuple[object, int]:
+def _read_dests(frame: bytes, offset: int, end: int, out: Values) -> int:
     if offset >= end:
         raise Malformed("body ends inside number_of_dests")
     count, offset = frame[offset], offset + 1
@@ -57,7 +60,8 @@ def _read_dests(frame: bytes, offset: int, end: int) -> tuple[object, int]:
             raise Malformed(f"dest_flag {frame[offset]}", Fault.CHOICE)
         dest, offset = block.read(frame, offset + 1, end)
         dests.append(dest)
-    return tuple(dests), offset
+    out.append(tuple(dests))
+    return offset
 
 
 SUBMIT_MULTI_DESTS = Custom(_write_dests, _read_dests)
@@ -84,17 +88,11 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
 _CLASSES: dict[int, type[Pdu]] = {cls.command_id: cls for cls in FIELDS}
 
 
-_ENCODERS = {cls: layout.encode for cls, layout in CODEC.by_class[None].items()}
-
-
 def encode(pdu: Pdu) -> bytes:
     """The wire bytes of ``pdu``; a response with a non-zero status is its header alone."""
     if pdu.command_status and pdu.command_id & p.RESPONSE_BIT:
         return CODEC.encode_header(pdu)
-    encoder = _ENCODERS.get(type(pdu))
-    if encoder is None:
-        raise LocalProtocolError(f"not an SMPP PDU: {type(pdu).__name__}")
-    return encoder(pdu)
+    return CODEC.encode(pdu)
 
 
 def decode(frame: bytes, variant: Hashable = None) -> Pdu:

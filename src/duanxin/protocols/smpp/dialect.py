@@ -10,6 +10,7 @@ gets a generic_nack, and the session closes.
 
 from __future__ import annotations
 
+import typing
 from collections import Counter
 from enum import Enum
 
@@ -43,22 +44,12 @@ BIND_TYPES: dict[CommandId, BindType] = {
     CommandId.BIND_RECEIVER: BindType.RECEIVER,
     CommandId.BIND_TRANSCEIVER: BindType.TRANSCEIVER,
 }
+_BY_ID: dict[int, type[Pdu]] = {cls.command_id: cls for cls in typing.get_args(Pdu)}
 #: Each request's response (generic_nack for those without one).
 RESPONSES: dict[int, type[Pdu]] = {
-    CommandId.BIND_TRANSMITTER: p.BindTransmitterResp,
-    CommandId.BIND_RECEIVER: p.BindReceiverResp,
-    CommandId.BIND_TRANSCEIVER: p.BindTransceiverResp,
-    CommandId.QUERY_SM: p.QuerySmResp,
-    CommandId.SUBMIT_SM: p.SubmitSmResp,
-    CommandId.DELIVER_SM: p.DeliverSmResp,
-    CommandId.UNBIND: p.UnbindResp,
-    CommandId.REPLACE_SM: p.ReplaceSmResp,
-    CommandId.CANCEL_SM: p.CancelSmResp,
-    CommandId.ENQUIRE_LINK: p.EnquireLinkResp,
-    CommandId.SUBMIT_MULTI: p.SubmitMultiResp,
-    CommandId.DATA_SM: p.DataSmResp,
-    CommandId.OUTBIND: p.GenericNack,
-    CommandId.ALERT_NOTIFICATION: p.GenericNack,
+    command: _BY_ID.get(command | p.RESPONSE_BIT, p.GenericNack)
+    for command in _BY_ID
+    if not command & p.RESPONSE_BIT
 }
 
 RULES: Rules[Pdu] = Rules(

@@ -15,7 +15,6 @@ unknown tags included.
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Annotated, ClassVar
 
@@ -24,6 +23,7 @@ from duanxin.protocols.core.table import (
     U32,
     Bytes,
     CString,
+    Frozen,
     Items,
     Record,
     Tlvs,
@@ -170,8 +170,7 @@ class CommandId(IntEnum):
     DATA_SM_RESP = 0x80000103
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Header:
+class _Header(Frozen):
     command_id: ClassVar[CommandId]  # by the class name, set below
     sequence_number: int = 0
     command_status: int = 0
@@ -180,38 +179,30 @@ class _Header:
 # ------------------------------------------------------------------ header only
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class GenericNack(_Header): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Unbind(_Header): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class UnbindResp(_Header): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class EnquireLink(_Header): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class EnquireLinkResp(_Header): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CancelSmResp(_Header): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class ReplaceSmResp(_Header): ...
 
 
 # ------------------------------------------------------------------------ binds
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class _BindBody(_Header):
     system_id: SystemId = ""
     password: Password = ""
@@ -222,37 +213,29 @@ class _BindBody(_Header):
     address_range: Annotated[str, CString(ADDRESS_RANGE_SIZE)] = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class BindTransmitter(_BindBody): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class BindReceiver(_BindBody): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class BindTransceiver(_BindBody): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class _BindRespBody(_Header):
     system_id: SystemId = ""
     tlvs: Options = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class BindTransmitterResp(_BindRespBody): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class BindReceiverResp(_BindRespBody): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class BindTransceiverResp(_BindRespBody): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Outbind(_Header):
     system_id: SystemId = ""
     password: Password = ""
@@ -261,7 +244,6 @@ class Outbind(_Header):
 # --------------------------------------------------------------------- messages
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class _ShortMessageBody(_Header):
     service_type: ServiceType = ""
     source_addr_ton: Byte = 0
@@ -283,34 +265,27 @@ class _ShortMessageBody(_Header):
     tlvs: Options = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitSm(_ShortMessageBody): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class DeliverSm(_ShortMessageBody):
     """An MO message, a delivery receipt, or an acknowledgement: see :class:`EsmMessageType`."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class _MessageIdResp(_Header):
     message_id: MessageId = ""
     tlvs: Options = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitSmResp(_MessageIdResp): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class DeliverSmResp(_MessageIdResp): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class DataSmResp(_MessageIdResp): ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class DataSm(_Header):
     service_type: ServiceType = ""
     source_addr_ton: Byte = 0
@@ -325,7 +300,6 @@ class DataSm(_Header):
     tlvs: Options = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class QuerySm(_Header):
     message_id: MessageId = ""
     source_addr_ton: Byte = 0
@@ -333,7 +307,6 @@ class QuerySm(_Header):
     source_addr: Address = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class QuerySmResp(_Header):
     message_id: MessageId = ""
     final_date: Time = ""
@@ -342,7 +315,6 @@ class QuerySmResp(_Header):
     tlvs: Options = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class CancelSm(_Header):
     service_type: ServiceType = ""
     message_id: MessageId = ""
@@ -354,7 +326,6 @@ class CancelSm(_Header):
     destination_addr: Address = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class ReplaceSm(_Header):
     message_id: MessageId = ""
     source_addr_ton: Byte = 0
@@ -367,8 +338,7 @@ class ReplaceSm(_Header):
     short_message: ShortMessage = b""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SmeAddress:
+class SmeAddress(Frozen):
     """One submit_multi destination (dest_flag 1)."""
 
     dest_addr_ton: Byte = 0
@@ -376,15 +346,13 @@ class SmeAddress:
     destination_addr: Address = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DistributionList:
+class DistributionList(Frozen):
     """One submit_multi destination (dest_flag 2): a list kept by the SMSC."""
 
     dl_name: Annotated[str, CString(DL_NAME_SIZE)] = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UnsuccessSme:
+class UnsuccessSme(Frozen):
     """A submit_multi destination the SMSC refused."""
 
     dest_addr_ton: Byte = 0
@@ -396,7 +364,6 @@ class UnsuccessSme:
 UNSUCCESS_LIST = Items("B", Record(UnsuccessSme, table_of(UnsuccessSme)))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitMulti(_Header):
     service_type: ServiceType = ""
     source_addr_ton: Byte = 0
@@ -416,14 +383,12 @@ class SubmitMulti(_Header):
     tlvs: Options = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitMultiResp(_Header):
     message_id: MessageId = ""
     unsuccess_smes: Annotated[tuple[UnsuccessSme, ...], UNSUCCESS_LIST] = ()
     tlvs: Options = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class AlertNotification(_Header):
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
