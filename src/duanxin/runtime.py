@@ -64,7 +64,6 @@ __all__ = [
     "RunningPlatform",
     "StartupError",
     "free_port",
-    "freeze_startup_heap",
     "run_until_stopped",
     "running_platform",
     "stop_signals",
@@ -149,20 +148,9 @@ class RunningPlatform:
         await run_until_stopped(self, stop)
 
 
-def freeze_startup_heap() -> None:
-    """Leave what start-up built (modules, SQLAlchemy's tables and caches, the app: about
-    150,000 objects) out of the garbage collector's full passes, which walked it all every
-    few seconds under load, about 5 % of a send's CPU. For a process that serves until it
-    stops; what start-up built lives that long anyway."""
-    gc.collect()
-    gc.freeze()
-
-
 async def run_until_stopped(running: RunningPlatform, stop: asyncio.Event) -> None:
     """Wait for ``stop``, or raise :class:`DeliveryGaveUp` (one line) when the platform's
-    delivery process keeps dying. The heap built so far is frozen first
-    (:func:`freeze_startup_heap`)."""
-    freeze_startup_heap()
+    delivery process keeps dying."""
     if running.delivery is None:
         await stop.wait()
         return

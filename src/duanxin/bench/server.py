@@ -216,7 +216,7 @@ async def platform_for(
 
 async def _serve(data_dir: Path, carriers_json: str | None, delivery_process: bool | None) -> None:
     from duanxin.demo import CarrierEndpoint, demo_stack
-    from duanxin.runtime import free_port, freeze_startup_heap
+    from duanxin.runtime import free_port
 
     carriers = None
     if carriers_json is not None:
@@ -234,7 +234,6 @@ async def _serve(data_dir: Path, carriers_json: str | None, delivery_process: bo
         carriers=carriers,
         delivery_process=delivery_process,
     ):
-        freeze_startup_heap()  # as `duanxin serve` does
         await stop.wait()
 
 
