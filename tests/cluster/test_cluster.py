@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 
 from duanxin.client import AsyncClient
 from duanxin.config import Settings
@@ -86,12 +86,22 @@ async def stored_submits(cluster: Cluster) -> set[str]:
 
 async def submitting_nodes(database_url: str) -> Counter[int]:
     """Messages claimed for submitting (in a worker's hands), by the worker's node id."""
+    return await _claimers(
+        database_url, select(messages.c.claimed_by).where(messages.c.state == "submitting")
+    )
+
+
+async def last_claimers(database_url: str) -> Counter[int]:
+    """Messages by the node id of the worker that claimed each last (the claim stays on a
+    message it submitted; one it gave back is claimed afresh by whoever sends it)."""
+    return await _claimers(database_url, select(messages.c.claimed_by))
+
+
+async def _claimers(database_url: str, query: Select[tuple[int | None]]) -> Counter[int]:
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(
-                select(messages.c.claimed_by).where(messages.c.state == "submitting")
-            )
+            rows = await conn.execute(query)
             return Counter(int(node) for (node,) in rows if node is not None)
     finally:
         await engine.dispose()
