@@ -52,16 +52,17 @@ async def test_expired_entries_go_first_and_fresh_ones_stay() -> None:
 
 async def test_callers_that_miss_together_share_one_load() -> None:
     cache: TtlCache[str, str] = TtlCache(10, Clock())
-    release = asyncio.Event()
+    started, release = asyncio.Event(), asyncio.Event()
     loads: list[str] = []
 
     async def load() -> str:
         loads.append("x")
+        started.set()
         await release.wait()
         return "value"
 
     waiting = [asyncio.create_task(cache.get("k", load)) for _ in range(5)]
-    await asyncio.sleep(0)  # every caller has missed and joined the load
+    await started.wait()  # the load runs after every caller has missed and joined it
     release.set()
     assert await asyncio.gather(*waiting) == ["value"] * 5
     assert loads == ["x"]
@@ -71,14 +72,15 @@ async def test_callers_that_miss_together_share_one_load() -> None:
 
 async def test_a_failed_load_reaches_every_caller_and_is_not_kept() -> None:
     cache: TtlCache[str, str] = TtlCache(10, Clock())
-    release = asyncio.Event()
+    started, release = asyncio.Event(), asyncio.Event()
 
     async def failing() -> str:
+        started.set()
         await release.wait()
         raise RuntimeError("database away")
 
     waiting = [asyncio.create_task(cache.get("k", failing)) for _ in range(3)]
-    await asyncio.sleep(0)
+    await started.wait()
     release.set()
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
@@ -91,15 +93,16 @@ async def test_a_failed_load_reaches_every_caller_and_is_not_kept() -> None:
 
 async def test_a_cancelled_caller_leaves_the_load_to_the_others() -> None:
     cache: TtlCache[str, str] = TtlCache(10, Clock())
-    release = asyncio.Event()
+    started, release = asyncio.Event(), asyncio.Event()
 
     async def load() -> str:
+        started.set()
         await release.wait()
         return "value"
 
     first = asyncio.create_task(cache.get("k", load))
     second = asyncio.create_task(cache.get("k", load))
-    await asyncio.sleep(0)
+    await started.wait()  # both callers are waiting on the one load
     first.cancel()
     release.set()
     assert await second == "value"
@@ -108,17 +111,18 @@ async def test_a_cancelled_caller_leaves_the_load_to_the_others() -> None:
 
 async def test_a_load_begun_before_an_invalidation_is_not_kept() -> None:
     cache: TtlCache[str, str] = TtlCache(10, Clock())
-    release = asyncio.Event()
+    started, release = asyncio.Event(), asyncio.Event()
     values = iter(["before the change", "after the change"])
 
     async def load() -> str:
         value = next(values)
         if value == "before the change":
+            started.set()
             await release.wait()
         return value
 
     early = asyncio.create_task(cache.get("k", load))
-    await asyncio.sleep(0)
+    await started.wait()  # the early load is under way
     cache.invalidate("k")  # an operator changed it meanwhile
     assert await cache.get("k", load) == "after the change"  # not the load under way
     release.set()
