@@ -25,7 +25,7 @@ from duanxin.protocols import carrier
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.protocols.core.state import Role
 from duanxin.protocols.smpp import pdu as p
-from duanxin.protocols.smpp.dialect import SmppDialect, response_to
+from duanxin.protocols.smpp.dialect import BIND_CLASSES, BindType, SmppDialect, response_to
 from duanxin.protocols.smpp.pdu import CommandStatus, MessageState, Pdu
 from duanxin.protocols.smpp.receipt import (
     STAT_TEXT,
@@ -52,12 +52,6 @@ RETRYABLE = frozenset(
         CommandStatus.ESME_RX_T_APPN,
     }
 )
-
-_BINDS: dict[str, type[p.Bind]] = {
-    "transmitter": p.BindTransmitter,
-    "receiver": p.BindReceiver,
-    "transceiver": p.BindTransceiver,
-}
 
 
 def canonical_id(message_id: str) -> str:
@@ -148,9 +142,7 @@ class SmppAdapter:
 
     def __init__(self, settings: carrier.ChannelSettings) -> None:
         self.settings = settings
-        self.bind_type = settings.str_knob("bind_type", "transceiver")
-        if self.bind_type not in _BINDS:
-            raise ValueError(f"bind_type must be one of {sorted(_BINDS)}")
+        self.bind_type = BindType(settings.str_knob("bind_type", "transceiver"))
         self.country_code = settings.str_knob("country_code", "86")
         self.use_sar = settings.str_knob("long_messages", "udh") == "sar"
 
@@ -158,7 +150,7 @@ class SmppAdapter:
         return SmppDialect(Role.CLIENT)
 
     def login_request(self, settings: carrier.ChannelSettings) -> Pdu:
-        return _BINDS[self.bind_type](
+        return BIND_CLASSES[self.bind_type](
             system_id=settings.account,
             password=settings.password,
             system_type=settings.str_knob("system_type", ""),

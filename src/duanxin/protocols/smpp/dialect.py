@@ -12,38 +12,19 @@ from __future__ import annotations
 
 import typing
 from collections import Counter
-from enum import Enum
 
 from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.sequence import SequenceCounter
-from duanxin.protocols.core.state import Direction, Kind, Role
+from duanxin.protocols.core.state import MODES, Direction, Kind, Mode, Role
 from duanxin.protocols.core.table import FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.codec import CODEC, Decoder, encode
 from duanxin.protocols.smpp.pdu import CommandId, CommandStatus, Pdu
 
 MAX_SEQUENCE = 0x7FFFFFFF
-
-
-class BindType(Enum):
-    """The bind an ESME asked for: what it may send and be sent."""
-
-    TRANSMITTER = "transmitter"
-    RECEIVER = "receiver"
-    TRANSCEIVER = "transceiver"
-
-    @property
-    def can_receive(self) -> bool:
-        """May the SMSC send deliver_sm on this session?"""
-        return self is not BindType.TRANSMITTER
-
-
-BIND_TYPES: dict[CommandId, BindType] = {
-    CommandId.BIND_TRANSMITTER: BindType.TRANSMITTER,
-    CommandId.BIND_RECEIVER: BindType.RECEIVER,
-    CommandId.BIND_TRANSCEIVER: BindType.TRANSCEIVER,
-}
+#: The bind an ESME asked for: what it may send and be sent (the session's login mode).
+BindType = Mode
 _BY_ID: dict[int, type[Pdu]] = {cls.command_id: cls for cls in typing.get_args(Pdu)}
 #: Each request's response (generic_nack for those without one).
 RESPONSES: dict[int, type[Pdu]] = {
@@ -78,6 +59,11 @@ RULES: Rules[Pdu] = Rules(
     rejects={command: (cls, "command_status") for command, cls in RESPONSES.items()},
     refusal=CommandStatus.ESME_RINVBNDSTS,
 )
+#: Each bind's class by the bind type it asks for, and the bind type of each bind command.
+BIND_CLASSES: dict[BindType, type[p.Bind]] = {
+    MODES[RULES.kinds[cls]]: cls for cls in (p.BindTransmitter, p.BindReceiver, p.BindTransceiver)
+}
+BIND_TYPES: dict[int, BindType] = {cls.command_id: mode for mode, cls in BIND_CLASSES.items()}
 
 
 def response_to(request: Pdu, status: int = CommandStatus.ESME_ROK) -> Pdu:
