@@ -20,6 +20,7 @@ import dataclasses
 import logging
 
 from duanxin.domain.encoding import Alphabet
+from duanxin.domain.numbers import with_country_code
 from duanxin.domain.segments import ConcatInfo, Segment, parse_udh
 from duanxin.protocols import carrier
 from duanxin.protocols.core.sequence import Backoff
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 TON_UNKNOWN, TON_INTERNATIONAL, TON_ALPHANUMERIC = 0, 1, 5
 NPI_UNKNOWN, NPI_ISDN = 0, 1
-MAINLAND_NUMBER_LENGTH = 11
 SAR_REF_SIZE, SAR_COUNT_SIZE = 2, 1
 
 RETRYABLE = frozenset(
@@ -167,9 +167,7 @@ class SmppAdapter:
 
     def _submit(self, message: carrier.OutboundMessage, segment: Segment) -> Pdu:
         source_ton, source_npi = self._source_numbering(message.source)
-        destination = message.destination
-        if len(destination) == MAINLAND_NUMBER_LENGTH and destination.startswith("1"):
-            destination = self.country_code + destination
+        destination = with_country_code(message.destination, self.country_code)
         esm_class = 0
         data = segment.user_data
         tlvs: tuple[Tlv, ...] = ()
