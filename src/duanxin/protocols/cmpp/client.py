@@ -132,7 +132,14 @@ class CmppAdapter:
                 report.stat,
                 report.done_time,
             )
-        return _deliver_resp(request, c.CmppDeliverResult.OK), _carrier_mo(request)
+        mo = carrier.CarrierMO.decoded(
+            request.src_terminal_id,
+            request.dest_id,
+            request.msg_content,
+            request.msg_fmt,
+            udh=bool(request.tp_udhi & 1),
+        )
+        return _deliver_resp(request, c.CmppDeliverResult.OK), mo
 
 
 def _deliver_resp(request: c.CmppDeliver, result: int) -> c.CmppDeliverResp:
@@ -141,16 +148,6 @@ def _deliver_resp(request: c.CmppDeliver, result: int) -> c.CmppDeliverResp:
         version=request.version,
         msg_id=request.msg_id,
         result=result,
-    )
-
-
-def _carrier_mo(deliver: c.CmppDeliver) -> carrier.CarrierMO:
-    return carrier.CarrierMO.decoded(
-        deliver.src_terminal_id,
-        deliver.dest_id,
-        deliver.msg_content,
-        deliver.msg_fmt,
-        udh=bool(deliver.tp_udhi & 1),
     )
 
 

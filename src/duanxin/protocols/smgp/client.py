@@ -116,7 +116,13 @@ class SmgpAdapter:
                 report.stat,
                 report.done_date,
             )
-        return answer, mo_of(request)
+        return answer, carrier.CarrierMO.decoded(
+            request.src_term_id,
+            request.dest_term_id,
+            request.msg_content,
+            request.msg_format,
+            udh=bool(tlv_int(request.tlvs, s.TlvTag.TP_UDHI)),
+        )
 
 
 def _segment_tlvs(segment: Segment) -> tuple[s.Tlv, ...]:
@@ -126,17 +132,6 @@ def _segment_tlvs(segment: Segment) -> tuple[s.Tlv, ...]:
         s.Tlv.of(s.TlvTag.TP_UDHI, 1),
         s.Tlv.of(s.TlvTag.PK_TOTAL, segment.total),
         s.Tlv.of(s.TlvTag.PK_NUMBER, segment.number),
-    )
-
-
-def mo_of(deliver: s.SmgpDeliver) -> carrier.CarrierMO:
-    """The platform's view of an MO Deliver (one segment when TP_udhi is set)."""
-    return carrier.CarrierMO.decoded(
-        deliver.src_term_id,
-        deliver.dest_term_id,
-        deliver.msg_content,
-        deliver.msg_format,
-        udh=bool(tlv_int(deliver.tlvs, s.TlvTag.TP_UDHI)),
     )
 
 

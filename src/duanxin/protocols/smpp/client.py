@@ -16,10 +16,9 @@ alphabet: how text with data_coding 0 is encoded on submit and read in an MO.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
-from duanxin.domain.encoding import Alphabet
+from duanxin.domain.encoding import Alphabet, decode_text
 from duanxin.domain.numbers import with_country_code
 from duanxin.domain.segments import ConcatInfo, Segment, parse_udh
 from duanxin.protocols import carrier
@@ -75,6 +74,15 @@ def message_body(pdu: p.SubmitSm | p.DeliverSm | p.DataSm) -> bytes:
     return b""
 
 
+def user_data(pdu: p.SubmitSm | p.DeliverSm | p.DataSm) -> tuple[ConcatInfo | None, bytes]:
+    """Concatenation info and the text bytes: from the UDH when esm_class says there is
+    one, else from the sar_* TLVs."""
+    body = message_body(pdu)
+    if pdu.esm_class & p.ESM_UDHI:
+        return parse_udh(body)
+    return sar_concat(pdu.tlvs), body
+
+
 def sar_concat(tlvs: tuple[Tlv, ...]) -> ConcatInfo | None:
     """Concatenation info from the sar_* TLVs, when all three are present."""
     reference = tlv_int(tlvs, TlvTag.SAR_MSG_REF_NUM)
@@ -125,16 +133,9 @@ def receipt_report(pdu: p.DeliverSm | p.DataSm) -> carrier.CarrierReport | None:
 
 
 def _mo(pdu: p.DeliverSm | p.DataSm, alphabet: Alphabet) -> carrier.CarrierMO:
-    udh = bool(pdu.esm_class & p.ESM_UDHI)
-    mo = carrier.CarrierMO.decoded(
-        pdu.source_addr,
-        pdu.destination_addr,
-        message_body(pdu),
-        pdu.data_coding,
-        udh=udh,
-        alphabet=alphabet,
-    )
-    return mo if udh else dataclasses.replace(mo, concat=sar_concat(pdu.tlvs))
+    concat, body = user_data(pdu)
+    text = decode_text(body, pdu.data_coding, alphabet)
+    return carrier.CarrierMO(pdu.source_addr, pdu.destination_addr, text, concat)
 
 
 class SmppAdapter:
