@@ -110,11 +110,4 @@ class SmppDialect(TableDialect[Pdu]):
             sequence = error.sequence if isinstance(error.sequence, int) else 0
             status = error.status or CommandStatus.ESME_RINVCMDLEN
             return p.GenericNack(sequence_number=sequence, command_status=status)
-        offending = self.decoder.last
-        if offending is None or offending.command_id & p.RESPONSE_BIT:
-            return None
-        return super().reject(error)
-
-    @property
-    def is_bound(self) -> bool:
-        return self.bind_type is not None
+        return super().reject(error)  # a refused request: its _resp (responses have none)
