@@ -370,29 +370,27 @@ class CarrierSessionClient(Generic[P]):
         if len(requests) == 1 and wanted is None:  # most messages: no gather, no task
             response = await session.send_request(requests[0], None if tag is None else (tag, 1))
             return SubmitResult((self.adapter.submit_outcome(response),))
-        outcomes = await asyncio.gather(
-            *(
-                self._submit_one(session, r, None if tag is None else (tag, s.number))
-                for r, s in zip(requests, segments, strict=True)
-            )
-        )
+        futures = [
+            session.send_request(request, None if tag is None else (tag, segment.number))
+            for request, segment in zip(requests, segments, strict=True)
+        ]
+        answers = await asyncio.gather(*futures, return_exceptions=True)
+        outcomes = tuple(map(self._outcome, answers))
         if all(o.status < 0 for o in outcomes):  # none answered: as for one segment
             if any(o.status == NO_RESPONSE for o in outcomes):
                 raise ResponseTimeout("no response")
             raise SessionClosed("link lost with the submits in its window")
-        return SubmitResult(
-            tuple(outcomes), () if wanted is None else tuple(s.number for s in segments)
-        )
+        return SubmitResult(outcomes, () if wanted is None else tuple(s.number for s in segments))
 
-    async def _submit_one(
-        self, session: SessionProtocol[P], request: P, tag: object
-    ) -> SubmitOutcome:
-        try:
-            return self.adapter.submit_outcome(await session.send_request(request, tag))
-        except ResponseTimeout:
+    def _outcome(self, answer: P | BaseException) -> SubmitOutcome:
+        """A segment's outcome; a segment unanswered or cut off is retryable."""
+        if isinstance(answer, ResponseTimeout):
             return SubmitOutcome(NO_RESPONSE, "", retryable=True)
-        except SessionClosed:
+        if isinstance(answer, SessionClosed):
             return SubmitOutcome(LINK_LOST, "", retryable=True)
+        if isinstance(answer, BaseException):
+            raise answer
+        return self.adapter.submit_outcome(answer)
 
     def _late_response(self, tag: object, request: P, response: P) -> None:
         if not isinstance(tag, tuple):
