@@ -48,14 +48,13 @@ RULES: Rules[Pdu] = Rules(
         p.AlertNotification: Kind.MO,
         p.DataSm: Kind.REQUEST,
         p.Outbind: Kind.REQUEST,
-    },
-    responses=tuple(RESPONSES.values()),
-    special={
+        # Not the pairs' kinds: binds ask for a mode, any answer may be a generic_nack.
         p.GenericNack: Kind.NACK,
         p.BindTransmitter: Kind.BIND_TX,
         p.BindReceiver: Kind.BIND_RX,
         **dict.fromkeys(p.BIND_RESPONSE.values(), Kind.BIND_OK),
     },
+    responses=tuple(RESPONSES.values()),
     rejects={command: (cls, "command_status") for command, cls in RESPONSES.items()},
     refusal=CommandStatus.ESME_RINVBNDSTS,
 )
