@@ -267,19 +267,16 @@ class SessionCore(Generic[P]):
         decoder.feed(data)
         while True:
             try:
-                self._receive_pdus(decoder, events)
+                for pdu in decoder.pdus():
+                    self._receive_pdu(pdu, events)
+                    if self.state is State.CLOSED:
+                        break
             except ProtocolError as error:
                 closed = self._fail(error)
                 if closed is None:
                     continue  # answered; the PDUs after the bad one are still good
                 events.append(closed)
             return events
-
-    def _receive_pdus(self, decoder: Decoder[P], events: list[Event[P]]) -> None:
-        for pdu in decoder.pdus():
-            self._receive_pdu(pdu, events)
-            if self.state is State.CLOSED:
-                return
 
     def _receive_pdu(self, pdu: P, events: list[Event[P]]) -> None:
         dialect = self.dialect
