@@ -35,7 +35,6 @@ __all__ = [
     "Inbound",
     "InboundHandler",
     "LateSubmit",
-    "LoginRefused",
     "OutboundMessage",
     "SubmitOutcome",
     "SubmitResult",
@@ -206,14 +205,6 @@ class LateSubmit:
 
 
 Inbound = CarrierReport | CarrierMO | LateSubmit
-
-
-class LoginRefused(ConnectionError):
-    """The gateway refused our credentials; retrying will not help."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"login refused with status {status}")
-        self.status = status
 
 
 class CarrierClient(Protocol):
@@ -447,25 +438,24 @@ class CarrierSessionClient(Generic[P]):
             )
             try:
                 login = session.request(self.adapter.login_request(settings))
-                response = await asyncio.wait_for(login, settings.response_timeout)
+                status = self.adapter.login_status(
+                    await asyncio.wait_for(login, settings.response_timeout)
+                )
             except BaseException:
                 session.abort("login failed")
                 raise
-            status = self.adapter.login_status(response)
-            if status != 0:
-                session.abort("login refused")
-                raise LoginRefused(status)
-        except LoginRefused as refused:
-            self.login_failures += 1
-            self.last_error = str(refused)
-            log.warning("%s:%s %s", settings.host, settings.port, refused)
         except Exception as error:
             if not isinstance(error, OSError | TimeoutError | SessionClosed | ProtocolError):
                 # A bug: logged, and the reconnect loop goes on.
                 log.exception("login to %s:%s failed", settings.host, settings.port)
             self.last_error = f"{type(error).__name__}: {error}"
-        else:
+            return None
+        if status == 0:
             return session
+        session.abort("login refused")
+        self.login_failures += 1  # the credentials are wrong: trying again will not help
+        self.last_error = f"login refused with status {status}"
+        log.warning("%s:%s %s", settings.host, settings.port, self.last_error)
         return None
 
     def _answer(self, session: SessionProtocol[P], pdu: P) -> Awaitable[P | None] | P | None:
