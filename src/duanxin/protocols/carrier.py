@@ -437,10 +437,9 @@ class CarrierSessionClient(Generic[P]):
                 settings.host, settings.port, self.adapter.new_dialect(), self._answer, self._config
             )
             try:
-                login = session.request(self.adapter.login_request(settings))
-                status = self.adapter.login_status(
-                    await asyncio.wait_for(login, settings.response_timeout)
-                )
+                # Timed by the session: a login unanswered in its response_timeout fails.
+                response = await session.request(self.adapter.login_request(settings))
+                status = self.adapter.login_status(response)
             except BaseException:
                 session.abort("login failed")
                 raise

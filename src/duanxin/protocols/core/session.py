@@ -412,13 +412,14 @@ class SessionCore(Generic[P]):
             del self._outstanding[key]
             if entry.internal and self.dialect.kind(entry.pdu) is Kind.HEARTBEAT:
                 continue  # missed heartbeats are counted by the idle timer
-            if entry.attempts < self.config.max_attempts:
+            # A login is sent once: its timeout is the client's whole wait for the login.
+            if entry.attempts < self.config.max_attempts and self.state is not State.BINDING:
                 entry.attempts += 1
                 entry.deadline = now + self.config.response_timeout
                 self._outstanding[key] = entry
                 self._outbox += entry.data
                 continue
-            if entry.internal:  # an unanswered logout or login: the link is gone
+            if entry.internal:  # an unanswered logout: the link is gone
                 self._close(events, "no answer to " + self.dialect.kind(entry.pdu).name)
                 return
             self._remember_late(key, entry)
