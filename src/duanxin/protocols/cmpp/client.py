@@ -12,8 +12,6 @@ Knobs in ``ChannelSettings.extra`` (all optional): ``fee_user_type`` (int, defau
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
@@ -21,12 +19,11 @@ from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.auth import authenticator_ismg, connect_request
 from duanxin.protocols.cmpp.dialect import CmppDialect
 from duanxin.protocols.cmpp.report import CmppStatusReport
-from duanxin.protocols.core.clock import china_standard_time
+from duanxin.protocols.core.clock import Clock, china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 
 log = logging.getLogger(__name__)
 _MSG_ID_BYTES = 8
-Clock = Callable[[], datetime]
 
 
 def canonical_id(msg_id: int | bytes) -> str:

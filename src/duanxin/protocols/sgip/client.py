@@ -33,15 +33,14 @@ import dataclasses
 import hmac
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable
 
 from duanxin.domain.numbers import national_mobile as strip_country_code
 from duanxin.domain.numbers import with_country_code as add_country_code
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
 from duanxin.protocols.core.aio import SessionProtocol, serve
-from duanxin.protocols.core.clock import china_standard_time
+from duanxin.protocols.core.clock import Clock, china_standard_time
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.protocols.core.state import Role
 from duanxin.protocols.sgip import pdu as s
@@ -90,7 +89,7 @@ class SgipAdapter:
         self,
         settings: carrier.ChannelSettings,
         *,
-        now: Callable[[], datetime] = china_standard_time,
+        now: Clock = china_standard_time,
     ) -> None:
         self.settings = settings
         self.node_id = settings.int_knob("node_id", 0) or _default_node_id(settings)
@@ -298,7 +297,7 @@ class SgipClient(carrier.CarrierSessionClient[s.Pdu]):
         settings: carrier.ChannelSettings,
         on_inbound: carrier.InboundHandler,
         *,
-        now: Callable[[], datetime] = china_standard_time,
+        now: Clock = china_standard_time,
         backoff: Backoff | None = None,
     ) -> None:
         settings = dataclasses.replace(settings, heartbeat_interval=None)
@@ -329,7 +328,7 @@ def open_client(
     settings: carrier.ChannelSettings,
     on_inbound: carrier.InboundHandler,
     *,
-    now: Callable[[], datetime] = china_standard_time,
+    now: Clock = china_standard_time,
 ) -> SgipClient:
     """The SGIP carrier client for one channel (call ``start()`` to bind and listen)."""
     return SgipClient(settings, on_inbound, now=now)

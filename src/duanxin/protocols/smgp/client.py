@@ -11,12 +11,10 @@ Carrier ids are canonical as the 20 lowercase hex digits of the 10-byte MsgID
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
-from duanxin.protocols.core.clock import china_standard_time
+from duanxin.protocols.core.clock import Clock, china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.table import tlv_int
 from duanxin.protocols.smgp import pdu as s
@@ -39,7 +37,7 @@ class SmgpAdapter:
         self,
         settings: carrier.ChannelSettings,
         *,
-        clock: Callable[[], datetime] = china_standard_time,
+        clock: Clock = china_standard_time,
     ) -> None:
         self.settings = settings
         self._clock = clock
