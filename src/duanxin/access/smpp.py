@@ -22,12 +22,12 @@ from duanxin.access.base import AccessLink, AccessServer, Submitted, all_answere
 from duanxin.access.tables import smpp_bind_status, smpp_submit_status
 from duanxin.domain.accounts import Interface
 from duanxin.domain.encoding import decode_text
-from duanxin.domain.segments import parse_udh, split_message
+from duanxin.domain.segments import split_message
 from duanxin.domain.status import DELIVERED, Status, StatusError
 from duanxin.protocols.core.aio import SessionProtocol
 from duanxin.protocols.core.state import Role
 from duanxin.protocols.smpp import pdu as p
-from duanxin.protocols.smpp.client import message_body, sar_concat
+from duanxin.protocols.smpp.client import user_data
 from duanxin.protocols.smpp.dialect import BIND_TYPES, SmppDialect, response_to
 from duanxin.protocols.smpp.pdu import CommandStatus, Pdu
 from duanxin.protocols.smpp.receipt import (
@@ -168,11 +168,7 @@ class SmppAccessServer(AccessServer[Pdu]):
     # --------------------------------------------------------------- submit
 
     def _submit(self, link: _SmppLink, submit: p.SubmitSm) -> Awaitable[Pdu | None] | Pdu | None:
-        body = message_body(submit)
-        if submit.esm_class & p.ESM_UDHI:
-            concat, body = parse_udh(body)
-        else:
-            concat = sar_concat(submit.tlvs)
+        concat, body = user_data(submit)
         if not submit.destination_addr:
             return _refusal(submit, Status.MALFORMED)
         text = decode_text(body, submit.data_coding)

@@ -54,8 +54,10 @@ __all__ = [
     "TooManyNumbers",
     "detect_carrier",
     "distinct_mobiles",
+    "national_mobile",
     "normalise_mobile",
     "valid_extno",
+    "with_country_code",
     "without_country_code",
 ]
 
@@ -228,6 +230,19 @@ def distinct_mobiles(
         if len(entries) > limit:
             raise TooManyNumbers(f"too many numbers, at most {limit} per request")
     return entries
+
+
+def with_country_code(number: str, code: str = COUNTRY_CODE) -> str:
+    """``13800138000`` (or +86 / 0086 / 86 before it) -> ``code`` + ``13800138000``; any
+    other number as it is, without a leading ``+`` (carrier links want digits only)."""
+    national = _national(number)
+    return number.removeprefix("+") if national is None else code + national
+
+
+def national_mobile(number: str) -> str:
+    """``8613800138000`` (or +86 / 0086 before it) -> ``13800138000``; any other number,
+    such as an access code that starts with 86, as it is."""
+    return _national(number) or number
 
 
 def without_country_code(number: str) -> str:

@@ -35,7 +35,6 @@ __all__ = [
     "Inbound",
     "InboundHandler",
     "LateSubmit",
-    "LoginRefused",
     "OutboundMessage",
     "SubmitOutcome",
     "SubmitResult",
@@ -208,14 +207,6 @@ class LateSubmit:
 Inbound = CarrierReport | CarrierMO | LateSubmit
 
 
-class LoginRefused(ConnectionError):
-    """The gateway refused our credentials; retrying will not help."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"login refused with status {status}")
-        self.status = status
-
-
 class CarrierClient(Protocol):
     """What delivery needs from a carrier connection."""
 
@@ -370,29 +361,27 @@ class CarrierSessionClient(Generic[P]):
         if len(requests) == 1 and wanted is None:  # most messages: no gather, no task
             response = await session.send_request(requests[0], None if tag is None else (tag, 1))
             return SubmitResult((self.adapter.submit_outcome(response),))
-        outcomes = await asyncio.gather(
-            *(
-                self._submit_one(session, r, None if tag is None else (tag, s.number))
-                for r, s in zip(requests, segments, strict=True)
-            )
-        )
+        futures = [
+            session.send_request(request, None if tag is None else (tag, segment.number))
+            for request, segment in zip(requests, segments, strict=True)
+        ]
+        answers = await asyncio.gather(*futures, return_exceptions=True)
+        outcomes = tuple(map(self._outcome, answers))
         if all(o.status < 0 for o in outcomes):  # none answered: as for one segment
             if any(o.status == NO_RESPONSE for o in outcomes):
                 raise ResponseTimeout("no response")
             raise SessionClosed("link lost with the submits in its window")
-        return SubmitResult(
-            tuple(outcomes), () if wanted is None else tuple(s.number for s in segments)
-        )
+        return SubmitResult(outcomes, () if wanted is None else tuple(s.number for s in segments))
 
-    async def _submit_one(
-        self, session: SessionProtocol[P], request: P, tag: object
-    ) -> SubmitOutcome:
-        try:
-            return self.adapter.submit_outcome(await session.send_request(request, tag))
-        except ResponseTimeout:
+    def _outcome(self, answer: P | BaseException) -> SubmitOutcome:
+        """A segment's outcome; a segment unanswered or cut off is retryable."""
+        if isinstance(answer, ResponseTimeout):
             return SubmitOutcome(NO_RESPONSE, "", retryable=True)
-        except SessionClosed:
+        if isinstance(answer, SessionClosed):
             return SubmitOutcome(LINK_LOST, "", retryable=True)
+        if isinstance(answer, BaseException):
+            raise answer
+        return self.adapter.submit_outcome(answer)
 
     def _late_response(self, tag: object, request: P, response: P) -> None:
         if not isinstance(tag, tuple):
@@ -448,26 +437,24 @@ class CarrierSessionClient(Generic[P]):
                 settings.host, settings.port, self.adapter.new_dialect(), self._answer, self._config
             )
             try:
-                login = session.request(self.adapter.login_request(settings))
-                response = await asyncio.wait_for(login, settings.response_timeout)
+                # Timed by the session: a login unanswered in its response_timeout fails.
+                response = await session.request(self.adapter.login_request(settings))
+                status = self.adapter.login_status(response)
             except BaseException:
                 session.abort("login failed")
                 raise
-            status = self.adapter.login_status(response)
-            if status != 0:
-                session.abort("login refused")
-                raise LoginRefused(status)
-        except LoginRefused as refused:
-            self.login_failures += 1
-            self.last_error = str(refused)
-            log.warning("%s:%s %s", settings.host, settings.port, refused)
         except Exception as error:
             if not isinstance(error, OSError | TimeoutError | SessionClosed | ProtocolError):
                 # A bug: logged, and the reconnect loop goes on.
                 log.exception("login to %s:%s failed", settings.host, settings.port)
             self.last_error = f"{type(error).__name__}: {error}"
-        else:
+            return None
+        if status == 0:
             return session
+        session.abort("login refused")
+        self.login_failures += 1  # the credentials are wrong: trying again will not help
+        self.last_error = f"login refused with status {status}"
+        log.warning("%s:%s %s", settings.host, settings.port, self.last_error)
         return None
 
     def _answer(self, session: SessionProtocol[P], pdu: P) -> Awaitable[P | None] | P | None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from duanxin.domain.encoding import decode_text
+from duanxin.domain.numbers import national_mobile, with_country_code
 from duanxin.domain.segments import ConcatInfo, parse_udh, split_message
 from duanxin.domain.status import DELIVERED
 from duanxin.protocols.core.aio import SessionClosed, SessionProtocol
@@ -36,7 +37,7 @@ from duanxin.protocols.core.clock import china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Direction, Role
-from duanxin.protocols.sgip.client import add_country_code, canonical_id, strip_country_code
+from duanxin.protocols.sgip.client import canonical_id
 from duanxin.protocols.sgip.dialect import SgipDialect, new_counter
 from duanxin.protocols.sgip.pdu import (
     Bind,
@@ -182,7 +183,7 @@ class SgipSimulator(Listening[Pdu]):
         """
         delivers = [
             Deliver(
-                user_number=add_country_code(source),
+                user_number=with_country_code(source),
                 sp_number=destination,
                 tp_udhi=1 if segment.has_udh else 0,
                 message_coding=int(segment.coding),
@@ -267,7 +268,7 @@ class SgipSimulator(Listening[Pdu]):
             return SubmitResp(sequence=submit.sequence, result=THROTTLE_RESULT)
         if not valid:
             return SubmitResp(sequence=submit.sequence, result=Result.ILLEGAL_MOBILE_NUMBER)
-        number = strip_country_code(submit.user_numbers[0]) if submit.user_numbers else ""
+        number = national_mobile(submit.user_numbers[0]) if submit.user_numbers else ""
         concat = _content(submit)[0] if behaviour.faults.refuse_segment else None
         fate = behaviour.judge(submit.sp_number, number, concat)
         if fate is SubmitFate.SILENT:
@@ -314,7 +315,7 @@ class SgipSimulator(Listening[Pdu]):
         items: list[tuple[Kind, Report]] = []
         for number in submit.user_numbers:
             self.behaviour.record(
-                submit.sp_number, strip_country_code(number), text, concat, carrier_id, now
+                submit.sp_number, national_mobile(number), text, concat, carrier_id, now
             )
             items += self._report_items(submit, number)
         return items

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from duanxin.domain.encoding import decode_text
 from duanxin.domain.msgid import MessageIdGenerator, format_mid
-from duanxin.domain.segments import ConcatInfo, Segment, parse_udh, split_message
+from duanxin.domain.segments import Segment, split_message
 from duanxin.domain.status import DELIVERED
 from duanxin.protocols.core.aio import (
     SessionProtocol,
@@ -33,7 +33,7 @@ from duanxin.protocols.core.aio import (
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Role
 from duanxin.protocols.smpp import pdu as p
-from duanxin.protocols.smpp.client import message_body, sar_concat
+from duanxin.protocols.smpp.client import message_body, user_data
 from duanxin.protocols.smpp.dialect import SmppDialect, response_to
 from duanxin.protocols.smpp.pdu import CommandId, CommandStatus, Pdu
 from duanxin.protocols.smpp.receipt import (
@@ -95,13 +95,6 @@ class _Link:
 
 def _error(pdu: p.SubmitSm, status: int) -> Pdu:
     return p.SubmitSmResp(sequence_number=pdu.sequence_number, command_status=status)
-
-
-def _concat(pdu: p.SubmitSm) -> tuple[ConcatInfo | None, bytes]:
-    body = message_body(pdu)
-    if pdu.esm_class & p.ESM_UDHI:
-        return parse_udh(body)
-    return sar_concat(pdu.tlvs), body
 
 
 def _about(
@@ -243,7 +236,7 @@ class SmppSimulator(Listening[Pdu]):
             return None
         if behaviour.over_tps(link.throttle, asyncio.get_running_loop().time()):
             return _error(pdu, THROTTLE_STATUS)
-        concat = _concat(pdu)[0] if behaviour.faults.refuse_segment else None
+        concat = user_data(pdu)[0] if behaviour.faults.refuse_segment else None
         fate = behaviour.judge(pdu.source_addr, pdu.destination_addr, concat)
         if fate is SubmitFate.SILENT:
             return None
@@ -279,7 +272,7 @@ class SmppSimulator(Listening[Pdu]):
         submitted = datetime.now()
         value = self._ids.next_id(submitted)
         carrier_id = self._render_id(value, receipt=False)
-        concat, body = _concat(pdu)
+        concat, body = user_data(pdu)
         text = decode_text(body, pdu.data_coding, self.config.alphabet)
         self.behaviour.record(
             pdu.source_addr, pdu.destination_addr, text, concat, carrier_id, loop.time()

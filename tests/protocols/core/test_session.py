@@ -196,6 +196,15 @@ def test_unanswered_request_is_resent_then_given_up() -> None:
     assert client.in_flight == 0
 
 
+def test_unanswered_login_is_given_up_after_one_timeout_not_resent() -> None:
+    client, _ = pair(SessionConfig(response_timeout=10, max_attempts=3, heartbeat_interval=None))
+    sent = client.send_request(Toy(BIND), 0)
+    client.data_to_send()
+    assert client.next_deadline() == 10
+    assert client.handle_timer(10) == [RequestFailed(sent, "no response")]
+    assert client.data_to_send() == b""
+
+
 def test_idle_link_sends_heartbeats_and_dies_when_they_go_unanswered() -> None:
     client, server = pair()
     bind(client, server)

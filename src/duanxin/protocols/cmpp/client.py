@@ -12,8 +12,6 @@ Knobs in ``ChannelSettings.extra`` (all optional): ``fee_user_type`` (int, defau
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
@@ -21,12 +19,11 @@ from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.auth import authenticator_ismg, connect_request
 from duanxin.protocols.cmpp.dialect import CmppDialect
 from duanxin.protocols.cmpp.report import CmppStatusReport
-from duanxin.protocols.core.clock import china_standard_time
+from duanxin.protocols.core.clock import Clock, china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 
 log = logging.getLogger(__name__)
 _MSG_ID_BYTES = 8
-Clock = Callable[[], datetime]
 
 
 def canonical_id(msg_id: int | bytes) -> str:
@@ -132,7 +129,14 @@ class CmppAdapter:
                 report.stat,
                 report.done_time,
             )
-        return _deliver_resp(request, c.CmppDeliverResult.OK), _carrier_mo(request)
+        mo = carrier.CarrierMO.decoded(
+            request.src_terminal_id,
+            request.dest_id,
+            request.msg_content,
+            request.msg_fmt,
+            udh=bool(request.tp_udhi & 1),
+        )
+        return _deliver_resp(request, c.CmppDeliverResult.OK), mo
 
 
 def _deliver_resp(request: c.CmppDeliver, result: int) -> c.CmppDeliverResp:
@@ -141,16 +145,6 @@ def _deliver_resp(request: c.CmppDeliver, result: int) -> c.CmppDeliverResp:
         version=request.version,
         msg_id=request.msg_id,
         result=result,
-    )
-
-
-def _carrier_mo(deliver: c.CmppDeliver) -> carrier.CarrierMO:
-    return carrier.CarrierMO.decoded(
-        deliver.src_terminal_id,
-        deliver.dest_id,
-        deliver.msg_content,
-        deliver.msg_fmt,
-        udh=bool(deliver.tp_udhi & 1),
     )
 
 

@@ -82,7 +82,6 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         # Requests waiting for a window slot, oldest first, with their response futures.
         self._queued: deque[tuple[P, asyncio.Future[P], object]] = deque()
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
         self._flush_scheduled = False
         self._answering: set[asyncio.Future[P | None]] = set()  # slow handlers' answers
         self.closed: asyncio.Future[str] = self._loop.create_future()
@@ -281,16 +280,14 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         deadline = self.core.next_deadline()
         if deadline is None or self._transport is None:
             return
-        if self._timer is not None and self._timer_at is not None and self._timer_at <= deadline:
-            return
         if self._timer is not None:
+            if self._timer.when() <= deadline:
+                return
             self._timer.cancel()
-        self._timer_at = deadline
         self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._timer_at = None
         self._dispatch(self.core.handle_timer(self._loop.time()))
 
     def _fail_queued(self, reason: str) -> None:

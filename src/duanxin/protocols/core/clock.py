@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from duanxin.protocols.core.fields import parse_report_time
 
-__all__ = ["CHINA_STANDARD_TIME", "china_report_time", "china_standard_time", "mmddhhmmss"]
+__all__ = ["CHINA_STANDARD_TIME", "Clock", "china_report_time", "china_standard_time", "mmddhhmmss"]
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+#: What the protocol clients read the time of their logins and sequence numbers from.
+Clock = Callable[[], datetime]
 
 
 def china_standard_time() -> datetime:

@@ -30,8 +30,9 @@ class Rules(Generic[P]):
 
     ``login``, ``logout`` and ``heartbeat`` are (request, response) pairs: the session
     sends the requests itself and answers a peer's logout and heartbeat on its own.
-    ``requests`` gives every other request its kind, ``special`` overrides any kind (SMPP's
-    bind types). A login answer is BIND_OK, or refused when its ``bind_status`` is not 0.
+    ``requests`` gives every other request its kind, and may override any (SMPP's bind
+    types, generic_nack). A login answer is BIND_OK, or refused when its ``bind_status`` is
+    not 0.
     """
 
     codec: Codec[P]
@@ -41,7 +42,6 @@ class Rules(Generic[P]):
     requests: Mapping[type[P], Kind]
     responses: tuple[type[P], ...]
     heartbeat: tuple[type[P], type[P]] | None = None
-    special: Mapping[type[P], Kind] = field(default_factory=dict)
     #: command id -> (response class, its status field): what a malformed or refused
     #: request is answered with, when the protocol answers it at all.
     rejects: Mapping[int, tuple[Callable[..., P], str]] = field(default_factory=dict)
@@ -56,14 +56,13 @@ class Rules(Generic[P]):
 
     def __post_init__(self) -> None:
         kinds: dict[type[P], Kind] = dict.fromkeys(self.responses, Kind.RESPONSE)
-        kinds.update(self.requests)
         kinds.update(zip(self.login, (Kind.BIND, Kind.BIND_OK), strict=True))
         kinds.update(zip(self.logout, (Kind.UNBIND, Kind.UNBIND_RESP), strict=True))
         answers: dict[type[P], Callable[..., P]] = dict((self.logout,))
         if self.heartbeat is not None:
             kinds.update(zip(self.heartbeat, (Kind.HEARTBEAT, Kind.HEARTBEAT_RESP), strict=True))
             answers.update((self.heartbeat,))
-        kinds.update(self.special)
+        kinds.update(self.requests)
         object.__setattr__(self, "sequence_field", self.codec.header.names[-1])
         object.__setattr__(self, "kinds", kinds)
         object.__setattr__(self, "answers", answers)

@@ -191,7 +191,7 @@ class SessionCore(Generic[P]):
     # every attempt, or answered while resent copies were out. Oldest first; ``deadline``
     # is when they are forgotten.
     _late: dict[Hashable, _Outstanding[P]] = field(default_factory=dict)
-    _login_deadline: float | None = None
+    _login_by: float | None = None  # a server's login deadline (config.login_timeout)
     mode: Mode = Mode.TRANSCEIVER  # what the login asked for (SMPP bind type, SMGP mode)
     _moves: tuple[dict[Kind, State | None], ...] = ()
     _moves_state: State | None = None
@@ -200,7 +200,7 @@ class SessionCore(Generic[P]):
         self._last_received = self._last_request = self.now
         timeout = self.config.login_timeout
         if self.role is Role.SERVER and timeout is not None:
-            self._login_deadline = self.now + timeout
+            self._login_by = self.now + timeout
 
     # ----------------------------------------------------------------- sending
 
@@ -267,19 +267,16 @@ class SessionCore(Generic[P]):
         decoder.feed(data)
         while True:
             try:
-                self._receive_pdus(decoder, events)
+                for pdu in decoder.pdus():
+                    self._receive_pdu(pdu, events)
+                    if self.state is State.CLOSED:
+                        break
             except ProtocolError as error:
                 closed = self._fail(error)
                 if closed is None:
                     continue  # answered; the PDUs after the bad one are still good
                 events.append(closed)
             return events
-
-    def _receive_pdus(self, decoder: Decoder[P], events: list[Event[P]]) -> None:
-        for pdu in decoder.pdus():
-            self._receive_pdu(pdu, events)
-            if self.state is State.CLOSED:
-                return
 
     def _receive_pdu(self, pdu: P, events: list[Event[P]]) -> None:
         dialect = self.dialect
@@ -349,23 +346,19 @@ class SessionCore(Generic[P]):
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` should next be called, if ever."""
-        deadline = self._heartbeat_deadline()
-        login = self._login_deadline
-        if login is not None:
-            if self.state is State.OPEN or self.state is State.BINDING:
-                if deadline is None or login < deadline:
-                    deadline = login
-            else:
-                self._login_deadline = None  # logged in (or closed): it no longer applies
-        if self._outstanding:
-            oldest = next(iter(self._outstanding.values())).deadline
-            if deadline is None or oldest < deadline:
-                return oldest
-            return deadline
-        idle = self._idle_deadline()
-        if idle is not None and (deadline is None or idle < deadline):
-            return idle
+        if self._outstanding:  # idle only when nothing is in flight
+            deadline: float | None = next(iter(self._outstanding.values())).deadline
+        else:
+            deadline = self._idle_deadline()
+        for other in (self._heartbeat_deadline(), self._login_deadline()):
+            if other is not None and (deadline is None or other < deadline):
+                deadline = other
         return deadline
+
+    def _login_deadline(self) -> float | None:
+        """A server's deadline for the login, until the peer has logged in."""
+        state = self.state
+        return self._login_by if state is State.OPEN or state is State.BINDING else None
 
     def _idle_deadline(self) -> float | None:
         timeout = self.config.idle_timeout
@@ -385,10 +378,9 @@ class SessionCore(Generic[P]):
         not logged in within ``config.login_timeout``."""
         self.now = now
         events: list[Event[P]] = []
-        if self._login_expired(now):
-            self.state = State.CLOSED
-            events.append(ConnectionClosed(f"no login within {self.config.login_timeout} s"))
-            return events
+        login = self._login_deadline()
+        if login is not None and now >= login:
+            return self._close(events, f"no login within {self.config.login_timeout} s")
         self._expire_requests(now, events)
         if self.state is State.CLOSED:
             return events
@@ -401,21 +393,16 @@ class SessionCore(Generic[P]):
         if heartbeat_at is not None and now >= heartbeat_at:
             self._missed_heartbeats += 1
             if self._missed_heartbeats > self.config.heartbeat_attempts:
-                self.state = State.CLOSED
-                events.append(ConnectionClosed("peer stopped answering heartbeats"))
-                return events
+                return self._close(events, "peer stopped answering heartbeats")
             heartbeat = self.dialect.heartbeat()
             if heartbeat is not None and self.window_available > 0:
                 self._send_request(heartbeat, now, internal=True)
         return events
 
-    def _login_expired(self, now: float) -> bool:
-        login = self._login_deadline
-        return (
-            login is not None
-            and now >= login
-            and (self.state is State.OPEN or self.state is State.BINDING)
-        )
+    def _close(self, events: list[Event[P]], reason: str) -> list[Event[P]]:
+        self.state = State.CLOSED
+        events.append(ConnectionClosed(reason))
+        return events
 
     def _expire_requests(self, now: float, events: list[Event[P]]) -> None:
         while self._outstanding:
@@ -425,15 +412,15 @@ class SessionCore(Generic[P]):
             del self._outstanding[key]
             if entry.internal and self.dialect.kind(entry.pdu) is Kind.HEARTBEAT:
                 continue  # missed heartbeats are counted by the idle timer
-            if entry.attempts < self.config.max_attempts:
+            # A login is sent once: its timeout is the client's whole wait for the login.
+            if entry.attempts < self.config.max_attempts and self.state is not State.BINDING:
                 entry.attempts += 1
                 entry.deadline = now + self.config.response_timeout
                 self._outstanding[key] = entry
                 self._outbox += entry.data
                 continue
-            if entry.internal:  # an unanswered logout or login: the link is gone
-                self.state = State.CLOSED
-                events.append(ConnectionClosed("no answer to " + self.dialect.kind(entry.pdu).name))
+            if entry.internal:  # an unanswered logout: the link is gone
+                self._close(events, "no answer to " + self.dialect.kind(entry.pdu).name)
                 return
             self._remember_late(key, entry)
             events.append(RequestFailed(entry.pdu, "no response"))

@@ -58,9 +58,16 @@ class Kind(IntEnum):
 
 
 class Mode(Enum):
-    TRANSCEIVER = auto()
-    TRANSMITTER = auto()
-    RECEIVER = auto()
+    """What a login asked for: SMPP's bind type, SMGP's login mode."""
+
+    TRANSCEIVER = "transceiver"
+    TRANSMITTER = "transmitter"
+    RECEIVER = "receiver"
+
+    @property
+    def can_receive(self) -> bool:
+        """May the server send :attr:`Kind.MO` on a link bound in this mode?"""
+        return (Role.SERVER, Kind.MO) not in REFUSED[self]
 
 
 CLIENT, SERVER, EITHER = Role.CLIENT, Role.SERVER, None

@@ -33,13 +33,14 @@ import dataclasses
 import hmac
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable
 
+from duanxin.domain.numbers import national_mobile as strip_country_code
+from duanxin.domain.numbers import with_country_code as add_country_code
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
 from duanxin.protocols.core.aio import SessionProtocol, serve
-from duanxin.protocols.core.clock import china_standard_time
+from duanxin.protocols.core.clock import Clock, china_standard_time
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.protocols.core.state import Role
 from duanxin.protocols.sgip import pdu as s
@@ -50,8 +51,6 @@ log = logging.getLogger(__name__)
 #: Below the SMG's default 60 s idle limit, so we close the link before it does.
 DEFAULT_IDLE_TIMEOUT = 50.0
 SP_NODE_BASE = 3_000_000_000  # 3AAAAQQQQQ with area code 0000
-COUNTRY_CODE = "86"
-MOBILE_LENGTH = 11
 RETRYABLE_RESULTS = frozenset({s.Result.NODE_BUSY})
 
 
@@ -63,25 +62,6 @@ def canonical_id(sequence: s.SequenceNumber) -> str:
     zero-padded to 10 digits, e.g. ``"3010012345:1128143015:2"``.
     """
     return f"{sequence.node}:{sequence.time:010d}:{sequence.counter}"
-
-
-def add_country_code(number: str) -> str:
-    """``13012345678`` -> ``8613012345678``: SGIP refuses mobile numbers without 86."""
-    if number.startswith("+"):
-        number = number[1:]
-    if len(number) == MOBILE_LENGTH and number.startswith("1"):
-        return COUNTRY_CODE + number
-    return number
-
-
-def strip_country_code(number: str) -> str:
-    """``8613012345678`` -> ``13012345678``; other numbers are returned unchanged."""
-    if number.startswith("+"):
-        number = number[1:]
-    national = number[len(COUNTRY_CODE) :]
-    if number.startswith(COUNTRY_CODE) and len(national) == MOBILE_LENGTH and national[0] == "1":
-        return national
-    return number
 
 
 def report_stat(state: int, error_code: int) -> str | None:
@@ -109,7 +89,7 @@ class SgipAdapter:
         self,
         settings: carrier.ChannelSettings,
         *,
-        now: Callable[[], datetime] = china_standard_time,
+        now: Clock = china_standard_time,
     ) -> None:
         self.settings = settings
         self.node_id = settings.int_knob("node_id", 0) or _default_node_id(settings)
@@ -317,7 +297,7 @@ class SgipClient(carrier.CarrierSessionClient[s.Pdu]):
         settings: carrier.ChannelSettings,
         on_inbound: carrier.InboundHandler,
         *,
-        now: Callable[[], datetime] = china_standard_time,
+        now: Clock = china_standard_time,
         backoff: Backoff | None = None,
     ) -> None:
         settings = dataclasses.replace(settings, heartbeat_interval=None)
@@ -348,7 +328,7 @@ def open_client(
     settings: carrier.ChannelSettings,
     on_inbound: carrier.InboundHandler,
     *,
-    now: Callable[[], datetime] = china_standard_time,
+    now: Clock = china_standard_time,
 ) -> SgipClient:
     """The SGIP carrier client for one channel (call ``start()`` to bind and listen)."""
     return SgipClient(settings, on_inbound, now=now)

@@ -13,9 +13,7 @@ The dialect never reads the clock. The time part of each sequence triple comes f
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
+from duanxin.protocols.core.clock import Clock
 from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.sequence import SequenceCounter, with_field
 from duanxin.protocols.core.state import Kind
@@ -47,7 +45,7 @@ class SgipDialect(TableDialect[Pdu]):
     def __init__(
         self,
         node_id: int,
-        now: Callable[[], datetime],
+        now: Clock,
         counter: SequenceCounter | None = None,
     ) -> None:
         """``counter`` is shared by every connection of one node, so that two links opened

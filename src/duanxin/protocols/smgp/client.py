@@ -11,12 +11,10 @@ Carrier ids are canonical as the 20 lowercase hex digits of the 10-byte MsgID
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
-from duanxin.protocols.core.clock import china_standard_time
+from duanxin.protocols.core.clock import Clock, china_standard_time
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.table import tlv_int
 from duanxin.protocols.smgp import pdu as s
@@ -39,7 +37,7 @@ class SmgpAdapter:
         self,
         settings: carrier.ChannelSettings,
         *,
-        clock: Callable[[], datetime] = china_standard_time,
+        clock: Clock = china_standard_time,
     ) -> None:
         self.settings = settings
         self._clock = clock
@@ -116,7 +114,13 @@ class SmgpAdapter:
                 report.stat,
                 report.done_date,
             )
-        return answer, mo_of(request)
+        return answer, carrier.CarrierMO.decoded(
+            request.src_term_id,
+            request.dest_term_id,
+            request.msg_content,
+            request.msg_format,
+            udh=bool(tlv_int(request.tlvs, s.TlvTag.TP_UDHI)),
+        )
 
 
 def _segment_tlvs(segment: Segment) -> tuple[s.Tlv, ...]:
@@ -126,17 +130,6 @@ def _segment_tlvs(segment: Segment) -> tuple[s.Tlv, ...]:
         s.Tlv.of(s.TlvTag.TP_UDHI, 1),
         s.Tlv.of(s.TlvTag.PK_TOTAL, segment.total),
         s.Tlv.of(s.TlvTag.PK_NUMBER, segment.number),
-    )
-
-
-def mo_of(deliver: s.SmgpDeliver) -> carrier.CarrierMO:
-    """The platform's view of an MO Deliver (one segment when TP_udhi is set)."""
-    return carrier.CarrierMO.decoded(
-        deliver.src_term_id,
-        deliver.dest_term_id,
-        deliver.msg_content,
-        deliver.msg_format,
-        udh=bool(tlv_int(deliver.tlvs, s.TlvTag.TP_UDHI)),
     )
 
 

@@ -16,16 +16,16 @@ alphabet: how text with data_coding 0 is encoded on submit and read in an MO.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
-from duanxin.domain.encoding import Alphabet
+from duanxin.domain.encoding import Alphabet, decode_text
+from duanxin.domain.numbers import with_country_code
 from duanxin.domain.segments import ConcatInfo, Segment, parse_udh
 from duanxin.protocols import carrier
 from duanxin.protocols.core.sequence import Backoff
 from duanxin.protocols.core.state import Role
 from duanxin.protocols.smpp import pdu as p
-from duanxin.protocols.smpp.dialect import SmppDialect, response_to
+from duanxin.protocols.smpp.dialect import BIND_CLASSES, BindType, SmppDialect, response_to
 from duanxin.protocols.smpp.pdu import CommandStatus, MessageState, Pdu
 from duanxin.protocols.smpp.receipt import (
     STAT_TEXT,
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 TON_UNKNOWN, TON_INTERNATIONAL, TON_ALPHANUMERIC = 0, 1, 5
 NPI_UNKNOWN, NPI_ISDN = 0, 1
-MAINLAND_NUMBER_LENGTH = 11
 SAR_REF_SIZE, SAR_COUNT_SIZE = 2, 1
 
 RETRYABLE = frozenset(
@@ -52,12 +51,6 @@ RETRYABLE = frozenset(
         CommandStatus.ESME_RX_T_APPN,
     }
 )
-
-_BINDS: dict[str, type[p.Bind]] = {
-    "transmitter": p.BindTransmitter,
-    "receiver": p.BindReceiver,
-    "transceiver": p.BindTransceiver,
-}
 
 
 def canonical_id(message_id: str) -> str:
@@ -79,6 +72,15 @@ def message_body(pdu: p.SubmitSm | p.DeliverSm | p.DataSm) -> bytes:
         if tlv.tag == TlvTag.MESSAGE_PAYLOAD:
             return tlv.value
     return b""
+
+
+def user_data(pdu: p.SubmitSm | p.DeliverSm | p.DataSm) -> tuple[ConcatInfo | None, bytes]:
+    """Concatenation info and the text bytes: from the UDH when esm_class says there is
+    one, else from the sar_* TLVs."""
+    body = message_body(pdu)
+    if pdu.esm_class & p.ESM_UDHI:
+        return parse_udh(body)
+    return sar_concat(pdu.tlvs), body
 
 
 def sar_concat(tlvs: tuple[Tlv, ...]) -> ConcatInfo | None:
@@ -131,16 +133,9 @@ def receipt_report(pdu: p.DeliverSm | p.DataSm) -> carrier.CarrierReport | None:
 
 
 def _mo(pdu: p.DeliverSm | p.DataSm, alphabet: Alphabet) -> carrier.CarrierMO:
-    udh = bool(pdu.esm_class & p.ESM_UDHI)
-    mo = carrier.CarrierMO.decoded(
-        pdu.source_addr,
-        pdu.destination_addr,
-        message_body(pdu),
-        pdu.data_coding,
-        udh=udh,
-        alphabet=alphabet,
-    )
-    return mo if udh else dataclasses.replace(mo, concat=sar_concat(pdu.tlvs))
+    concat, body = user_data(pdu)
+    text = decode_text(body, pdu.data_coding, alphabet)
+    return carrier.CarrierMO(pdu.source_addr, pdu.destination_addr, text, concat)
 
 
 class SmppAdapter:
@@ -148,9 +143,7 @@ class SmppAdapter:
 
     def __init__(self, settings: carrier.ChannelSettings) -> None:
         self.settings = settings
-        self.bind_type = settings.str_knob("bind_type", "transceiver")
-        if self.bind_type not in _BINDS:
-            raise ValueError(f"bind_type must be one of {sorted(_BINDS)}")
+        self.bind_type = BindType(settings.str_knob("bind_type", "transceiver"))
         self.country_code = settings.str_knob("country_code", "86")
         self.use_sar = settings.str_knob("long_messages", "udh") == "sar"
 
@@ -158,7 +151,7 @@ class SmppAdapter:
         return SmppDialect(Role.CLIENT)
 
     def login_request(self, settings: carrier.ChannelSettings) -> Pdu:
-        return _BINDS[self.bind_type](
+        return BIND_CLASSES[self.bind_type](
             system_id=settings.account,
             password=settings.password,
             system_type=settings.str_knob("system_type", ""),
@@ -175,9 +168,7 @@ class SmppAdapter:
 
     def _submit(self, message: carrier.OutboundMessage, segment: Segment) -> Pdu:
         source_ton, source_npi = self._source_numbering(message.source)
-        destination = message.destination
-        if len(destination) == MAINLAND_NUMBER_LENGTH and destination.startswith("1"):
-            destination = self.country_code + destination
+        destination = with_country_code(message.destination, self.country_code)
         esm_class = 0
         data = segment.user_data
         tlvs: tuple[Tlv, ...] = ()

@@ -12,38 +12,19 @@ from __future__ import annotations
 
 import typing
 from collections import Counter
-from enum import Enum
 
 from duanxin.protocols.core.dialect import Rules, TableDialect
 from duanxin.protocols.core.errors import ProtocolError
 from duanxin.protocols.core.sequence import SequenceCounter
-from duanxin.protocols.core.state import Direction, Kind, Role
+from duanxin.protocols.core.state import MODES, Direction, Kind, Mode, Role
 from duanxin.protocols.core.table import FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.codec import CODEC, Decoder, encode
 from duanxin.protocols.smpp.pdu import CommandId, CommandStatus, Pdu
 
 MAX_SEQUENCE = 0x7FFFFFFF
-
-
-class BindType(Enum):
-    """The bind an ESME asked for: what it may send and be sent."""
-
-    TRANSMITTER = "transmitter"
-    RECEIVER = "receiver"
-    TRANSCEIVER = "transceiver"
-
-    @property
-    def can_receive(self) -> bool:
-        """May the SMSC send deliver_sm on this session?"""
-        return self is not BindType.TRANSMITTER
-
-
-BIND_TYPES: dict[CommandId, BindType] = {
-    CommandId.BIND_TRANSMITTER: BindType.TRANSMITTER,
-    CommandId.BIND_RECEIVER: BindType.RECEIVER,
-    CommandId.BIND_TRANSCEIVER: BindType.TRANSCEIVER,
-}
+#: The bind an ESME asked for: what it may send and be sent (the session's login mode).
+BindType = Mode
 _BY_ID: dict[int, type[Pdu]] = {cls.command_id: cls for cls in typing.get_args(Pdu)}
 #: Each request's response (generic_nack for those without one).
 RESPONSES: dict[int, type[Pdu]] = {
@@ -67,17 +48,21 @@ RULES: Rules[Pdu] = Rules(
         p.AlertNotification: Kind.MO,
         p.DataSm: Kind.REQUEST,
         p.Outbind: Kind.REQUEST,
-    },
-    responses=tuple(RESPONSES.values()),
-    special={
+        # Not the pairs' kinds: binds ask for a mode, any answer may be a generic_nack.
         p.GenericNack: Kind.NACK,
         p.BindTransmitter: Kind.BIND_TX,
         p.BindReceiver: Kind.BIND_RX,
         **dict.fromkeys(p.BIND_RESPONSE.values(), Kind.BIND_OK),
     },
+    responses=tuple(RESPONSES.values()),
     rejects={command: (cls, "command_status") for command, cls in RESPONSES.items()},
     refusal=CommandStatus.ESME_RINVBNDSTS,
 )
+#: Each bind's class by the bind type it asks for, and the bind type of each bind command.
+BIND_CLASSES: dict[BindType, type[p.Bind]] = {
+    MODES[RULES.kinds[cls]]: cls for cls in (p.BindTransmitter, p.BindReceiver, p.BindTransceiver)
+}
+BIND_TYPES: dict[int, BindType] = {cls.command_id: mode for mode, cls in BIND_CLASSES.items()}
 
 
 def response_to(request: Pdu, status: int = CommandStatus.ESME_ROK) -> Pdu:
@@ -124,11 +109,4 @@ class SmppDialect(TableDialect[Pdu]):
             sequence = error.sequence if isinstance(error.sequence, int) else 0
             status = error.status or CommandStatus.ESME_RINVCMDLEN
             return p.GenericNack(sequence_number=sequence, command_status=status)
-        offending = self.decoder.last
-        if offending is None or offending.command_id & p.RESPONSE_BIT:
-            return None
-        return super().reject(error)
-
-    @property
-    def is_bound(self) -> bool:
-        return self.bind_type is not None
+        return super().reject(error)  # a refused request: its _resp (responses have none)
