@@ -9,9 +9,10 @@ from duanxin.domain.numbers import (
     MobileEntry,
     TooManyNumbers,
     distinct_mobiles,
+    national_mobile,
     normalise_mobile,
     valid_extno,
-    without_country_code,
+    with_country_code,
 )
 from duanxin.domain.status import DxStat, NumberResult, Status
 
@@ -41,8 +42,16 @@ def test_normalising_strips_each_spelling_of_the_country_code() -> None:
         assert normalise_mobile(spelling) == "13800138000"
     assert normalise_mobile("+8513800138000") is None
     assert normalise_mobile("86138001380001") is None
-    assert without_country_code("8613800138000") == "13800138000"
-    assert without_country_code("10690123") == "10690123"
+
+
+def test_a_mobile_is_read_and_written_with_or_without_86_and_anything_else_kept() -> None:
+    for spelling in ("13800138000", "8613800138000", "+8613800138000", "008613800138000"):
+        assert national_mobile(spelling) == "13800138000"  # a reply's sender, as sent to
+        assert with_country_code(spelling) == "8613800138000"  # a carrier link's form
+    # An access code or a fixed line that happens to start with 86 is not cut down.
+    for other in ("10690123", "861065501234501", "8610690123"):
+        assert national_mobile(other) == other
+    assert with_country_code("+4479460000") == "4479460000"
 
 
 def test_extno_is_one_to_twelve_ascii_digits() -> None:

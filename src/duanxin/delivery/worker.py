@@ -43,7 +43,7 @@ from duanxin.delivery.records import (
     write_replies,
 )
 from duanxin.domain.msgid import format_mid
-from duanxin.domain.numbers import without_country_code
+from duanxin.domain.numbers import national_mobile
 from duanxin.domain.reports import LongReport, normalise_carrier_id, route_reply
 from duanxin.domain.segments import Reassembler
 from duanxin.domain.status import DxStat, carrier_stat
@@ -755,7 +755,7 @@ class DeliveryWorker:
             log.warning("reply to %s matches no account; dropped", destination)
             return None
         mid = format_mid(self.platform.ids.next_id(now))
-        mobile = without_country_code(source)
+        mobile = national_mobile(source)
         return self._replies.add(ReceivedReply(account_id, mid, mobile, destination, text, now))
 
     def flush_expired_replies(self) -> None:

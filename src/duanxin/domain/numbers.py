@@ -58,7 +58,6 @@ __all__ = [
     "normalise_mobile",
     "valid_extno",
     "with_country_code",
-    "without_country_code",
 ]
 
 
@@ -243,10 +242,3 @@ def national_mobile(number: str) -> str:
     """``8613800138000`` (or +86 / 0086 before it) -> ``13800138000``; any other number,
     such as an access code that starts with 86, as it is."""
     return _national(number) or number
-
-
-def without_country_code(number: str) -> str:
-    """``8613800138000`` -> ``13800138000``; any other number as it is."""
-    if len(number) > NATIONAL_DIGITS and number.startswith(COUNTRY_CODE):
-        return number[-NATIONAL_DIGITS:]
-    return number
