@@ -101,10 +101,8 @@ def decode(frame: bytes, version: object = V30) -> Pdu:
 class Decoder(codec.Decoder[Pdu]):
     """CMPP's incremental decoder; ``version`` (2.0 or 3.0 layout) may change between PDUs."""
 
-    def __init__(self, version: int = V30, *, max_length: int = MAX_PDU_SIZE) -> None:
-        super().__init__(
-            decode, min_length=c.HEADER_SIZE, max_length=max_length, variant=layout_of(version)
-        )
+    def __init__(self, version: int = V30) -> None:
+        super().__init__(CODEC, MAX_PDU_SIZE, decode=decode, variant=layout_of(version))
 
     @property
     def version(self) -> CmppVersion:

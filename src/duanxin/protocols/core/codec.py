@@ -204,27 +204,27 @@ def _by_variant(
 
 
 class Decoder(Generic[P]):
-    """Incremental decoder: feed bytes, then iterate :meth:`pdus`.
+    """Incremental decoder of ``codec``: feed bytes, then iterate :meth:`pdus`.
 
-    ``variant`` picks the layout of PDUs not yet yielded (CMPP's version); ``last`` is
-    the PDU most recently handed out (None while a frame is being decoded), so a session
-    can answer a PDU it refuses with that PDU's own response.
+    Frames shorter than the codec's header or longer than ``max_length`` are refused with
+    its ``length_status``. ``variant`` picks the layout of PDUs not yet yielded (CMPP's
+    version); ``last`` is the PDU most recently handed out (None while a frame is being
+    decoded), so a session can answer a PDU it refuses with that PDU's own response.
     """
 
-    __slots__ = ("_decode", "_framer", "_framing_status", "last", "variant")
+    __slots__ = ("_decode", "_framer", "_status", "last", "variant")
 
     def __init__(
         self,
-        decode: Callable[[bytes, Hashable], P],
-        *,
-        min_length: int,
+        codec: Codec[P],
         max_length: int,
-        framing_status: int | None = None,
+        *,
+        decode: Callable[[bytes, Hashable], P] | None = None,
         variant: Hashable = None,
     ) -> None:
-        self._framer = LengthPrefixedFramer(min_length=min_length, max_length=max_length)
-        self._decode = decode
-        self._framing_status = framing_status
+        self._framer = LengthPrefixedFramer(min_length=codec.header_size, max_length=max_length)
+        self._decode = decode or codec.decode
+        self._status = codec.length_status
         self.variant = variant
         self.last: P | None = None
 
@@ -249,7 +249,7 @@ class Decoder(Generic[P]):
                 except StopIteration:
                     return
                 except RemoteProtocolError as error:
-                    raise FrameError(str(error), status=self._framing_status) from error
+                    raise FrameError(str(error), status=self._status) from error
                 pdu = decode(frame, self.variant)
                 self.last = pdu
                 yield pdu

@@ -11,14 +11,15 @@ commands, and unknown ids).
 from __future__ import annotations
 
 import typing
+from functools import partial
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.table import Custom, Fault, Malformed, Values, command_ids, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.sgip import pdu as s
-from duanxin.protocols.sgip.pdu import HEADER_SIZE, CommandId, Pdu, Result
 from duanxin.protocols.sgip.pdu import MAX_PDU_SIZE as MAX_PDU_SIZE
+from duanxin.protocols.sgip.pdu import CommandId, Pdu, Result
 
 _NODE = codec.Block(s.TraceNode, table_of(s.TraceNode))
 
@@ -59,15 +60,5 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
 )
 encode = CODEC.encode
 decode = CODEC.decode
-
-
-class Decoder(codec.Decoder[Pdu]):
-    """SGIP's incremental decoder; a frame length out of bounds is Result 8."""
-
-    def __init__(self, *, max_length: int = MAX_PDU_SIZE) -> None:
-        super().__init__(
-            decode,
-            min_length=HEADER_SIZE,
-            max_length=max_length,
-            framing_status=Result.MESSAGE_LENGTH_ERROR,
-        )
+#: The incremental decoder: ``Decoder()``, then ``feed`` bytes and iterate ``pdus()``.
+Decoder = partial(codec.Decoder[Pdu], CODEC, MAX_PDU_SIZE)

@@ -23,7 +23,6 @@ from duanxin.protocols.core.table import U8, U32, Bytes, Frozen, Items, Record, 
 RESPONSE_BIT = 0x80000000
 
 # Field sizes, in bytes (section 5 of the notes).
-HEADER_SIZE = 20
 NUMBER_SIZE = 21  # SPNumber, ChargeNumber, UserNumber
 LOGIN_NAME_SIZE = 16
 LOGIN_PASSWORD_SIZE = 16

@@ -8,6 +8,7 @@ with "bad message structure".
 from __future__ import annotations
 
 import typing
+from functools import partial
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.query import COUNTERS
@@ -24,7 +25,6 @@ from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smgp import pdu as s
 from duanxin.protocols.smgp.pdu import CommandId, Pdu, SmgpStatus
 
-HEADER_SIZE = 12  # PacketLength, RequestID, SequenceID
 # The largest legal PDU is a Submit to 100 destinations with 255 content bytes (2,481
 # bytes) plus TLVs; anything far beyond that is garbage, not a message.
 MAX_PDU_SIZE = 4096
@@ -54,10 +54,5 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
 )
 encode = CODEC.encode
 decode = CODEC.decode
-
-
-class Decoder(codec.Decoder[Pdu]):
-    """SMGP's incremental decoder."""
-
-    def __init__(self, *, max_length: int = MAX_PDU_SIZE) -> None:
-        super().__init__(decode, min_length=HEADER_SIZE, max_length=max_length)
+#: The incremental decoder: ``Decoder()``, then ``feed`` bytes and iterate ``pdus()``.
+Decoder = partial(codec.Decoder[Pdu], CODEC, MAX_PDU_SIZE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Hashable
+from functools import partial
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
@@ -104,16 +105,11 @@ def decode(frame: bytes, variant: Hashable = None) -> Pdu:
         if not isinstance(error.__cause__, Malformed) or not command & p.RESPONSE_BIT:
             raise
         status, sequence = CODEC.header_values(frame)
-        if status == 0 and len(frame) > p.HEADER_SIZE:
+        if status == 0 and len(frame) > CODEC.header_size:
             raise
         # No body, or a failure's garbled one: every field keeps its default.
         return _CLASSES[command](sequence_number=sequence, command_status=status)  # type: ignore[arg-type]
 
 
-class Decoder(codec.Decoder[Pdu]):
-    """SMPP's incremental decoder; a frame length out of bounds is ESME_RINVCMDLEN."""
-
-    def __init__(self, *, max_length: int = MAX_PDU_SIZE) -> None:
-        super().__init__(
-            decode, min_length=p.HEADER_SIZE, max_length=max_length, framing_status=_LENGTH
-        )
+#: The incremental decoder: ``Decoder()``, then ``feed`` bytes and iterate ``pdus()``.
+Decoder = partial(codec.Decoder[Pdu], CODEC, MAX_PDU_SIZE, decode=decode)

@@ -74,7 +74,6 @@ __all__ = [
 ]
 
 # Sizes in bytes; a C-octet string's maximum includes its terminating NUL.
-HEADER_SIZE = 16
 SYSTEM_ID_SIZE = 16
 PASSWORD_SIZE = 9
 SYSTEM_TYPE_SIZE = 13
