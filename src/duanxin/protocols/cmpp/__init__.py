@@ -8,86 +8,21 @@
 - :mod:`.client`   the carrier adapter, ``open_client`` and ``canonical_id``
 """
 
-from duanxin.protocols.cmpp.auth import (
-    authenticator_ismg,
-    authenticator_source,
-    connect_request,
-    connect_response,
-    timestamp_of,
-    verify_connect,
-)
+from duanxin.protocols.cmpp import auth, codec, pdu, report
+from duanxin.protocols.cmpp.auth import *
 from duanxin.protocols.cmpp.client import CmppAdapter, canonical_id, open_client
-from duanxin.protocols.cmpp.codec import MAX_PDU_SIZE, Decoder, FrameError, decode, encode
+from duanxin.protocols.cmpp.codec import *
 from duanxin.protocols.cmpp.dialect import CmppDialect
-from duanxin.protocols.cmpp.pdu import (
-    CmppActiveTest,
-    CmppActiveTestResp,
-    CmppCancel,
-    CmppCancelResp,
-    CmppCancelResult,
-    CmppConnect,
-    CmppConnectResp,
-    CmppConnectStatus,
-    CmppDeliver,
-    CmppDeliverResp,
-    CmppDeliverResult,
-    CmppFeeUserType,
-    CmppMsgFmt,
-    CmppQuery,
-    CmppQueryResp,
-    CmppRegisteredDelivery,
-    CmppSubmit,
-    CmppSubmitResp,
-    CmppSubmitResult,
-    CmppTerminalType,
-    CmppTerminate,
-    CmppTerminateResp,
-    CmppVersion,
-    CommandId,
-    Pdu,
-)
-from duanxin.protocols.cmpp.report import CmppStatusReport
+from duanxin.protocols.cmpp.pdu import *
+from duanxin.protocols.cmpp.report import *
 
-__all__ = [
-    "MAX_PDU_SIZE",
-    "CmppActiveTest",
-    "CmppActiveTestResp",
+__all__ = (
+    *auth.__all__,
+    *codec.__all__,
+    *pdu.__all__,
+    *report.__all__,
     "CmppAdapter",
-    "CmppCancel",
-    "CmppCancelResp",
-    "CmppCancelResult",
-    "CmppConnect",
-    "CmppConnectResp",
-    "CmppConnectStatus",
-    "CmppDeliver",
-    "CmppDeliverResp",
-    "CmppDeliverResult",
     "CmppDialect",
-    "CmppFeeUserType",
-    "CmppMsgFmt",
-    "CmppQuery",
-    "CmppQueryResp",
-    "CmppRegisteredDelivery",
-    "CmppStatusReport",
-    "CmppSubmit",
-    "CmppSubmitResp",
-    "CmppSubmitResult",
-    "CmppTerminalType",
-    "CmppTerminate",
-    "CmppTerminateResp",
-    "CmppVersion",
-    "CommandId",
-    "Decoder",
-    "FrameError",
-    "Pdu",
-    "authenticator_ismg",
-    "authenticator_source",
     "canonical_id",
-    "connect_request",
-    "connect_response",
-    "decode",
-    "encode",
     "open_client",
-    "timestamp_of",
-    "verify_connect",
-]
+)

@@ -25,6 +25,15 @@ from duanxin.protocols.core.clock import mmddhhmmss
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.login import answer_digest, login_digest, sign
 
+__all__ = [
+    "authenticator_ismg",
+    "authenticator_source",
+    "connect_request",
+    "connect_response",
+    "timestamp_of",
+    "verify_connect",
+]
+
 #: The highest version this implementation speaks.
 HIGHEST_VERSION = CmppVersion.V30
 _SOURCE_PADDING = 9  # NULs after Source_Addr

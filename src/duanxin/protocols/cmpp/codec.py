@@ -28,6 +28,8 @@ from duanxin.protocols.core.table import (
 )
 from duanxin.protocols.core.table import FrameError as FrameError
 
+__all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
+
 V20, V30 = CmppVersion.V20, CmppVersion.V30
 #: Each PDU class's command id, by its name (QUERY_RESP and ACTIVE_TEST_RESP, written out
 #: below, aside).

@@ -32,6 +32,34 @@ from duanxin.protocols.core.table import (
     Variant,
 )
 
+__all__ = [
+    "CmppActiveTest",
+    "CmppActiveTestResp",
+    "CmppCancel",
+    "CmppCancelResp",
+    "CmppCancelResult",
+    "CmppConnect",
+    "CmppConnectResp",
+    "CmppConnectStatus",
+    "CmppDeliver",
+    "CmppDeliverResp",
+    "CmppDeliverResult",
+    "CmppFeeUserType",
+    "CmppMsgFmt",
+    "CmppQuery",
+    "CmppQueryResp",
+    "CmppRegisteredDelivery",
+    "CmppSubmit",
+    "CmppSubmitResp",
+    "CmppSubmitResult",
+    "CmppTerminalType",
+    "CmppTerminate",
+    "CmppTerminateResp",
+    "CmppVersion",
+    "CommandId",
+    "Pdu",
+]
+
 
 class CmppVersion(IntEnum):
     """The Version byte: high nibble major, low nibble minor."""

@@ -19,6 +19,8 @@ from duanxin.protocols.core.codec import Block
 from duanxin.protocols.core.errors import RemoteProtocolError
 from duanxin.protocols.core.table import U32, U64, Absent, Text
 
+__all__ = ["CmppStatusReport"]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmppStatusReport:

@@ -21,6 +21,8 @@ from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.pdu import MAX_PDU_SIZE as MAX_PDU_SIZE
 from duanxin.protocols.sgip.pdu import CommandId, Pdu, Result
 
+__all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
+
 _NODE = codec.Block(s.TraceNode, table_of(s.TraceNode))
 
 

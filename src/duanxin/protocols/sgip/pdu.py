@@ -20,6 +20,34 @@ from typing import Annotated, NamedTuple
 from duanxin.protocols.core.clock import mmddhhmmss
 from duanxin.protocols.core.table import U8, U32, Bytes, Frozen, Items, Record, Text
 
+__all__ = [
+    "Bind",
+    "BindResp",
+    "CommandId",
+    "Deliver",
+    "DeliverResp",
+    "FeeType",
+    "LoginType",
+    "MessageCoding",
+    "Pdu",
+    "Report",
+    "ReportFlag",
+    "ReportResp",
+    "ReportState",
+    "Result",
+    "SequenceNumber",
+    "Submit",
+    "SubmitResp",
+    "Trace",
+    "TraceNode",
+    "TraceResp",
+    "Unbind",
+    "UnbindResp",
+    "UserCondition",
+    "UserRpt",
+    "UserRptResp",
+]
+
 RESPONSE_BIT = 0x80000000
 
 # Field sizes, in bytes (section 5 of the notes).

@@ -23,6 +23,16 @@ from duanxin.protocols.smgp.pdu import (
     SmgpStatus,
 )
 
+__all__ = [
+    "CHINA_STANDARD_TIME",
+    "build_login",
+    "client_authenticator",
+    "login_response",
+    "login_timestamp",
+    "server_authenticator",
+    "verify_login",
+]
+
 _PADDING = 7  # NULs after ClientID (CMPP pads with 9)
 _STATUS = struct.Struct(">I")
 

@@ -25,6 +25,8 @@ from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smgp import pdu as s
 from duanxin.protocols.smgp.pdu import CommandId, Pdu, SmgpStatus
 
+__all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
+
 # The largest legal PDU is a Submit to 100 destinations with 255 content bytes (2,481
 # bytes) plus TLVs; anything far beyond that is garbage, not a message.
 MAX_PDU_SIZE = 4096

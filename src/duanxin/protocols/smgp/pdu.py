@@ -31,6 +31,28 @@ from duanxin.protocols.core.table import (
     Tlvs,
 )
 
+__all__ = [
+    "CommandId",
+    "LoginMode",
+    "MsgFormat",
+    "Pdu",
+    "SmgpActiveTest",
+    "SmgpActiveTestResp",
+    "SmgpDeliver",
+    "SmgpDeliverResp",
+    "SmgpExit",
+    "SmgpExitResp",
+    "SmgpLogin",
+    "SmgpLoginResp",
+    "SmgpQuery",
+    "SmgpQueryResp",
+    "SmgpStatus",
+    "SmgpSubmit",
+    "SmgpSubmitResp",
+    "Tlv",
+    "TlvTag",
+]
+
 SMGP_VERSION = 0x30
 MSG_ID_SIZE = 10
 AUTHENTICATOR_SIZE = 16

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from duanxin.protocols.core.errors import LocalProtocolError, RemoteProtocolError
 from duanxin.protocols.smgp.pdu import MSG_ID_SIZE, SmgpStatus
 
+__all__ = ["SmgpReport", "decode_report", "encode_report"]
+
 REPORT_TEXT_SIZE = 20
 REPORT_SIZE = 122  # with the labels written by encode_report
 _ID_LABEL = b"id:"

@@ -25,6 +25,8 @@ from duanxin.protocols.smpp.pdu import TLVS as TLVS
 from duanxin.protocols.smpp.pdu import UNSUCCESS_LIST as UNSUCCESS_LIST
 from duanxin.protocols.smpp.pdu import CommandStatus, Pdu
 
+__all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
+
 MAX_PDU_SIZE = 0x10000 + 0x400  # a full message_payload TLV plus the mandatory fields
 _DESTS: dict[int, codec.Block[p.SmeAddress] | codec.Block[p.DistributionList]] = {
     p.DEST_FLAG_SME: codec.Block(p.SmeAddress, table_of(p.SmeAddress)),

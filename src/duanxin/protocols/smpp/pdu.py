@@ -53,8 +53,6 @@ __all__ = [
     "DistributionList",
     "EnquireLink",
     "EnquireLinkResp",
-    "EsmFeature",
-    "EsmMessageType",
     "GenericNack",
     "MessageState",
     "Outbind",

@@ -14,6 +14,8 @@ from duanxin.protocols.core.table import find_tlv as find_tlv
 from duanxin.protocols.core.table import tlv_int as tlv_int
 from duanxin.protocols.core.table import tlv_text as tlv_text
 
+__all__ = ["Tlv", "TlvTag"]
+
 
 class TlvTag(IntEnum):
     """Optional parameter tags of SMPP 3.4 (notes §5.3)."""
