@@ -59,7 +59,7 @@ _PDUS[c.CmppQueryResp] = (
 )
 _PDUS[c.CmppActiveTestResp] = (
     CommandId.ACTIVE_TEST_RESP,
-    (("reserved", Reserved(c.ACTIVE_TEST_RESERVED_SIZE)),),
+    (("reserved", Reserved(1)),),
 )
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "CMPP",
@@ -77,16 +77,8 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
 #: The wire bytes of a PDU in the layout of its ``version``.
 encode = CODEC.encode
 
-#: The largest PDU accepted: a 3.0 SUBMIT to the most destinations with the longest content.
-MAX_PDU_SIZE = (
-    CODEC.layout(c.CmppSubmit, V30).size
-    + 1  # DestUsr_tl
-    + c.TERMINAL_ID_SIZE[V30] * c.MAX_DESTINATIONS
-    + 1  # Dest_terminal_type
-    + 1  # Msg_Length
-    + c.MAX_MSG_LENGTH
-    + c.LINK_ID_SIZE
-)
+#: The largest PDU accepted: a 3.0 SUBMIT to 99 destinations with 255 content bytes fits.
+MAX_PDU_SIZE = 3607
 _CONNECT_RESP = CommandId.CONNECT_RESP.to_bytes(4, "big")
 #: CONNECT_RESP's layout by its length: a server may answer in a version we did not ask.
 _CONNECT_RESP_BY_LENGTH = {CODEC.layout(c.CmppConnectResp, v).size: v for v in (V20, V30)}
