@@ -11,56 +11,20 @@ is recognised by its length.
 from __future__ import annotations
 
 import typing
-from collections.abc import Hashable, Mapping
 
 from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.pdu import CmppVersion, CommandId, Pdu, layout_of
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.query import COUNTERS
-from duanxin.protocols.core.table import (
-    SEQUENCE_ID_HEADER,
-    U32,
-    Reserved,
-    Table,
-    command_ids,
-    is_variant,
-    table_of,
-)
+from duanxin.protocols.core.table import SEQUENCE_ID_HEADER, Reserved, declared
 from duanxin.protocols.core.table import FrameError as FrameError
 
 __all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 
 V20, V30 = CmppVersion.V20, CmppVersion.V30
-#: Each PDU class's command id, by its name (QUERY_RESP and ACTIVE_TEST_RESP, written out
-#: below, aside).
-_COMMANDS = command_ids(
-    (cls for cls in typing.get_args(Pdu) if cls not in (c.CmppQueryResp, c.CmppActiveTestResp)),
-    CommandId,
-    "Cmpp",
-)
-
-
-def _entry(cls: type[Pdu]) -> tuple[int, Table] | Mapping[Hashable, tuple[int, Table]]:
-    if is_variant(cls):
-        return {v: (_COMMANDS[cls], table_of(cls, v)) for v in (V20, V30)}
-    return _COMMANDS[cls], table_of(cls)
-
-
-#: Each PDU class: its command id and field table (per version where they differ), read
-#: off its fields' declared kinds. QUERY_RESP's counters come from a shared base, so its
-#: order is written out; ACTIVE_TEST_RESP is a lone reserved byte.
-_PDUS = {cls: _entry(cls) for cls in _COMMANDS}
-_PDUS[c.CmppQueryResp] = (
-    CommandId.QUERY_RESP,
-    (
-        *table_of(c.CmppQuery)[:-1],  # without the QUERY's Reserve
-        *((name, U32) for name in ("mt_tl_msg", "mt_tl_usr", *COUNTERS)),
-    ),
-)
-_PDUS[c.CmppActiveTestResp] = (
-    CommandId.ACTIVE_TEST_RESP,
-    (("reserved", Reserved(1)),),
-)
+#: Each PDU class's command id and table (per version where they differ); ACTIVE_TEST_RESP
+#: is a lone reserved byte.
+_PDUS = declared(typing.get_args(Pdu), CommandId, "Cmpp", (V20, V30))
+_PDUS[c.CmppActiveTestResp] = (CommandId.ACTIVE_TEST_RESP, (("reserved", Reserved(1)),))
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "CMPP",
     SEQUENCE_ID_HEADER,

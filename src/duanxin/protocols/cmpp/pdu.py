@@ -200,6 +200,8 @@ Only30 = Annotated[int, Variant({_V20: (Absent(0, _ONLY_30),), _V30: (U8,)})]
 #: 3.0's LinkID stands where 2.0 has its 8-byte Reserve.
 LinkId = Annotated[str, Variant({_V20: (Reserved(8), Absent("", _ONLY_30)), _V30: (Text(20),)})]
 QueryTime = Annotated[str, Text(8)]  # YYYYMMDD
+QueryCode = Annotated[str, Text(10)]
+Count = Annotated[int, U32]
 #: The layout a PDU is encoded in, not itself on the wire.
 Layout = Annotated[int, Variant({v: (Absent(v, checked=False),) for v in (_V20, _V30)})]
 
@@ -287,15 +289,15 @@ class CmppDeliverResp(SequenceIdHeader):
 class CmppQuery(SequenceIdHeader):
     time: QueryTime = ""
     query_type: Byte = 0
-    query_code: Annotated[str, Text(10), Reserved(8)] = ""
+    query_code: Annotated[QueryCode, Reserved(8)] = ""
 
 
 class CmppQueryResp(QueryCounters):
-    time: str = ""
-    query_type: int = 0
-    query_code: str = ""
-    mt_tl_msg: int = 0
-    mt_tl_usr: int = 0
+    time: QueryTime = ""
+    query_type: Byte = 0
+    query_code: QueryCode = ""
+    mt_tl_msg: Count = 0
+    mt_tl_usr: Count = 0
 
 
 class CmppCancel(SequenceIdHeader):

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from duanxin.protocols.core.table import SequenceIdHeader
+from typing import Annotated
 
-__all__ = ["COUNTERS", "QueryCounters"]
+from duanxin.protocols.core.table import U32, Last, SequenceIdHeader
+
+__all__ = ["QueryCounters"]
+
+#: On the wire after the answer's own fields.
+Counter = Annotated[int, U32, Last()]
 
 
 class QueryCounters(SequenceIdHeader):
     """Delivered, waiting and failed counts of MT and MO messages (CMPP QUERY_RESP, SMGP
     Query_Resp; each names its two totals its own way)."""
 
-    mt_scs: int = 0
-    mt_wt: int = 0
-    mt_fl: int = 0
-    mo_scs: int = 0
-    mo_wt: int = 0
-    mo_fl: int = 0
-
-
-#: The counters' field names, in wire order after the two totals.
-COUNTERS = ("mt_scs", "mt_wt", "mt_fl", "mo_scs", "mo_wt", "mo_fl")
+    mt_scs: Counter = 0
+    mt_wt: Counter = 0
+    mt_fl: Counter = 0
+    mo_scs: Counter = 0
+    mo_wt: Counter = 0
+    mo_fl: Counter = 0

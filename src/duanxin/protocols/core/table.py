@@ -414,8 +414,15 @@ class Variant:
     by: Mapping[Hashable, tuple[Kind, ...]]
 
 
+@dataclass(frozen=True, slots=True)
+class Last:
+    """Beside a field's kind: the field goes after those the class itself declares (the
+    counters a query answer inherits)."""
+
+
 def table_of(cls: type, variant: Hashable = None, **given: Kind) -> Table:
-    """The table of ``cls``: its fields declared ``Annotated[type, kind]``, in field order.
+    """The table of ``cls``: its fields declared ``Annotated[type, kind]``, in field order
+    (those marked :class:`Last` at the end).
 
     A :class:`Reserved` beside the kind is padding before or after the field, as written;
     a :class:`Variant` stands for its kinds in layout ``variant``. ``given`` names the
@@ -423,24 +430,43 @@ def table_of(cls: type, variant: Hashable = None, **given: Kind) -> Table:
     (the header's) are left out.
     """
     hints = typing.get_type_hints(cls, include_extras=True)
+    declared = {
+        spec.name: getattr(hints[spec.name], "__metadata__", ()) for spec in dataclasses.fields(cls)
+    }
     table: list[tuple[str, Kind]] = []
-    for spec in dataclasses.fields(cls):
+    for name in sorted(declared, key=lambda name: any(isinstance(m, Last) for m in declared[name])):
         kinds: list[Kind] = []
-        for declared in getattr(hints[spec.name], "__metadata__", ()):
-            if isinstance(declared, Variant):
-                kinds += declared.by[variant]
-            elif isinstance(declared, Kind):
-                kinds.append(declared)
-        if spec.name in given:
-            kinds = [given[spec.name]]
-        table += [(spec.name if not isinstance(k, Reserved) else "reserve", k) for k in kinds]
+        for kind in declared[name]:
+            if isinstance(kind, Variant):
+                kinds += kind.by[variant]
+            elif isinstance(kind, Kind):
+                kinds.append(kind)
+        if name in given:
+            kinds = [given[name]]
+        table += [(name if not isinstance(k, Reserved) else "reserve", k) for k in kinds]
     return tuple(table)
 
 
-def is_variant(cls: type) -> bool:
-    """Whether ``cls`` declares a field whose kinds depend on the layout."""
-    hints = typing.get_type_hints(cls, include_extras=True).values()
-    return any(isinstance(m, Variant) for hint in hints for m in getattr(hint, "__metadata__", ()))
+Entry = tuple[int, Table]
+
+
+def declared(
+    classes: Iterable[type[T]],
+    ids: type[E],
+    prefix: str = "",
+    variants: Sequence[Hashable] = (),
+    **given: Kind,
+) -> dict[type[T], Entry | Mapping[Hashable, Entry]]:
+    """Each PDU class's command id and table, read off its declaration: one table per
+    variant where they differ."""
+    entries: dict[type[T], Entry | Mapping[Hashable, Entry]] = {}
+    for cls, command in command_ids(classes, ids, prefix).items():
+        tables = [table_of(cls, variant, **given) for variant in variants or (None,)]
+        if all(table == tables[0] for table in tables):
+            entries[cls] = (command, tables[0])
+        else:
+            entries[cls] = {v: (command, table) for v, table in zip(variants, tables, strict=True)}
+    return entries
 
 
 def command_ids(classes: Iterable[type[T]], ids: type[E], prefix: str = "") -> dict[type[T], E]:

@@ -15,7 +15,7 @@ from functools import partial
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import Custom, Fault, Malformed, Values, command_ids, table_of
+from duanxin.protocols.core.table import Custom, Fault, Malformed, Values, declared, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.pdu import MAX_PDU_SIZE as MAX_PDU_SIZE
@@ -49,10 +49,7 @@ _NODES = Custom(_write_nodes, _read_nodes)
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "SGIP",
     (("sequence", s.SEQUENCE),),
-    {
-        cls: (command, table_of(cls, nodes=_NODES))
-        for cls, command in command_ids(typing.get_args(Pdu), CommandId).items()
-    },
+    declared(typing.get_args(Pdu), CommandId, nodes=_NODES),
     faults={
         **dict.fromkeys(Fault, Result.MESSAGE_LENGTH_ERROR),
         Fault.COUNT: Result.PARAMETER_FORMAT,

@@ -317,8 +317,8 @@ class SmgpQueryResp(QueryCounters):
     query_time: QueryTime
     query_type: Byte = 0
     query_code: QueryCode = ""
-    mt_tlmsg: int = 0
-    mt_tlusr: int = 0
+    mt_tlmsg: Word = 0
+    mt_tlusr: Word = 0
 
 
 Pdu = (
