@@ -1,14 +1,8 @@
 """SGIP 1.2 PDUs: command ids, result codes, and one frozen dataclass per PDU.
 
-Each field is declared once, its wire kind beside its type, in wire order: the codec reads
-its tables off these classes.
-
 Every PDU carries its header sequence number as :attr:`sequence`, a
 :class:`SequenceNumber` triple (node id, MMDDHHMMSS creation time, counter). The triple is
 also SGIP's only message identifier: a Report names the Submit it is about by it.
-
-Length fields that the wire derives from other fields (UserCount, MessageLength, Trace_Resp
-Count) are not stored: they are written from the data and checked when reading.
 """
 
 from __future__ import annotations
@@ -48,22 +42,10 @@ __all__ = [
     "UserRptResp",
 ]
 
-RESPONSE_BIT = 0x80000000
-
-# Field sizes, in bytes (section 5 of the notes).
 NUMBER_SIZE = 21  # SPNumber, ChargeNumber, UserNumber
-LOGIN_NAME_SIZE = 16
-LOGIN_PASSWORD_SIZE = 16
 RESERVE_SIZE = 8
-CORP_ID_SIZE = 5
-SERVICE_TYPE_SIZE = 10
-FEE_SIZE = 6  # FeeValue, GivenValue
-TIME_SIZE = 16  # ExpireTime, ScheduleTime, Trace_Resp times
-NODE_ID_TEXT_SIZE = 6  # Trace_Resp NodeId
-MAX_USER_COUNT = 100
 #: Largest PDU accepted: a 100-recipient Submit is 2,243 bytes before its content.
 MAX_PDU_SIZE = 8 * 1024
-
 #: ChargeNumber meaning "the SP pays": 21 ASCII zeros.
 SP_PAYS = "0" * NUMBER_SIZE
 
@@ -211,15 +193,14 @@ def sequence_time(when: datetime) -> int:
 
 
 _NO_SEQUENCE = SequenceNumber()
-#: The wire kinds of the fields below: each field is declared once, its kind beside its type.
 SEQUENCE = Record(SequenceNumber, (("node", U32), ("time", U32), ("counter", U32)))
 Byte = Annotated[int, U8]
 Number = Annotated[str, Text(NUMBER_SIZE)]
-Time = Annotated[str, Text(TIME_SIZE)]
+Time = Annotated[str, Text(16)]  # ExpireTime, ScheduleTime, Trace_Resp times
 Reserve = Annotated[str, Text(RESERVE_SIZE)]
-Content = Annotated[bytes, Bytes("I", MAX_PDU_SIZE)]
-Fee = Annotated[str, Text(FEE_SIZE)]
-_USERS = Items("B", Text(NUMBER_SIZE), 1, MAX_USER_COUNT, strict=True)
+Content = Annotated[bytes, Bytes("I", MAX_PDU_SIZE)]  # MessageLength is its length
+Fee = Annotated[str, Text(6)]  # FeeValue, GivenValue
+Users = Annotated[tuple[str, ...], Items("B", Text(NUMBER_SIZE), 1, 100, strict=True)]
 
 
 class _Header(Frozen):
@@ -235,8 +216,8 @@ class _Answer(_Header):
 
 class Bind(_Header):
     login_type: Byte = LoginType.SP_TO_SMG
-    login_name: Annotated[str, Text(LOGIN_NAME_SIZE)] = ""
-    login_password: Annotated[str, Text(LOGIN_PASSWORD_SIZE)] = ""
+    login_name: Annotated[str, Text(16)] = ""
+    login_password: Annotated[str, Text(16)] = ""
     reserve: Reserve = ""
 
 
@@ -254,9 +235,9 @@ class Submit(_Header):
 
     sp_number: Number = ""
     charge_number: Number = ""
-    user_numbers: Annotated[tuple[str, ...], _USERS] = ()  # UserCount is their number
-    corp_id: Annotated[str, Text(CORP_ID_SIZE)] = ""
-    service_type: Annotated[str, Text(SERVICE_TYPE_SIZE)] = ""
+    user_numbers: Users = ()  # UserCount is their number
+    corp_id: Annotated[str, Text(5)] = ""
+    service_type: Annotated[str, Text(10)] = ""
     fee_type: Byte = FeeType.FREE
     fee_value: Fee = "0"
     given_value: Fee = "0"
@@ -326,7 +307,7 @@ class TraceNode(Frozen):
     """One node's entry in a Trace_Resp."""
 
     result: Byte = 0
-    node_id: Annotated[str, Text(NODE_ID_TEXT_SIZE)] = ""
+    node_id: Annotated[str, Text(6)] = ""
     receive_time: Time = ""
     send_time: Time = ""
 

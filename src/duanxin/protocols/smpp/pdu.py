@@ -1,15 +1,8 @@
-"""SMPP 3.4 PDUs: command ids, status codes, field sizes and one frozen dataclass per PDU.
-
-Each field is declared once, its wire kind beside its type, in wire order: the codec reads
-its tables (:data:`~duanxin.protocols.smpp.codec.FIELDS`) off these classes.
+"""SMPP 3.4 PDUs: command ids, status codes and one frozen dataclass per PDU.
 
 Every PDU carries the header's ``sequence_number`` and ``command_status`` (0 in requests);
-``command_id`` follows from the class name (``SubmitSmResp`` is ``SUBMIT_SM_RESP``) and
-``command_length`` from the encoded body. Length
-fields that only describe another field (``sm_length``, ``number_of_dests``,
-``no_unsuccess``) are not stored: they are derived from the field they measure, so they can
-never disagree with it. Optional parameters are kept as an ordered tuple of :class:`Tlv`,
-unknown tags included.
+``command_id`` follows from the class name (``SubmitSmResp`` is ``SUBMIT_SM_RESP``).
+Optional parameters are kept as an ordered tuple of :class:`Tlv`, unknown tags included.
 """
 
 from __future__ import annotations
@@ -71,34 +64,22 @@ __all__ = [
     "UnsuccessSme",
 ]
 
-# Sizes in bytes; a C-octet string's maximum includes its terminating NUL.
-SYSTEM_ID_SIZE = 16
-PASSWORD_SIZE = 9
-SYSTEM_TYPE_SIZE = 13
-ADDRESS_RANGE_SIZE = 41
-SERVICE_TYPE_SIZE = 6
-ADDRESS_SIZE = 21  # source_addr / destination_addr in submit_sm, deliver_sm, ...
-LONG_ADDRESS_SIZE = 65  # the same in data_sm and alert_notification
-TIME_SIZE = 17  # YYMMDDhhmmsstnnp + NUL
-MESSAGE_ID_SIZE = 65
+# A C-octet string's maximum size includes its terminating NUL.
+ADDRESS_SIZE = 21  # source_addr / destination_addr (65 in data_sm and alert_notification)
 DL_NAME_SIZE = 21
 SHORT_MESSAGE_MAX = 254  # sm_length is one byte; 255 is reserved
-
-#: The wire kinds of the fields below: each field is declared once, its kind beside its type.
-ADDRESS, LONG_ADDRESS = CString(ADDRESS_SIZE), CString(LONG_ADDRESS_SIZE)
-TIME, MESSAGE_ID = CString(TIME_SIZE), CString(MESSAGE_ID_SIZE)
 SHORT_MESSAGE = Bytes("B", SHORT_MESSAGE_MAX)
 TLVS = Tlvs()
 Byte = Annotated[int, U8]
-Address = Annotated[str, ADDRESS]
-LongAddress = Annotated[str, LONG_ADDRESS]
-Time = Annotated[str, TIME]
-MessageId = Annotated[str, MESSAGE_ID]
+Address = Annotated[str, CString(ADDRESS_SIZE)]
+LongAddress = Annotated[str, CString(65)]
+Time = Annotated[str, CString(17)]  # YYMMDDhhmmsstnnp
+MessageId = Annotated[str, CString(65)]
 ShortMessage = Annotated[bytes, SHORT_MESSAGE]
 Options = Annotated[tuple[Tlv, ...], TLVS]
-ServiceType = Annotated[str, CString(SERVICE_TYPE_SIZE)]
-SystemId = Annotated[str, CString(SYSTEM_ID_SIZE)]
-Password = Annotated[str, CString(PASSWORD_SIZE)]
+ServiceType = Annotated[str, CString(6)]
+SystemId = Annotated[str, CString(16)]
+Password = Annotated[str, CString(9)]
 
 INTERFACE_VERSION_34 = 0x34
 RESPONSE_BIT = 0x80000000
@@ -203,11 +184,11 @@ class ReplaceSmResp(_Header): ...
 class _BindBody(_Header):
     system_id: SystemId = ""
     password: Password = ""
-    system_type: Annotated[str, CString(SYSTEM_TYPE_SIZE)] = ""
+    system_type: Annotated[str, CString(13)] = ""
     interface_version: Byte = INTERFACE_VERSION_34
     addr_ton: Byte = 0
     addr_npi: Byte = 0
-    address_range: Annotated[str, CString(ADDRESS_RANGE_SIZE)] = ""
+    address_range: Annotated[str, CString(41)] = ""
 
 
 class BindTransmitter(_BindBody): ...
