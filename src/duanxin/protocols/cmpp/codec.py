@@ -1,11 +1,7 @@
-"""CMPP wire codec: every PDU's table, read off its class (:mod:`.pdu`), in both layouts.
+"""CMPP wire codec: the tables of :mod:`.pdu` in both layouts, run by the shared engine.
 
-The tables are run by the shared engine (:mod:`duanxin.protocols.core.codec`). CMPP's own
-rules: SUBMIT, DELIVER and the answers whose Result/Status is 1 byte in 2.0 and 4 in 3.0
-have a layout per version (terminal ids 21 or 32 bytes; 3.0-only fields absent from 2.0,
-whose 8-byte Reserve stands where 3.0 has LinkID); the decoder reads them in the version
-it is told (``Decoder.version``, set once CONNECT has said it), except CONNECT_RESP, which
-is recognised by its length.
+The decoder reads SUBMIT, DELIVER and their answers in the version it is told
+(``Decoder.version``, set once CONNECT has said it); CONNECT_RESP is recognised by its length.
 """
 
 from __future__ import annotations

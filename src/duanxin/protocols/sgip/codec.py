@@ -1,11 +1,8 @@
-"""SGIP 1.2 codec: every PDU's table, read off its class (:mod:`.pdu`), run by the engine.
+"""SGIP 1.2 codec: the tables of :mod:`.pdu`, run by the shared engine.
 
-SGIP's own rules: the header's sequence number is a triple (node, time, counter); Submit's
-recipients are a UserCount of 1..100 and 21-byte numbers; content has a 4-byte length;
 Trace_Resp's node entries are counted from the bytes present (implementations send one
 whatever Count says). Errors carry a section-7 Result: 8 for lengths that do not add up,
-5 for out-of-range counts, 30 for commands we do not serve (the GNS and billing-centre
-commands, and unknown ids).
+5 for out-of-range counts, 30 for commands we do not serve.
 """
 
 from __future__ import annotations

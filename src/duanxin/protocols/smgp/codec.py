@@ -1,9 +1,5 @@
-"""SMGP 3.0 codec: every PDU's table, read off its class (:mod:`.pdu`), run by the engine.
-
-SMGP's own rules are few: Submit and Deliver end in a length-prefixed content, 8 reserved
-bytes and optional parameters (TLVs) up to PacketLength; every malformed body is answered
-with "bad message structure".
-"""
+"""SMGP 3.0 codec: the tables of :mod:`.pdu`, run by the shared engine; every malformed
+body is answered with "bad message structure"."""
 
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """SMGP 3.0 PDUs: command ids, status codes, optional parameters and one dataclass per PDU.
 
-Each field is declared once, its wire kind beside its type (padding beside the field it
-precedes), in wire order: the codec reads its tables off these classes.
-
 Every PDU carries its header ``sequence_id``; the command id follows from the class name
-(``SmgpSubmitResp`` is ``SUBMIT_RESP``) and the packet length from the encoded body.
-Message ids stay raw (10 BCD bytes); text fields are ``str`` (ASCII on the wire,
-NUL-padded to their fixed size).
+(``SmgpSubmitResp`` is ``SUBMIT_RESP``). Message ids stay raw (10 BCD bytes).
 """
 
 from __future__ import annotations
@@ -221,11 +216,8 @@ class Tlv(table.Tlv):
             return f"0x{self.tag:04x}"
 
 
-#: The wire kinds of the fields below: each field is declared once, its kind beside its type.
-TERM_ID_SIZE = 21
-MAX_DESTINATIONS = 100
 RESERVE_SIZE = 8
-TERM_ID = Text(TERM_ID_SIZE)
+TERM_ID = Text(21)
 Byte = Annotated[int, U8]
 Word = Annotated[int, U32]
 TermId = Annotated[str, TERM_ID]
@@ -236,7 +228,7 @@ Digest = Annotated[bytes, Octets(AUTHENTICATOR_SIZE)]
 Content = Annotated[bytes, Bytes("B", 0xFF)]
 #: Submit and Deliver: 8 reserved bytes, then optional parameters up to PacketLength.
 Options = Annotated[tuple[Tlv, ...], Reserved(RESERVE_SIZE), Tlvs(Tlv)]
-QueryTime = Annotated[str, Text(8)]
+QueryTime = Annotated[str, Text(8)]  # YYYYMMDD
 QueryCode = Annotated[str, Text(10)]
 
 
@@ -267,7 +259,7 @@ class SmgpSubmit(SequenceIdHeader):
     at_time: Time = ""
     src_term_id: TermId = ""
     charge_term_id: TermId = ""
-    dest_term_ids: Annotated[tuple[str, ...], Items("B", TERM_ID, 0, MAX_DESTINATIONS)] = ()
+    dest_term_ids: Annotated[tuple[str, ...], Items("B", TERM_ID, 0, 100)] = ()
     msg_content: Content = b""
     tlvs: Options = ()
 
@@ -308,7 +300,7 @@ class SmgpExitResp(SequenceIdHeader): ...
 
 
 class SmgpQuery(SequenceIdHeader):
-    query_time: QueryTime  # YYYYMMDD
+    query_time: QueryTime
     query_type: Byte = 0  # 0 totals, 1 by service code
     query_code: QueryCode = ""
 

@@ -1,12 +1,9 @@
-"""SMPP 3.4 codec: every PDU's table, read off its class (:mod:`.pdu`), run by the engine.
+"""SMPP 3.4 codec: the tables of :mod:`.pdu` (:data:`FIELDS`, which the tests generate
+every PDU from), run by the shared engine.
 
-The tables (:data:`FIELDS`) are also the reference the tests generate every PDU from.
-SMPP's own rules: C-octet strings; submit_multi's destinations, each an SME address or a
-distribution list by its dest_flag; and a response whose command_status is not 0 goes as
-a bare 16-byte header (§4.1, §4.4). On receipt both forms are accepted (many SMSCs still
-send a body, often a lone NUL), and an error response's body that does not parse is
-ignored: the status is all it says. A decoding error is a :class:`FrameError` carrying the
-status for the generic_nack and, when the header could be read, the sequence number.
+A response whose command_status is not 0 goes as a bare 16-byte header (§4.1, §4.4). On
+receipt both forms are accepted (many SMSCs still send a body, often a lone NUL), and an
+error response's body that does not parse is ignored: the status is all it says.
 """
 
 from __future__ import annotations
