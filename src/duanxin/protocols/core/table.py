@@ -91,15 +91,30 @@ U8, U16, U32, U64 = Int("B"), Int("H"), Int("I"), Int("Q")
 
 
 @dataclass(frozen=True, slots=True)
-class Text:
-    """ASCII, NUL-padded to ``size``; read up to the first NUL, trailing spaces stripped."""
-
+class _Sized:
     size: int
 
     @property
     def code(self) -> str:
         """Its ``struct`` code."""
         return f"{self.size}s"
+
+
+class Octets(_Sized):
+    """Raw bytes of exactly ``size`` (digests, binary message ids)."""
+
+    __slots__ = ()
+
+    def problem(self, value: object) -> str:
+        """What is wrong with ``value`` for this field ("" if nothing is)."""
+        ok = isinstance(value, bytes) and len(value) == self.size
+        return "" if ok else f"must be exactly {self.size} bytes"
+
+
+class Text(_Sized):
+    """ASCII, NUL-padded to ``size``; read up to the first NUL, trailing spaces stripped."""
+
+    __slots__ = ()
 
     def problem(self, value: object) -> str:
         """What is wrong with ``value`` for this field ("" if nothing is)."""
@@ -113,41 +128,19 @@ class Text:
 
     def write(self, value: object) -> bytes:
         """``value`` alone, padded (an entry of a counted list)."""
-        if problem := self.problem(value):
-            raise LocalProtocolError(problem)
-        return str(value).encode("ascii").ljust(self.size, b"\0")
-
-    def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append the text at ``offset``; return the offset after it."""
-        stop = offset + self.size
-        if stop > end:
-            raise Malformed("body ends inside a text field")
-        out.append(decode_fixed(frame[offset:stop]))
-        return stop
+        try:
+            raw = value.encode("ascii")  # type: ignore[attr-defined]
+            if len(raw) <= self.size:
+                return bytes(raw.ljust(self.size, b"\0"))
+        except (AttributeError, UnicodeError):
+            pass
+        raise LocalProtocolError(self.problem(value))
 
 
-@dataclass(frozen=True, slots=True)
-class Octets:
-    """Raw bytes of exactly ``size`` (digests, binary message ids)."""
-
-    size: int
-
-    @property
-    def code(self) -> str:
-        """Its ``struct`` code."""
-        return f"{self.size}s"
-
-    def problem(self, value: object) -> str:
-        """What is wrong with ``value`` for this field ("" if nothing is)."""
-        ok = isinstance(value, bytes) and len(value) == self.size
-        return "" if ok else f"must be exactly {self.size} bytes"
-
-
-@dataclass(frozen=True, slots=True)
-class Reserved:
+class Reserved(_Sized):
     """``size`` zero bytes on the wire, ignored when read; not a PDU field."""
 
-    size: int
+    __slots__ = ()
 
     @property
     def code(self) -> str:
@@ -290,22 +283,7 @@ class Items:
         """The count, then each entry."""
         if not isinstance(value, tuple) or not self.minimum <= len(value) <= self.maximum:
             raise LocalProtocolError(f"needs {self.minimum}..{self.maximum} entries")
-        parts, item = [_COUNTS[self.code](len(value))], self.item
-        if isinstance(item, Text):  # text slots, the common case: padded here
-            size = item.size
-            try:
-                for entry in value:
-                    raw = entry.encode("ascii")
-                    if len(raw) > size:
-                        break
-                    parts.append(raw.ljust(size, b"\0"))
-                else:
-                    return b"".join(parts)
-            except (AttributeError, UnicodeError):
-                pass
-            del parts[1:]
-        parts += [item.write(entry) for entry in value]
-        return b"".join(parts)
+        return _COUNTS[self.code](len(value)) + b"".join(map(self.item.write, value))
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
         """Append the entries at ``offset`` as a tuple; return the offset after them."""
