@@ -21,7 +21,7 @@ from duanxin.protocols.cmpp.pdu import (
     layout_of,
 )
 from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_TIME
-from duanxin.protocols.core.clock import mmddhhmmss
+from duanxin.protocols.core.clock import mmddhhmmss as timestamp_of
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.login import answer_digest, login_digest, sign
 
@@ -38,15 +38,9 @@ __all__ = [
 HIGHEST_VERSION = CmppVersion.V30
 _SOURCE_PADDING = 9  # NULs after Source_Addr
 _TIMESTAMP_DIGITS = 10
+#: The version a session runs at when the client asks for one.
+negotiated_version = layout_of
 _STATUS_FORMAT = {CmppVersion.V20: struct.Struct(">B"), CmppVersion.V30: struct.Struct(">I")}
-
-
-def timestamp_of(when: datetime) -> int:
-    """The CONNECT Timestamp (MMDDHHMMSS as a number) of ``when`` in China Standard Time.
-
-    A naive ``when`` is taken to be China Standard Time already.
-    """
-    return mmddhhmmss(when)
 
 
 def timestamp_text(timestamp: int) -> str:
@@ -72,11 +66,6 @@ def authenticator_ismg(status: int, source: bytes, secret: str, version: int) ->
     Status is one byte in the 2.0 layout and four in 3.0, as CONNECT_RESP encodes it.
     """
     return answer_digest(_STATUS_FORMAT[layout_of(version)].pack(status), source, secret.encode())
-
-
-def negotiated_version(requested: int) -> CmppVersion:
-    """The version a session runs at when the client asks for ``requested``."""
-    return layout_of(requested)
 
 
 def connect_request(

@@ -7,7 +7,6 @@ also SGIP's only message identifier: a Report names the Submit it is about by it
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, NamedTuple
 
@@ -186,12 +185,8 @@ class SequenceNumber(NamedTuple):
     counter: int = 0
 
 
-def sequence_time(when: datetime) -> int:
-    """The MMDDHHMMSS number of a sequence triple (20 Nov 20:32:25 -> 1120203225), in China
-    Standard Time (a naive ``when`` is taken to be in it)."""
-    return mmddhhmmss(when)
-
-
+#: The MMDDHHMMSS number of a sequence triple (20 Nov 20:32:25 -> 1120203225).
+sequence_time = mmddhhmmss
 _NO_SEQUENCE = SequenceNumber()
 SEQUENCE = Record(SequenceNumber, (("node", U32), ("time", U32), ("counter", U32)))
 Byte = Annotated[int, U8]

@@ -11,7 +11,7 @@ import struct
 from datetime import datetime
 
 from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_TIME
-from duanxin.protocols.core.clock import mmddhhmmss
+from duanxin.protocols.core.clock import mmddhhmmss as login_timestamp
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.login import answer_digest, login_digest, sign
 from duanxin.protocols.smgp.pdu import (
@@ -35,11 +35,6 @@ __all__ = [
 
 _PADDING = 7  # NULs after ClientID (CMPP pads with 9)
 _STATUS = struct.Struct(">I")
-
-
-def login_timestamp(when: datetime) -> int:
-    """The TimeStamp field for ``when``: the digits MMDDHHMMSS as one number."""
-    return mmddhhmmss(when)
 
 
 def client_authenticator(client_id: str, secret: str, timestamp: int) -> bytes:

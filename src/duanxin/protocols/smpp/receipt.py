@@ -121,9 +121,8 @@ def format_receipt(receipt: DeliveryReceipt) -> str:
     )
 
 
-def parse_receipt_time(value: str) -> datetime | None:
-    """``YYMMDDhhmm`` or ``YYMMDDhhmmss`` as a naive datetime; None when unreadable."""
-    return parse_report_time(value)
+#: ``YYMMDDhhmm`` or ``YYMMDDhhmmss`` as a naive datetime; None when unreadable.
+parse_receipt_time = parse_report_time
 
 
 def format_receipt_time(when: datetime) -> str:
