@@ -11,8 +11,7 @@ import typing
 from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.pdu import CmppVersion, CommandId, Pdu, layout_of
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.table import SEQUENCE_ID_HEADER, Reserved, declared
-from duanxin.protocols.core.table import FrameError as FrameError
+from duanxin.protocols.core.table import SEQUENCE_ID_HEADER, FrameError, Reserved, declared
 
 __all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 

@@ -166,25 +166,12 @@ class TlvTag(IntEnum):
     M_SERVICE_ID = 0x0012
 
 
-#: Fixed value size of each known tag; ``None`` where the value is variable.
+#: Fixed value size of each known tag (most are one byte); ``None`` where it is variable.
 TLV_VALUE_SIZES: dict[TlvTag, int | None] = {
-    TlvTag.TP_PID: 1,
-    TlvTag.TP_UDHI: 1,
+    **dict.fromkeys(TlvTag, 1),
+    **dict.fromkeys((TlvTag.CHARGE_TERM_PSEUDO, TlvTag.DEST_TERM_PSEUDO, TlvTag.SRC_TERM_PSEUDO)),
     TlvTag.LINK_ID: 20,
-    TlvTag.CHARGE_USER_TYPE: 1,
-    TlvTag.CHARGE_TERM_TYPE: 1,
-    TlvTag.CHARGE_TERM_PSEUDO: None,
-    TlvTag.DEST_TERM_TYPE: 1,
-    TlvTag.DEST_TERM_PSEUDO: None,
-    TlvTag.PK_TOTAL: 1,
-    TlvTag.PK_NUMBER: 1,
-    TlvTag.SUBMIT_MSG_TYPE: 1,
-    TlvTag.SP_DEAL_RESULT: 1,
-    TlvTag.SRC_TERM_TYPE: 1,
-    TlvTag.SRC_TERM_PSEUDO: None,
-    TlvTag.NODES_COUNT: 1,
     TlvTag.MSG_SRC: 8,
-    TlvTag.SRC_TYPE: 1,
     TlvTag.M_SERVICE_ID: 21,
 }
 
