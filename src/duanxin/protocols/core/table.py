@@ -1,11 +1,14 @@
 """Field tables: the vocabulary the protocols describe their PDUs in, and its compiler.
 
 A protocol describes each PDU as a *table*: ``(name, kind)`` pairs in wire order, header
-fields after the command id first. The kinds are the classes here: integers, fixed text
-and octets, padding (fixed-size: compiled, in runs, to one ``struct``), C-octet strings,
-length-prefixed octets, counted lists, nested records, TLVs and a protocol's own rule
-(written and read on their own), and fields a layout leaves off the wire. :class:`Fields`
-compiles a table; :mod:`duanxin.protocols.core.codec` frames it.
+fields after the command id first. The kinds are the classes here. Fixed-size ones
+(integers, fixed text and octets, padding) have a ``struct`` ``code`` and say what is
+wrong with a value (``problem``); adjacent ones compile to one ``struct``. The others
+(C-octet strings, length-prefixed octets, counted lists, nested records, TLVs, a
+protocol's own rule) ``write(value) -> bytes`` and ``read(frame, offset, end, out)``,
+appending the value and returning the offset after it. :class:`Absent` marks a field a
+layout leaves off the wire. :class:`Fields` compiles a table;
+:mod:`duanxin.protocols.core.codec` frames it.
 """
 
 from __future__ import annotations
@@ -77,7 +80,6 @@ class Int:
     code: str
 
     def problem(self, value: object) -> str:
-        """What is wrong with ``value`` for this field ("" if nothing is)."""
         if not isinstance(value, int):
             return f"must be an int, not {type(value).__name__}"
         try:
@@ -96,7 +98,6 @@ class _Sized:
 
     @property
     def code(self) -> str:
-        """Its ``struct`` code."""
         return f"{self.size}s"
 
 
@@ -106,7 +107,6 @@ class Octets(_Sized):
     __slots__ = ()
 
     def problem(self, value: object) -> str:
-        """What is wrong with ``value`` for this field ("" if nothing is)."""
         ok = isinstance(value, bytes) and len(value) == self.size
         return "" if ok else f"must be exactly {self.size} bytes"
 
@@ -117,7 +117,6 @@ class Text(_Sized):
     __slots__ = ()
 
     def problem(self, value: object) -> str:
-        """What is wrong with ``value`` for this field ("" if nothing is)."""
         if not isinstance(value, str):
             return f"must be text, not {type(value).__name__}"
         if not value.isascii():
@@ -127,7 +126,6 @@ class Text(_Sized):
         return ""
 
     def write(self, value: object) -> bytes:
-        """``value`` alone, padded (an entry of a counted list)."""
         try:
             raw = value.encode("ascii")  # type: ignore[attr-defined]
             if len(raw) <= self.size:
@@ -144,7 +142,6 @@ class Reserved(_Sized):
 
     @property
     def code(self) -> str:
-        """Its ``struct`` code."""
         return f"{self.size}x"
 
 
@@ -167,7 +164,6 @@ class CString:
     max_size: int
 
     def write(self, value: object) -> bytes:
-        """``value`` and its NUL."""
         if not isinstance(value, str) or "\0" in value:
             raise LocalProtocolError("must be text without NUL")
         try:
@@ -179,7 +175,6 @@ class CString:
         return raw + b"\0"
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append the string at ``offset``; return the offset after its NUL."""
         stop = frame.find(b"\0", offset, min(offset + self.max_size, end))
         if stop < 0:
             raise Malformed(f"body ends inside a C-string (no NUL within {self.max_size} bytes)")
@@ -195,13 +190,11 @@ class Bytes:
     max_size: int
 
     def write(self, value: object) -> bytes:
-        """The length, then ``value``."""
         if not isinstance(value, bytes | bytearray) or len(value) > self.max_size:
             raise LocalProtocolError(f"must be bytes of at most {self.max_size}")
         return _COUNTS[self.code](len(value)) + value
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append the octets at ``offset``; return the offset after them."""
         if self.code == "B":
             start = offset + 1
             stop = start + frame[offset] if start <= end else -1
@@ -236,7 +229,6 @@ class Record:
         object.__setattr__(self, "triple", struct.Struct(">" + codes) if plain else None)
 
     def write(self, value: object) -> bytes:
-        """The bytes of ``value``'s fields."""
         if self.triple is not None and isinstance(value, tuple):
             try:
                 return self.triple.pack(*value)
@@ -253,7 +245,6 @@ class Record:
         return b"".join(parts)
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append the record at ``offset``; return the offset after it."""
         triple = self.triple
         if triple is not None and offset + triple.size <= end:
             out.append(self.make(*triple.unpack_from(frame, offset)))
@@ -280,13 +271,11 @@ class Items:
     strict: bool = False
 
     def write(self, value: object) -> bytes:
-        """The count, then each entry."""
         if not isinstance(value, tuple) or not self.minimum <= len(value) <= self.maximum:
             raise LocalProtocolError(f"needs {self.minimum}..{self.maximum} entries")
         return _COUNTS[self.code](len(value)) + b"".join(map(self.item.write, value))
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append the entries at ``offset`` as a tuple; return the offset after them."""
         if self.code == "B":
             start = offset + 1
             number = frame[offset] if start <= end else -1
@@ -346,7 +335,6 @@ class Tlvs:
     cls: type[Tlv] = Tlv
 
     def write(self, value: object) -> bytes:
-        """Each TLV's tag, length and value."""
         parts: list[bytes] = []
         for tlv in value:  # type: ignore[attr-defined]
             if len(tlv.value) > _TLV_MAX:
@@ -355,7 +343,6 @@ class Tlvs:
         return b"".join(parts)
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append every TLV up to ``end`` as a tuple."""
         tlvs: list[Tlv] = []
         while offset < end:
             if offset + _TLV_HEAD.size > end:
@@ -372,8 +359,7 @@ class Tlvs:
 
 @dataclass(frozen=True, slots=True)
 class Custom:
-    """A protocol's own rule: ``write(value) -> bytes``, ``read(frame, offset, end, out)``
-    appending the value and returning the offset after it."""
+    """A protocol's own rule, as its ``write`` and ``read``."""
 
     write: Callable[[object], bytes]
     read: Reader
