@@ -633,24 +633,16 @@ class Block(Generic[T]):
         self._record = Record(cls, table)
         self.size = self._record.fields.fixed_size
 
-    def pack(self, obj: object) -> bytes:
+    def pack(self, obj: T) -> bytes:
         """The bytes of ``obj``'s fields."""
-        parts: list[bytes] = []
-        self._record.fields.write_all(self._record.fields.get(obj), parts)
-        return b"".join(parts)
-
-    def read(self, frame: bytes, offset: int, end: int) -> tuple[T, int]:
-        """The record at ``offset`` and the offset after it."""
-        out: Values = []
-        offset = self._record.read(frame, offset, end, out)
-        return out[0], offset  # type: ignore[return-value]
+        return self._record.write(obj)
 
     def unpack(self, data: bytes) -> T:
         """The record in ``data``, which must be exactly its size."""
-        record, offset = self.read(data, 0, len(data))
-        if offset != len(data):
+        out: Values = []
+        if self._record.read(data, 0, len(data), out) != len(data):
             raise RemoteProtocolError(f"{len(data)} bytes where {self.size} were expected")
-        return record
+        return out[0]  # type: ignore[return-value]
 
 
 # -------------------------------------------------------------------- constructors

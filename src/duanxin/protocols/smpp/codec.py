@@ -14,7 +14,16 @@ from functools import partial
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import U32, Custom, Fault, Malformed, Table, Values, table_of
+from duanxin.protocols.core.table import (
+    U32,
+    Custom,
+    Fault,
+    Malformed,
+    Record,
+    Table,
+    Values,
+    table_of,
+)
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.pdu import SHORT_MESSAGE as SHORT_MESSAGE
@@ -25,14 +34,11 @@ from duanxin.protocols.smpp.pdu import CommandStatus, Pdu
 __all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 
 MAX_PDU_SIZE = 0x10000 + 0x400  # a full message_payload TLV plus the mandatory fields
-_DESTS: dict[int, codec.Block[p.SmeAddress] | codec.Block[p.DistributionList]] = {
-    p.DEST_FLAG_SME: codec.Block(p.SmeAddress, table_of(p.SmeAddress)),
-    p.DEST_FLAG_DISTRIBUTION_LIST: codec.Block(p.DistributionList, table_of(p.DistributionList)),
+_DESTS = {
+    p.DEST_FLAG_SME: Record(p.SmeAddress, table_of(p.SmeAddress)),
+    p.DEST_FLAG_DISTRIBUTION_LIST: Record(p.DistributionList, table_of(p.DistributionList)),
 }
-_FLAGS: dict[type, int] = {
-    p.SmeAddress: p.DEST_FLAG_SME,
-    p.DistributionList: p.DEST_FLAG_DISTRIBUTION_LIST,
-}
+_FLAGS = {record.cls: flag for flag, record in _DESTS.items()}
 
 
 def _write_dests(dests: object) -> bytes:
@@ -43,7 +49,7 @@ def _write_dests(dests: object) -> bytes:
         flag = _FLAGS.get(type(dest))
         if flag is None:
             raise LocalProtocolError(f"not a submit_multi destination: {dest!r}")
-        parts += (bytes((flag,)), _DESTS[flag].pack(dest))
+        parts += (bytes((flag,)), _DESTS[flag].write(dest))
     return b"".join(parts)
 
 
@@ -51,15 +57,14 @@ def _read_dests(frame: bytes, offset: int, end: int, out: Values) -> int:
     if offset >= end:
         raise Malformed("body ends inside number_of_dests")
     count, offset = frame[offset], offset + 1
-    dests = []
+    dests: Values = []
     for _ in range(count):
         if offset >= end:
             raise Malformed("body ends inside dest_flag")
-        block = _DESTS.get(frame[offset])
-        if block is None:
+        record = _DESTS.get(frame[offset])
+        if record is None:
             raise Malformed(f"dest_flag {frame[offset]}", Fault.CHOICE)
-        dest, offset = block.read(frame, offset + 1, end)
-        dests.append(dest)
+        offset = record.read(frame, offset + 1, end, dests)
     out.append(tuple(dests))
     return offset
 
