@@ -14,16 +14,7 @@ from functools import partial
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import (
-    U32,
-    Custom,
-    Fault,
-    Malformed,
-    Record,
-    Table,
-    Values,
-    table_of,
-)
+from duanxin.protocols.core.table import U32, Custom, Fault, Malformed, Record, Table, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.pdu import SHORT_MESSAGE as SHORT_MESSAGE
@@ -53,11 +44,11 @@ def _write_dests(dests: object) -> bytes:
     return b"".join(parts)
 
 
-def _read_dests(frame: bytes, offset: int, end: int, out: Values) -> int:
+def _read_dests(frame: bytes, offset: int, end: int, out: list[object]) -> int:
     if offset >= end:
         raise Malformed("body ends inside number_of_dests")
     count, offset = frame[offset], offset + 1
-    dests: Values = []
+    dests: list[object] = []
     for _ in range(count):
         if offset >= end:
             raise Malformed("body ends inside dest_flag")
