@@ -194,7 +194,7 @@ Result = Annotated[int, Variant({_V20: (U8,), _V30: (U32,)})]
 Terminal = Annotated[str, Variant({v: (Text(TERMINAL_ID_SIZE[v]),) for v in (_V20, _V30)})]
 Terminals = Annotated[  # DestUsr_tl < 100
     tuple[str, ...],
-    Variant({v: (Items("B", Text(TERMINAL_ID_SIZE[v]), 1, 99),) for v in (_V20, _V30)}),
+    Variant({v: (Items(Text(TERMINAL_ID_SIZE[v]), 1, 99),) for v in (_V20, _V30)}),
 ]
 Only30 = Annotated[int, Variant({_V20: (Absent(0, _ONLY_30),), _V30: (U8,)})]
 #: 3.0's LinkID stands where 2.0 has its 8-byte Reserve.

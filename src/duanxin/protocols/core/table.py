@@ -33,7 +33,7 @@ Writer = Callable[[Sequence[object], list[bytes]], None]
 Reader = Callable[[bytes, int, int, Values], int]
 _TLV_HEAD = struct.Struct(">HH")
 _U32 = struct.Struct(">I")
-_COUNTS = {code: struct.Struct(">" + code).pack for code in "BHI"}  # length and count prefixes
+_LENGTHS = {code: struct.Struct(">" + code).pack for code in "BI"}
 _TLV_MAX = 0xFFFF
 
 
@@ -192,7 +192,7 @@ class Bytes:
     def write(self, value: object) -> bytes:
         if not isinstance(value, bytes | bytearray) or len(value) > self.max_size:
             raise LocalProtocolError(f"must be bytes of at most {self.max_size}")
-        return _COUNTS[self.code](len(value)) + value
+        return _LENGTHS[self.code](len(value)) + value
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
         if self.code == "B":
@@ -257,14 +257,12 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Items:
-    """A count of struct ``code`` (B or H), then that many ``item`` (a :class:`Text` or a
-    :class:`Record`).
+    """A one-byte count, then that many ``item`` (a :class:`Text` or a :class:`Record`).
 
     ``minimum``/``maximum`` bound the count when encoding, and when reading too if
     ``strict`` (a :attr:`Fault.COUNT` otherwise).
     """
 
-    code: str
     item: Text | Record
     minimum: int = 0
     maximum: int = 0xFF
@@ -273,17 +271,12 @@ class Items:
     def write(self, value: object) -> bytes:
         if not isinstance(value, tuple) or not self.minimum <= len(value) <= self.maximum:
             raise LocalProtocolError(f"needs {self.minimum}..{self.maximum} entries")
-        return _COUNTS[self.code](len(value)) + b"".join(map(self.item.write, value))
+        return bytes((len(value),)) + b"".join(map(self.item.write, value))
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        if self.code == "B":
-            start = offset + 1
-            number = frame[offset] if start <= end else -1
-        else:
-            start = offset + 2
-            number = int.from_bytes(frame[offset:start], "big") if start <= end else -1
-        if number < 0:
+        if offset >= end:
             raise Malformed("body ends before a count")
+        number, start = frame[offset], offset + 1
         if self.strict and not self.minimum <= number <= self.maximum:
             raise Malformed(f"{number} entries outside {self.minimum}..{self.maximum}", Fault.COUNT)
         item = self.item

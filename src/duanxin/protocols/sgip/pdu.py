@@ -195,7 +195,7 @@ Time = Annotated[str, Text(16)]  # ExpireTime, ScheduleTime, Trace_Resp times
 Reserve = Annotated[str, Text(RESERVE_SIZE)]
 Content = Annotated[bytes, Bytes("I", MAX_PDU_SIZE)]  # MessageLength is its length
 Fee = Annotated[str, Text(6)]  # FeeValue, GivenValue
-Users = Annotated[tuple[str, ...], Items("B", Text(NUMBER_SIZE), 1, 100, strict=True)]
+Users = Annotated[tuple[str, ...], Items(Text(NUMBER_SIZE), 1, 100, strict=True)]
 
 
 class _Header(Frozen):

@@ -246,7 +246,7 @@ class SmgpSubmit(SequenceIdHeader):
     at_time: Time = ""
     src_term_id: TermId = ""
     charge_term_id: TermId = ""
-    dest_term_ids: Annotated[tuple[str, ...], Items("B", TERM_ID, 0, 100)] = ()
+    dest_term_ids: Annotated[tuple[str, ...], Items(TERM_ID, 0, 100)] = ()
     msg_content: Content = b""
     tlvs: Options = ()
 

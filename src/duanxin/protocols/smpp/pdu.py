@@ -339,7 +339,7 @@ class UnsuccessSme(Frozen):
     error_status_code: Annotated[int, U32] = 0
 
 
-UNSUCCESS_LIST = Items("B", Record(UnsuccessSme, table_of(UnsuccessSme)))
+UNSUCCESS_LIST = Items(Record(UnsuccessSme, table_of(UnsuccessSme)))
 
 
 class SubmitMulti(_Header):
