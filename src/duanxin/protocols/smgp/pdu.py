@@ -12,7 +12,6 @@ from typing import Annotated
 
 from duanxin.protocols.core import table
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.fields import encode_fixed
 from duanxin.protocols.core.query import QueryCounters
 from duanxin.protocols.core.table import (
     U8,
@@ -192,7 +191,9 @@ class Tlv(table.Tlv):
         except UnicodeEncodeError as error:
             raise LocalProtocolError(f"TLV {tag.name} text must be ASCII") from error
         size = TLV_VALUE_SIZES.get(tag)
-        return cls(tag, raw if size is None else encode_fixed(raw, size, name=tag.name))
+        if size is not None and len(raw) > size:
+            raise LocalProtocolError(f"TLV {tag.name} is {len(raw)} bytes, at most {size}")
+        return cls(tag, raw if size is None else raw.ljust(size, b"\0"))
 
     @property
     def name(self) -> str:
