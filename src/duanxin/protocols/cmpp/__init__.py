@@ -1,12 +1,5 @@
-"""CMPP 2.0 / 3.0 (China Mobile): the SP side of the ISMG link, and the login check a server needs.
-
-- :mod:`.pdu`      PDU dataclasses (one set for both versions; ``version`` picks the layout)
-- :mod:`.codec`    ``encode(pdu)``, the incremental ``Decoder`` (set ``version`` after CONNECT)
-- :mod:`.report`   the status report inside a report DELIVER's Msg_Content
-- :mod:`.auth`     timestamps, AuthenticatorSource/ISMG, ``verify_connect``, ``connect_response``
-- :mod:`.dialect`  what the shared session engine needs (sequence, heartbeat, version)
-- :mod:`.client`   the carrier adapter, ``open_client`` and ``canonical_id``
-"""
+"""CMPP 2.0 / 3.0 (China Mobile): the SP side of the ISMG link, and the login check a server
+needs (:mod:`.auth`); a report DELIVER's Msg_Content is read by :mod:`.report`."""
 
 from duanxin.protocols.cmpp import auth, codec, pdu, report
 from duanxin.protocols.cmpp.auth import *

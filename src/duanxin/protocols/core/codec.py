@@ -20,7 +20,7 @@ from duanxin.protocols.core.framing import LengthPrefixedFramer
 from duanxin.protocols.core.table import U8 as U8
 from duanxin.protocols.core.table import Block as Block
 from duanxin.protocols.core.table import CString as CString
-from duanxin.protocols.core.table import Fault, Fields, Malformed, Table, Values, constructor
+from duanxin.protocols.core.table import Entry, Fault, Fields, Malformed, Table, Values, constructor
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.core.table import Int as Int
 from duanxin.protocols.core.table import Text as Text
@@ -29,7 +29,6 @@ __all__ = ["Block", "Codec", "Decoder"]
 
 P = TypeVar("P")
 _PREFIX = struct.Struct(">II")  # length, command id
-Entry = tuple[int, Table]
 
 
 @dataclass(slots=True)

@@ -1,13 +1,5 @@
-"""China Telecom SMGP 3.0: sans-IO codec, session dialect and carrier client.
-
-- :mod:`.pdu`     command ids, status codes, TLV tags and one dataclass per PDU
-- :mod:`.codec`   ``encode(pdu) -> bytes`` and the incremental :class:`Decoder`
-- :mod:`.auth`    login digests for both ends (:func:`build_login`, :func:`verify_login`)
-- :mod:`.report`  the status report inside a Deliver (:class:`SmgpReport`)
-- :mod:`.msgid`   10-byte BCD MsgIDs and their canonical form (:func:`canonical_id`)
-- :mod:`.dialect` the shared session engine's view of SMGP
-- :mod:`.client`  the carrier client (:func:`open_client`)
-"""
+"""China Telecom SMGP 3.0; its own modules beside the common four: :mod:`.auth` (login
+digests), :mod:`.report` (the report inside a Deliver), :mod:`.msgid` (BCD MsgIDs)."""
 
 from duanxin.protocols.core.table import find_tlv, tlv_int
 from duanxin.protocols.smgp import auth, codec, msgid, pdu, report
