@@ -12,7 +12,6 @@ import struct
 from datetime import datetime
 
 from duanxin.protocols.cmpp.pdu import (
-    AUTHENTICATOR_SIZE,
     SOURCE_ADDR_SIZE,
     CmppConnect,
     CmppConnectResp,
@@ -24,6 +23,7 @@ from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_T
 from duanxin.protocols.core.clock import mmddhhmmss as timestamp_of
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.login import answer_digest, login_digest, sign
+from duanxin.protocols.core.query import AUTHENTICATOR_SIZE
 
 __all__ = [
     "authenticator_ismg",

@@ -11,15 +11,14 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Annotated
 
-from duanxin.protocols.core.query import QueryCounters
+from duanxin.protocols.core.query import AUTHENTICATOR_SIZE, Content, Digest, QueryCounters, Word
 from duanxin.protocols.core.table import (
     U8,
     U32,
     U64,
     Absent,
-    Bytes,
+    Byte,
     Items,
-    Octets,
     Reserved,
     SequenceIdHeader,
     Text,
@@ -175,7 +174,6 @@ class CmppTerminalType(IntEnum):
 
 HEADER_SIZE = 12
 SOURCE_ADDR_SIZE = 6
-AUTHENTICATOR_SIZE = 16
 #: Terminal id (MSISDN) slots: 21 bytes in 2.0, 32 in 3.0.
 TERMINAL_ID_SIZE = {CmppVersion.V20: 21, CmppVersion.V30: 32}
 DEST_ID_SIZE = 21
@@ -183,12 +181,11 @@ STAT_SIZE = 7
 
 _V20, _V30 = CmppVersion.V20, CmppVersion.V30
 _ONLY_30 = "exists only in CMPP 3.0"
-Byte = Annotated[int, U8]
-MsgId = Annotated[int, U64]
-Digest = Annotated[bytes, Octets(AUTHENTICATOR_SIZE)]
-ServiceId = Annotated[str, Text(10)]
 Time = Annotated[str, Text(17)]  # ValId_Time / At_Time
-Content = Annotated[bytes, Bytes("B", 0xFF)]
+QueryTime = Annotated[str, Text(8)]  # YYYYMMDD
+QueryCode = Annotated[str, Text(10)]
+MsgId = Annotated[int, U64]
+ServiceId = Annotated[str, Text(10)]
 #: Status / Result / Success_Id: 1 byte in 2.0, 4 in 3.0.
 Result = Annotated[int, Variant({_V20: (U8,), _V30: (U32,)})]
 Terminal = Annotated[str, Variant({v: (Text(TERMINAL_ID_SIZE[v]),) for v in (_V20, _V30)})]
@@ -199,9 +196,6 @@ Terminals = Annotated[  # DestUsr_tl < 100
 Only30 = Annotated[int, Variant({_V20: (Absent(0, _ONLY_30),), _V30: (U8,)})]
 #: 3.0's LinkID stands where 2.0 has its 8-byte Reserve.
 LinkId = Annotated[str, Variant({_V20: (Reserved(8), Absent("", _ONLY_30)), _V30: (Text(20),)})]
-QueryTime = Annotated[str, Text(8)]  # YYYYMMDD
-QueryCode = Annotated[str, Text(10)]
-Count = Annotated[int, U32]
 #: The layout a PDU is encoded in, not itself on the wire.
 Layout = Annotated[int, Variant({v: (Absent(v, checked=False),) for v in (_V20, _V30)})]
 
@@ -212,7 +206,7 @@ class CmppConnect(SequenceIdHeader):
     source_addr: Annotated[str, Text(SOURCE_ADDR_SIZE)]
     authenticator_source: Digest
     version: Byte = _V30
-    timestamp: Annotated[int, U32]
+    timestamp: Word
 
 
 class CmppConnectResp(SequenceIdHeader):
@@ -296,8 +290,8 @@ class CmppQueryResp(QueryCounters):
     time: QueryTime = ""
     query_type: Byte = 0
     query_code: QueryCode = ""
-    mt_tl_msg: Count = 0
-    mt_tl_usr: Count = 0
+    mt_tl_msg: Word = 0
+    mt_tl_usr: Word = 0
 
 
 class CmppCancel(SequenceIdHeader):

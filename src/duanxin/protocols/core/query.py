@@ -1,13 +1,18 @@
-"""The traffic counters of a query answer: CMPP and SMGP come from one Chinese standard."""
+"""What CMPP and SMGP share, coming from one Chinese standard: field kinds and the traffic
+counters of a query answer."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from duanxin.protocols.core.table import U32, Last, SequenceIdHeader
+from duanxin.protocols.core.table import U32, Bytes, Last, Octets, SequenceIdHeader
 
-__all__ = ["QueryCounters"]
+__all__ = ["AUTHENTICATOR_SIZE", "Content", "Digest", "QueryCounters", "Word"]
 
+AUTHENTICATOR_SIZE = 16
+Digest = Annotated[bytes, Octets(AUTHENTICATOR_SIZE)]  # the login authenticators
+Word = Annotated[int, U32]
+Content = Annotated[bytes, Bytes("B", 0xFF)]  # behind its one-byte length
 #: On the wire after the answer's own fields.
 Counter = Annotated[int, U32, Last()]
 

@@ -90,6 +90,7 @@ class Int:
 
 
 U8, U16, U32, U64 = Int("B"), Int("H"), Int("I"), Int("Q")
+Byte = typing.Annotated[int, U8]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from enum import IntEnum
 from typing import Annotated, NamedTuple
 
 from duanxin.protocols.core.clock import mmddhhmmss
-from duanxin.protocols.core.table import U8, U32, Bytes, Frozen, Items, Record, Text
+from duanxin.protocols.core.table import U32, Byte, Bytes, Frozen, Items, Record, Text
 
 __all__ = [
     "Bind",
@@ -189,7 +189,6 @@ class SequenceNumber(NamedTuple):
 sequence_time = mmddhhmmss
 _NO_SEQUENCE = SequenceNumber()
 SEQUENCE = Record(SequenceNumber, (("node", U32), ("time", U32), ("counter", U32)))
-Byte = Annotated[int, U8]
 Number = Annotated[str, Text(NUMBER_SIZE)]
 Time = Annotated[str, Text(16)]  # ExpireTime, ScheduleTime, Trace_Resp times
 Reserve = Annotated[str, Text(RESERVE_SIZE)]

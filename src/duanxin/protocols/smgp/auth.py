@@ -14,8 +14,8 @@ from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_T
 from duanxin.protocols.core.clock import mmddhhmmss as login_timestamp
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.login import answer_digest, login_digest, sign
+from duanxin.protocols.core.query import AUTHENTICATOR_SIZE
 from duanxin.protocols.smgp.pdu import (
-    AUTHENTICATOR_SIZE,
     SMGP_VERSION,
     LoginMode,
     SmgpLogin,

@@ -12,18 +12,8 @@ from typing import Annotated
 
 from duanxin.protocols.core import table
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.query import QueryCounters
-from duanxin.protocols.core.table import (
-    U8,
-    U32,
-    Bytes,
-    Items,
-    Octets,
-    Reserved,
-    SequenceIdHeader,
-    Text,
-    Tlvs,
-)
+from duanxin.protocols.core.query import AUTHENTICATOR_SIZE, Content, Digest, QueryCounters, Word
+from duanxin.protocols.core.table import Byte, Items, Octets, Reserved, SequenceIdHeader, Text, Tlvs
 
 __all__ = [
     "CommandId",
@@ -49,7 +39,6 @@ __all__ = [
 
 SMGP_VERSION = 0x30
 MSG_ID_SIZE = 10
-AUTHENTICATOR_SIZE = 16
 
 
 class CommandId(IntEnum):
@@ -206,18 +195,14 @@ class Tlv(table.Tlv):
 
 RESERVE_SIZE = 8
 TERM_ID = Text(21)
-Byte = Annotated[int, U8]
-Word = Annotated[int, U32]
 TermId = Annotated[str, TERM_ID]
 Time = Annotated[str, Text(17)]  # ValidTime / AtTime
-Fee = Annotated[str, Text(6)]  # FeeCode / FixedFee
-MsgId = Annotated[bytes, Octets(MSG_ID_SIZE)]
-Digest = Annotated[bytes, Octets(AUTHENTICATOR_SIZE)]
-Content = Annotated[bytes, Bytes("B", 0xFF)]
-#: Submit and Deliver: 8 reserved bytes, then optional parameters up to PacketLength.
-Options = Annotated[tuple[Tlv, ...], Reserved(RESERVE_SIZE), Tlvs(Tlv)]
 QueryTime = Annotated[str, Text(8)]  # YYYYMMDD
 QueryCode = Annotated[str, Text(10)]
+Fee = Annotated[str, Text(6)]  # FeeCode / FixedFee
+MsgId = Annotated[bytes, Octets(MSG_ID_SIZE)]
+#: Submit and Deliver: 8 reserved bytes, then optional parameters up to PacketLength.
+Options = Annotated[tuple[Tlv, ...], Reserved(RESERVE_SIZE), Tlvs(Tlv)]
 
 
 class SmgpLogin(SequenceIdHeader):

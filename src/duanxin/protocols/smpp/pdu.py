@@ -12,8 +12,8 @@ from enum import IntEnum
 from typing import Annotated, ClassVar
 
 from duanxin.protocols.core.table import (
-    U8,
     U32,
+    Byte,
     Bytes,
     CString,
     Frozen,
@@ -70,7 +70,6 @@ DL_NAME_SIZE = 21
 SHORT_MESSAGE_MAX = 254  # sm_length is one byte; 255 is reserved
 SHORT_MESSAGE = Bytes("B", SHORT_MESSAGE_MAX)
 TLVS = Tlvs()
-Byte = Annotated[int, U8]
 Address = Annotated[str, CString(ADDRESS_SIZE)]
 LongAddress = Annotated[str, CString(65)]
 Time = Annotated[str, CString(17)]  # YYMMDDhhmmsstnnp
