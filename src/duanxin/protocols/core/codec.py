@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from duanxin.protocols.core.errors import LocalProtocolError, RemoteProtocolError
+from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.framing import LengthPrefixedFramer
 from duanxin.protocols.core.table import U8 as U8
 from duanxin.protocols.core.table import Block as Block
@@ -202,7 +202,7 @@ def _by_variant(
     return encode_variant
 
 
-class Decoder(Generic[P]):
+class Decoder(LengthPrefixedFramer, Generic[P]):
     """Incremental decoder of ``codec``: feed bytes, then iterate :meth:`pdus`.
 
     Frames shorter than the codec's header or longer than ``max_length`` are refused with
@@ -211,7 +211,7 @@ class Decoder(Generic[P]):
     decoded), so a session can answer a PDU it refuses with that PDU's own response.
     """
 
-    __slots__ = ("_decode", "_framer", "_status", "last", "variant")
+    __slots__ = ("_decode", "last", "variant")
 
     def __init__(
         self,
@@ -221,36 +221,23 @@ class Decoder(Generic[P]):
         decode: Callable[[bytes, Hashable], P] | None = None,
         variant: Hashable = None,
     ) -> None:
-        self._framer = LengthPrefixedFramer(min_length=codec.header_size, max_length=max_length)
+        super().__init__(
+            min_length=codec.header_size, max_length=max_length, status=codec.length_status
+        )
         self._decode = decode or codec.decode
-        self._status = codec.length_status
         self.variant = variant
         self.last: P | None = None
 
-    def feed(self, data: bytes) -> None:
-        """Add bytes received from the peer."""
-        self._framer.feed(data)
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held that do not yet make a whole PDU."""
-        return self._framer.buffered
-
     def pdus(self) -> Iterator[P]:
         """Yield each complete PDU buffered so far; a partial one stays buffered."""
-        frames = self._framer.frames()
-        decode = self._decode
+        frames, decode = self.frames(), self._decode
         try:
             while True:
                 self.last = None
-                try:
-                    frame = next(frames)
-                except StopIteration:
+                frame = next(frames, None)
+                if frame is None:
                     return
-                except RemoteProtocolError as error:
-                    raise FrameError(str(error), status=self._status) from error
-                pdu = decode(frame, self.variant)
-                self.last = pdu
+                self.last = pdu = decode(frame, self.variant)
                 yield pdu
         finally:
             frames.close()
