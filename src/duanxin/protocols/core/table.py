@@ -127,13 +127,9 @@ class Text(_Sized):
         return ""
 
     def write(self, value: object) -> bytes:
-        try:
-            raw = value.encode("ascii")  # type: ignore[attr-defined]
-            if len(raw) <= self.size:
-                return bytes(raw.ljust(self.size, b"\0"))
-        except (AttributeError, UnicodeError):
-            pass
-        raise LocalProtocolError(self.problem(value))
+        if problem := self.problem(value):
+            raise LocalProtocolError(problem)
+        return str(value).encode("ascii").ljust(self.size, b"\0")
 
 
 class Reserved(_Sized):
@@ -272,7 +268,22 @@ class Items:
     def write(self, value: object) -> bytes:
         if not isinstance(value, tuple) or not self.minimum <= len(value) <= self.maximum:
             raise LocalProtocolError(f"needs {self.minimum}..{self.maximum} entries")
-        return bytes((len(value),)) + b"".join(map(self.item.write, value))
+        parts, item = [bytes((len(value),))], self.item
+        if isinstance(item, Text):  # text slots, the common case: padded here
+            size = item.size
+            try:
+                for entry in value:
+                    raw = entry.encode("ascii")
+                    if len(raw) > size:
+                        break
+                    parts.append(raw.ljust(size, b"\0"))
+                else:
+                    return b"".join(parts)
+            except (AttributeError, UnicodeError):
+                pass
+            del parts[1:]
+        parts += [item.write(entry) for entry in value]
+        return b"".join(parts)
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
         if offset >= end:
