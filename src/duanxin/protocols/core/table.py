@@ -268,7 +268,7 @@ class Items:
     def write(self, value: object) -> bytes:
         if not isinstance(value, tuple) or not self.minimum <= len(value) <= self.maximum:
             raise LocalProtocolError(f"needs {self.minimum}..{self.maximum} entries")
-        parts, item = [bytes((len(value),))], self.item
+        parts, item = [_LENGTHS["B"](len(value))], self.item
         if isinstance(item, Text):  # text slots, the common case: padded here
             size = item.size
             try:
