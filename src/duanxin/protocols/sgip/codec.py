@@ -11,8 +11,7 @@ import typing
 from functools import partial
 
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import Custom, Fault, Malformed, Values, declared, table_of
+from duanxin.protocols.core.table import Custom, Fault, Items, Malformed, Record, declared, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.pdu import MAX_PDU_SIZE as MAX_PDU_SIZE
@@ -20,29 +19,25 @@ from duanxin.protocols.sgip.pdu import CommandId, Pdu, Result
 
 __all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 
-_NODE = codec.Block(s.TraceNode, table_of(s.TraceNode))
+_NODE = Record(s.TraceNode, table_of(s.TraceNode))
+_NODE_SIZE = _NODE.fields.fixed_size
 
 
-def _write_nodes(nodes: object) -> bytes:
-    if not isinstance(nodes, tuple) or len(nodes) > 0xFF:
-        raise LocalProtocolError("at most 255 trace nodes")
-    return bytes((len(nodes),)) + b"".join(_NODE.pack(node) for node in nodes)
-
-
-def _read_nodes(frame: bytes, offset: int, end: int, out: Values) -> int:
+def _read_nodes(frame: bytes, offset: int, end: int, out: list[object]) -> int:
     if offset >= end:
         raise Malformed("body too short for Count")
-    start = offset + 1
-    entries, remainder = divmod(end - start - s.RESERVE_SIZE, _NODE.size)
+    entries, remainder = divmod(end - offset - 1 - s.RESERVE_SIZE, _NODE_SIZE)
     if entries < 0 or remainder:
         raise Malformed("Trace_Resp body is not whole node entries")
-    stop = start + entries * _NODE.size
-    size = _NODE.size
-    out.append(tuple(_NODE.unpack(frame[at : at + size]) for at in range(start, stop, size)))
-    return stop
+    nodes: list[object] = []
+    offset += 1
+    for _ in range(entries):
+        offset = _NODE.read(frame, offset, end, nodes)
+    out.append(tuple(nodes))
+    return offset
 
 
-_NODES = Custom(_write_nodes, _read_nodes)
+_NODES = Custom(Items(_NODE).write, _read_nodes)
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "SGIP",
     (("sequence", s.SEQUENCE),),
