@@ -3,9 +3,9 @@ counters of a query answer."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from duanxin.protocols.core.table import U32, Bytes, Last, Octets, SequenceIdHeader
+from duanxin.protocols.core.table import U32, Bytes, Octets, SequenceIdHeader
 
 __all__ = ["AUTHENTICATOR_SIZE", "Content", "Digest", "QueryCounters", "Word"]
 
@@ -13,17 +13,17 @@ AUTHENTICATOR_SIZE = 16
 Digest = Annotated[bytes, Octets(AUTHENTICATOR_SIZE)]  # the login authenticators
 Word = Annotated[int, U32]
 Content = Annotated[bytes, Bytes("B", 0xFF)]  # behind its one-byte length
-#: On the wire after the answer's own fields.
-Counter = Annotated[int, U32, Last()]
 
 
 class QueryCounters(SequenceIdHeader):
     """Delivered, waiting and failed counts of MT and MO messages (CMPP QUERY_RESP, SMGP
-    Query_Resp; each names its two totals its own way)."""
+    Query_Resp; each names its two totals its own way), on the wire after the answer's own."""
 
-    mt_scs: Counter = 0
-    mt_wt: Counter = 0
-    mt_fl: Counter = 0
-    mo_scs: Counter = 0
-    mo_wt: Counter = 0
-    mo_fl: Counter = 0
+    __trailing__: ClassVar[bool] = True
+
+    mt_scs: Word = 0
+    mt_wt: Word = 0
+    mt_fl: Word = 0
+    mo_scs: Word = 0
+    mo_wt: Word = 0
+    mo_fl: Word = 0

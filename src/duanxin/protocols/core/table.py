@@ -383,15 +383,9 @@ class Variant:
     by: Mapping[Hashable, tuple[Kind, ...]]
 
 
-@dataclass(frozen=True, slots=True)
-class Last:
-    """Beside a field's kind: the field goes after those the class itself declares (the
-    counters a query answer inherits)."""
-
-
 def table_of(cls: type, variant: Hashable = None, **given: Kind) -> Table:
-    """The table of ``cls``: its fields declared ``Annotated[type, kind]``, in field order
-    (those marked :class:`Last` at the end).
+    """The table of ``cls``: its fields declared ``Annotated[type, kind]``, in field order,
+    except that the fields of a base declaring ``__trailing__`` come after all the others.
 
     A :class:`Reserved` beside the kind is padding before or after the field, as written;
     a :class:`Variant` stands for its kinds in layout ``variant``. ``given`` names the
@@ -399,20 +393,23 @@ def table_of(cls: type, variant: Hashable = None, **given: Kind) -> Table:
     (the header's) are left out.
     """
     hints = typing.get_type_hints(cls, include_extras=True)
-    declared = {
-        spec.name: getattr(hints[spec.name], "__metadata__", ()) for spec in dataclasses.fields(cls)
+    trailing = {
+        name
+        for base in cls.__mro__
+        if vars(base).get("__trailing__")
+        for name in vars(base).get("__annotations__", ())
     }
     table: list[tuple[str, Kind]] = []
-    for name in sorted(declared, key=lambda name: any(isinstance(m, Last) for m in declared[name])):
+    for spec in sorted(dataclasses.fields(cls), key=lambda spec: spec.name in trailing):
         kinds: list[Kind] = []
-        for kind in declared[name]:
+        for kind in getattr(hints[spec.name], "__metadata__", ()):
             if isinstance(kind, Variant):
                 kinds += kind.by[variant]
             elif isinstance(kind, Kind):
                 kinds.append(kind)
-        if name in given:
-            kinds = [given[name]]
-        table += [(name if not isinstance(k, Reserved) else "reserve", k) for k in kinds]
+        if spec.name in given:
+            kinds = [given[spec.name]]
+        table += [(spec.name if not isinstance(k, Reserved) else "reserve", k) for k in kinds]
     return tuple(table)
 
 

@@ -221,14 +221,11 @@ class Outbind(_Header):
 # --------------------------------------------------------------------- messages
 
 
-class _ShortMessageBody(_Header):
-    service_type: ServiceType = ""
-    source_addr_ton: Byte = 0
-    source_addr_npi: Byte = 0
-    source_addr: Address = ""
-    dest_addr_ton: Byte = 0
-    dest_addr_npi: Byte = 0
-    destination_addr: Address = ""
+class _MessageTail(_Header):
+    """What submit_sm, deliver_sm and submit_multi end with, after their addresses."""
+
+    __trailing__: ClassVar[bool] = True
+
     esm_class: Byte = 0
     protocol_id: Byte = 0
     priority_flag: Byte = 0
@@ -240,6 +237,16 @@ class _ShortMessageBody(_Header):
     sm_default_msg_id: Byte = 0
     short_message: ShortMessage = b""
     tlvs: Options = ()
+
+
+class _ShortMessageBody(_MessageTail):
+    service_type: ServiceType = ""
+    source_addr_ton: Byte = 0
+    source_addr_npi: Byte = 0
+    source_addr: Address = ""
+    dest_addr_ton: Byte = 0
+    dest_addr_npi: Byte = 0
+    destination_addr: Address = ""
 
 
 class SubmitSm(_ShortMessageBody): ...
@@ -341,23 +348,12 @@ class UnsuccessSme(Frozen):
 UNSUCCESS_LIST = Items(Record(UnsuccessSme, table_of(UnsuccessSme)))
 
 
-class SubmitMulti(_Header):
+class SubmitMulti(_MessageTail):
     service_type: ServiceType = ""
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
     source_addr: Address = ""
     dest_addresses: tuple[SmeAddress | DistributionList, ...] = ()
-    esm_class: Byte = 0
-    protocol_id: Byte = 0
-    priority_flag: Byte = 0
-    schedule_delivery_time: Time = ""
-    validity_period: Time = ""
-    registered_delivery: Byte = 0
-    replace_if_present_flag: Byte = 0
-    data_coding: Byte = 0
-    sm_default_msg_id: Byte = 0
-    short_message: ShortMessage = b""
-    tlvs: Options = ()
 
 
 class SubmitMultiResp(_Header):
