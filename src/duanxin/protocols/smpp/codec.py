@@ -81,7 +81,6 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
     unknown_status=CommandStatus.ESME_RINVCMDID,
     length_status=_LENGTH,
 )
-_CLASSES: dict[int, type[Pdu]] = {cls.command_id: cls for cls in FIELDS}
 
 
 def encode(pdu: Pdu) -> bytes:
@@ -103,7 +102,8 @@ def decode(frame: bytes, variant: Hashable = None) -> Pdu:
         if status == 0 and len(frame) > CODEC.header_size:
             raise
         # No body, or a failure's garbled one: every field keeps its default.
-        return _CLASSES[command](sequence_number=sequence, command_status=status)  # type: ignore[arg-type]
+        make = CODEC.by_command[None][command].cls
+        return make(sequence_number=sequence, command_status=status)  # type: ignore[arg-type]
 
 
 #: The incremental decoder: ``Decoder()``, then ``feed`` bytes and iterate ``pdus()``.
