@@ -17,15 +17,10 @@ from typing import Generic, TypeVar
 
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.framing import LengthPrefixedFramer
-from duanxin.protocols.core.table import U8 as U8
-from duanxin.protocols.core.table import Block as Block
-from duanxin.protocols.core.table import CString as CString
 from duanxin.protocols.core.table import Entry, Fault, Fields, Malformed, Table, Values, constructor
 from duanxin.protocols.core.table import FrameError as FrameError
-from duanxin.protocols.core.table import Int as Int
-from duanxin.protocols.core.table import Text as Text
 
-__all__ = ["Block", "Codec", "Decoder"]
+__all__ = ["Codec", "Decoder", "FrameError"]
 
 P = TypeVar("P")
 _PREFIX = struct.Struct(">II")  # length, command id
