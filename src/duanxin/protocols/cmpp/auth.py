@@ -1,8 +1,8 @@
 """CMPP login: timestamps, the two MD5 authenticators, and the server-side check.
 
-Nothing here reads the clock: callers pass the time in. A server that keeps one secret per
-SP_Id (the simulator, the platform's own CMPP access server) looks the secret up by
-``connect.source_addr`` and then calls :func:`verify_connect` and :func:`connect_response`.
+A server that keeps one secret per SP_Id (the simulator, the platform's own CMPP access
+server) looks it up by ``connect.source_addr``, then calls :func:`verify_connect` and
+:func:`connect_response`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""SMGP login digests (§6 of the notes), for both ends of the link.
-
-The clock is never read here: callers pass the login time, which is taken as China
-Standard Time (an aware ``datetime`` is converted to it; a naive one is assumed to be in it).
-"""
+"""SMGP login digests (§6 of the notes), for both ends of the link (the digest rule itself
+is :mod:`duanxin.protocols.core.login`)."""
 
 from __future__ import annotations
 
