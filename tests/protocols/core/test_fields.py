@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from duanxin.protocols.core.clock import CHINA_STANDARD_TIME
-from duanxin.protocols.core.codec import U8, Block, Text
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.fields import decode_fixed, parse_report_time
+from duanxin.protocols.core.table import U8, Block, Text
 
 _LAYOUTS = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S"}
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from duanxin.protocols.core.codec import CString, Int
 from duanxin.protocols.core.errors import LocalProtocolError, ProtocolError
+from duanxin.protocols.core.table import CString, Int
 from duanxin.protocols.smpp import (
     BindTransceiver,
     BindTransceiverResp,

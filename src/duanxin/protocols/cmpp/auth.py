@@ -1,8 +1,8 @@
 """CMPP login: timestamps, the two MD5 authenticators, and the server-side check.
 
-Nothing here reads the clock: callers pass the time in. A server that keeps one secret per
-SP_Id (the simulator, the platform's own CMPP access server) looks the secret up by
-``connect.source_addr`` and then calls :func:`verify_connect` and :func:`connect_response`.
+A server that keeps one secret per SP_Id (the simulator, the platform's own CMPP access
+server) looks it up by ``connect.source_addr``, then calls :func:`verify_connect` and
+:func:`connect_response`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import struct
 from datetime import datetime
 
 from duanxin.protocols.cmpp.pdu import (
-    AUTHENTICATOR_SIZE,
     SOURCE_ADDR_SIZE,
     CmppConnect,
     CmppConnectResp,
@@ -21,23 +20,27 @@ from duanxin.protocols.cmpp.pdu import (
     layout_of,
 )
 from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_TIME
-from duanxin.protocols.core.clock import mmddhhmmss
+from duanxin.protocols.core.clock import mmddhhmmss as timestamp_of
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.login import answer_digest, login_digest, sign
+from duanxin.protocols.core.query import AUTHENTICATOR_SIZE
+
+__all__ = [
+    "authenticator_ismg",
+    "authenticator_source",
+    "connect_request",
+    "connect_response",
+    "timestamp_of",
+    "verify_connect",
+]
 
 #: The highest version this implementation speaks.
 HIGHEST_VERSION = CmppVersion.V30
 _SOURCE_PADDING = 9  # NULs after Source_Addr
 _TIMESTAMP_DIGITS = 10
+#: The version a session runs at when the client asks for one.
+negotiated_version = layout_of
 _STATUS_FORMAT = {CmppVersion.V20: struct.Struct(">B"), CmppVersion.V30: struct.Struct(">I")}
-
-
-def timestamp_of(when: datetime) -> int:
-    """The CONNECT Timestamp (MMDDHHMMSS as a number) of ``when`` in China Standard Time.
-
-    A naive ``when`` is taken to be China Standard Time already.
-    """
-    return mmddhhmmss(when)
 
 
 def timestamp_text(timestamp: int) -> str:
@@ -63,11 +66,6 @@ def authenticator_ismg(status: int, source: bytes, secret: str, version: int) ->
     Status is one byte in the 2.0 layout and four in 3.0, as CONNECT_RESP encodes it.
     """
     return answer_digest(_STATUS_FORMAT[layout_of(version)].pack(status), source, secret.encode())
-
-
-def negotiated_version(requested: int) -> CmppVersion:
-    """The version a session runs at when the client asks for ``requested``."""
-    return layout_of(requested)
 
 
 def connect_request(

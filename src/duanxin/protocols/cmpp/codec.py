@@ -1,64 +1,25 @@
-"""CMPP wire codec: every PDU's table, read off its class (:mod:`.pdu`), in both layouts.
+"""CMPP wire codec: the tables of :mod:`.pdu` in both layouts, run by the shared engine.
 
-The tables are run by the shared engine (:mod:`duanxin.protocols.core.codec`). CMPP's own
-rules: SUBMIT, DELIVER and the answers whose Result/Status is 1 byte in 2.0 and 4 in 3.0
-have a layout per version (terminal ids 21 or 32 bytes; 3.0-only fields absent from 2.0,
-whose 8-byte Reserve stands where 3.0 has LinkID); the decoder reads them in the version
-it is told (``Decoder.version``, set once CONNECT has said it), except CONNECT_RESP, which
-is recognised by its length.
+The decoder reads SUBMIT, DELIVER and their answers in the version it is told
+(``Decoder.version``, set once CONNECT has said it); CONNECT_RESP is recognised by its length.
 """
 
 from __future__ import annotations
 
 import typing
-from collections.abc import Hashable, Mapping
 
 from duanxin.protocols.cmpp import pdu as c
 from duanxin.protocols.cmpp.pdu import CmppVersion, CommandId, Pdu, layout_of
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.query import COUNTERS
-from duanxin.protocols.core.table import (
-    SEQUENCE_ID_HEADER,
-    U32,
-    Reserved,
-    Table,
-    command_ids,
-    is_variant,
-    table_of,
-)
-from duanxin.protocols.core.table import FrameError as FrameError
+from duanxin.protocols.core.table import SEQUENCE_ID_HEADER, FrameError, Reserved, declared
+
+__all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 
 V20, V30 = CmppVersion.V20, CmppVersion.V30
-#: Each PDU class's command id, by its name (QUERY_RESP and ACTIVE_TEST_RESP, written out
-#: below, aside).
-_COMMANDS = command_ids(
-    (cls for cls in typing.get_args(Pdu) if cls not in (c.CmppQueryResp, c.CmppActiveTestResp)),
-    CommandId,
-    "Cmpp",
-)
-
-
-def _entry(cls: type[Pdu]) -> tuple[int, Table] | Mapping[Hashable, tuple[int, Table]]:
-    if is_variant(cls):
-        return {v: (_COMMANDS[cls], table_of(cls, v)) for v in (V20, V30)}
-    return _COMMANDS[cls], table_of(cls)
-
-
-#: Each PDU class: its command id and field table (per version where they differ), read
-#: off its fields' declared kinds. QUERY_RESP's counters come from a shared base, so its
-#: order is written out; ACTIVE_TEST_RESP is a lone reserved byte.
-_PDUS = {cls: _entry(cls) for cls in _COMMANDS}
-_PDUS[c.CmppQueryResp] = (
-    CommandId.QUERY_RESP,
-    (
-        *table_of(c.CmppQuery)[:-1],  # without the QUERY's Reserve
-        *((name, U32) for name in ("mt_tl_msg", "mt_tl_usr", *COUNTERS)),
-    ),
-)
-_PDUS[c.CmppActiveTestResp] = (
-    CommandId.ACTIVE_TEST_RESP,
-    (("reserved", Reserved(c.ACTIVE_TEST_RESERVED_SIZE)),),
-)
+#: Each PDU class's command id and table (per version where they differ); ACTIVE_TEST_RESP
+#: is a lone reserved byte.
+_PDUS = declared(typing.get_args(Pdu), CommandId, "Cmpp", (V20, V30))
+_PDUS[c.CmppActiveTestResp] = (CommandId.ACTIVE_TEST_RESP, (("reserved", Reserved(1)),))
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "CMPP",
     SEQUENCE_ID_HEADER,
@@ -75,16 +36,8 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
 #: The wire bytes of a PDU in the layout of its ``version``.
 encode = CODEC.encode
 
-#: The largest PDU accepted: a 3.0 SUBMIT to the most destinations with the longest content.
-MAX_PDU_SIZE = (
-    CODEC.layout(c.CmppSubmit, V30).size
-    + 1  # DestUsr_tl
-    + c.TERMINAL_ID_SIZE[V30] * c.MAX_DESTINATIONS
-    + 1  # Dest_terminal_type
-    + 1  # Msg_Length
-    + c.MAX_MSG_LENGTH
-    + c.LINK_ID_SIZE
-)
+#: The largest PDU accepted: a 3.0 SUBMIT to 99 destinations with 255 content bytes fits.
+MAX_PDU_SIZE = 3607
 _CONNECT_RESP = CommandId.CONNECT_RESP.to_bytes(4, "big")
 #: CONNECT_RESP's layout by its length: a server may answer in a version we did not ask.
 _CONNECT_RESP_BY_LENGTH = {CODEC.layout(c.CmppConnectResp, v).size: v for v in (V20, V30)}
@@ -101,10 +54,8 @@ def decode(frame: bytes, version: object = V30) -> Pdu:
 class Decoder(codec.Decoder[Pdu]):
     """CMPP's incremental decoder; ``version`` (2.0 or 3.0 layout) may change between PDUs."""
 
-    def __init__(self, version: int = V30, *, max_length: int = MAX_PDU_SIZE) -> None:
-        super().__init__(
-            decode, min_length=c.HEADER_SIZE, max_length=max_length, variant=layout_of(version)
-        )
+    def __init__(self, version: int = V30) -> None:
+        super().__init__(CODEC, MAX_PDU_SIZE, decode=decode, variant=layout_of(version))
 
     @property
     def version(self) -> CmppVersion:

@@ -1,15 +1,9 @@
-"""CMPP 2.0 / 3.0 PDUs: command ids, status codes, field sizes and one dataclass per PDU.
-
-Each field is declared once, its wire kind beside its type (``Annotated[str, Text(6)]``;
-a :class:`~duanxin.protocols.core.table.Variant` where 2.0 and 3.0 differ), in wire order:
-the codec reads its tables off these classes.
+"""CMPP 2.0 / 3.0 PDUs: command ids, status codes and one dataclass per PDU.
 
 One set of classes serves both versions. PDUs whose layout differs between 2.0 and 3.0
-carry ``version``: the CMPP version whose layout the PDU is encoded in (any 0x2x value is
-the 2.0 layout, 0x30 and above the 3.0 layout, see :func:`layout_of`). Fields that exist
-only in 3.0 (``*_terminal_type``, ``link_id``) must stay at their defaults in a 2.0 PDU.
-Reserved padding (2.0 ``Reserve``, ACTIVE_TEST_RESP ``Reserved``) is not a field: it is
-written as zeros and ignored when read.
+carry ``version``: the CMPP version whose layout the PDU is encoded in (see
+:func:`layout_of`). Fields that exist only in 3.0 (``*_terminal_type``, ``link_id``) must
+stay at their defaults in a 2.0 PDU.
 """
 
 from __future__ import annotations
@@ -17,20 +11,47 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Annotated
 
-from duanxin.protocols.core.query import QueryCounters
+from duanxin.protocols.core.query import AUTHENTICATOR_SIZE, Content, Digest, QueryCounters, Word
 from duanxin.protocols.core.table import (
     U8,
     U32,
     U64,
     Absent,
-    Bytes,
+    Byte,
     Items,
-    Octets,
     Reserved,
     SequenceIdHeader,
     Text,
     Variant,
 )
+
+__all__ = [
+    "CmppActiveTest",
+    "CmppActiveTestResp",
+    "CmppCancel",
+    "CmppCancelResp",
+    "CmppCancelResult",
+    "CmppConnect",
+    "CmppConnectResp",
+    "CmppConnectStatus",
+    "CmppDeliver",
+    "CmppDeliverResp",
+    "CmppDeliverResult",
+    "CmppFeeUserType",
+    "CmppMsgFmt",
+    "CmppQuery",
+    "CmppQueryResp",
+    "CmppRegisteredDelivery",
+    "CmppSubmit",
+    "CmppSubmitResp",
+    "CmppSubmitResult",
+    "CmppTerminalType",
+    "CmppTerminate",
+    "CmppTerminateResp",
+    "CmppVersion",
+    "CommandId",
+    "Pdu",
+]
 
 
 class CmppVersion(IntEnum):
@@ -153,54 +174,28 @@ class CmppTerminalType(IntEnum):
 
 HEADER_SIZE = 12
 SOURCE_ADDR_SIZE = 6
-AUTHENTICATOR_SIZE = 16
-SERVICE_ID_SIZE = 10
 #: Terminal id (MSISDN) slots: 21 bytes in 2.0, 32 in 3.0.
 TERMINAL_ID_SIZE = {CmppVersion.V20: 21, CmppVersion.V30: 32}
-MSG_SRC_SIZE = 6
-FEE_TYPE_SIZE = 2
-FEE_CODE_SIZE = 6
-TIME_SIZE = 17  # ValId_Time / At_Time
-SRC_ID_SIZE = 21
 DEST_ID_SIZE = 21
-LINK_ID_SIZE = 20
-RESERVE_SIZE = 8  # 2.0 SUBMIT / DELIVER trailer
-ACTIVE_TEST_RESERVED_SIZE = 1
 STAT_SIZE = 7
-REPORT_TIME_SIZE = 10  # YYMMDDHHMM
-QUERY_TIME_SIZE = 8  # YYYYMMDD
-QUERY_CODE_SIZE = 10
-QUERY_RESERVE_SIZE = 8
-MAX_MSG_LENGTH = 0xFF  # Msg_Length is one byte
-MAX_DESTINATIONS = 99  # DestUsr_tl < 100
 
-_ZERO_AUTH = bytes(AUTHENTICATOR_SIZE)
 _V20, _V30 = CmppVersion.V20, CmppVersion.V30
 _ONLY_30 = "exists only in CMPP 3.0"
-
-#: The wire kinds of the fields below: each field is declared once, its kind beside its
-#: type; a :class:`Variant` where the 2.0 and 3.0 layouts differ.
-Byte = Annotated[int, U8]
+Time = Annotated[str, Text(17)]  # ValId_Time / At_Time
+QueryTime = Annotated[str, Text(8)]  # YYYYMMDD
+QueryCode = Annotated[str, Text(10)]
 MsgId = Annotated[int, U64]
-Digest = Annotated[bytes, Octets(AUTHENTICATOR_SIZE)]
-ServiceId = Annotated[str, Text(SERVICE_ID_SIZE)]
-Content = Annotated[bytes, Bytes("B", MAX_MSG_LENGTH)]
+ServiceId = Annotated[str, Text(10)]
 #: Status / Result / Success_Id: 1 byte in 2.0, 4 in 3.0.
 Result = Annotated[int, Variant({_V20: (U8,), _V30: (U32,)})]
 Terminal = Annotated[str, Variant({v: (Text(TERMINAL_ID_SIZE[v]),) for v in (_V20, _V30)})]
-Terminals = Annotated[
+Terminals = Annotated[  # DestUsr_tl < 100
     tuple[str, ...],
-    Variant(
-        {v: (Items("B", Text(TERMINAL_ID_SIZE[v]), 1, MAX_DESTINATIONS),) for v in (_V20, _V30)}
-    ),
+    Variant({v: (Items(Text(TERMINAL_ID_SIZE[v]), 1, 99),) for v in (_V20, _V30)}),
 ]
 Only30 = Annotated[int, Variant({_V20: (Absent(0, _ONLY_30),), _V30: (U8,)})]
 #: 3.0's LinkID stands where 2.0 has its 8-byte Reserve.
-LinkId = Annotated[
-    str,
-    Variant({_V20: (Reserved(RESERVE_SIZE), Absent("", _ONLY_30)), _V30: (Text(LINK_ID_SIZE),)}),
-]
-QueryTime = Annotated[str, Text(QUERY_TIME_SIZE)]
+LinkId = Annotated[str, Variant({_V20: (Reserved(8), Absent("", _ONLY_30)), _V30: (Text(20),)})]
 #: The layout a PDU is encoded in, not itself on the wire.
 Layout = Annotated[int, Variant({v: (Absent(v, checked=False),) for v in (_V20, _V30)})]
 
@@ -211,14 +206,14 @@ class CmppConnect(SequenceIdHeader):
     source_addr: Annotated[str, Text(SOURCE_ADDR_SIZE)]
     authenticator_source: Digest
     version: Byte = _V30
-    timestamp: Annotated[int, U32]
+    timestamp: Word
 
 
 class CmppConnectResp(SequenceIdHeader):
     """Login answer. Its own Version byte also picks its layout (Status 1 or 4 bytes)."""
 
     status: Result
-    authenticator_ismg: Digest = _ZERO_AUTH
+    authenticator_ismg: Digest = bytes(AUTHENTICATOR_SIZE)
     version: Byte = _V30
 
 
@@ -244,12 +239,12 @@ class CmppSubmit(SequenceIdHeader):
     tp_pid: Byte = 0
     tp_udhi: Byte = 0
     msg_fmt: Byte = 0
-    msg_src: Annotated[str, Text(MSG_SRC_SIZE)] = ""
-    fee_type: Annotated[str, Text(FEE_TYPE_SIZE)] = ""
-    fee_code: Annotated[str, Text(FEE_CODE_SIZE)] = ""
-    valid_time: Annotated[str, Text(TIME_SIZE)] = ""
-    at_time: Annotated[str, Text(TIME_SIZE)] = ""
-    src_id: Annotated[str, Text(SRC_ID_SIZE)] = ""
+    msg_src: Annotated[str, Text(6)] = ""
+    fee_type: Annotated[str, Text(2)] = ""
+    fee_code: Annotated[str, Text(6)] = ""
+    valid_time: Time = ""
+    at_time: Time = ""
+    src_id: Annotated[str, Text(21)] = ""
     dest_terminal_ids: Terminals
     dest_terminal_type: Only30 = 0  # 3.0 only
     msg_content: Content = b""
@@ -286,17 +281,17 @@ class CmppDeliverResp(SequenceIdHeader):
 
 
 class CmppQuery(SequenceIdHeader):
-    time: QueryTime = ""  # YYYYMMDD
+    time: QueryTime = ""
     query_type: Byte = 0
-    query_code: Annotated[str, Text(QUERY_CODE_SIZE), Reserved(QUERY_RESERVE_SIZE)] = ""
+    query_code: Annotated[QueryCode, Reserved(8)] = ""
 
 
 class CmppQueryResp(QueryCounters):
-    time: str = ""
-    query_type: int = 0
-    query_code: str = ""
-    mt_tl_msg: int = 0
-    mt_tl_usr: int = 0
+    time: QueryTime = ""
+    query_type: Byte = 0
+    query_code: QueryCode = ""
+    mt_tl_msg: Word = 0
+    mt_tl_usr: Word = 0
 
 
 class CmppCancel(SequenceIdHeader):

@@ -6,31 +6,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 
-from duanxin.protocols.cmpp.pdu import (
-    REPORT_TIME_SIZE,
-    STAT_SIZE,
-    TERMINAL_ID_SIZE,
-    CmppVersion,
-    layout_of,
-)
-from duanxin.protocols.core.codec import Block
+from duanxin.protocols.cmpp.pdu import STAT_SIZE, CmppVersion, Layout, MsgId, Terminal, layout_of
 from duanxin.protocols.core.errors import RemoteProtocolError
-from duanxin.protocols.core.table import U32, U64, Absent, Text
+from duanxin.protocols.core.table import U32, Block, Frozen, Text, table_of
+
+__all__ = ["CmppStatusReport"]
+
+ReportTime = Annotated[str, Text(10)]  # YYMMDDHHMM
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CmppStatusReport:
+class CmppStatusReport(Frozen):
     """A delivery outcome. ``stat`` is the 7-character state; only ``DELIVRD`` is success."""
 
-    version: int = CmppVersion.V30
-    msg_id: int
-    stat: str
-    submit_time: str = ""  # YYMMDDHHMM
-    done_time: str = ""  # YYMMDDHHMM
-    dest_terminal_id: str = ""
-    smsc_sequence: int = 0
+    version: Layout = CmppVersion.V30
+    msg_id: MsgId
+    stat: Annotated[str, Text(STAT_SIZE)]
+    submit_time: ReportTime = ""
+    done_time: ReportTime = ""
+    dest_terminal_id: Terminal = ""
+    smsc_sequence: Annotated[int, U32] = 0
 
     def encode(self) -> bytes:
         """The Msg_Content bytes in this report's layout."""
@@ -46,21 +42,6 @@ class CmppStatusReport:
         return block.unpack(content)
 
 
-_BLOCKS = {
-    version: Block(
-        CmppStatusReport,
-        (
-            ("version", Absent(version, checked=False)),
-            ("msg_id", U64),
-            ("stat", Text(STAT_SIZE)),
-            ("submit_time", Text(REPORT_TIME_SIZE)),
-            ("done_time", Text(REPORT_TIME_SIZE)),
-            ("dest_terminal_id", Text(TERMINAL_ID_SIZE[version])),
-            ("smsc_sequence", U32),
-        ),
-    )
-    for version in (CmppVersion.V20, CmppVersion.V30)
-}
-#: Msg_Length of a report DELIVER in each layout.
-REPORT_SIZE = {version: block.size for version, block in _BLOCKS.items()}
+_LAYOUTS = (CmppVersion.V20, CmppVersion.V30)
+_BLOCKS = {v: Block(CmppStatusReport, table_of(CmppStatusReport, v)) for v in _LAYOUTS}
 _BY_SIZE = {block.size: block for block in _BLOCKS.values()}

@@ -15,21 +15,15 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from duanxin.protocols.core.errors import LocalProtocolError, RemoteProtocolError
+from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.framing import LengthPrefixedFramer
-from duanxin.protocols.core.table import U8 as U8
-from duanxin.protocols.core.table import Block as Block
-from duanxin.protocols.core.table import CString as CString
-from duanxin.protocols.core.table import Fault, Fields, Malformed, Table, Values, constructor
+from duanxin.protocols.core.table import Entry, Fault, Fields, Malformed, Table, Values, constructor
 from duanxin.protocols.core.table import FrameError as FrameError
-from duanxin.protocols.core.table import Int as Int
-from duanxin.protocols.core.table import Text as Text
 
-__all__ = ["Block", "Codec", "Decoder"]
+__all__ = ["Codec", "Decoder", "FrameError"]
 
 P = TypeVar("P")
 _PREFIX = struct.Struct(">II")  # length, command id
-Entry = tuple[int, Table]
 
 
 @dataclass(slots=True)
@@ -203,55 +197,42 @@ def _by_variant(
     return encode_variant
 
 
-class Decoder(Generic[P]):
-    """Incremental decoder: feed bytes, then iterate :meth:`pdus`.
+class Decoder(LengthPrefixedFramer, Generic[P]):
+    """Incremental decoder of ``codec``: feed bytes, then iterate :meth:`pdus`.
 
-    ``variant`` picks the layout of PDUs not yet yielded (CMPP's version); ``last`` is
-    the PDU most recently handed out (None while a frame is being decoded), so a session
-    can answer a PDU it refuses with that PDU's own response.
+    Frames shorter than the codec's header or longer than ``max_length`` are refused with
+    its ``length_status``. ``variant`` picks the layout of PDUs not yet yielded (CMPP's
+    version); ``last`` is the PDU most recently handed out (None while a frame is being
+    decoded), so a session can answer a PDU it refuses with that PDU's own response.
     """
 
-    __slots__ = ("_decode", "_framer", "_framing_status", "last", "variant")
+    __slots__ = ("_decode", "last", "variant")
 
     def __init__(
         self,
-        decode: Callable[[bytes, Hashable], P],
-        *,
-        min_length: int,
+        codec: Codec[P],
         max_length: int,
-        framing_status: int | None = None,
+        *,
+        decode: Callable[[bytes, Hashable], P] | None = None,
         variant: Hashable = None,
     ) -> None:
-        self._framer = LengthPrefixedFramer(min_length=min_length, max_length=max_length)
-        self._decode = decode
-        self._framing_status = framing_status
+        super().__init__(
+            min_length=codec.header_size, max_length=max_length, status=codec.length_status
+        )
+        self._decode = decode or codec.decode
         self.variant = variant
         self.last: P | None = None
 
-    def feed(self, data: bytes) -> None:
-        """Add bytes received from the peer."""
-        self._framer.feed(data)
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held that do not yet make a whole PDU."""
-        return self._framer.buffered
-
     def pdus(self) -> Iterator[P]:
         """Yield each complete PDU buffered so far; a partial one stays buffered."""
-        frames = self._framer.frames()
-        decode = self._decode
+        frames, decode = self.frames(), self._decode
         try:
             while True:
                 self.last = None
-                try:
-                    frame = next(frames)
-                except StopIteration:
+                frame = next(frames, None)
+                if frame is None:
                     return
-                except RemoteProtocolError as error:
-                    raise FrameError(str(error), status=self._framing_status) from error
-                pdu = decode(frame, self.variant)
-                self.last = pdu
+                self.last = pdu = decode(frame, self.variant)
                 yield pdu
         finally:
             frames.close()

@@ -1,29 +1,12 @@
-"""Field helpers shared by the codecs: fixed-length text fields and the ``YYMMDDhhmm[ss]``
-times of status reports."""
+"""Field helpers shared by the codecs: reading fixed-length text fields and the
+``YYMMDDhhmm[ss]`` times of status reports."""
 
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
 from functools import lru_cache
 
-from duanxin.protocols.core.errors import LocalProtocolError
-
-__all__ = [
-    "decode_fixed",
-    "encode_fixed",
-    "parse_report_time",
-]
-
-
-def encode_fixed(value: str | bytes, size: int, *, name: str = "field") -> bytes:
-    """Left-align ``value`` in ``size`` bytes, padding with NULs; refuse over-long values."""
-    try:
-        raw = value.encode("ascii") if isinstance(value, str) else value
-    except UnicodeEncodeError:
-        raise LocalProtocolError(f"{name} must be ASCII") from None
-    if len(raw) > size:
-        raise LocalProtocolError(f"{name} is {len(raw)} bytes, at most {size} allowed")
-    return raw.ljust(size, b"\x00")
+__all__ = ["decode_fixed", "parse_report_time"]
 
 
 #: Fixed fields repeat a lot (service ids, fee codes, empty fields): their decoded text is

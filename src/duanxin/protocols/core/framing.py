@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Generator
 
-from duanxin.protocols.core.errors import RemoteProtocolError
+from duanxin.protocols.core.table import FrameError
 
 __all__ = ["LengthPrefixedFramer"]
 
@@ -18,13 +18,15 @@ _LENGTH = struct.Struct(">I")
 
 
 class LengthPrefixedFramer:
-    """Accumulates bytes and hands out complete frames (length prefix included)."""
+    """Accumulates bytes and hands out complete frames (length prefix included); a length
+    out of bounds is a :class:`FrameError` with ``status``."""
 
-    __slots__ = ("_buffer", "_max_length", "_min_length")
+    __slots__ = ("_buffer", "_max_length", "_min_length", "_status")
 
-    def __init__(self, *, min_length: int, max_length: int) -> None:
+    def __init__(self, *, min_length: int, max_length: int, status: int | None = None) -> None:
         self._min_length = min_length
         self._max_length = max_length
+        self._status = status
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> None:
@@ -44,8 +46,9 @@ class LengthPrefixedFramer:
             while len(buffer) - offset >= _LENGTH.size:
                 (length,) = _LENGTH.unpack_from(buffer, offset)
                 if length < self._min_length or length > self._max_length:
-                    raise RemoteProtocolError(
-                        f"frame length {length} outside {self._min_length}..{self._max_length}"
+                    raise FrameError(
+                        f"frame length {length} outside {self._min_length}..{self._max_length}",
+                        status=self._status,
                     )
                 if len(buffer) - offset < length:
                     break

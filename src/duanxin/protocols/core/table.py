@@ -1,11 +1,14 @@
 """Field tables: the vocabulary the protocols describe their PDUs in, and its compiler.
 
 A protocol describes each PDU as a *table*: ``(name, kind)`` pairs in wire order, header
-fields after the command id first. The kinds are the classes here: integers, fixed text
-and octets, padding (fixed-size: compiled, in runs, to one ``struct``), C-octet strings,
-length-prefixed octets, counted lists, nested records, TLVs and a protocol's own rule
-(written and read on their own), and fields a layout leaves off the wire. :class:`Fields`
-compiles a table; :mod:`duanxin.protocols.core.codec` frames it.
+fields after the command id first. The kinds are the classes here. Fixed-size ones
+(integers, fixed text and octets, padding) have a ``struct`` ``code`` and say what is
+wrong with a value (``problem``); adjacent ones compile to one ``struct``. The others
+(C-octet strings, length-prefixed octets, counted lists, nested records, TLVs, a
+protocol's own rule) ``write(value) -> bytes`` and ``read(frame, offset, end, out)``,
+appending the value and returning the offset after it. :class:`Absent` marks a field a
+layout leaves off the wire. :class:`Fields` compiles a table;
+:mod:`duanxin.protocols.core.codec` frames it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ Writer = Callable[[Sequence[object], list[bytes]], None]
 Reader = Callable[[bytes, int, int, Values], int]
 _TLV_HEAD = struct.Struct(">HH")
 _U32 = struct.Struct(">I")
-_COUNTS = {code: struct.Struct(">" + code).pack for code in "BHI"}  # length and count prefixes
+_LENGTHS = {code: struct.Struct(">" + code).pack for code in "BI"}
 _TLV_MAX = 0xFFFF
 
 
@@ -77,7 +80,6 @@ class Int:
     code: str
 
     def problem(self, value: object) -> str:
-        """What is wrong with ``value`` for this field ("" if nothing is)."""
         if not isinstance(value, int):
             return f"must be an int, not {type(value).__name__}"
         try:
@@ -88,21 +90,34 @@ class Int:
 
 
 U8, U16, U32, U64 = Int("B"), Int("H"), Int("I"), Int("Q")
+Byte = typing.Annotated[int, U8]
 
 
 @dataclass(frozen=True, slots=True)
-class Text:
-    """ASCII, NUL-padded to ``size``; read up to the first NUL, trailing spaces stripped."""
-
+class _Sized:
     size: int
 
     @property
     def code(self) -> str:
-        """Its ``struct`` code."""
         return f"{self.size}s"
 
+
+class Octets(_Sized):
+    """Raw bytes of exactly ``size`` (digests, binary message ids)."""
+
+    __slots__ = ()
+
     def problem(self, value: object) -> str:
-        """What is wrong with ``value`` for this field ("" if nothing is)."""
+        ok = isinstance(value, bytes) and len(value) == self.size
+        return "" if ok else f"must be exactly {self.size} bytes"
+
+
+class Text(_Sized):
+    """ASCII, NUL-padded to ``size``; read up to the first NUL, trailing spaces stripped."""
+
+    __slots__ = ()
+
+    def problem(self, value: object) -> str:
         if not isinstance(value, str):
             return f"must be text, not {type(value).__name__}"
         if not value.isascii():
@@ -112,46 +127,18 @@ class Text:
         return ""
 
     def write(self, value: object) -> bytes:
-        """``value`` alone, padded (an entry of a counted list)."""
         if problem := self.problem(value):
             raise LocalProtocolError(problem)
         return str(value).encode("ascii").ljust(self.size, b"\0")
 
-    def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append the text at ``offset``; return the offset after it."""
-        stop = offset + self.size
-        if stop > end:
-            raise Malformed("body ends inside a text field")
-        out.append(decode_fixed(frame[offset:stop]))
-        return stop
 
-
-@dataclass(frozen=True, slots=True)
-class Octets:
-    """Raw bytes of exactly ``size`` (digests, binary message ids)."""
-
-    size: int
-
-    @property
-    def code(self) -> str:
-        """Its ``struct`` code."""
-        return f"{self.size}s"
-
-    def problem(self, value: object) -> str:
-        """What is wrong with ``value`` for this field ("" if nothing is)."""
-        ok = isinstance(value, bytes) and len(value) == self.size
-        return "" if ok else f"must be exactly {self.size} bytes"
-
-
-@dataclass(frozen=True, slots=True)
-class Reserved:
+class Reserved(_Sized):
     """``size`` zero bytes on the wire, ignored when read; not a PDU field."""
 
-    size: int
+    __slots__ = ()
 
     @property
     def code(self) -> str:
-        """Its ``struct`` code."""
         return f"{self.size}x"
 
 
@@ -174,7 +161,6 @@ class CString:
     max_size: int
 
     def write(self, value: object) -> bytes:
-        """``value`` and its NUL."""
         if not isinstance(value, str) or "\0" in value:
             raise LocalProtocolError("must be text without NUL")
         try:
@@ -186,7 +172,6 @@ class CString:
         return raw + b"\0"
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append the string at ``offset``; return the offset after its NUL."""
         stop = frame.find(b"\0", offset, min(offset + self.max_size, end))
         if stop < 0:
             raise Malformed(f"body ends inside a C-string (no NUL within {self.max_size} bytes)")
@@ -202,13 +187,11 @@ class Bytes:
     max_size: int
 
     def write(self, value: object) -> bytes:
-        """The length, then ``value``."""
         if not isinstance(value, bytes | bytearray) or len(value) > self.max_size:
             raise LocalProtocolError(f"must be bytes of at most {self.max_size}")
-        return _COUNTS[self.code](len(value)) + value
+        return _LENGTHS[self.code](len(value)) + value
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append the octets at ``offset``; return the offset after them."""
         if self.code == "B":
             start = offset + 1
             stop = start + frame[offset] if start <= end else -1
@@ -243,7 +226,6 @@ class Record:
         object.__setattr__(self, "triple", struct.Struct(">" + codes) if plain else None)
 
     def write(self, value: object) -> bytes:
-        """The bytes of ``value``'s fields."""
         if self.triple is not None and isinstance(value, tuple):
             try:
                 return self.triple.pack(*value)
@@ -260,7 +242,6 @@ class Record:
         return b"".join(parts)
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append the record at ``offset``; return the offset after it."""
         triple = self.triple
         if triple is not None and offset + triple.size <= end:
             out.append(self.make(*triple.unpack_from(frame, offset)))
@@ -273,24 +254,21 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Items:
-    """A count of struct ``code`` (B or H), then that many ``item`` (a :class:`Text` or a
-    :class:`Record`).
+    """A one-byte count, then that many ``item`` (a :class:`Text` or a :class:`Record`).
 
     ``minimum``/``maximum`` bound the count when encoding, and when reading too if
     ``strict`` (a :attr:`Fault.COUNT` otherwise).
     """
 
-    code: str
     item: Text | Record
     minimum: int = 0
     maximum: int = 0xFF
     strict: bool = False
 
     def write(self, value: object) -> bytes:
-        """The count, then each entry."""
         if not isinstance(value, tuple) or not self.minimum <= len(value) <= self.maximum:
             raise LocalProtocolError(f"needs {self.minimum}..{self.maximum} entries")
-        parts, item = [_COUNTS[self.code](len(value))], self.item
+        parts, item = [_LENGTHS["B"](len(value))], self.item
         if isinstance(item, Text):  # text slots, the common case: padded here
             size = item.size
             try:
@@ -308,15 +286,9 @@ class Items:
         return b"".join(parts)
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append the entries at ``offset`` as a tuple; return the offset after them."""
-        if self.code == "B":
-            start = offset + 1
-            number = frame[offset] if start <= end else -1
-        else:
-            start = offset + 2
-            number = int.from_bytes(frame[offset:start], "big") if start <= end else -1
-        if number < 0:
+        if offset >= end:
             raise Malformed("body ends before a count")
+        number, start = frame[offset], offset + 1
         if self.strict and not self.minimum <= number <= self.maximum:
             raise Malformed(f"{number} entries outside {self.minimum}..{self.maximum}", Fault.COUNT)
         item = self.item
@@ -368,7 +340,6 @@ class Tlvs:
     cls: type[Tlv] = Tlv
 
     def write(self, value: object) -> bytes:
-        """Each TLV's tag, length and value."""
         parts: list[bytes] = []
         for tlv in value:  # type: ignore[attr-defined]
             if len(tlv.value) > _TLV_MAX:
@@ -377,7 +348,6 @@ class Tlvs:
         return b"".join(parts)
 
     def read(self, frame: bytes, offset: int, end: int, out: Values) -> int:
-        """Append every TLV up to ``end`` as a tuple."""
         tlvs: list[Tlv] = []
         while offset < end:
             if offset + _TLV_HEAD.size > end:
@@ -394,8 +364,7 @@ class Tlvs:
 
 @dataclass(frozen=True, slots=True)
 class Custom:
-    """A protocol's own rule: ``write(value) -> bytes``, ``read(frame, offset, end, out)``
-    appending the value and returning the offset after it."""
+    """A protocol's own rule, as its ``write`` and ``read``."""
 
     write: Callable[[object], bytes]
     read: Reader
@@ -415,7 +384,8 @@ class Variant:
 
 
 def table_of(cls: type, variant: Hashable = None, **given: Kind) -> Table:
-    """The table of ``cls``: its fields declared ``Annotated[type, kind]``, in field order.
+    """The table of ``cls``: its fields declared ``Annotated[type, kind]``, in field order,
+    except that the fields of a base declaring ``__trailing__`` come after all the others.
 
     A :class:`Reserved` beside the kind is padding before or after the field, as written;
     a :class:`Variant` stands for its kinds in layout ``variant``. ``given`` names the
@@ -423,24 +393,46 @@ def table_of(cls: type, variant: Hashable = None, **given: Kind) -> Table:
     (the header's) are left out.
     """
     hints = typing.get_type_hints(cls, include_extras=True)
+    trailing = {
+        name
+        for base in cls.__mro__
+        if vars(base).get("__trailing__")
+        for name in vars(base).get("__annotations__", ())
+    }
     table: list[tuple[str, Kind]] = []
-    for spec in dataclasses.fields(cls):
+    for spec in sorted(dataclasses.fields(cls), key=lambda spec: spec.name in trailing):
         kinds: list[Kind] = []
-        for declared in getattr(hints[spec.name], "__metadata__", ()):
-            if isinstance(declared, Variant):
-                kinds += declared.by[variant]
-            elif isinstance(declared, Kind):
-                kinds.append(declared)
+        for kind in getattr(hints[spec.name], "__metadata__", ()):
+            if isinstance(kind, Variant):
+                kinds += kind.by[variant]
+            elif isinstance(kind, Kind):
+                kinds.append(kind)
         if spec.name in given:
             kinds = [given[spec.name]]
         table += [(spec.name if not isinstance(k, Reserved) else "reserve", k) for k in kinds]
     return tuple(table)
 
 
-def is_variant(cls: type) -> bool:
-    """Whether ``cls`` declares a field whose kinds depend on the layout."""
-    hints = typing.get_type_hints(cls, include_extras=True).values()
-    return any(isinstance(m, Variant) for hint in hints for m in getattr(hint, "__metadata__", ()))
+Entry = tuple[int, Table]
+
+
+def declared(
+    classes: Iterable[type[T]],
+    ids: type[E],
+    prefix: str = "",
+    variants: Sequence[Hashable] = (),
+    **given: Kind,
+) -> dict[type[T], Entry | Mapping[Hashable, Entry]]:
+    """Each PDU class's command id and table, read off its declaration: one table per
+    variant where they differ."""
+    entries: dict[type[T], Entry | Mapping[Hashable, Entry]] = {}
+    for cls, command in command_ids(classes, ids, prefix).items():
+        tables = [table_of(cls, variant, **given) for variant in variants or (None,)]
+        if all(table == tables[0] for table in tables):
+            entries[cls] = (command, tables[0])
+        else:
+            entries[cls] = {v: (command, table) for v, table in zip(variants, tables, strict=True)}
+    return entries
 
 
 def command_ids(classes: Iterable[type[T]], ids: type[E], prefix: str = "") -> dict[type[T], E]:
@@ -643,24 +635,16 @@ class Block(Generic[T]):
         self._record = Record(cls, table)
         self.size = self._record.fields.fixed_size
 
-    def pack(self, obj: object) -> bytes:
+    def pack(self, obj: T) -> bytes:
         """The bytes of ``obj``'s fields."""
-        parts: list[bytes] = []
-        self._record.fields.write_all(self._record.fields.get(obj), parts)
-        return b"".join(parts)
-
-    def read(self, frame: bytes, offset: int, end: int) -> tuple[T, int]:
-        """The record at ``offset`` and the offset after it."""
-        out: Values = []
-        offset = self._record.read(frame, offset, end, out)
-        return out[0], offset  # type: ignore[return-value]
+        return self._record.write(obj)
 
     def unpack(self, data: bytes) -> T:
         """The record in ``data``, which must be exactly its size."""
-        record, offset = self.read(data, 0, len(data))
-        if offset != len(data):
+        out: Values = []
+        if self._record.read(data, 0, len(data), out) != len(data):
             raise RemoteProtocolError(f"{len(data)} bytes where {self.size} were expected")
-        return record
+        return out[0]  # type: ignore[return-value]
 
 
 # -------------------------------------------------------------------- constructors

@@ -6,71 +6,18 @@ and the SMG binds to a listener the SP runs (LoginType 2) to push Deliver (MO) a
 its Submit's header sequence triple; see :func:`canonical_id`.
 """
 
+from duanxin.protocols.sgip import codec, pdu
 from duanxin.protocols.sgip.client import SgipAdapter, SgipClient, canonical_id, open_client
-from duanxin.protocols.sgip.codec import MAX_PDU_SIZE, Decoder, FrameError, decode, encode
+from duanxin.protocols.sgip.codec import *
 from duanxin.protocols.sgip.dialect import SgipDialect
-from duanxin.protocols.sgip.pdu import (
-    Bind,
-    BindResp,
-    CommandId,
-    Deliver,
-    DeliverResp,
-    FeeType,
-    LoginType,
-    MessageCoding,
-    Pdu,
-    Report,
-    ReportFlag,
-    ReportResp,
-    ReportState,
-    Result,
-    SequenceNumber,
-    Submit,
-    SubmitResp,
-    Trace,
-    TraceNode,
-    TraceResp,
-    Unbind,
-    UnbindResp,
-    UserCondition,
-    UserRpt,
-    UserRptResp,
-)
+from duanxin.protocols.sgip.pdu import *
 
-__all__ = [
-    "MAX_PDU_SIZE",
-    "Bind",
-    "BindResp",
-    "CommandId",
-    "Decoder",
-    "Deliver",
-    "DeliverResp",
-    "FeeType",
-    "FrameError",
-    "LoginType",
-    "MessageCoding",
-    "Pdu",
-    "Report",
-    "ReportFlag",
-    "ReportResp",
-    "ReportState",
-    "Result",
-    "SequenceNumber",
+__all__ = (
+    *codec.__all__,
+    *pdu.__all__,
     "SgipAdapter",
     "SgipClient",
     "SgipDialect",
-    "Submit",
-    "SubmitResp",
-    "Trace",
-    "TraceNode",
-    "TraceResp",
-    "Unbind",
-    "UnbindResp",
-    "UserCondition",
-    "UserRpt",
-    "UserRptResp",
     "canonical_id",
-    "decode",
-    "encode",
     "open_client",
-]
+)

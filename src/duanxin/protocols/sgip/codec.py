@@ -1,55 +1,47 @@
-"""SGIP 1.2 codec: every PDU's table, read off its class (:mod:`.pdu`), run by the engine.
+"""SGIP 1.2 codec: the tables of :mod:`.pdu`, run by the shared engine.
 
-SGIP's own rules: the header's sequence number is a triple (node, time, counter); Submit's
-recipients are a UserCount of 1..100 and 21-byte numbers; content has a 4-byte length;
 Trace_Resp's node entries are counted from the bytes present (implementations send one
 whatever Count says). Errors carry a section-7 Result: 8 for lengths that do not add up,
-5 for out-of-range counts, 30 for commands we do not serve (the GNS and billing-centre
-commands, and unknown ids).
+5 for out-of-range counts, 30 for commands we do not serve.
 """
 
 from __future__ import annotations
 
 import typing
+from functools import partial
 
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import Custom, Fault, Malformed, Values, command_ids, table_of
+from duanxin.protocols.core.table import Custom, Fault, Items, Malformed, Record, declared, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.sgip import pdu as s
-from duanxin.protocols.sgip.pdu import HEADER_SIZE, CommandId, Pdu, Result
 from duanxin.protocols.sgip.pdu import MAX_PDU_SIZE as MAX_PDU_SIZE
+from duanxin.protocols.sgip.pdu import CommandId, Pdu, Result
 
-_NODE = codec.Block(s.TraceNode, table_of(s.TraceNode))
+__all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
 
-
-def _write_nodes(nodes: object) -> bytes:
-    if not isinstance(nodes, tuple) or len(nodes) > 0xFF:
-        raise LocalProtocolError("at most 255 trace nodes")
-    return bytes((len(nodes),)) + b"".join(_NODE.pack(node) for node in nodes)
+_NODE = Record(s.TraceNode, table_of(s.TraceNode))
+_NODE_SIZE = _NODE.fields.fixed_size
 
 
-def _read_nodes(frame: bytes, offset: int, end: int, out: Values) -> int:
+def _read_nodes(frame: bytes, offset: int, end: int, out: list[object]) -> int:
     if offset >= end:
         raise Malformed("body too short for Count")
-    start = offset + 1
-    entries, remainder = divmod(end - start - s.RESERVE_SIZE, _NODE.size)
+    entries, remainder = divmod(end - offset - 1 - s.RESERVE_SIZE, _NODE_SIZE)
     if entries < 0 or remainder:
         raise Malformed("Trace_Resp body is not whole node entries")
-    stop = start + entries * _NODE.size
-    size = _NODE.size
-    out.append(tuple(_NODE.unpack(frame[at : at + size]) for at in range(start, stop, size)))
-    return stop
+    nodes: list[object] = []
+    offset += 1
+    for _ in range(entries):
+        offset = _NODE.read(frame, offset, end, nodes)
+    out.append(tuple(nodes))
+    return offset
 
 
-_NODES = Custom(_write_nodes, _read_nodes)
+_NODES = Custom(Items(_NODE).write, _read_nodes)
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "SGIP",
     (("sequence", s.SEQUENCE),),
-    {
-        cls: (command, table_of(cls, nodes=_NODES))
-        for cls, command in command_ids(typing.get_args(Pdu), CommandId).items()
-    },
+    declared(typing.get_args(Pdu), CommandId, nodes=_NODES),
     faults={
         **dict.fromkeys(Fault, Result.MESSAGE_LENGTH_ERROR),
         Fault.COUNT: Result.PARAMETER_FORMAT,
@@ -59,15 +51,5 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
 )
 encode = CODEC.encode
 decode = CODEC.decode
-
-
-class Decoder(codec.Decoder[Pdu]):
-    """SGIP's incremental decoder; a frame length out of bounds is Result 8."""
-
-    def __init__(self, *, max_length: int = MAX_PDU_SIZE) -> None:
-        super().__init__(
-            decode,
-            min_length=HEADER_SIZE,
-            max_length=max_length,
-            framing_status=Result.MESSAGE_LENGTH_ERROR,
-        )
+#: The incremental decoder: ``Decoder()``, then ``feed`` bytes and iterate ``pdus()``.
+Decoder = partial(codec.Decoder[Pdu], CODEC, MAX_PDU_SIZE)

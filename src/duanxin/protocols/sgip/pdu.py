@@ -1,65 +1,63 @@
 """SGIP 1.2 PDUs: command ids, result codes, and one frozen dataclass per PDU.
 
-Each field is declared once, its wire kind beside its type, in wire order: the codec reads
-its tables off these classes.
-
 Every PDU carries its header sequence number as :attr:`sequence`, a
 :class:`SequenceNumber` triple (node id, MMDDHHMMSS creation time, counter). The triple is
 also SGIP's only message identifier: a Report names the Submit it is about by it.
-
-Length fields that the wire derives from other fields (UserCount, MessageLength, Trace_Resp
-Count) are not stored: they are written from the data and checked when reading.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, NamedTuple
 
 from duanxin.protocols.core.clock import mmddhhmmss
-from duanxin.protocols.core.table import U8, U32, Bytes, Frozen, Items, Record, Text
+from duanxin.protocols.core.table import U32, Byte, Bytes, Frozen, Items, Record, Text
 
-RESPONSE_BIT = 0x80000000
+__all__ = [
+    "Bind",
+    "BindResp",
+    "CommandId",
+    "Deliver",
+    "DeliverResp",
+    "FeeType",
+    "LoginType",
+    "MessageCoding",
+    "Pdu",
+    "Report",
+    "ReportFlag",
+    "ReportResp",
+    "ReportState",
+    "Result",
+    "SequenceNumber",
+    "Submit",
+    "SubmitResp",
+    "Trace",
+    "TraceNode",
+    "TraceResp",
+    "Unbind",
+    "UnbindResp",
+    "UserCondition",
+    "UserRpt",
+    "UserRptResp",
+]
 
-# Field sizes, in bytes (section 5 of the notes).
-HEADER_SIZE = 20
 NUMBER_SIZE = 21  # SPNumber, ChargeNumber, UserNumber
-LOGIN_NAME_SIZE = 16
-LOGIN_PASSWORD_SIZE = 16
 RESERVE_SIZE = 8
-CORP_ID_SIZE = 5
-SERVICE_TYPE_SIZE = 10
-FEE_SIZE = 6  # FeeValue, GivenValue
-TIME_SIZE = 16  # ExpireTime, ScheduleTime, Trace_Resp times
-NODE_ID_TEXT_SIZE = 6  # Trace_Resp NodeId
-MAX_USER_COUNT = 100
 #: Largest PDU accepted: a 100-recipient Submit is 2,243 bytes before its content.
 MAX_PDU_SIZE = 8 * 1024
-
 #: ChargeNumber meaning "the SP pays": 21 ASCII zeros.
 SP_PAYS = "0" * NUMBER_SIZE
 
 
 class CommandId(IntEnum):
-    """Every SGIP 1.2 command; a response is its request OR 0x80000000."""
+    """The SGIP 1.2 commands of an SP's links (the SMG and GNS management commands are left
+    out: decoded as unknown); a response is its request OR 0x80000000."""
 
     BIND = 0x00000001
     UNBIND = 0x00000002
     SUBMIT = 0x00000003
     DELIVER = 0x00000004
     REPORT = 0x00000005
-    ADD_SP = 0x00000006
-    MODIFY_SP = 0x00000007
-    DELETE_SP = 0x00000008
-    QUERY_ROUTE = 0x00000009
-    ADD_TELE_SEG = 0x0000000A
-    MODIFY_TELE_SEG = 0x0000000B
-    DELETE_TELE_SEG = 0x0000000C
-    ADD_SMG = 0x0000000D
-    MODIFY_SMG = 0x0000000E
-    DELETE_SMG = 0x0000000F
-    CHECK_USER = 0x00000010
     USER_RPT = 0x00000011
     TRACE = 0x00001000
     BIND_RESP = 0x80000001
@@ -67,17 +65,6 @@ class CommandId(IntEnum):
     SUBMIT_RESP = 0x80000003
     DELIVER_RESP = 0x80000004
     REPORT_RESP = 0x80000005
-    ADD_SP_RESP = 0x80000006
-    MODIFY_SP_RESP = 0x80000007
-    DELETE_SP_RESP = 0x80000008
-    QUERY_ROUTE_RESP = 0x80000009
-    ADD_TELE_SEG_RESP = 0x8000000A
-    MODIFY_TELE_SEG_RESP = 0x8000000B
-    DELETE_TELE_SEG_RESP = 0x8000000C
-    ADD_SMG_RESP = 0x8000000D
-    MODIFY_SMG_RESP = 0x8000000E  # the 1.2 text misprints it as 0x0000000E
-    DELETE_SMG_RESP = 0x8000000F
-    CHECK_USER_RESP = 0x80000010
     USER_RPT_RESP = 0x80000011
     TRACE_RESP = 0x80001000
 
@@ -177,22 +164,16 @@ class SequenceNumber(NamedTuple):
     counter: int = 0
 
 
-def sequence_time(when: datetime) -> int:
-    """The MMDDHHMMSS number of a sequence triple (20 Nov 20:32:25 -> 1120203225), in China
-    Standard Time (a naive ``when`` is taken to be in it)."""
-    return mmddhhmmss(when)
-
-
+#: The MMDDHHMMSS number of a sequence triple (20 Nov 20:32:25 -> 1120203225).
+sequence_time = mmddhhmmss
 _NO_SEQUENCE = SequenceNumber()
-#: The wire kinds of the fields below: each field is declared once, its kind beside its type.
 SEQUENCE = Record(SequenceNumber, (("node", U32), ("time", U32), ("counter", U32)))
-Byte = Annotated[int, U8]
 Number = Annotated[str, Text(NUMBER_SIZE)]
-Time = Annotated[str, Text(TIME_SIZE)]
+Time = Annotated[str, Text(16)]  # ExpireTime, ScheduleTime, Trace_Resp times
 Reserve = Annotated[str, Text(RESERVE_SIZE)]
-Content = Annotated[bytes, Bytes("I", MAX_PDU_SIZE)]
-Fee = Annotated[str, Text(FEE_SIZE)]
-_USERS = Items("B", Text(NUMBER_SIZE), 1, MAX_USER_COUNT, strict=True)
+Content = Annotated[bytes, Bytes("I", MAX_PDU_SIZE)]  # MessageLength is its length
+Fee = Annotated[str, Text(6)]  # FeeValue, GivenValue
+Users = Annotated[tuple[str, ...], Items(Text(NUMBER_SIZE), 1, 100, strict=True)]
 
 
 class _Header(Frozen):
@@ -208,8 +189,8 @@ class _Answer(_Header):
 
 class Bind(_Header):
     login_type: Byte = LoginType.SP_TO_SMG
-    login_name: Annotated[str, Text(LOGIN_NAME_SIZE)] = ""
-    login_password: Annotated[str, Text(LOGIN_PASSWORD_SIZE)] = ""
+    login_name: Annotated[str, Text(16)] = ""
+    login_password: Annotated[str, Text(16)] = ""
     reserve: Reserve = ""
 
 
@@ -227,9 +208,9 @@ class Submit(_Header):
 
     sp_number: Number = ""
     charge_number: Number = ""
-    user_numbers: Annotated[tuple[str, ...], _USERS] = ()  # UserCount is their number
-    corp_id: Annotated[str, Text(CORP_ID_SIZE)] = ""
-    service_type: Annotated[str, Text(SERVICE_TYPE_SIZE)] = ""
+    user_numbers: Users = ()  # UserCount is their number
+    corp_id: Annotated[str, Text(5)] = ""
+    service_type: Annotated[str, Text(10)] = ""
     fee_type: Byte = FeeType.FREE
     fee_value: Fee = "0"
     given_value: Fee = "0"
@@ -299,7 +280,7 @@ class TraceNode(Frozen):
     """One node's entry in a Trace_Resp."""
 
     result: Byte = 0
-    node_id: Annotated[str, Text(NODE_ID_TEXT_SIZE)] = ""
+    node_id: Annotated[str, Text(6)] = ""
     receive_time: Time = ""
     send_time: Time = ""
 

@@ -1,8 +1,5 @@
-"""SMGP login digests (§6 of the notes), for both ends of the link.
-
-The clock is never read here: callers pass the login time, which is taken as China
-Standard Time (an aware ``datetime`` is converted to it; a naive one is assumed to be in it).
-"""
+"""SMGP login digests (§6 of the notes), for both ends of the link (the digest rule itself
+is :mod:`duanxin.protocols.core.login`)."""
 
 from __future__ import annotations
 
@@ -11,11 +8,11 @@ import struct
 from datetime import datetime
 
 from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_TIME
-from duanxin.protocols.core.clock import mmddhhmmss
+from duanxin.protocols.core.clock import mmddhhmmss as login_timestamp
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.login import answer_digest, login_digest, sign
+from duanxin.protocols.core.query import AUTHENTICATOR_SIZE
 from duanxin.protocols.smgp.pdu import (
-    AUTHENTICATOR_SIZE,
     SMGP_VERSION,
     LoginMode,
     SmgpLogin,
@@ -23,13 +20,18 @@ from duanxin.protocols.smgp.pdu import (
     SmgpStatus,
 )
 
+__all__ = [
+    "CHINA_STANDARD_TIME",
+    "build_login",
+    "client_authenticator",
+    "login_response",
+    "login_timestamp",
+    "server_authenticator",
+    "verify_login",
+]
+
 _PADDING = 7  # NULs after ClientID (CMPP pads with 9)
 _STATUS = struct.Struct(">I")
-
-
-def login_timestamp(when: datetime) -> int:
-    """The TimeStamp field for ``when``: the digits MMDDHHMMSS as one number."""
-    return mmddhhmmss(when)
 
 
 def client_authenticator(client_id: str, secret: str, timestamp: int) -> bytes:

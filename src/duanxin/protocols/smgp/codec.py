@@ -1,49 +1,28 @@
-"""SMGP 3.0 codec: every PDU's table, read off its class (:mod:`.pdu`), run by the engine.
-
-SMGP's own rules are few: Submit and Deliver end in a length-prefixed content, 8 reserved
-bytes and optional parameters (TLVs) up to PacketLength; every malformed body is answered
-with "bad message structure".
-"""
+"""SMGP 3.0 codec: the tables of :mod:`.pdu`, run by the shared engine; every malformed
+body is answered with "bad message structure"."""
 
 from __future__ import annotations
 
 import typing
+from functools import partial
 
 from duanxin.protocols.core import codec
-from duanxin.protocols.core.query import COUNTERS
-from duanxin.protocols.core.table import (
-    SEQUENCE_ID_HEADER,
-    U32,
-    Fault,
-    Reserved,
-    Table,
-    command_ids,
-    table_of,
-)
+from duanxin.protocols.core.table import SEQUENCE_ID_HEADER, Fault, Reserved, declared, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smgp import pdu as s
 from duanxin.protocols.smgp.pdu import CommandId, Pdu, SmgpStatus
 
-HEADER_SIZE = 12  # PacketLength, RequestID, SequenceID
+__all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
+
 # The largest legal PDU is a Submit to 100 destinations with 255 content bytes (2,481
 # bytes) plus TLVs; anything far beyond that is garbage, not a message.
 MAX_PDU_SIZE = 4096
 
-_QUERY_RESP = s.SmgpQueryResp
-_COUNTERS = ("mt_tlmsg", "mt_tlusr", *COUNTERS)
-#: Each PDU class: its command id (by its name) and field table, read off its fields' kinds
-#: (Query_Resp's counters come from a shared base, so its order is written out).
-_COMMANDS = command_ids(typing.get_args(Pdu), CommandId, "Smgp")
-_PDUS: dict[type[Pdu], tuple[int, Table]] = {
-    cls: (command, table_of(cls)) for cls, command in _COMMANDS.items() if cls is not _QUERY_RESP
-}
-_PDUS[_QUERY_RESP] = (
+#: Each PDU class's command id and table; Query_Resp ends in 8 reserved bytes.
+_PDUS = declared(typing.get_args(Pdu), CommandId, "Smgp")
+_PDUS[s.SmgpQueryResp] = (
     CommandId.QUERY_RESP,
-    (
-        *table_of(s.SmgpQuery),
-        *((name, U32) for name in _COUNTERS),
-        ("reserve", Reserved(s.RESERVE_SIZE)),
-    ),
+    (*table_of(s.SmgpQueryResp), ("reserve", Reserved(s.RESERVE_SIZE))),
 )
 CODEC: codec.Codec[Pdu] = codec.Codec(
     "SMGP",
@@ -54,10 +33,5 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
 )
 encode = CODEC.encode
 decode = CODEC.decode
-
-
-class Decoder(codec.Decoder[Pdu]):
-    """SMGP's incremental decoder."""
-
-    def __init__(self, *, max_length: int = MAX_PDU_SIZE) -> None:
-        super().__init__(decode, min_length=HEADER_SIZE, max_length=max_length)
+#: The incremental decoder: ``Decoder()``, then ``feed`` bytes and iterate ``pdus()``.
+Decoder = partial(codec.Decoder[Pdu], CODEC, MAX_PDU_SIZE)

@@ -12,6 +12,8 @@ from datetime import datetime
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.smgp.pdu import MSG_ID_SIZE
 
+__all__ = ["MsgIdGenerator", "canonical_id", "make_msg_id"]
+
 SEQUENCE_LIMIT = 1_000_000  # six BCD digits
 SMGW_DEVICE_TYPE = "06"
 _AREA_CODES = 1000  # three digits

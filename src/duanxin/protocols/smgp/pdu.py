@@ -1,12 +1,7 @@
 """SMGP 3.0 PDUs: command ids, status codes, optional parameters and one dataclass per PDU.
 
-Each field is declared once, its wire kind beside its type (padding beside the field it
-precedes), in wire order: the codec reads its tables off these classes.
-
 Every PDU carries its header ``sequence_id``; the command id follows from the class name
-(``SmgpSubmitResp`` is ``SUBMIT_RESP``) and the packet length from the encoded body.
-Message ids stay raw (10 BCD bytes); text fields are ``str`` (ASCII on the wire,
-NUL-padded to their fixed size).
+(``SmgpSubmitResp`` is ``SUBMIT_RESP``). Message ids stay raw (10 BCD bytes).
 """
 
 from __future__ import annotations
@@ -17,23 +12,33 @@ from typing import Annotated
 
 from duanxin.protocols.core import table
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.fields import encode_fixed
-from duanxin.protocols.core.query import QueryCounters
-from duanxin.protocols.core.table import (
-    U8,
-    U32,
-    Bytes,
-    Items,
-    Octets,
-    Reserved,
-    SequenceIdHeader,
-    Text,
-    Tlvs,
-)
+from duanxin.protocols.core.query import AUTHENTICATOR_SIZE, Content, Digest, QueryCounters, Word
+from duanxin.protocols.core.table import Byte, Items, Octets, Reserved, SequenceIdHeader, Text, Tlvs
+
+__all__ = [
+    "CommandId",
+    "LoginMode",
+    "MsgFormat",
+    "Pdu",
+    "SmgpActiveTest",
+    "SmgpActiveTestResp",
+    "SmgpDeliver",
+    "SmgpDeliverResp",
+    "SmgpExit",
+    "SmgpExitResp",
+    "SmgpLogin",
+    "SmgpLoginResp",
+    "SmgpQuery",
+    "SmgpQueryResp",
+    "SmgpStatus",
+    "SmgpSubmit",
+    "SmgpSubmitResp",
+    "Tlv",
+    "TlvTag",
+]
 
 SMGP_VERSION = 0x30
 MSG_ID_SIZE = 10
-AUTHENTICATOR_SIZE = 16
 
 
 class CommandId(IntEnum):
@@ -149,25 +154,12 @@ class TlvTag(IntEnum):
     M_SERVICE_ID = 0x0012
 
 
-#: Fixed value size of each known tag; ``None`` where the value is variable.
+#: Fixed value size of each known tag (most are one byte); ``None`` where it is variable.
 TLV_VALUE_SIZES: dict[TlvTag, int | None] = {
-    TlvTag.TP_PID: 1,
-    TlvTag.TP_UDHI: 1,
+    **dict.fromkeys(TlvTag, 1),
+    **dict.fromkeys((TlvTag.CHARGE_TERM_PSEUDO, TlvTag.DEST_TERM_PSEUDO, TlvTag.SRC_TERM_PSEUDO)),
     TlvTag.LINK_ID: 20,
-    TlvTag.CHARGE_USER_TYPE: 1,
-    TlvTag.CHARGE_TERM_TYPE: 1,
-    TlvTag.CHARGE_TERM_PSEUDO: None,
-    TlvTag.DEST_TERM_TYPE: 1,
-    TlvTag.DEST_TERM_PSEUDO: None,
-    TlvTag.PK_TOTAL: 1,
-    TlvTag.PK_NUMBER: 1,
-    TlvTag.SUBMIT_MSG_TYPE: 1,
-    TlvTag.SP_DEAL_RESULT: 1,
-    TlvTag.SRC_TERM_TYPE: 1,
-    TlvTag.SRC_TERM_PSEUDO: None,
-    TlvTag.NODES_COUNT: 1,
     TlvTag.MSG_SRC: 8,
-    TlvTag.SRC_TYPE: 1,
     TlvTag.M_SERVICE_ID: 21,
 }
 
@@ -188,7 +180,9 @@ class Tlv(table.Tlv):
         except UnicodeEncodeError as error:
             raise LocalProtocolError(f"TLV {tag.name} text must be ASCII") from error
         size = TLV_VALUE_SIZES.get(tag)
-        return cls(tag, raw if size is None else encode_fixed(raw, size, name=tag.name))
+        if size is not None and len(raw) > size:
+            raise LocalProtocolError(f"TLV {tag.name} is {len(raw)} bytes, at most {size}")
+        return cls(tag, raw if size is None else raw.ljust(size, b"\0"))
 
     @property
     def name(self) -> str:
@@ -199,23 +193,16 @@ class Tlv(table.Tlv):
             return f"0x{self.tag:04x}"
 
 
-#: The wire kinds of the fields below: each field is declared once, its kind beside its type.
-TERM_ID_SIZE = 21
-MAX_DESTINATIONS = 100
 RESERVE_SIZE = 8
-TERM_ID = Text(TERM_ID_SIZE)
-Byte = Annotated[int, U8]
-Word = Annotated[int, U32]
+TERM_ID = Text(21)
 TermId = Annotated[str, TERM_ID]
 Time = Annotated[str, Text(17)]  # ValidTime / AtTime
+QueryTime = Annotated[str, Text(8)]  # YYYYMMDD
+QueryCode = Annotated[str, Text(10)]
 Fee = Annotated[str, Text(6)]  # FeeCode / FixedFee
 MsgId = Annotated[bytes, Octets(MSG_ID_SIZE)]
-Digest = Annotated[bytes, Octets(AUTHENTICATOR_SIZE)]
-Content = Annotated[bytes, Bytes("B", 0xFF)]
 #: Submit and Deliver: 8 reserved bytes, then optional parameters up to PacketLength.
 Options = Annotated[tuple[Tlv, ...], Reserved(RESERVE_SIZE), Tlvs(Tlv)]
-QueryTime = Annotated[str, Text(8)]
-QueryCode = Annotated[str, Text(10)]
 
 
 class SmgpLogin(SequenceIdHeader):
@@ -245,7 +232,7 @@ class SmgpSubmit(SequenceIdHeader):
     at_time: Time = ""
     src_term_id: TermId = ""
     charge_term_id: TermId = ""
-    dest_term_ids: Annotated[tuple[str, ...], Items("B", TERM_ID, 0, MAX_DESTINATIONS)] = ()
+    dest_term_ids: Annotated[tuple[str, ...], Items(TERM_ID, 0, 100)] = ()
     msg_content: Content = b""
     tlvs: Options = ()
 
@@ -286,7 +273,7 @@ class SmgpExitResp(SequenceIdHeader): ...
 
 
 class SmgpQuery(SequenceIdHeader):
-    query_time: QueryTime  # YYYYMMDD
+    query_time: QueryTime
     query_type: Byte = 0  # 0 totals, 1 by service code
     query_code: QueryCode = ""
 
@@ -295,8 +282,8 @@ class SmgpQueryResp(QueryCounters):
     query_time: QueryTime
     query_type: Byte = 0
     query_code: QueryCode = ""
-    mt_tlmsg: int = 0
-    mt_tlusr: int = 0
+    mt_tlmsg: Word = 0
+    mt_tlusr: Word = 0
 
 
 Pdu = (

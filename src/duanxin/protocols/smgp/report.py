@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from duanxin.protocols.core.errors import LocalProtocolError, RemoteProtocolError
 from duanxin.protocols.smgp.pdu import MSG_ID_SIZE, SmgpStatus
 
+__all__ = ["SmgpReport", "decode_report", "encode_report"]
+
 REPORT_TEXT_SIZE = 20
-REPORT_SIZE = 122  # with the labels written by encode_report
 _ID_LABEL = b"id:"
 _ID_END = len(_ID_LABEL) + MSG_ID_SIZE
 
@@ -77,10 +78,9 @@ def decode_report(content: bytes) -> SmgpReport:
     cursor = 0
     found: dict[str, str] = {}
     for name, labels, _size in _FIELDS:
-        located = _find_label(folded, labels, cursor)
-        if located is None:
+        start = _find_label(folded, labels, cursor)
+        if start is None:
             continue
-        start = located
         stop = rest.find(b" ", start)
         stop = len(rest) if stop < 0 else stop
         found[name] = rest[start:stop].decode("latin-1").strip("\x00")

@@ -1,22 +1,20 @@
-"""SMPP 3.4 codec: every PDU's table, read off its class (:mod:`.pdu`), run by the engine.
+"""SMPP 3.4 codec: the tables of :mod:`.pdu` (:data:`FIELDS`, which the tests generate
+every PDU from), run by the shared engine.
 
-The tables (:data:`FIELDS`) are also the reference the tests generate every PDU from.
-SMPP's own rules: C-octet strings; submit_multi's destinations, each an SME address or a
-distribution list by its dest_flag; and a response whose command_status is not 0 goes as
-a bare 16-byte header (§4.1, §4.4). On receipt both forms are accepted (many SMSCs still
-send a body, often a lone NUL), and an error response's body that does not parse is
-ignored: the status is all it says. A decoding error is a :class:`FrameError` carrying the
-status for the generic_nack and, when the header could be read, the sequence number.
+A response whose command_status is not 0 goes as a bare 16-byte header (§4.1, §4.4). On
+receipt both forms are accepted (many SMSCs still send a body, often a lone NUL), and an
+error response's body that does not parse is ignored: the status is all it says.
 """
 
 from __future__ import annotations
 
 import typing
 from collections.abc import Hashable
+from functools import partial
 
 from duanxin.protocols.core import codec
 from duanxin.protocols.core.errors import LocalProtocolError
-from duanxin.protocols.core.table import U32, Custom, Fault, Malformed, Table, Values, table_of
+from duanxin.protocols.core.table import U32, Custom, Fault, Malformed, Record, Table, table_of
 from duanxin.protocols.core.table import FrameError as FrameError
 from duanxin.protocols.smpp import pdu as p
 from duanxin.protocols.smpp.pdu import SHORT_MESSAGE as SHORT_MESSAGE
@@ -24,15 +22,14 @@ from duanxin.protocols.smpp.pdu import TLVS as TLVS
 from duanxin.protocols.smpp.pdu import UNSUCCESS_LIST as UNSUCCESS_LIST
 from duanxin.protocols.smpp.pdu import CommandStatus, Pdu
 
+__all__ = ["MAX_PDU_SIZE", "Decoder", "FrameError", "decode", "encode"]
+
 MAX_PDU_SIZE = 0x10000 + 0x400  # a full message_payload TLV plus the mandatory fields
-_DESTS: dict[int, codec.Block[p.SmeAddress] | codec.Block[p.DistributionList]] = {
-    p.DEST_FLAG_SME: codec.Block(p.SmeAddress, table_of(p.SmeAddress)),
-    p.DEST_FLAG_DISTRIBUTION_LIST: codec.Block(p.DistributionList, table_of(p.DistributionList)),
+_DESTS = {
+    p.DEST_FLAG_SME: Record(p.SmeAddress, table_of(p.SmeAddress)),
+    p.DEST_FLAG_DISTRIBUTION_LIST: Record(p.DistributionList, table_of(p.DistributionList)),
 }
-_FLAGS: dict[type, int] = {
-    p.SmeAddress: p.DEST_FLAG_SME,
-    p.DistributionList: p.DEST_FLAG_DISTRIBUTION_LIST,
-}
+_FLAGS = {record.cls: flag for flag, record in _DESTS.items()}
 
 
 def _write_dests(dests: object) -> bytes:
@@ -43,23 +40,22 @@ def _write_dests(dests: object) -> bytes:
         flag = _FLAGS.get(type(dest))
         if flag is None:
             raise LocalProtocolError(f"not a submit_multi destination: {dest!r}")
-        parts += (bytes((flag,)), _DESTS[flag].pack(dest))
+        parts += (bytes((flag,)), _DESTS[flag].write(dest))
     return b"".join(parts)
 
 
-def _read_dests(frame: bytes, offset: int, end: int, out: Values) -> int:
+def _read_dests(frame: bytes, offset: int, end: int, out: list[object]) -> int:
     if offset >= end:
         raise Malformed("body ends inside number_of_dests")
     count, offset = frame[offset], offset + 1
-    dests = []
+    dests: list[object] = []
     for _ in range(count):
         if offset >= end:
             raise Malformed("body ends inside dest_flag")
-        block = _DESTS.get(frame[offset])
-        if block is None:
+        record = _DESTS.get(frame[offset])
+        if record is None:
             raise Malformed(f"dest_flag {frame[offset]}", Fault.CHOICE)
-        dest, offset = block.read(frame, offset + 1, end)
-        dests.append(dest)
+        offset = record.read(frame, offset + 1, end, dests)
     out.append(tuple(dests))
     return offset
 
@@ -85,7 +81,6 @@ CODEC: codec.Codec[Pdu] = codec.Codec(
     unknown_status=CommandStatus.ESME_RINVCMDID,
     length_status=_LENGTH,
 )
-_CLASSES: dict[int, type[Pdu]] = {cls.command_id: cls for cls in FIELDS}
 
 
 def encode(pdu: Pdu) -> bytes:
@@ -104,16 +99,12 @@ def decode(frame: bytes, variant: Hashable = None) -> Pdu:
         if not isinstance(error.__cause__, Malformed) or not command & p.RESPONSE_BIT:
             raise
         status, sequence = CODEC.header_values(frame)
-        if status == 0 and len(frame) > p.HEADER_SIZE:
+        if status == 0 and len(frame) > CODEC.header_size:
             raise
         # No body, or a failure's garbled one: every field keeps its default.
-        return _CLASSES[command](sequence_number=sequence, command_status=status)  # type: ignore[arg-type]
+        make = CODEC.by_command[None][command].cls
+        return make(sequence_number=sequence, command_status=status)  # type: ignore[arg-type]
 
 
-class Decoder(codec.Decoder[Pdu]):
-    """SMPP's incremental decoder; a frame length out of bounds is ESME_RINVCMDLEN."""
-
-    def __init__(self, *, max_length: int = MAX_PDU_SIZE) -> None:
-        super().__init__(
-            decode, min_length=p.HEADER_SIZE, max_length=max_length, framing_status=_LENGTH
-        )
+#: The incremental decoder: ``Decoder()``, then ``feed`` bytes and iterate ``pdus()``.
+Decoder = partial(codec.Decoder[Pdu], CODEC, MAX_PDU_SIZE, decode=decode)

@@ -1,15 +1,8 @@
-"""SMPP 3.4 PDUs: command ids, status codes, field sizes and one frozen dataclass per PDU.
-
-Each field is declared once, its wire kind beside its type, in wire order: the codec reads
-its tables (:data:`~duanxin.protocols.smpp.codec.FIELDS`) off these classes.
+"""SMPP 3.4 PDUs: command ids, status codes and one frozen dataclass per PDU.
 
 Every PDU carries the header's ``sequence_number`` and ``command_status`` (0 in requests);
-``command_id`` follows from the class name (``SubmitSmResp`` is ``SUBMIT_SM_RESP``) and
-``command_length`` from the encoded body. Length
-fields that only describe another field (``sm_length``, ``number_of_dests``,
-``no_unsuccess``) are not stored: they are derived from the field they measure, so they can
-never disagree with it. Optional parameters are kept as an ordered tuple of :class:`Tlv`,
-unknown tags included.
+``command_id`` follows from the class name (``SubmitSmResp`` is ``SUBMIT_SM_RESP``).
+Optional parameters are kept as an ordered tuple of :class:`Tlv`, unknown tags included.
 """
 
 from __future__ import annotations
@@ -19,8 +12,8 @@ from enum import IntEnum
 from typing import Annotated, ClassVar
 
 from duanxin.protocols.core.table import (
-    U8,
     U32,
+    Byte,
     Bytes,
     CString,
     Frozen,
@@ -53,8 +46,6 @@ __all__ = [
     "DistributionList",
     "EnquireLink",
     "EnquireLinkResp",
-    "EsmFeature",
-    "EsmMessageType",
     "GenericNack",
     "MessageState",
     "Outbind",
@@ -73,35 +64,21 @@ __all__ = [
     "UnsuccessSme",
 ]
 
-# Sizes in bytes; a C-octet string's maximum includes its terminating NUL.
-HEADER_SIZE = 16
-SYSTEM_ID_SIZE = 16
-PASSWORD_SIZE = 9
-SYSTEM_TYPE_SIZE = 13
-ADDRESS_RANGE_SIZE = 41
-SERVICE_TYPE_SIZE = 6
-ADDRESS_SIZE = 21  # source_addr / destination_addr in submit_sm, deliver_sm, ...
-LONG_ADDRESS_SIZE = 65  # the same in data_sm and alert_notification
-TIME_SIZE = 17  # YYMMDDhhmmsstnnp + NUL
-MESSAGE_ID_SIZE = 65
+# A C-octet string's maximum size includes its terminating NUL.
+ADDRESS_SIZE = 21  # source_addr / destination_addr (65 in data_sm and alert_notification)
 DL_NAME_SIZE = 21
 SHORT_MESSAGE_MAX = 254  # sm_length is one byte; 255 is reserved
-
-#: The wire kinds of the fields below: each field is declared once, its kind beside its type.
-ADDRESS, LONG_ADDRESS = CString(ADDRESS_SIZE), CString(LONG_ADDRESS_SIZE)
-TIME, MESSAGE_ID = CString(TIME_SIZE), CString(MESSAGE_ID_SIZE)
 SHORT_MESSAGE = Bytes("B", SHORT_MESSAGE_MAX)
 TLVS = Tlvs()
-Byte = Annotated[int, U8]
-Address = Annotated[str, ADDRESS]
-LongAddress = Annotated[str, LONG_ADDRESS]
-Time = Annotated[str, TIME]
-MessageId = Annotated[str, MESSAGE_ID]
+Address = Annotated[str, CString(ADDRESS_SIZE)]
+LongAddress = Annotated[str, CString(65)]
+Time = Annotated[str, CString(17)]  # YYMMDDhhmmsstnnp
+MessageId = Annotated[str, CString(65)]
 ShortMessage = Annotated[bytes, SHORT_MESSAGE]
 Options = Annotated[tuple[Tlv, ...], TLVS]
-ServiceType = Annotated[str, CString(SERVICE_TYPE_SIZE)]
-SystemId = Annotated[str, CString(SYSTEM_ID_SIZE)]
-Password = Annotated[str, CString(PASSWORD_SIZE)]
+ServiceType = Annotated[str, CString(6)]
+SystemId = Annotated[str, CString(16)]
+Password = Annotated[str, CString(9)]
 
 INTERFACE_VERSION_34 = 0x34
 RESPONSE_BIT = 0x80000000
@@ -206,11 +183,11 @@ class ReplaceSmResp(_Header): ...
 class _BindBody(_Header):
     system_id: SystemId = ""
     password: Password = ""
-    system_type: Annotated[str, CString(SYSTEM_TYPE_SIZE)] = ""
+    system_type: Annotated[str, CString(13)] = ""
     interface_version: Byte = INTERFACE_VERSION_34
     addr_ton: Byte = 0
     addr_npi: Byte = 0
-    address_range: Annotated[str, CString(ADDRESS_RANGE_SIZE)] = ""
+    address_range: Annotated[str, CString(41)] = ""
 
 
 class BindTransmitter(_BindBody): ...
@@ -244,14 +221,11 @@ class Outbind(_Header):
 # --------------------------------------------------------------------- messages
 
 
-class _ShortMessageBody(_Header):
-    service_type: ServiceType = ""
-    source_addr_ton: Byte = 0
-    source_addr_npi: Byte = 0
-    source_addr: Address = ""
-    dest_addr_ton: Byte = 0
-    dest_addr_npi: Byte = 0
-    destination_addr: Address = ""
+class _MessageTail(_Header):
+    """What submit_sm, deliver_sm and submit_multi end with, after their addresses."""
+
+    __trailing__: ClassVar[bool] = True
+
     esm_class: Byte = 0
     protocol_id: Byte = 0
     priority_flag: Byte = 0
@@ -263,6 +237,16 @@ class _ShortMessageBody(_Header):
     sm_default_msg_id: Byte = 0
     short_message: ShortMessage = b""
     tlvs: Options = ()
+
+
+class _ShortMessageBody(_MessageTail):
+    service_type: ServiceType = ""
+    source_addr_ton: Byte = 0
+    source_addr_npi: Byte = 0
+    source_addr: Address = ""
+    dest_addr_ton: Byte = 0
+    dest_addr_npi: Byte = 0
+    destination_addr: Address = ""
 
 
 class SubmitSm(_ShortMessageBody): ...
@@ -361,26 +345,15 @@ class UnsuccessSme(Frozen):
     error_status_code: Annotated[int, U32] = 0
 
 
-UNSUCCESS_LIST = Items("B", Record(UnsuccessSme, table_of(UnsuccessSme)))
+UNSUCCESS_LIST = Items(Record(UnsuccessSme, table_of(UnsuccessSme)))
 
 
-class SubmitMulti(_Header):
+class SubmitMulti(_MessageTail):
     service_type: ServiceType = ""
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
     source_addr: Address = ""
     dest_addresses: tuple[SmeAddress | DistributionList, ...] = ()
-    esm_class: Byte = 0
-    protocol_id: Byte = 0
-    priority_flag: Byte = 0
-    schedule_delivery_time: Time = ""
-    validity_period: Time = ""
-    registered_delivery: Byte = 0
-    replace_if_present_flag: Byte = 0
-    data_coding: Byte = 0
-    sm_default_msg_id: Byte = 0
-    short_message: ShortMessage = b""
-    tlvs: Options = ()
 
 
 class SubmitMultiResp(_Header):

@@ -17,6 +17,8 @@ from duanxin.domain.reports import is_final_stat
 from duanxin.protocols.core.fields import parse_report_time
 from duanxin.protocols.smpp.pdu import ESM_MESSAGE_TYPE_MASK, EsmMessageType, MessageState
 
+__all__ = ["DeliveryReceipt", "format_receipt", "parse_receipt"]
+
 TEXT_EXCERPT = 20  # characters of the original message the receipt repeats
 COUNT_WIDTH = 3  # sub / dlvrd are zero-padded to three digits
 
@@ -119,9 +121,8 @@ def format_receipt(receipt: DeliveryReceipt) -> str:
     )
 
 
-def parse_receipt_time(value: str) -> datetime | None:
-    """``YYMMDDhhmm`` or ``YYMMDDhhmmss`` as a naive datetime; None when unreadable."""
-    return parse_report_time(value)
+#: ``YYMMDDhhmm`` or ``YYMMDDhhmmss`` as a naive datetime; None when unreadable.
+parse_receipt_time = parse_report_time
 
 
 def format_receipt_time(when: datetime) -> str:

@@ -1,8 +1,5 @@
-"""SMPP optional parameters (TLVs): tag names, the generic value type and typed accessors.
-
-A PDU keeps its TLVs as raw ``(tag, value)`` pairs in wire order, so unknown tags survive a
-decode/encode round trip untouched. The helpers here build and read the named ones.
-"""
+"""SMPP optional parameters (TLVs): tag names, and builders and readers of their values
+(a PDU keeps them raw, in wire order, unknown tags included)."""
 
 from __future__ import annotations
 
@@ -13,6 +10,8 @@ from duanxin.protocols.core.table import Tlv as Tlv
 from duanxin.protocols.core.table import find_tlv as find_tlv
 from duanxin.protocols.core.table import tlv_int as tlv_int
 from duanxin.protocols.core.table import tlv_text as tlv_text
+
+__all__ = ["Tlv", "TlvTag"]
 
 
 class TlvTag(IntEnum):
