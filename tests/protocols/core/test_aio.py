@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 
@@ -143,3 +144,18 @@ async def test_requests_waiting_for_the_window_fail_once_the_session_logs_out(
     assert holding.received == [b"sent"]
     with pytest.raises(SessionClosed):  # the one in flight: the link closed under it
         await sent
+
+
+async def test_a_session_closed_before_its_connection_arrives_closes_that_connection() -> None:
+    """A listener closing drops its links; one accepted in that instant, whose session was
+    aborted before the connection reached it, must not stay open."""
+    ours, theirs = socket.socketpair()
+    session = SessionProtocol(WideDialect(), Role.SERVER, lambda s, p: None, SessionConfig())
+    session.abort("the listener is closed")
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_accepted_socket(lambda: session, ours)
+    reader, writer = await asyncio.open_connection(sock=theirs)
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed from our side
+    assert transport.is_closing()
+    writer.close()
+    await writer.wait_closed()

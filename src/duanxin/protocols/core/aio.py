@@ -95,6 +95,9 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
+        if self.closed.done():  # aborted before its connection came: its listener closed
+            transport.close()
+            return
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1]) if peer else None
         if self.admission is not None and not self.admission(self):
@@ -366,8 +369,11 @@ async def serve(
     def factory() -> SessionProtocol[P]:
         session = session_factory()
         session.admission = admit
+        if not server.is_serving():  # accepted just before the listener closed
+            session.abort("the listener is closed")
         return session
 
-    return await loop.create_server(
+    server = await loop.create_server(
         factory, host, port, reuse_address=True, reuse_port=reuse_port or None
     )
+    return server
