@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import operator
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,7 +48,7 @@ from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.aio import SessionProtocol
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Direction, Role
-from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket, time_text
 from duanxin.simulator.faults import SubmitFate
 from duanxin.simulator.listening import Listening
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now
@@ -61,7 +62,7 @@ _MAX_BINARY_CONTENT = 140  # octets of user data in one SMS
 # The spec says Msg_Length < 160 for Msg_Fmt 0, but gateways take a full 160-character
 # GSM message, and that is what the shared segmenter produces.
 _MAX_ASCII_CONTENT = 160
-_REPORT_TIME = "%y%m%d%H%M"
+_report_time = operator.methodcaller("strftime", "%y%m%d%H%M")
 _SMSC_SEQUENCE_LIMIT = 0xFFFFFFFF
 
 #: SUBMIT_RESP Results the fault profiles answer with. CMPP has one retryable code, 8, for
@@ -376,8 +377,8 @@ class CmppSimulator(Listening[Pdu]):
             version=version,
             msg_id=report.msg_id,
             stat=outgoing.stat,
-            submit_time=report.submitted.strftime(_REPORT_TIME),
-            done_time=done.strftime(_REPORT_TIME),
+            submit_time=time_text(_report_time, report.submitted),
+            done_time=time_text(_report_time, done),
             dest_terminal_id=report.destination,
             smsc_sequence=next(self._smsc_sequence) & _SMSC_SEQUENCE_LIMIT,
         )

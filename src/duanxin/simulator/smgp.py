@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +45,7 @@ from duanxin.protocols.smgp.pdu import (
     TlvTag,
 )
 from duanxin.protocols.smgp.report import SmgpReport, encode_report
-from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket, time_text
 from duanxin.simulator.faults import SubmitFate
 from duanxin.simulator.listening import Listening
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now
@@ -65,6 +66,8 @@ _REPORT_ERRORS = {
     "REJECTD": "006",
 }
 _REPORT_LENGTH_DIGITS = 3
+_report_time = operator.methodcaller("strftime", "%y%m%d%H%M")
+_receive_time = operator.methodcaller("strftime", "%Y%m%d%H%M%S")
 _REPORT_TEXT_HEAD = 17
 
 #: Submit_Resp Status the fault profiles answer with. SMGP's one retryable status, 1
@@ -292,8 +295,8 @@ class SmgpSimulator(Listening[Pdu]):
         content = report.submit.msg_content
         text = SmgpReport(
             msg_id=report.msg_id,
-            submit_date=f"{report.when:%y%m%d%H%M}",
-            done_date=f"{now:%y%m%d%H%M}",
+            submit_date=time_text(_report_time, report.when),
+            done_date=time_text(_report_time, now),
             stat=stat,
             err=_REPORT_ERRORS.get(stat, "999"),
             text=f"{len(content):0{_REPORT_LENGTH_DIGITS}d}".encode() + content[:_REPORT_TEXT_HEAD],
@@ -302,7 +305,7 @@ class SmgpSimulator(Listening[Pdu]):
             msg_id=self._ids.next_id(now),
             is_report=1,
             msg_format=MsgFormat.ASCII,
-            recv_time=f"{now:%Y%m%d%H%M%S}",
+            recv_time=time_text(_receive_time, now),
             src_term_id=report.destination,
             dest_term_id=report.submit.src_term_id,
             msg_content=encode_report(text),

@@ -43,7 +43,7 @@ from duanxin.protocols.smpp.receipt import (
     state_for_stat,
 )
 from duanxin.protocols.smpp.tlv import Tlv, TlvTag, int_tlv, text_tlv
-from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket, time_text
 from duanxin.simulator.faults import ReceiptIds, SubmitFate
 from duanxin.simulator.listening import Listening
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now
@@ -330,8 +330,8 @@ class SmppSimulator(Listening[Pdu]):
             DeliveryReceipt(
                 message_id=receipt_id,
                 dlvrd=1 if delivered else 0,
-                submit_date=format_receipt_time(submitted),
-                done_date=format_receipt_time(datetime.now()),
+                submit_date=time_text(format_receipt_time, submitted),
+                done_date=time_text(format_receipt_time, datetime.now()),
                 stat=stat,
                 err=ERR_NONE if delivered or stat == ENROUTE else ERR_FAILED,
             )
