@@ -256,7 +256,7 @@ class CmppSimulator(Listening[Pdu]):
         if status == CmppConnectStatus.OK:
             connection.bound = True
             connection.account = connect.source_addr
-            connection.throttle = self.behaviour.new_throttle(asyncio.get_running_loop().time())
+            connection.throttle = self.behaviour.new_throttle(self._loop_time())
             self._outbox.flush_later(connection.account)
         if config.verbose:
             log.info(
@@ -278,7 +278,7 @@ class CmppSimulator(Listening[Pdu]):
                 self._accept(connection, submit)  # received, as a real gateway would
             session.abort("dropped by the simulator (drop-every)")
             return None
-        if behaviour.over_tps(connection.throttle, asyncio.get_running_loop().time()):
+        if behaviour.over_tps(connection.throttle, self._loop_time()):
             return self._submit_resp(submit, CmppSubmitResult.FLOW_CONTROL)
         concat = _content(submit)[0] if behaviour.faults.refuse_segment else None
         destination = submit.dest_terminal_ids[0] if submit.dest_terminal_ids else ""
@@ -324,8 +324,7 @@ class CmppSimulator(Listening[Pdu]):
     def _accept(
         self, connection: _Connection, submit: CmppSubmit
     ) -> tuple[CmppSubmitResp, list[asyncio.Future[Any]]]:
-        loop = asyncio.get_running_loop()
-        wall = datetime.now(CHINA_STANDARD_TIME)
+        now, wall = self._loop_time(), datetime.now(CHINA_STANDARD_TIME)
         destinations = submit.dest_terminal_ids
         first = self._ids.next_ids(wall, len(destinations))[0]
         concat, body = _content(submit)
@@ -334,7 +333,7 @@ class CmppSimulator(Listening[Pdu]):
         for index, destination in enumerate(destinations):
             msg_id = _group_id(first, index)
             self.behaviour.record(
-                submit.src_id, destination, text, concat, canonical_id(msg_id), loop.time()
+                submit.src_id, destination, text, concat, canonical_id(msg_id), now
             )
             if submit.registered_delivery == CmppRegisteredDelivery.YES:
                 early += self._plan_report(connection, _Report(submit, destination, msg_id, wall))

@@ -255,7 +255,7 @@ class DelayedCalls:
     logged; the others still run.
     """
 
-    __slots__ = ("_calls", "_order", "_timer", "_timer_at")
+    __slots__ = ("_calls", "_loop", "_order", "_timer", "_timer_at")
 
     #: Calls due within this much of the timer's firing run with it (the loop's timers are
     #: only millisecond-accurate, and may fire a little before the exact due time).
@@ -266,13 +266,17 @@ class DelayedCalls:
         self._order = itertools.count()  # ties run in the order they were added
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        # Looked up at the first call (asyncio.get_running_loop() makes a system call).
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         return len(self._calls)
 
     def add(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
         """Run ``callback(*args)`` in ``delay`` seconds."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         due = loop.time() + delay
         heapq.heappush(self._calls, (due, next(self._order), callback, args))
         if self._timer is None or due < self._timer_at:
@@ -284,6 +288,7 @@ class DelayedCalls:
             self._timer.cancel()
             self._timer = None
         self._calls.clear()
+        self._loop = None
 
     def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
         if self._timer is not None:
@@ -292,7 +297,7 @@ class DelayedCalls:
 
     def _run(self) -> None:
         self._timer = None
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         calls = self._calls
         horizon = loop.time() + self._SLACK
         while calls and calls[0][0] <= horizon:

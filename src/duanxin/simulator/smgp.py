@@ -183,7 +183,7 @@ class SmgpSimulator(Listening[Pdu]):
             link.login_mode = login.login_mode
             link.account = login.client_id
             self._outbox.flush_later(link.account)
-            link.throttle = self.behaviour.new_throttle(asyncio.get_running_loop().time())
+            link.throttle = self.behaviour.new_throttle(self._loop_time())
         elif self.config.verbose:
             log.info("login by %r refused with status %d", login.client_id, status)
         return login_response(login, secret, status)
@@ -200,14 +200,13 @@ class SmgpSimulator(Listening[Pdu]):
     def _submit(self, link: _Link, submit: SmgpSubmit) -> Awaitable[Pdu | None] | Pdu | None:
         if not link.session.is_open:
             return None  # read with a PDU that dropped the link: never received
-        loop = asyncio.get_running_loop()
         behaviour = self.behaviour
         if behaviour.drop_due():
             if link.can_submit and submit.dest_term_ids:
                 self._accept(link, submit)  # received, as a real gateway would have
             link.session.abort("dropped by the simulator (drop-every)")
             return None
-        status = self._check_submit(link, submit, loop.time())
+        status = self._check_submit(link, submit, self._loop_time())
         if status != SmgpStatus.OK:
             return _submit_resp(submit, _NO_MSG_ID, status)
         concat = _submitted_text(submit)[1] if behaviour.faults.refuse_segment else None
@@ -227,8 +226,7 @@ class SmgpSimulator(Listening[Pdu]):
         return BUSY_STATUS if fate is SubmitFate.BUSY else THROTTLE_STATUS
 
     def _accept(self, link: _Link, submit: SmgpSubmit) -> tuple[Pdu, list[asyncio.Future[Any]]]:
-        now = asyncio.get_running_loop().time()
-        when = china_standard_time()
+        now, when = self._loop_time(), china_standard_time()
         ids = self._ids.next_ids(when, len(submit.dest_term_ids))
         text, concat = _submitted_text(submit)
         early: list[asyncio.Future[Any]] = []
