@@ -17,6 +17,7 @@ __all__ = ["MessageIdGenerator", "format_mid", "pack_msg_id", "unpack_msg_id"]
 NODE_BITS, SEQUENCE_BITS = 22, 16
 MAX_NODE = (1 << NODE_BITS) - 1
 SEQUENCES_PER_SECOND = 1 << SEQUENCE_BITS
+_ONE_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +73,33 @@ class MessageIdGenerator:
         self.node = node
         self._second: datetime | None = None
         self._sequence = 0
+        # Of ``_second``: the id of sequence 0, and the second after it (a clock reading
+        # before it is still in ``_second``: no datetime is truncated per id).
+        self._base = 0
+        self._following: datetime | None = None
         self._lock = threading.Lock()
+
+    def _enter(self, second: datetime) -> datetime:
+        """Hand out the ids of ``second`` from sequence 0; return the second after it."""
+        following = second + _ONE_SECOND
+        self._second, self._sequence, self._following = second, 0, following
+        self._base = pack_msg_id(second, self.node, 0)
+        return following
+
+    def _catch_up(self, now: datetime) -> datetime:
+        """Move to the second of ``now`` if the clock passed ``_second``; the second after."""
+        following = self._following
+        if following is None or now >= following:
+            following = self._enter(now.replace(microsecond=0))
+        return following
 
     def next_id(self, now: datetime) -> int:
         """The next id at wall-clock time ``now`` (local time of the platform)."""
         with self._lock:
-            second = now.replace(microsecond=0)
-            if self._second is None or second > self._second:
-                self._second, self._sequence = second, 0
-            elif self._sequence >= SEQUENCES_PER_SECOND:
-                self._second += timedelta(seconds=1)
-                self._sequence = 0
-            value = pack_msg_id(self._second, self.node, self._sequence)
+            following = self._catch_up(now)
+            if self._sequence >= SEQUENCES_PER_SECOND:  # borrow the next second's ids
+                self._enter(following)
+            value = self._base + self._sequence
             self._sequence += 1
             return value
 
@@ -92,14 +108,11 @@ class MessageIdGenerator:
         within one second is its first id plus the sequence numbers (the lowest bits)."""
         ids: list[int] = []
         with self._lock:
-            second = now.replace(microsecond=0)
-            if self._second is None or second > self._second:
-                self._second, self._sequence = second, 0
+            following = self._catch_up(now)
             while len(ids) < count:
                 if self._sequence >= SEQUENCES_PER_SECOND:
-                    self._second += timedelta(seconds=1)
-                    self._sequence = 0
-                base = pack_msg_id(self._second, self.node, 0)
+                    following = self._enter(following)
+                base = self._base
                 run = min(count - len(ids), SEQUENCES_PER_SECOND - self._sequence)
                 ids.extend(range(base + self._sequence, base + self._sequence + run))
                 self._sequence += run
@@ -131,4 +144,5 @@ class MessageIdGenerator:
                 or issued > self._second
                 or (issued == self._second and parts.sequence >= self._sequence)
             ):
-                self._second, self._sequence = issued, parts.sequence + 1
+                self._enter(issued)
+                self._sequence = parts.sequence + 1

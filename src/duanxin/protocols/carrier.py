@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,6 +125,9 @@ class SubmitOutcome:
         return self.retryable and self.status > 0
 
 
+_STATUS = operator.attrgetter("status")
+
+
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     """The answers to the segments submitted, in segment order."""
@@ -137,7 +141,7 @@ class SubmitResult:
 
     @property
     def accepted(self) -> bool:
-        return all(o.status == 0 for o in self.outcomes)
+        return not any(map(_STATUS, self.outcomes))
 
     @property
     def carrier_ids(self) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import operator
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,7 +48,7 @@ from duanxin.protocols.cmpp.report import CmppStatusReport
 from duanxin.protocols.core.aio import SessionProtocol
 from duanxin.protocols.core.session import SessionConfig
 from duanxin.protocols.core.state import Direction, Role
-from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket, time_text
 from duanxin.simulator.faults import SubmitFate
 from duanxin.simulator.listening import Listening
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now
@@ -61,7 +62,7 @@ _MAX_BINARY_CONTENT = 140  # octets of user data in one SMS
 # The spec says Msg_Length < 160 for Msg_Fmt 0, but gateways take a full 160-character
 # GSM message, and that is what the shared segmenter produces.
 _MAX_ASCII_CONTENT = 160
-_REPORT_TIME = "%y%m%d%H%M"
+_report_time = operator.methodcaller("strftime", "%y%m%d%H%M")
 _SMSC_SEQUENCE_LIMIT = 0xFFFFFFFF
 
 #: SUBMIT_RESP Results the fault profiles answer with. CMPP has one retryable code, 8, for
@@ -255,7 +256,7 @@ class CmppSimulator(Listening[Pdu]):
         if status == CmppConnectStatus.OK:
             connection.bound = True
             connection.account = connect.source_addr
-            connection.throttle = self.behaviour.new_throttle(asyncio.get_running_loop().time())
+            connection.throttle = self.behaviour.new_throttle(self._loop_time())
             self._outbox.flush_later(connection.account)
         if config.verbose:
             log.info(
@@ -277,7 +278,7 @@ class CmppSimulator(Listening[Pdu]):
                 self._accept(connection, submit)  # received, as a real gateway would
             session.abort("dropped by the simulator (drop-every)")
             return None
-        if behaviour.over_tps(connection.throttle, asyncio.get_running_loop().time()):
+        if behaviour.over_tps(connection.throttle, self._loop_time()):
             return self._submit_resp(submit, CmppSubmitResult.FLOW_CONTROL)
         concat = _content(submit)[0] if behaviour.faults.refuse_segment else None
         destination = submit.dest_terminal_ids[0] if submit.dest_terminal_ids else ""
@@ -323,8 +324,7 @@ class CmppSimulator(Listening[Pdu]):
     def _accept(
         self, connection: _Connection, submit: CmppSubmit
     ) -> tuple[CmppSubmitResp, list[asyncio.Future[Any]]]:
-        loop = asyncio.get_running_loop()
-        wall = datetime.now(CHINA_STANDARD_TIME)
+        now, wall = self._loop_time(), datetime.now(CHINA_STANDARD_TIME)
         destinations = submit.dest_terminal_ids
         first = self._ids.next_ids(wall, len(destinations))[0]
         concat, body = _content(submit)
@@ -333,7 +333,7 @@ class CmppSimulator(Listening[Pdu]):
         for index, destination in enumerate(destinations):
             msg_id = _group_id(first, index)
             self.behaviour.record(
-                submit.src_id, destination, text, concat, canonical_id(msg_id), loop.time()
+                submit.src_id, destination, text, concat, canonical_id(msg_id), now
             )
             if submit.registered_delivery == CmppRegisteredDelivery.YES:
                 early += self._plan_report(connection, _Report(submit, destination, msg_id, wall))
@@ -376,8 +376,8 @@ class CmppSimulator(Listening[Pdu]):
             version=version,
             msg_id=report.msg_id,
             stat=outgoing.stat,
-            submit_time=report.submitted.strftime(_REPORT_TIME),
-            done_time=done.strftime(_REPORT_TIME),
+            submit_time=time_text(_report_time, report.submitted),
+            done_time=time_text(_report_time, done),
             dest_terminal_id=report.destination,
             smsc_sequence=next(self._smsc_sequence) & _SMSC_SEQUENCE_LIMIT,
         )

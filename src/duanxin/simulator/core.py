@@ -12,6 +12,7 @@ this :class:`CarrierBehaviour`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
@@ -35,6 +36,7 @@ __all__ = [
     "SimulatorConfig",
     "SimulatorServer",
     "TokenBucket",
+    "time_text",
 ]
 
 log = logging.getLogger("duanxin.simulator")
@@ -223,6 +225,28 @@ class CarrierBehaviour:
             log.info("MO %s -> %s %r", source, destination, text)
 
 
+def time_text(formatter: Callable[[datetime], str], when: datetime) -> str:
+    """``formatter(when)`` for a report's time fields (to the second, in ``when``'s time
+    zone), computed once per second: a simulator writes thousands of reports a second, and
+    strftime would be a tenth of its time."""
+    return _time_text(
+        formatter, when.year, when.month, when.day, when.hour, when.minute, when.second
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _time_text(
+    formatter: Callable[[datetime], str],
+    year: int,
+    month: int,
+    day: int,
+    hour: int,
+    minute: int,
+    second: int,
+) -> str:
+    return formatter(datetime(year, month, day, hour, minute, second))
+
+
 class DelayedCalls:
     """Callbacks run after a delay, with one event-loop timer for all of them.
 
@@ -231,7 +255,7 @@ class DelayedCalls:
     logged; the others still run.
     """
 
-    __slots__ = ("_calls", "_order", "_timer", "_timer_at")
+    __slots__ = ("_calls", "_loop", "_order", "_timer", "_timer_at")
 
     #: Calls due within this much of the timer's firing run with it (the loop's timers are
     #: only millisecond-accurate, and may fire a little before the exact due time).
@@ -242,13 +266,17 @@ class DelayedCalls:
         self._order = itertools.count()  # ties run in the order they were added
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        # Looked up at the first call (asyncio.get_running_loop() makes a system call).
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         return len(self._calls)
 
     def add(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
         """Run ``callback(*args)`` in ``delay`` seconds."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         due = loop.time() + delay
         heapq.heappush(self._calls, (due, next(self._order), callback, args))
         if self._timer is None or due < self._timer_at:
@@ -260,6 +288,7 @@ class DelayedCalls:
             self._timer.cancel()
             self._timer = None
         self._calls.clear()
+        self._loop = None
 
     def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
         if self._timer is not None:
@@ -268,7 +297,7 @@ class DelayedCalls:
 
     def _run(self) -> None:
         self._timer = None
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         calls = self._calls
         horizon = loop.time() + self._SLACK
         while calls and calls[0][0] <= horizon:

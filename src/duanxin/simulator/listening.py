@@ -21,6 +21,7 @@ class Listening(abc.ABC, Generic[P]):
     config: SimulatorConfig
     _server: asyncio.Server | None
     _outbox: Outbox[Any]
+    _loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def port(self) -> int:
@@ -44,6 +45,14 @@ class Listening(abc.ABC, Generic[P]):
                 max_per_address=self.config.max_connections_per_address,
             )
 
+    def _loop_time(self) -> float:
+        """The event loop's clock. The loop is looked up once: asyncio.get_running_loop()
+        makes a system call, and a simulator reads the clock for every submit."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.time()
+
     def _stop_listening(self) -> None:
         self._outbox.cancel()
         if self._server is not None:
@@ -53,6 +62,7 @@ class Listening(abc.ABC, Generic[P]):
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        self._loop = None
 
     @abc.abstractmethod
     def _new_session(self) -> SessionProtocol[P]:

@@ -255,8 +255,7 @@ class SgipSimulator(Listening[Pdu]):
         link = self.links.get(session)
         if link is None or not session.is_open:
             return None  # read with a PDU that dropped the link: never received
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = self._loop_time()
         behaviour = self.behaviour
         valid = all(_MOBILE_86.fullmatch(n) for n in submit.user_numbers)
         if behaviour.drop_due():

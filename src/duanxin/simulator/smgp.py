@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +45,7 @@ from duanxin.protocols.smgp.pdu import (
     TlvTag,
 )
 from duanxin.protocols.smgp.report import SmgpReport, encode_report
-from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket, time_text
 from duanxin.simulator.faults import SubmitFate
 from duanxin.simulator.listening import Listening
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now
@@ -65,6 +66,8 @@ _REPORT_ERRORS = {
     "REJECTD": "006",
 }
 _REPORT_LENGTH_DIGITS = 3
+_report_time = operator.methodcaller("strftime", "%y%m%d%H%M")
+_receive_time = operator.methodcaller("strftime", "%Y%m%d%H%M%S")
 _REPORT_TEXT_HEAD = 17
 
 #: Submit_Resp Status the fault profiles answer with. SMGP's one retryable status, 1
@@ -180,7 +183,7 @@ class SmgpSimulator(Listening[Pdu]):
             link.login_mode = login.login_mode
             link.account = login.client_id
             self._outbox.flush_later(link.account)
-            link.throttle = self.behaviour.new_throttle(asyncio.get_running_loop().time())
+            link.throttle = self.behaviour.new_throttle(self._loop_time())
         elif self.config.verbose:
             log.info("login by %r refused with status %d", login.client_id, status)
         return login_response(login, secret, status)
@@ -197,14 +200,13 @@ class SmgpSimulator(Listening[Pdu]):
     def _submit(self, link: _Link, submit: SmgpSubmit) -> Awaitable[Pdu | None] | Pdu | None:
         if not link.session.is_open:
             return None  # read with a PDU that dropped the link: never received
-        loop = asyncio.get_running_loop()
         behaviour = self.behaviour
         if behaviour.drop_due():
             if link.can_submit and submit.dest_term_ids:
                 self._accept(link, submit)  # received, as a real gateway would have
             link.session.abort("dropped by the simulator (drop-every)")
             return None
-        status = self._check_submit(link, submit, loop.time())
+        status = self._check_submit(link, submit, self._loop_time())
         if status != SmgpStatus.OK:
             return _submit_resp(submit, _NO_MSG_ID, status)
         concat = _submitted_text(submit)[1] if behaviour.faults.refuse_segment else None
@@ -224,8 +226,7 @@ class SmgpSimulator(Listening[Pdu]):
         return BUSY_STATUS if fate is SubmitFate.BUSY else THROTTLE_STATUS
 
     def _accept(self, link: _Link, submit: SmgpSubmit) -> tuple[Pdu, list[asyncio.Future[Any]]]:
-        now = asyncio.get_running_loop().time()
-        when = china_standard_time()
+        now, when = self._loop_time(), china_standard_time()
         ids = self._ids.next_ids(when, len(submit.dest_term_ids))
         text, concat = _submitted_text(submit)
         early: list[asyncio.Future[Any]] = []
@@ -292,8 +293,8 @@ class SmgpSimulator(Listening[Pdu]):
         content = report.submit.msg_content
         text = SmgpReport(
             msg_id=report.msg_id,
-            submit_date=f"{report.when:%y%m%d%H%M}",
-            done_date=f"{now:%y%m%d%H%M}",
+            submit_date=time_text(_report_time, report.when),
+            done_date=time_text(_report_time, now),
             stat=stat,
             err=_REPORT_ERRORS.get(stat, "999"),
             text=f"{len(content):0{_REPORT_LENGTH_DIGITS}d}".encode() + content[:_REPORT_TEXT_HEAD],
@@ -302,7 +303,7 @@ class SmgpSimulator(Listening[Pdu]):
             msg_id=self._ids.next_id(now),
             is_report=1,
             msg_format=MsgFormat.ASCII,
-            recv_time=f"{now:%Y%m%d%H%M%S}",
+            recv_time=time_text(_receive_time, now),
             src_term_id=report.destination,
             dest_term_id=report.submit.src_term_id,
             msg_content=encode_report(text),

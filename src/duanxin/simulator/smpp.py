@@ -43,7 +43,7 @@ from duanxin.protocols.smpp.receipt import (
     state_for_stat,
 )
 from duanxin.protocols.smpp.tlv import Tlv, TlvTag, int_tlv, text_tlv
-from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket
+from duanxin.simulator.core import CarrierBehaviour, SimulatorConfig, TokenBucket, time_text
 from duanxin.simulator.faults import ReceiptIds, SubmitFate
 from duanxin.simulator.listening import Listening
 from duanxin.simulator.outbox import Kind, Outbox, late_or_now
@@ -216,9 +216,8 @@ class SmppSimulator(Listening[Pdu]):
                 else CommandStatus.ESME_RINVPASWD
             )
             return answer(sequence_number=pdu.sequence_number, command_status=status)
-        loop = asyncio.get_running_loop()
         link.account = pdu.system_id
-        link.throttle = self.behaviour.new_throttle(loop.time())
+        link.throttle = self.behaviour.new_throttle(self._loop_time())
         self._outbox.flush_later(link.account)
         return answer(
             sequence_number=pdu.sequence_number,
@@ -234,7 +233,7 @@ class SmppSimulator(Listening[Pdu]):
             self._receive(link, pdu)  # received, as a real SMSC would have
             link.session.abort("dropped by the simulator (drop-every)")
             return None
-        if behaviour.over_tps(link.throttle, asyncio.get_running_loop().time()):
+        if behaviour.over_tps(link.throttle, self._loop_time()):
             return _error(pdu, THROTTLE_STATUS)
         concat = user_data(pdu)[0] if behaviour.faults.refuse_segment else None
         fate = behaviour.judge(pdu.source_addr, pdu.destination_addr, concat)
@@ -268,14 +267,13 @@ class SmppSimulator(Listening[Pdu]):
 
     def _receive(self, link: _Link, pdu: p.SubmitSm) -> tuple[Pdu, list[asyncio.Future[Any]]]:
         """Take ``pdu`` in: record it, plan its reports; its response and early reports."""
-        loop = asyncio.get_running_loop()
         submitted = datetime.now()
         value = self._ids.next_id(submitted)
         carrier_id = self._render_id(value, receipt=False)
         concat, body = user_data(pdu)
         text = decode_text(body, pdu.data_coding, self.config.alphabet)
         self.behaviour.record(
-            pdu.source_addr, pdu.destination_addr, text, concat, carrier_id, loop.time()
+            pdu.source_addr, pdu.destination_addr, text, concat, carrier_id, self._loop_time()
         )
         items = self._report_items(pdu, value, submitted)
         early: list[asyncio.Future[Any]] = []
@@ -298,7 +296,7 @@ class SmppSimulator(Listening[Pdu]):
     def _accept_data(self, pdu: p.DataSm) -> str:
         carrier_id = format_mid(self._ids.next_id(datetime.now()))
         text = decode_text(message_body(pdu), pdu.data_coding, self.config.alphabet)
-        now = asyncio.get_running_loop().time()
+        now = self._loop_time()
         self.behaviour.record(pdu.source_addr, pdu.destination_addr, text, None, carrier_id, now)
         return carrier_id
 
@@ -330,8 +328,8 @@ class SmppSimulator(Listening[Pdu]):
             DeliveryReceipt(
                 message_id=receipt_id,
                 dlvrd=1 if delivered else 0,
-                submit_date=format_receipt_time(submitted),
-                done_date=format_receipt_time(datetime.now()),
+                submit_date=time_text(format_receipt_time, submitted),
+                done_date=time_text(format_receipt_time, datetime.now()),
                 stat=stat,
                 err=ERR_NONE if delivered or stat == ENROUTE else ERR_FAILED,
             )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from duanxin.protocols.cmpp.pdu import CmppDeliver, CmppSubmit
-from duanxin.protocols.core.sequence import Backoff, with_field
+from duanxin.protocols.core.sequence import Backoff, with_field, with_fields
 from duanxin.protocols.sgip.pdu import SequenceNumber, Submit
 from duanxin.protocols.smgp.pdu import SmgpSubmit
 from duanxin.protocols.smpp.pdu import SubmitSm
@@ -50,6 +50,18 @@ def test_with_field_falls_back_to_replace_for_other_classes() -> None:
 def test_with_field_refuses_an_unknown_field_like_replace() -> None:
     with pytest.raises(TypeError):
         with_field(CmppSubmit(dest_terminal_ids=("1",)), "no_such_field", 1)
+
+
+def test_with_fields_equals_dataclasses_replace() -> None:
+    template = Submit(corp_id="92201", service_type="BENCH")
+    changes = {"user_numbers": ("8613800138000",), "sp_number": "1069", "tp_udhi": 1}
+    copy = with_fields(template, **changes)
+    assert copy == dataclasses.replace(template, **changes)  # type: ignore[arg-type]
+    assert with_fields(template, sp_number="1", tp_udhi=0) == dataclasses.replace(
+        template, sp_number="1", tp_udhi=0
+    )  # the same fields in another order and number: a copier of their own
+    with pytest.raises(TypeError):
+        with_fields(template, no_such_field=1)
 
 
 def test_backoff_deadlines_on_a_fake_clock() -> None:

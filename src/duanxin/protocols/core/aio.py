@@ -274,10 +274,14 @@ class SessionProtocol(asyncio.Protocol, Generic[P]):
         if core.state is State.UNBINDING:  # nothing more goes out on this link
             self._fail_queued(LOGGING_OUT)
             return
-        while queued and core.window_available > 0 and self.is_open:
+        if not self.is_open:
+            return
+        free = core.window_available  # sending a request never closes the session
+        while queued and free > 0:
             pdu, future, tag = queued.popleft()
             if not future.done():  # else withdrawn while waiting
                 self._send_now(pdu, future, tag)
+                free = core.window_available
 
     def _arm_timer(self) -> None:
         deadline = self.core.next_deadline()

@@ -22,9 +22,16 @@ def china_standard_time() -> datetime:
 def mmddhhmmss(when: datetime) -> int:
     """The MMDDHHMMSS number of ``when`` in China Standard Time (login timestamps, SGIP
     sequence times). A naive ``when`` is taken to be China Standard Time already."""
-    if when.tzinfo is not None:
+    if when.tzinfo is not None and when.tzinfo is not CHINA_STANDARD_TIME:
         when = when.astimezone(CHINA_STANDARD_TIME)
-    return int(when.strftime("%m%d%H%M%S"))
+    # Arithmetic, not strftime: SGIP stamps the time into every request's sequence.
+    return (
+        when.month * 100_000_000
+        + when.day * 1_000_000
+        + when.hour * 10_000
+        + when.minute * 100
+        + when.second
+    )
 
 
 def china_report_time(text: str) -> datetime | None:

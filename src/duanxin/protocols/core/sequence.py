@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, TypeVar, cast
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["Backoff", "SequenceCounter", "with_field"]
+__all__ = ["Backoff", "SequenceCounter", "with_field", "with_fields"]
 
 T = TypeVar("T")
-_Copier = Callable[[object, object], object]
-_copiers: dict[tuple[type, str], _Copier] = {}
+_Copier = Callable[..., object]  # (obj, *new values of the names)
+_copiers: dict[tuple[type, tuple[str, ...]], _Copier] = {}
 
 
 class SequenceCounter:
@@ -44,14 +44,23 @@ def with_field(obj: T, name: str, value: object) -> T:
     fields (every PDU class), the copy is made field by field through the slot descriptors,
     skipping the generated ``__init__``; anything else goes through ``dataclasses.replace``.
     """
-    key = (type(obj), name)
+    return cast(T, _copier(type(obj), (name,))(obj, value))
+
+
+def with_fields(obj: T, **changes: object) -> T:
+    """:func:`with_field` for several fields at once (a PDU made from a template)."""
+    return cast(T, _copier(type(obj), tuple(changes))(obj, *changes.values()))
+
+
+def _copier(cls: type, names: tuple[str, ...]) -> _Copier:
+    key = (cls, names)
     copier = _copiers.get(key)
     if copier is None:
-        copier = _copiers[key] = _make_copier(type(obj), name)
-    return cast(T, copier(obj, value))
+        copier = _copiers[key] = _make_copier(cls, names)
+    return copier
 
 
-def _make_copier(cls: type, name: str) -> _Copier:
+def _make_copier(cls: type, changed: tuple[str, ...]) -> _Copier:
     fields = dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ()
     names = [f.name for f in fields]
     slots: set[str] = set()
@@ -59,21 +68,28 @@ def _make_copier(cls: type, name: str) -> _Copier:
         declared = getattr(klass, "__slots__", ())
         slots.update((declared,) if isinstance(declared, str) else declared)
     if (
-        name not in names
+        not set(changed) <= set(names)
         or hasattr(cls, "__post_init__")
         or any(not f.init for f in fields)
         or "__dict__" in slots
         or not set(names) <= slots
     ):
-        return lambda obj, value: dataclasses.replace(
-            cast("DataclassInstance", obj), **{name: value}
-        )
-    # One straight-line function per class and field, as dataclasses builds __init__.
+
+        def replace(obj: object, *values: object) -> object:
+            return dataclasses.replace(
+                cast("DataclassInstance", obj), **dict(zip(changed, values, strict=True))
+            )
+
+        return replace
+    # One straight-line function per class and fields, as dataclasses builds __init__.
     namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls}
-    lines = ["def copy(obj, value):", "    new = _new(_cls)"]
+    arguments = [f"value{index}" for index in range(len(changed))]
+    lines = [f"def copy(obj, {', '.join(arguments)}):", "    new = _new(_cls)"]
     for index, field_name in enumerate(names):
         namespace[f"_set{index}"] = getattr(cls, field_name).__set__
-        source = "value" if field_name == name else f"obj.{field_name}"
+        source = (
+            arguments[changed.index(field_name)] if field_name in changed else f"obj.{field_name}"
+        )
         lines.append(f"    _set{index}(new, {source})")
     lines.append("    return new")
     exec("\n".join(lines), namespace)

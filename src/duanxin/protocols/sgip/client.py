@@ -41,7 +41,7 @@ from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
 from duanxin.protocols.core.aio import SessionProtocol, serve
 from duanxin.protocols.core.clock import Clock, china_standard_time
-from duanxin.protocols.core.sequence import Backoff
+from duanxin.protocols.core.sequence import Backoff, with_fields
 from duanxin.protocols.core.state import Role
 from duanxin.protocols.sgip import pdu as s
 from duanxin.protocols.sgip.dialect import SgipDialect, new_counter
@@ -125,7 +125,7 @@ class SgipAdapter:
         """One Submit per segment, one recipient each; long ones carry the UDH (TP_udhi 1)."""
         report = s.ReportFlag.ALWAYS if message.want_report else s.ReportFlag.NONE
         return [
-            dataclasses.replace(
+            with_fields(
                 self._template,
                 sp_number=message.source,
                 user_numbers=(add_country_code(message.destination),),

@@ -34,7 +34,9 @@ def smgw_code(node_id: int, *, unit: int = 1) -> str:
 
 def make_msg_id(code: str, when: datetime, sequence: int) -> bytes:
     """Lay out one MsgID; ``when`` is the receive time (gateway local time)."""
-    digits = f"{code}{when:%m%d%H%M}{sequence % SEQUENCE_LIMIT:06d}"
+    # MMDDHHMM by arithmetic, not strftime: the simulator makes two ids per submit.
+    minute = when.month * 1_000_000 + when.day * 10_000 + when.hour * 100 + when.minute
+    digits = f"{code}{minute:08d}{sequence % SEQUENCE_LIMIT:06d}"
     if len(digits) != 2 * MSG_ID_SIZE or not digits.isdigit():
         raise LocalProtocolError(f"SMGW code {code!r} must be 6 digits")
     return bytes.fromhex(digits)

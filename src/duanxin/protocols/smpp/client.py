@@ -146,6 +146,14 @@ class SmppAdapter:
         self.bind_type = BindType(settings.str_knob("bind_type", "transceiver"))
         self.country_code = settings.str_knob("country_code", "86")
         self.use_sar = settings.str_knob("long_messages", "udh") == "sar"
+        # (TON, NPI) of a digits-only source and of an alphanumeric one, read once.
+        self._numbering = {
+            digits: (settings.int_knob("source_ton", ton), settings.int_knob("source_npi", npi))
+            for digits, (ton, npi) in (
+                (True, (TON_UNKNOWN, NPI_ISDN)),
+                (False, (TON_ALPHANUMERIC, NPI_UNKNOWN)),
+            )
+        }
 
     def new_dialect(self) -> SmppDialect:
         return SmppDialect(Role.CLIENT)
@@ -167,7 +175,7 @@ class SmppAdapter:
         return [self._submit(message, segment) for segment in segments]
 
     def _submit(self, message: carrier.OutboundMessage, segment: Segment) -> Pdu:
-        source_ton, source_npi = self._source_numbering(message.source)
+        source_ton, source_npi = self._numbering[message.source.isdigit()]
         destination = with_country_code(message.destination, self.country_code)
         esm_class = 0
         data = segment.user_data
@@ -195,10 +203,6 @@ class SmppAdapter:
             short_message=data,
             tlvs=tlvs,
         )
-
-    def _source_numbering(self, source: str) -> tuple[int, int]:
-        ton, npi = (TON_UNKNOWN, NPI_ISDN) if source.isdigit() else (TON_ALPHANUMERIC, NPI_UNKNOWN)
-        return self.settings.int_knob("source_ton", ton), self.settings.int_knob("source_npi", npi)
 
     def submit_outcome(self, response: Pdu) -> carrier.SubmitOutcome:
         status = response.command_status
