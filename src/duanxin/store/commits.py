@@ -20,6 +20,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from duanxin.store import prepared
+
 __all__ = ["GroupCommitter", "Job", "Refusal"]
 
 T = TypeVar("T")
@@ -57,18 +59,42 @@ class GroupCommitter:
 
     async def _drain(self) -> None:
         while self._queue:
-            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-            await self._commit(batch)
+            # One checkout for as many batches as are waiting; each batch one transaction
+            # begun and committed on the driver itself (store.prepared), not through
+            # SQLAlchemy's engine.begin(), whose bookkeeping cost more than the BEGIN,
+            # the statements and the COMMIT together.
+            conn = self._engine.connect()
+            try:
+                await conn.start()
+            except Exception as error:  # no connection: the next batch fails with it
+                for item in self._take():
+                    item.future.set_exception(error)
+                continue
+            try:
+                while self._queue:
+                    if not await self._commit(conn, self._take()):
+                        break  # the connection is in doubt: the next batch takes another
+            finally:
+                await conn.close()
 
-    async def _commit(self, batch: list[_Pending[Any]]) -> None:
+    def _take(self) -> list[_Pending[Any]]:
+        batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+        return batch
+
+    async def _commit(self, conn: AsyncConnection, batch: list[_Pending[Any]]) -> bool:
+        """Commit what ``batch`` can; whether ``conn`` can go on with the next batch."""
         pending = list(batch)
+        usable = True
         while pending:
-            culprit = await self._try(pending)
+            culprit, usable = await self._try(conn, pending)
             if culprit is None:
                 break
             pending.remove(culprit)
             for item in pending:
                 item.outcome = None
+            if not usable:  # the others go again first, on another connection
+                self._queue[:0] = pending
+                break
         for item in batch:
             if item.future.done() or item.outcome is None:
                 continue
@@ -77,24 +103,30 @@ class GroupCommitter:
                 item.future.set_result(value)
             else:
                 item.future.set_exception(value)
+        return usable
 
-    async def _try(self, pending: list[_Pending[Any]]) -> _Pending[Any] | None:
-        """One transaction over ``pending``; the job to drop if one failed mid-write."""
+    async def _try(
+        self, conn: AsyncConnection, pending: list[_Pending[Any]]
+    ) -> tuple[_Pending[Any] | None, bool]:
+        """One transaction over ``pending``: the job to drop if one failed mid-write, and
+        whether ``conn`` is still usable."""
         current: _Pending[Any] | None = None
         try:
-            async with self._engine.begin() as conn:
-                for item in pending:
-                    current = item
-                    item.outcome = await self._attempt(item, conn)
-                current = None
+            await prepared.begin(conn)
+            for item in pending:
+                current = item
+                item.outcome = await self._attempt(item, conn)
+            current = None
+            await prepared.commit(conn)
         except Exception as error:
-            if current is None:  # the commit itself failed: every job fails with it
+            usable = await _rolled_back(conn)
+            if current is None:  # BEGIN or COMMIT failed: every job fails with it
                 for item in pending:
                     item.outcome = (False, error)
-                return None
+                return None, usable
             current.outcome = (False, error)  # answered after the others commit
-            return current
-        return None
+            return current, usable
+        return None, True
 
     @staticmethod
     async def _attempt(item: _Pending[Any], conn: AsyncConnection) -> tuple[bool, Any]:
@@ -102,6 +134,18 @@ class GroupCommitter:
             return True, await item.job(conn)
         except Refusal as refusal:
             return False, refusal.error
+
+
+async def _rolled_back(conn: AsyncConnection) -> bool:
+    """Roll back after a failure; False if the connection is lost (or the rollback failed:
+    then it is dropped)."""
+    try:
+        await prepared.rollback(conn)
+    except Exception:
+        log.warning("group commit: rollback failed; connection dropped", exc_info=True)
+        await conn.invalidate()
+        return False
+    return not conn.invalidated  # SQLAlchemy saw it disconnect
 
 
 class Refusal(Exception):
