@@ -12,7 +12,7 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from duanxin.store import prepared
-from duanxin.store.commits import GroupCommitter, Job, Refusal
+from duanxin.store.commits import GroupCommitter, Job, Later, Refusal
 from duanxin.store.engine import create_engine, migrate
 from duanxin.store.tables import customers
 
@@ -204,3 +204,54 @@ async def test_a_crash_mid_batch_loses_nothing_answered_and_keeps_nothing_half_d
     answered = set(output.decode().split())
     assert answered == {f"early{i}" for i in range(5)}
     assert await names(engine) == answered  # the batch the crash cut short left nothing
+
+
+class AddLater:
+    """A write jobs leave to their batch: the names they give, added in one statement."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    async def __call__(self, conn: AsyncConnection, names: list[str]) -> None:
+        self.calls.append(names)
+        await prepared.execute_many(conn, _ADD, [(name, NOW) for name in names])
+
+
+async def test_what_jobs_leave_to_their_batch_is_written_once_for_the_batch(
+    engine: AsyncEngine,
+) -> None:
+    committer = GroupCommitter(engine)
+    add_later = AddLater()
+
+    async def refuse(conn: AsyncConnection) -> str:
+        raise Refusal(ValueError("balance insufficient"))
+
+    outcomes = await asyncio.gather(
+        *(committer.run(add_through_the_driver(f"j{i}"), later=Later(add_later, f"l{i}"))
+          for i in range(5)),
+        committer.run(refuse, later=Later(add_later, "refused")),
+        committer.run(add_through_the_driver("half", "j0"), later=Later(add_later, "failed")),
+        return_exceptions=True,
+    )  # fmt: skip
+    assert outcomes[:5] == [f"j{i}" for i in range(5)]
+    assert isinstance(outcomes[5], ValueError) and isinstance(outcomes[6], Exception)
+    assert add_later.calls == [[f"l{i}" for i in range(5)]]  # once, for those that committed
+    assert await names(engine) == {f"j{i}" for i in range(5)} | {f"l{i}" for i in range(5)}
+
+
+async def test_a_batch_write_failing_for_one_jobs_share_fails_only_that_job(
+    engine: AsyncEngine,
+) -> None:
+    committer = GroupCommitter(engine)
+    add_later = AddLater()
+    await committer.run(add_through_the_driver("taken"))
+    outcomes = await asyncio.gather(
+        committer.run(add_through_the_driver("a"), later=Later(add_later, "la")),
+        committer.run(add_through_the_driver("b"), later=Later(add_later, "taken")),
+        committer.run(add_through_the_driver("c"), later=Later(add_later, "lc")),
+        return_exceptions=True,
+    )
+    assert outcomes[0] == "a" and outcomes[2] == "c"
+    assert isinstance(outcomes[1], Exception)
+    assert add_later.calls[0] == ["la", "taken", "lc"]  # together first, then one by one
+    assert await names(engine) == {"taken", "a", "la", "c", "lc"}

@@ -8,6 +8,11 @@ commit, so a response still goes out only once its rows are durable.
 A job may refuse (raise any exception) before it writes; other exceptions mid-job are
 handled by running the batch again without the failing job, so one bad job never takes
 the others' writes with it, nor leaves half of its own.
+
+A job may also leave a write to its batch (:class:`Later`, such as its counters): the batch
+writes what its jobs left once for all of them, after the last job. Should that write
+fail, the batch runs again with each job writing its own share, so that a failure is
+again one job's.
 """
 
 from __future__ import annotations
@@ -16,24 +21,44 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from duanxin.store import prepared
 
-__all__ = ["GroupCommitter", "Job", "Refusal"]
+__all__ = ["GroupCommitter", "Job", "Later", "Refusal"]
 
 T = TypeVar("T")
+P = TypeVar("P")
 log = logging.getLogger(__name__)
 Job = Callable[[AsyncConnection], Awaitable[T]]
+
+
+@dataclass(frozen=True, slots=True)
+class Later(Generic[P]):
+    """A write a job leaves to its batch: ``write`` runs once per batch, after its jobs,
+    with the ``payload`` of each job that committed (in their order)."""
+
+    write: Callable[[AsyncConnection, list[P]], Awaitable[None]]
+    payload: P
 
 
 @dataclass(slots=True)
 class _Pending(Generic[T]):
     job: Job[T]
     future: asyncio.Future[T]
+    later: Later[Any] | None
     outcome: tuple[bool, Any] | None = field(default=None)  # (ok, result or exception)
+
+
+class _Tried(NamedTuple):
+    culprit: _Pending[Any] | None  # the job that failed mid-write
+    usable: bool  # the connection can go on
+    later_failed: bool = False  # the batch's write of what its jobs left
+
+
+_DONE = _Tried(None, usable=True)
 
 
 class GroupCommitter:
@@ -45,10 +70,11 @@ class GroupCommitter:
         self._queue: list[_Pending[Any]] = []
         self._runner: asyncio.Task[None] | None = None
 
-    async def run(self, job: Job[T]) -> T:
-        """Run ``job`` in the next group transaction; return its result once committed."""
+    async def run(self, job: Job[T], *, later: Later[Any] | None = None) -> T:
+        """Run ``job`` in the next group transaction and, if it succeeds, ``later`` with
+        its batch's; return the job's result once committed."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(job, future))
+        self._queue.append(_Pending(job, future, later))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(self._drain())
         return await future
@@ -85,8 +111,14 @@ class GroupCommitter:
         """Commit what ``batch`` can; whether ``conn`` can go on with the next batch."""
         pending = list(batch)
         usable = True
+        together = True  # what the jobs leave written once for all
         while pending:
-            culprit, usable = await self._try(conn, pending)
+            culprit, usable, later_failed = await self._try(conn, pending, together=together)
+            if later_failed and usable and together:
+                together = False
+                for item in pending:
+                    item.outcome = None
+                continue
             if culprit is None:
                 break
             pending.remove(culprit)
@@ -106,34 +138,60 @@ class GroupCommitter:
         return usable
 
     async def _try(
-        self, conn: AsyncConnection, pending: list[_Pending[Any]]
-    ) -> tuple[_Pending[Any] | None, bool]:
-        """One transaction over ``pending``: the job to drop if one failed mid-write, and
-        whether ``conn`` is still usable."""
+        self, conn: AsyncConnection, pending: list[_Pending[Any]], *, together: bool
+    ) -> _Tried:
+        """One transaction over ``pending``."""
         current: _Pending[Any] | None = None
+        writing_later = False
         try:
             await prepared.begin(conn)
             for item in pending:
                 current = item
-                item.outcome = await self._attempt(item, conn)
+                item.outcome = await self._attempt(item, conn, together=together)
             current = None
+            if together:
+                writing_later = True
+                await _write_later(conn, pending)
+                writing_later = False
             await prepared.commit(conn)
         except Exception as error:
             usable = await _rolled_back(conn)
+            if writing_later:
+                if not usable:  # the jobs go again first, on another connection
+                    self._queue[:0] = pending
+                    for item in pending:
+                        item.outcome = None
+                return _Tried(None, usable, later_failed=True)
             if current is None:  # BEGIN or COMMIT failed: every job fails with it
                 for item in pending:
                     item.outcome = (False, error)
-                return None, usable
+                return _Tried(None, usable)
             current.outcome = (False, error)  # answered after the others commit
-            return current, usable
-        return None, True
+            return _Tried(current, usable)
+        return _DONE
 
     @staticmethod
-    async def _attempt(item: _Pending[Any], conn: AsyncConnection) -> tuple[bool, Any]:
+    async def _attempt(
+        item: _Pending[Any], conn: AsyncConnection, *, together: bool
+    ) -> tuple[bool, Any]:
         try:
-            return True, await item.job(conn)
+            result = await item.job(conn)
         except Refusal as refusal:
             return False, refusal.error
+        if item.later is not None and not together:
+            await item.later.write(conn, [item.later.payload])
+        return True, result
+
+
+async def _write_later(conn: AsyncConnection, pending: list[_Pending[Any]]) -> None:
+    """Write what the jobs that succeeded left, once per kind of write."""
+    payloads: dict[Callable[[AsyncConnection, list[Any]], Awaitable[None]], list[Any]] = {}
+    for item in pending:
+        later = item.later
+        if later is not None and item.outcome is not None and item.outcome[0]:
+            payloads.setdefault(later.write, []).append(later.payload)
+    for write, batch in payloads.items():
+        await write(conn, batch)
 
 
 async def _rolled_back(conn: AsyncConnection) -> bool:
