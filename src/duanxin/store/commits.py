@@ -114,19 +114,16 @@ class GroupCommitter:
         together = True  # what the jobs leave written once for all
         while pending:
             culprit, usable, later_failed = await self._try(conn, pending, together=together)
-            if later_failed and usable and together:
-                together = False
-                for item in pending:
-                    item.outcome = None
-                continue
-            if culprit is None:
+            if culprit is None and not later_failed:
                 break
-            pending.remove(culprit)
+            if culprit is not None:
+                pending.remove(culprit)
             for item in pending:
                 item.outcome = None
             if not usable:  # the others go again first, on another connection
                 self._queue[:0] = pending
                 break
+            together = together and not later_failed  # then each writes its own share
         for item in batch:
             if item.future.done() or item.outcome is None:
                 continue
@@ -157,10 +154,6 @@ class GroupCommitter:
         except Exception as error:
             usable = await _rolled_back(conn)
             if writing_later:
-                if not usable:  # the jobs go again first, on another connection
-                    self._queue[:0] = pending
-                    for item in pending:
-                        item.outcome = None
                 return _Tried(None, usable, later_failed=True)
             if current is None:  # BEGIN or COMMIT failed: every job fails with it
                 for item in pending:

@@ -10,7 +10,8 @@ store function was given: sqlite3's own statement cache on the inline SQLite con
 (:mod:`duanxin.store.inline_sqlite`), asyncpg's prepared-statement cache on PostgreSQL
 (``executemany`` for batches on both). The statement joins that connection's transaction,
 so group commit and every ``engine.begin()`` block keep their meaning: a write is durable
-when, and only when, SQLAlchemy commits it. (A read on a connection with no transaction
+when, and only when, its transaction commits (SQLAlchemy's, or one :func:`begin` opened
+on the driver itself, as the group commit does). (A read on a connection with no transaction
 yet, such as the reader pool's, runs without opening one.)
 
 The schema, migrations and every cold path stay on SQLAlchemy. Errors are the driver's
@@ -213,32 +214,26 @@ async def begin(conn: AsyncConnection) -> None:
 async def commit(conn: AsyncConnection) -> None:
     """Commit the transaction :func:`begin` opened (with what SQLAlchemy statements wrote
     in it: SQLAlchemy, which began its own record of it then, commits it)."""
-    if conn.in_transaction():
-        await conn.commit()
-        return
-    driver, sqlite = await _raw(conn, begin=False)
-    if sqlite:
-        driver.commit()
-        return
-    adapter = _asyncpg_adapter(conn)
-    transaction = adapter._transaction
-    if transaction is not None:
-        await adapter._call_and_discard(transaction.commit)
+    await _end(conn, commit=True)
 
 
 async def rollback(conn: AsyncConnection) -> None:
     """Roll back the transaction :func:`begin` opened."""
+    await _end(conn, commit=False)
+
+
+async def _end(conn: AsyncConnection, *, commit: bool) -> None:
     if conn.in_transaction():
-        await conn.rollback()
+        await (conn.commit() if commit else conn.rollback())
         return
     driver, sqlite = await _raw(conn, begin=False)
     if sqlite:
-        driver.rollback()
+        driver.commit() if commit else driver.rollback()
         return
     adapter = _asyncpg_adapter(conn)
     transaction = adapter._transaction
     if transaction is not None:
-        await adapter._call_and_discard(transaction.rollback)
+        await adapter._call_and_discard(transaction.commit if commit else transaction.rollback)
 
 
 def _asyncpg_adapter(conn: AsyncConnection) -> Any:
