@@ -209,6 +209,8 @@ async def test_concurrent_sends_on_a_short_balance_each_answered_and_counted_onc
         assert_list_failure(refused, 5)
     assert await count_rows(stack, ledger) == ledger_rows + 3
     async with platform.engine.connect() as conn:
+        after = (await conn.execute(select(ledger.c.balance_after).where(ledger.c.delta < 0))).all()
+        assert sorted(balance for (balance,) in after) == [0, 1, 2]
         submitted, billed = (
             await conn.execute(
                 select(func.sum(stats.c.submitted), func.sum(stats.c.billed)).where(

@@ -227,10 +227,10 @@ async def test_what_jobs_leave_to_their_batch_is_written_once_for_the_batch(
         raise Refusal(ValueError("balance insufficient"))
 
     outcomes = await asyncio.gather(
-        *(committer.run(add_through_the_driver(f"j{i}"), later=Later(add_later, f"l{i}"))
+        *(committer.run(add_through_the_driver(f"j{i}"), later=[Later(add_later, f"l{i}")])
           for i in range(5)),
-        committer.run(refuse, later=Later(add_later, "refused")),
-        committer.run(add_through_the_driver("half", "j0"), later=Later(add_later, "failed")),
+        committer.run(refuse, later=[Later(add_later, "refused")]),
+        committer.run(add_through_the_driver("half", "j0"), later=[Later(add_later, "failed")]),
         return_exceptions=True,
     )  # fmt: skip
     assert outcomes[:5] == [f"j{i}" for i in range(5)]
@@ -246,9 +246,9 @@ async def test_a_batch_write_failing_for_one_jobs_share_fails_only_that_job(
     add_later = AddLater()
     await committer.run(add_through_the_driver("taken"))
     outcomes = await asyncio.gather(
-        committer.run(add_through_the_driver("a"), later=Later(add_later, "la")),
-        committer.run(add_through_the_driver("b"), later=Later(add_later, "taken")),
-        committer.run(add_through_the_driver("c"), later=Later(add_later, "lc")),
+        committer.run(add_through_the_driver("a"), later=[Later(add_later, "la")]),
+        committer.run(add_through_the_driver("b"), later=[Later(add_later, "taken")]),
+        committer.run(add_through_the_driver("c"), later=[Later(add_later, "lc")]),
         return_exceptions=True,
     )
     assert outcomes[0] == "a" and outcomes[2] == "c"

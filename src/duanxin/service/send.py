@@ -478,7 +478,8 @@ async def _commit(
     rows, finals = _message_rows(account, request.extno, outgoing, numbers, mids, now)
 
     async def write(conn: AsyncConnection) -> SendOutcome:
-        balance = await account_store.charge(conn, account.id, cost, mids[0], now)
+        charges = platform.commits.shared(account_store.BatchCharges)
+        balance = await charges.take(conn, account.id, cost)
         if balance is None:
             raise Refusal(StatusError(Status.OTHER, "balance insufficient"))
         await messages.insert_messages(conn, rows)
@@ -501,8 +502,14 @@ async def _commit(
             )
         return outcome
 
-    # The batch's counters in one upsert per counter row for all its sends.
-    return await platform.commits.run(write, later=Later(stats_store.count_sends, rows))
+    # The batch's charges and counters: one update per account and one upsert per counter
+    # row for all its sends.
+    charge = account_store.SendCharge(account.id, cost, mids[0], now)
+    later: list[Later[Any]] = [
+        Later(account_store.write_charges, charge),
+        Later(stats_store.count_sends, rows),
+    ]
+    return await platform.commits.run(write, later=later)
 
 
 def _given_ids(request: SendRequest, mids: list[str]) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -31,6 +31,7 @@ __all__ = ["GroupCommitter", "Job", "Later", "Refusal"]
 
 T = TypeVar("T")
 P = TypeVar("P")
+S = TypeVar("S")
 log = logging.getLogger(__name__)
 Job = Callable[[AsyncConnection], Awaitable[T]]
 
@@ -48,7 +49,7 @@ class Later(Generic[P]):
 class _Pending(Generic[T]):
     job: Job[T]
     future: asyncio.Future[T]
-    later: Later[Any] | None
+    later: Sequence[Later[Any]]
     outcome: tuple[bool, Any] | None = field(default=None)  # (ok, result or exception)
 
 
@@ -69,15 +70,24 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._queue: list[_Pending[Any]] = []
         self._runner: asyncio.Task[None] | None = None
+        self._shared: dict[Callable[[], Any], Any] = {}
 
-    async def run(self, job: Job[T], *, later: Later[Any] | None = None) -> T:
-        """Run ``job`` in the next group transaction and, if it succeeds, ``later`` with
-        its batch's; return the job's result once committed."""
+    async def run(self, job: Job[T], *, later: Sequence[Later[Any]] = ()) -> T:
+        """Run ``job`` in the next group transaction and, if it succeeds, what it leaves
+        ``later`` with its batch's; return the job's result once committed."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(job, future, later))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(self._drain())
         return await future
+
+    def shared(self, make: Callable[[], S]) -> S:
+        """The one ``make()`` the jobs of the batch being tried share (for a job to call
+        while it runs): made at the first call, dropped whenever a batch is tried anew."""
+        found = self._shared.get(make)
+        if found is None:
+            found = self._shared[make] = make()
+        return found
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -140,6 +150,7 @@ class GroupCommitter:
         """One transaction over ``pending``."""
         current: _Pending[Any] | None = None
         writing_later = False
+        self._shared.clear()
         try:
             await prepared.begin(conn)
             for item in pending:
@@ -171,8 +182,9 @@ class GroupCommitter:
             result = await item.job(conn)
         except Refusal as refusal:
             return False, refusal.error
-        if item.later is not None and not together:
-            await item.later.write(conn, [item.later.payload])
+        if not together:
+            for later in item.later:
+                await later.write(conn, [later.payload])
         return True, result
 
 
@@ -180,9 +192,9 @@ async def _write_later(conn: AsyncConnection, pending: list[_Pending[Any]]) -> N
     """Write what the jobs that succeeded left, once per kind of write."""
     payloads: dict[Callable[[AsyncConnection, list[Any]], Awaitable[None]], list[Any]] = {}
     for item in pending:
-        later = item.later
-        if later is not None and item.outcome is not None and item.outcome[0]:
-            payloads.setdefault(later.write, []).append(later.payload)
+        if item.outcome is not None and item.outcome[0]:
+            for later in item.later:
+                payloads.setdefault(later.write, []).append(later.payload)
     for write, batch in payloads.items():
         await write(conn, batch)
 
