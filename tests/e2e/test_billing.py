@@ -3,11 +3,15 @@ signature counted; prepaid accounts refused when short; refunds of failed messag
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
+from sqlalchemy import func, select
+
 from duanxin.domain.billing import ChargeType
 from duanxin.service import admin
+from duanxin.store.tables import ledger, stats
 from tests.conftest import Stack
 from tests.e2e.helpers import (
     MOBILE,
@@ -20,6 +24,7 @@ from tests.e2e.helpers import (
     assert_send_ok,
     balance,
     collect_reports,
+    count_rows,
     credentials,
     post,
     send_form,
@@ -182,3 +187,35 @@ async def test_delivered_messages_are_not_refunded(stack: Stack) -> None:
     reports = await collect_reports(stack, [items[0]["mid"]], account=refunded)
     assert reports[items[0]["mid"]][0]["stat"] == "DELIVRD"
     assert (await overage(stack, refunded))["balance"] == -1
+
+
+async def test_concurrent_sends_on_a_short_balance_each_answered_and_counted_once(
+    stack: Stack,
+) -> None:
+    """Sends that share a commit batch: those the balance covers are accepted, each with
+    its own balance, the rest refused with 5; ledger and counters hold exactly the
+    accepted ones (the batch counts them in one go)."""
+    platform = stack.running.platform
+    await admin.set_account(platform, stack.facts.account, {"charge_type": ChargeType.PRECHARGE})
+    await admin.recharge(platform, stack.facts.account, 3)
+    ledger_rows = await count_rows(stack, ledger)
+    mobiles = [f"1390000{i:04d}" for i in range(8)]
+    answers = await asyncio.gather(
+        *(send_form(stack, {"mobile": mobile, "content": "短"}) for mobile in mobiles)
+    )
+    accepted = [a for a in answers if a["status"] == "0"]
+    assert sorted(a["balance"] for a in accepted) == [0, 1, 2]
+    for refused in (a for a in answers if a["status"] != "0"):
+        assert_list_failure(refused, 5)
+    assert await count_rows(stack, ledger) == ledger_rows + 3
+    async with platform.engine.connect() as conn:
+        after = (await conn.execute(select(ledger.c.balance_after).where(ledger.c.delta < 0))).all()
+        assert sorted(balance for (balance,) in after) == [0, 1, 2]
+        submitted, billed = (
+            await conn.execute(
+                select(func.sum(stats.c.submitted), func.sum(stats.c.billed)).where(
+                    stats.c.grain == "d"
+                )
+            )
+        ).one()
+    assert (submitted, billed) == (3, 3)

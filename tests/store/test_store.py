@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duanxin.domain.billing import ChargeType
 from duanxin.domain.policy import TemplateKind
@@ -17,6 +19,7 @@ from duanxin.store import idempotency as idempotency_store
 from duanxin.store import inbox, prepared
 from duanxin.store import messages as message_store
 from duanxin.store import numbers as number_store
+from duanxin.store.commits import Later, Refusal
 from duanxin.store.engine import migrate
 from duanxin.store.tables import accounts, ledger, messages
 
@@ -67,6 +70,67 @@ async def test_postpaid_balance_may_go_negative(platform: Platform) -> None:
     account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
     async with platform.engine.begin() as conn:
         assert await account_store.charge(conn, account_id, 3, "r1", NOW) == -3
+
+
+TAKEN = "F" * 16  # a mid stored already: a send inserting it again fails mid-write
+
+
+async def test_a_batchs_charges_are_those_of_its_sends_one_after_another(
+    platform: Platform,
+) -> None:
+    """Sends charged together in one group-commit batch (each account's balance read once,
+    written once): each send gets the balance after its own charge, a prepaid one that
+    its balance no longer covers is refused, one failing mid-write is taken back with
+    its charge, and the ledger has a row per charge with the balance after it."""
+    prepaid = await _account(platform, ChargeType.PRECHARGE, 5)
+    async with platform.engine.begin() as conn:
+        await message_store.insert_messages(conn, [_message(TAKEN, prepaid)])
+    customer = await admin.create_customer(platform, "other")
+    postpaid = await admin.create_account(
+        platform,
+        customer,
+        admin.AccountSpec("other", "pw", "922012", charge_type=ChargeType.POSTCHARGE),
+    )
+
+    def send(account_id: int, cost: int, reference: str, *, fail: bool = False) -> Awaitable[int]:
+        async def job(conn: AsyncConnection) -> int:
+            charges = platform.commits.shared(account_store.BatchCharges)
+            balance = await charges.take(conn, account_id, cost)
+            if balance is None:
+                raise Refusal(ValueError("balance insufficient"))
+            if fail:
+                await message_store.insert_messages(conn, [_message(TAKEN, account_id)])
+            return balance
+
+        charge = account_store.SendCharge(account_id, cost, reference, NOW)
+        return platform.commits.run(job, later=[Later(account_store.write_charges, charge)])
+
+    outcomes = await asyncio.gather(
+        send(prepaid, 2, "p1"),
+        send(postpaid, 4, "q1"),
+        send(prepaid, 1, "p2", fail=True),
+        send(prepaid, 2, "p3"),
+        send(prepaid, 2, "p4"),  # 5 - 2 - 2 leaves 1
+        send(postpaid, 3, "q2"),
+        send(prepaid, 1, "p5"),
+        return_exceptions=True,
+    )
+    assert [outcomes[i] for i in (0, 1, 3, 5, 6)] == [3, -4, 1, -7, 0]
+    assert isinstance(outcomes[4], ValueError)  # refused
+    assert isinstance(outcomes[2], Exception) and not isinstance(outcomes[2], ValueError)
+    async with platform.engine.connect() as conn:
+        balances = dict((await conn.execute(select(accounts.c.id, accounts.c.balance))).all())
+        kept = (
+            await conn.execute(
+                select(ledger.c.reference, ledger.c.delta, ledger.c.balance_after).order_by(
+                    ledger.c.id
+                )
+            )
+        ).all()
+    assert balances == {prepaid: 0, postpaid: -7}
+    assert sorted(map(tuple, kept)) == [
+        ("p1", -2, 3), ("p3", -2, 1), ("p5", -1, 0), ("q1", -4, -4), ("q2", -3, -7),
+    ]  # fmt: skip
 
 
 async def test_a_message_is_claimed_once(platform: Platform) -> None:

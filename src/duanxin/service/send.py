@@ -53,7 +53,7 @@ from duanxin.store import idempotency as idempotency_store
 from duanxin.store import inbox, messages
 from duanxin.store import numbers as number_store
 from duanxin.store import stats as stats_store
-from duanxin.store.commits import Refusal
+from duanxin.store.commits import Later, Refusal
 from duanxin.store.prepared import KeptReader
 
 __all__ = ["MAX_NUMBERS", "OneNumber", "SendRequest", "send", "send_each", "send_signed_in"]
@@ -475,13 +475,14 @@ async def _commit(
     accepted = sum(1 for n in numbers if n.result == NumberResult.ACCEPTED)
     cost = outgoing.segments * accepted
 
+    rows, finals = _message_rows(account, request.extno, outgoing, numbers, mids, now)
+
     async def write(conn: AsyncConnection) -> SendOutcome:
-        balance = await account_store.charge(conn, account.id, cost, mids[0], now)
+        charges = platform.commits.shared(account_store.BatchCharges)
+        balance = await charges.take(conn, account.id, cost)
         if balance is None:
             raise Refusal(StatusError(Status.OTHER, "balance insufficient"))
-        rows, finals = _message_rows(account, request.extno, outgoing, numbers, mids, now)
         await messages.insert_messages(conn, rows)
-        await stats_store.count_sent(conn, rows)
         await inbox.finish(conn, finals, mark_messages=False)
         await access_store.keep_given_ids(conn, _given_ids(request, mids))
         entries = tuple(
@@ -501,7 +502,14 @@ async def _commit(
             )
         return outcome
 
-    return await platform.commits.run(write)
+    # The batch's charges and counters: one update per account and one upsert per counter
+    # row for all its sends.
+    charge = account_store.SendCharge(account.id, cost, mids[0], now)
+    later: list[Later[Any]] = [
+        Later(account_store.write_charges, charge),
+        Later(stats_store.count_sends, rows),
+    ]
+    return await platform.commits.run(write, later=later)
 
 
 def _given_ids(request: SendRequest, mids: list[str]) -> dict[str, list[str]]:

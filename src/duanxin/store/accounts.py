@@ -26,7 +26,9 @@ from duanxin.store.tables import (
 )
 
 __all__ = [
+    "BatchCharges",
     "KeySecret",
+    "SendCharge",
     "account_exists",
     "account_from_row",
     "add_api_key",
@@ -45,6 +47,7 @@ __all__ = [
     "secret_for",
     "update_account",
     "write_audit",
+    "write_charges",
 ]
 
 
@@ -200,6 +203,76 @@ async def charge(
     if cost:
         await _record(conn, account_id, -cost, balance, "send", reference, now)
     return balance
+
+
+_HOLD = prepared.Sql(
+    "UPDATE accounts SET balance = balance WHERE id = $1 RETURNING balance, charge_type"
+)
+_TAKE = prepared.Sql("UPDATE accounts SET balance = balance - $2 WHERE id = $1 RETURNING balance")
+
+
+@dataclass(slots=True)
+class _Held:
+    balance: int
+    postcharge: bool
+
+
+class BatchCharges:
+    """The charges of one group-commit batch's sends (:func:`charge` for each, in one
+    go): each account's balance is read, and its row locked, once per batch; what each
+    send takes is worked out from it here and written by :func:`write_charges`, once per
+    account for the batch."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: dict[int, _Held] = {}
+
+    async def take(self, conn: AsyncConnection, account_id: int, cost: int) -> int | None:
+        """The balance after ``cost`` is taken; None when a prepaid balance cannot cover
+        it (nothing taken). Write the charge with :func:`write_charges` in the same
+        transaction."""
+        held = self._held.get(account_id)
+        if held is None:
+            rows = await prepared.fetch(conn, _HOLD, account_id)
+            if not rows:
+                return None
+            balance, charge_type = rows[0]
+            postcharge = charge_type == ChargeType.POSTCHARGE.value
+            held = self._held[account_id] = _Held(int(balance), postcharge)
+        if not held.postcharge and held.balance < cost:
+            return None
+        held.balance -= cost
+        return held.balance
+
+
+@dataclass(frozen=True, slots=True)
+class SendCharge:
+    """What one send took (its :meth:`BatchCharges.take`), for its ledger row."""
+
+    account_id: int
+    cost: int
+    reference: str
+    at: datetime
+
+
+async def write_charges(conn: AsyncConnection, charges: list[SendCharge]) -> None:
+    """Take the sends' charges from their accounts (one update per account) and write a
+    ledger row for each, with the balance after it (in the order given)."""
+    by_account: dict[int, list[SendCharge]] = {}
+    for charge_ in charges:
+        if charge_.cost:
+            by_account.setdefault(charge_.account_id, []).append(charge_)
+    rows = []
+    for account_id, theirs in sorted(by_account.items()):  # PostgreSQL: locks in one order
+        total = sum(c.cost for c in theirs)
+        ((balance,),) = await prepared.fetch(conn, _TAKE, account_id, total)
+        after = int(balance) + total
+        for c in theirs:
+            after -= c.cost
+            rows.append((account_id, -c.cost, after, "send", c.reference[:64], c.at))
+    if rows:
+        await prepared.execute_many(conn, _LEDGER, rows)
 
 
 async def adjust_balance(

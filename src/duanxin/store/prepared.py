@@ -10,7 +10,8 @@ store function was given: sqlite3's own statement cache on the inline SQLite con
 (:mod:`duanxin.store.inline_sqlite`), asyncpg's prepared-statement cache on PostgreSQL
 (``executemany`` for batches on both). The statement joins that connection's transaction,
 so group commit and every ``engine.begin()`` block keep their meaning: a write is durable
-when, and only when, SQLAlchemy commits it. (A read on a connection with no transaction
+when, and only when, its transaction commits (SQLAlchemy's, or one :func:`begin` opened
+on the driver itself, as the group commit does). (A read on a connection with no transaction
 yet, such as the reader pool's, runs without opening one.)
 
 The schema, migrations and every cold path stay on SQLAlchemy. Errors are the driver's
@@ -32,7 +33,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["MAX_LIST", "KeptReader", "Sql", "execute", "execute_many", "fetch", "sqlite_time"]
+__all__ = [
+    "MAX_LIST",
+    "KeptReader",
+    "Sql",
+    "begin",
+    "commit",
+    "execute",
+    "execute_many",
+    "fetch",
+    "rollback",
+    "sqlite_time",
+]
 
 Row = Sequence[Any]
 
@@ -152,11 +164,19 @@ def _sqlite_row(row: Row, times: tuple[int, ...]) -> tuple[Any, ...]:
 async def _driver(conn: AsyncConnection, sql: Sql) -> tuple[Any, bool]:
     """The driver connection under ``conn``, in its transaction, and whether it is sqlite3
     (else asyncpg)."""
-    if not conn.in_transaction():
-        if sql.reads:  # a lone read needs no transaction (nor SQLAlchemy's greenlet hop)
-            return await _raw(conn, begin=False)
-        await conn.begin()  # as SQLAlchemy's autobegin would: its commit() then commits
+    if conn.in_transaction():
+        return await _raw(conn, begin=True)
+    driver, sqlite = await _raw(conn, begin=False)
+    if sql.reads or _driver_in_transaction(driver, sqlite=sqlite):
+        # A lone read needs no transaction (nor SQLAlchemy's greenlet hop); one begun on
+        # the driver itself (:func:`begin`) is joined.
+        return driver, sqlite
+    await conn.begin()  # as SQLAlchemy's autobegin would: its commit() then commits
     return await _raw(conn, begin=True)
+
+
+def _driver_in_transaction(driver: Any, *, sqlite: bool) -> bool:
+    return bool(driver.in_transaction if sqlite else driver.is_in_transaction())
 
 
 async def _raw(conn: AsyncConnection, *, begin: bool) -> tuple[Any, bool]:
@@ -175,6 +195,53 @@ async def _raw(conn: AsyncConnection, *, begin: bool) -> tuple[Any, bool]:
     if begin and adapted._transaction is None:  # SQLAlchemy's asyncpg adapter begins lazily
         await adapted._start_transaction()
     return driver, False
+
+
+async def begin(conn: AsyncConnection) -> None:
+    """Open a transaction on the driver connection under ``conn`` itself: one ``BEGIN``,
+    none of SQLAlchemy's bookkeeping (a connection from ``engine.connect()``, not in a
+    transaction). Statements of this module join it; end it with :func:`commit` or
+    :func:`rollback`."""
+    if conn.in_transaction():
+        raise RuntimeError("the connection is in a SQLAlchemy transaction already")
+    driver, sqlite = await _raw(conn, begin=False)
+    if sqlite:
+        driver.execute("BEGIN")
+    else:
+        await _asyncpg_adapter(conn)._start_transaction()
+
+
+async def commit(conn: AsyncConnection) -> None:
+    """Commit the transaction :func:`begin` opened (with what SQLAlchemy statements wrote
+    in it: SQLAlchemy, which began its own record of it then, commits it)."""
+    await _end(conn, commit=True)
+
+
+async def rollback(conn: AsyncConnection) -> None:
+    """Roll back the transaction :func:`begin` opened."""
+    await _end(conn, commit=False)
+
+
+async def _end(conn: AsyncConnection, *, commit: bool) -> None:
+    if conn.in_transaction():
+        await (conn.commit() if commit else conn.rollback())
+        return
+    driver, sqlite = await _raw(conn, begin=False)
+    if sqlite:
+        driver.commit() if commit else driver.rollback()
+        return
+    adapter = _asyncpg_adapter(conn)
+    transaction = adapter._transaction
+    if transaction is not None:
+        await adapter._call_and_discard(transaction.commit if commit else transaction.rollback)
+
+
+def _asyncpg_adapter(conn: AsyncConnection) -> Any:
+    """SQLAlchemy's adapter around the asyncpg connection: a transaction begun through it
+    is the one SQLAlchemy's own statements on the connection join and commit."""
+    sync = conn.sync_connection
+    assert sync is not None
+    return sync.connection.dbapi_connection
 
 
 class KeptReader:

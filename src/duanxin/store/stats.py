@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, func, select
@@ -34,6 +35,7 @@ __all__ = [
     "Grain",
     "StatRow",
     "count_finished",
+    "count_sends",
     "count_sent",
     "count_submitted",
     "failures",
@@ -155,6 +157,11 @@ async def count_sent(conn: AsyncConnection, rows: Iterable[Mapping[str, Any]]) -
         for (cell, stat), count in failed.items():
             deltas.fail(cell, stat, count)
         await deltas.write(conn)
+
+
+async def count_sends(conn: AsyncConnection, sends: Iterable[Iterable[Mapping[str, Any]]]) -> None:
+    """:func:`count_sent` for several sends at once: one upsert per counter row for all."""
+    await count_sent(conn, chain.from_iterable(sends))
 
 
 async def count_submitted(conn: AsyncConnection, moved: Mapping[str, int]) -> None:
