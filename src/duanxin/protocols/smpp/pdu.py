@@ -239,11 +239,16 @@ class _MessageTail(_Header):
     tlvs: Options = ()
 
 
-class _ShortMessageBody(_MessageTail):
+class _SourceBody(_MessageTail):
+    """submit_sm, deliver_sm and submit_multi begin alike; their destinations differ."""
+
     service_type: ServiceType = ""
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
     source_addr: Address = ""
+
+
+class _ShortMessageBody(_SourceBody):
     dest_addr_ton: Byte = 0
     dest_addr_npi: Byte = 0
     destination_addr: Address = ""
@@ -348,11 +353,7 @@ class UnsuccessSme(Frozen):
 UNSUCCESS_LIST = Items(Record(UnsuccessSme, table_of(UnsuccessSme)))
 
 
-class SubmitMulti(_MessageTail):
-    service_type: ServiceType = ""
-    source_addr_ton: Byte = 0
-    source_addr_npi: Byte = 0
-    source_addr: Address = ""
+class SubmitMulti(_SourceBody):
     dest_addresses: tuple[SmeAddress | DistributionList, ...] = ()
 
 
