@@ -327,12 +327,14 @@ class ReplaceSm(_Header):
     short_message: ShortMessage = b""
 
 
-class SmeAddress(Frozen):
-    """One submit_multi destination (dest_flag 1)."""
-
+class _Destination(Frozen):
     dest_addr_ton: Byte = 0
     dest_addr_npi: Byte = 0
     destination_addr: Address = ""
+
+
+class SmeAddress(_Destination):
+    """One submit_multi destination (dest_flag 1)."""
 
 
 class DistributionList(Frozen):
@@ -341,12 +343,9 @@ class DistributionList(Frozen):
     dl_name: Annotated[str, CString(DL_NAME_SIZE)] = ""
 
 
-class UnsuccessSme(Frozen):
+class UnsuccessSme(_Destination):
     """A submit_multi destination the SMSC refused."""
 
-    dest_addr_ton: Byte = 0
-    dest_addr_npi: Byte = 0
-    destination_addr: Address = ""
     error_status_code: Annotated[int, U32] = 0
 
 
