@@ -251,9 +251,7 @@ class CmppSubmit(SequenceIdHeader):
     link_id: LinkId = ""  # 3.0 only
 
 
-class _MsgIdResult(SequenceIdHeader):
-    """SUBMIT_RESP and DELIVER_RESP: the Msg_Id answered and a Result."""
-
+class _MsgIdResult(SequenceIdHeader):  # SUBMIT_RESP and DELIVER_RESP
     version: Layout = _V30
     msg_id: MsgId = 0
     result: Result = 0

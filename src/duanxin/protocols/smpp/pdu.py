@@ -239,9 +239,7 @@ class _MessageTail(_Header):
     tlvs: Options = ()
 
 
-class _SourceBody(_MessageTail):
-    """submit_sm, deliver_sm and submit_multi begin alike; their destinations differ."""
-
+class _SourceBody(_MessageTail):  # submit_sm, deliver_sm, submit_multi: destinations differ
     service_type: ServiceType = ""
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
