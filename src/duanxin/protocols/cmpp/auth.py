@@ -23,6 +23,7 @@ from duanxin.protocols.core.clock import CHINA_STANDARD_TIME as CHINA_STANDARD_T
 from duanxin.protocols.core.clock import mmddhhmmss as timestamp_of
 from duanxin.protocols.core.errors import LocalProtocolError
 from duanxin.protocols.core.login import answer_digest, login_digest, sign
+from duanxin.protocols.core.login import timestamp_text as timestamp_text
 from duanxin.protocols.core.query import AUTHENTICATOR_SIZE
 
 __all__ = [
@@ -37,15 +38,9 @@ __all__ = [
 #: The highest version this implementation speaks.
 HIGHEST_VERSION = CmppVersion.V30
 _SOURCE_PADDING = 9  # NULs after Source_Addr
-_TIMESTAMP_DIGITS = 10
 #: The version a session runs at when the client asks for one.
 negotiated_version = layout_of
 _STATUS_FORMAT = {CmppVersion.V20: struct.Struct(">B"), CmppVersion.V30: struct.Struct(">I")}
-
-
-def timestamp_text(timestamp: int) -> str:
-    """The ten digits hashed into AuthenticatorSource, zero-padded (January -> ``01...``)."""
-    return f"{timestamp:0{_TIMESTAMP_DIGITS}d}"
 
 
 def authenticator_source(source_addr: str, secret: str, timestamp: int) -> bytes:

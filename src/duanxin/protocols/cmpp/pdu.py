@@ -251,10 +251,13 @@ class CmppSubmit(SequenceIdHeader):
     link_id: LinkId = ""  # 3.0 only
 
 
-class CmppSubmitResp(SequenceIdHeader):
+class _MsgIdResult(SequenceIdHeader):  # SUBMIT_RESP and DELIVER_RESP
     version: Layout = _V30
     msg_id: MsgId = 0
     result: Result = 0
+
+
+class CmppSubmitResp(_MsgIdResult): ...
 
 
 class CmppDeliver(SequenceIdHeader):
@@ -274,10 +277,7 @@ class CmppDeliver(SequenceIdHeader):
     link_id: LinkId = ""  # 3.0 only
 
 
-class CmppDeliverResp(SequenceIdHeader):
-    version: Layout = _V30
-    msg_id: MsgId = 0
-    result: Result = 0
+class CmppDeliverResp(_MsgIdResult): ...
 
 
 class CmppQuery(SequenceIdHeader):

@@ -12,14 +12,19 @@ from datetime import datetime
 
 from duanxin.protocols.core.clock import mmddhhmmss
 
-__all__ = ["answer_digest", "login_digest", "sign"]
+__all__ = ["answer_digest", "login_digest", "sign", "timestamp_text"]
 
 _TIMESTAMP_DIGITS = 10
 
 
+def timestamp_text(timestamp: int) -> str:
+    """The ten digits hashed into the login digest, zero-padded (January -> ``01...``)."""
+    return f"{timestamp:0{_TIMESTAMP_DIGITS}d}"
+
+
 def login_digest(account: bytes, padding: int, secret: bytes, timestamp: int) -> bytes:
     """MD5(account + ``padding`` NULs + secret + ``timestamp`` as ten digits)."""
-    digits = f"{timestamp:0{_TIMESTAMP_DIGITS}d}".encode("ascii")
+    digits = timestamp_text(timestamp).encode("ascii")
     return hashlib.md5(account + bytes(padding) + secret + digits).digest()
 
 

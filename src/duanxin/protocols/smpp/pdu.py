@@ -239,11 +239,14 @@ class _MessageTail(_Header):
     tlvs: Options = ()
 
 
-class _ShortMessageBody(_MessageTail):
+class _SourceBody(_MessageTail):  # submit_sm, deliver_sm, submit_multi: destinations differ
     service_type: ServiceType = ""
     source_addr_ton: Byte = 0
     source_addr_npi: Byte = 0
     source_addr: Address = ""
+
+
+class _ShortMessageBody(_SourceBody):
     dest_addr_ton: Byte = 0
     dest_addr_npi: Byte = 0
     destination_addr: Address = ""
@@ -322,12 +325,14 @@ class ReplaceSm(_Header):
     short_message: ShortMessage = b""
 
 
-class SmeAddress(Frozen):
-    """One submit_multi destination (dest_flag 1)."""
-
+class _Destination(Frozen):
     dest_addr_ton: Byte = 0
     dest_addr_npi: Byte = 0
     destination_addr: Address = ""
+
+
+class SmeAddress(_Destination):
+    """One submit_multi destination (dest_flag 1)."""
 
 
 class DistributionList(Frozen):
@@ -336,23 +341,16 @@ class DistributionList(Frozen):
     dl_name: Annotated[str, CString(DL_NAME_SIZE)] = ""
 
 
-class UnsuccessSme(Frozen):
+class UnsuccessSme(_Destination):
     """A submit_multi destination the SMSC refused."""
 
-    dest_addr_ton: Byte = 0
-    dest_addr_npi: Byte = 0
-    destination_addr: Address = ""
     error_status_code: Annotated[int, U32] = 0
 
 
 UNSUCCESS_LIST = Items(Record(UnsuccessSme, table_of(UnsuccessSme)))
 
 
-class SubmitMulti(_MessageTail):
-    service_type: ServiceType = ""
-    source_addr_ton: Byte = 0
-    source_addr_npi: Byte = 0
-    source_addr: Address = ""
+class SubmitMulti(_SourceBody):
     dest_addresses: tuple[SmeAddress | DistributionList, ...] = ()
 
 
