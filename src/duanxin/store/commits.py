@@ -95,10 +95,11 @@ class GroupCommitter:
 
     async def _drain(self) -> None:
         while self._queue:
-            # One checkout for as many batches as are waiting; each batch one transaction
-            # begun and committed on the driver itself (store.prepared), not through
-            # SQLAlchemy's engine.begin(), whose bookkeeping cost more than the BEGIN,
-            # the statements and the COMMIT together.
+            # Each batch one transaction begun and committed on the driver itself
+            # (store.prepared), not through SQLAlchemy's engine.begin(), whose bookkeeping
+            # cost more than the BEGIN, the statements and the COMMIT together. One
+            # checkout per batch: the pool is shared with the other writers (on SQLite
+            # one connection), who must get their turn while sends keep coming.
             conn = self._engine.connect()
             try:
                 await conn.start()
@@ -107,9 +108,7 @@ class GroupCommitter:
                     item.future.set_exception(error)
                 continue
             try:
-                while self._queue:
-                    if not await self._commit(conn, self._take()):
-                        break  # the connection is in doubt: the next batch takes another
+                await self._commit(conn, self._take())
             finally:
                 await conn.close()
 
@@ -117,10 +116,9 @@ class GroupCommitter:
         batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
         return batch
 
-    async def _commit(self, conn: AsyncConnection, batch: list[_Pending[Any]]) -> bool:
-        """Commit what ``batch`` can; whether ``conn`` can go on with the next batch."""
+    async def _commit(self, conn: AsyncConnection, batch: list[_Pending[Any]]) -> None:
+        """Commit what ``batch`` can; if ``conn`` is lost, the rest go again on another."""
         pending = list(batch)
-        usable = True
         together = True  # what the jobs leave written once for all
         while pending:
             culprit, usable, later_failed = await self._try(conn, pending, together=together)
@@ -142,7 +140,6 @@ class GroupCommitter:
                 item.future.set_result(value)
             else:
                 item.future.set_exception(value)
-        return usable
 
     async def _try(
         self, conn: AsyncConnection, pending: list[_Pending[Any]], *, together: bool
