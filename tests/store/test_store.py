@@ -60,16 +60,25 @@ async def test_migrations_are_repeatable(platform: Platform, database_url: str) 
 async def test_prepaid_charge_refuses_what_the_balance_cannot_cover(platform: Platform) -> None:
     account_id = await _account(platform, ChargeType.PRECHARGE, 5)
     async with platform.engine.begin() as conn:
-        assert await account_store.charge(conn, account_id, 6, "r1", NOW) is None
-        assert await account_store.charge(conn, account_id, 5, "r2", NOW) == 0
+        charges = account_store.BatchCharges()
+        assert await charges.take(conn, account_id, 6) is None
+        assert await charges.take(conn, account_id, 5) == 0
+        taken = account_store.SendCharge(account_id, 5, "r2", NOW)
+        await account_store.write_charges(conn, [taken])
         rows = await conn.execute(select(func.count()).select_from(ledger))
         assert rows.scalar_one() == 1  # only the charge that happened
+        balance = await conn.execute(select(accounts.c.balance).where(accounts.c.id == account_id))
+        assert balance.scalar_one() == 0
 
 
 async def test_postpaid_balance_may_go_negative(platform: Platform) -> None:
     account_id = await _account(platform, ChargeType.POSTCHARGE, 0)
     async with platform.engine.begin() as conn:
-        assert await account_store.charge(conn, account_id, 3, "r1", NOW) == -3
+        assert await account_store.BatchCharges().take(conn, account_id, 3) == -3
+        taken = account_store.SendCharge(account_id, 3, "r1", NOW)
+        await account_store.write_charges(conn, [taken])
+        balance = await conn.execute(select(accounts.c.balance).where(accounts.c.id == account_id))
+        assert balance.scalar_one() == -3
 
 
 TAKEN = "F" * 16  # a mid stored already: a send inserting it again fails mid-write

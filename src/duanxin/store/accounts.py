@@ -33,7 +33,6 @@ __all__ = [
     "account_from_row",
     "add_api_key",
     "adjust_balance",
-    "charge",
     "create_account",
     "create_customer",
     "customer_id_for",
@@ -181,28 +180,10 @@ async def update_account(conn: AsyncConnection, account_id: int, values: Mapping
 
 
 # Every send runs these (see store/prepared.py).
-_CHARGE = prepared.Sql(
-    f"""UPDATE accounts SET balance = balance - $2
-    WHERE id = $1 AND (charge_type = '{ChargeType.POSTCHARGE.value}' OR balance >= $2)
-    RETURNING balance"""
-)
 _LEDGER = prepared.Sql(
     """INSERT INTO ledger (account_id, delta, balance_after, reason, reference, created_at)
     VALUES ($1, $2, $3, $4, $5, $6)"""
 )
-
-
-async def charge(
-    conn: AsyncConnection, account_id: int, cost: int, reference: str, now: datetime
-) -> int | None:
-    """Take ``cost`` units; None when a prepaid balance cannot cover it (nothing taken)."""
-    rows = await prepared.fetch(conn, _CHARGE, account_id, cost)
-    if not rows:
-        return None
-    balance = int(rows[0][0])
-    if cost:
-        await _record(conn, account_id, -cost, balance, "send", reference, now)
-    return balance
 
 
 _HOLD = prepared.Sql(
@@ -218,10 +199,9 @@ class _Held:
 
 
 class BatchCharges:
-    """The charges of one group-commit batch's sends (:func:`charge` for each, in one
-    go): each account's balance is read, and its row locked, once per batch; what each
-    send takes is worked out from it here and written by :func:`write_charges`, once per
-    account for the batch."""
+    """The charges of one group-commit batch's sends: each account's balance is read, and
+    its row locked, once per batch; what each send takes is worked out from it here and
+    written by :func:`write_charges`, once per account for the batch."""
 
     __slots__ = ("_held",)
 
