@@ -51,6 +51,7 @@ def test_a_mobile_is_read_and_written_with_or_without_86_and_anything_else_kept(
     # An access code or a fixed line that happens to start with 86 is not cut down.
     for other in ("10690123", "861065501234501", "8610690123"):
         assert national_mobile(other) == other
+    assert with_country_code("1065501234501") == "1065501234501"  # an SP number: as it is
     assert with_country_code("+4479460000") == "4479460000"
 
 

@@ -33,12 +33,7 @@ from duanxin.protocols.sgip import (
     UserRptResp,
     encode,
 )
-from duanxin.protocols.sgip.client import (
-    add_country_code,
-    canonical_id,
-    report_stat,
-    strip_country_code,
-)
+from duanxin.protocols.sgip.client import canonical_id, report_stat
 from duanxin.protocols.sgip.codec import MAX_PDU_SIZE, decode
 from duanxin.protocols.sgip.dialect import COUNTER_MAX, SgipDialect
 from duanxin.protocols.sgip.pdu import SP_PAYS, sequence_time
@@ -481,19 +476,6 @@ def test_dialect_kinds_and_answers() -> None:
     assert dialect.reject(RemoteProtocolError("bad")) is None
     dialect.observe(SUBMIT, Direction.SEND)
     assert dialect.encode(SUBMIT) == SUBMIT_BYTES
-
-
-# ------------------------------------------------------------ number helpers
-
-
-def test_country_code_added_and_stripped() -> None:
-    assert add_country_code("13012345678") == "8613012345678"
-    assert add_country_code("8613012345678") == "8613012345678"
-    assert add_country_code("+8613012345678") == "8613012345678"
-    assert add_country_code("1065501234501") == "1065501234501"
-    assert strip_country_code("8613012345678") == "13012345678"
-    assert strip_country_code("13012345678") == "13012345678"
-    assert strip_country_code("861065501234501") == "861065501234501"
 
 
 def test_report_stat() -> None:

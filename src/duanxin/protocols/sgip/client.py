@@ -35,8 +35,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable
 
-from duanxin.domain.numbers import national_mobile as strip_country_code
-from duanxin.domain.numbers import with_country_code as add_country_code
+from duanxin.domain.numbers import national_mobile, with_country_code
 from duanxin.domain.segments import Segment
 from duanxin.protocols import carrier
 from duanxin.protocols.core.aio import SessionProtocol, serve
@@ -128,7 +127,7 @@ class SgipAdapter:
             with_fields(
                 self._template,
                 sp_number=message.source,
-                user_numbers=(add_country_code(message.destination),),
+                user_numbers=(with_country_code(message.destination),),
                 report_flag=report,
                 tp_udhi=1 if segment.has_udh else 0,
                 message_coding=int(segment.coding),
@@ -167,7 +166,7 @@ class SgipAdapter:
 def deliver_to_mo(deliver: s.Deliver) -> carrier.CarrierMO:
     """The platform's view of one Deliver (one segment of a long MO when TP_udhi is set)."""
     return carrier.CarrierMO.decoded(
-        strip_country_code(deliver.user_number),
+        national_mobile(deliver.user_number),
         deliver.sp_number,
         deliver.message_content,
         deliver.message_coding,
@@ -182,7 +181,7 @@ def report_to_inbound(report: s.Report) -> carrier.CarrierReport | None:
         return None
     return carrier.CarrierReport(
         carrier_id=canonical_id(report.submit_sequence),
-        destination=strip_country_code(report.user_number),
+        destination=national_mobile(report.user_number),
         stat=stat,
     )
 
