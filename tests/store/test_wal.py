@@ -14,6 +14,7 @@ slow or busy machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from duanxin.service import admin
 from duanxin.service.platform import Platform
 from duanxin.store import inline_sqlite
 from duanxin.store import messages as message_store
-from duanxin.store.engine import migrate
+from duanxin.store.engine import checkpoint_periodically, migrate
 from duanxin.store.tables import messages
 
 NOW = datetime(2026, 12, 1, 12, 0, 0)
@@ -111,3 +112,47 @@ async def test_the_wal_stays_bounded_under_sustained_load(tmp_path: Path) -> Non
         await platform.close()
     assert count == MESSAGES
     assert peak < WAL_BOUND_BYTES, (peak, os.stat(database).st_size)
+
+
+async def test_the_periodic_checkpoint_resets_a_long_log_in_the_rounds_that_are_its_own(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "duanxin.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    wal = Path(f"{database}-wal")
+    await asyncio.to_thread(migrate, url)
+    platform = Platform.open(Settings(database_url=url))
+    customer = await admin.create_customer(platform, "acme")
+    account_id = await admin.create_account(
+        platform,
+        customer,
+        admin.AccountSpec("acme", "pw", "922011", charge_type=ChargeType.POSTCHARGE),
+    )
+    try:
+        for start in range(0, 40 * PER_TRANSACTION, PER_TRANSACTION):  # about 7 MB of log
+            batch = [_row(m, account_id) for m in range(start, start + PER_TRANSACTION)]
+            async with platform.engine.begin() as conn:
+                await message_store.insert_messages(conn, batch)
+        grown = os.stat(wal).st_size
+        assert grown > inline_sqlite.RESET_ABOVE_PAGES * 4096
+        sizes: list[int] = []
+        third_round = asyncio.Event()
+
+        def mine() -> bool:
+            """Another process's turn first; ours from the second round on."""
+            sizes.append(os.stat(wal).st_size)
+            if len(sizes) == 3:
+                third_round.set()
+            return len(sizes) > 1
+
+        rounds = asyncio.get_running_loop().create_task(checkpoint_periodically(url, 0.001, mine))
+        try:
+            await asyncio.wait_for(third_round.wait(), 10)
+        finally:
+            rounds.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rounds
+    finally:
+        await platform.close()
+    assert sizes[:2] == [grown, grown]  # the first round was not ours: nothing done
+    assert sizes[2] == 0  # the second was: the log reset
