@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from duanxin.config import Settings
@@ -61,10 +64,27 @@ def _row(mid: int, account_id: int) -> dict[str, object]:
     }
 
 
-async def test_the_wal_stays_bounded_under_sustained_load(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Store:
+    """A platform on its own SQLite file, with one postpaid account."""
+
+    platform: Platform
+    account_id: int
+    database: Path
+
+    @property
+    def url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.database}"
+
+    @property
+    def wal(self) -> Path:
+        return Path(f"{self.database}-wal")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
     database = tmp_path / "duanxin.db"
     url = f"sqlite+aiosqlite:///{database}"
-    wal = Path(f"{database}-wal")
     await asyncio.to_thread(migrate, url)
     platform = Platform.open(Settings(database_url=url))
     customer = await admin.create_customer(platform, "acme")
@@ -73,6 +93,15 @@ async def test_the_wal_stays_bounded_under_sustained_load(tmp_path: Path) -> Non
         customer,
         admin.AccountSpec("acme", "pw", "922011", charge_type=ChargeType.POSTCHARGE),
     )
+    try:
+        yield Store(platform, account_id, database)
+    finally:
+        await platform.close()
+
+
+async def test_the_wal_stays_bounded_under_sustained_load(store: Store) -> None:
+    platform, account_id = store.platform, store.account_id
+    database, wal = store.database, store.wal
     writing = True
 
     async def read_continuously() -> int:
@@ -109,50 +138,36 @@ async def test_the_wal_stays_bounded_under_sustained_load(tmp_path: Path) -> Non
         writing = False
         if checkpoint is not None:
             await checkpoint
-        await platform.close()
     assert count == MESSAGES
     assert peak < WAL_BOUND_BYTES, (peak, os.stat(database).st_size)
 
 
 async def test_the_periodic_checkpoint_resets_a_long_log_in_the_rounds_that_are_its_own(
-    tmp_path: Path,
+    store: Store,
 ) -> None:
-    database = tmp_path / "duanxin.db"
-    url = f"sqlite+aiosqlite:///{database}"
-    wal = Path(f"{database}-wal")
-    await asyncio.to_thread(migrate, url)
-    platform = Platform.open(Settings(database_url=url))
-    customer = await admin.create_customer(platform, "acme")
-    account_id = await admin.create_account(
-        platform,
-        customer,
-        admin.AccountSpec("acme", "pw", "922011", charge_type=ChargeType.POSTCHARGE),
-    )
+    platform, account_id, url, wal = store.platform, store.account_id, store.url, store.wal
+    for start in range(0, 40 * PER_TRANSACTION, PER_TRANSACTION):  # about 7 MB of log
+        batch = [_row(m, account_id) for m in range(start, start + PER_TRANSACTION)]
+        async with platform.engine.begin() as conn:
+            await message_store.insert_messages(conn, batch)
+    grown = os.stat(wal).st_size
+    assert grown > inline_sqlite.RESET_ABOVE_PAGES * 4096
+    sizes: list[int] = []
+    third_round = asyncio.Event()
+
+    def mine() -> bool:
+        """Another process's turn first; ours from the second round on."""
+        sizes.append(os.stat(wal).st_size)
+        if len(sizes) == 3:
+            third_round.set()
+        return len(sizes) > 1
+
+    rounds = asyncio.get_running_loop().create_task(checkpoint_periodically(url, 0.001, mine))
     try:
-        for start in range(0, 40 * PER_TRANSACTION, PER_TRANSACTION):  # about 7 MB of log
-            batch = [_row(m, account_id) for m in range(start, start + PER_TRANSACTION)]
-            async with platform.engine.begin() as conn:
-                await message_store.insert_messages(conn, batch)
-        grown = os.stat(wal).st_size
-        assert grown > inline_sqlite.RESET_ABOVE_PAGES * 4096
-        sizes: list[int] = []
-        third_round = asyncio.Event()
-
-        def mine() -> bool:
-            """Another process's turn first; ours from the second round on."""
-            sizes.append(os.stat(wal).st_size)
-            if len(sizes) == 3:
-                third_round.set()
-            return len(sizes) > 1
-
-        rounds = asyncio.get_running_loop().create_task(checkpoint_periodically(url, 0.001, mine))
-        try:
-            await asyncio.wait_for(third_round.wait(), 10)
-        finally:
-            rounds.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await rounds
+        await asyncio.wait_for(third_round.wait(), 10)
     finally:
-        await platform.close()
+        rounds.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await rounds
     assert sizes[:2] == [grown, grown]  # the first round was not ours: nothing done
     assert sizes[2] == 0  # the second was: the log reset
